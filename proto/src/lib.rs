@@ -1,0 +1,21 @@
+//! Sans-IO protocol layer of supergateway.
+//!
+//! Everything that parses or produces bytes that cross a network or a pipe
+//! lives here, and nothing here does I/O: no async, no sockets, no clock, no
+//! logging. Decoders are push-style and resumable: the caller hands them the
+//! bytes it has, they report how many they consumed and what they produced,
+//! and "need more" is never an error. Encoders append to a `Vec<u8>` the
+//! caller owns. Every size is bounded by an explicit limit, and no input can
+//! make this crate panic (the workspace denies the panic lints outside tests).
+//!
+//! The binary (`src/` of the workspace) is a thin driver around these types:
+//! read → decode → act → encode → write.
+#![forbid(unsafe_code)]
+#![cfg_attr(not(fuzzing), warn(missing_docs))]
+
+pub mod http;
+pub mod jsonrpc;
+pub mod mux;
+pub mod sse;
+
+pub mod fuzzing;
