@@ -1,4 +1,49 @@
-//! supergateway: run MCP stdio servers over SSE, WebSocket and Streamable HTTP.
+//! supergateway: run MCP stdio servers over SSE, WebSocket and Streamable
+//! HTTP, and remote MCP servers as local stdio servers.
+//!
+//! `main` parses the command line, sets up logging, and runs the selected
+//! mode on a single-threaded smol executor until the child exits or a
+//! signal (SIGINT, SIGTERM, SIGHUP) asks for shutdown.
 #![forbid(unsafe_code)]
 
-fn main() {}
+mod child;
+mod cli;
+mod gateway;
+mod http;
+mod rt;
+mod telemetry;
+
+use std::process::ExitCode;
+use std::rc::Rc;
+
+use crate::cli::{Config, Input, Output};
+
+fn main() -> ExitCode {
+    let config = match cli::from_env() {
+        Ok(config) => config,
+        Err(exit) => return exit.print(),
+    };
+    telemetry::init_logging(config.log_level, config.output == Output::Stdio);
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    tracing::debug!(?config, "configuration");
+    let code = rt::block_on(run(Rc::new(config)));
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// Runs the configured mode; returns the process exit code.
+async fn run(config: Rc<Config>) -> i32 {
+    match (&config.input, config.output) {
+        (Input::Stdio(command), Output::Sse) => gateway::run_stdio_sse(&config, command).await,
+        (input, output) => {
+            let input = match input {
+                Input::Stdio(_) => "stdio",
+                Input::Sse(_) => "sse",
+                Input::StreamableHttp(_) => "streamableHttp",
+            };
+            eprintln!("supergateway: {input} → {output:?} is not available in this build yet");
+            2
+        }
+    }
+}

@@ -1,1 +1,65 @@
-//! (being written)
+//! HTTP/1.1 server-side framing, sans-IO.
+//!
+//! - [`HeadDecoder`] turns the bytes of a connection into a validated
+//!   [`RequestHead`]: request line, headers, Host, target and body framing.
+//! - [`BodyDecoder`] reads the body that follows, Content-Length or chunked,
+//!   within the route's body limit; [`encode_chunk`] and
+//!   [`encode_last_chunk`] write chunked bodies.
+//! - [`ResponseHeadWriter`] writes response heads with validated header
+//!   names and values; [`HeaderName`], [`HeaderValue`] and
+//!   [`parse_header_line`] validate user-configured headers once.
+//! - [`HttpError::status`] is the one error → status mapping.
+//! - [`Limits`] holds every size bound.
+//!
+//! The caller owns all buffers and does all I/O. After any error, it answers
+//! with `error.status()` and closes the connection.
+//!
+//! # Rules, and the tests that pin them
+//!
+//! Each rule cites its RFC section or advisory in a `//` comment where it is
+//! enforced. Tests live in `http/tests/`.
+//!
+//! | vector | rule | status | tests |
+//! | --- | --- | --- | --- |
+//! | Version | only `HTTP/1.0` and `HTTP/1.1` | 400 | `head::reject_version` |
+//! | Method | a token, case-sensitive (`get` is [`Method::Other`]) | 400 | `head::accept_request_line`, `head::reject_request_line` |
+//! | CL + TE | both present | 400 | `framing::reject_framing` |
+//! | TE other than `chunked` | `gzip, chunked`, `gzip`, `chunked, chunked` | 501 | `framing::reject_framing` |
+//! | TE on HTTP/1.0, several TE lines, empty TE | | 400 | `framing::reject_framing` |
+//! | Content-Length | one line, ASCII digits only, fits `u64` (strict parser, duplicates rejected even if identical) | 400 | `framing::content_length_table`, `framing::reject_framing` |
+//! | Chunk size | ≤ 16 hex digits, checked arithmetic, no `+`/`0x` | 400 | `body::reject_chunked`, `body::chunk_size_overflow_does_not_smuggle` |
+//! | Chunk extensions | no controls; must end with CRLF; ≤ `chunk_ext_bytes` per body; size line ≤ `chunk_size_line` | 400 | `body::reject_chunked`, `body::chunk_ext_limit_is_per_body` |
+//! | Chunk data | CRLF (or LF) after each chunk's data is mandatory | 400 | `body::reject_chunked` |
+//! | Trailers | ≤ `trailer_bytes` and ≤ `trailers` fields, valid field lines, then ignored | 431 / 400 | `body::accept_chunked`, `body::reject_chunked` |
+//! | Body size | `Length(n > max_body)` before reading; chunked total | 413 | `body::length_over_limit_fails_up_front`, `body::reject_chunked` |
+//! | Line endings | CRLF or bare LF ends a line (head and chunked alike, as httparse does); bare CR is rejected everywhere; a chunk extension must end with CRLF | 400 | `head::accept_line_endings`, `head::reject_line_endings`, `body::accept_chunked`, `body::reject_chunked` |
+//! | obs-fold | rejected (httparse default), also in trailers | 400 | `head::reject_headers`, `body::reject_chunked` |
+//! | Header count / head size | `headers` fields; `head_bytes`, leading empty lines included, checked before buffering more | 431 | `head::reject_limits`, `head::head_too_large_as_soon_as_over_limit` |
+//! | Quadratic re-scan | each byte scanned once; httparse runs once per head | | `head::each_byte_is_scanned_once` |
+//! | Target | origin-form, absolute-form `http://` (authority = Host), `*` for OPTIONS; no `#`, `\`, NUL, controls, non-ASCII; ≤ `target_bytes` | 400 / 414 | `head::accept_targets`, `head::reject_targets` |
+//! | Host | HTTP/1.1: exactly one, non-empty, no `@ / ,`, whitespace, controls | 400 | `head::accept_hosts`, `head::reject_hosts` |
+//! | Outbound injection | header names are tokens; values have no CR, LF, NUL (RUSTSEC-2024-0009); conflicting framing headers | 500 | `response::reject_header`, `response::framing_conflicts` |
+//! | Resumability | split-at-every-byte and byte-at-a-time equivalence | | `head::split_at_every_byte`, `body::split_at_every_byte`, `props::chunked_round_trip` |
+
+mod body;
+mod error;
+mod framing;
+mod head;
+mod limits;
+mod reader;
+mod request;
+mod response;
+mod target;
+
+#[cfg(test)]
+mod tests;
+
+pub use body::{encode_chunk, encode_last_chunk, BodyDecoder, BodyProgress};
+pub use error::HttpError;
+pub use framing::{BodyFraming, ContentLength};
+pub use head::HeadDecoder;
+pub use limits::Limits;
+pub use request::{Method, RequestHead, Version};
+pub use response::{
+    parse_header_line, reason_phrase, HeaderName, HeaderValue, ResponseHeadWriter,
+};

@@ -1,0 +1,291 @@
+//! The stdio child: the MCP server the gateway runs.
+//!
+//! It is spawned through `sh -c` in a process group of its own, so that
+//! whatever it forks can be signalled with it: no orphans, ever. Its stdout
+//! is framed into lines (bounded, see `jsonrpc::LineDecoder`) and handed to
+//! the caller; its stderr goes to the log; its stdin is fed by a writer task
+//! that batches queued frames into one write.
+//!
+//! Shutdown follows the MCP lifecycle for stdio: close stdin, wait; SIGTERM
+//! to the group, wait; SIGKILL to the group. When the child exits on its
+//! own, what it left in its group is stopped the same way.
+
+use std::cell::{Cell, RefCell};
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use async_io::Timer;
+use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
+use smol::channel::{self, Receiver, Sender, TrySendError};
+use supergateway_proto::jsonrpc::{Line, LineDecoder};
+
+use crate::rt;
+
+/// Bound on one stdout line of the child (one JSON-RPC message).
+pub(crate) const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+/// Bound on one stderr line (longer ones are logged as dropped).
+const MAX_STDERR_LINE_BYTES: usize = 64 * 1024;
+/// Frames queued for the child's stdin before senders are told it is busy.
+const STDIN_QUEUE: usize = 4096;
+/// After stdin is closed, how long the child gets to exit by itself.
+const EXIT_GRACE: Duration = Duration::from_millis(1500);
+/// After SIGTERM, how long before SIGKILL.
+const TERM_GRACE: Duration = Duration::from_millis(2000);
+
+/// Why a frame could not be queued for the child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SendError {
+    /// The child's stdin queue is full: it is not reading.
+    Busy,
+    /// The child has exited or its stdin is closed.
+    Gone,
+}
+
+/// A running (or exited) child process. Cheap to clone: all clones share it.
+#[derive(Clone)]
+pub(crate) struct Child {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    /// Process group id (= the pid of `sh`).
+    pgid: Option<rustix::process::Pid>,
+    stdin: RefCell<Option<Sender<Vec<u8>>>>,
+    /// Exit code once exited (128 + signal for a signal death).
+    exit_code: Cell<Option<i32>>,
+    /// Closed (never sent on) when the child exits: any number of waiters.
+    exited: Receiver<()>,
+    exit_signal: RefCell<Option<Sender<()>>>,
+}
+
+impl Child {
+    /// Spawns `command` through `sh -c`. Each non-empty stdout line is given
+    /// to `on_line` as it arrives (from the reader task); `on_exit` runs once
+    /// with the exit code after the process has exited and its stdout has
+    /// been read to the end.
+    pub(crate) fn spawn(
+        command: &str,
+        on_line: impl FnMut(&[u8]) + 'static,
+        on_exit: impl FnOnce(i32) + 'static,
+    ) -> io::Result<Self> {
+        let mut std_command = std::process::Command::new("sh");
+        std_command.arg("-c").arg(command).process_group(0);
+        // The stdio settings go on the async command: its `From` conversion
+        // resets them to "inherit".
+        let mut process = smol::process::Command::from(std_command)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let pid = i32::try_from(process.id()).ok().and_then(rustix::process::Pid::from_raw);
+        tracing::info!("child started (pid {}): {}", process.id(), command);
+
+        let (stdin_tx, stdin_rx) = channel::bounded::<Vec<u8>>(STDIN_QUEUE);
+        let (exit_tx, exit_rx) = channel::bounded::<()>(1);
+        let inner = Rc::new(Inner {
+            pgid: pid,
+            stdin: RefCell::new(Some(stdin_tx)),
+            exit_code: Cell::new(None),
+            exited: exit_rx,
+            exit_signal: RefCell::new(Some(exit_tx)),
+        });
+
+        if let Some(stdin) = process.stdin.take() {
+            rt::spawn(write_stdin(stdin, stdin_rx)).detach();
+        }
+        if let Some(stderr) = process.stderr.take() {
+            rt::spawn(forward_stderr(stderr)).detach();
+        }
+        let reading = process.stdout.take().map(|stdout| rt::spawn(read_stdout(stdout, on_line)));
+        let weak = Rc::downgrade(&inner);
+        rt::spawn(async move {
+            let code = match process.status().await {
+                Ok(status) => exit_code(status),
+                Err(err) => {
+                    tracing::error!("waiting for the child failed: {err}");
+                    1
+                }
+            };
+            tracing::info!("child exited with code {code}");
+            let pgid = weak.upgrade().and_then(|inner| {
+                inner.exit_code.set(Some(code));
+                inner.stdin.borrow_mut().take();
+                inner.pgid
+            });
+            // Stop whatever the child left behind in its group; then its
+            // stdout ends, and the last messages it wrote are delivered
+            // before `on_exit` runs.
+            stop_group(pgid).await;
+            if let Some(reading) = reading {
+                reading
+                    .or(async {
+                        Timer::after(TERM_GRACE).await;
+                    })
+                    .await;
+            }
+            if let Some(inner) = weak.upgrade() {
+                inner.exit_signal.borrow_mut().take();
+            }
+            on_exit(code);
+        })
+        .detach();
+        Ok(Self { inner })
+    }
+
+    /// Queues one frame (a JSON-RPC message followed by `\n`) for stdin.
+    pub(crate) fn send(&self, frame: Vec<u8>) -> Result<(), SendError> {
+        let stdin = self.inner.stdin.borrow();
+        let Some(sender) = stdin.as_ref() else { return Err(SendError::Gone) };
+        match sender.try_send(frame) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(SendError::Busy),
+            Err(TrySendError::Closed(_)) => Err(SendError::Gone),
+        }
+    }
+
+    /// True until the process has exited.
+    pub(crate) fn is_running(&self) -> bool {
+        self.inner.exit_code.get().is_none()
+    }
+
+    /// Resolves once the process has exited.
+    pub(crate) async fn exited(&self) {
+        let _ = self.inner.exited.recv().await;
+    }
+
+    /// Stops the child: close stdin and give it `EXIT_GRACE` to exit, then
+    /// SIGTERM its group, then SIGKILL after `TERM_GRACE`. Resolves when the
+    /// process has exited.
+    pub(crate) async fn shutdown(&self) {
+        if !self.is_running() {
+            return self.exited().await;
+        }
+        self.inner.stdin.borrow_mut().take();
+        let exited = async {
+            self.exited().await;
+            true
+        };
+        if exited.or(async {
+            Timer::after(EXIT_GRACE).await;
+            false
+        })
+        .await
+        {
+            return;
+        }
+        stop_group(self.inner.pgid).await;
+        self.exited().await;
+    }
+}
+
+/// SIGTERM the group; SIGKILL whatever of it is still there after
+/// `TERM_GRACE`.
+async fn stop_group(pgid: Option<rustix::process::Pid>) {
+    let Some(pgid) = pgid else { return };
+    if rustix::process::kill_process_group(pgid, rustix::process::Signal::TERM).is_err() {
+        return; // nothing left in the group
+    }
+    let deadline = Instant::now().checked_add(TERM_GRACE);
+    while deadline.is_some_and(|deadline| Instant::now() < deadline) {
+        Timer::after(Duration::from_millis(25)).await;
+        if !group_alive(pgid) {
+            return;
+        }
+    }
+    tracing::warn!("child process group {} outlived SIGTERM; sending SIGKILL", pgid.as_raw_nonzero());
+    let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+}
+
+/// Signal 0 probes whether any process of the group still exists.
+fn group_alive(pgid: rustix::process::Pid) -> bool {
+    rustix::process::test_kill_process_group(pgid).is_ok()
+}
+
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    status
+        .code()
+        .or_else(|| status.signal().map(|signal| signal.saturating_add(128)))
+        .unwrap_or(1)
+}
+
+/// Writes queued frames to the child's stdin, batching whatever is queued
+/// into one write. Ends (closing stdin) when the queue's senders are gone.
+async fn write_stdin(mut stdin: smol::process::ChildStdin, frames: Receiver<Vec<u8>>) {
+    let mut batch = Vec::with_capacity(64 * 1024);
+    while let Ok(first) = frames.recv().await {
+        batch.clear();
+        batch.extend_from_slice(&first);
+        while batch.len() < 256 * 1024 {
+            match frames.try_recv() {
+                Ok(frame) => batch.extend_from_slice(&frame),
+                Err(_) => break,
+            }
+        }
+        if let Err(err) = stdin.write_all(&batch).await {
+            tracing::warn!("writing to the child's stdin failed: {err}");
+            break;
+        }
+        if let Err(err) = stdin.flush().await {
+            tracing::warn!("flushing the child's stdin failed: {err}");
+            break;
+        }
+    }
+    frames.close();
+    let _ = stdin.close().await;
+}
+
+async fn read_stdout(mut stdout: smol::process::ChildStdout, mut on_line: impl FnMut(&[u8])) {
+    let mut decoder = LineDecoder::new(MAX_LINE_BYTES);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match stdout.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) => {
+                tracing::warn!("reading the child's stdout failed: {err}");
+                break;
+            }
+        };
+        let mut input = buf.get(..n).unwrap_or_default();
+        loop {
+            let (consumed, line) = decoder.decode(input);
+            match line {
+                Line::Complete(line) if line.is_empty() => {}
+                Line::Complete(line) => on_line(line),
+                Line::Oversize { len } => {
+                    tracing::warn!("dropped a {len}-byte line from the child: over {MAX_LINE_BYTES} bytes");
+                }
+                Line::NeedMore => break,
+            }
+            input = input.get(consumed..).unwrap_or_default();
+        }
+    }
+}
+
+async fn forward_stderr(mut stderr: smol::process::ChildStderr) {
+    let mut decoder = LineDecoder::new(MAX_STDERR_LINE_BYTES);
+    let mut buf = vec![0u8; 8 * 1024];
+    loop {
+        let n = match stderr.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let mut input = buf.get(..n).unwrap_or_default();
+        loop {
+            let (consumed, line) = decoder.decode(input);
+            match line {
+                Line::Complete(line) if line.is_empty() => {}
+                Line::Complete(line) => {
+                    tracing::info!(target: "child", "{}", String::from_utf8_lossy(line));
+                }
+                Line::Oversize { len } => tracing::info!(target: "child", "({len}-byte stderr line dropped)"),
+                Line::NeedMore => break,
+            }
+            input = input.get(consumed..).unwrap_or_default();
+        }
+    }
+}

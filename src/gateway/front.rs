@@ -1,0 +1,188 @@
+//! The front door every stdio→network mode shares: DNS-rebinding checks
+//! (Host and Origin), CORS, health endpoints, the user's `--header` values,
+//! and error responses with JSON-RPC bodies.
+
+use std::net::IpAddr;
+
+use supergateway_proto::http::{HeaderName, HeaderValue, Method, RequestHead};
+use supergateway_proto::jsonrpc::{codes, encode_error};
+
+use crate::cli::{Config, Cors};
+use crate::http::response::Response;
+use crate::http::server::{Conn, Next};
+
+/// See the module documentation.
+pub(crate) struct Front {
+    headers: Vec<(HeaderName, HeaderValue)>,
+    cors: Cors,
+    /// Bound to loopback: requests must name a local Host, and an Origin must
+    /// be local or allowed by `--cors` (MCP transports: servers MUST validate
+    /// Origin; this blocks DNS rebinding from web pages).
+    local_only: bool,
+    health: Vec<String>,
+}
+
+impl Front {
+    pub(crate) fn new(config: &Config) -> Self {
+        Self {
+            headers: config.headers.clone(),
+            cors: config.cors.clone(),
+            local_only: is_loopback(&config.host),
+            health: config.health_endpoints.clone(),
+        }
+    }
+
+    /// Handles what comes before a mode's routes: the Host/Origin check, CORS
+    /// preflight and health endpoints. `Some(next)` when the request has been
+    /// answered here.
+    pub(crate) async fn intercept(&self, head: &RequestHead, conn: &mut Conn, healthy: bool) -> Option<Next> {
+        if let Err(why) = self.check_origin(head) {
+            return Some(self.error(head, conn, 403, codes::SERVER_ERROR, why).await);
+        }
+        if head.method() == Method::Options && head.header("access-control-request-method").is_some() {
+            return Some(self.preflight(head, conn).await);
+        }
+        if head.method() == Method::Get && self.health.iter().any(|path| path == head.path()) {
+            let response = if healthy { Response::new(200).text("ok") } else { Response::new(503).text("unhealthy") };
+            return Some(self.send(head, conn, response).await);
+        }
+        None
+    }
+
+    /// Adds the user's headers and the CORS headers to `response`, writes it.
+    pub(crate) async fn send(&self, head: &RequestHead, conn: &mut Conn, response: Response<'_>) -> Next {
+        let response = self.decorate(head, response);
+        match conn.send(&response).await {
+            Ok(()) => Next::KeepAlive,
+            Err(_) => Next::Close,
+        }
+    }
+
+    /// Adds the user's headers and the CORS headers.
+    pub(crate) fn decorate<'a>(&'a self, head: &'a RequestHead, response: Response<'a>) -> Response<'a> {
+        let mut response = response.configured(&self.headers);
+        if let Some(origin) = self.cors_origin(head) {
+            response = response
+                .header("access-control-allow-origin", origin)
+                .header("access-control-expose-headers", b"mcp-session-id")
+                .header("vary", b"origin");
+        }
+        response
+    }
+
+    /// An error response with a JSON-RPC error body (`id: null`).
+    pub(crate) async fn error(
+        &self,
+        head: &RequestHead,
+        conn: &mut Conn,
+        status: u16,
+        code: i32,
+        message: &str,
+    ) -> Next {
+        let mut body = Vec::with_capacity(96);
+        encode_error(&mut body, None, code, message);
+        self.send(head, conn, Response::new(status).json(&body)).await
+    }
+
+    /// 405 with the methods the path allows.
+    pub(crate) async fn method_not_allowed(&self, head: &RequestHead, conn: &mut Conn, allow: &str) -> Next {
+        let mut body = Vec::with_capacity(96);
+        encode_error(&mut body, None, codes::SERVER_ERROR, "Method not allowed");
+        let response = Response::new(405).header("allow", allow.as_bytes()).json(&body);
+        self.send(head, conn, response).await
+    }
+
+    fn check_origin(&self, head: &RequestHead) -> Result<(), &'static str> {
+        if !self.local_only {
+            return Ok(());
+        }
+        // HTTP/1.0 may omit Host; browsers (the DNS-rebinding threat) never do.
+        if !head.host().is_empty() && !is_local_authority(head.host()) {
+            return Err("Forbidden: Host is not a local address");
+        }
+        match head.header_str("origin") {
+            None => Ok(()),
+            Some(origin) if origin_is_local(origin) || self.cors.allows(origin) => Ok(()),
+            Some(_) => Err("Forbidden: Origin is not allowed"),
+        }
+    }
+
+    /// The value for `access-control-allow-origin`, if CORS applies.
+    fn cors_origin<'a>(&self, head: &'a RequestHead) -> Option<&'a [u8]> {
+        match &self.cors {
+            Cors::Off => None,
+            Cors::Any => Some(head.header("origin").unwrap_or(b"*")),
+            Cors::Origins(_) => {
+                let origin = head.header_str("origin")?;
+                self.cors.allows(origin).then_some(origin.as_bytes())
+            }
+        }
+    }
+
+    async fn preflight(&self, head: &RequestHead, conn: &mut Conn) -> Next {
+        if self.cors_origin(head).is_none() {
+            return self.error(head, conn, 403, codes::SERVER_ERROR, "CORS is not enabled for this origin").await;
+        }
+        let allow_headers = head
+            .header("access-control-request-headers")
+            .unwrap_or(b"content-type, accept, authorization, mcp-session-id, mcp-protocol-version, last-event-id");
+        let response = Response::new(204)
+            .header("access-control-allow-methods", b"GET, POST, DELETE, OPTIONS")
+            .header("access-control-allow-headers", allow_headers)
+            .header("access-control-max-age", b"86400");
+        self.send(head, conn, response).await
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `localhost`, `127.0.0.1` or `[::1]`, with any port.
+fn is_local_authority(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn origin_is_local(origin: &str) -> bool {
+    let rest = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .unwrap_or("");
+    !rest.contains('/') && is_local_authority(rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_authorities() {
+        for ok in ["localhost", "localhost:8000", "127.0.0.1", "127.0.0.1:1", "[::1]", "[::1]:80", "127.9.9.9:5", "LOCALHOST:1"] {
+            assert!(is_local_authority(ok), "{ok}");
+        }
+        for bad in ["", "evil.com", "evil.com:8000", "127.0.0.1.evil.com", "localhost.evil.com", "[::2]:80", "0.0.0.0"] {
+            assert!(!is_local_authority(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn local_origins() {
+        for ok in ["http://localhost:3000", "https://127.0.0.1", "http://[::1]:8080"] {
+            assert!(origin_is_local(ok), "{ok}");
+        }
+        for bad in ["null", "http://evil.com", "file://", "http://localhost.evil.com", "http://127.0.0.1/x", "localhost"] {
+            assert!(!origin_is_local(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn loopback_binds() {
+        assert!(is_loopback("127.0.0.1") && is_loopback("::1") && is_loopback("[::1]") && is_loopback("localhost"));
+        assert!(!is_loopback("0.0.0.0") && !is_loopback("192.168.1.2") && !is_loopback("::"));
+    }
+}

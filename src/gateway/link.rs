@@ -1,0 +1,490 @@
+//! A link: one stdio child and the client sessions it serves.
+//!
+//! This is the routing core shared by every stdio→network mode. Clients hand
+//! it their messages (`handle_client_message`); the child's stdout lines come
+//! in through `handle_child_line`; what a client should receive is pushed to
+//! that session's bounded outlet queue, which its transport (SSE stream,
+//! WebSocket, Streamable HTTP response) drains and frames.
+//!
+//! Only what routing needs is parsed (`jsonrpc::parse_message`: id, method,
+//! progress token, cancelled id); messages are passed through byte-for-byte
+//! except for the spans of those ids, which are spliced. See `proto::mux`
+//! for the id rules.
+//!
+//! With one shared child, a second client's `initialize` is answered from the
+//! child's first `InitializeResult` instead of initialising the child again,
+//! and `notifications/initialized` reaches the child once.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io;
+use std::ops::{Deref, Range};
+use std::rc::{Rc, Weak};
+
+use smol::channel::{Sender, TrySendError};
+use supergateway_proto::jsonrpc::{
+    codes, encode_error, encode_result, parse_message, splice, split_batch, Id, Kind, Message,
+    MessageError,
+};
+use supergateway_proto::mux::{write_u64, Mux};
+
+use crate::child::{Child, SendError};
+
+/// A session's key inside a link.
+pub(crate) type SessionKey = u64;
+
+/// Client requests in flight through one link at most.
+const MAX_IN_FLIGHT: usize = 65_536;
+
+/// One JSON-RPC message for one client, as its transport will frame it.
+pub(crate) struct Frame {
+    bytes: FrameBytes,
+}
+
+enum FrameBytes {
+    Owned(Vec<u8>),
+    /// One buffer shared by every session a notification is broadcast to.
+    Shared(Rc<[u8]>),
+}
+
+impl Deref for Frame {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &self.bytes {
+            FrameBytes::Owned(bytes) => bytes,
+            FrameBytes::Shared(bytes) => bytes,
+        }
+    }
+}
+
+impl Frame {
+    fn response(bytes: Vec<u8>) -> Self {
+        Self { bytes: FrameBytes::Owned(bytes) }
+    }
+    fn other(bytes: Vec<u8>) -> Self {
+        Self { bytes: FrameBytes::Owned(bytes) }
+    }
+}
+
+/// Why a client's message was refused as a whole (the transport answers
+/// with an HTTP error; everything else is answered in-band).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ClientError {
+    /// Not JSON, or not a JSON-RPC message: 400 with this error.
+    Malformed(MessageError),
+    /// The session is unknown to this link (it ended).
+    NoSession,
+}
+
+enum Init {
+    /// No `initialize` has reached the child yet (or the last one failed).
+    Idle,
+    /// One is at the child under `gateway_id`; these sessions' `initialize`
+    /// wait for its result (even if the session that sent it has left).
+    Pending { gateway_id: u64, waiters: Vec<(SessionKey, Id)> },
+    /// The child's `InitializeResult` (the raw `result` value).
+    Done(Vec<u8>),
+}
+
+/// See the module documentation.
+pub(crate) struct Link {
+    child: Option<Child>,
+    mux: Mux<SessionKey>,
+    outlets: HashMap<SessionKey, Sender<Frame>>,
+    init: Init,
+    initialized_sent: bool,
+    /// Set when the child has exited: new sessions are refused.
+    exited: Option<i32>,
+}
+
+impl Link {
+    /// Spawns the child and the link around it. `on_exit` runs after the
+    /// child has exited and every session has been told.
+    pub(crate) fn start(
+        command: &str,
+        on_exit: impl FnOnce(i32) + 'static,
+    ) -> io::Result<Rc<RefCell<Self>>> {
+        let link = Rc::new(RefCell::new(Self {
+            child: None,
+            mux: Mux::new(MAX_IN_FLIGHT),
+            outlets: HashMap::new(),
+            init: Init::Idle,
+            initialized_sent: false,
+            exited: None,
+        }));
+        let on_line = weak_handler(&link, |link, line| link.handle_child_line(line));
+        let weak: Weak<RefCell<Self>> = Rc::downgrade(&link);
+        let child = Child::spawn(command, on_line, move |code| {
+            if let Some(link) = weak.upgrade() {
+                link.borrow_mut().handle_child_exit(code);
+            }
+            on_exit(code);
+        })?;
+        link.borrow_mut().child = Some(child);
+        Ok(link)
+    }
+
+    /// The child process.
+    pub(crate) fn child(&self) -> Option<&Child> {
+        self.child.as_ref()
+    }
+
+    /// True while the child runs.
+    pub(crate) fn is_running(&self) -> bool {
+        self.exited.is_none() && self.child.as_ref().is_some_and(Child::is_running)
+    }
+
+    /// Registers a session and the queue its transport drains. False when
+    /// the child has exited.
+    pub(crate) fn open_session(&mut self, key: SessionKey, outlet: Sender<Frame>) -> bool {
+        if self.exited.is_some() {
+            return false;
+        }
+        self.outlets.insert(key, outlet);
+        self.mux.handle_session_open(key);
+        true
+    }
+
+    /// Ends a session: its queue closes (its transport ends the stream), its
+    /// requests in flight are cancelled at the child, and the child's
+    /// requests it was asked are answered with an error.
+    pub(crate) fn close_session(&mut self, key: SessionKey) {
+        if let Some(outlet) = self.outlets.remove(&key) {
+            outlet.close();
+        }
+        if let Init::Pending { waiters, .. } = &mut self.init {
+            waiters.retain(|(session, _)| *session != key);
+        }
+        let ended = self.mux.handle_session_end(key);
+        for gateway_id in ended.cancelled {
+            let mut frame = Vec::with_capacity(128);
+            frame.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":");
+            frame.extend_from_slice(write_u64(gateway_id, &mut [0; 20]));
+            frame.extend_from_slice(b",\"reason\":\"client disconnected\"}}\n");
+            self.send_to_child(frame);
+        }
+        for id in ended.unanswered {
+            let mut frame = Vec::with_capacity(128);
+            encode_error(&mut frame, Some(id.as_bytes()), codes::INTERNAL_ERROR, "client disconnected");
+            frame.push(b'\n');
+            self.send_to_child(frame);
+        }
+    }
+
+    /// Handles one message (or batch) a client sent.
+    pub(crate) fn handle_client_message(&mut self, key: SessionKey, bytes: &[u8]) -> Result<(), ClientError> {
+        if !self.outlets.contains_key(&key) {
+            return Err(ClientError::NoSession);
+        }
+        match parse_message(bytes) {
+            Ok(message) => {
+                self.route_client_message(key, bytes, &message);
+                Ok(())
+            }
+            Err(MessageError::Batch) => {
+                // JSON-RPC batches (MCP 2025-03-26): each element on its own.
+                let elements = split_batch(bytes).map_err(ClientError::Malformed)?;
+                if elements.is_empty() {
+                    return Err(ClientError::Malformed(MessageError::Invalid("empty batch")));
+                }
+                for range in elements {
+                    let element = bytes.get(range).unwrap_or_default();
+                    match parse_message(element) {
+                        Ok(message) => self.route_client_message(key, element, &message),
+                        Err(err) => {
+                            let mut frame = Vec::with_capacity(96);
+                            encode_error(&mut frame, None, err.code(), &err.to_string());
+                            self.deliver(key, Frame::response(frame));
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Err(err) => Err(ClientError::Malformed(err)),
+        }
+    }
+
+    fn route_client_message(&mut self, key: SessionKey, bytes: &[u8], message: &Message<'_>) {
+        match message.kind {
+            Kind::Request => self.route_client_request(key, bytes, message),
+            Kind::Notification => match message.method.as_deref() {
+                Some("notifications/initialized") => {
+                    // Once per child: later clients were answered from the cache.
+                    if !std::mem::replace(&mut self.initialized_sent, true) {
+                        self.send_line_to_child(bytes);
+                    }
+                }
+                Some("notifications/cancelled") => {
+                    let Some((raw, span)) = &message.cancelled_id else { return };
+                    if let Some(gateway_id) = self.mux.handle_client_cancel(key, &raw.to_owned()) {
+                        let mut buf = [0; 20];
+                        let new_id = write_u64(gateway_id, &mut buf);
+                        self.splice_to_child(bytes, &[(span.clone(), new_id)]);
+                    }
+                }
+                _ => self.send_line_to_child(bytes),
+            },
+            Kind::Response | Kind::ErrorResponse => {
+                // A reply to a request of the child's: only from the session asked.
+                let Some(raw) = &message.id else { return };
+                if self.mux.handle_client_response(key, &raw.to_owned()) {
+                    self.send_line_to_child(bytes);
+                } else {
+                    tracing::debug!("session {key}: dropped a response nobody asked it for");
+                }
+            }
+        }
+    }
+
+    fn route_client_request(&mut self, key: SessionKey, bytes: &[u8], message: &Message<'_>) {
+        let (Some(raw_id), Some(id_span)) = (&message.id, &message.id_span) else { return };
+        let client_id = raw_id.to_owned();
+        let initialize = message.method.as_deref() == Some("initialize");
+        if initialize {
+            match &mut self.init {
+                Init::Done(result) => {
+                    let mut frame = Vec::with_capacity(result.len().saturating_add(48));
+                    encode_result(&mut frame, client_id.as_bytes(), result);
+                    self.deliver(key, Frame::response(frame));
+                    return;
+                }
+                Init::Pending { waiters, .. } => {
+                    waiters.push((key, client_id));
+                    return;
+                }
+                Init::Idle => {}
+            }
+        }
+        let token = message.progress_token.as_ref().map(|(raw, _)| raw.to_owned());
+        let outbound = match self.mux.handle_client_request(key, client_id.clone(), token, initialize) {
+            Ok(outbound) => outbound,
+            Err(err) => {
+                self.answer_error(key, &client_id, codes::INVALID_REQUEST, &err.to_string());
+                return;
+            }
+        };
+        if initialize {
+            self.init = Init::Pending { gateway_id: outbound.id, waiters: Vec::new() };
+        }
+        let mut id_buf = [0; 20];
+        let mut token_buf = [0; 20];
+        let mut replacements: Vec<(Range<usize>, &[u8])> = Vec::with_capacity(2);
+        replacements.push((id_span.clone(), write_u64(outbound.id, &mut id_buf)));
+        if let (Some(token), Some((_, span))) = (outbound.progress_token, &message.progress_token) {
+            replacements.push((span.clone(), write_u64(token, &mut token_buf)));
+        }
+        replacements.sort_by_key(|(range, _)| range.start);
+        if let Err(err) = self.try_splice_to_child(bytes, &replacements) {
+            self.mux.handle_abandoned(outbound.id);
+            if initialize {
+                self.init = Init::Idle;
+            }
+            let message = match err {
+                SendError::Busy => "the MCP server is not reading its input; try again later",
+                SendError::Gone => "the MCP server has exited",
+            };
+            self.answer_error(key, &client_id, codes::SERVER_ERROR, message);
+        }
+    }
+
+    fn handle_child_line(&mut self, line: &[u8]) {
+        let message = match parse_message(line) {
+            Ok(message) => message,
+            Err(err) => {
+                let shown = String::from_utf8_lossy(line.get(..200).unwrap_or(line)).into_owned();
+                tracing::warn!("dropped a line from the child that is not a JSON-RPC message ({err}): {shown}");
+                return;
+            }
+        };
+        match message.kind {
+            Kind::Response | Kind::ErrorResponse => self.route_child_response(line, &message),
+            Kind::Request => {
+                let Some(raw) = &message.id else { return };
+                let outlets = &self.outlets;
+                match self.mux.handle_child_request(raw.to_owned(), |key| outlets.contains_key(&key)) {
+                    Some(key) => self.deliver(key, Frame::other(line.to_vec())),
+                    None => {
+                        let mut frame = Vec::with_capacity(96);
+                        encode_error(&mut frame, Some(raw.as_bytes()), codes::INTERNAL_ERROR, "no client is connected");
+                        frame.push(b'\n');
+                        self.send_to_child(frame);
+                    }
+                }
+            }
+            Kind::Notification => self.route_child_notification(line, &message),
+        }
+    }
+
+    fn route_child_response(&mut self, line: &[u8], message: &Message<'_>) {
+        let (Some(raw), Some(span)) = (&message.id, &message.id_span) else {
+            let shown = String::from_utf8_lossy(line.get(..200).unwrap_or(line)).into_owned();
+            tracing::warn!("the child sent an error without a request id: {shown}");
+            return;
+        };
+        let is_initialize = matches!(
+            &self.init,
+            Init::Pending { gateway_id, .. } if raw.to_owned().as_u64() == Some(*gateway_id)
+        );
+        if is_initialize {
+            self.finish_initialize(line, message);
+        }
+        let Some(routed) = self.mux.handle_child_response(raw.as_bytes()) else {
+            tracing::debug!("dropped a response for no request in flight");
+            return;
+        };
+        let mut frame = Vec::with_capacity(line.len().saturating_add(16));
+        if splice(&mut frame, line, &[(span.clone(), routed.id.as_bytes())]).is_ok() {
+            self.deliver(routed.session, Frame::response(frame));
+        }
+    }
+
+    /// The child answered an `initialize`: cache a result for later
+    /// clients, and answer the ones that waited for it.
+    fn finish_initialize(&mut self, line: &[u8], message: &Message<'_>) {
+        let waiters = match std::mem::replace(&mut self.init, Init::Idle) {
+            Init::Pending { waiters, .. } => waiters,
+            other => {
+                self.init = other;
+                return;
+            }
+        };
+        let result = message.result_span.clone().and_then(|span| line.get(span)).map(<[u8]>::to_vec);
+        if let Some(result) = &result {
+            for (key, id) in &waiters {
+                let mut frame = Vec::with_capacity(result.len().saturating_add(48));
+                encode_result(&mut frame, id.as_bytes(), result);
+                self.deliver(*key, Frame::response(frame));
+            }
+        } else {
+            // The child refused: each waiter gets the same error.
+            for (key, id) in &waiters {
+                self.answer_error(*key, id, codes::INTERNAL_ERROR, "the MCP server failed to initialize");
+            }
+        }
+        if let Some(result) = result {
+            self.init = Init::Done(result);
+        }
+    }
+
+    fn route_child_notification(&mut self, line: &[u8], message: &Message<'_>) {
+        match message.method.as_deref() {
+            Some("notifications/progress") => {
+                let Some((raw, span)) = &message.progress_token else { return };
+                let Some((key, client_token)) = self.mux.handle_child_progress(raw.as_bytes()) else {
+                    tracing::debug!("dropped progress for an unknown token");
+                    return;
+                };
+                let mut frame = Vec::with_capacity(line.len().saturating_add(16));
+                if splice(&mut frame, line, &[(span.clone(), client_token.as_bytes())]).is_ok() {
+                    self.deliver(key, Frame::other(frame));
+                }
+            }
+            Some("notifications/cancelled") => {
+                // The child withdraws a request it sent to a client.
+                let Some((raw, _)) = &message.cancelled_id else { return };
+                if let Some(key) = self.mux.handle_child_cancel(&raw.to_owned()) {
+                    self.deliver(key, Frame::other(line.to_vec()));
+                }
+            }
+            _ => self.broadcast(line),
+        }
+    }
+
+    fn broadcast(&mut self, line: &[u8]) {
+        let shared: Rc<[u8]> = Rc::from(line);
+        let mut overflowed = Vec::new();
+        for (key, outlet) in &self.outlets {
+            let frame = Frame { bytes: FrameBytes::Shared(Rc::clone(&shared)) };
+            if outlet.try_send(frame).is_err() {
+                overflowed.push(*key);
+            }
+        }
+        for key in overflowed {
+            self.drop_slow_session(key);
+        }
+    }
+
+    /// Queues `frame` for `key`. A client whose queue is full is too slow
+    /// to keep up: it is disconnected, and nobody else waits for it.
+    fn deliver(&mut self, key: SessionKey, frame: Frame) {
+        let Some(outlet) = self.outlets.get(&key) else { return };
+        match outlet.try_send(frame) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => self.drop_slow_session(key),
+            Err(TrySendError::Closed(_)) => self.close_session(key),
+        }
+    }
+
+    fn drop_slow_session(&mut self, key: SessionKey) {
+        tracing::warn!("session {key}: client is not reading its stream fast enough; disconnecting it");
+        self.close_session(key);
+    }
+
+    fn answer_error(&mut self, key: SessionKey, id: &Id, code: i32, message: &str) {
+        let mut frame = Vec::with_capacity(96);
+        encode_error(&mut frame, Some(id.as_bytes()), code, message);
+        self.deliver(key, Frame::response(frame));
+    }
+
+    fn handle_child_exit(&mut self, code: i32) {
+        self.exited = Some(code);
+        let message = format!("the MCP server exited (code {code})");
+        for (key, id) in self.mux.drain() {
+            self.answer_error(key, &id, codes::SERVER_ERROR, &message);
+        }
+        if let Init::Pending { waiters, .. } = std::mem::replace(&mut self.init, Init::Idle) {
+            for (key, id) in waiters {
+                self.answer_error(key, &id, codes::SERVER_ERROR, &message);
+            }
+        }
+        // Closing the queues ends every stream once it has been drained.
+        for (_, outlet) in self.outlets.drain() {
+            outlet.close();
+        }
+    }
+
+    fn send_line_to_child(&mut self, bytes: &[u8]) {
+        let mut frame = Vec::with_capacity(bytes.len().saturating_add(1));
+        frame.extend_from_slice(bytes);
+        frame.push(b'\n');
+        self.send_to_child(frame);
+    }
+
+    fn splice_to_child(&mut self, bytes: &[u8], replacements: &[(Range<usize>, &[u8])]) {
+        if let Err(err) = self.try_splice_to_child(bytes, replacements) {
+            tracing::warn!("could not relay a message to the child: {err:?}");
+        }
+    }
+
+    fn try_splice_to_child(
+        &mut self,
+        bytes: &[u8],
+        replacements: &[(Range<usize>, &[u8])],
+    ) -> Result<(), SendError> {
+        let mut frame = Vec::with_capacity(bytes.len().saturating_add(24));
+        splice(&mut frame, bytes, replacements).map_err(|_| SendError::Gone)?;
+        frame.push(b'\n');
+        self.child.as_ref().ok_or(SendError::Gone)?.send(frame)
+    }
+
+    fn send_to_child(&mut self, frame: Vec<u8>) {
+        let Some(child) = &self.child else { return };
+        if let Err(err) = child.send(frame) {
+            tracing::warn!("could not relay a message to the child: {err:?}");
+        }
+    }
+}
+
+/// A stdout-line callback that holds the link weakly (the link owns the
+/// child, the child's reader task must not own the link).
+fn weak_handler(
+    link: &Rc<RefCell<Link>>,
+    handle: impl Fn(&mut Link, &[u8]) + 'static,
+) -> impl FnMut(&[u8]) + 'static {
+    let weak = Rc::downgrade(link);
+    move |line: &[u8]| {
+        if let Some(link) = weak.upgrade() {
+            handle(&mut link.borrow_mut(), line);
+        }
+    }
+}

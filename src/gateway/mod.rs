@@ -1,0 +1,117 @@
+//! The gateway modes, and what they share.
+
+pub(crate) mod front;
+pub(crate) mod link;
+pub(crate) mod session_id;
+pub(crate) mod stdio_sse;
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use async_io::Timer;
+use async_signal::{Signal, Signals};
+use futures_lite::{FutureExt, StreamExt};
+use smol::channel;
+use supergateway_proto::http::Limits;
+
+use crate::cli::Config;
+use crate::gateway::link::Link;
+use crate::gateway::stdio_sse::StdioSse;
+use crate::http::server::{self, ServerOptions};
+use crate::rt;
+
+/// How long streams get to deliver their last messages after the shared
+/// child exited, before the gateway exits with the child's code.
+const DRAIN: Duration = Duration::from_millis(1000);
+
+/// The connection driver's settings for the stdio→network modes.
+pub(crate) fn server_options(config: &Config) -> ServerOptions {
+    ServerOptions {
+        limits: Limits::DEFAULT,
+        max_body_bytes: config.max_body_bytes,
+        idle_timeout: Duration::from_secs(60),
+        head_timeout: config.head_timeout,
+        body_timeout: Duration::from_secs(60),
+        write_timeout: Duration::from_secs(30),
+        max_connections: config.max_sessions.saturating_mul(2).saturating_add(64),
+    }
+}
+
+enum Stop {
+    ChildExited(i32),
+    Signal(Signal),
+}
+
+/// stdio→SSE until the shared child exits (the gateway then exits with its
+/// code) or a signal asks for shutdown (children stopped, exit 0).
+pub(crate) async fn run_stdio_sse(config: &Config, command: &str) -> i32 {
+    let mut signals = match Signals::new([Signal::Term, Signal::Int, Signal::Hup]) {
+        Ok(signals) => signals,
+        Err(err) => {
+            tracing::error!("cannot install signal handlers: {err}");
+            return 1;
+        }
+    };
+    let listener = match server::bind(&config.host, config.port) {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::error!("cannot listen on {}:{}: {err}", config.host, config.port);
+            eprintln!("supergateway: cannot listen on {}:{}: {err}", config.host, config.port);
+            return 1;
+        }
+    };
+    let (exited_tx, exited) = channel::bounded::<i32>(1);
+    let shared = if config.child_per_session {
+        None
+    } else {
+        match Link::start(command, move |code| {
+            let _ = exited_tx.try_send(code);
+        }) {
+            Ok(link) => Some(link),
+            Err(err) => {
+                eprintln!("supergateway: cannot start the MCP server: {err}");
+                return 1;
+            }
+        }
+    };
+    let handler = Rc::new(StdioSse::new(config, command, shared.clone()));
+    let server = rt::spawn(server::serve(listener, Rc::new(server_options(config)), Rc::clone(&handler)));
+
+    let stop = async { Stop::ChildExited(exited.recv().await.unwrap_or(1)) }
+        .or(async {
+            match signals.next().await {
+                Some(Ok(signal)) => Stop::Signal(signal),
+                _ => std::future::pending().await,
+            }
+        })
+        .await;
+    drop(server); // stop accepting
+    match stop {
+        Stop::ChildExited(code) => {
+            // Streams end once they have delivered what the link queued.
+            let drained = async {
+                while handler.session_count() > 0 {
+                    Timer::after(Duration::from_millis(10)).await;
+                }
+            };
+            drained
+                .or(async {
+                    Timer::after(DRAIN).await;
+                })
+                .await;
+            code
+        }
+        Stop::Signal(signal) => {
+            tracing::info!("received {signal:?}; shutting down");
+            let stopping: Vec<_> = handler
+                .children()
+                .into_iter()
+                .map(|child| rt::spawn(async move { child.shutdown().await }))
+                .collect();
+            for task in stopping {
+                task.await;
+            }
+            0
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! stdio→SSE: the MCP 2024-11-05 HTTP+SSE transport in front of a stdio
+//! child.
+//!
+//! `GET --ssePath` opens a stream whose first event is `endpoint`, naming
+//! `<messagePath>?sessionId=<id>`; the client POSTs its messages there (202
+//! `Accepted`) and reads everything addressed to it as `message` events.
+//! By default all sessions share one child through a `Link`, which keeps
+//! each client's responses its own; `--childPerSession` gives every stream
+//! a child of its own, stopped when the stream ends.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use async_io::Timer;
+use futures_lite::FutureExt;
+use smol::channel::{self, Receiver};
+use supergateway_proto::http::{Method, RequestHead};
+use supergateway_proto::jsonrpc::codes;
+use supergateway_proto::sse::{encode_comment, encode_event, SseField};
+
+use crate::cli::Config;
+use crate::gateway::front::Front;
+use crate::gateway::link::{ClientError, Frame, Link, SessionKey};
+use crate::gateway::session_id;
+use crate::http::response::Response;
+use crate::http::server::{Conn, Handler, Next, Request};
+use crate::rt;
+
+/// Messages queued for one client before it counts as too slow and is
+/// disconnected.
+const OUTLET_QUEUE: usize = 1024;
+/// Bytes gathered into one write when several messages are queued.
+const WRITE_BATCH_BYTES: usize = 256 * 1024;
+
+/// The stdio→SSE handler.
+pub(crate) struct StdioSse {
+    front: Front,
+    command: String,
+    sse_path: String,
+    message_path: String,
+    /// `--baseUrl` without its trailing slash ("" for a relative endpoint).
+    base_url: String,
+    keep_alive: Option<Duration>,
+    max_sessions: usize,
+    /// The shared child's link; `None` with `--childPerSession`.
+    shared: Option<Rc<RefCell<Link>>>,
+    sessions: RefCell<HashMap<String, Session>>,
+    next_key: Cell<SessionKey>,
+}
+
+struct Session {
+    key: SessionKey,
+    link: Rc<RefCell<Link>>,
+}
+
+impl StdioSse {
+    /// Builds the handler; `shared` is the shared child's link, or `None`
+    /// to spawn a child per session.
+    pub(crate) fn new(config: &Config, command: &str, shared: Option<Rc<RefCell<Link>>>) -> Self {
+        Self {
+            front: Front::new(config),
+            command: command.to_owned(),
+            sse_path: config.sse_path.clone(),
+            message_path: config.message_path.clone(),
+            base_url: absolute_base(&config.base_url),
+            keep_alive: config.keep_alive,
+            max_sessions: config.max_sessions,
+            shared,
+            sessions: RefCell::new(HashMap::new()),
+            next_key: Cell::new(1),
+        }
+    }
+
+    /// Open SSE sessions.
+    pub(crate) fn session_count(&self) -> usize {
+        self.sessions.borrow().len()
+    }
+
+    /// Every child this handler runs: the shared one, or one per session.
+    pub(crate) fn children(&self) -> Vec<crate::child::Child> {
+        let mut children: Vec<crate::child::Child> = Vec::new();
+        if let Some(child) = self.shared.as_ref().and_then(|link| link.borrow().child().cloned()) {
+            children.push(child);
+        }
+        for session in self.sessions.borrow().values() {
+            if let Some(child) = session.link.borrow().child().cloned() {
+                if self.shared.is_none() {
+                    children.push(child);
+                }
+            }
+        }
+        children
+    }
+
+    fn healthy(&self) -> bool {
+        self.shared.as_ref().is_none_or(|link| link.borrow().is_running())
+    }
+
+    async fn open_stream(self: Rc<Self>, head: &RequestHead, conn: &mut Conn) -> Next {
+        if self.sessions.borrow().len() >= self.max_sessions {
+            return self.front.error(head, conn, 503, codes::SERVER_ERROR, "too many sessions").await;
+        }
+        let link = match &self.shared {
+            Some(link) => Rc::clone(link),
+            None => match Link::start(&self.command, |_| {}) {
+                Ok(link) => link,
+                Err(err) => {
+                    tracing::error!("could not start the MCP server: {err}");
+                    let message = "could not start the MCP server";
+                    return self.front.error(head, conn, 500, codes::SERVER_ERROR, message).await;
+                }
+            },
+        };
+        let key = self.next_key.get();
+        self.next_key.set(key.wrapping_add(1));
+        let (outlet, frames) = channel::bounded(OUTLET_QUEUE);
+        if !link.borrow_mut().open_session(key, outlet) {
+            return self.front.error(head, conn, 503, codes::SERVER_ERROR, "the MCP server has exited").await;
+        }
+        let id = session_id::new();
+        self.sessions.borrow_mut().insert(id.clone(), Session { key, link: Rc::clone(&link) });
+        tracing::info!("SSE session {id} opened by {}", conn.peer());
+
+        let response = Response::new(200)
+            .header("content-type", b"text/event-stream")
+            .header("cache-control", b"no-cache, no-transform")
+            .header("x-accel-buffering", b"no")
+            .stream();
+        let mut out = Vec::with_capacity(4096);
+        let written = self.front.decorate(head, response).encode(&mut out);
+        let endpoint = format!("{}{}?sessionId={}", self.base_url, self.message_path, id);
+        encode_event(&mut out, Some(&SseField::ENDPOINT), None, endpoint.as_bytes());
+        if written.is_ok() && conn.write(&out).await.is_ok() {
+            self.pump(conn, &frames, &mut out).await;
+        }
+
+        tracing::info!("SSE session {id} closed");
+        self.sessions.borrow_mut().remove(&id);
+        link.borrow_mut().close_session(key);
+        if self.shared.is_none() {
+            // This session's own child: stop it without holding up the
+            // connection task.
+            let child = link.borrow().child().cloned();
+            if let Some(child) = child {
+                rt::spawn(async move { child.shutdown().await }).detach();
+            }
+        }
+        Next::Close
+    }
+
+    /// Writes queued messages as `message` events until the queue closes
+    /// (session ended, child gone) or the client goes away.
+    async fn pump(&self, conn: &Conn, frames: &Receiver<Frame>, out: &mut Vec<u8>) {
+        enum Wake {
+            Frame(Frame),
+            Tick,
+            Done,
+        }
+        loop {
+            let next = async { frames.recv().await.map_or(Wake::Done, Wake::Frame) }
+                .or(async {
+                    conn.closed().await;
+                    Wake::Done
+                })
+                .or(async {
+                    match self.keep_alive {
+                        Some(every) => Timer::after(every).await,
+                        None => std::future::pending().await,
+                    };
+                    Wake::Tick
+                })
+                .await;
+            out.clear();
+            match next {
+                Wake::Done => return,
+                Wake::Tick => encode_comment(out, "keepalive"),
+                Wake::Frame(frame) => {
+                    encode_event(out, Some(&SseField::MESSAGE), None, &frame);
+                    while out.len() < WRITE_BATCH_BYTES {
+                        let Ok(frame) = frames.try_recv() else { break };
+                        encode_event(out, Some(&SseField::MESSAGE), None, &frame);
+                    }
+                }
+            }
+            if conn.write(out).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    async fn post_message(&self, request: &Request, conn: &mut Conn) -> Next {
+        let head = &request.head;
+        let Some(id) = head.query_param("sessionId") else {
+            return self.front.error(head, conn, 400, codes::SERVER_ERROR, "Missing sessionId parameter").await;
+        };
+        if let Some(content_type) = head.header_str("content-type") {
+            if !is_json(content_type) {
+                let message = "Unsupported Media Type: Content-Type must be application/json";
+                return self.front.error(head, conn, 415, codes::SERVER_ERROR, message).await;
+            }
+        }
+        let target = self.sessions.borrow().get(&id).map(|session| (session.key, Rc::clone(&session.link)));
+        let Some((key, link)) = target else {
+            return self.front.error(head, conn, 404, codes::SESSION_NOT_FOUND, "Session not found").await;
+        };
+        let result = link.borrow_mut().handle_client_message(key, &request.body);
+        match result {
+            Ok(()) => self.front.send(head, conn, Response::new(202).text("Accepted")).await,
+            Err(ClientError::NoSession) => {
+                self.front.error(head, conn, 404, codes::SESSION_NOT_FOUND, "Session not found").await
+            }
+            Err(ClientError::Malformed(err)) => {
+                let message = err.to_string();
+                self.front.error(head, conn, 400, err.code(), &message).await
+            }
+        }
+    }
+}
+
+impl Handler for StdioSse {
+    async fn handle(self: Rc<Self>, request: Request, conn: &mut Conn) -> Next {
+        let head = &request.head;
+        if let Some(next) = self.front.intercept(head, conn, self.healthy()).await {
+            return next;
+        }
+        let path = head.path();
+        if path == self.sse_path {
+            if head.method() != Method::Get {
+                return self.front.method_not_allowed(head, conn, "GET").await;
+            }
+            return Rc::clone(&self).open_stream(head, conn).await;
+        }
+        if path == self.message_path {
+            if head.method() != Method::Post {
+                return self.front.method_not_allowed(head, conn, "POST").await;
+            }
+            return self.post_message(&request, conn).await;
+        }
+        self.front.error(head, conn, 404, codes::SERVER_ERROR, "Not found").await
+    }
+}
+
+/// `--baseUrl` prefixes the endpoint as given (absolute when it has a
+/// scheme and host, as in the Node gateway); its trailing slash is dropped so
+/// that `<base><messagePath>` has one slash.
+fn absolute_base(base_url: &str) -> String {
+    base_url.trim_end_matches('/').to_owned()
+}
+
+/// `application/json`, with or without parameters, any case.
+pub(crate) fn is_json(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_prefixes_the_endpoint() {
+        assert_eq!(absolute_base(""), "");
+        assert_eq!(absolute_base("/prefix/"), "/prefix");
+        assert_eq!(absolute_base("http://example.com/"), "http://example.com");
+        assert_eq!(absolute_base("https://h:1/base"), "https://h:1/base");
+    }
+
+    #[test]
+    fn json_content_types() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json("application/jsonx"));
+    }
+}

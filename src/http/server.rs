@@ -1,0 +1,344 @@
+//! The HTTP/1.1 connection driver: a thin loop around `proto::http`.
+//!
+//! Per connection: read → decode head → read and decode body → hand the
+//! request to the mode's handler → repeat while keep-alive holds. Every phase
+//! has a deadline that covers the whole phase, not each read (slowloris):
+//! idle between requests, head (from its first byte), body. Protocol errors
+//! are answered once, with the status from `HttpError::status` and a JSON-RPC
+//! error body, and the connection is closed.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::rc::Rc;
+use std::time::Duration;
+
+use async_io::{Async, Timer};
+use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
+use supergateway_proto::http::{BodyDecoder, BodyFraming, HeadDecoder, HttpError, Limits, RequestHead};
+use supergateway_proto::jsonrpc::{codes, encode_error};
+
+use crate::http::response::Response;
+use crate::rt;
+
+/// Timeouts and bounds of the connection driver.
+#[derive(Clone, Debug)]
+pub(crate) struct ServerOptions {
+    /// Request head limits.
+    pub(crate) limits: Limits,
+    /// Largest request body accepted (413 beyond).
+    pub(crate) max_body_bytes: u64,
+    /// How long a keep-alive connection may wait for its next request.
+    pub(crate) idle_timeout: Duration,
+    /// How long a whole request head may take, from its first byte.
+    pub(crate) head_timeout: Duration,
+    /// How long a whole request body may take.
+    pub(crate) body_timeout: Duration,
+    /// How long one write may stall (a client that stops reading).
+    pub(crate) write_timeout: Duration,
+    /// Open connections at most; past it new ones get 503 and are closed.
+    pub(crate) max_connections: usize,
+}
+
+/// One request with its whole body.
+pub(crate) struct Request {
+    pub(crate) head: RequestHead,
+    pub(crate) body: Vec<u8>,
+}
+
+/// What the connection does after a handler returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Read the next request (if the request allowed keep-alive).
+    KeepAlive,
+    /// Close the connection.
+    Close,
+}
+
+/// A mode's request handler.
+pub(crate) trait Handler: 'static {
+    /// Handles one request. The handler writes its response on `conn` (and
+    /// may keep streaming on it, e.g. SSE) before returning.
+    fn handle(self: Rc<Self>, request: Request, conn: &mut Conn) -> impl Future<Output = Next>;
+}
+
+/// The client connection as handlers see it.
+pub(crate) struct Conn {
+    stream: Rc<Async<TcpStream>>,
+    peer: SocketAddr,
+    write_timeout: Duration,
+    /// Reused buffer for response heads and small bodies.
+    out: Vec<u8>,
+}
+
+impl Conn {
+    /// The client's address.
+    pub(crate) fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Writes a complete response (head and body) in one write.
+    pub(crate) async fn send(&mut self, response: &Response<'_>) -> io::Result<()> {
+        self.out.clear();
+        response.encode(&mut self.out)?;
+        let out = std::mem::take(&mut self.out);
+        let result = write_all(&self.stream, &out, self.write_timeout).await;
+        self.out = out;
+        result
+    }
+
+    /// Writes raw bytes (a streaming handler's frames), bounded by the
+    /// write timeout.
+    pub(crate) async fn write(&self, bytes: &[u8]) -> io::Result<()> {
+        write_all(&self.stream, bytes, self.write_timeout).await
+    }
+
+    /// Resolves when the client closes its side (or sends bytes we will not
+    /// read: pipelining over a stream is not supported, so that closes too).
+    pub(crate) async fn closed(&self) {
+        let mut scratch = [0u8; 512];
+        loop {
+            match (&*self.stream).read(&mut scratch).await {
+                Ok(0) | Err(_) => return,
+                // A client may send nothing on a stream it reads; anything
+                // it sends is discarded, bounded by this small buffer.
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+/// Writes all of `bytes`, or fails with `TimedOut` when a write stalls for
+/// `timeout` (a client that stopped reading).
+pub(crate) async fn write_all(
+    stream: &Async<TcpStream>,
+    bytes: &[u8],
+    timeout: Duration,
+) -> io::Result<()> {
+    let mut writer = stream;
+    writer
+        .write_all(bytes)
+        .or(async {
+            Timer::after(timeout).await;
+            Err(io::ErrorKind::TimedOut.into())
+        })
+        .await
+}
+
+/// Binds `host:port` and logs the bound address (tests start on port 0 and
+/// read it from the log).
+pub(crate) fn bind(host: &str, port: u16) -> io::Result<Async<TcpListener>> {
+    let addr = resolve(host, port)?;
+    let listener = Async::<TcpListener>::bind(addr)?;
+    let local = listener.get_ref().local_addr()?;
+    tracing::info!("Listening on {local}");
+    Ok(listener)
+}
+
+fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = if host == "localhost" { "127.0.0.1" } else { host };
+    (host, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("cannot resolve {host}")))
+}
+
+/// Accepts connections forever, each served on its own task.
+pub(crate) async fn serve<H: Handler>(
+    listener: Async<TcpListener>,
+    options: Rc<ServerOptions>,
+    handler: Rc<H>,
+) -> io::Result<()> {
+    let open = Rc::new(Cell::new(0usize));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!("accept failed: {err}");
+                Timer::after(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.get_ref().set_nodelay(true);
+        let guard = ConnectionGuard::new(&open);
+        let options = Rc::clone(&options);
+        let handler = Rc::clone(&handler);
+        rt::spawn(async move {
+            let _guard = guard;
+            if _guard.count > options.max_connections {
+                let mut out = Vec::new();
+                error_response(&mut out, 503, "too many connections");
+                let _ = write_all(&stream, &out, options.write_timeout).await;
+                return;
+            }
+            let conn = Conn {
+                stream: Rc::new(stream),
+                peer,
+                write_timeout: options.write_timeout,
+                out: Vec::with_capacity(1024),
+            };
+            serve_connection(conn, &options, handler).await;
+        })
+        .detach();
+    }
+}
+
+struct ConnectionGuard {
+    open: Rc<Cell<usize>>,
+    count: usize,
+}
+
+impl ConnectionGuard {
+    fn new(open: &Rc<Cell<usize>>) -> Self {
+        let count = open.get().saturating_add(1);
+        open.set(count);
+        Self { open: Rc::clone(open), count }
+    }
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.open.set(self.open.get().saturating_sub(1));
+    }
+}
+
+/// Why reading a request stopped.
+enum ReadError {
+    /// The client closed (or went silent) between requests: no answer due.
+    Closed,
+    /// A protocol error to answer before closing.
+    Http(HttpError),
+    /// A phase deadline passed mid-request: 408, then close.
+    Timeout,
+}
+
+async fn serve_connection<H: Handler>(mut conn: Conn, options: &ServerOptions, handler: Rc<H>) {
+    let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
+    let mut decoder = HeadDecoder::new(options.limits);
+    loop {
+        decoder.reset();
+        let request = match read_request(&conn, &mut buf, &mut decoder, options).await {
+            Ok(request) => request,
+            Err(ReadError::Closed) => return,
+            Err(ReadError::Timeout) => {
+                let mut out = Vec::new();
+                error_response(&mut out, 408, "request timed out");
+                let _ = conn.write(&out).await;
+                return;
+            }
+            Err(ReadError::Http(err)) => {
+                tracing::debug!("bad request from {}: {err}", conn.peer);
+                let mut out = Vec::new();
+                error_response(&mut out, err.status(), &err.to_string());
+                let _ = conn.write(&out).await;
+                return;
+            }
+        };
+        let keep_alive = request.head.keep_alive();
+        let next = Rc::clone(&handler).handle(request, &mut conn).await;
+        if next == Next::Close || !keep_alive {
+            let _ = conn.stream.get_ref().shutdown(std::net::Shutdown::Write);
+            return;
+        }
+    }
+}
+
+async fn read_request(
+    conn: &Conn,
+    buf: &mut Vec<u8>,
+    decoder: &mut HeadDecoder,
+    options: &ServerOptions,
+) -> Result<Request, ReadError> {
+    // Idle: wait for the first byte of the next request.
+    if buf.is_empty() {
+        let n = read_more(conn, buf)
+            .or(async {
+                Timer::after(options.idle_timeout).await;
+                Ok(0)
+            })
+            .await
+            .map_err(|_| ReadError::Closed)?;
+        if n == 0 {
+            return Err(ReadError::Closed);
+        }
+    }
+    // Head: one deadline for all of it.
+    let head = async {
+        loop {
+            if let Some((head, used)) = decoder.decode(buf).map_err(ReadError::Http)? {
+                buf.drain(..used);
+                return Ok(head);
+            }
+            match read_more(conn, buf).await {
+                Ok(0) | Err(_) => return Err(ReadError::Closed),
+                Ok(_) => {}
+            }
+        }
+    }
+    .or(async {
+        Timer::after(options.head_timeout).await;
+        Err(ReadError::Timeout)
+    })
+    .await?;
+
+    let framing = head.body_framing();
+    let mut body_decoder =
+        BodyDecoder::new(framing, options.max_body_bytes, &options.limits).map_err(ReadError::Http)?;
+    if framing == BodyFraming::None {
+        return Ok(Request { head, body: Vec::new() });
+    }
+    if head.expect_continue() {
+        conn.write(b"HTTP/1.1 100 Continue\r\n\r\n").await.map_err(|_| ReadError::Closed)?;
+    }
+    let mut body = Vec::with_capacity(body_decoder.prealloc_hint());
+    async {
+        loop {
+            let progress = body_decoder.decode(buf, &mut body).map_err(ReadError::Http)?;
+            buf.drain(..progress.consumed);
+            if progress.done {
+                return Ok(());
+            }
+            match read_more(conn, buf).await {
+                Ok(0) | Err(_) => return Err(ReadError::Closed),
+                Ok(_) => {}
+            }
+        }
+    }
+    .or(async {
+        Timer::after(options.body_timeout).await;
+        Err(ReadError::Timeout)
+    })
+    .await?;
+    Ok(Request { head, body })
+}
+
+/// Appends up to 16 KiB read from the connection to `buf`.
+async fn read_more(conn: &Conn, buf: &mut Vec<u8>) -> io::Result<usize> {
+    const CHUNK: usize = 16 * 1024;
+    let start = buf.len();
+    buf.resize(start.saturating_add(CHUNK), 0);
+    let result = match buf.get_mut(start..) {
+        Some(spare) => (&*conn.stream).read(spare).await,
+        None => Ok(0),
+    };
+    let n = *result.as_ref().unwrap_or(&0);
+    buf.truncate(start.saturating_add(n));
+    result
+}
+
+/// A complete error response that closes the connection: the status, and a
+/// JSON-RPC error body (never an HTML page).
+pub(crate) fn error_response(out: &mut Vec<u8>, status: u16, message: &str) {
+    let mut body = Vec::with_capacity(96);
+    let code = if status == 400 { codes::PARSE_ERROR } else { codes::SERVER_ERROR };
+    encode_error(&mut body, None, code, message);
+    let response = Response::new(status).json(&body).close();
+    if response.encode(out).is_err() {
+        out.clear();
+        out.extend_from_slice(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    }
+}

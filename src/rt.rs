@@ -1,0 +1,29 @@
+//! The runtime: one thread, one smol `LocalExecutor`.
+//!
+//! A gateway's work is moving bytes between sockets and pipes; one thread
+//! does that at tens of thousands of messages per second, and keeps the
+//! routing state free of locks (`Rc<RefCell<..>>`), which is easier to audit.
+//! The child process and the load client get the other cores.
+
+use std::future::Future;
+
+use smol::{LocalExecutor, Task};
+
+thread_local! {
+    static EXECUTOR: LocalExecutor<'static> = const { LocalExecutor::new() };
+}
+
+/// Spawns a task on this thread's executor. Drop the `Task` to cancel it,
+/// or `.detach()` it to let it run to completion on its own.
+pub(crate) fn spawn<F>(future: F) -> Task<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    EXECUTOR.with(|executor| executor.spawn(future))
+}
+
+/// Runs `future` to completion, running spawned tasks meanwhile.
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    EXECUTOR.with(|executor| smol::block_on(executor.run(future)))
+}

@@ -1,0 +1,362 @@
+//! Helpers for the end-to-end tests: start the real binary on 127.0.0.1:0,
+//! talk raw HTTP/1.1 and SSE to it over loopback sockets, and find the
+//! fixture MCP server (`tests/fixture/server.rs`, built by `cargo test` as
+//! the `fixture-server` example).
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Generous bound for anything the tests wait on: a hang fails the test
+/// instead of stalling the suite. Not a performance assertion.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// The fixture server's path. A plain `cargo test` builds it (examples are
+/// built with the tests); `cargo test --test NAME` does not, so it is built
+/// here on first use.
+pub fn fixture() -> String {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test> → target/<profile>/examples/fixture-server
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let path: PathBuf = dir.join("examples").join("fixture-server");
+    BUILT.call_once(|| {
+        if !path.exists() {
+            let mut cargo = Command::new(option_env!("CARGO").unwrap_or("cargo"));
+            cargo.args(["build", "--example", "fixture-server"]);
+            if dir.file_name().is_some_and(|name| name == "release") {
+                cargo.arg("--release");
+            }
+            assert!(cargo.status().unwrap().success(), "building the fixture failed");
+        }
+    });
+    assert!(path.exists(), "fixture not built at {}", path.display());
+    path.to_string_lossy().into_owned()
+}
+
+/// A running gateway.
+pub struct Gateway {
+    pub child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Gateway {
+    /// Starts `supergateway ARGS --port 0` and waits for its
+    /// `Listening on ADDR` log line.
+    pub fn start(args: &[&str]) -> Self {
+        Self::start_with_env(args, &[])
+    }
+
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_supergateway"));
+        command.args(args).args(["--port", "0"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())] {
+            let log = Arc::clone(&log);
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(rest) = line.split("Listening on ").nth(1) {
+                        let _ = tx.send(rest.trim().to_owned());
+                    }
+                    log.lock().unwrap().push(line);
+                }
+            });
+        }
+        let addr = match rx.recv_timeout(WAIT) {
+            Ok(addr) => addr.parse().unwrap(),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("gateway did not log its address; log:\n{}", log.lock().unwrap().join("\n"));
+            }
+        };
+        Self { child, addr, log }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    pub fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect(self.addr).unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        stream
+    }
+
+    /// Sends one request on a new connection and reads the response.
+    pub fn request(&self, raw: &[u8]) -> Response {
+        let mut stream = self.connect();
+        stream.write_all(raw).unwrap();
+        read_response(&mut BufReader::new(stream))
+    }
+
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).unwrap()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill").args([&format!("-{signal}"), &self.pid().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the gateway to exit.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "gateway did not exit; log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if self.child.try_wait().ok().flatten().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A parsed HTTP response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|err| panic!("body is not JSON ({err}): {:?}", String::from_utf8_lossy(&self.body)))
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Reads a response head, then a content-length body (or none).
+pub fn read_response(reader: &mut impl BufRead) -> Response {
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(line.starts_with("HTTP/1.1 "), "bad status line {line:?}");
+    let status = line[9..12].parse().unwrap();
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        let trimmed = line.trim_end_matches(['\r', '\n']);
+        if trimmed.is_empty() {
+            break;
+        }
+        let (name, value) = trimmed.split_once(':').unwrap();
+        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+    }
+    let mut response = Response { status, headers, body: Vec::new() };
+    if let Some(length) = response.header("content-length") {
+        let mut body = vec![0; length.parse().unwrap()];
+        reader.read_exact(&mut body).unwrap();
+        response.body = body;
+    }
+    response
+}
+
+/// `POST path` with a JSON body (and `extra` header lines, each ending CRLF).
+pub fn post(path: &str, body: &str, extra: &str) -> Vec<u8> {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// One SSE event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub event: String,
+    pub data: String,
+    pub id: Option<String>,
+}
+
+/// A client of the stdio→SSE mode: the GET stream plus a keep-alive POST
+/// connection.
+pub struct SseClient {
+    events: BufReader<TcpStream>,
+    pub head: Response,
+    pub endpoint: String,
+    post: BufReader<TcpStream>,
+}
+
+impl SseClient {
+    pub fn connect(gateway: &Gateway) -> Self {
+        Self::connect_path(gateway, "/sse")
+    }
+
+    pub fn connect_path(gateway: &Gateway, path: &str) -> Self {
+        let mut stream = gateway.connect();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n").unwrap();
+        let mut events = BufReader::new(stream);
+        let head = read_response(&mut events);
+        assert_eq!(head.status, 200, "GET {path}: {head:?}");
+        let mut client = Self { events, head, endpoint: String::new(), post: BufReader::new(gateway.connect()) };
+        let first = client.next_event().expect("endpoint event");
+        assert_eq!(first.event, "endpoint");
+        client.endpoint = first.data;
+        client
+    }
+
+    /// The next event (comments skipped); `None` when the stream ended.
+    pub fn next_event(&mut self) -> Option<Event> {
+        let mut event = Event { event: "message".into(), data: String::new(), id: None };
+        let mut has_data = false;
+        loop {
+            let mut line = String::new();
+            match self.events.read_line(&mut line) {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(err) => panic!("reading the SSE stream: {err}"),
+            }
+            let line = line.trim_end_matches(['\r', '\n']);
+            if line.is_empty() {
+                if has_data {
+                    return Some(event);
+                }
+                continue;
+            }
+            if line.starts_with(':') {
+                continue;
+            }
+            let (field, value) = line.split_once(':').unwrap_or((line, ""));
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match field {
+                "event" => event.event = value.to_owned(),
+                "data" => {
+                    if has_data {
+                        event.data.push('\n');
+                    }
+                    event.data.push_str(value);
+                    has_data = true;
+                }
+                "id" => event.id = Some(value.to_owned()),
+                _ => {}
+            }
+        }
+    }
+
+    /// The next `message` event's JSON.
+    pub fn next_message(&mut self) -> Value {
+        loop {
+            let event = self.next_event().expect("stream ended while waiting for a message");
+            if event.event == "message" {
+                return serde_json::from_str(&event.data).unwrap();
+            }
+        }
+    }
+
+    /// POSTs one message to the endpoint; returns the response.
+    pub fn send(&mut self, message: &Value) -> Response {
+        self.send_raw(&message.to_string())
+    }
+
+    pub fn send_raw(&mut self, body: &str) -> Response {
+        let request = post(&self.endpoint, body, "");
+        self.post.get_mut().write_all(&request).unwrap();
+        read_response(&mut self.post)
+    }
+
+    /// Sends a request and returns the response with its id (messages for
+    /// other ids on the way are returned in `others`).
+    pub fn call(&mut self, id: Value, method: &str, params: Value) -> Value {
+        let response = self.send(&serde_json::json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}));
+        assert_eq!(response.status, 202, "{}", response.text());
+        loop {
+            let message = self.next_message();
+            if message.get("id") == Some(&id) && message.get("method").is_none() {
+                return message;
+            }
+        }
+    }
+
+    pub fn initialize(&mut self) -> Value {
+        let result = self.call(
+            serde_json::json!(0),
+            "initialize",
+            serde_json::json!({"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"t","version":"1"}}),
+        );
+        let status = self.send(&serde_json::json!({"jsonrpc":"2.0","method":"notifications/initialized"})).status;
+        assert_eq!(status, 202);
+        result
+    }
+
+    pub fn shutdown(&self) {
+        let _ = self.events.get_ref().shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// Text of a tools/call result.
+pub fn tool_text(response: &Value) -> String {
+    response["result"]["content"][0]["text"].as_str().unwrap_or_else(|| panic!("no text in {response}")).to_owned()
+}
+
+/// Whether a process exists.
+pub fn process_alive(pid: i32) -> bool {
+    // /proc/<pid>/stat state Z (zombie) counts as gone.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+/// Pids of processes whose environment contains `marker` (KEY=VALUE).
+pub fn processes_with_env(marker: &str) -> Vec<i32> {
+    let needle = format!("{marker}\0");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        if let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) {
+            if environ.windows(needle.len()).any(|w| w == needle.as_bytes()) && process_alive(pid) {
+                found.push(pid);
+            }
+        }
+    }
+    found
+}
+
+/// Polls `condition` until it holds or `WAIT` passes.
+pub fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
