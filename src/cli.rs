@@ -152,6 +152,9 @@ pub(crate) struct Config {
     /// `--headTimeout MS` (ours), default 10 s: the deadline for a whole
     /// request head (slowloris); must be > 0.
     pub(crate) head_timeout: Duration,
+    /// `--replayBuffer N` (ours), default 256: events each stateful
+    /// Streamable HTTP stream keeps for `Last-Event-ID` resumption.
+    pub(crate) replay_buffer: usize,
     /// `--keepAlive MS` (ours), default 15 s; `None` when 0.
     pub(crate) keep_alive: Option<Duration>,
     /// `--maxBodyBytes` (ours), default 4 MiB; at least 1.
@@ -311,6 +314,7 @@ impl fmt::Debug for Config {
             .field("runtime_admin_port", &self.runtime_admin_port)
             .field("child_per_session", &self.child_per_session)
             .field("head_timeout", &self.head_timeout)
+            .field("replay_buffer", &self.replay_buffer)
             .field("keep_alive", &self.keep_alive)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_sessions", &self.max_sessions)
@@ -427,6 +431,9 @@ struct RawArgs {
     /// deadline in milliseconds for a whole request head (default: 10000)
     #[argh(option, arg_name = "ms")]
     head_timeout: Option<String>,
+    /// events kept per Streamable HTTP stream for Last-Event-ID resumption, 0 = none (default: 256)
+    #[argh(option, arg_name = "n")]
+    replay_buffer: Option<String>,
     /// concurrent sessions or streams (default: 1024)
     #[argh(option, arg_name = "n")]
     max_sessions: Option<String>,
@@ -486,6 +493,7 @@ const FLAGS: &[Flag] = &[
     flag("keepAlive", "keep-alive", Kind::Single),
     flag("maxBodyBytes", "max-body-bytes", Kind::Single),
     flag("headTimeout", "head-timeout", Kind::Single),
+    flag("replayBuffer", "replay-buffer", Kind::Single),
     flag("maxSessions", "max-sessions", Kind::Single),
     flag("requestTimeout", "request-timeout", Kind::Single),
 ];
@@ -887,6 +895,7 @@ fn validate(mut raw: RawArgs) -> Result<Config, String> {
         child_per_session: raw.child_per_session,
         head_timeout: nonzero(millis("--headTimeout", raw.head_timeout.as_deref(), 10_000)?)
             .ok_or_else(|| "--headTimeout must be greater than 0".to_owned())?,
+        replay_buffer: replay_buffer(raw.replay_buffer.as_deref())?,
         keep_alive: nonzero(millis("--keepAlive", raw.keep_alive.as_deref(), 15_000)?),
         max_body_bytes,
         max_sessions: usize::try_from(max_sessions)
@@ -1043,6 +1052,15 @@ fn millis(flag: &str, value: Option<&str>, default: u64) -> Result<Duration, Str
     number(flag, value, default).map(Duration::from_millis)
 }
 
+/// `--replayBuffer`: events per stream, at most 65536.
+fn replay_buffer(raw: Option<&str>) -> Result<usize, String> {
+    let Some(raw) = raw else { return Ok(256) };
+    match raw.parse::<u32>() {
+        Ok(n) if n <= 65_536 && raw.bytes().all(|b| b.is_ascii_digit()) => Ok(usize::try_from(n).unwrap_or(256)),
+        _ => Err(format!("--replayBuffer expects a number of events from 0 to 65536, got {raw:?}")),
+    }
+}
+
 fn nonzero(duration: Duration) -> Option<Duration> {
     (!duration.is_zero()).then_some(duration)
 }
@@ -1059,6 +1077,7 @@ fn warnings(raw: &RawArgs, mode: Mode) -> Vec<String> {
         (raw.max_body_bytes.is_some(), "--maxBodyBytes", Network),
         (raw.max_sessions.is_some(), "--maxSessions", Network),
         (raw.head_timeout.is_some(), "--headTimeout", Network),
+        (raw.replay_buffer.is_some(), "--replayBuffer", Stateful),
         (raw.base_url.is_some(), "--baseUrl", Sse),
         (raw.sse_path.is_some(), "--ssePath", Sse),
         (raw.message_path.is_some(), "--messagePath", SseOrWs),

@@ -35,7 +35,21 @@ fn main() -> ExitCode {
 /// Runs the configured mode; returns the process exit code.
 async fn run(config: Rc<Config>) -> i32 {
     match (&config.input, config.output) {
-        (Input::Stdio(command), Output::Sse) => gateway::run_stdio_sse(&config, command).await,
+        (Input::Stdio(command), Output::Sse) => {
+            let shared = (!config.child_per_session).then_some(gateway::link::Clients::Separate);
+            gateway::run_stdio(&config, command, shared, |shared| {
+                Rc::new(gateway::stdio_sse::StdioSse::new(&config, command, shared))
+            })
+            .await
+        }
+        (Input::Stdio(command), Output::StreamableHttp) => {
+            let shared_child = !config.stateful && !config.child_per_session;
+            let shared = shared_child.then_some(gateway::link::Clients::Anonymous);
+            gateway::run_stdio(&config, command, shared, |shared| {
+                gateway::stdio_streamable::StdioStreamable::new(&config, command, shared)
+            })
+            .await
+        }
         (input, output) => {
             let input = match input {
                 Input::Stdio(_) => "stdio",

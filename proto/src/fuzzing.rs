@@ -12,7 +12,11 @@
 /// retry; that `consumed ≤ len` (and `== len` when no event); that events
 /// respect the limit; and that re-encoding the events and decoding them again
 /// gives the same events.
-#[allow(clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#[allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 pub fn sse_decode(data: &[u8]) {
     let Some((&first, input)) = data.split_first() else {
         return;
@@ -31,7 +35,10 @@ pub fn sse_decode(data: &[u8]) {
     }
     let mut wire = Vec::new();
     for event in &events {
-        let (Ok(name), Ok(id)) = (crate::sse::SseField::new(&event.event), crate::sse::SseField::new(&event.id)) else {
+        let (Ok(name), Ok(id)) = (
+            crate::sse::SseField::new(&event.event),
+            crate::sse::SseField::new(&event.id),
+        ) else {
             return;
         };
         crate::sse::encode_event(&mut wire, Some(&name), Some(&id), event.data.as_bytes());
@@ -41,9 +48,18 @@ pub fn sse_decode(data: &[u8]) {
     assert_eq!(again, events, "decode → encode → decode");
 }
 
-type SseOutcome = (Vec<crate::sse::SseEvent>, Option<crate::sse::SseError>, String, Option<u64>);
+type SseOutcome = (
+    Vec<crate::sse::SseEvent>,
+    Option<crate::sse::SseError>,
+    String,
+    Option<u64>,
+);
 
-#[allow(clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#[allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 fn sse_run(chunks: &[&[u8]], max: usize) -> SseOutcome {
     let mut parser = crate::sse::SseParser::new(max);
     let mut events = Vec::new();
@@ -64,8 +80,14 @@ fn sse_run(chunks: &[&[u8]], max: usize) -> SseOutcome {
                         break;
                     };
                     assert!(event.data.len() < max.max(1), "event data over the limit");
-                    assert!(event.event.len() <= max.saturating_mul(3), "event name over the limit");
-                    assert!(event.id.len() <= max.saturating_mul(3), "event id over the limit");
+                    assert!(
+                        event.event.len() <= max.saturating_mul(3),
+                        "event name over the limit"
+                    );
+                    assert!(
+                        event.id.len() <= max.saturating_mul(3),
+                        "event id over the limit"
+                    );
                     events.push(event);
                 }
                 Err(error) => {
@@ -83,7 +105,11 @@ fn sse_run(chunks: &[&[u8]], max: usize) -> SseOutcome {
 /// the rest is the stream. Asserts that one-piece, byte-at-a-time and chunked
 /// decoding agree with a one-line model (split on LF, strip one CR before
 /// it, lines over the limit reported by length), and `consumed ≤ len`.
-#[allow(clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#[allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 pub fn line_decode(data: &[u8]) {
     let Some((&first, input)) = data.split_first() else {
         return;
@@ -105,10 +131,18 @@ pub fn line_decode(data: &[u8]) {
     assert_eq!(lines_run(&[input], max), model, "one piece");
     let bytes: Vec<&[u8]> = input.chunks(1).collect();
     assert_eq!(lines_run(&bytes, max), model, "one byte at a time");
-    assert_eq!(lines_run(&fuzz_chunks(input), max), model, "arbitrary chunks");
+    assert_eq!(
+        lines_run(&fuzz_chunks(input), max),
+        model,
+        "arbitrary chunks"
+    );
 }
 
-#[allow(clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#[allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 fn lines_run(chunks: &[&[u8]], max: usize) -> (Vec<Result<Vec<u8>, usize>>, usize) {
     use crate::jsonrpc::{Line, LineDecoder};
     let mut decoder = LineDecoder::new(max);
@@ -144,7 +178,12 @@ fn lines_run(chunks: &[&[u8]], max: usize) -> (Vec<Result<Vec<u8>, usize>>, usiz
 /// a new id in gives a message that parses the same way; and it agrees with
 /// serde_json on what is JSON at all (skipped for deeply nested input, where
 /// the two recursion limits differ).
-#[allow(clippy::panic, clippy::expect_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#[allow(
+    clippy::panic,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 pub fn parse_message(data: &[u8]) {
     use crate::jsonrpc::{self, Kind, MessageError};
     let result = jsonrpc::parse_message(data);
@@ -153,8 +192,13 @@ pub fn parse_message(data: &[u8]) {
         let is_json = serde_json::from_slice::<serde::de::IgnoredAny>(data).is_ok();
         let is_value = serde_json::from_slice::<serde_json::Value>(data).is_ok();
         match &result {
-            Err(MessageError::Parse) => assert!(!is_value, "serde_json accepts what we call a parse error"),
-            _ => assert!(is_json, "we accept what serde_json calls invalid JSON: {result:?}"),
+            Err(MessageError::Parse) => {
+                assert!(!is_value, "serde_json accepts what we call a parse error")
+            }
+            _ => assert!(
+                is_json,
+                "we accept what serde_json calls invalid JSON: {result:?}"
+            ),
         }
     }
     let msg = match result {
@@ -172,15 +216,24 @@ pub fn parse_message(data: &[u8]) {
         Err(_) => return,
     };
     let text = core::str::from_utf8(data).expect("accepted input is UTF-8");
-    let span_text = |span: &core::ops::Range<usize>| text.get(span.clone()).expect("span in bounds, on char boundaries");
+    let span_text = |span: &core::ops::Range<usize>| {
+        text.get(span.clone())
+            .expect("span in bounds, on char boundaries")
+    };
     let check_token = |raw: &jsonrpc::RawId<'_>, span: &core::ops::Range<usize>| {
-        assert_eq!(span_text(span).as_bytes(), raw.as_bytes(), "span holds the RawId");
+        assert_eq!(
+            span_text(span).as_bytes(),
+            raw.as_bytes(),
+            "span holds the RawId"
+        );
         let id = jsonrpc::Id::from_raw(raw.as_bytes()).expect("RawId is a valid Id");
         assert_eq!(id, raw.to_owned());
     };
     match (&msg.id, &msg.id_span) {
         (Some(raw), Some(span)) => check_token(raw, span),
-        (None, Some(span)) => assert_eq!((msg.kind, span_text(span)), (Kind::ErrorResponse, "null")),
+        (None, Some(span)) => {
+            assert_eq!((msg.kind, span_text(span)), (Kind::ErrorResponse, "null"))
+        }
         (None, None) => assert_eq!(msg.kind, Kind::Notification),
         (Some(_), None) => panic!("id without span"),
     }
@@ -191,16 +244,27 @@ pub fn parse_message(data: &[u8]) {
         assert_eq!(msg.kind, Kind::Response);
         assert!(!shallow || serde_json::from_str::<serde::de::IgnoredAny>(span_text(span)).is_ok());
     }
-    assert_eq!(msg.method.is_some(), matches!(msg.kind, Kind::Request | Kind::Notification));
-    if let Ok(serde_json::Value::Object(object)) = serde_json::from_slice::<serde_json::Value>(data) {
-        assert_eq!(object.get("method").and_then(|m| m.as_str()), msg.method.as_deref(), "method as serde_json reads it");
+    assert_eq!(
+        msg.method.is_some(),
+        matches!(msg.kind, Kind::Request | Kind::Notification)
+    );
+    if let Ok(serde_json::Value::Object(object)) = serde_json::from_slice::<serde_json::Value>(data)
+    {
+        assert_eq!(
+            object.get("method").and_then(|m| m.as_str()),
+            msg.method.as_deref(),
+            "method as serde_json reads it"
+        );
     }
     // Splicing a new id in keeps the message's shape.
     if let (Some(span), Some(_)) = (msg.id_span.clone(), msg.id) {
         let mut out = Vec::new();
         jsonrpc::splice(&mut out, data, &[(span, b"\"gw-0\"")]).expect("span valid for splice");
         let again = jsonrpc::parse_message(&out).expect("spliced message parses");
-        assert_eq!((again.kind, again.method.as_deref()), (msg.kind, msg.method.as_deref()));
+        assert_eq!(
+            (again.kind, again.method.as_deref()),
+            (msg.kind, msg.method.as_deref())
+        );
         assert_eq!(again.id.map(|raw| raw.as_bytes()), Some(&b"\"gw-0\""[..]));
     }
 }

@@ -129,6 +129,12 @@ impl<S: Copy + Eq + Hash> Mux<S> {
         }
     }
 
+    /// A gateway id for a request the driver sends on its own behalf (it
+    /// routes to no session).
+    pub fn reserve_id(&mut self) -> u64 {
+        self.bump_next()
+    }
+
     /// A session opened: it becomes the most recent one for server→client
     /// requests until another session opens or sends a request.
     pub fn handle_session_open(&mut self, session: S) {
@@ -245,6 +251,19 @@ impl<S: Copy + Eq + Hash> Mux<S> {
         } else {
             false
         }
+    }
+
+    /// A client answers a child request, where every session of the table
+    /// belongs to one client (or clients are anonymous): the answer counts
+    /// from any session. True when such a request was pending.
+    pub fn handle_client_response_any(&mut self, id: &Id) -> bool {
+        self.child_requests.remove(id).is_some()
+    }
+
+    /// A client cancels its request `id`, where every session of the table
+    /// belongs to that one client: the request may have come on any of them.
+    pub fn handle_client_cancel_any(&self, id: &Id) -> Option<u64> {
+        self.by_client.iter().find(|((_, client_id), _)| client_id == id).map(|(_, gateway_id)| *gateway_id)
     }
 
     /// Forgets a request the driver gave up on (for example, it could not be
@@ -541,6 +560,18 @@ mod tests {
             2
         );
         assert_eq!(mux.in_flight(), 0);
+    }
+
+    #[test]
+    fn any_session_answers_and_cancels() {
+        let mut mux = Mux::new(100);
+        let out = mux.handle_client_request(1u8, id("4"), None, false).unwrap();
+        assert_eq!(mux.handle_client_cancel_any(&id("4")), Some(out.id));
+        assert_eq!(mux.handle_client_cancel_any(&id("5")), None);
+        mux.handle_session_open(2u8);
+        assert_eq!(mux.handle_child_request(id("\"s\""), |_| true), Some(1));
+        assert!(mux.handle_client_response_any(&id("\"s\"")));
+        assert!(!mux.handle_client_response_any(&id("\"s\"")));
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::rc::{Rc, Weak};
 
 use smol::channel::{Sender, TrySendError};
 use supergateway_proto::jsonrpc::{
-    codes, encode_error, encode_result, parse_message, splice, split_batch, Id, Kind, Message,
+    codes, encode_error, encode_result, encode_string, parse_message, splice, split_batch, Id, Kind, Message,
     MessageError,
 };
 use supergateway_proto::mux::{write_u64, Mux};
@@ -39,6 +39,9 @@ const MAX_IN_FLIGHT: usize = 65_536;
 /// One JSON-RPC message for one client, as its transport will frame it.
 pub(crate) struct Frame {
     bytes: FrameBytes,
+    /// The message answers a client request (result or error): a
+    /// request-scoped stream ends after its last answer.
+    pub(crate) is_response: bool,
 }
 
 enum FrameBytes {
@@ -59,10 +62,10 @@ impl Deref for Frame {
 
 impl Frame {
     fn response(bytes: Vec<u8>) -> Self {
-        Self { bytes: FrameBytes::Owned(bytes) }
+        Self { bytes: FrameBytes::Owned(bytes), is_response: true }
     }
     fn other(bytes: Vec<u8>) -> Self {
-        Self { bytes: FrameBytes::Owned(bytes) }
+        Self { bytes: FrameBytes::Owned(bytes), is_response: false }
     }
 }
 
@@ -74,6 +77,30 @@ pub(crate) enum ClientError {
     Malformed(MessageError),
     /// The session is unknown to this link (it ended).
     NoSession,
+}
+
+/// Who the sessions of a link are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Clients {
+    /// Each session is a client of its own (SSE streams, WebSockets):
+    /// notifications without a target go to every session, and only the
+    /// session asked may answer a child's request.
+    Separate,
+    /// Every session is a stream of one client (a stateful Streamable HTTP
+    /// session): notifications without a target go to its standalone
+    /// stream only, and answers and cancellations may come on any stream.
+    One,
+    /// Sessions are single requests of clients the gateway cannot tell
+    /// apart (stateless Streamable HTTP): notifications without a target
+    /// have nowhere to go, answers to the child's requests may come on any
+    /// request, and cancellation is by closing the request's stream.
+    Anonymous,
+}
+
+struct Outlet {
+    sender: Sender<Frame>,
+    /// Receives the notifications that belong to no request.
+    standalone: bool,
 }
 
 enum Init {
@@ -89,10 +116,18 @@ enum Init {
 /// See the module documentation.
 pub(crate) struct Link {
     child: Option<Child>,
+    clients: Clients,
     mux: Mux<SessionKey>,
-    outlets: HashMap<SessionKey, Sender<Frame>>,
+    outlets: HashMap<SessionKey, Outlet>,
     init: Init,
+    /// The gateway initialised the child itself: it sends
+    /// `notifications/initialized` when the result arrives.
+    self_initialized: bool,
     initialized_sent: bool,
+    /// Client messages that arrived while `initialize` was at the child;
+    /// relayed, in order, once its result is in (MCP: no requests before the
+    /// initialize response).
+    held: Vec<(SessionKey, Vec<u8>)>,
     /// Set when the child has exited: new sessions are refused.
     exited: Option<i32>,
 }
@@ -102,14 +137,18 @@ impl Link {
     /// child has exited and every session has been told.
     pub(crate) fn start(
         command: &str,
+        clients: Clients,
         on_exit: impl FnOnce(i32) + 'static,
     ) -> io::Result<Rc<RefCell<Self>>> {
         let link = Rc::new(RefCell::new(Self {
             child: None,
+            clients,
             mux: Mux::new(MAX_IN_FLIGHT),
             outlets: HashMap::new(),
             init: Init::Idle,
+            self_initialized: false,
             initialized_sent: false,
+            held: Vec::new(),
             exited: None,
         }));
         let on_line = weak_handler(&link, |link, line| link.handle_child_line(line));
@@ -135,14 +174,43 @@ impl Link {
     }
 
     /// Registers a session and the queue its transport drains. False when
-    /// the child has exited.
-    pub(crate) fn open_session(&mut self, key: SessionKey, outlet: Sender<Frame>) -> bool {
+    /// the child has exited. `standalone`: with `Clients::One`, this is the
+    /// stream for notifications that belong to no request (with `Separate`
+    /// every session is).
+    pub(crate) fn open_session(&mut self, key: SessionKey, sender: Sender<Frame>, standalone: bool) -> bool {
         if self.exited.is_some() {
             return false;
         }
-        self.outlets.insert(key, outlet);
+        let standalone = match self.clients {
+            Clients::Separate => true,
+            Clients::One => standalone,
+            Clients::Anonymous => false,
+        };
+        self.outlets.insert(key, Outlet { sender, standalone });
         self.mux.handle_session_open(key);
         true
+    }
+
+    /// Sends `initialize` (with `protocol_version`) to the child on behalf of
+    /// clients that will not: stateless Streamable HTTP clients each
+    /// initialise only their own request. Later `initialize` requests are
+    /// answered from its result.
+    pub(crate) fn initialize_child(&mut self, protocol_version: &str) {
+        if !matches!(self.init, Init::Idle) {
+            return;
+        }
+        let gateway_id = self.mux.reserve_id();
+        let mut frame = Vec::with_capacity(256);
+        frame.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
+        frame.extend_from_slice(write_u64(gateway_id, &mut [0; 20]));
+        frame.extend_from_slice(b",\"method\":\"initialize\",\"params\":{\"protocolVersion\":");
+        encode_string(&mut frame, protocol_version);
+        frame.extend_from_slice(b",\"capabilities\":{\"sampling\":{},\"elicitation\":{},\"roots\":{\"listChanged\":true}},\"clientInfo\":{\"name\":\"supergateway\",\"version\":\"");
+        frame.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
+        frame.extend_from_slice(b"\"}}}\n");
+        self.self_initialized = true;
+        self.init = Init::Pending { gateway_id, waiters: Vec::new() };
+        self.send_to_child(frame);
     }
 
     /// Ends a session: its queue closes (its transport ends the stream), its
@@ -150,11 +218,12 @@ impl Link {
     /// requests it was asked are answered with an error.
     pub(crate) fn close_session(&mut self, key: SessionKey) {
         if let Some(outlet) = self.outlets.remove(&key) {
-            outlet.close();
+            outlet.sender.close();
         }
         if let Init::Pending { waiters, .. } = &mut self.init {
             waiters.retain(|(session, _)| *session != key);
         }
+        self.held.retain(|(session, _)| *session != key);
         let ended = self.mux.handle_session_end(key);
         for gateway_id in ended.cancelled {
             let mut frame = Vec::with_capacity(128);
@@ -171,37 +240,54 @@ impl Link {
         }
     }
 
-    /// Handles one message (or batch) a client sent.
-    pub(crate) fn handle_client_message(&mut self, key: SessionKey, bytes: &[u8]) -> Result<(), ClientError> {
+    /// Handles one message (or batch) a client sent. Returns how many
+    /// requests it held: each will get exactly one answer on the session's
+    /// outlet.
+    pub(crate) fn handle_client_message(&mut self, key: SessionKey, bytes: &[u8]) -> Result<usize, ClientError> {
         if !self.outlets.contains_key(&key) {
             return Err(ClientError::NoSession);
         }
         match parse_message(bytes) {
-            Ok(message) => {
-                self.route_client_message(key, bytes, &message);
-                Ok(())
-            }
+            Ok(message) => Ok(self.accept_client_message(key, bytes, &message)),
             Err(MessageError::Batch) => {
                 // JSON-RPC batches (MCP 2025-03-26): each element on its own.
                 let elements = split_batch(bytes).map_err(ClientError::Malformed)?;
                 if elements.is_empty() {
                     return Err(ClientError::Malformed(MessageError::Invalid("empty batch")));
                 }
+                let mut requests = 0usize;
                 for range in elements {
                     let element = bytes.get(range).unwrap_or_default();
                     match parse_message(element) {
-                        Ok(message) => self.route_client_message(key, element, &message),
+                        Ok(message) => {
+                            let counted = self.accept_client_message(key, element, &message);
+                            requests = requests.saturating_add(counted);
+                        }
                         Err(err) => {
                             let mut frame = Vec::with_capacity(96);
                             encode_error(&mut frame, None, err.code(), &err.to_string());
                             self.deliver(key, Frame::response(frame));
+                            requests = requests.saturating_add(1);
                         }
                     }
                 }
-                Ok(())
+                Ok(requests)
             }
             Err(err) => Err(ClientError::Malformed(err)),
         }
+    }
+
+    /// Relays one parsed message now, or holds it while `initialize` is at
+    /// the child. Returns 1 for a request, else 0.
+    fn accept_client_message(&mut self, key: SessionKey, bytes: &[u8], message: &Message<'_>) -> usize {
+        let is_request = usize::from(message.kind == Kind::Request);
+        let is_initialize = message.method.as_deref() == Some("initialize");
+        if !is_initialize && matches!(self.init, Init::Pending { .. }) && message.method.as_deref() != Some("ping") {
+            self.held.push((key, bytes.to_vec()));
+            return is_request;
+        }
+        self.route_client_message(key, bytes, message);
+        is_request
     }
 
     fn route_client_message(&mut self, key: SessionKey, bytes: &[u8], message: &Message<'_>) {
@@ -216,7 +302,14 @@ impl Link {
                 }
                 Some("notifications/cancelled") => {
                     let Some((raw, span)) = &message.cancelled_id else { return };
-                    if let Some(gateway_id) = self.mux.handle_client_cancel(key, &raw.to_owned()) {
+                    let id = raw.to_owned();
+                    let gateway_id = match self.clients {
+                        Clients::Separate => self.mux.handle_client_cancel(key, &id),
+                        Clients::One => self.mux.handle_client_cancel_any(&id),
+                        // Anonymous clients cancel by closing their stream.
+                        Clients::Anonymous => None,
+                    };
+                    if let Some(gateway_id) = gateway_id {
                         let mut buf = [0; 20];
                         let new_id = write_u64(gateway_id, &mut buf);
                         self.splice_to_child(bytes, &[(span.clone(), new_id)]);
@@ -225,9 +318,14 @@ impl Link {
                 _ => self.send_line_to_child(bytes),
             },
             Kind::Response | Kind::ErrorResponse => {
-                // A reply to a request of the child's: only from the session asked.
+                // A reply to a request of the child's.
                 let Some(raw) = &message.id else { return };
-                if self.mux.handle_client_response(key, &raw.to_owned()) {
+                let id = raw.to_owned();
+                let asked = match self.clients {
+                    Clients::Separate => self.mux.handle_client_response(key, &id),
+                    Clients::One | Clients::Anonymous => self.mux.handle_client_response_any(&id),
+                };
+                if asked {
                     self.send_line_to_child(bytes);
                 } else {
                     tracing::debug!("session {key}: dropped a response nobody asked it for");
@@ -364,6 +462,14 @@ impl Link {
         if let Some(result) = result {
             self.init = Init::Done(result);
         }
+        if self.self_initialized && !std::mem::replace(&mut self.initialized_sent, true) {
+            self.send_to_child(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n".to_vec());
+        }
+        for (key, bytes) in std::mem::take(&mut self.held) {
+            if let Ok(message) = parse_message(&bytes) {
+                self.route_client_message(key, &bytes, &message);
+            }
+        }
     }
 
     fn route_child_notification(&mut self, line: &[u8], message: &Message<'_>) {
@@ -393,9 +499,9 @@ impl Link {
     fn broadcast(&mut self, line: &[u8]) {
         let shared: Rc<[u8]> = Rc::from(line);
         let mut overflowed = Vec::new();
-        for (key, outlet) in &self.outlets {
-            let frame = Frame { bytes: FrameBytes::Shared(Rc::clone(&shared)) };
-            if outlet.try_send(frame).is_err() {
+        for (key, outlet) in self.outlets.iter().filter(|(_, outlet)| outlet.standalone) {
+            let frame = Frame { bytes: FrameBytes::Shared(Rc::clone(&shared)), is_response: false };
+            if outlet.sender.try_send(frame).is_err() {
                 overflowed.push(*key);
             }
         }
@@ -408,7 +514,7 @@ impl Link {
     /// to keep up: it is disconnected, and nobody else waits for it.
     fn deliver(&mut self, key: SessionKey, frame: Frame) {
         let Some(outlet) = self.outlets.get(&key) else { return };
-        match outlet.try_send(frame) {
+        match outlet.sender.try_send(frame) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => self.drop_slow_session(key),
             Err(TrySendError::Closed(_)) => self.close_session(key),
@@ -438,8 +544,9 @@ impl Link {
             }
         }
         // Closing the queues ends every stream once it has been drained.
+        self.held.clear();
         for (_, outlet) in self.outlets.drain() {
-            outlet.close();
+            outlet.sender.close();
         }
     }
 

@@ -1,10 +1,13 @@
 //! The gateway modes, and what they share.
 
+pub(crate) mod event_stream;
 pub(crate) mod front;
 pub(crate) mod link;
 pub(crate) mod session_id;
 pub(crate) mod stdio_sse;
+pub(crate) mod stdio_streamable;
 
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -15,9 +18,9 @@ use smol::channel;
 use supergateway_proto::http::Limits;
 
 use crate::cli::Config;
-use crate::gateway::link::Link;
-use crate::gateway::stdio_sse::StdioSse;
-use crate::http::server::{self, ServerOptions};
+use crate::gateway::link::{Clients, Link};
+use crate::child::Child;
+use crate::http::server::{self, Handler, ServerOptions};
 use crate::rt;
 
 /// How long streams get to deliver their last messages after the shared
@@ -42,9 +45,26 @@ enum Stop {
     Signal(Signal),
 }
 
-/// stdio→SSE until the shared child exits (the gateway then exits with its
-/// code) or a signal asks for shutdown (children stopped, exit 0).
-pub(crate) async fn run_stdio_sse(config: &Config, command: &str) -> i32 {
+/// What `run_stdio` needs of a stdio→network mode's handler besides
+/// serving requests.
+pub(crate) trait StdioMode: Handler {
+    /// Open client sessions (streams, sockets) of this mode.
+    fn session_count(&self) -> usize;
+    /// Every child the mode runs: the shared one, or one per session.
+    fn children(&self) -> Vec<Child>;
+}
+
+/// A stdio→network mode until the shared child exits (the gateway then
+/// exits with its code) or a signal asks for shutdown (children stopped,
+/// exit 0). With `shared`, one child is started at once, its sessions being
+/// such `Clients`; `make` builds the mode's handler around its link (`None`
+/// when the mode starts children per session).
+pub(crate) async fn run_stdio<H: StdioMode>(
+    config: &Config,
+    command: &str,
+    shared: Option<Clients>,
+    make: impl FnOnce(Option<Rc<RefCell<Link>>>) -> Rc<H>,
+) -> i32 {
     let mut signals = match Signals::new([Signal::Term, Signal::Int, Signal::Hup]) {
         Ok(signals) => signals,
         Err(err) => {
@@ -61,10 +81,9 @@ pub(crate) async fn run_stdio_sse(config: &Config, command: &str) -> i32 {
         }
     };
     let (exited_tx, exited) = channel::bounded::<i32>(1);
-    let shared = if config.child_per_session {
-        None
-    } else {
-        match Link::start(command, move |code| {
+    let shared = match shared {
+        None => None,
+        Some(clients) => match Link::start(command, clients, move |code| {
             let _ = exited_tx.try_send(code);
         }) {
             Ok(link) => Some(link),
@@ -72,9 +91,9 @@ pub(crate) async fn run_stdio_sse(config: &Config, command: &str) -> i32 {
                 eprintln!("supergateway: cannot start the MCP server: {err}");
                 return 1;
             }
-        }
+        },
     };
-    let handler = Rc::new(StdioSse::new(config, command, shared.clone()));
+    let handler = make(shared);
     let server = rt::spawn(server::serve(listener, Rc::new(server_options(config)), Rc::clone(&handler)));
 
     let stop = async { Stop::ChildExited(exited.recv().await.unwrap_or(1)) }

@@ -20,10 +20,11 @@ use supergateway_proto::http::{Method, RequestHead};
 use supergateway_proto::jsonrpc::codes;
 use supergateway_proto::sse::{encode_comment, encode_event, SseField};
 
+use crate::child::Child;
 use crate::cli::Config;
 use crate::gateway::front::Front;
-use crate::gateway::link::{ClientError, Frame, Link, SessionKey};
-use crate::gateway::session_id;
+use crate::gateway::link::{ClientError, Clients, Frame, Link, SessionKey};
+use crate::gateway::{session_id, StdioMode};
 use crate::http::response::Response;
 use crate::http::server::{Conn, Handler, Next, Request};
 use crate::rt;
@@ -73,27 +74,6 @@ impl StdioSse {
         }
     }
 
-    /// Open SSE sessions.
-    pub(crate) fn session_count(&self) -> usize {
-        self.sessions.borrow().len()
-    }
-
-    /// Every child this handler runs: the shared one, or one per session.
-    pub(crate) fn children(&self) -> Vec<crate::child::Child> {
-        let mut children: Vec<crate::child::Child> = Vec::new();
-        if let Some(child) = self.shared.as_ref().and_then(|link| link.borrow().child().cloned()) {
-            children.push(child);
-        }
-        for session in self.sessions.borrow().values() {
-            if let Some(child) = session.link.borrow().child().cloned() {
-                if self.shared.is_none() {
-                    children.push(child);
-                }
-            }
-        }
-        children
-    }
-
     fn healthy(&self) -> bool {
         self.shared.as_ref().is_none_or(|link| link.borrow().is_running())
     }
@@ -104,7 +84,7 @@ impl StdioSse {
         }
         let link = match &self.shared {
             Some(link) => Rc::clone(link),
-            None => match Link::start(&self.command, |_| {}) {
+            None => match Link::start(&self.command, Clients::Separate, |_| {}) {
                 Ok(link) => link,
                 Err(err) => {
                     tracing::error!("could not start the MCP server: {err}");
@@ -116,7 +96,7 @@ impl StdioSse {
         let key = self.next_key.get();
         self.next_key.set(key.wrapping_add(1));
         let (outlet, frames) = channel::bounded(OUTLET_QUEUE);
-        if !link.borrow_mut().open_session(key, outlet) {
+        if !link.borrow_mut().open_session(key, outlet, true) {
             return self.front.error(head, conn, 503, codes::SERVER_ERROR, "the MCP server has exited").await;
         }
         let id = session_id::new();
@@ -207,7 +187,7 @@ impl StdioSse {
         };
         let result = link.borrow_mut().handle_client_message(key, &request.body);
         match result {
-            Ok(()) => self.front.send(head, conn, Response::new(202).text("Accepted")).await,
+            Ok(_) => self.front.send(head, conn, Response::new(202).text("Accepted")).await,
             Err(ClientError::NoSession) => {
                 self.front.error(head, conn, 404, codes::SESSION_NOT_FOUND, "Session not found").await
             }
@@ -216,6 +196,25 @@ impl StdioSse {
                 self.front.error(head, conn, 400, err.code(), &message).await
             }
         }
+    }
+}
+
+impl StdioMode for StdioSse {
+    fn session_count(&self) -> usize {
+        self.sessions.borrow().len()
+    }
+
+    fn children(&self) -> Vec<Child> {
+        let mut children: Vec<Child> = Vec::new();
+        if let Some(child) = self.shared.as_ref().and_then(|link| link.borrow().child().cloned()) {
+            children.push(child);
+        }
+        if self.shared.is_none() {
+            for session in self.sessions.borrow().values() {
+                children.extend(session.link.borrow().child().cloned());
+            }
+        }
+        children
     }
 }
 

@@ -14,12 +14,21 @@ pub(crate) struct Response<'a> {
     body: &'a [u8],
     close: bool,
     stream: bool,
+    chunked: bool,
 }
 
 impl<'a> Response<'a> {
     /// An empty response with `status`.
     pub(crate) fn new(status: u16) -> Self {
-        Self { status, headers: Vec::new(), configured: &[], body: &[], close: false, stream: false }
+        Self {
+            status,
+            headers: Vec::new(),
+            configured: &[],
+            body: &[],
+            close: false,
+            stream: false,
+            chunked: false,
+        }
     }
 
     /// A JSON body.
@@ -64,6 +73,15 @@ impl<'a> Response<'a> {
         self
     }
 
+    /// The body is a stream of chunks that follows the head
+    /// (`transfer-encoding: chunked`): the connection can serve further
+    /// requests after the stream's last chunk.
+    pub(crate) fn chunked(mut self) -> Self {
+        self.stream = true;
+        self.chunked = true;
+        self
+    }
+
     /// Appends the head and body to `out`.
     pub(crate) fn encode(&self, out: &mut Vec<u8>) -> io::Result<()> {
         let mut head = ResponseHeadWriter::new(out, self.status);
@@ -76,6 +94,9 @@ impl<'a> Response<'a> {
         // 1xx and 204 carry no body and no content-length (RFC 9110 §8.6).
         if !self.stream && self.status >= 200 && self.status != 204 {
             head.content_length(u64::try_from(self.body.len()).unwrap_or(u64::MAX));
+        }
+        if self.chunked {
+            head.header("transfer-encoding", b"chunked");
         }
         if self.close {
             head.header("connection", b"close");

@@ -70,12 +70,25 @@ pub(crate) struct Conn {
     write_timeout: Duration,
     /// Reused buffer for response heads and small bodies.
     out: Vec<u8>,
+    /// During a WebSocket upgrade request: the bytes the client sent after
+    /// the request (and its body), already read by the driver.
+    read_ahead: Vec<u8>,
 }
 
 impl Conn {
     /// The client's address.
     pub(crate) fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// Takes the connection over after a WebSocket upgrade request (the
+    /// handler writes the `101` itself): the socket, and the bytes the client
+    /// sent after the request, which belong to the new protocol. The driver
+    /// closes the connection once the handler of an upgrade request returns,
+    /// whatever it answered: bytes after an Upgrade request are never read
+    /// as HTTP (a refused upgrade may be followed by frames).
+    pub(crate) fn upgrade(&mut self) -> (Rc<Async<TcpStream>>, Vec<u8>) {
+        (Rc::clone(&self.stream), std::mem::take(&mut self.read_ahead))
     }
 
     /// Writes a complete response (head and body) in one write.
@@ -180,6 +193,7 @@ pub(crate) async fn serve<H: Handler>(
                 peer,
                 write_timeout: options.write_timeout,
                 out: Vec::with_capacity(1024),
+                read_ahead: Vec::new(),
             };
             serve_connection(conn, &options, handler).await;
         })
@@ -239,8 +253,12 @@ async fn serve_connection<H: Handler>(mut conn: Conn, options: &ServerOptions, h
             }
         };
         let keep_alive = request.head.keep_alive();
+        let upgrade = request.head.is_websocket_upgrade();
+        if upgrade {
+            conn.read_ahead = std::mem::take(&mut buf);
+        }
         let next = Rc::clone(&handler).handle(request, &mut conn).await;
-        if next == Next::Close || !keep_alive {
+        if next == Next::Close || !keep_alive || upgrade {
             let _ = conn.stream.get_ref().shutdown(std::net::Shutdown::Write);
             return;
         }

@@ -73,10 +73,19 @@ impl BodyDecoder {
             BodyFraming::Length(n) => {
                 // Never reserve on the sender's word alone (trillium caps at
                 // 1 MiB too); grow as bytes arrive.
-                let prealloc = usize::try_from(n).unwrap_or(usize::MAX).min(limits.prealloc_bytes);
+                let prealloc = usize::try_from(n)
+                    .unwrap_or(usize::MAX)
+                    .min(limits.prealloc_bytes);
                 (BodyState::Length { remaining: n }, prealloc)
             }
-            BodyFraming::Chunked => (BodyState::Size { size: 0, digits: 0, line: 0 }, 0),
+            BodyFraming::Chunked => (
+                BodyState::Size {
+                    size: 0,
+                    digits: 0,
+                    line: 0,
+                },
+                0,
+            ),
         };
         Ok(Self {
             state,
@@ -107,7 +116,10 @@ impl BodyDecoder {
                 return Err(e);
             }
         }
-        Ok(BodyProgress { consumed: reader.used(), done: self.is_done() })
+        Ok(BodyProgress {
+            consumed: reader.used(),
+            done: self.is_done(),
+        })
     }
 
     /// Whether the whole body has been read.
@@ -128,11 +140,19 @@ impl BodyDecoder {
         self.state = match self.state {
             BodyState::Length { remaining } => {
                 let remaining = take_data(reader, remaining, out)?;
-                if remaining == 0 { BodyState::Done } else { BodyState::Length { remaining } }
+                if remaining == 0 {
+                    BodyState::Done
+                } else {
+                    BodyState::Length { remaining }
+                }
             }
             BodyState::Data { remaining } => {
                 let remaining = take_data(reader, remaining, out)?;
-                if remaining == 0 { BodyState::DataEnd } else { BodyState::Data { remaining } }
+                if remaining == 0 {
+                    BodyState::DataEnd
+                } else {
+                    BodyState::Data { remaining }
+                }
             }
             state => match reader.next() {
                 Some(b) => self.handle_framing_byte(state, b)?,
@@ -164,13 +184,19 @@ impl BodyDecoder {
                     // `+` and `0x` are not hex digits (CVE-2023-38697).
                     Some(digit) => {
                         if digits >= 16 {
-                            return Err(HttpError::BadRequest("chunk size longer than 16 hex digits"));
+                            return Err(HttpError::BadRequest(
+                                "chunk size longer than 16 hex digits",
+                            ));
                         }
                         let size = size
                             .checked_mul(16)
                             .and_then(|s| s.checked_add(u64::from(digit)))
                             .ok_or(BAD_SIZE)?;
-                        BodyState::Size { size, digits: digits.saturating_add(1), line }
+                        BodyState::Size {
+                            size,
+                            digits: digits.saturating_add(1),
+                            line,
+                        }
                     }
                     None if digits == 0 => return Err(BAD_SIZE),
                     None => self.after_size(size, line, b)?,
@@ -195,7 +221,11 @@ impl BodyDecoder {
                         self.count_ext()?;
                         BodyState::Ext { size, line }
                     }
-                    _ => return Err(HttpError::BadRequest("control character in chunk extension")),
+                    _ => {
+                        return Err(HttpError::BadRequest(
+                            "control character in chunk extension",
+                        ))
+                    }
                 }
             }
             BodyState::SizeLf { size } => match b {
@@ -205,11 +235,19 @@ impl BodyDecoder {
             // RFC 9112 §7.1: the CRLF after chunk-data is mandatory.
             BodyState::DataEnd => match b {
                 b'\r' => BodyState::DataLf,
-                b'\n' => BodyState::Size { size: 0, digits: 0, line: 0 },
+                b'\n' => BodyState::Size {
+                    size: 0,
+                    digits: 0,
+                    line: 0,
+                },
                 _ => return Err(HttpError::BadRequest("chunk data not followed by CRLF")),
             },
             BodyState::DataLf => match b {
-                b'\n' => BodyState::Size { size: 0, digits: 0, line: 0 },
+                b'\n' => BodyState::Size {
+                    size: 0,
+                    digits: 0,
+                    line: 0,
+                },
                 _ => return Err(HttpError::BadRequest("chunk data not followed by CRLF")),
             },
             // RFC 9112 §7.1.2: trailer fields are field lines, bounded here
@@ -228,7 +266,9 @@ impl BodyDecoder {
             BodyState::Length { .. }
             | BodyState::Data { .. }
             | BodyState::Done
-            | BodyState::Failed(_) => return Err(HttpError::Internal("framing byte in a data state")),
+            | BodyState::Failed(_) => {
+                return Err(HttpError::Internal("framing byte in a data state"))
+            }
         };
         Ok(next)
     }
@@ -399,8 +439,20 @@ fn handle_trailer_byte(
 pub(super) const fn is_tchar(b: u8) -> bool {
     matches!(
         b,
-        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`'
-            | b'|' | b'~'
+        b'!' | b'#'
+            | b'$'
+            | b'%'
+            | b'&'
+            | b'\''
+            | b'*'
+            | b'+'
+            | b'-'
+            | b'.'
+            | b'^'
+            | b'_'
+            | b'`'
+            | b'|'
+            | b'~'
     ) || b.is_ascii_alphanumeric()
 }
 

@@ -53,7 +53,9 @@ impl ContentLength {
             n = n
                 .checked_mul(10)
                 .and_then(|n| n.checked_add(u64::from(digit)))
-                .ok_or(HttpError::BadRequest("Content-Length does not fit in 64 bits"))?;
+                .ok_or(HttpError::BadRequest(
+                    "Content-Length does not fit in 64 bits",
+                ))?;
         }
         Ok(Self(n))
     }
@@ -93,18 +95,24 @@ pub(super) fn request_framing<'h>(
         // framing is faulty, even with a Content-Length
         // (RUSTSEC-2026-0034 pingora): 400.
         if version == Version::Http10 {
-            return Err(HttpError::BadRequest("Transfer-Encoding in an HTTP/1.0 request"));
+            return Err(HttpError::BadRequest(
+                "Transfer-Encoding in an HTTP/1.0 request",
+            ));
         }
         // Several Transfer-Encoding lines are a list we would have to join;
         // peers disagree on how (RUSTSEC-2021-0020 hyper, RUSTSEC-2020-0031
         // tiny_http TE:TE): 400.
         if transfer_encodings > 1 {
-            return Err(HttpError::BadRequest("more than one Transfer-Encoding header"));
+            return Err(HttpError::BadRequest(
+                "more than one Transfer-Encoding header",
+            ));
         }
         // RFC 9112 §6.3 rule 3: CL and TE together is a smuggling attempt
         // (CL.TE / TE.CL); a gateway rejects it rather than pick one: 400.
         if content_length.is_some() {
-            return Err(HttpError::BadRequest("both Content-Length and Transfer-Encoding"));
+            return Err(HttpError::BadRequest(
+                "both Content-Length and Transfer-Encoding",
+            ));
         }
         // RFC 9112 §6.1: `Transfer-Encoding = #transfer-coding` needs at
         // least one coding.
@@ -117,7 +125,9 @@ pub(super) fn request_framing<'h>(
         if coding.eq_ignore_ascii_case(b"chunked") {
             return Ok(BodyFraming::Chunked);
         }
-        return Err(HttpError::NotImplemented("transfer coding other than chunked"));
+        return Err(HttpError::NotImplemented(
+            "transfer coding other than chunked",
+        ));
     }
 
     if let Some(value) = content_length {

@@ -87,7 +87,9 @@ impl HeadDecoder {
         let scan = match self.state {
             HeadState::Scan(scan) => scan,
             HeadState::Done => {
-                return Err(HttpError::Internal("HeadDecoder::decode after a complete head"));
+                return Err(HttpError::Internal(
+                    "HeadDecoder::decode after a complete head",
+                ));
             }
             HeadState::Failed(e) => return Err(e),
         };
@@ -114,7 +116,9 @@ impl HeadDecoder {
     ) -> Result<Option<(RequestHead, usize)>, HttpError> {
         let window_end = buf.len().min(self.limits.head_bytes);
         let Some(new) = buf.get(self.scanned..window_end) else {
-            return Err(HttpError::Internal("HeadDecoder::decode given a shorter buffer"));
+            return Err(HttpError::Internal(
+                "HeadDecoder::decode given a shorter buffer",
+            ));
         };
         let mut reader = Reader::new(new);
         let end = loop {
@@ -133,7 +137,9 @@ impl HeadDecoder {
             self.scan_count = self.scan_count.saturating_add(reader.used());
         }
         if let Some(end) = end {
-            let head = buf.get(..end).ok_or(HttpError::Internal("head end out of bounds"))?;
+            let head = buf
+                .get(..end)
+                .ok_or(HttpError::Internal("head end out of bounds"))?;
             return self.parse(head).map(|head| Some((head, end)));
         }
         self.state = HeadState::Scan(scan);
@@ -187,7 +193,9 @@ impl HeadDecoder {
         let (Some(method), Some(target), Some(minor)) =
             (request.method, request.path, request.version)
         else {
-            return Err(HttpError::Internal("httparse left a request line part unset"));
+            return Err(HttpError::Internal(
+                "httparse left a request line part unset",
+            ));
         };
         let version = match minor {
             0 => Version::Http10,
@@ -241,9 +249,13 @@ impl HeadDecoder {
                 // we require them to agree instead, so that nothing
                 // downstream can look at the "other" host (trillium).
                 Some(host) => {
-                    let same = base.get(host.start..host.end).zip(base.get(authority.start..authority.end));
+                    let same = base
+                        .get(host.start..host.end)
+                        .zip(base.get(authority.start..authority.end));
                     if !same.is_some_and(|(h, a)| h.eq_ignore_ascii_case(a)) {
-                        return Err(HttpError::BadRequest("absolute-form authority differs from Host"));
+                        return Err(HttpError::BadRequest(
+                            "absolute-form authority differs from Host",
+                        ));
                     }
                 }
                 // HTTP/1.0 without Host: the authority is the host.
@@ -251,10 +263,7 @@ impl HeadDecoder {
             }
         }
         let target = parts.origin.map(in_target).transpose()?;
-        let framing = request_framing(
-            version,
-            request.headers.iter().map(|h| (h.name, h.value)),
-        )?;
+        let framing = request_framing(version, request.headers.iter().map(|h| (h.name, h.value)))?;
 
         Ok(RequestHead {
             bytes: base.into(),

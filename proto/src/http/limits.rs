@@ -82,7 +82,10 @@ impl Limits {
     /// Sets [`Limits::head_bytes`].
     #[must_use]
     pub const fn with_head_bytes(self, n: usize) -> Self {
-        Self { head_bytes: n, ..self }
+        Self {
+            head_bytes: n,
+            ..self
+        }
     }
 
     /// Sets [`Limits::headers`].
@@ -94,37 +97,55 @@ impl Limits {
     /// Sets [`Limits::target_bytes`].
     #[must_use]
     pub const fn with_target_bytes(self, n: usize) -> Self {
-        Self { target_bytes: n, ..self }
+        Self {
+            target_bytes: n,
+            ..self
+        }
     }
 
     /// Sets [`Limits::chunk_size_line`].
     #[must_use]
     pub const fn with_chunk_size_line(self, n: usize) -> Self {
-        Self { chunk_size_line: n, ..self }
+        Self {
+            chunk_size_line: n,
+            ..self
+        }
     }
 
     /// Sets [`Limits::chunk_ext_bytes`].
     #[must_use]
     pub const fn with_chunk_ext_bytes(self, n: usize) -> Self {
-        Self { chunk_ext_bytes: n, ..self }
+        Self {
+            chunk_ext_bytes: n,
+            ..self
+        }
     }
 
     /// Sets [`Limits::trailer_bytes`].
     #[must_use]
     pub const fn with_trailer_bytes(self, n: usize) -> Self {
-        Self { trailer_bytes: n, ..self }
+        Self {
+            trailer_bytes: n,
+            ..self
+        }
     }
 
     /// Sets [`Limits::trailers`].
     #[must_use]
     pub const fn with_trailers(self, n: usize) -> Self {
-        Self { trailers: n, ..self }
+        Self {
+            trailers: n,
+            ..self
+        }
     }
 
     /// Sets [`Limits::prealloc_bytes`].
     #[must_use]
     pub const fn with_prealloc_bytes(self, n: usize) -> Self {
-        Self { prealloc_bytes: n, ..self }
+        Self {
+            prealloc_bytes: n,
+            ..self
+        }
     }
 }
 

@@ -36,10 +36,12 @@
 //! | obs-fold | rejected (httparse default), also in trailers | 400 | `head::reject_headers`, `body::reject_chunked` |
 //! | Header count / head size | `headers` fields; `head_bytes`, leading empty lines included, checked before buffering more | 431 | `head::reject_limits`, `head::head_too_large_as_soon_as_over_limit` |
 //! | Quadratic re-scan | each byte scanned once; httparse runs once per head | | `head::each_byte_is_scanned_once` |
-//! | Target | origin-form, absolute-form `http://` (authority = Host), `*` for OPTIONS; no `#`, `\`, NUL, controls, non-ASCII; ≤ `target_bytes` | 400 / 414 | `head::accept_targets`, `head::reject_targets` |
+//! | Target | origin-form, absolute-form `http://` (authority = Host), `*` for OPTIONS; no `#`, `\`, NUL, controls, non-ASCII; ≤ `target_bytes` | 400 / 414 | `head::accept_targets`, `head::reject_targets`, `head::target_length_limit` |
 //! | Host | HTTP/1.1: exactly one, non-empty, no `@ / ,`, whitespace, controls | 400 | `head::accept_hosts`, `head::reject_hosts` |
-//! | Outbound injection | header names are tokens; values have no CR, LF, NUL (RUSTSEC-2024-0009); conflicting framing headers | 500 | `response::reject_header`, `response::framing_conflicts` |
+//! | Outbound injection | header names are tokens; values have no CR, LF, NUL (RUSTSEC-2024-0009); conflicting framing headers | `finish` fails, `out` unchanged | `response::reject_header`, `response::framing_conflicts` |
+//! | Pre-allocation | `prealloc_hint` ≤ `prealloc_bytes` whatever Content-Length says | | `body::prealloc_hint_is_capped` |
 //! | Resumability | split-at-every-byte and byte-at-a-time equivalence | | `head::split_at_every_byte`, `body::split_at_every_byte`, `props::chunked_round_trip` |
+//! | Fuzz properties | `crate::fuzzing::{parse_head, chunked_decode, content_length}`, also run under proptest | | `props::fuzz_*` |
 
 mod body;
 mod error;
@@ -60,6 +62,4 @@ pub use framing::{BodyFraming, ContentLength};
 pub use head::HeadDecoder;
 pub use limits::Limits;
 pub use request::{Method, RequestHead, Version};
-pub use response::{
-    parse_header_line, reason_phrase, HeaderName, HeaderValue, ResponseHeadWriter,
-};
+pub use response::{parse_header_line, reason_phrase, HeaderName, HeaderValue, ResponseHeadWriter};

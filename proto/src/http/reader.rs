@@ -34,7 +34,11 @@ impl<'a> Reader<'a> {
     /// Takes the bytes before the first one matching `stop`, leaving that
     /// byte unread; takes everything when none matches.
     pub(super) fn take_until(&mut self, stop: impl Fn(u8) -> bool) -> &'a [u8] {
-        let n = self.rest.iter().position(|&b| stop(b)).unwrap_or(self.rest.len());
+        let n = self
+            .rest
+            .iter()
+            .position(|&b| stop(b))
+            .unwrap_or(self.rest.len());
         self.take(n)
     }
 

@@ -267,7 +267,9 @@ impl fmt::Debug for RequestHead {
         struct Names<'a>(&'a RequestHead);
         impl fmt::Debug for Names<'_> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_list().entries(self.0.headers().map(|(n, _)| n)).finish()
+                f.debug_list()
+                    .entries(self.0.headers().map(|(n, _)| n))
+                    .finish()
             }
         }
         f.debug_struct("RequestHead")

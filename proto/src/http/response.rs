@@ -69,7 +69,9 @@ impl<'a> ResponseHeadWriter<'a> {
             writer.out.extend_from_slice(b"HTTP/1.1 ");
             push_decimal(writer.out, u64::from(status));
             writer.out.push(b' ');
-            writer.out.extend_from_slice(reason_phrase(status).as_bytes());
+            writer
+                .out
+                .extend_from_slice(reason_phrase(status).as_bytes());
             writer.out.extend_from_slice(b"\r\n");
         } else {
             writer.error = Some(HttpError::Internal("status code outside 100..=999"));
@@ -289,7 +291,10 @@ pub fn parse_header_line(s: &str) -> Result<(HeaderName, HeaderValue), HttpError
     let (name, value) = s
         .split_once(':')
         .ok_or(HttpError::InvalidHeader("expected \"Name: value\""))?;
-    Ok((HeaderName::new(name)?, HeaderValue::new(trim_ows(value.as_bytes()))?))
+    Ok((
+        HeaderName::new(name)?,
+        HeaderValue::new(trim_ows(value.as_bytes()))?,
+    ))
 }
 
 /// RFC 9110 §5.1: `field-name = token`.
@@ -313,7 +318,11 @@ fn check_value(value: &[u8]) -> Result<(), HttpError> {
             b'\n' => return Err(HttpError::InvalidHeader("LF in header value")),
             0 => return Err(HttpError::InvalidHeader("NUL in header value")),
             b'\t' | b' '..=b'~' | 0x80..=0xff => {}
-            _ => return Err(HttpError::InvalidHeader("control character in header value")),
+            _ => {
+                return Err(HttpError::InvalidHeader(
+                    "control character in header value",
+                ))
+            }
         }
     }
     Ok(())

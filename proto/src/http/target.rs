@@ -53,25 +53,40 @@ pub(super) fn check_target(
     if target == b"*" {
         // RFC 9112 §3.2.4: asterisk-form is only used with OPTIONS.
         return if method == Method::Options {
-            Ok(TargetParts { origin: whole, authority: None })
+            Ok(TargetParts {
+                origin: whole,
+                authority: None,
+            })
         } else {
-            Err(HttpError::BadRequest("asterisk-form request-target without OPTIONS"))
+            Err(HttpError::BadRequest(
+                "asterisk-form request-target without OPTIONS",
+            ))
         };
     }
     if target.first() == Some(&b'/') {
         // RFC 9112 §3.2.1 origin-form.
-        return Ok(TargetParts { origin: whole, authority: None });
+        return Ok(TargetParts {
+            origin: whole,
+            authority: None,
+        });
     }
     // RFC 9112 §3.2.2 absolute-form; the scheme is case-insensitive
     // (RFC 3986 §3.1).
     const SCHEME: &[u8] = b"http://";
     let Some((scheme, rest)) = target.split_at_checked(SCHEME.len()) else {
-        return Err(HttpError::BadRequest("request-target is not origin-form or absolute-form"));
+        return Err(HttpError::BadRequest(
+            "request-target is not origin-form or absolute-form",
+        ));
     };
     if !scheme.eq_ignore_ascii_case(SCHEME) {
-        return Err(HttpError::BadRequest("request-target is not origin-form or absolute-form"));
+        return Err(HttpError::BadRequest(
+            "request-target is not origin-form or absolute-form",
+        ));
     }
-    let authority_len = rest.iter().position(|&b| b == b'/' || b == b'?').unwrap_or(rest.len());
+    let authority_len = rest
+        .iter()
+        .position(|&b| b == b'/' || b == b'?')
+        .unwrap_or(rest.len());
     let (authority, path) = rest.split_at(authority_len);
     // RFC 9110 §4.2.4: userinfo in an http URI is an error to reject.
     if authority.contains(&b'@') {
@@ -83,11 +98,19 @@ pub(super) fn check_target(
     let authority_end = SCHEME.len().saturating_add(authority_len);
     let authority = Some((SCHEME.len(), authority_end));
     match path.first() {
-        None => Ok(TargetParts { origin: None, authority }),
-        Some(b'/') => Ok(TargetParts { origin: Some((authority_end, target.len())), authority }),
+        None => Ok(TargetParts {
+            origin: None,
+            authority,
+        }),
+        Some(b'/') => Ok(TargetParts {
+            origin: Some((authority_end, target.len())),
+            authority,
+        }),
         // `http://host?q`: the origin-form would be `/?q`, which is not a
         // slice of the head; rare enough to refuse.
-        Some(_) => Err(HttpError::BadRequest("absolute-form request-target with a query but no path")),
+        Some(_) => Err(HttpError::BadRequest(
+            "absolute-form request-target with a query but no path",
+        )),
     }
 }
 
@@ -106,7 +129,9 @@ pub(super) fn is_valid_host(value: &[u8]) -> bool {
         };
         let (inside, after) = literal.split_at(close);
         let ok = !inside.is_empty()
-            && inside.iter().all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+            && inside
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
         // `after` starts with the `]`.
         (ok, after.get(1..).unwrap_or_default())
     } else {

@@ -36,7 +36,9 @@ pub fn splice(
         let in_order = copied <= span.start && span.start <= span.end && span.end <= input.len();
         let Some(before) = input.get(copied..span.start).filter(|_| in_order) else {
             out.truncate(start_len);
-            return Err(MessageError::Internal("splice spans unsorted, overlapping or out of bounds"));
+            return Err(MessageError::Internal(
+                "splice spans unsorted, overlapping or out of bounds",
+            ));
         };
         out.extend_from_slice(before);
         out.extend_from_slice(bytes);

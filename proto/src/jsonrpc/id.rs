@@ -30,7 +30,6 @@ impl<'a> RawId<'a> {
     }
 
     /// An owned copy (no allocation for tokens of up to 23 bytes).
-    #[allow(clippy::wrong_self_convention)] // The brief's name; `RawId` is `Copy` and tiny.
     pub fn to_owned(&self) -> Id {
         Id::from_validated(self.0)
     }
@@ -38,7 +37,9 @@ impl<'a> RawId<'a> {
 
 impl fmt::Debug for RawId<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("RawId").field(&String::from_utf8_lossy(self.0)).finish()
+        f.debug_tuple("RawId")
+            .field(&String::from_utf8_lossy(self.0))
+            .finish()
     }
 }
 
@@ -103,7 +104,9 @@ impl Id {
             return None;
         }
         bytes.iter().try_fold(0u64, |acc, &b| {
-            let digit = b.is_ascii_digit().then(|| u64::from(b.wrapping_sub(b'0')))?;
+            let digit = b
+                .is_ascii_digit()
+                .then(|| u64::from(b.wrapping_sub(b'0')))?;
             acc.checked_mul(10)?.checked_add(digit)
         })
     }
@@ -153,7 +156,9 @@ impl Hash for Id {
 
 impl fmt::Debug for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Id").field(&String::from_utf8_lossy(self.as_bytes())).finish()
+        f.debug_tuple("Id")
+            .field(&String::from_utf8_lossy(self.as_bytes()))
+            .finish()
     }
 }
 

@@ -7,6 +7,8 @@ pub enum Line<'a> {
     /// One line, without its LF and without a CR just before the LF. May be
     /// empty (a blank line); callers skip those.
     Complete(&'a [u8]),
+    /// All input was consumed; a partial line (if any) is held.
+    NeedMore,
     /// A line longer than the limit ended. Its bytes were discarded as they
     /// arrived; `len` is its length (bytes before the LF, saturating at
     /// `usize::MAX`). Reported once, when its LF arrives.
@@ -14,8 +16,6 @@ pub enum Line<'a> {
         /// Length of the discarded line, CR included, LF excluded.
         len: usize,
     },
-    /// All input was consumed; a partial line (if any) is held.
-    NeedMore,
 }
 
 /// Splits a byte stream into LF-terminated lines of bounded length.
@@ -75,7 +75,11 @@ impl LineDecoder {
     /// A decoder for lines of at most `max_line` bytes (CR included, LF
     /// excluded). Nothing is allocated until a line spans two inputs.
     pub fn new(max_line: usize) -> Self {
-        Self { state: State::Line, buf: Vec::new(), max_line }
+        Self {
+            state: State::Line,
+            buf: Vec::new(),
+            max_line,
+        }
     }
 
     /// Consumes `input` up to and including the next LF and returns the line
@@ -89,15 +93,24 @@ impl LineDecoder {
         }
         let newline = input.iter().position(|&b| b == b'\n');
         let consumed = newline.map_or(input.len(), |at| at.saturating_add(1));
-        let head = input.get(..newline.unwrap_or(input.len())).unwrap_or_default();
+        let head = input
+            .get(..newline.unwrap_or(input.len()))
+            .unwrap_or_default();
         match (self.state, newline) {
             (State::Skip { len }, None) => {
-                self.state = State::Skip { len: len.saturating_add(head.len()) };
+                self.state = State::Skip {
+                    len: len.saturating_add(head.len()),
+                };
                 (consumed, Line::NeedMore)
             }
             (State::Skip { len }, Some(_)) => {
                 self.state = State::Line;
-                (consumed, Line::Oversize { len: len.saturating_add(head.len()) })
+                (
+                    consumed,
+                    Line::Oversize {
+                        len: len.saturating_add(head.len()),
+                    },
+                )
             }
             (_, newline) => {
                 let len = self.buf.len().saturating_add(head.len());
@@ -120,7 +133,10 @@ impl LineDecoder {
                     self.state = State::Returned;
                     &self.buf
                 };
-                (consumed, Line::Complete(line.strip_suffix(b"\r").unwrap_or(line)))
+                (
+                    consumed,
+                    Line::Complete(line.strip_suffix(b"\r").unwrap_or(line)),
+                )
             }
         }
     }

@@ -202,18 +202,25 @@ impl Slot {
         if self.duplicate {
             return Err(MessageError::Invalid("duplicate key in params"));
         }
-        Ok(self.token.as_ref().and_then(|token| scalar_id(token, input)))
+        Ok(self
+            .token
+            .as_ref()
+            .and_then(|token| scalar_id(token, input)))
     }
 }
 
 impl<'a> Envelope<'a> {
     /// Reads one top-level member; the cursor is on its value.
     fn member(&mut self, cursor: &mut Cursor<'a>, key: &Token) -> Result<(), MessageError> {
-        let name = cursor.string_value(key).ok_or(MessageError::Internal("key is not a string"))?;
+        let name = cursor
+            .string_value(key)
+            .ok_or(MessageError::Internal("key is not a string"))?;
         let seen = match &*name {
             "jsonrpc" => {
                 let token = cursor.skip_value(1)?;
-                self.jsonrpc.replace(cursor.string_is(&token, "2.0")).is_some()
+                self.jsonrpc
+                    .replace(cursor.string_is(&token, "2.0"))
+                    .is_some()
             }
             "id" => self.id.replace(cursor.skip_value(1)?).is_some(),
             "method" => self.method.replace(cursor.skip_value(1)?).is_some(),
@@ -255,11 +262,17 @@ impl<'a> Envelope<'a> {
             ),
             None => None,
         };
-        let kind = match (method.is_some(), self.result.is_some(), self.error.is_some()) {
+        let kind = match (
+            method.is_some(),
+            self.result.is_some(),
+            self.error.is_some(),
+        ) {
             (true, false, false) if self.id.is_some() => Kind::Request,
             (true, false, false) => Kind::Notification,
             (true, _, _) => {
-                return Err(MessageError::Invalid("request or notification with result or error"))
+                return Err(MessageError::Invalid(
+                    "request or notification with result or error",
+                ))
             }
             (false, true, true) => return Err(MessageError::Invalid("both result and error")),
             (false, true, false) => Kind::Response,
@@ -271,7 +284,9 @@ impl<'a> Envelope<'a> {
         let (id, id_span) = match &self.id {
             Some(token) => match (scalar_id(token, input), token.ty) {
                 (Some((raw, span)), _) => (Some(raw), Some(span)),
-                (None, Type::Null) if kind == Kind::ErrorResponse => (None, Some(token.span.clone())),
+                (None, Type::Null) if kind == Kind::ErrorResponse => {
+                    (None, Some(token.span.clone()))
+                }
                 (None, _) => return Err(MessageError::Invalid("id is not a number or string")),
             },
             None if kind == Kind::Notification => (None, None),
@@ -313,7 +328,9 @@ impl Params {
     /// Scans the `params` object (nesting level 2) and its `_meta` (level 3).
     fn scan(&mut self, cursor: &mut Cursor<'_>) -> Result<(), MessageError> {
         cursor.object(2, |cursor, key| {
-            let name = cursor.string_value(key).ok_or(MessageError::Internal("key is not a string"))?;
+            let name = cursor
+                .string_value(key)
+                .ok_or(MessageError::Internal("key is not a string"))?;
             match &*name {
                 "_meta" => {
                     // A second `_meta` makes its token ambiguous too.
@@ -343,12 +360,18 @@ impl Params {
         })
     }
 
-    fn protocol_version<'a>(&self, cursor: &Cursor<'a>) -> Result<Option<Cow<'a, str>>, MessageError> {
+    fn protocol_version<'a>(
+        &self,
+        cursor: &Cursor<'a>,
+    ) -> Result<Option<Cow<'a, str>>, MessageError> {
         let slot = &self.protocol_version;
         if slot.duplicate {
             return Err(MessageError::Invalid("duplicate key in params"));
         }
-        Ok(slot.token.as_ref().and_then(|token| cursor.string_value(token)))
+        Ok(slot
+            .token
+            .as_ref()
+            .and_then(|token| cursor.string_value(token)))
     }
 }
 

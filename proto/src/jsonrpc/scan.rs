@@ -118,7 +118,10 @@ impl<'a> Cursor<'a> {
             }
             _ => return Err(MessageError::Parse),
         };
-        Ok(Token { ty, span: start..self.pos })
+        Ok(Token {
+            ty,
+            span: start..self.pos,
+        })
     }
 
     /// Iterates over the members of the object under the cursor: calls
@@ -204,11 +207,22 @@ impl<'a> Cursor<'a> {
         self.expect(b'"')?;
         let mut escaped = false;
         loop {
+            // Fast path: jump to the next byte that needs a decision.
+            let rest = self.text.as_bytes().get(self.pos..).unwrap_or_default();
+            let Some(at) = rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+            else {
+                return Err(MessageError::Parse);
+            };
+            self.pos = self.pos.saturating_add(at);
             match self.peek() {
-                None => return Err(MessageError::Parse),
                 Some(b'"') => {
                     self.bump();
-                    return Ok(Token { ty: Type::String { escaped }, span: start..self.pos });
+                    return Ok(Token {
+                        ty: Type::String { escaped },
+                        span: start..self.pos,
+                    });
                 }
                 Some(b'\\') => {
                     escaped = true;
@@ -227,8 +241,8 @@ impl<'a> Cursor<'a> {
                         _ => return Err(MessageError::Parse),
                     }
                 }
-                Some(0x00..=0x1f) => return Err(MessageError::Parse),
-                Some(_) => self.bump(),
+                // A raw control character (U+0000–U+001F) must be escaped.
+                _ => return Err(MessageError::Parse),
             }
         }
     }
@@ -253,7 +267,10 @@ impl<'a> Cursor<'a> {
             }
             self.digits1()?;
         }
-        Ok(Token { ty: Type::Number, span: start..self.pos })
+        Ok(Token {
+            ty: Type::Number,
+            span: start..self.pos,
+        })
     }
 
     fn digits1(&mut self) -> Result<(), MessageError> {
@@ -425,5 +442,7 @@ fn combine_surrogates(high: u32, low: u32) -> char {
         .and_then(|h| h.checked_mul(0x400))
         .and_then(|h| h.checked_add(low.checked_sub(0xDC00)?))
         .and_then(|v| v.checked_add(0x1_0000));
-    scalar.and_then(char::from_u32).unwrap_or(char::REPLACEMENT_CHARACTER)
+    scalar
+        .and_then(char::from_u32)
+        .unwrap_or(char::REPLACEMENT_CHARACTER)
 }

@@ -42,7 +42,13 @@ fn lines_model(input: &[u8], max: usize) -> (Vec<Result<Vec<u8>, usize>>, usize)
     let pending = pieces.pop().unwrap().len();
     let out = pieces
         .into_iter()
-        .map(|line| if line.len() > max { Err(line.len()) } else { Ok(line.strip_suffix(b"\r").unwrap_or(line).to_vec()) })
+        .map(|line| {
+            if line.len() > max {
+                Err(line.len())
+            } else {
+                Ok(line.strip_suffix(b"\r").unwrap_or(line).to_vec())
+            }
+        })
         .collect();
     (out, pending)
 }
@@ -77,7 +83,11 @@ fn line_table() {
     ];
     for (name, chunks, max, expected, pending) in cases {
         assert_eq!(lines(chunks, *max), (expected.to_vec(), *pending), "{name}");
-        assert_eq!(lines_model(&chunks.concat(), *max), (expected.to_vec(), *pending), "model {name}");
+        assert_eq!(
+            lines_model(&chunks.concat(), *max),
+            (expected.to_vec(), *pending),
+            "model {name}"
+        );
     }
 }
 
@@ -86,7 +96,9 @@ fn line_zero_copy_when_whole() {
     let input = b"{\"a\":1}\npartial";
     let mut decoder = LineDecoder::new(64);
     let (consumed, line) = decoder.decode(input);
-    let Line::Complete(line) = line else { panic!("expected a line") };
+    let Line::Complete(line) = line else {
+        panic!("expected a line")
+    };
     assert_eq!((consumed, line), (8, &b"{\"a\":1}"[..]));
     assert_eq!(line.as_ptr(), input.as_ptr(), "borrowed from input");
 
@@ -94,14 +106,21 @@ fn line_zero_copy_when_whole() {
     assert_eq!((consumed, line), (7, Line::NeedMore));
     let rest = b"-end\n";
     let (consumed, line) = decoder.decode(rest);
-    let Line::Complete(line) = line else { panic!("expected a line") };
+    let Line::Complete(line) = line else {
+        panic!("expected a line")
+    };
     assert_eq!((consumed, line), (5, &b"partial-end"[..]));
-    assert!(!rest.as_ptr_range().contains(&line.as_ptr()), "from the buffer");
+    assert!(
+        !rest.as_ptr_range().contains(&line.as_ptr()),
+        "from the buffer"
+    );
 
     // The buffer is released before the next line: zero-copy again.
     let next = b"x\n";
     let (_, line) = decoder.decode(next);
-    let Line::Complete(line) = line else { panic!("expected a line") };
+    let Line::Complete(line) = line else {
+        panic!("expected a line")
+    };
     assert_eq!(line.as_ptr(), next.as_ptr());
 }
 
@@ -112,8 +131,14 @@ fn line_oversize_dropped_next_intact() {
     let big = vec![b'x'; 1 << 20];
     assert_eq!(decoder.decode(&big), (big.len(), Line::NeedMore));
     assert_eq!(decoder.pending(), 1 << 20);
-    assert_eq!(decoder.decode(b"yy\n{\"ok\":1}\n"), (3, Line::Oversize { len: (1 << 20) + 2 }));
-    assert_eq!(decoder.decode(b"{\"ok\":1}\n"), (9, Line::Complete(b"{\"ok\":1}")));
+    assert_eq!(
+        decoder.decode(b"yy\n{\"ok\":1}\n"),
+        (3, Line::Oversize { len: (1 << 20) + 2 })
+    );
+    assert_eq!(
+        decoder.decode(b"{\"ok\":1}\n"),
+        (9, Line::Complete(b"{\"ok\":1}"))
+    );
 }
 
 fn assert_line_split_invariant(input: &[u8], max: usize) {
@@ -156,8 +181,19 @@ proptest! {
 #[test]
 fn id_from_raw_table() {
     let accept: &[&[u8]] = &[
-        b"0", b"7", b"-5", b"1.0", b"1e3", b"-0.5E-3", b"1E+2", b"18446744073709551616",
-        b"\"\"", b"\"req-1\"", b"\"x\\\"y\"", b"\"\\u00e9\"", "\"é\"".as_bytes(),
+        b"0",
+        b"7",
+        b"-5",
+        b"1.0",
+        b"1e3",
+        b"-0.5E-3",
+        b"1E+2",
+        b"18446744073709551616",
+        b"\"\"",
+        b"\"req-1\"",
+        b"\"x\\\"y\"",
+        b"\"\\u00e9\"",
+        "\"é\"".as_bytes(),
     ];
     for raw in accept {
         let id = Id::from_raw(raw).unwrap_or_else(|| panic!("{raw:?}"));
@@ -165,8 +201,27 @@ fn id_from_raw_table() {
         assert_eq!(id.is_string(), raw[0] == b'"');
     }
     let reject: &[&[u8]] = &[
-        b"", b" 1", b"1 ", b"01", b"1.", b".5", b"+1", b"-", b"1e", b"0x1", b"null", b"true", b"{}", b"[]",
-        b"\"a", b"\"a\"b", b"\"\\x\"", b"\"\x01\"", b"\"\xff\"", b"1,2", b"NaN",
+        b"",
+        b" 1",
+        b"1 ",
+        b"01",
+        b"1.",
+        b".5",
+        b"+1",
+        b"-",
+        b"1e",
+        b"0x1",
+        b"null",
+        b"true",
+        b"{}",
+        b"[]",
+        b"\"a",
+        b"\"a\"b",
+        b"\"\\x\"",
+        b"\"\x01\"",
+        b"\"\xff\"",
+        b"1,2",
+        b"NaN",
     ];
     for raw in reject {
         assert_eq!(Id::from_raw(raw), None, "{raw:?}");
@@ -203,9 +258,15 @@ fn id_owned_round_trip() {
         assert_eq!(id.as_raw().to_owned(), id);
     }
     // Equality and hashing are on the raw text.
-    let set: HashSet<Id> = [&b"1"[..], b"1.0", b"\"1\"", b"1"].iter().map(|r| Id::from_raw(r).unwrap()).collect();
+    let set: HashSet<Id> = [&b"1"[..], b"1.0", b"\"1\"", b"1"]
+        .iter()
+        .map(|r| Id::from_raw(r).unwrap())
+        .collect();
     assert_eq!(set.len(), 3);
-    assert_eq!(format!("{:?} {}", Id::from_u64(5), Id::from_raw(b"\"a\"").unwrap()), "Id(\"5\") \"a\"");
+    assert_eq!(
+        format!("{:?} {}", Id::from_u64(5), Id::from_raw(b"\"a\"").unwrap()),
+        "Id(\"5\") \"a\""
+    );
 }
 
 // ---------------------------------------------------------------- messages
@@ -225,7 +286,11 @@ struct View {
 
 impl View {
     fn of(input: &[u8], msg: &Message<'_>) -> Self {
-        let text = |span: &std::ops::Range<usize>| std::str::from_utf8(&input[span.clone()]).unwrap().to_owned();
+        let text = |span: &std::ops::Range<usize>| {
+            std::str::from_utf8(&input[span.clone()])
+                .unwrap()
+                .to_owned()
+        };
         let token = |pair: &Option<(RawId<'_>, std::ops::Range<usize>)>| {
             pair.as_ref().map(|(raw, span)| {
                 assert_eq!(raw.as_bytes(), &input[span.clone()]);
@@ -237,7 +302,9 @@ impl View {
         }
         Self {
             kind: msg.kind,
-            id: msg.id.map(|raw| std::str::from_utf8(raw.as_bytes()).unwrap().to_owned()),
+            id: msg
+                .id
+                .map(|raw| std::str::from_utf8(raw.as_bytes()).unwrap().to_owned()),
             id_span: msg.id_span.as_ref().map(text),
             method: msg.method.as_deref().map(str::to_owned),
             progress: token(&msg.progress_token),
@@ -248,28 +315,59 @@ impl View {
     }
 
     fn new(kind: Kind) -> Self {
-        Self { kind, id: None, id_span: None, method: None, progress: None, cancelled: None, result: None, version: None }
+        Self {
+            kind,
+            id: None,
+            id_span: None,
+            method: None,
+            progress: None,
+            cancelled: None,
+            result: None,
+            version: None,
+        }
     }
     fn id(self, id: &str) -> Self {
-        Self { id: Some(id.into()), id_span: Some(id.into()), ..self }
+        Self {
+            id: Some(id.into()),
+            id_span: Some(id.into()),
+            ..self
+        }
     }
     fn null_id(self) -> Self {
-        Self { id_span: Some("null".into()), ..self }
+        Self {
+            id_span: Some("null".into()),
+            ..self
+        }
     }
     fn method(self, method: &str) -> Self {
-        Self { method: Some(method.into()), ..self }
+        Self {
+            method: Some(method.into()),
+            ..self
+        }
     }
     fn progress(self, token: &str) -> Self {
-        Self { progress: Some(token.into()), ..self }
+        Self {
+            progress: Some(token.into()),
+            ..self
+        }
     }
     fn cancelled(self, id: &str) -> Self {
-        Self { cancelled: Some(id.into()), ..self }
+        Self {
+            cancelled: Some(id.into()),
+            ..self
+        }
     }
     fn result(self, result: &str) -> Self {
-        Self { result: Some(result.into()), ..self }
+        Self {
+            result: Some(result.into()),
+            ..self
+        }
     }
     fn version(self, version: &str) -> Self {
-        Self { version: Some(version.into()), ..self }
+        Self {
+            version: Some(version.into()),
+            ..self
+        }
     }
 }
 
@@ -361,7 +459,10 @@ fn exact_message() {
             protocol_version: None,
         }
     );
-    assert!(matches!(msg.method, Some(Cow::Borrowed(_))), "no allocation without escapes");
+    assert!(
+        matches!(msg.method, Some(Cow::Borrowed(_))),
+        "no allocation without escapes"
+    );
     assert!(msg.id.unwrap().is_string());
     let escaped = parse_message(br#"{"jsonrpc":"2.0","method":"a\/b"}"#).unwrap();
     assert!(matches!(escaped.method, Some(Cow::Owned(ref m)) if m == "a/b"));
@@ -373,7 +474,10 @@ fn reject_table() {
     let dup = Invalid("duplicate key");
     let dup_params = Invalid("duplicate key in params");
     let bad_id = Invalid("id is not a number or string");
-    let deep = format!(r#"{{"jsonrpc":"2.0","method":"a","params":{{"x":{}}}}}"#, "[".repeat(200));
+    let deep = format!(
+        r#"{{"jsonrpc":"2.0","method":"a","params":{{"x":{}}}}}"#,
+        "[".repeat(200)
+    );
     let too_deep = format!(
         r#"{{"jsonrpc":"2.0","method":"a","params":{{"x":{}{}}}}}"#,
         "[".repeat(scan::MAX_DEPTH - 1),
@@ -467,25 +571,42 @@ fn error_codes() {
     assert_eq!(MessageError::Batch.code(), -32600);
     assert_eq!(MessageError::Internal("x").code(), -32603);
     assert_eq!(
-        [codes::METHOD_NOT_FOUND, codes::INVALID_PARAMS, codes::SERVER_ERROR, codes::SESSION_NOT_FOUND],
+        [
+            codes::METHOD_NOT_FOUND,
+            codes::INVALID_PARAMS,
+            codes::SERVER_ERROR,
+            codes::SESSION_NOT_FOUND
+        ],
         [-32601, -32602, -32000, -32001]
     );
 }
 
 #[test]
 fn split_batch_table() {
-    let input = br#" [ {"jsonrpc":"2.0","id":1,"method":"a"} ,{"jsonrpc":"2.0","method":"b"},[1],"s" ] "#;
+    let input =
+        br#" [ {"jsonrpc":"2.0","id":1,"method":"a"} ,{"jsonrpc":"2.0","method":"b"},[1],"s" ] "#;
     let spans = split_batch(input).unwrap();
     let texts: Vec<&[u8]> = spans.iter().map(|s| &input[s.clone()]).collect();
     assert_eq!(
         texts,
-        [&br#"{"jsonrpc":"2.0","id":1,"method":"a"}"#[..], br#"{"jsonrpc":"2.0","method":"b"}"#, b"[1]", b"\"s\""]
+        [
+            &br#"{"jsonrpc":"2.0","id":1,"method":"a"}"#[..],
+            br#"{"jsonrpc":"2.0","method":"b"}"#,
+            b"[1]",
+            b"\"s\""
+        ]
     );
     assert_eq!(parse_message(texts[0]).unwrap().kind, Kind::Request);
     assert_eq!(parse_message(texts[1]).unwrap().kind, Kind::Notification);
     assert_eq!(parse_message(texts[2]), Err(MessageError::Batch));
-    assert_eq!(split_batch(b"[]"), Err(MessageError::Invalid("empty batch")));
-    assert_eq!(split_batch(b"{}"), Err(MessageError::Invalid("not an array")));
+    assert_eq!(
+        split_batch(b"[]"),
+        Err(MessageError::Invalid("empty batch"))
+    );
+    assert_eq!(
+        split_batch(b"{}"),
+        Err(MessageError::Invalid("not an array"))
+    );
     assert_eq!(split_batch(b"{"), Err(MessageError::Parse));
     assert_eq!(split_batch(b"[1,]"), Err(MessageError::Parse));
     assert_eq!(split_batch(b"[1] [2]"), Err(MessageError::Parse));
@@ -539,7 +660,15 @@ fn splice_ids_from_spans() {
     let input = br#"{"jsonrpc":"2.0","id":"client-1","method":"tools/call","params":{"_meta":{"progressToken":"t"}}}"#;
     let msg = parse_message(input).unwrap();
     let mut out = Vec::new();
-    splice(&mut out, input, &[(msg.id_span.unwrap(), b"41"), (msg.progress_token.unwrap().1, b"42")]).unwrap();
+    splice(
+        &mut out,
+        input,
+        &[
+            (msg.id_span.unwrap(), b"41"),
+            (msg.progress_token.unwrap().1, b"42"),
+        ],
+    )
+    .unwrap();
     assert_eq!(out, br#"{"jsonrpc":"2.0","id":41,"method":"tools/call","params":{"_meta":{"progressToken":42}}}"#);
     let back = parse_message(&out).unwrap();
     assert_eq!(back.id.unwrap().as_bytes(), b"41");
@@ -550,7 +679,12 @@ fn splice_ids_from_spans() {
 fn encode_error_escapes() {
     let message = "quote \" backslash \\ slash / nl \n cr \r tab \t nul \0 bell \u{7} esc \u{1b} del \u{7f} é 😀 \u{2028}";
     let mut out = Vec::new();
-    encode_error(&mut out, Some(b"\"a\\\"b\""), codes::INVALID_REQUEST, message);
+    encode_error(
+        &mut out,
+        Some(b"\"a\\\"b\""),
+        codes::INVALID_REQUEST,
+        message,
+    );
     let value: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(value["jsonrpc"], "2.0");
     assert_eq!(value["id"], "a\"b");
@@ -559,17 +693,29 @@ fn encode_error_escapes() {
     assert!(!out.iter().any(|&b| b < 0x20), "no raw control bytes");
     // And our own parser accepts it as an error response with that id.
     let msg = parse_message(&out).unwrap();
-    assert_eq!((msg.kind, msg.id.unwrap().as_bytes()), (Kind::ErrorResponse, &b"\"a\\\"b\""[..]));
+    assert_eq!(
+        (msg.kind, msg.id.unwrap().as_bytes()),
+        (Kind::ErrorResponse, &b"\"a\\\"b\""[..])
+    );
 
     out.clear();
     encode_error(&mut out, None, i32::MIN, "");
-    assert_eq!(out, br#"{"jsonrpc":"2.0","id":null,"error":{"code":-2147483648,"message":""}}"#);
+    assert_eq!(
+        out,
+        br#"{"jsonrpc":"2.0","id":null,"error":{"code":-2147483648,"message":""}}"#
+    );
     out.clear();
     encode_error(&mut out, Some(b"0"), 0, "\u{1f}\u{8}\u{c}");
-    assert_eq!(out, br#"{"jsonrpc":"2.0","id":0,"error":{"code":0,"message":"\u001f\b\f"}}"#);
+    assert_eq!(
+        out,
+        br#"{"jsonrpc":"2.0","id":0,"error":{"code":0,"message":"\u001f\b\f"}}"#
+    );
     out.clear();
     encode_error(&mut out, Some(b"1"), i32::MAX, "x");
-    assert_eq!(out, br#"{"jsonrpc":"2.0","id":1,"error":{"code":2147483647,"message":"x"}}"#);
+    assert_eq!(
+        out,
+        br#"{"jsonrpc":"2.0","id":1,"error":{"code":2147483647,"message":"x"}}"#
+    );
 }
 
 #[test]
@@ -600,9 +746,34 @@ proptest! {
 /// Short strings over JSON's structural alphabet, so that most are near-JSON.
 fn json_ish() -> impl Strategy<Value = String> {
     let atoms = vec![
-        "{", "}", "[", "]", ",", ":", " ", "\"", "\\", "\"jsonrpc\"", "\"2.0\"", "\"id\"", "\"method\"", "\"params\"",
-        "\"result\"", "\"error\"", "\"_meta\"", "\"progressToken\"", "\"requestId\"", "\"notifications/progress\"",
-        "\"notifications/cancelled\"", "1", "-0.5e3", "null", "true", "\"a\"", "\\u0041", "é",
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        " ",
+        "\"",
+        "\\",
+        "\"jsonrpc\"",
+        "\"2.0\"",
+        "\"id\"",
+        "\"method\"",
+        "\"params\"",
+        "\"result\"",
+        "\"error\"",
+        "\"_meta\"",
+        "\"progressToken\"",
+        "\"requestId\"",
+        "\"notifications/progress\"",
+        "\"notifications/cancelled\"",
+        "1",
+        "-0.5e3",
+        "null",
+        "true",
+        "\"a\"",
+        "\\u0041",
+        "é",
     ];
     prop::collection::vec(prop::sample::select(atoms), 0..24).prop_map(|parts| parts.concat())
 }
@@ -637,7 +808,14 @@ fn generated() -> impl Strategy<Value = Generated> {
         Just((0..6).collect::<Vec<usize>>()).prop_shuffle(),
         "[ \t\r\n]{0,2}",
     )
-        .prop_map(|(id, method, token, extra, order, space)| Generated { id, method, token, extra, order, space })
+        .prop_map(|(id, method, token, extra, order, space)| Generated {
+            id,
+            method,
+            token,
+            extra,
+            order,
+            space,
+        })
 }
 
 impl Generated {
@@ -647,15 +825,24 @@ impl Generated {
         for &i in &self.order {
             match i {
                 0 => members.push(format!(r#""jsonrpc"{s}:{s}"2.0""#)),
-                1 => members.push(format!(r#""method":{s}{}"#, serde_json::to_string(&self.method).unwrap())),
+                1 => members.push(format!(
+                    r#""method":{s}{}"#,
+                    serde_json::to_string(&self.method).unwrap()
+                )),
                 2 => {
                     if let Some(id) = &self.id {
                         members.push(format!(r#""id":{id}"#));
                     }
                 }
                 3 => {
-                    let token = self.token.as_ref().map(|t| format!(r#","progressToken"{s}:{s}{t}"#)).unwrap_or_default();
-                    members.push(format!(r#""params":{{"a":[1,{{}}],"_meta":{{"x":null{token}}}}}"#));
+                    let token = self
+                        .token
+                        .as_ref()
+                        .map(|t| format!(r#","progressToken"{s}:{s}{t}"#))
+                        .unwrap_or_default();
+                    members.push(format!(
+                        r#""params":{{"a":[1,{{}}],"_meta":{{"x":null{token}}}}}"#
+                    ));
                 }
                 4 => members.extend(self.extra.iter().map(|(k, v)| format!(r#""x{k}":{v}"#))),
                 _ => {}

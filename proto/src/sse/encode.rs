@@ -30,10 +30,17 @@ use super::SseField;
 /// assert_eq!(out, b"id: s1-0\ndata: \n\n");
 /// # Ok::<(), supergateway_proto::sse::SseError>(())
 /// ```
-pub fn encode_event(out: &mut Vec<u8>, name: Option<&SseField>, id: Option<&SseField>, data: &[u8]) {
+pub fn encode_event(
+    out: &mut Vec<u8>,
+    name: Option<&SseField>,
+    id: Option<&SseField>,
+    data: &[u8],
+) {
     // 7 bytes of "event: ", 4 of "id: ", 6 of "data: ", a few LFs; extra
     // data lines grow `out` as needed.
-    let fields = name.map_or(0, |n| n.as_str().len()).saturating_add(id.map_or(0, |i| i.as_str().len()));
+    let fields = name
+        .map_or(0, |n| n.as_str().len())
+        .saturating_add(id.map_or(0, |i| i.as_str().len()));
     out.reserve(data.len().saturating_add(fields).saturating_add(24));
     if let Some(name) = name {
         push_line(out, b"event: ", name.as_str().as_bytes());

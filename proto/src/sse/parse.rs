@@ -105,7 +105,12 @@ const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
 impl SseParser {
     /// A parser whose lines and event data are limited to `max_event_bytes`.
     pub fn new(max_event_bytes: usize) -> Self {
-        Self { state: State::Bom { matched: 0 }, line: Vec::new(), fields: Fields::default(), max: max_event_bytes }
+        Self {
+            state: State::Bom { matched: 0 },
+            line: Vec::new(),
+            fields: Fields::default(),
+            max: max_event_bytes,
+        }
     }
 
     /// Consumes `input` up to and including the line end that dispatches the
@@ -131,7 +136,11 @@ impl SseParser {
                     if BOM.get(matched) == Some(&byte) {
                         pos = pos.saturating_add(1);
                         let matched = matched.saturating_add(1);
-                        self.state = if matched == BOM.len() { State::Line } else { State::Bom { matched } };
+                        self.state = if matched == BOM.len() {
+                            State::Line
+                        } else {
+                            State::Bom { matched }
+                        };
                     } else {
                         // Not a BOM after all: the bytes matched so far are
                         // line content (they decode to U+FFFD).
@@ -185,7 +194,12 @@ impl SseParser {
     /// Appends part of a line to `line`, enforcing the line limit before
     /// buffering anything past it.
     fn push_line(&mut self, bytes: &[u8]) -> Result<(), SseError> {
-        if self.line.len().checked_add(bytes.len()).is_none_or(|len| len > self.max) {
+        if self
+            .line
+            .len()
+            .checked_add(bytes.len())
+            .is_none_or(|len| len > self.max)
+        {
             return Err(self.fail());
         }
         self.line.extend_from_slice(bytes);
@@ -246,7 +260,11 @@ impl Fields {
             }
             b"data" => {
                 let value = String::from_utf8_lossy(value);
-                let len = self.data.len().checked_add(value.len()).and_then(|len| len.checked_add(1));
+                let len = self
+                    .data
+                    .len()
+                    .checked_add(value.len())
+                    .and_then(|len| len.checked_add(1));
                 if len.is_none_or(|len| len > max) {
                     return Err(SseError::EventTooLarge);
                 }
@@ -282,8 +300,16 @@ impl Fields {
         if self.data.ends_with('\n') {
             self.data.pop();
         }
-        let event = if self.event.is_empty() { String::from("message") } else { mem::take(&mut self.event) };
-        Some(SseEvent { event, data: mem::take(&mut self.data), id: self.last_id.clone() })
+        let event = if self.event.is_empty() {
+            String::from("message")
+        } else {
+            mem::take(&mut self.event)
+        };
+        Some(SseEvent {
+            event,
+            data: mem::take(&mut self.data),
+            id: self.last_id.clone(),
+        })
     }
 }
 
@@ -294,7 +320,9 @@ fn parse_digits(value: &[u8]) -> Option<u64> {
         return None;
     }
     value.iter().try_fold(0u64, |acc, &b| {
-        let digit = b.is_ascii_digit().then(|| u64::from(b.wrapping_sub(b'0')))?;
+        let digit = b
+            .is_ascii_digit()
+            .then(|| u64::from(b.wrapping_sub(b'0')))?;
         acc.checked_mul(10)?.checked_add(digit)
     })
 }

@@ -9,7 +9,13 @@ fn field(s: &str) -> SseField {
 }
 
 /// (name, event, id, data, expected bytes)
-type EncodeCase<'a> = (&'a str, Option<&'a SseField>, Option<&'a SseField>, &'a [u8], &'a [u8]);
+type EncodeCase<'a> = (
+    &'a str,
+    Option<&'a SseField>,
+    Option<&'a SseField>,
+    &'a [u8],
+    &'a [u8],
+);
 
 #[test]
 fn encode_table() {
@@ -54,17 +60,26 @@ fn encode_comment_and_retry() {
     encode_retry(&mut out, 0);
     encode_retry(&mut out, 1500);
     encode_retry(&mut out, u64::MAX);
-    assert_eq!(out, b"retry: 0\n\nretry: 1500\n\nretry: 18446744073709551615\n\n");
+    assert_eq!(
+        out,
+        b"retry: 0\n\nretry: 1500\n\nretry: 18446744073709551615\n\n"
+    );
 
     // Neither dispatches an event; the retry is picked up.
     let (events, error, parser) = parse_chunks(&[&out], 1024);
-    assert_eq!((events, error, parser.retry_ms()), (vec![], None, Some(u64::MAX)));
+    assert_eq!(
+        (events, error, parser.retry_ms()),
+        (vec![], None, Some(u64::MAX))
+    );
 }
 
 #[test]
 fn field_rejects_line_breaks_and_nul() {
     for bad in ["a\nb", "a\rb", "\r\n", "x\0", "\n", "id\r"] {
-        assert!(matches!(SseField::new(bad), Err(SseError::InvalidField(_))), "{bad:?}");
+        assert!(
+            matches!(SseField::new(bad), Err(SseError::InvalidField(_))),
+            "{bad:?}"
+        );
     }
     for good in ["", "message", "s1-42", " x ", "é ü", "a:b"] {
         assert_eq!(SseField::new(good).unwrap().as_str(), good);
@@ -102,7 +117,11 @@ fn parse_chunks(chunks: &[&[u8]], max: usize) -> (Vec<SseEvent>, Option<SseError
 }
 
 fn ev(event: &str, data: &str, id: &str) -> SseEvent {
-    SseEvent { event: event.into(), data: data.into(), id: id.into() }
+    SseEvent {
+        event: event.into(),
+        data: data.into(),
+        id: id.into(),
+    }
 }
 
 struct Case {
@@ -116,7 +135,15 @@ struct Case {
 }
 
 fn case(name: &'static str, chunks: &'static [&'static [u8]], events: Vec<SseEvent>) -> Case {
-    Case { name, chunks, max: 1024, events, error: None, last_id: "", retry: None }
+    Case {
+        name,
+        chunks,
+        max: 1024,
+        events,
+        error: None,
+        last_id: "",
+        retry: None,
+    }
 }
 
 fn parser_cases() -> Vec<Case> {
@@ -228,7 +255,10 @@ fn decode_consumes_through_dispatching_line_end() {
     let input = b"data: a\r\n\r\ndata: b\n\n";
     let mut parser = SseParser::new(64);
     assert_eq!(parser.decode(input), Ok((11, Some(ev("message", "a", "")))));
-    assert_eq!(parser.decode(&input[11..]), Ok((9, Some(ev("message", "b", "")))));
+    assert_eq!(
+        parser.decode(&input[11..]),
+        Ok((9, Some(ev("message", "b", ""))))
+    );
     assert_eq!(parser.decode(b""), Ok((0, None)));
     assert_eq!(parser.decode(b"data: c"), Ok((7, None)));
 }
@@ -237,7 +267,12 @@ type Outcome = (Vec<SseEvent>, Option<SseError>, String, Option<u64>);
 
 fn outcome(chunks: &[&[u8]], max: usize) -> Outcome {
     let (events, error, parser) = parse_chunks(chunks, max);
-    (events, error, parser.last_event_id().to_owned(), parser.retry_ms())
+    (
+        events,
+        error,
+        parser.last_event_id().to_owned(),
+        parser.retry_ms(),
+    )
 }
 
 /// STYLE.md 15: every split point and one byte at a time give the same result.
@@ -257,7 +292,8 @@ fn split_at_every_byte() {
         let input = case.chunks.concat();
         assert_split_invariant(&input, case.max);
     }
-    let mixed = b"\xEF\xBB\xBFevent: e\r\nid: 1\rdata: a\r\rdata: b\n: c\r\nretry: 10\r\n\r\ndata\n\n";
+    let mixed =
+        b"\xEF\xBB\xBFevent: e\r\nid: 1\rdata: a\r\rdata: b\n: c\r\nretry: 10\r\n\r\ndata\n\n";
     assert_split_invariant(mixed, 1024);
     assert_split_invariant(mixed, 8);
 }
@@ -269,8 +305,11 @@ fn normalise(data: &str) -> String {
 
 /// Strings rich in line breaks (CR, LF, CRLF) among arbitrary characters.
 fn text(max: usize) -> impl Strategy<Value = String> {
-    prop::collection::vec(prop_oneof![any::<char>(), Just('\r'), Just('\n'), Just(':'), Just(' ')], 0..max)
-        .prop_map(|chars| chars.into_iter().collect())
+    prop::collection::vec(
+        prop_oneof![any::<char>(), Just('\r'), Just('\n'), Just(':'), Just(' ')],
+        0..max,
+    )
+    .prop_map(|chars| chars.into_iter().collect())
 }
 
 proptest! {

@@ -1,6 +1,8 @@
 //! Body decoding: Content-Length and chunked, limits, resumability.
 
-use crate::http::{encode_chunk, encode_last_chunk, BodyDecoder, BodyFraming, BodyProgress, HttpError, Limits};
+use crate::http::{
+    encode_chunk, encode_last_chunk, BodyDecoder, BodyFraming, BodyProgress, HttpError, Limits,
+};
 
 const BAD_SIZE: HttpError = HttpError::BadRequest("invalid chunk size");
 const TOO_MANY_DIGITS: HttpError = HttpError::BadRequest("chunk size longer than 16 hex digits");
@@ -20,13 +22,19 @@ fn chunked(max_body: u64, limits: &Limits) -> BodyDecoder {
 /// Decodes `input` in one call.
 fn one_shot(mut decoder: BodyDecoder, input: &[u8]) -> Outcome {
     let mut out = Vec::new();
-    let result = decoder.decode(input, &mut out).map(|p| (p.consumed, p.done));
+    let result = decoder
+        .decode(input, &mut out)
+        .map(|p| (p.consumed, p.done));
     (out, result)
 }
 
 /// Decodes `input` in pieces ending at `cuts`, re-offering what was not
 /// consumed, as a connection driver would.
-fn in_pieces(mut decoder: BodyDecoder, input: &[u8], cuts: impl IntoIterator<Item = usize>) -> Outcome {
+fn in_pieces(
+    mut decoder: BodyDecoder,
+    input: &[u8],
+    cuts: impl IntoIterator<Item = usize>,
+) -> Outcome {
     let mut out = Vec::new();
     let mut consumed = 0;
     for cut in cuts.into_iter().chain([input.len()]) {
@@ -52,7 +60,11 @@ fn accept_rows() -> Vec<(&'static [u8], &'static [u8], usize)> {
         // (input, payload, consumed)
         (b"0\r\n\r\n", b"", 5),
         (b"5\r\nhello\r\n0\r\n\r\n", b"hello", 15),
-        (b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", b"hello world", 26),
+        (
+            b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+            b"hello world",
+            26,
+        ),
         (b"A\r\n0123456789\r\n0\r\n\r\n", b"0123456789", 20),
         (b"a\r\n0123456789\r\n0\r\n\r\n", b"0123456789", 20),
         (b"000005\r\nhello\r\n0\r\n\r\n", b"hello", 20),
@@ -81,7 +93,12 @@ fn accept_rows() -> Vec<(&'static [u8], &'static [u8], usize)> {
 fn accept_chunked() {
     for (input, payload, consumed) in accept_rows() {
         let outcome = one_shot(chunked(1024, &Limits::DEFAULT), input);
-        assert_eq!(outcome, (payload.to_vec(), Ok((consumed, true))), "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            outcome,
+            (payload.to_vec(), Ok((consumed, true))),
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
     }
 }
 
@@ -104,9 +121,24 @@ fn reject_rows() -> Vec<(&'static [u8], u64, Limits, HttpError)> {
         // Bare CR, and an extension ended by a bare LF.
         (b"5\rhello", 1024, d, BARE_CR_SIZE),
         (b"5;a\rb\r\n", 1024, d, BARE_CR_SIZE),
-        (b"5;a\nhello\r\n0\r\n\r\n", 1024, d, HttpError::BadRequest("LF in chunk extension")),
-        (b"5;a\x00\r\nhello\r\n", 1024, d, HttpError::BadRequest("control character in chunk extension")),
-        (b"5;a\x7f\r\nhello\r\n", 1024, d, HttpError::BadRequest("control character in chunk extension")),
+        (
+            b"5;a\nhello\r\n0\r\n\r\n",
+            1024,
+            d,
+            HttpError::BadRequest("LF in chunk extension"),
+        ),
+        (
+            b"5;a\x00\r\nhello\r\n",
+            1024,
+            d,
+            HttpError::BadRequest("control character in chunk extension"),
+        ),
+        (
+            b"5;a\x7f\r\nhello\r\n",
+            1024,
+            d,
+            HttpError::BadRequest("control character in chunk extension"),
+        ),
         // RFC 9112 §7.1: CRLF after chunk data is mandatory.
         (b"5\r\nhelloX\r\n0\r\n\r\n", 1024, d, NO_CRLF),
         (b"5\r\nhello0\r\n\r\n", 1024, d, NO_CRLF),
@@ -122,12 +154,37 @@ fn reject_rows() -> Vec<(&'static [u8], u64, Limits, HttpError)> {
         (b"0\r\n\rX", 1024, d, BARE_CR),
         // Body limit (413): per chunk and in total.
         (b"5\r\nhello\r\n", 4, d, HttpError::BodyTooLarge),
-        (b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", 4, d, HttpError::BodyTooLarge),
-        (b"ffffffffffffffff\r\n", u64::MAX - 1, d, HttpError::BodyTooLarge),
+        (
+            b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
+            4,
+            d,
+            HttpError::BodyTooLarge,
+        ),
+        (
+            b"ffffffffffffffff\r\n",
+            u64::MAX - 1,
+            d,
+            HttpError::BodyTooLarge,
+        ),
         // Size line and trailer limits.
-        (b"5;aaaaaaaa\r\nhello\r\n", 1024, d.with_chunk_size_line(9), HttpError::BadRequest("chunk-size line too long")),
-        (b"0\r\nX: 123456789\r\n\r\n", 1024, d.with_trailer_bytes(8), HttpError::TrailersTooLarge),
-        (b"0\r\nA: 1\r\nB: 2\r\n\r\n", 1024, d.with_trailers(1), HttpError::TrailersTooLarge),
+        (
+            b"5;aaaaaaaa\r\nhello\r\n",
+            1024,
+            d.with_chunk_size_line(9),
+            HttpError::BadRequest("chunk-size line too long"),
+        ),
+        (
+            b"0\r\nX: 123456789\r\n\r\n",
+            1024,
+            d.with_trailer_bytes(8),
+            HttpError::TrailersTooLarge,
+        ),
+        (
+            b"0\r\nA: 1\r\nB: 2\r\n\r\n",
+            1024,
+            d.with_trailers(1),
+            HttpError::TrailersTooLarge,
+        ),
     ]
 }
 
@@ -135,19 +192,33 @@ fn reject_rows() -> Vec<(&'static [u8], u64, Limits, HttpError)> {
 fn reject_chunked() {
     for (input, max_body, limits, expected) in reject_rows() {
         let (_, result) = one_shot(chunked(max_body, &limits), input);
-        assert_eq!(result, Err(expected), "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            result,
+            Err(expected),
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
     }
     // Exactly at the limits is fine.
     let d = Limits::DEFAULT;
     let fits: &[(&[u8], u64, Limits)] = &[
-        (b"5;aaaaaaa\r\nhello\r\n0\r\n\r\n", 1024, d.with_chunk_size_line(9)),
+        (
+            b"5;aaaaaaa\r\nhello\r\n0\r\n\r\n",
+            1024,
+            d.with_chunk_size_line(9),
+        ),
         (b"3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n", 4, d),
         (b"0\r\nX: 1234\r\n\r\n", 1024, d.with_trailer_bytes(11)),
         (b"0\r\nA: 1\r\n\r\n", 1024, d.with_trailers(1)),
     ];
     for &(input, max_body, limits) in fits {
         let (_, result) = one_shot(chunked(max_body, &limits), input);
-        assert_eq!(result, Ok((input.len(), true)), "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            result,
+            Ok((input.len(), true)),
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
     }
 }
 
@@ -171,7 +242,10 @@ fn chunk_ext_limit_is_per_body() {
     let limits = Limits::DEFAULT.with_chunk_ext_bytes(16);
     // Each extension is 8 bytes (";abcdefg"), counted over the whole body.
     let two = b"1;abcdefg\r\nx\r\n1;abcdefg\r\ny\r\n0\r\n\r\n";
-    assert_eq!(one_shot(chunked(1024, &limits), two), (b"xy".to_vec(), Ok((two.len(), true))));
+    assert_eq!(
+        one_shot(chunked(1024, &limits), two),
+        (b"xy".to_vec(), Ok((two.len(), true)))
+    );
     let three = b"1;abcdefg\r\nx\r\n1;abcdefg\r\ny\r\n1;abcdefg\r\nz\r\n0\r\n\r\n";
     assert_eq!(
         one_shot(chunked(1024, &limits), three).1,
@@ -182,13 +256,23 @@ fn chunk_ext_limit_is_per_body() {
 #[test]
 fn length_over_limit_fails_up_front() {
     let d = Limits::DEFAULT;
-    assert_eq!(BodyDecoder::new(BodyFraming::Length(11), 10, &d).unwrap_err(), HttpError::BodyTooLarge);
+    assert_eq!(
+        BodyDecoder::new(BodyFraming::Length(11), 10, &d).unwrap_err(),
+        HttpError::BodyTooLarge
+    );
     assert_eq!(HttpError::BodyTooLarge.status(), 413);
-    assert_eq!(BodyDecoder::new(BodyFraming::Length(u64::MAX), u64::MAX - 1, &d).unwrap_err(), HttpError::BodyTooLarge);
+    assert_eq!(
+        BodyDecoder::new(BodyFraming::Length(u64::MAX), u64::MAX - 1, &d).unwrap_err(),
+        HttpError::BodyTooLarge
+    );
     assert!(BodyDecoder::new(BodyFraming::Length(10), 10, &d).is_ok());
     // A body-less request is fine whatever the limit.
-    assert!(BodyDecoder::new(BodyFraming::None, 0, &d).unwrap().is_done());
-    assert!(BodyDecoder::new(BodyFraming::Length(0), 0, &d).unwrap().is_done());
+    assert!(BodyDecoder::new(BodyFraming::None, 0, &d)
+        .unwrap()
+        .is_done());
+    assert!(BodyDecoder::new(BodyFraming::Length(0), 0, &d)
+        .unwrap()
+        .is_done());
     assert!(BodyDecoder::new(BodyFraming::Chunked, 0, &d).is_ok());
 }
 
@@ -196,43 +280,94 @@ fn length_over_limit_fails_up_front() {
 fn length_bodies() {
     let mut decoder = BodyDecoder::new(BodyFraming::Length(5), 10, &Limits::DEFAULT).unwrap();
     let mut out = Vec::new();
-    assert_eq!(decoder.decode(b"", &mut out), Ok(BodyProgress { consumed: 0, done: false }));
-    assert_eq!(decoder.decode(b"hel", &mut out), Ok(BodyProgress { consumed: 3, done: false }));
-    assert_eq!(decoder.decode(b"loGET /", &mut out), Ok(BodyProgress { consumed: 2, done: true }));
-    assert_eq!(decoder.decode(b"more", &mut out), Ok(BodyProgress { consumed: 0, done: true }));
+    assert_eq!(
+        decoder.decode(b"", &mut out),
+        Ok(BodyProgress {
+            consumed: 0,
+            done: false
+        })
+    );
+    assert_eq!(
+        decoder.decode(b"hel", &mut out),
+        Ok(BodyProgress {
+            consumed: 3,
+            done: false
+        })
+    );
+    assert_eq!(
+        decoder.decode(b"loGET /", &mut out),
+        Ok(BodyProgress {
+            consumed: 2,
+            done: true
+        })
+    );
+    assert_eq!(
+        decoder.decode(b"more", &mut out),
+        Ok(BodyProgress {
+            consumed: 0,
+            done: true
+        })
+    );
     assert_eq!(out, b"hello");
     assert!(decoder.is_done());
 
     for framing in [BodyFraming::None, BodyFraming::Length(0)] {
         let mut decoder = BodyDecoder::new(framing, 10, &Limits::DEFAULT).unwrap();
-        assert_eq!(decoder.decode(b"GET /", &mut out), Ok(BodyProgress { consumed: 0, done: true }));
+        assert_eq!(
+            decoder.decode(b"GET /", &mut out),
+            Ok(BodyProgress {
+                consumed: 0,
+                done: true
+            })
+        );
     }
 }
 
 #[test]
 fn prealloc_hint_is_capped() {
     let d = Limits::DEFAULT;
-    let hint = |framing, max, limits: &Limits| BodyDecoder::new(framing, max, limits).unwrap().prealloc_hint();
+    let hint = |framing, max, limits: &Limits| {
+        BodyDecoder::new(framing, max, limits)
+            .unwrap()
+            .prealloc_hint()
+    };
     assert_eq!(hint(BodyFraming::Length(10), 100, &d), 10);
     assert_eq!(hint(BodyFraming::Length(5 << 20), 10 << 20, &d), 1 << 20);
     assert_eq!(hint(BodyFraming::Length(u64::MAX), u64::MAX, &d), 1 << 20);
-    assert_eq!(hint(BodyFraming::Length(100), 100, &d.with_prealloc_bytes(64)), 64);
+    assert_eq!(
+        hint(BodyFraming::Length(100), 100, &d.with_prealloc_bytes(64)),
+        64
+    );
     assert_eq!(hint(BodyFraming::Chunked, 100, &d), 0);
     assert_eq!(hint(BodyFraming::None, 100, &d), 0);
 }
 
 #[test]
 fn split_at_every_byte() {
-    let mut cases: Vec<(&[u8], u64, Limits)> =
-        accept_rows().into_iter().map(|(input, _, _)| (input, 1024, Limits::DEFAULT)).collect();
-    cases.extend(reject_rows().into_iter().map(|(input, max, limits, _)| (input, max, limits)));
+    let mut cases: Vec<(&[u8], u64, Limits)> = accept_rows()
+        .into_iter()
+        .map(|(input, _, _)| (input, 1024, Limits::DEFAULT))
+        .collect();
+    cases.extend(
+        reject_rows()
+            .into_iter()
+            .map(|(input, max, limits, _)| (input, max, limits)),
+    );
     for (input, max_body, limits) in cases {
         let expected = one_shot(chunked(max_body, &limits), input);
         let name = String::from_utf8_lossy(input);
         for cut in 0..=input.len() {
-            assert_eq!(in_pieces(chunked(max_body, &limits), input, [cut]), expected, "cut {cut} of {name:?}");
+            assert_eq!(
+                in_pieces(chunked(max_body, &limits), input, [cut]),
+                expected,
+                "cut {cut} of {name:?}"
+            );
         }
-        assert_eq!(in_pieces(chunked(max_body, &limits), input, 0..input.len()), expected, "bytewise {name:?}");
+        assert_eq!(
+            in_pieces(chunked(max_body, &limits), input, 0..input.len()),
+            expected,
+            "bytewise {name:?}"
+        );
     }
     // Content-Length bodies too.
     let input = b"hello world, and then the next request";

@@ -23,7 +23,11 @@ fn content_length_table() {
         (b"0000000000000000000000000000001", 1),
     ];
     for &(value, n) in accept {
-        assert_eq!(ContentLength::parse(value).map(ContentLength::get), Ok(n), "{value:?}");
+        assert_eq!(
+            ContentLength::parse(value).map(ContentLength::get),
+            Ok(n),
+            "{value:?}"
+        );
     }
     let reject: &[(&[u8], HttpError)] = &[
         (b"", HttpError::BadRequest("empty Content-Length")),
@@ -53,14 +57,46 @@ fn content_length_table() {
 fn accept_framing() {
     let rows: &[(&str, &[&str], BodyFraming)] = &[
         ("GET / HTTP/1.1", &[], BodyFraming::None),
-        ("POST / HTTP/1.1", &["Content-Length: 5"], BodyFraming::Length(5)),
-        ("POST / HTTP/1.1", &["content-length: 0"], BodyFraming::Length(0)),
-        ("POST / HTTP/1.1", &["Content-Length:  42  "], BodyFraming::Length(42)),
-        ("POST / HTTP/1.0", &["Content-Length: 3"], BodyFraming::Length(3)),
-        ("POST / HTTP/1.1", &["Transfer-Encoding: chunked"], BodyFraming::Chunked),
-        ("POST / HTTP/1.1", &["transfer-encoding: CHUNKED"], BodyFraming::Chunked),
-        ("POST / HTTP/1.1", &["Transfer-Encoding: \tchunked \t"], BodyFraming::Chunked),
-        ("GET / HTTP/1.1", &["Transfer-Encoding: chunked"], BodyFraming::Chunked),
+        (
+            "POST / HTTP/1.1",
+            &["Content-Length: 5"],
+            BodyFraming::Length(5),
+        ),
+        (
+            "POST / HTTP/1.1",
+            &["content-length: 0"],
+            BodyFraming::Length(0),
+        ),
+        (
+            "POST / HTTP/1.1",
+            &["Content-Length:  42  "],
+            BodyFraming::Length(42),
+        ),
+        (
+            "POST / HTTP/1.0",
+            &["Content-Length: 3"],
+            BodyFraming::Length(3),
+        ),
+        (
+            "POST / HTTP/1.1",
+            &["Transfer-Encoding: chunked"],
+            BodyFraming::Chunked,
+        ),
+        (
+            "POST / HTTP/1.1",
+            &["transfer-encoding: CHUNKED"],
+            BodyFraming::Chunked,
+        ),
+        (
+            "POST / HTTP/1.1",
+            &["Transfer-Encoding: \tchunked \t"],
+            BodyFraming::Chunked,
+        ),
+        (
+            "GET / HTTP/1.1",
+            &["Transfer-Encoding: chunked"],
+            BodyFraming::Chunked,
+        ),
     ];
     for &(line, extra, framing) in rows {
         let h = head(&request(line, &[&["Host: a"], extra].concat()));
@@ -72,45 +108,168 @@ fn accept_framing() {
 fn reject_framing() {
     let rows: &[(&str, &[&str], HttpError, u16)] = &[
         // RFC 9112 §6.3: CL and TE together (CL.TE / TE.CL smuggling): 400.
-        ("POST / HTTP/1.1", &["Content-Length: 5", "Transfer-Encoding: chunked"], CL_TE, 400),
-        ("POST / HTTP/1.1", &["Transfer-Encoding: chunked", "Content-Length: 5"], CL_TE, 400),
-        ("POST / HTTP/1.1", &["Transfer-Encoding: gzip", "Content-Length: 5"], CL_TE, 400),
+        (
+            "POST / HTTP/1.1",
+            &["Content-Length: 5", "Transfer-Encoding: chunked"],
+            CL_TE,
+            400,
+        ),
+        (
+            "POST / HTTP/1.1",
+            &["Transfer-Encoding: chunked", "Content-Length: 5"],
+            CL_TE,
+            400,
+        ),
+        (
+            "POST / HTTP/1.1",
+            &["Transfer-Encoding: gzip", "Content-Length: 5"],
+            CL_TE,
+            400,
+        ),
         // Duplicate Content-Length, even identical (RUSTSEC-2021-0078): 400.
-        ("POST / HTTP/1.1", &["Content-Length: 5", "Content-Length: 5"], TWO_CL, 400),
-        ("POST / HTTP/1.1", &["Content-Length: 5", "content-length: 6"], TWO_CL, 400),
-        ("POST / HTTP/1.1", &["Content-Length: 5, 5"], NOT_DIGITS, 400),
+        (
+            "POST / HTTP/1.1",
+            &["Content-Length: 5", "Content-Length: 5"],
+            TWO_CL,
+            400,
+        ),
+        (
+            "POST / HTTP/1.1",
+            &["Content-Length: 5", "content-length: 6"],
+            TWO_CL,
+            400,
+        ),
+        (
+            "POST / HTTP/1.1",
+            &["Content-Length: 5, 5"],
+            NOT_DIGITS,
+            400,
+        ),
         ("POST / HTTP/1.1", &["Content-Length: +5"], NOT_DIGITS, 400),
         ("POST / HTTP/1.1", &["Content-Length: -1"], NOT_DIGITS, 400),
-        ("POST / HTTP/1.1", &["Content-Length: 0x10"], NOT_DIGITS, 400),
+        (
+            "POST / HTTP/1.1",
+            &["Content-Length: 0x10"],
+            NOT_DIGITS,
+            400,
+        ),
         ("POST / HTTP/1.1", &["Content-Length: 1 0"], NOT_DIGITS, 400),
-        ("POST / HTTP/1.1", &["Content-Length:"], HttpError::BadRequest("empty Content-Length"), 400),
-        ("POST / HTTP/1.1", &["Content-Length: 18446744073709551616"], TOO_BIG, 400),
+        (
+            "POST / HTTP/1.1",
+            &["Content-Length:"],
+            HttpError::BadRequest("empty Content-Length"),
+            400,
+        ),
+        (
+            "POST / HTTP/1.1",
+            &["Content-Length: 18446744073709551616"],
+            TOO_BIG,
+            400,
+        ),
         // RFC 9112 §6.1: TE on HTTP/1.0 is faulty framing
         // (RUSTSEC-2026-0034): 400.
-        ("POST / HTTP/1.0", &["Transfer-Encoding: chunked"], TE_10, 400),
-        ("POST / HTTP/1.0", &["Transfer-Encoding: chunked", "Content-Length: 5"], TE_10, 400),
+        (
+            "POST / HTTP/1.0",
+            &["Transfer-Encoding: chunked"],
+            TE_10,
+            400,
+        ),
+        (
+            "POST / HTTP/1.0",
+            &["Transfer-Encoding: chunked", "Content-Length: 5"],
+            TE_10,
+            400,
+        ),
         // Several TE lines (RUSTSEC-2021-0020): 400.
-        ("POST / HTTP/1.1", &["Transfer-Encoding: chunked", "Transfer-Encoding: chunked"], TWO_TE, 400),
-        ("POST / HTTP/1.1", &["Transfer-Encoding: gzip", "Transfer-Encoding: chunked"], TWO_TE, 400),
-        ("POST / HTTP/1.1", &["Transfer-Encoding:"], HttpError::BadRequest("empty Transfer-Encoding"), 400),
+        (
+            "POST / HTTP/1.1",
+            &["Transfer-Encoding: chunked", "Transfer-Encoding: chunked"],
+            TWO_TE,
+            400,
+        ),
+        (
+            "POST / HTTP/1.1",
+            &["Transfer-Encoding: gzip", "Transfer-Encoding: chunked"],
+            TWO_TE,
+            400,
+        ),
+        (
+            "POST / HTTP/1.1",
+            &["Transfer-Encoding:"],
+            HttpError::BadRequest("empty Transfer-Encoding"),
+            400,
+        ),
         // Codings other than exactly `chunked`: 501 (RFC 9112 §6.1).
-        ("POST / HTTP/1.1", &["Transfer-Encoding: gzip, chunked"], CODING, 501),
-        ("POST / HTTP/1.1", &["Transfer-Encoding: chunked, chunked"], CODING, 501),
+        (
+            "POST / HTTP/1.1",
+            &["Transfer-Encoding: gzip, chunked"],
+            CODING,
+            501,
+        ),
+        (
+            "POST / HTTP/1.1",
+            &["Transfer-Encoding: chunked, chunked"],
+            CODING,
+            501,
+        ),
         ("POST / HTTP/1.1", &["Transfer-Encoding: gzip"], CODING, 501),
-        ("POST / HTTP/1.1", &["Transfer-Encoding: identity"], CODING, 501),
-        ("POST / HTTP/1.1", &["Transfer-Encoding: chunked;q=1"], CODING, 501),
-        ("POST / HTTP/1.1", &["Transfer-Encoding: \"chunked\""], CODING, 501),
-        ("POST / HTTP/1.1", &["Transfer-Encoding: chunke"], CODING, 501),
-        ("POST / HTTP/1.1", &["Transfer-Encoding: xchunked"], CODING, 501),
+        (
+            "POST / HTTP/1.1",
+            &["Transfer-Encoding: identity"],
+            CODING,
+            501,
+        ),
+        (
+            "POST / HTTP/1.1",
+            &["Transfer-Encoding: chunked;q=1"],
+            CODING,
+            501,
+        ),
+        (
+            "POST / HTTP/1.1",
+            &["Transfer-Encoding: \"chunked\""],
+            CODING,
+            501,
+        ),
+        (
+            "POST / HTTP/1.1",
+            &["Transfer-Encoding: chunke"],
+            CODING,
+            501,
+        ),
+        (
+            "POST / HTTP/1.1",
+            &["Transfer-Encoding: xchunked"],
+            CODING,
+            501,
+        ),
         // Obfuscations that httparse already refuses.
-        ("POST / HTTP/1.1", &["Transfer-Encoding : chunked"], HttpError::InvalidHeader("invalid header name"), 400),
-        ("POST / HTTP/1.1", &["Transfer-Encoding: \x0bchunked"], HttpError::InvalidHeader("invalid header value"), 400),
-        ("POST / HTTP/1.1", &["Transfer-Encoding: chunked", " chunked"], HttpError::InvalidHeader("invalid header name"), 400),
+        (
+            "POST / HTTP/1.1",
+            &["Transfer-Encoding : chunked"],
+            HttpError::InvalidHeader("invalid header name"),
+            400,
+        ),
+        (
+            "POST / HTTP/1.1",
+            &["Transfer-Encoding: \x0bchunked"],
+            HttpError::InvalidHeader("invalid header value"),
+            400,
+        ),
+        (
+            "POST / HTTP/1.1",
+            &["Transfer-Encoding: chunked", " chunked"],
+            HttpError::InvalidHeader("invalid header name"),
+            400,
+        ),
     ];
     for &(line, extra, expected, status) in rows {
         let e = head_err(&request(line, &[&["Host: a"], extra].concat()));
         assert_eq!((e, e.status()), (expected, status), "{line} {extra:?}");
     }
     // The framing rules run on every method.
-    assert_eq!(head_err(&get_with(&["Content-Length: 1", "Content-Length: 1"])), TWO_CL);
+    assert_eq!(
+        head_err(&get_with(&["Content-Length: 1", "Content-Length: 1"])),
+        TWO_CL
+    );
 }

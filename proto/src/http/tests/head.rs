@@ -15,22 +15,46 @@ const BAD_HOST: HttpError = HttpError::BadRequest("invalid Host");
 fn accept_request_line() {
     let rows: &[(&str, Method, &str, Version)] = &[
         ("GET / HTTP/1.1", Method::Get, "GET", Version::Http11),
-        ("DELETE / HTTP/1.1", Method::Delete, "DELETE", Version::Http11),
+        (
+            "DELETE / HTTP/1.1",
+            Method::Delete,
+            "DELETE",
+            Version::Http11,
+        ),
         ("HEAD / HTTP/1.1", Method::Head, "HEAD", Version::Http11),
-        ("OPTIONS / HTTP/1.1", Method::Options, "OPTIONS", Version::Http11),
+        (
+            "OPTIONS / HTTP/1.1",
+            Method::Options,
+            "OPTIONS",
+            Version::Http11,
+        ),
         ("PATCH / HTTP/1.1", Method::Patch, "PATCH", Version::Http11),
         ("POST / HTTP/1.1", Method::Post, "POST", Version::Http11),
         ("PUT / HTTP/1.1", Method::Put, "PUT", Version::Http11),
         // RFC 9110 §9.1: methods are case-sensitive.
         ("get / HTTP/1.1", Method::Other, "get", Version::Http11),
         ("Post / HTTP/1.1", Method::Other, "Post", Version::Http11),
-        ("PROPFIND / HTTP/1.1", Method::Other, "PROPFIND", Version::Http11),
-        ("M-SEARCH / HTTP/1.1", Method::Other, "M-SEARCH", Version::Http11),
+        (
+            "PROPFIND / HTTP/1.1",
+            Method::Other,
+            "PROPFIND",
+            Version::Http11,
+        ),
+        (
+            "M-SEARCH / HTTP/1.1",
+            Method::Other,
+            "M-SEARCH",
+            Version::Http11,
+        ),
         ("GET / HTTP/1.0", Method::Get, "GET", Version::Http10),
     ];
     for &(line, method, token, version) in rows {
         let h = head(&request(line, &["Host: example.com"]));
-        assert_eq!((h.method(), h.method_str(), h.version()), (method, token, version), "{line}");
+        assert_eq!(
+            (h.method(), h.method_str(), h.version()),
+            (method, token, version),
+            "{line}"
+        );
     }
 }
 
@@ -48,10 +72,17 @@ fn reject_request_line() {
         // HTTP/0.9-style request lines.
         ("GET /", BAD_TOKEN),
         ("GET", BAD_TOKEN),
-        ("GET / HTTP/1.1 ", HttpError::BadRequest("invalid line ending")),
+        (
+            "GET / HTTP/1.1 ",
+            HttpError::BadRequest("invalid line ending"),
+        ),
     ];
     for &(line, expected) in rows {
-        assert_eq!(head_err(&request(line, &["Host: example.com"])), expected, "{line:?}");
+        assert_eq!(
+            head_err(&request(line, &["Host: example.com"])),
+            expected,
+            "{line:?}"
+        );
     }
 }
 
@@ -67,7 +98,10 @@ fn reject_version() {
         ("GET / HTTP/3", BAD_VERSION),
         ("GET / http/1.1", BAD_VERSION),
         ("GET / HTTPS/1.1", BAD_VERSION),
-        ("GET / HTTP/1.10", HttpError::BadRequest("invalid line ending")),
+        (
+            "GET / HTTP/1.10",
+            HttpError::BadRequest("invalid line ending"),
+        ),
     ];
     for &(line, expected) in rows {
         let e = head_err(&request(line, &["Host: example.com"]));
@@ -89,12 +123,27 @@ fn accept_line_endings() {
         b"\r\n\nPOST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n",
     ];
     let summary = |h: &crate::http::RequestHead| {
-        let headers: Vec<(String, Vec<u8>)> = h.headers().map(|(n, v)| (n.to_owned(), v.to_vec())).collect();
-        (h.method(), h.target().to_owned(), h.version(), h.host().to_owned(), headers, h.body_framing())
+        let headers: Vec<(String, Vec<u8>)> = h
+            .headers()
+            .map(|(n, v)| (n.to_owned(), v.to_vec()))
+            .collect();
+        (
+            h.method(),
+            h.target().to_owned(),
+            h.version(),
+            h.host().to_owned(),
+            headers,
+            h.body_framing(),
+        )
     };
     for &input in rows {
         let (h, n) = decode_with(Limits::DEFAULT, input).unwrap().unwrap();
-        assert_eq!(summary(&h), summary(&canonical), "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            summary(&h),
+            summary(&canonical),
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
         assert_eq!(n, input.len());
     }
 }
@@ -113,7 +162,12 @@ fn reject_line_endings() {
         b"GET / HTTP/1.1\r\nHost: a\r\n\r\r\n",
     ];
     for &input in rows {
-        assert_eq!(head_err(input), BARE_CR, "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            head_err(input),
+            BARE_CR,
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
     }
 }
 
@@ -134,7 +188,10 @@ fn accept_headers() {
     );
     assert_eq!(h.header("x-A"), Some(&b"no-space"[..]));
     assert_eq!(h.header_str("X-B"), Some("padded"));
-    assert_eq!(h.header_values("X-A").collect::<Vec<_>>(), [&b"no-space"[..], b"second"]);
+    assert_eq!(
+        h.header_values("X-A").collect::<Vec<_>>(),
+        [&b"no-space"[..], b"second"]
+    );
     assert_eq!(h.header("X-Empty"), Some(&b""[..]));
     assert_eq!(h.header_str("X-Obs"), None, "not UTF-8");
     assert_eq!(h.header("X-Missing"), None);
@@ -146,7 +203,10 @@ fn reject_headers() {
     let rows: &[(&[u8], HttpError)] = &[
         // RFC 9112 §5.2: obs-fold is rejected (httparse default).
         (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", BAD_NAME),
-        (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n\tb\r\n\r\n", BAD_NAME),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n\tb\r\n\r\n",
+            BAD_NAME,
+        ),
         (b"GET / HTTP/1.1\r\n Host: a\r\n\r\n", BAD_NAME),
         // RFC 9112 §5.1: no whitespace between name and colon.
         (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", BAD_NAME),
@@ -155,7 +215,10 @@ fn reject_headers() {
         (b"GET / HTTP/1.1\r\nHost: a\r\n: a\r\n\r\n", BAD_NAME),
         (b"GET / HTTP/1.1\r\nHost: a\r\nX\0: a\r\n\r\n", BAD_NAME),
         (b"GET / HTTP/1.1\r\nHost: a\r\nX(: a\r\n\r\n", BAD_NAME),
-        (b"GET / HTTP/1.1\r\nHost: a\r\nX\xc3\xa9: a\r\n\r\n", BAD_NAME),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nX\xc3\xa9: a\r\n\r\n",
+            BAD_NAME,
+        ),
         (b"GET / HTTP/1.1\r\nHost: a\r\nNo-Colon\r\n\r\n", BAD_NAME),
         // RFC 9110 §5.5: no NUL or other controls in values.
         (b"GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", BAD_VALUE),
@@ -165,29 +228,104 @@ fn reject_headers() {
     ];
     for &(input, expected) in rows {
         let e = head_err(input);
-        assert_eq!((e, e.status()), (expected, 400), "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            (e, e.status()),
+            (expected, 400),
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
     }
 }
 
 #[test]
 fn accept_targets() {
     // (request line, Host, target(), path(), query(), host())
-    type Row<'a> = (&'a str, Option<&'a str>, &'a str, &'a str, Option<&'a str>, &'a str);
+    type Row<'a> = (
+        &'a str,
+        Option<&'a str>,
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+        &'a str,
+    );
     let rows: &[Row<'_>] = &[
         // RFC 9112 §3.2.1 origin-form.
         ("GET / HTTP/1.1", Some("a"), "/", "/", None, "a"),
-        ("GET /a/b?x=1&y HTTP/1.1", Some("a"), "/a/b?x=1&y", "/a/b", Some("x=1&y"), "a"),
+        (
+            "GET /a/b?x=1&y HTTP/1.1",
+            Some("a"),
+            "/a/b?x=1&y",
+            "/a/b",
+            Some("x=1&y"),
+            "a",
+        ),
         ("GET /? HTTP/1.1", Some("a"), "/?", "/", Some(""), "a"),
-        ("GET /a?b?c HTTP/1.1", Some("a"), "/a?b?c", "/a", Some("b?c"), "a"),
-        ("GET //double HTTP/1.1", Some("a"), "//double", "//double", None, "a"),
-        ("GET /%41%2f:@!$&'()*+,;=-._~ HTTP/1.1", Some("a"), "/%41%2f:@!$&'()*+,;=-._~", "/%41%2f:@!$&'()*+,;=-._~", None, "a"),
+        (
+            "GET /a?b?c HTTP/1.1",
+            Some("a"),
+            "/a?b?c",
+            "/a",
+            Some("b?c"),
+            "a",
+        ),
+        (
+            "GET //double HTTP/1.1",
+            Some("a"),
+            "//double",
+            "//double",
+            None,
+            "a",
+        ),
+        (
+            "GET /%41%2f:@!$&'()*+,;=-._~ HTTP/1.1",
+            Some("a"),
+            "/%41%2f:@!$&'()*+,;=-._~",
+            "/%41%2f:@!$&'()*+,;=-._~",
+            None,
+            "a",
+        ),
         // RFC 9112 §3.2.2 absolute-form, reduced to origin-form.
-        ("GET http://example.com/p?q HTTP/1.1", Some("example.com"), "/p?q", "/p", Some("q"), "example.com"),
-        ("GET HTTP://Example.COM:8080/p HTTP/1.1", Some("example.com:8080"), "/p", "/p", None, "example.com:8080"),
-        ("GET http://example.com HTTP/1.1", Some("example.com"), "/", "/", None, "example.com"),
-        ("GET http://[::1]:80/ HTTP/1.1", Some("[::1]:80"), "/", "/", None, "[::1]:80"),
+        (
+            "GET http://example.com/p?q HTTP/1.1",
+            Some("example.com"),
+            "/p?q",
+            "/p",
+            Some("q"),
+            "example.com",
+        ),
+        (
+            "GET HTTP://Example.COM:8080/p HTTP/1.1",
+            Some("example.com:8080"),
+            "/p",
+            "/p",
+            None,
+            "example.com:8080",
+        ),
+        (
+            "GET http://example.com HTTP/1.1",
+            Some("example.com"),
+            "/",
+            "/",
+            None,
+            "example.com",
+        ),
+        (
+            "GET http://[::1]:80/ HTTP/1.1",
+            Some("[::1]:80"),
+            "/",
+            "/",
+            None,
+            "[::1]:80",
+        ),
         // HTTP/1.0 without Host: the authority is the host.
-        ("GET http://h.example/x HTTP/1.0", None, "/x", "/x", None, "h.example"),
+        (
+            "GET http://h.example/x HTTP/1.0",
+            None,
+            "/x",
+            "/x",
+            None,
+            "h.example",
+        ),
         ("GET /x HTTP/1.0", None, "/x", "/x", None, ""),
         // RFC 9112 §3.2.4 asterisk-form, OPTIONS only.
         ("OPTIONS * HTTP/1.1", Some("a"), "*", "*", None, "a"),
@@ -209,33 +347,74 @@ fn reject_targets() {
     let not_origin = HttpError::BadRequest("request-target is not origin-form or absolute-form");
     let bad_authority = HttpError::BadRequest("invalid authority in request-target");
     let rows: &[(&[u8], HttpError)] = &[
-        (b"GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", HttpError::BadRequest("fragment in request-target")),
-        (b"GET /a\\b HTTP/1.1\r\nHost: a\r\n\r\n", HttpError::BadRequest("backslash in request-target")),
-        (b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n", HttpError::BadRequest("non-ASCII byte in request-target")),
+        (
+            b"GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n",
+            HttpError::BadRequest("fragment in request-target"),
+        ),
+        (
+            b"GET /a\\b HTTP/1.1\r\nHost: a\r\n\r\n",
+            HttpError::BadRequest("backslash in request-target"),
+        ),
+        (
+            b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n",
+            HttpError::BadRequest("non-ASCII byte in request-target"),
+        ),
         // httparse refuses these before our own byte check sees them.
         (b"GET /a\0b HTTP/1.1\r\nHost: a\r\n\r\n", BAD_TOKEN),
         (b"GET /a\x7fb HTTP/1.1\r\nHost: a\r\n\r\n", BAD_TOKEN),
         (b"GET /a\x01b HTTP/1.1\r\nHost: a\r\n\r\n", BAD_TOKEN),
         (b"GET /\xff HTTP/1.1\r\nHost: a\r\n\r\n", BAD_TOKEN),
-        (b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", HttpError::BadRequest("asterisk-form request-target without OPTIONS")),
+        (
+            b"GET * HTTP/1.1\r\nHost: a\r\n\r\n",
+            HttpError::BadRequest("asterisk-form request-target without OPTIONS"),
+        ),
         (b"OPTIONS *x HTTP/1.1\r\nHost: a\r\n\r\n", not_origin),
-        (b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", not_origin),
+        (
+            b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+            not_origin,
+        ),
         (b"GET https://a/ HTTP/1.1\r\nHost: a\r\n\r\n", not_origin),
         (b"GET a/b HTTP/1.1\r\nHost: a\r\n\r\n", not_origin),
         (b"GET http:/a/ HTTP/1.1\r\nHost: a\r\n\r\n", not_origin),
-        (b"GET http://user@a/ HTTP/1.1\r\nHost: a\r\n\r\n", HttpError::BadRequest("userinfo in request-target")),
+        (
+            b"GET http://user@a/ HTTP/1.1\r\nHost: a\r\n\r\n",
+            HttpError::BadRequest("userinfo in request-target"),
+        ),
         (b"GET http:///p HTTP/1.1\r\nHost: a\r\n\r\n", bad_authority),
-        (b"GET http://a,b/ HTTP/1.1\r\nHost: a\r\n\r\n", bad_authority),
-        (b"GET http://a:x/ HTTP/1.1\r\nHost: a\r\n\r\n", bad_authority),
-        (b"GET http://a?q HTTP/1.1\r\nHost: a\r\n\r\n", HttpError::BadRequest("absolute-form request-target with a query but no path")),
+        (
+            b"GET http://a,b/ HTTP/1.1\r\nHost: a\r\n\r\n",
+            bad_authority,
+        ),
+        (
+            b"GET http://a:x/ HTTP/1.1\r\nHost: a\r\n\r\n",
+            bad_authority,
+        ),
+        (
+            b"GET http://a?q HTTP/1.1\r\nHost: a\r\n\r\n",
+            HttpError::BadRequest("absolute-form request-target with a query but no path"),
+        ),
         // The absolute-form authority must equal Host.
-        (b"GET http://other.example/ HTTP/1.1\r\nHost: example.com\r\n\r\n", HttpError::BadRequest("absolute-form authority differs from Host")),
-        (b"GET http://a:8080/ HTTP/1.1\r\nHost: a\r\n\r\n", HttpError::BadRequest("absolute-form authority differs from Host")),
-        (b"GET http://a/ HTTP/1.0\r\nHost: b\r\n\r\n", HttpError::BadRequest("absolute-form authority differs from Host")),
+        (
+            b"GET http://other.example/ HTTP/1.1\r\nHost: example.com\r\n\r\n",
+            HttpError::BadRequest("absolute-form authority differs from Host"),
+        ),
+        (
+            b"GET http://a:8080/ HTTP/1.1\r\nHost: a\r\n\r\n",
+            HttpError::BadRequest("absolute-form authority differs from Host"),
+        ),
+        (
+            b"GET http://a/ HTTP/1.0\r\nHost: b\r\n\r\n",
+            HttpError::BadRequest("absolute-form authority differs from Host"),
+        ),
     ];
     for &(input, expected) in rows {
         let e = head_err(input);
-        assert_eq!((e, e.status()), (expected, 400), "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            (e, e.status()),
+            (expected, 400),
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
     }
 }
 
@@ -293,10 +472,22 @@ fn accept_hosts() {
 fn reject_hosts() {
     let rows: &[(&[u8], HttpError)] = &[
         // RFC 9112 §3.2: exactly one Host on HTTP/1.1.
-        (b"GET / HTTP/1.1\r\n\r\n", HttpError::BadRequest("missing Host in an HTTP/1.1 request")),
-        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", HttpError::BadRequest("more than one Host header")),
-        (b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", HttpError::BadRequest("more than one Host header")),
-        (b"GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n", HttpError::BadRequest("more than one Host header")),
+        (
+            b"GET / HTTP/1.1\r\n\r\n",
+            HttpError::BadRequest("missing Host in an HTTP/1.1 request"),
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+            HttpError::BadRequest("more than one Host header"),
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n",
+            HttpError::BadRequest("more than one Host header"),
+        ),
+        (
+            b"GET / HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n",
+            HttpError::BadRequest("more than one Host header"),
+        ),
         // RFC 9110 §7.2: a valid uri-host [":" port], non-empty.
         (b"GET / HTTP/1.1\r\nHost:\r\n\r\n", BAD_HOST),
         (b"GET / HTTP/1.1\r\nHost: \r\n\r\n", BAD_HOST),
@@ -322,7 +513,12 @@ fn reject_hosts() {
     ];
     for &(input, expected) in rows {
         let e = head_err(input);
-        assert_eq!((e, e.status()), (expected, 400), "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(
+            (e, e.status()),
+            (expected, 400),
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
     }
 }
 
@@ -330,19 +526,33 @@ fn reject_hosts() {
 fn reject_limits() {
     let limits = Limits::DEFAULT.with_headers(3);
     let three = request("GET / HTTP/1.1", &["Host: a", "B: 1", "C: 2"]);
-    assert_eq!(decode_with(limits, &three).unwrap().unwrap().0.headers().count(), 3);
+    assert_eq!(
+        decode_with(limits, &three)
+            .unwrap()
+            .unwrap()
+            .0
+            .headers()
+            .count(),
+        3
+    );
     let four = request("GET / HTTP/1.1", &["Host: a", "B: 1", "C: 2", "D: 3"]);
     let e = head_err_with(limits, &four);
     assert_eq!((e, e.status()), (HttpError::TooManyHeaders, 431));
     // Default: 100 fields.
     let names: Vec<String> = (0..99).map(|i| format!("X-{i}: v")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    assert!(decode_with(Limits::DEFAULT, &get_with(&names)).unwrap().is_some());
+    assert!(decode_with(Limits::DEFAULT, &get_with(&names))
+        .unwrap()
+        .is_some());
     let names: Vec<String> = (0..100).map(|i| format!("X-{i}: v")).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     assert_eq!(head_err(&get_with(&names)), HttpError::TooManyHeaders);
     // Zero fields allowed: only HTTP/1.0 without headers passes.
-    assert!(decode_with(Limits::DEFAULT.with_headers(0), b"GET / HTTP/1.0\r\n\r\n").unwrap().is_some());
+    assert!(
+        decode_with(Limits::DEFAULT.with_headers(0), b"GET / HTTP/1.0\r\n\r\n")
+            .unwrap()
+            .is_some()
+    );
 
     // Head size, exact fit and one over.
     let req = get_with(&[]);
@@ -354,8 +564,15 @@ fn reject_limits() {
     // Leading empty lines count against the head limit.
     let mut padded = b"\r\n".repeat(20);
     padded.extend_from_slice(&req);
-    assert_eq!(head_err_with(Limits::DEFAULT.with_head_bytes(req.len() + 39), &padded), HttpError::HeadTooLarge);
-    assert!(decode_with(Limits::DEFAULT.with_head_bytes(req.len() + 40), &padded).unwrap().is_some());
+    assert_eq!(
+        head_err_with(Limits::DEFAULT.with_head_bytes(req.len() + 39), &padded),
+        HttpError::HeadTooLarge
+    );
+    assert!(
+        decode_with(Limits::DEFAULT.with_head_bytes(req.len() + 40), &padded)
+            .unwrap()
+            .is_some()
+    );
     // A CRLF flood is rejected once over the limit.
     assert_eq!(head_err(&b"\r\n".repeat(5000)), HttpError::HeadTooLarge);
 }
@@ -434,9 +651,18 @@ fn split_inputs() -> Vec<(Limits, Vec<u8>)> {
     .iter()
     .map(|c| (d, c.to_vec()))
     .collect();
-    cases.push((small, b"GET / HTTP/1.1\r\nHost: a\r\nX: aaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n".to_vec()));
-    cases.push((small, b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n".to_vec()));
-    cases.push((small, b"GET /aaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n\r\n".to_vec()));
+    cases.push((
+        small,
+        b"GET / HTTP/1.1\r\nHost: a\r\nX: aaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n".to_vec(),
+    ));
+    cases.push((
+        small,
+        b"GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n".to_vec(),
+    ));
+    cases.push((
+        small,
+        b"GET /aaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n\r\n".to_vec(),
+    ));
     cases.push((small, b"\r\n".repeat(30)));
     cases
 }
@@ -458,9 +684,19 @@ fn split_at_every_byte() {
     for (limits, input) in split_inputs() {
         let one_shot = decode_with(limits, &input);
         for cut in 0..=input.len() {
-            assert_eq!(feed(limits, &input, [cut]), one_shot, "cut {cut} of {:?}", String::from_utf8_lossy(&input));
+            assert_eq!(
+                feed(limits, &input, [cut]),
+                one_shot,
+                "cut {cut} of {:?}",
+                String::from_utf8_lossy(&input)
+            );
         }
-        assert_eq!(feed(limits, &input, 0..input.len()), one_shot, "bytewise {:?}", String::from_utf8_lossy(&input));
+        assert_eq!(
+            feed(limits, &input, 0..input.len()),
+            one_shot,
+            "bytewise {:?}",
+            String::from_utf8_lossy(&input)
+        );
     }
 }
 
@@ -471,14 +707,24 @@ fn reset_decodes_the_next_request() {
     let (first, n) = decoder.decode(stream).unwrap().unwrap();
     assert_eq!(first.target(), "/a");
     // Without reset, a misuse is reported, not silently accepted.
-    assert_eq!(decoder.decode(stream), Err(HttpError::Internal("HeadDecoder::decode after a complete head")));
+    assert_eq!(
+        decoder.decode(stream),
+        Err(HttpError::Internal(
+            "HeadDecoder::decode after a complete head"
+        ))
+    );
     decoder.reset();
     let (second, m) = decoder.decode(&stream[n..]).unwrap().unwrap();
     assert_eq!((second.target(), n + m), ("/b", stream.len()));
     // A buffer shorter than what was already scanned is a caller bug.
     decoder.reset();
     assert_eq!(decoder.decode(b"GET / HT"), Ok(None));
-    assert_eq!(decoder.decode(b"GET"), Err(HttpError::Internal("HeadDecoder::decode given a shorter buffer")));
+    assert_eq!(
+        decoder.decode(b"GET"),
+        Err(HttpError::Internal(
+            "HeadDecoder::decode given a shorter buffer"
+        ))
+    );
 }
 
 #[test]
@@ -500,7 +746,10 @@ fn query_param_table() {
     for &(name, expected) in rows {
         assert_eq!(h.query_param(name).as_deref(), expected, "{name}");
     }
-    assert_eq!(head(b"GET /p HTTP/1.1\r\nHost: a\r\n\r\n").query_param("a"), None);
+    assert_eq!(
+        head(b"GET /p HTTP/1.1\r\nHost: a\r\n\r\n").query_param("a"),
+        None
+    );
 }
 
 #[test]
@@ -510,7 +759,11 @@ fn connection_semantics() {
         ("GET / HTTP/1.1", &[], true),
         ("GET / HTTP/1.1", &["Connection: close"], false),
         ("GET / HTTP/1.1", &["Connection: Keep-Alive, CLOSE"], false),
-        ("GET / HTTP/1.1", &["Connection: foo", "Connection: close"], false),
+        (
+            "GET / HTTP/1.1",
+            &["Connection: foo", "Connection: close"],
+            false,
+        ),
         ("GET / HTTP/1.1", &["Connection: closed"], true),
         ("GET / HTTP/1.1", &["Connection: keep-alive"], true),
         ("GET / HTTP/1.0", &[], false),
@@ -544,15 +797,43 @@ fn expect_continue_table() {
 #[test]
 fn websocket_upgrade_table() {
     let rows: &[(&str, &[&str], bool)] = &[
-        ("GET /ws HTTP/1.1", &["Connection: Upgrade", "Upgrade: websocket"], true),
-        ("GET /ws HTTP/1.1", &["Connection: keep-alive, upgrade", "Upgrade: WebSocket"], true),
-        ("GET /ws HTTP/1.1", &["Upgrade: websocket", "Connection: x", "Connection: Upgrade"], true),
+        (
+            "GET /ws HTTP/1.1",
+            &["Connection: Upgrade", "Upgrade: websocket"],
+            true,
+        ),
+        (
+            "GET /ws HTTP/1.1",
+            &["Connection: keep-alive, upgrade", "Upgrade: WebSocket"],
+            true,
+        ),
+        (
+            "GET /ws HTTP/1.1",
+            &["Upgrade: websocket", "Connection: x", "Connection: Upgrade"],
+            true,
+        ),
         ("GET /ws HTTP/1.1", &["Upgrade: websocket"], false),
         ("GET /ws HTTP/1.1", &["Connection: Upgrade"], false),
-        ("GET /ws HTTP/1.1", &["Connection: Upgrade", "Upgrade: h2c"], false),
-        ("GET /ws HTTP/1.1", &["Connection: Upgraded", "Upgrade: websocket"], false),
-        ("POST /ws HTTP/1.1", &["Connection: Upgrade", "Upgrade: websocket"], false),
-        ("GET /ws HTTP/1.0", &["Connection: Upgrade", "Upgrade: websocket"], false),
+        (
+            "GET /ws HTTP/1.1",
+            &["Connection: Upgrade", "Upgrade: h2c"],
+            false,
+        ),
+        (
+            "GET /ws HTTP/1.1",
+            &["Connection: Upgraded", "Upgrade: websocket"],
+            false,
+        ),
+        (
+            "POST /ws HTTP/1.1",
+            &["Connection: Upgrade", "Upgrade: websocket"],
+            false,
+        ),
+        (
+            "GET /ws HTTP/1.0",
+            &["Connection: Upgrade", "Upgrade: websocket"],
+            false,
+        ),
     ];
     for &(line, extra, expected) in rows {
         let h = head(&request(line, &[&["Host: a"], extra].concat()));
@@ -564,7 +845,13 @@ fn websocket_upgrade_table() {
 fn debug_does_not_print_values_or_query() {
     let h = head(b"POST /m?token=s3cr3t HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer hunter2\r\nContent-Length: 0\r\n\r\n");
     let debug = format!("{h:?}");
-    assert!(debug.contains("Authorization") && debug.contains("/m"), "{debug}");
-    assert!(!debug.contains("hunter2") && !debug.contains("s3cr3t"), "{debug}");
+    assert!(
+        debug.contains("Authorization") && debug.contains("/m"),
+        "{debug}"
+    );
+    assert!(
+        !debug.contains("hunter2") && !debug.contains("s3cr3t"),
+        "{debug}"
+    );
     assert_eq!(h.body_framing(), BodyFraming::Length(0));
 }

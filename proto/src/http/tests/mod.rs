@@ -24,7 +24,10 @@ fn decode_with(limits: Limits, buf: &[u8]) -> HeadResult {
 fn head(buf: &[u8]) -> RequestHead {
     match decode_with(Limits::DEFAULT, buf) {
         Ok(Some((head, _))) => head,
-        other => panic!("{:?}: expected a head, got {other:?}", String::from_utf8_lossy(buf)),
+        other => panic!(
+            "{:?}: expected a head, got {other:?}",
+            String::from_utf8_lossy(buf)
+        ),
     }
 }
 
@@ -38,14 +41,20 @@ fn head_err(buf: &[u8]) -> HttpError {
 fn head_err_with(limits: Limits, buf: &[u8]) -> HttpError {
     match decode_with(limits, buf) {
         Err(e) => e,
-        other => panic!("{:?}: expected an error, got {other:?}", String::from_utf8_lossy(buf)),
+        other => panic!(
+            "{:?}: expected an error, got {other:?}",
+            String::from_utf8_lossy(buf)
+        ),
     }
 }
 
 /// `GET / HTTP/1.1` with `Host: example.com` and the given extra header
 /// lines (each without its CRLF).
 fn get_with(headers: &[&str]) -> Vec<u8> {
-    request("GET / HTTP/1.1", &[&["Host: example.com"], headers].concat())
+    request(
+        "GET / HTTP/1.1",
+        &[&["Host: example.com"], headers].concat(),
+    )
 }
 
 /// A request line and header lines, CRLF-terminated, with the empty line.

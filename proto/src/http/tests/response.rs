@@ -1,8 +1,13 @@
 //! Response heads, outbound header validation, errors.
 
-use crate::http::{parse_header_line, reason_phrase, HeaderName, HeaderValue, HttpError, ResponseHeadWriter};
+use crate::http::{
+    parse_header_line, reason_phrase, HeaderName, HeaderValue, HttpError, ResponseHeadWriter,
+};
 
-fn write(status: u16, build: impl FnOnce(&mut ResponseHeadWriter<'_>)) -> (Vec<u8>, Result<(), HttpError>) {
+fn write(
+    status: u16,
+    build: impl FnOnce(&mut ResponseHeadWriter<'_>),
+) -> (Vec<u8>, Result<(), HttpError>) {
     let mut out = b"previous response".to_vec();
     let mut writer = ResponseHeadWriter::new(&mut out, status);
     build(&mut writer);
@@ -32,16 +37,29 @@ fn accept_heads() {
             }
         });
         assert_eq!(result, Ok(()));
-        assert_eq!(&out[b"previous response".len()..], expected, "{status} {headers:?}");
+        assert_eq!(
+            &out[b"previous response".len()..],
+            expected,
+            "{status} {headers:?}"
+        );
     }
     let (out, result) = write(200, |w| {
         w.content_length(0);
     });
-    assert_eq!((result, &out[17..]), (Ok(()), &b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"[..]));
+    assert_eq!(
+        (result, &out[17..]),
+        (Ok(()), &b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"[..])
+    );
     let (out, result) = write(200, |w| {
         w.content_length(u64::MAX);
     });
-    assert_eq!((result, &out[17..]), (Ok(()), &b"HTTP/1.1 200 OK\r\ncontent-length: 18446744073709551615\r\n\r\n"[..]));
+    assert_eq!(
+        (result, &out[17..]),
+        (
+            Ok(()),
+            &b"HTTP/1.1 200 OK\r\ncontent-length: 18446744073709551615\r\n\r\n"[..]
+        )
+    );
 }
 
 #[test]
@@ -50,18 +68,58 @@ fn reject_header() {
     // are tokens (RFC 9110 §5.1, §5.5).
     let rows: &[(&str, &[u8], HttpError)] = &[
         ("X", b"a\rb", HttpError::InvalidHeader("CR in header value")),
-        ("X", b"a\r\nSet-Cookie: x", HttpError::InvalidHeader("CR in header value")),
+        (
+            "X",
+            b"a\r\nSet-Cookie: x",
+            HttpError::InvalidHeader("CR in header value"),
+        ),
         ("X", b"a\nb", HttpError::InvalidHeader("LF in header value")),
-        ("X", b"a\0b", HttpError::InvalidHeader("NUL in header value")),
-        ("X", b"a\x1bb", HttpError::InvalidHeader("control character in header value")),
-        ("X", b"\x7f", HttpError::InvalidHeader("control character in header value")),
+        (
+            "X",
+            b"a\0b",
+            HttpError::InvalidHeader("NUL in header value"),
+        ),
+        (
+            "X",
+            b"a\x1bb",
+            HttpError::InvalidHeader("control character in header value"),
+        ),
+        (
+            "X",
+            b"\x7f",
+            HttpError::InvalidHeader("control character in header value"),
+        ),
         ("", b"v", HttpError::InvalidHeader("empty header name")),
-        ("X Y", b"v", HttpError::InvalidHeader("header name is not a token")),
-        ("X:", b"v", HttpError::InvalidHeader("header name is not a token")),
-        ("X\r\nY", b"v", HttpError::InvalidHeader("header name is not a token")),
-        ("X\0", b"v", HttpError::InvalidHeader("header name is not a token")),
-        ("Ä", b"v", HttpError::InvalidHeader("header name is not a token")),
-        ("(X)", b"v", HttpError::InvalidHeader("header name is not a token")),
+        (
+            "X Y",
+            b"v",
+            HttpError::InvalidHeader("header name is not a token"),
+        ),
+        (
+            "X:",
+            b"v",
+            HttpError::InvalidHeader("header name is not a token"),
+        ),
+        (
+            "X\r\nY",
+            b"v",
+            HttpError::InvalidHeader("header name is not a token"),
+        ),
+        (
+            "X\0",
+            b"v",
+            HttpError::InvalidHeader("header name is not a token"),
+        ),
+        (
+            "Ä",
+            b"v",
+            HttpError::InvalidHeader("header name is not a token"),
+        ),
+        (
+            "(X)",
+            b"v",
+            HttpError::InvalidHeader("header name is not a token"),
+        ),
     ];
     for &(name, value, expected) in rows {
         // Whether the bad header comes first, last, or between good ones,
@@ -90,7 +148,10 @@ fn reject_header() {
     let (_, result) = write(200, |w| {
         w.header("A B", b"v").header("X", b"\n");
     });
-    assert_eq!(result, Err(HttpError::InvalidHeader("header name is not a token")));
+    assert_eq!(
+        result,
+        Err(HttpError::InvalidHeader("header name is not a token"))
+    );
 }
 
 #[test]
@@ -99,7 +160,11 @@ fn reject_status() {
         let (out, result) = write(status, |w| {
             w.header("X", b"v");
         });
-        assert_eq!(result, Err(HttpError::Internal("status code outside 100..=999")), "{status}");
+        assert_eq!(
+            result,
+            Err(HttpError::Internal("status code outside 100..=999")),
+            "{status}"
+        );
         assert_eq!(out, b"previous response");
     }
 }
@@ -126,7 +191,11 @@ fn framing_conflicts() {
     ];
     for (i, case) in cases.into_iter().enumerate() {
         let (out, result) = write(200, case);
-        assert_eq!((result, out.as_slice()), (conflict, &b"previous response"[..]), "case {i}");
+        assert_eq!(
+            (result, out.as_slice()),
+            (conflict, &b"previous response"[..]),
+            "case {i}"
+        );
     }
 }
 
@@ -144,13 +213,28 @@ fn header_line_table() {
         assert_eq!((n.as_str(), v.as_bytes()), (name, value), "{line:?}");
     }
     let reject: &[(&str, HttpError)] = &[
-        ("no colon", HttpError::InvalidHeader("expected \"Name: value\"")),
+        (
+            "no colon",
+            HttpError::InvalidHeader("expected \"Name: value\""),
+        ),
         ("", HttpError::InvalidHeader("expected \"Name: value\"")),
         (": v", HttpError::InvalidHeader("empty header name")),
-        ("X Y: v", HttpError::InvalidHeader("header name is not a token")),
-        ("X : v", HttpError::InvalidHeader("header name is not a token")),
-        (" X: v", HttpError::InvalidHeader("header name is not a token")),
-        ("X: a\r\nY: b", HttpError::InvalidHeader("CR in header value")),
+        (
+            "X Y: v",
+            HttpError::InvalidHeader("header name is not a token"),
+        ),
+        (
+            "X : v",
+            HttpError::InvalidHeader("header name is not a token"),
+        ),
+        (
+            " X: v",
+            HttpError::InvalidHeader("header name is not a token"),
+        ),
+        (
+            "X: a\r\nY: b",
+            HttpError::InvalidHeader("CR in header value"),
+        ),
         ("X: a\nY: b", HttpError::InvalidHeader("LF in header value")),
         ("X: a\0", HttpError::InvalidHeader("NUL in header value")),
     ];
@@ -161,7 +245,10 @@ fn header_line_table() {
 
 #[test]
 fn header_newtypes() {
-    assert_eq!(HeaderName::new("Mcp-Session-Id").unwrap().as_str(), "Mcp-Session-Id");
+    assert_eq!(
+        HeaderName::new("Mcp-Session-Id").unwrap().as_str(),
+        "Mcp-Session-Id"
+    );
     assert_eq!(HeaderValue::new(b"a b").unwrap().as_bytes(), b"a b");
     // Debug never shows a value (it may be a credential).
     let value = HeaderValue::new(b"Bearer hunter2").unwrap();
@@ -179,7 +266,11 @@ fn header_newtypes() {
         ("Content-Type", false),
         ("Trailers", false),
     ] {
-        assert_eq!(HeaderName::new(name).unwrap().is_connection_level(), reserved, "{name}");
+        assert_eq!(
+            HeaderName::new(name).unwrap().is_connection_level(),
+            reserved,
+            "{name}"
+        );
     }
 }
 
@@ -215,12 +306,19 @@ fn error_status_and_display() {
         (HttpError::TargetTooLong, 414, "request-target too long"),
         (HttpError::HeadTooLarge, 431, "request head too large"),
         (HttpError::TooManyHeaders, 431, "too many header fields"),
-        (HttpError::TrailersTooLarge, 431, "trailer section too large"),
+        (
+            HttpError::TrailersTooLarge,
+            431,
+            "trailer section too large",
+        ),
         (HttpError::Internal("x"), 500, "internal error: x"),
         (HttpError::NotImplemented("x"), 501, "not implemented: x"),
     ];
     for (error, status, text) in rows {
-        assert_eq!((error.status(), error.to_string()), (status, text.to_owned()));
+        assert_eq!(
+            (error.status(), error.to_string()),
+            (status, text.to_owned())
+        );
         // Every status we map to has a reason phrase.
         assert!(!reason_phrase(status).is_empty());
     }

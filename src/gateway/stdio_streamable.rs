@@ -1,0 +1,560 @@
+//! stdio→Streamable HTTP: MCP's single-endpoint transport (revisions
+//! 2025-03-26, 2025-06-18 and 2025-11-25) in front of a stdio child.
+//!
+//! - POST carries one message (or a 2025-03-26 batch). Notifications and
+//!   responses get 202; requests get an SSE response stream carrying what the
+//!   child sends about them, then their answers, then the stream ends.
+//! - GET opens a session's standalone stream (stateful only), or resumes a
+//!   broken stream with `Last-Event-ID`.
+//! - DELETE ends a stateful session.
+//!
+//! Stateful (`--stateful`): each MCP session has its own child and its own
+//! `Link`, whose streams are the session's POST responses and GET stream.
+//! Stateless (default): one shared child, initialised once, whose sessions
+//! are single requests; `--childPerSession` gives each request its own child
+//! instead.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+use async_io::Timer;
+use smol::channel;
+use supergateway_proto::http::{Method, RequestHead};
+use supergateway_proto::jsonrpc::{codes, parse_message, Kind, MessageError};
+
+use crate::child::Child;
+use crate::cli::Config;
+use crate::gateway::event_stream::{parse_event_id, EventStream, PumpEnd};
+use crate::gateway::front::Front;
+use crate::gateway::link::{ClientError, Clients, Link, SessionKey};
+use crate::gateway::stdio_sse::is_json;
+use crate::gateway::{session_id, StdioMode};
+use crate::http::response::Response;
+use crate::http::server::{Conn, Handler, Next, Request};
+use crate::rt;
+
+/// Protocol versions this transport speaks, newest first (the reference
+/// SDK's list).
+pub(crate) const SUPPORTED_VERSIONS: [&str; 5] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05", "2024-10-07"];
+/// What a request without `MCP-Protocol-Version` is taken to speak.
+const DEFAULT_VERSION: &str = "2025-03-26";
+/// Messages queued for one stream before its client counts as too slow.
+const OUTLET_QUEUE: usize = 1024;
+/// Broken streams a session keeps for resumption at most.
+const DETACHED_STREAMS: usize = 16;
+
+/// The stdio→Streamable HTTP handler.
+pub(crate) struct StdioStreamable {
+    front: Front,
+    command: String,
+    path: String,
+    stateful: bool,
+    /// Stateless with `--childPerSession`: a child per request.
+    child_per_request: bool,
+    /// `--protocolVersion`: used when the gateway initialises the child.
+    protocol_version: String,
+    session_timeout: Option<Duration>,
+    keep_alive: Option<Duration>,
+    max_sessions: usize,
+    replay_limit: usize,
+    /// Stateless: the shared child's link.
+    shared: Option<Rc<RefCell<Link>>>,
+    /// Stateful sessions by id.
+    sessions: RefCell<HashMap<String, Rc<McpSession>>>,
+    /// Stateless: streams open now (and their children with
+    /// `--childPerSession`).
+    open_requests: RefCell<HashMap<SessionKey, Option<Child>>>,
+    /// Stream keys, unique across the gateway (they name event ids).
+    next_key: Cell<SessionKey>,
+}
+
+/// One stateful MCP session.
+struct McpSession {
+    id: String,
+    link: Rc<RefCell<Link>>,
+    /// Last request seen; idle sessions end after `--sessionTimeout`.
+    last_active: Cell<Instant>,
+    /// A standalone GET stream is attached to a connection now.
+    standalone_open: Cell<bool>,
+    /// Streams whose connection broke before they were complete, kept for
+    /// `Last-Event-ID` resumption (oldest first).
+    detached: RefCell<Vec<EventStream>>,
+}
+
+impl McpSession {
+    fn detach(&self, stream: EventStream) {
+        let mut detached = self.detached.borrow_mut();
+        detached.push(stream);
+        if detached.len() > DETACHED_STREAMS {
+            let oldest = detached.remove(0);
+            self.link.borrow_mut().close_session(oldest.key);
+        }
+    }
+
+    fn take_detached(&self, key: SessionKey) -> Option<EventStream> {
+        let mut detached = self.detached.borrow_mut();
+        let index = detached.iter().position(|stream| stream.key == key)?;
+        Some(detached.remove(index))
+    }
+}
+
+/// What the head of a POST body says, from the one parse done here.
+struct Peek {
+    initialize: bool,
+    /// `params.protocolVersion` of an `initialize`.
+    version: Option<String>,
+}
+
+impl StdioStreamable {
+    pub(crate) fn new(config: &Config, command: &str, shared: Option<Rc<RefCell<Link>>>) -> Rc<Self> {
+        let handler = Rc::new(Self {
+            front: Front::new(config),
+            command: command.to_owned(),
+            path: config.streamable_http_path.clone(),
+            stateful: config.stateful,
+            child_per_request: !config.stateful && config.child_per_session,
+            protocol_version: config.protocol_version.clone(),
+            session_timeout: config.session_timeout,
+            keep_alive: config.keep_alive,
+            max_sessions: config.max_sessions,
+            replay_limit: config.replay_buffer,
+            shared,
+            sessions: RefCell::new(HashMap::new()),
+            open_requests: RefCell::new(HashMap::new()),
+            next_key: Cell::new(1),
+        });
+        if handler.stateful {
+            if let Some(timeout) = handler.session_timeout {
+                rt::spawn(expire_sessions(Rc::downgrade(&handler), timeout)).detach();
+            }
+        }
+        handler
+    }
+
+    fn new_key(&self) -> SessionKey {
+        let key = self.next_key.get();
+        self.next_key.set(key.wrapping_add(1));
+        key
+    }
+
+    fn healthy(&self) -> bool {
+        self.shared.as_ref().is_none_or(|link| link.borrow().is_running())
+    }
+
+    async fn post(self: Rc<Self>, request: Request, conn: &mut Conn) -> Next {
+        let head = &request.head;
+        if !accepts(head, "application/json") || !accepts(head, "text/event-stream") {
+            let message = "Not Acceptable: Client must accept both application/json and text/event-stream";
+            return self.front.error(head, conn, 406, codes::SERVER_ERROR, message).await;
+        }
+        if !head.header_str("content-type").is_some_and(is_json) {
+            let message = "Unsupported Media Type: Content-Type must be application/json";
+            return self.front.error(head, conn, 415, codes::SERVER_ERROR, message).await;
+        }
+        let header_version = match self.version_header(head) {
+            Ok(version) => version,
+            Err(message) => return self.front.error(head, conn, 400, codes::SERVER_ERROR, &message).await,
+        };
+        let body = &request.body;
+        let batch = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
+        let peek = match peek(body) {
+            Ok(peek) => peek,
+            Err(err) => return self.front.error(head, conn, 400, err.code(), &err.to_string()).await,
+        };
+
+        // Which link, and which session (stateful).
+        let (link, session, version) = if self.stateful {
+            match self.stateful_target(head, &peek) {
+                Ok(target) => target,
+                Err((status, code, message)) => return self.front.error(head, conn, status, code, message).await,
+            }
+        } else {
+            match self.stateless_link(&peek) {
+                Ok(link) => (link, None, None),
+                Err(message) => return self.front.error(head, conn, 500, codes::SERVER_ERROR, message).await,
+            }
+        };
+        let version = peek.version.clone().or(header_version).or(version).unwrap_or_else(|| DEFAULT_VERSION.to_owned());
+        if batch && version != "2025-03-26" {
+            self.end_request_child(&link, session.as_ref());
+            let message = "Invalid Request: batches are only accepted from 2025-03-26 clients";
+            return self.front.error(head, conn, 400, codes::INVALID_REQUEST, message).await;
+        }
+
+        let key = self.new_key();
+        let (outlet, frames) = channel::bounded(OUTLET_QUEUE);
+        if !link.borrow_mut().open_session(key, outlet, false) {
+            self.end_request_child(&link, session.as_ref());
+            return self.front.error(head, conn, 503, codes::SERVER_ERROR, "the MCP server has exited").await;
+        }
+        let result = link.borrow_mut().handle_client_message(key, body);
+        let requests = match result {
+            Ok(requests) => requests,
+            Err(err) => {
+                link.borrow_mut().close_session(key);
+                self.end_request_child(&link, session.as_ref());
+                let (code, message) = match err {
+                    ClientError::Malformed(err) => (err.code(), err.to_string()),
+                    ClientError::NoSession => (codes::SERVER_ERROR, "the MCP server has exited".to_owned()),
+                };
+                return self.front.error(head, conn, 400, code, &message).await;
+            }
+        };
+        if requests == 0 {
+            link.borrow_mut().close_session(key);
+            self.end_request_child(&link, session.as_ref());
+            return self.front.send(head, conn, self.with_session(Response::new(202), session.as_deref())).await;
+        }
+
+        // An SSE response stream for the answers.
+        let mut stream = EventStream::new(key, frames, requests, if self.stateful { self.replay_limit } else { 0 });
+        let mut pending = Vec::with_capacity(1024);
+        let response = self.sse_response(session.as_deref());
+        if self.front.decorate(head, response).encode(&mut pending).is_err() {
+            link.borrow_mut().close_session(key);
+            return Next::Close;
+        }
+        if version.as_str() >= "2025-11-25" {
+            let mut priming = Vec::new();
+            stream.prime(&mut priming);
+            supergateway_proto::http::encode_chunk(&mut pending, &priming);
+        }
+        if !self.stateful {
+            let child = if self.child_per_request { link.borrow().child().cloned() } else { None };
+            self.open_requests.borrow_mut().insert(key, child);
+        }
+        let end = stream.pump(conn, pending, true, self.keep_alive).await;
+        self.finish_stream(&link, session.as_ref(), stream, end);
+        if end == PumpEnd::Complete {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
+    }
+
+    /// After a POST or GET stream ended: a stateful stream that broke is
+    /// kept for resumption; anything else leaves the link.
+    fn finish_stream(&self, link: &Rc<RefCell<Link>>, session: Option<&Rc<McpSession>>, stream: EventStream, end: PumpEnd) {
+        if let Some(session) = session {
+            if stream.is_standalone() {
+                session.standalone_open.set(false);
+            }
+            if end == PumpEnd::Gone && self.sessions.borrow().contains_key(&session.id) {
+                session.detach(stream);
+                return;
+            }
+        }
+        link.borrow_mut().close_session(stream.key);
+        if !self.stateful {
+            self.open_requests.borrow_mut().remove(&stream.key);
+            self.end_request_child(link, None);
+        }
+    }
+
+    /// With a child per request, stops the request's child.
+    fn end_request_child(&self, link: &Rc<RefCell<Link>>, session: Option<&Rc<McpSession>>) {
+        if self.child_per_request && session.is_none() {
+            if let Some(child) = link.borrow().child().cloned() {
+                rt::spawn(async move { child.shutdown().await }).detach();
+            }
+        }
+    }
+
+    /// Stateful: the session a POST belongs to, created by `initialize`.
+    #[allow(clippy::type_complexity)]
+    fn stateful_target(
+        &self,
+        head: &RequestHead,
+        peek: &Peek,
+    ) -> Result<(Rc<RefCell<Link>>, Option<Rc<McpSession>>, Option<String>), (u16, i32, &'static str)> {
+        match head.header_str("mcp-session-id") {
+            Some(id) => {
+                let session = self.session(id).ok_or((404, codes::SESSION_NOT_FOUND, "Session not found"))?;
+                if peek.initialize {
+                    return Err((400, codes::INVALID_REQUEST, "Invalid Request: Server already initialized"));
+                }
+                Ok((Rc::clone(&session.link), Some(session), None))
+            }
+            None if peek.initialize => {
+                if self.sessions.borrow().len() >= self.max_sessions {
+                    return Err((503, codes::SERVER_ERROR, "too many sessions"));
+                }
+                let link = Link::start(&self.command, Clients::One, |_| {}).map_err(|err| {
+                    tracing::error!("could not start the MCP server: {err}");
+                    (500, codes::SERVER_ERROR, "could not start the MCP server")
+                })?;
+                let session = Rc::new(McpSession {
+                    id: session_id::new(),
+                    link: Rc::clone(&link),
+                    last_active: Cell::new(Instant::now()),
+                    standalone_open: Cell::new(false),
+                    detached: RefCell::new(Vec::new()),
+                });
+                tracing::info!("session {} started", session.id);
+                self.sessions.borrow_mut().insert(session.id.clone(), Rc::clone(&session));
+                Ok((link, Some(session), None))
+            }
+            None => Err((400, codes::SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required")),
+        }
+    }
+
+    /// Stateless: the shared link, or a new child for this request; the
+    /// child is initialised by the gateway unless this is `initialize`.
+    fn stateless_link(&self, peek: &Peek) -> Result<Rc<RefCell<Link>>, &'static str> {
+        let link = match &self.shared {
+            Some(link) => Rc::clone(link),
+            None => Link::start(&self.command, Clients::Anonymous, |_| {}).map_err(|err| {
+                tracing::error!("could not start the MCP server: {err}");
+                "could not start the MCP server"
+            })?,
+        };
+        if !peek.initialize {
+            link.borrow_mut().initialize_child(&self.protocol_version);
+        }
+        Ok(link)
+    }
+
+    fn session(&self, id: &str) -> Option<Rc<McpSession>> {
+        let session = self.sessions.borrow().get(id).cloned()?;
+        session.last_active.set(Instant::now());
+        Some(session)
+    }
+
+    async fn get(self: Rc<Self>, head: &RequestHead, conn: &mut Conn) -> Next {
+        if !self.stateful {
+            return self.front.method_not_allowed(head, conn, "POST").await;
+        }
+        if !accepts(head, "text/event-stream") {
+            let message = "Not Acceptable: Client must accept text/event-stream";
+            return self.front.error(head, conn, 406, codes::SERVER_ERROR, message).await;
+        }
+        let version = match self.version_header(head) {
+            Ok(version) => version.unwrap_or_else(|| DEFAULT_VERSION.to_owned()),
+            Err(message) => return self.front.error(head, conn, 400, codes::SERVER_ERROR, &message).await,
+        };
+        let Some(id) = head.header_str("mcp-session-id") else {
+            let message = "Bad Request: Mcp-Session-Id header is required";
+            return self.front.error(head, conn, 400, codes::SERVER_ERROR, message).await;
+        };
+        let Some(session) = self.session(id) else {
+            return self.front.error(head, conn, 404, codes::SESSION_NOT_FOUND, "Session not found").await;
+        };
+        let resume = head.header_str("last-event-id").and_then(parse_event_id);
+        let resumed = resume.and_then(|(key, seq)| session.take_detached(key).map(|stream| (stream, seq)));
+        let mut pending = Vec::with_capacity(1024);
+        let (mut stream, standalone) = match resumed {
+            Some((stream, seq)) => {
+                let standalone = stream.is_standalone();
+                if standalone && session.standalone_open.get() {
+                    session.detach(stream);
+                    return self.conflict(head, conn).await;
+                }
+                self.front.decorate(head, self.sse_response(Some(&session))).encode(&mut pending).ok();
+                let mut replay = Vec::new();
+                stream.replay_after(seq, &mut replay);
+                supergateway_proto::http::encode_chunk(&mut pending, &replay);
+                (stream, standalone)
+            }
+            None => {
+                if session.standalone_open.get() {
+                    return self.conflict(head, conn).await;
+                }
+                // A new standalone stream replaces one that broke.
+                let old: Vec<SessionKey> = session
+                    .detached
+                    .borrow()
+                    .iter()
+                    .filter(|stream| stream.is_standalone())
+                    .map(|stream| stream.key)
+                    .collect();
+                for key in old {
+                    if let Some(stream) = session.take_detached(key) {
+                        session.link.borrow_mut().close_session(stream.key);
+                    }
+                }
+                let key = self.new_key();
+                let (outlet, frames) = channel::bounded(OUTLET_QUEUE);
+                if !session.link.borrow_mut().open_session(key, outlet, true) {
+                    return self.front.error(head, conn, 404, codes::SESSION_NOT_FOUND, "Session not found").await;
+                }
+                let stream = EventStream::new(key, frames, 0, self.replay_limit);
+                self.front.decorate(head, self.sse_response(Some(&session))).encode(&mut pending).ok();
+                if version.as_str() >= "2025-11-25" {
+                    let mut priming = Vec::new();
+                    stream.prime(&mut priming);
+                    supergateway_proto::http::encode_chunk(&mut pending, &priming);
+                }
+                (stream, true)
+            }
+        };
+        if standalone {
+            session.standalone_open.set(true);
+        }
+        let link = Rc::clone(&session.link);
+        let end = stream.pump(conn, pending, true, self.keep_alive).await;
+        self.finish_stream(&link, Some(&session), stream, end);
+        if end == PumpEnd::Complete {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
+    }
+
+    async fn conflict(&self, head: &RequestHead, conn: &mut Conn) -> Next {
+        let message = "Conflict: Only one SSE stream is allowed per session";
+        self.front.error(head, conn, 409, codes::SERVER_ERROR, message).await
+    }
+
+    async fn delete(&self, head: &RequestHead, conn: &mut Conn) -> Next {
+        if !self.stateful {
+            return self.front.method_not_allowed(head, conn, "POST").await;
+        }
+        let Some(id) = head.header_str("mcp-session-id") else {
+            let message = "Bad Request: Mcp-Session-Id header is required";
+            return self.front.error(head, conn, 400, codes::SERVER_ERROR, message).await;
+        };
+        let removed = self.sessions.borrow_mut().remove(id);
+        let Some(session) = removed else {
+            return self.front.error(head, conn, 404, codes::SESSION_NOT_FOUND, "Session not found").await;
+        };
+        tracing::info!("session {} ended by the client", session.id);
+        end_session(&session);
+        self.front.send(head, conn, Response::new(200)).await
+    }
+
+    /// `MCP-Protocol-Version`, if given: must be one we speak.
+    fn version_header(&self, head: &RequestHead) -> Result<Option<String>, String> {
+        match head.header_str("mcp-protocol-version") {
+            None => Ok(None),
+            Some(version) if SUPPORTED_VERSIONS.contains(&version) => Ok(Some(version.to_owned())),
+            Some(version) => Err(format!(
+                "Bad Request: Unsupported protocol version: {version} (supported versions: {})",
+                SUPPORTED_VERSIONS.join(", ")
+            )),
+        }
+    }
+
+    fn sse_response<'a>(&self, session: Option<&'a McpSession>) -> Response<'a> {
+        let response = Response::new(200)
+            .header("content-type", b"text/event-stream")
+            .header("cache-control", b"no-cache, no-transform")
+            .header("x-accel-buffering", b"no")
+            .chunked();
+        self.with_session(response, session)
+    }
+
+    fn with_session<'a>(&self, response: Response<'a>, session: Option<&'a McpSession>) -> Response<'a> {
+        match session {
+            Some(session) => response.header("mcp-session-id", session.id.as_bytes()),
+            None => response,
+        }
+    }
+}
+
+/// Ends a session: its child is stopped (which closes its streams).
+fn end_session(session: &McpSession) {
+    session.detached.borrow_mut().clear();
+    if let Some(child) = session.link.borrow().child().cloned() {
+        rt::spawn(async move { child.shutdown().await }).detach();
+    }
+}
+
+/// Ends sessions idle for longer than `timeout`. An open GET stream without
+/// requests counts as idle.
+async fn expire_sessions(handler: Weak<StdioStreamable>, timeout: Duration) {
+    let every = (timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
+    loop {
+        Timer::after(every).await;
+        let Some(handler) = handler.upgrade() else { return };
+        let now = Instant::now();
+        let expired: Vec<Rc<McpSession>> = handler
+            .sessions
+            .borrow()
+            .values()
+            .filter(|session| now.saturating_duration_since(session.last_active.get()) >= timeout)
+            .cloned()
+            .collect();
+        for session in expired {
+            handler.sessions.borrow_mut().remove(&session.id);
+            tracing::info!("session {} expired after {} ms idle", session.id, timeout.as_millis());
+            end_session(&session);
+        }
+    }
+}
+
+/// Whether `Accept` lists `media` (or a wildcard covering it).
+fn accepts(head: &RequestHead, media: &str) -> bool {
+    let (kind, _) = media.split_once('/').unwrap_or((media, ""));
+    head.header_values("accept").any(|value| {
+        String::from_utf8_lossy(value).split(',').any(|item| {
+            let item = item.split(';').next().unwrap_or("").trim();
+            item.eq_ignore_ascii_case(media)
+                || item == "*/*"
+                || item.strip_suffix("/*").is_some_and(|prefix| prefix.eq_ignore_ascii_case(kind))
+        })
+    })
+}
+
+/// Is the body an `initialize` request, and which version does it ask for?
+/// Parsed only when the body names `initialize` at all (the relay path does
+/// not pay for a second parse).
+fn peek(body: &[u8]) -> Result<Peek, MessageError> {
+    let mentions = body.windows(12).any(|window| window == b"\"initialize\"");
+    if !mentions {
+        return Ok(Peek { initialize: false, version: None });
+    }
+    match parse_message(body) {
+        Ok(message) => {
+            let initialize = message.kind == Kind::Request && message.method.as_deref() == Some("initialize");
+            let version = message.protocol_version.as_deref().filter(|_| initialize).map(str::to_owned);
+            Ok(Peek { initialize, version })
+        }
+        Err(MessageError::Batch) => Ok(Peek { initialize: false, version: None }),
+        Err(err) => Err(err),
+    }
+}
+
+impl StdioMode for StdioStreamable {
+    fn session_count(&self) -> usize {
+        if self.stateful {
+            self.sessions.borrow().len()
+        } else {
+            self.open_requests.borrow().len()
+        }
+    }
+
+    fn children(&self) -> Vec<Child> {
+        let mut children: Vec<Child> = Vec::new();
+        if let Some(child) = self.shared.as_ref().and_then(|link| link.borrow().child().cloned()) {
+            children.push(child);
+        }
+        for session in self.sessions.borrow().values() {
+            children.extend(session.link.borrow().child().cloned());
+        }
+        children.extend(self.open_requests.borrow().values().flatten().cloned());
+        children
+    }
+}
+
+impl Handler for StdioStreamable {
+    async fn handle(self: Rc<Self>, request: Request, conn: &mut Conn) -> Next {
+        let head = &request.head;
+        if let Some(next) = self.front.intercept(head, conn, self.healthy()).await {
+            return next;
+        }
+        if head.path() != self.path {
+            return self.front.error(head, conn, 404, codes::SERVER_ERROR, "Not found").await;
+        }
+        match head.method() {
+            Method::Post => Rc::clone(&self).post(request, conn).await,
+            Method::Get => {
+                let head = request.head;
+                Rc::clone(&self).get(&head, conn).await
+            }
+            Method::Delete => self.delete(head, conn).await,
+            _ => self.front.method_not_allowed(head, conn, "GET, POST, DELETE").await,
+        }
+    }
+}
