@@ -42,6 +42,13 @@ async fn run(config: Rc<Config>) -> i32 {
             })
             .await
         }
+        (Input::Stdio(command), Output::Ws) => {
+            let shared = (!config.child_per_session).then_some(gateway::link::Clients::Separate);
+            gateway::run_stdio(&config, command, shared, |shared| {
+                Rc::new(gateway::stdio_ws::StdioWs::new(&config, command, shared))
+            })
+            .await
+        }
         (Input::Stdio(command), Output::StreamableHttp) => {
             let shared_child = !config.stateful && !config.child_per_session;
             let shared = shared_child.then_some(gateway::link::Clients::Anonymous);

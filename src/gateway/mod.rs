@@ -6,6 +6,7 @@ pub(crate) mod link;
 pub(crate) mod session_id;
 pub(crate) mod stdio_sse;
 pub(crate) mod stdio_streamable;
+pub(crate) mod stdio_ws;
 
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -92,17 +92,12 @@ impl Gateway {
     }
 
     pub fn connect(&self) -> TcpStream {
-        let stream = TcpStream::connect(self.addr).unwrap();
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        stream.set_nodelay(true).unwrap();
-        stream
+        connect_to(self.addr)
     }
 
     /// Sends one request on a new connection and reads the response.
     pub fn request(&self, raw: &[u8]) -> Response {
-        let mut stream = self.connect();
-        stream.write_all(raw).unwrap();
-        read_response(&mut BufReader::new(stream))
+        request_to(self.addr, raw)
     }
 
     pub fn pid(&self) -> i32 {
@@ -358,5 +353,215 @@ pub fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Events of an SSE response body, chunked or close-delimited, read as
+/// they arrive.
+pub struct EventReader {
+    reader: BufReader<TcpStream>,
+    chunked: bool,
+    text: String,
+    ended: bool,
+}
+
+impl EventReader {
+    pub fn new(reader: BufReader<TcpStream>, head: &Response) -> Self {
+        let chunked = head.header("transfer-encoding") == Some("chunked");
+        Self { reader, chunked, text: String::new(), ended: false }
+    }
+
+    /// The next event (with data, or an id); `None` at the end of the body.
+    pub fn next_event(&mut self) -> Option<Event> {
+        loop {
+            if let Some(end) = self.text.find("\n\n") {
+                let block: String = self.text.drain(..end + 2).collect();
+                let mut event = Event { event: "message".into(), data: String::new(), id: None };
+                let mut has_data = false;
+                for line in block.lines() {
+                    if line.starts_with(':') || line.is_empty() {
+                        continue;
+                    }
+                    let (field, value) = line.split_once(':').unwrap_or((line, ""));
+                    let value = value.strip_prefix(' ').unwrap_or(value);
+                    match field {
+                        "event" => event.event = value.to_owned(),
+                        "data" => {
+                            if has_data {
+                                event.data.push('\n');
+                            }
+                            event.data.push_str(value);
+                            has_data = true;
+                        }
+                        "id" => event.id = Some(value.to_owned()),
+                        _ => {}
+                    }
+                }
+                if has_data || event.id.is_some() {
+                    return Some(event);
+                }
+                continue;
+            }
+            if self.ended || !self.fill() {
+                self.ended = true;
+                return None;
+            }
+        }
+    }
+
+    /// The next event carrying a JSON message (priming events skipped).
+    pub fn next_message(&mut self) -> Option<Value> {
+        loop {
+            let event = self.next_event()?;
+            if !event.data.is_empty() {
+                return Some(serde_json::from_str(&event.data).unwrap());
+            }
+        }
+    }
+
+    /// All remaining messages until the body ends.
+    pub fn rest(&mut self) -> Vec<Value> {
+        std::iter::from_fn(|| self.next_message()).collect()
+    }
+
+    /// The connection, once the body has ended (for keep-alive reuse).
+    pub fn into_inner(self) -> BufReader<TcpStream> {
+        self.reader
+    }
+
+    fn fill(&mut self) -> bool {
+        if self.chunked {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return false;
+            }
+            let size = usize::from_str_radix(line.trim(), 16).unwrap_or_else(|_| panic!("bad chunk size {line:?}"));
+            if size == 0 {
+                let mut end = String::new();
+                self.reader.read_line(&mut end).unwrap();
+                return false;
+            }
+            let mut data = vec![0; size + 2];
+            self.reader.read_exact(&mut data).unwrap();
+            assert_eq!(&data[size..], b"\r\n", "chunk must end with CRLF");
+            self.text.push_str(std::str::from_utf8(&data[..size]).unwrap());
+            true
+        } else {
+            let mut data = [0u8; 4096];
+            match self.reader.read(&mut data) {
+                Ok(0) | Err(_) => false,
+                Ok(n) => {
+                    self.text.push_str(std::str::from_utf8(&data[..n]).unwrap());
+                    true
+                }
+            }
+        }
+    }
+}
+
+/// A connection to `addr` with the tests' read timeout.
+pub fn connect_to(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(WAIT)).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream
+}
+
+/// Sends one request to `addr` on a new connection and reads the response.
+pub fn request_to(addr: SocketAddr, raw: &[u8]) -> Response {
+    let mut stream = connect_to(addr);
+    stream.write_all(raw).unwrap();
+    read_response(&mut BufReader::new(stream))
+}
+
+/// A Streamable HTTP client: one connection per call.
+#[derive(Clone)]
+pub struct Streamable {
+    pub addr: SocketAddr,
+    pub path: String,
+    pub session: Option<String>,
+    pub version: Option<String>,
+}
+
+impl Streamable {
+    pub fn new(gateway: &Gateway) -> Self {
+        Self::at(gateway.addr)
+    }
+
+    pub fn at(addr: SocketAddr) -> Self {
+        Self { addr, path: "/mcp".into(), session: None, version: None }
+    }
+
+    fn headers(&self, extra: &str) -> String {
+        let mut headers = String::from("Accept: application/json, text/event-stream\r\n");
+        if let Some(session) = &self.session {
+            headers.push_str(&format!("Mcp-Session-Id: {session}\r\n"));
+        }
+        if let Some(version) = &self.version {
+            headers.push_str(&format!("MCP-Protocol-Version: {version}\r\n"));
+        }
+        headers.push_str(extra);
+        headers
+    }
+
+    /// POSTs `body`; returns the response head and, for a stream, its reader.
+    pub fn post_raw(&self, body: &str, extra: &str) -> (Response, Option<EventReader>) {
+        let mut stream = connect_to(self.addr);
+        stream.write_all(&post(&self.path, body, &self.headers(extra))).unwrap();
+        let mut reader = BufReader::new(stream);
+        let head = read_response(&mut reader);
+        if head.header("content-type") == Some("text/event-stream") {
+            let events = EventReader::new(reader, &head);
+            (head, Some(events))
+        } else {
+            (head, None)
+        }
+    }
+
+    pub fn post(&self, message: &Value) -> (Response, Option<EventReader>) {
+        self.post_raw(&message.to_string(), "")
+    }
+
+    /// A request whose stream must end with its answer: returns every
+    /// message of the stream, the answer last.
+    pub fn call(&self, id: Value, method: &str, params: Value) -> Vec<Value> {
+        let (head, events) = self.post(&serde_json::json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}));
+        assert_eq!(head.status, 200, "{}", head.text());
+        let messages = events.unwrap().rest();
+        assert_eq!(messages.last().and_then(|m| m.get("id")), Some(&id), "{messages:?}");
+        messages
+    }
+
+    /// initialize (+ notifications/initialized); keeps the session id.
+    pub fn initialize(&mut self, version: &str) -> Value {
+        let (head, events) = self.post(&serde_json::json!({"jsonrpc":"2.0","id":0,"method":"initialize",
+            "params":{"protocolVersion":version,"capabilities":{"sampling":{}},"clientInfo":{"name":"t","version":"1"}}}));
+        assert_eq!(head.status, 200, "{}", head.text());
+        self.session = head.header("mcp-session-id").map(str::to_owned);
+        let answer = events.unwrap().rest().pop().unwrap();
+        self.version = Some(version.to_owned());
+        let (head, _) = self.post(&serde_json::json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
+        assert_eq!(head.status, 202);
+        answer
+    }
+
+    /// GET the endpoint (standalone stream or resumption).
+    pub fn get(&self, extra: &str) -> (Response, Option<EventReader>) {
+        let mut stream = connect_to(self.addr);
+        let request = format!("GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\n{}\r\n", self.path, self.headers(extra).replace("application/json, ", ""));
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut reader = BufReader::new(stream);
+        let head = read_response(&mut reader);
+        if head.status == 200 {
+            let events = EventReader::new(reader, &head);
+            (head, Some(events))
+        } else {
+            (head, None)
+        }
+    }
+
+    pub fn delete(&self) -> Response {
+        let request = format!("DELETE {} HTTP/1.1\r\nHost: 127.0.0.1\r\n{}\r\n", self.path, self.headers(""));
+        request_to(self.addr, request.as_bytes())
     }
 }

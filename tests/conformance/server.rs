@@ -304,7 +304,16 @@ fn handle_bytes(fx: &Arc<Fixture>, bytes: &[u8]) {
         return;
     };
     let usable_id = obj.get("id").filter(|id| id.is_string() || id.is_number());
+    let is_response =
+        !obj.contains_key("method") && (obj.contains_key("result") || obj.contains_key("error"));
     if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        if is_response {
+            // Never answer a response; say so on stderr instead.
+            eprintln!(
+                "conformance-server: ignoring a response without \"jsonrpc\": \"2.0\": {line}"
+            );
+            return;
+        }
         send_error(
             usable_id.unwrap_or(&Value::Null),
             RpcError::new(-32600, "Invalid Request"),
@@ -325,9 +334,8 @@ fn handle_bytes(fx: &Arc<Fixture>, bytes: &[u8]) {
             }
         }
         (Some(Value::String(method)), None) => handle_notification(fx, method, params),
-        (None, Some(id)) if obj.contains_key("result") || obj.contains_key("error") => {
-            handle_response(fx, id, &obj);
-        }
+        (None, Some(id)) if is_response => handle_response(fx, id, &obj),
+        _ if is_response => eprintln!("conformance-server: ignoring a response without id: {line}"),
         _ => send_error(
             usable_id.unwrap_or(&Value::Null),
             RpcError::new(-32600, "Invalid Request"),
