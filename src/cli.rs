@@ -422,7 +422,7 @@ struct RawArgs {
     /// one child per connection or request instead of one shared child
     #[argh(switch)]
     child_per_session: bool,
-    /// SSE heartbeat interval in milliseconds, 0 = off (default: 15000)
+    /// SSE heartbeat and WebSocket ping interval in milliseconds, 0 = off (default: 15000)
     #[argh(option, arg_name = "ms")]
     keep_alive: Option<String>,
     /// request body limit in bytes (default: 4194304)
@@ -1067,7 +1067,7 @@ fn nonzero(duration: Duration) -> Option<Duration> {
 
 /// One sentence per given flag that the selected mode ignores.
 fn warnings(raw: &RawArgs, mode: Mode) -> Vec<String> {
-    use Scope::{ChildPerSession, Network, Reverse, Sse, SseOrWs, SseStreams, Stateful};
+    use Scope::{ChildPerSession, Network, Reverse, Sse, SseOrWs, Stateful};
     use Scope::{Stateless, Streamable};
     let given = [
         (raw.port.is_some(), "--port", Network),
@@ -1094,7 +1094,7 @@ fn warnings(raw: &RawArgs, mode: Mode) -> Vec<String> {
             Stateless,
         ),
         (raw.child_per_session, "--childPerSession", ChildPerSession),
-        (raw.keep_alive.is_some(), "--keepAlive", SseStreams),
+        (raw.keep_alive.is_some(), "--keepAlive", Network),
         (raw.request_timeout.is_some(), "--requestTimeout", Reverse),
     ];
     let current = format!(
@@ -1127,8 +1127,6 @@ enum Scope {
     Sse,
     /// stdio→SSE and stdio→WS.
     SseOrWs,
-    /// The modes that serve SSE streams: stdio→SSE and stdio→Streamable HTTP.
-    SseStreams,
     /// stdio→Streamable HTTP with `--stateful`.
     Stateful,
     /// stdio→Streamable HTTP without `--stateful`.
@@ -1148,7 +1146,6 @@ impl Scope {
             Self::Reverse => !network,
             Self::Sse => network && sse,
             Self::SseOrWs => network && (sse || ws),
-            Self::SseStreams => network && (sse || streamable),
             Self::Stateful => network && streamable && mode.stateful,
             Self::Stateless => network && streamable && !mode.stateful,
             Self::Streamable => network && streamable,
@@ -1164,7 +1161,6 @@ impl Scope {
             Self::Reverse => "--sse and --streamableHttp",
             Self::Sse => "--outputTransport sse",
             Self::SseOrWs => "--outputTransport sse or ws",
-            Self::SseStreams => "--outputTransport sse or streamableHttp (SSE streams)",
             Self::Stateful => "--outputTransport streamableHttp with --stateful",
             Self::Stateless => "--outputTransport streamableHttp without --stateful",
             Self::Streamable => "--outputTransport streamableHttp",
@@ -2194,7 +2190,7 @@ mod tests {
             ),
             (
                 &["--stdio", "x", "--outputTransport", "ws", "--ssePath", "/s", "--baseUrl", "http://h", "--messagePath", "/m", "--keepAlive", "1"],
-                &["--baseUrl has no effect", "--ssePath has no effect", "--keepAlive has no effect"],
+                &["--baseUrl has no effect", "--ssePath has no effect"],
             ),
             (
                 &["--stdio", "x", "--requestTimeout", "5", "--streamableHttpPath", "/m"],

@@ -25,7 +25,7 @@
 //! | 1002 protocol error | a frame breaking RFC 6455 (unmasked, bad opcode, ...) |
 //! | 1003 unsupported data | a binary frame: messages are JSON text |
 //! | 1007 invalid payload | a text frame that is not UTF-8 |
-//! | 1008 policy violation | the client did not read its messages fast enough (its queue filled up), or answered no ping for a whole `--keepAlive` interval |
+//! | 1008 policy violation | the client did not read its messages fast enough: its queue (1024 messages) filled up and was delivered (a socket that stays full is dropped without a Close), or it answered no ping for a whole `--keepAlive` interval |
 //! | 1009 message too big | a message or frame over `--maxBodyBytes` |
 //!
 //! A text frame that is not JSON, or not JSON-RPC, is answered on the socket
@@ -49,7 +49,7 @@ use async_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use async_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use async_tungstenite::WebSocketStream;
 use futures_lite::io::{AsyncRead, AsyncWrite};
-use futures_lite::{AsyncReadExt, FutureExt, StreamExt};
+use futures_lite::{future, AsyncReadExt, FutureExt, StreamExt};
 use futures_util::SinkExt;
 use smol::channel::{self, Receiver};
 use supergateway_proto::http::RequestHead;
@@ -67,11 +67,17 @@ use crate::rt;
 /// Messages queued for one client before it counts as too slow and is
 /// disconnected.
 const OUTLET_QUEUE: usize = 1024;
+/// tungstenite's read buffer per socket.
+const READ_BUFFER_BYTES: usize = 16 * 1024;
 /// Bytes of queued messages sent before one flush.
 const WRITE_BATCH_BYTES: usize = 256 * 1024;
 /// How long a closing socket waits for the client's Close (and end of
-/// stream) after ours, before the connection is dropped.
+/// stream) after ours, and how long writes may still take once the session
+/// has ended, before the connection is dropped.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
+/// How often a write in progress checks whether the session's queue was
+/// closed.
+const CLOSED_POLL: Duration = Duration::from_millis(50);
 /// The subprotocol of MCP over WebSocket (the TypeScript SDK's client).
 const SUBPROTOCOL: &[u8] = b"mcp";
 /// The only WebSocket version (RFC 6455 §4.1).
@@ -109,6 +115,9 @@ impl StdioWs {
         // A whole message, and so each frame, is bounded like a request body.
         let max_message = usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX);
         let ws_config = WebSocketConfig::default()
+            // Allocated per socket up front (tungstenite's default: 128 KiB);
+            // reads of the size the HTTP driver uses.
+            .read_buffer_size(READ_BUFFER_BYTES)
             .max_message_size(Some(max_message))
             .max_frame_size(Some(max_message));
         Self {
@@ -126,7 +135,9 @@ impl StdioWs {
     }
 
     fn healthy(&self) -> bool {
-        self.shared.as_ref().is_none_or(|link| link.borrow().is_running())
+        self.shared
+            .as_ref()
+            .is_none_or(|link| link.borrow().is_running())
     }
 
     /// Validates the opening handshake (RFC 6455 §4.2.1), opens a session
@@ -136,10 +147,18 @@ impl StdioWs {
         if versions.next() != Some(VERSION) || versions.next().is_some() {
             // §4.4: name the versions we speak.
             let message = "Upgrade Required: Sec-WebSocket-Version must be 13";
-            return self.refuse(head, conn, 426, message, &[("sec-websocket-version", VERSION)]).await;
+            return self
+                .refuse(
+                    head,
+                    conn,
+                    426,
+                    message,
+                    &[("sec-websocket-version", VERSION)],
+                )
+                .await;
         }
         let mut keys = head.header_values("sec-websocket-key");
-        let key = match (keys.next(), keys.next()) {
+        let client_key = match (keys.next(), keys.next()) {
             (Some(key), None) if is_valid_key(key) => key,
             _ => {
                 let message = "Bad Request: Sec-WebSocket-Key must be 16 bytes in base64";
@@ -147,7 +166,10 @@ impl StdioWs {
             }
         };
         if self.sessions.borrow().len() >= self.max_sessions {
-            return self.front.error(head, conn, 503, codes::SERVER_ERROR, "too many sessions").await;
+            return self
+                .front
+                .error(head, conn, 503, codes::SERVER_ERROR, "too many sessions")
+                .await;
         }
         let link = match &self.shared {
             Some(link) => Rc::clone(link),
@@ -156,20 +178,32 @@ impl StdioWs {
                 Err(err) => {
                     tracing::error!("could not start the MCP server: {err}");
                     let message = "could not start the MCP server";
-                    return self.front.error(head, conn, 500, codes::SERVER_ERROR, message).await;
+                    return self
+                        .front
+                        .error(head, conn, 500, codes::SERVER_ERROR, message)
+                        .await;
                 }
             },
         };
-        let key_id = self.next_key.get();
-        self.next_key.set(key_id.wrapping_add(1));
+        let key = self.next_key.get();
+        self.next_key.set(key.wrapping_add(1));
         let (outlet, frames) = channel::bounded(OUTLET_QUEUE);
-        if !link.borrow_mut().open_session(key_id, outlet, true) {
+        if !link.borrow_mut().open_session(key, outlet, true) {
             self.stop_own_child(&link);
-            return self.front.error(head, conn, 503, codes::SERVER_ERROR, "the MCP server has exited").await;
+            return self
+                .front
+                .error(
+                    head,
+                    conn,
+                    503,
+                    codes::SERVER_ERROR,
+                    "the MCP server has exited",
+                )
+                .await;
         }
-        self.sessions.borrow_mut().insert(key_id, Rc::clone(&link));
+        self.sessions.borrow_mut().insert(key, Rc::clone(&link));
 
-        let accept = derive_accept_key(key);
+        let accept = derive_accept_key(client_key);
         let mut response = Response::new(101)
             .header("upgrade", b"websocket")
             .header("connection", b"Upgrade")
@@ -182,7 +216,7 @@ impl StdioWs {
         let mut end = End::Gone;
         let mut socket = None;
         if upgraded {
-            tracing::info!("WebSocket session {key_id} opened by {}", conn.peer());
+            tracing::info!("WebSocket session {key} opened by {}", conn.peer());
             let mut ws = WebSocketStream::from_partially_read(
                 Socket(Rc::clone(&stream)),
                 read_ahead,
@@ -190,20 +224,23 @@ impl StdioWs {
                 Some(self.ws_config),
             )
             .await;
-            end = self.pump(&mut ws, key_id, &link, &frames).await;
+            end = self.pump(&mut ws, key, &link, &frames).await;
             socket = Some(ws);
         }
 
         // The session ends now (requests in flight are cancelled at the
         // child); the closing handshake only concerns the socket.
-        self.sessions.borrow_mut().remove(&key_id);
-        link.borrow_mut().close_session(key_id);
+        self.sessions.borrow_mut().remove(&key);
+        link.borrow_mut().close_session(key);
         self.stop_own_child(&link);
         if let (Some(mut ws), End::Close(code, reason)) = (socket, end) {
-            tracing::info!("WebSocket session {key_id}: closing ({}: {reason})", u16::from(code));
-            self.close(&mut ws, &stream, code, reason).await;
+            tracing::info!(
+                "WebSocket session {key}: closing ({}: {reason})",
+                u16::from(code)
+            );
+            self.close(&mut ws, &stream, &frames, code, reason).await;
         }
-        tracing::info!("WebSocket session {key_id} closed");
+        tracing::info!("WebSocket session {key} closed");
         Next::Close
     }
 
@@ -225,11 +262,13 @@ impl StdioWs {
         let mut heard = true;
         let mut out = Vec::with_capacity(128);
         loop {
-            // Dropping the losing futures loses nothing: tungstenite keeps a
-            // partly read frame, and `recv` takes a message only when it
-            // completes.
+            // `race`: when both ways are ready, either may go first, so a
+            // client that never stops sending still gets its answers, and
+            // one flooded with messages still has its pongs read. Dropping
+            // the losing futures loses nothing: tungstenite keeps a partly
+            // read frame, and `recv` takes a message only when it completes.
             let wake = async { Wake::Incoming(ws.next().await) }
-                .or(async { Wake::Outgoing(frames.recv().await.ok()) })
+                .race(async { Wake::Outgoing(frames.recv().await.ok()) })
                 .or(async {
                     match ticker.as_mut() {
                         Some(ticker) => ticker.next().await,
@@ -245,24 +284,32 @@ impl StdioWs {
                     heard = true;
                     match message {
                         Message::Text(text) => {
-                            let result = link.borrow_mut().handle_client_message(key, text.as_bytes());
+                            let result = link
+                                .borrow_mut()
+                                .handle_client_message(key, text.as_bytes());
                             if let Err(ClientError::Malformed(err)) = result {
                                 // Answered in-band; the socket stays open.
                                 out.clear();
                                 encode_error(&mut out, None, err.code(), &err.to_string());
-                                if !self.send_text(ws, &out).await {
+                                if !self.send_text(ws, frames, &out).await {
                                     return End::Gone;
                                 }
                             }
                             // `NoSession`: the link dropped this session; its
                             // queue is closed and ends the socket next.
+                            // Reading a burst never yields by itself: let the
+                            // child's reader and other connections run.
+                            future::yield_now().await;
                         }
                         Message::Binary(_) => {
-                            return End::Close(CloseCode::Unsupported, "binary frames are not supported");
+                            return End::Close(
+                                CloseCode::Unsupported,
+                                "binary frames are not supported",
+                            );
                         }
                         Message::Close(_) => {
                             // tungstenite queued the reply; send it.
-                            let _ = self.timed(ws.flush()).await;
+                            let _ = self.timed(frames, ws.flush()).await;
                             return End::Gone;
                         }
                         // Pings are answered by tungstenite on the next read
@@ -287,7 +334,10 @@ impl StdioWs {
                     if !std::mem::replace(&mut heard, false) {
                         return End::Close(CloseCode::Policy, "no pong");
                     }
-                    if !self.timed(ws.send(Message::Ping(Default::default()))).await {
+                    if !self
+                        .timed(frames, ws.send(Message::Ping(Default::default())))
+                        .await
+                    {
                         return End::Gone;
                     }
                 }
@@ -297,7 +347,12 @@ impl StdioWs {
 
     /// Sends `first` and whatever else is queued (up to a batch) as text
     /// frames, then flushes once.
-    async fn send_batch(&self, ws: &mut WebSocketStream<Socket>, first: Frame, frames: &Receiver<Frame>) -> bool {
+    async fn send_batch(
+        &self,
+        ws: &mut WebSocketStream<Socket>,
+        first: Frame,
+        frames: &Receiver<Frame>,
+    ) -> bool {
         let batch = async {
             let mut bytes = 0usize;
             let mut next = Some(first);
@@ -306,16 +361,25 @@ impl StdioWs {
                 if let Some(text) = text(&frame) {
                     ws.feed(Message::Text(text)).await?;
                 }
-                next = if bytes < WRITE_BATCH_BYTES { frames.try_recv().ok() } else { None };
+                next = if bytes < WRITE_BATCH_BYTES {
+                    frames.try_recv().ok()
+                } else {
+                    None
+                };
             }
             ws.flush().await
         };
-        self.timed(batch).await
+        self.timed(frames, batch).await
     }
 
-    async fn send_text(&self, ws: &mut WebSocketStream<Socket>, bytes: &[u8]) -> bool {
+    async fn send_text(
+        &self,
+        ws: &mut WebSocketStream<Socket>,
+        frames: &Receiver<Frame>,
+        bytes: &[u8],
+    ) -> bool {
         match text(bytes) {
-            Some(text) => self.timed(ws.send(Message::Text(text))).await,
+            Some(text) => self.timed(frames, ws.send(Message::Text(text))).await,
             None => true,
         }
     }
@@ -324,29 +388,53 @@ impl StdioWs {
     /// bytes are read and discarded until it closes or `CLOSE_WAIT` passes,
     /// so that unread input does not turn our close into a reset that
     /// could destroy the Close frame before the client reads it.
-    async fn close(&self, ws: &mut WebSocketStream<Socket>, stream: &Async<TcpStream>, code: CloseCode, reason: &'static str) {
-        let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
-        if !self.timed(ws.send(Message::Close(Some(frame)))).await {
+    async fn close(
+        &self,
+        ws: &mut WebSocketStream<Socket>,
+        stream: &Async<TcpStream>,
+        frames: &Receiver<Frame>,
+        code: CloseCode,
+        reason: &'static str,
+    ) {
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        };
+        if !self
+            .timed(frames, ws.send(Message::Close(Some(frame))))
+            .await
+        {
             return;
         }
         let _ = stream.get_ref().shutdown(std::net::Shutdown::Write);
         let mut reader = stream;
         let mut scratch = [0u8; 4096];
-        async {
-            while let Ok(1..) = reader.read(&mut scratch).await {}
-        }
-        .or(async {
-            Timer::after(CLOSE_WAIT).await;
-        })
-        .await;
+        async { while let Ok(1..) = reader.read(&mut scratch).await {} }
+            .or(async {
+                Timer::after(CLOSE_WAIT).await;
+            })
+            .await;
     }
 
-    /// A write (or flush) bounded by the write timeout; false on error or
-    /// timeout.
-    async fn timed(&self, write: impl Future<Output = Result<(), WsError>>) -> bool {
+    /// A write (or flush) bounded by the write timeout, and by `CLOSE_WAIT`
+    /// once the link has closed the session's queue (a client too slow to
+    /// read is dropped promptly, even when its socket is full); false on
+    /// error or timeout.
+    async fn timed(
+        &self,
+        frames: &Receiver<Frame>,
+        write: impl Future<Output = Result<(), WsError>>,
+    ) -> bool {
         write
             .or(async {
                 Timer::after(self.write_timeout).await;
+                Err(WsError::Io(io::ErrorKind::TimedOut.into()))
+            })
+            .or(async {
+                while !frames.is_closed() {
+                    Timer::after(CLOSED_POLL).await;
+                }
+                Timer::after(CLOSE_WAIT).await;
                 Err(WsError::Io(io::ErrorKind::TimedOut.into()))
             })
             .await
@@ -377,7 +465,9 @@ impl StdioWs {
     ) -> Next {
         let mut body = Vec::with_capacity(96);
         encode_error(&mut body, None, codes::SERVER_ERROR, message);
-        let mut response = Response::new(status).header("upgrade", b"websocket").header("connection", b"Upgrade");
+        let mut response = Response::new(status)
+            .header("upgrade", b"websocket")
+            .header("connection", b"Upgrade");
         for &(name, value) in extra {
             response = response.header(name, value);
         }
@@ -392,7 +482,11 @@ impl StdioMode for StdioWs {
 
     fn children(&self) -> Vec<Child> {
         let mut children: Vec<Child> = Vec::new();
-        if let Some(child) = self.shared.as_ref().and_then(|link| link.borrow().child().cloned()) {
+        if let Some(child) = self
+            .shared
+            .as_ref()
+            .and_then(|link| link.borrow().child().cloned())
+        {
             children.push(child);
         }
         if self.shared.is_none() {
@@ -413,7 +507,10 @@ impl Handler for StdioWs {
             return next;
         }
         if head.path() != self.message_path {
-            return self.front.error(head, conn, 404, codes::SERVER_ERROR, "Not found").await;
+            return self
+                .front
+                .error(head, conn, 404, codes::SERVER_ERROR, "Not found")
+                .await;
         }
         if !head.is_websocket_upgrade() {
             let message = "Upgrade Required: this endpoint speaks WebSocket";
@@ -428,13 +525,21 @@ impl Handler for StdioWs {
 struct Socket(Rc<Async<TcpStream>>);
 
 impl AsyncRead for Socket {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut &*self.0).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for Socket {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut &*self.0).poll_write(cx, buf)
     }
 
@@ -477,7 +582,10 @@ fn text(bytes: &[u8]) -> Option<Utf8Bytes> {
 fn is_valid_key(key: &[u8]) -> bool {
     key.len() == 24
         && key.ends_with(b"==")
-        && key.iter().take(22).all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+        && key
+            .iter()
+            .take(22)
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
 /// Whether `Sec-WebSocket-Protocol` (a comma-separated list, possibly over
@@ -496,7 +604,14 @@ mod tests {
     fn keys() {
         assert!(is_valid_key(b"dGhlIHNhbXBsZSBub25jZQ=="));
         assert!(is_valid_key(b"AAAAAAAAAAAAAAAAAAAA+/==")); // alphabet edges
-        for bad in [&b""[..], b"dGhlIHNhbXBsZSBub25jZQ=", b"dGhlIHNhbXBsZSBub25jZQ===", b"dGhlIHNhbXBsZSBub25jZ===", b"dGhlIHNhbXBsZSBub25jZ-==", b"dGhlIHNhbXBsZSBub25j ZQ=="] {
+        for bad in [
+            &b""[..],
+            b"dGhlIHNhbXBsZSBub25jZQ=",
+            b"dGhlIHNhbXBsZSBub25jZQ===",
+            b"dGhlIHNhbXBsZSBub25jZ===",
+            b"dGhlIHNhbXBsZSBub25jZ-==",
+            b"dGhlIHNhbXBsZSBub25j ZQ==",
+        ] {
             assert!(!is_valid_key(bad), "{:?}", String::from_utf8_lossy(bad));
         }
     }
@@ -504,6 +619,9 @@ mod tests {
     #[test]
     fn accept_key_matches_rfc_6455() {
         // RFC 6455 §1.3's example.
-        assert_eq!(derive_accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(
+            derive_accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
     }
 }
