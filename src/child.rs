@@ -80,7 +80,9 @@ impl Child {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
-        let pid = i32::try_from(process.id()).ok().and_then(rustix::process::Pid::from_raw);
+        let pid = i32::try_from(process.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw);
         tracing::info!("child started (pid {}): {}", process.id(), command);
 
         let (stdin_tx, stdin_rx) = channel::bounded::<Vec<u8>>(STDIN_QUEUE);
@@ -99,7 +101,10 @@ impl Child {
         if let Some(stderr) = process.stderr.take() {
             rt::spawn(forward_stderr(stderr)).detach();
         }
-        let reading = process.stdout.take().map(|stdout| rt::spawn(read_stdout(stdout, on_line)));
+        let reading = process
+            .stdout
+            .take()
+            .map(|stdout| rt::spawn(read_stdout(stdout, on_line)));
         let weak = Rc::downgrade(&inner);
         rt::spawn(async move {
             let code = match process.status().await {
@@ -138,7 +143,9 @@ impl Child {
     /// Queues one frame (a JSON-RPC message followed by `\n`) for stdin.
     pub(crate) fn send(&self, frame: Vec<u8>) -> Result<(), SendError> {
         let stdin = self.inner.stdin.borrow();
-        let Some(sender) = stdin.as_ref() else { return Err(SendError::Gone) };
+        let Some(sender) = stdin.as_ref() else {
+            return Err(SendError::Gone);
+        };
         match sender.try_send(frame) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(SendError::Busy),
@@ -168,11 +175,12 @@ impl Child {
             self.exited().await;
             true
         };
-        if exited.or(async {
-            Timer::after(EXIT_GRACE).await;
-            false
-        })
-        .await
+        if exited
+            .or(async {
+                Timer::after(EXIT_GRACE).await;
+                false
+            })
+            .await
         {
             return;
         }
@@ -195,7 +203,10 @@ async fn stop_group(pgid: Option<rustix::process::Pid>) {
             return;
         }
     }
-    tracing::warn!("child process group {} outlived SIGTERM; sending SIGKILL", pgid.as_raw_nonzero());
+    tracing::warn!(
+        "child process group {} outlived SIGTERM; sending SIGKILL",
+        pgid.as_raw_nonzero()
+    );
     let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
 }
 
@@ -238,15 +249,38 @@ async fn write_stdin(mut stdin: smol::process::ChildStdin, frames: Receiver<Vec<
     let _ = stdin.close().await;
 }
 
-async fn read_stdout(mut stdout: smol::process::ChildStdout, mut on_line: impl FnMut(&[u8])) {
-    let mut decoder = LineDecoder::new(MAX_LINE_BYTES);
+async fn read_stdout(stdout: smol::process::ChildStdout, mut on_line: impl FnMut(&[u8])) {
+    read_lines(stdout, MAX_LINE_BYTES, &mut on_line, |len| {
+        tracing::warn!("dropped a {len}-byte line from the child: over {MAX_LINE_BYTES} bytes");
+    })
+    .await;
+}
+
+async fn forward_stderr(stderr: smol::process::ChildStderr) {
+    let mut log =
+        |line: &[u8]| tracing::info!(target: "child", "{}", String::from_utf8_lossy(line));
+    read_lines(stderr, MAX_STDERR_LINE_BYTES, &mut log, |len| {
+        tracing::info!(target: "child", "({len}-byte stderr line dropped)");
+    })
+    .await;
+}
+
+/// Reads `reader` to its end, giving each non-empty line (at most `max`
+/// bytes) to `on_line` and the length of each longer one to `on_oversize`.
+async fn read_lines(
+    mut reader: impl futures_lite::AsyncRead + Unpin,
+    max: usize,
+    on_line: &mut impl FnMut(&[u8]),
+    on_oversize: impl Fn(usize),
+) {
+    let mut decoder = LineDecoder::new(max);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = match stdout.read(&mut buf).await {
+        let n = match reader.read(&mut buf).await {
             Ok(0) => break,
             Ok(n) => n,
             Err(err) => {
-                tracing::warn!("reading the child's stdout failed: {err}");
+                tracing::warn!("reading from the child failed: {err}");
                 break;
             }
         };
@@ -254,35 +288,9 @@ async fn read_stdout(mut stdout: smol::process::ChildStdout, mut on_line: impl F
         loop {
             let (consumed, line) = decoder.decode(input);
             match line {
-                Line::Complete(line) if line.is_empty() => {}
+                Line::Complete([]) => {}
                 Line::Complete(line) => on_line(line),
-                Line::Oversize { len } => {
-                    tracing::warn!("dropped a {len}-byte line from the child: over {MAX_LINE_BYTES} bytes");
-                }
-                Line::NeedMore => break,
-            }
-            input = input.get(consumed..).unwrap_or_default();
-        }
-    }
-}
-
-async fn forward_stderr(mut stderr: smol::process::ChildStderr) {
-    let mut decoder = LineDecoder::new(MAX_STDERR_LINE_BYTES);
-    let mut buf = vec![0u8; 8 * 1024];
-    loop {
-        let n = match stderr.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        let mut input = buf.get(..n).unwrap_or_default();
-        loop {
-            let (consumed, line) = decoder.decode(input);
-            match line {
-                Line::Complete(line) if line.is_empty() => {}
-                Line::Complete(line) => {
-                    tracing::info!(target: "child", "{}", String::from_utf8_lossy(line));
-                }
-                Line::Oversize { len } => tracing::info!(target: "child", "({len}-byte stderr line dropped)"),
+                Line::Oversize { len } => on_oversize(len),
                 Line::NeedMore => break,
             }
             input = input.get(consumed..).unwrap_or_default();

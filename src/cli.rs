@@ -893,8 +893,12 @@ fn validate(mut raw: RawArgs) -> Result<Config, String> {
         runtime_prompt: raw.runtime_prompt,
         runtime_admin_port,
         child_per_session: raw.child_per_session,
-        head_timeout: nonzero(millis("--headTimeout", raw.head_timeout.as_deref(), 10_000)?)
-            .ok_or_else(|| "--headTimeout must be greater than 0".to_owned())?,
+        head_timeout: nonzero(millis(
+            "--headTimeout",
+            raw.head_timeout.as_deref(),
+            10_000,
+        )?)
+        .ok_or_else(|| "--headTimeout must be greater than 0".to_owned())?,
         replay_buffer: replay_buffer(raw.replay_buffer.as_deref())?,
         keep_alive: nonzero(millis("--keepAlive", raw.keep_alive.as_deref(), 15_000)?),
         max_body_bytes,
@@ -1056,8 +1060,12 @@ fn millis(flag: &str, value: Option<&str>, default: u64) -> Result<Duration, Str
 fn replay_buffer(raw: Option<&str>) -> Result<usize, String> {
     let Some(raw) = raw else { return Ok(256) };
     match raw.parse::<u32>() {
-        Ok(n) if n <= 65_536 && raw.bytes().all(|b| b.is_ascii_digit()) => Ok(usize::try_from(n).unwrap_or(256)),
-        _ => Err(format!("--replayBuffer expects a number of events from 0 to 65536, got {raw:?}")),
+        Ok(n) if n <= 65_536 && raw.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(usize::try_from(n).unwrap_or(256))
+        }
+        _ => Err(format!(
+            "--replayBuffer expects a number of events from 0 to 65536, got {raw:?}"
+        )),
     }
 }
 

@@ -1,14 +1,22 @@
 //! stdio→SSE end to end: the real binary on 127.0.0.1:0, the fixture MCP
 //! server as its child, raw HTTP/1.1 and SSE over loopback sockets.
 #![forbid(unsafe_code)]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 
 mod common;
 
 use std::io::{BufReader, Write};
 use std::time::Duration;
 
-use common::{eventually, fixture, post, process_alive, read_response, tool_text, Gateway, SseClient};
+use common::{
+    eventually, fixture, post, process_alive, read_response, tool_text, Gateway, SseClient,
+};
 use serde_json::{json, Value};
 
 fn gateway(extra: &[&str]) -> Gateway {
@@ -22,8 +30,15 @@ fn gateway(extra: &[&str]) -> Gateway {
 fn initialize_list_and_call() {
     let gw = gateway(&[]);
     let mut client = SseClient::connect(&gw);
-    assert_eq!(client.head.header("content-type"), Some("text/event-stream"));
-    assert!(client.endpoint.starts_with("/message?sessionId="), "{}", client.endpoint);
+    assert_eq!(
+        client.head.header("content-type"),
+        Some("text/event-stream")
+    );
+    assert!(
+        client.endpoint.starts_with("/message?sessionId="),
+        "{}",
+        client.endpoint
+    );
 
     let init = client.initialize();
     assert_eq!(init["id"], json!(0));
@@ -31,14 +46,27 @@ fn initialize_list_and_call() {
     assert_eq!(init["result"]["protocolVersion"], "2024-11-05");
 
     let tools = client.call(json!(1), "tools/list", json!({}));
-    let names: Vec<&str> = tools["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     assert!(names.contains(&"echo"), "{names:?}");
 
     // string ids come back as the same string, numbers as the same number
-    let reply = client.call(json!("abc"), "tools/call", json!({"name":"echo","arguments":{"message":"hi \"there\""}}));
+    let reply = client.call(
+        json!("abc"),
+        "tools/call",
+        json!({"name":"echo","arguments":{"message":"hi \"there\""}}),
+    );
     assert_eq!(reply["id"], json!("abc"));
     assert_eq!(tool_text(&reply), "hi \"there\"");
-    let reply = client.call(json!(1.5), "tools/call", json!({"name":"echo","arguments":{"message":"x"}}));
+    let reply = client.call(
+        json!(1.5),
+        "tools/call",
+        json!({"name":"echo","arguments":{"message":"x"}}),
+    );
     assert_eq!(reply["id"], json!(1.5));
 }
 
@@ -49,7 +77,10 @@ fn post_answers_202_accepted() {
     let response = client.send(&json!({"jsonrpc":"2.0","id":1,"method":"ping"}));
     assert_eq!(response.status, 202);
     assert_eq!(response.text(), "Accepted");
-    assert_eq!(client.next_message(), json!({"jsonrpc":"2.0","id":1,"result":{}}));
+    assert_eq!(
+        client.next_message(),
+        json!({"jsonrpc":"2.0","id":1,"result":{}})
+    );
 }
 
 #[test]
@@ -62,7 +93,11 @@ fn concurrent_clients_with_the_same_ids_get_only_their_own_answers() {
                 client.initialize();
                 for i in 1..=50 {
                     let message = format!("client {c} call {i}");
-                    let reply = client.call(json!(i), "tools/call", json!({"name":"echo","arguments":{"message":message}}));
+                    let reply = client.call(
+                        json!(i),
+                        "tools/call",
+                        json!({"name":"echo","arguments":{"message":message}}),
+                    );
                     assert_eq!(reply["id"], json!(i));
                     assert_eq!(tool_text(&reply), message);
                 }
@@ -99,7 +134,11 @@ fn second_initialize_does_not_reinitialise_the_child() {
     let first = a.initialize();
     let second = b.initialize();
     assert_eq!(first["result"], second["result"]);
-    let count = b.call(json!(2), "tools/call", json!({"name":"init_count","arguments":{}}));
+    let count = b.call(
+        json!(2),
+        "tools/call",
+        json!({"name":"init_count","arguments":{}}),
+    );
     assert_eq!(tool_text(&count), "1");
 }
 
@@ -146,7 +185,10 @@ fn sampling_request_reaches_the_asking_client_and_its_reply_the_child() {
     assert_eq!(result["id"], json!("call-1"));
     assert_eq!(tool_text(&result), "sampled: hello");
     // the idle client saw none of it: its next message is its own ping's answer
-    assert_eq!(idle.call(json!(9), "ping", json!({})), json!({"jsonrpc":"2.0","id":9,"result":{}}));
+    assert_eq!(
+        idle.call(json!(9), "ping", json!({})),
+        json!({"jsonrpc":"2.0","id":9,"result":{}})
+    );
 }
 
 #[test]
@@ -172,7 +214,11 @@ fn child_per_session_isolates_clients() {
     a.initialize();
     b.initialize();
     for client in [&mut a, &mut b] {
-        let count = client.call(json!(2), "tools/call", json!({"name":"init_count","arguments":{}}));
+        let count = client.call(
+            json!(2),
+            "tools/call",
+            json!({"name":"init_count","arguments":{}}),
+        );
         assert_eq!(tool_text(&count), "1");
     }
     // a's child crashing leaves b untouched
@@ -181,7 +227,11 @@ fn child_per_session_isolates_clients() {
     assert_eq!(error["id"], json!(3));
     assert_eq!(error["error"]["code"], json!(-32000));
     assert!(a.next_event().is_none(), "a's stream ends with its child");
-    let reply = b.call(json!(4), "tools/call", json!({"name":"echo","arguments":{"message":"still here"}}));
+    let reply = b.call(
+        json!(4),
+        "tools/call",
+        json!({"name":"echo","arguments":{"message":"still here"}}),
+    );
     assert_eq!(tool_text(&reply), "still here");
 }
 
@@ -197,7 +247,10 @@ fn malformed_json_is_a_400_parse_error_and_the_stream_lives_on() {
     let response = client.send_raw(r#"{"jsonrpc":"1.0","id":1,"method":"x"}"#);
     assert_eq!(response.status, 400);
     assert_eq!(response.json()["error"]["code"], json!(-32600));
-    assert_eq!(client.call(json!(1), "ping", json!({}))["result"], json!({}));
+    assert_eq!(
+        client.call(json!(1), "ping", json!({}))["result"],
+        json!({})
+    );
 }
 
 #[test]
@@ -206,7 +259,11 @@ fn session_errors() {
     let missing = gw.request(&post("/message", "{}", ""));
     assert_eq!(missing.status, 400);
     assert_eq!(missing.json()["jsonrpc"], "2.0");
-    let unknown = gw.request(&post("/message?sessionId=nope", r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#, ""));
+    let unknown = gw.request(&post(
+        "/message?sessionId=nope",
+        r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+        "",
+    ));
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.json()["error"]["code"], json!(-32001));
     let wrong_type = gw.request(b"POST /message?sessionId=x HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}");
@@ -223,14 +280,20 @@ fn session_errors() {
 fn oversize_body_is_413_and_the_gateway_keeps_serving() {
     let gw = gateway(&["--maxBodyBytes", "1000"]);
     let mut client = SseClient::connect(&gw);
-    let big = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"echo","arguments":{{"message":"{}"}}}}}}"#, "x".repeat(2000));
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"echo","arguments":{{"message":"{}"}}}}}}"#,
+        "x".repeat(2000)
+    );
     let response = gw.request(&post(&client.endpoint, &big, ""));
     assert_eq!(response.status, 413);
     assert_eq!(response.json()["jsonrpc"], "2.0");
     // chunked bodies count too
     let chunked = format!("POST {} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{big}\r\n0\r\n\r\n", client.endpoint, big.len());
     assert_eq!(gw.request(chunked.as_bytes()).status, 413);
-    assert_eq!(client.call(json!(2), "ping", json!({}))["result"], json!({}));
+    assert_eq!(
+        client.call(json!(2), "ping", json!({}))["result"],
+        json!({})
+    );
 }
 
 #[test]
@@ -264,7 +327,10 @@ fn smuggling_attempts_are_rejected_and_do_not_disturb_the_stream() {
         assert_eq!(response.header("connection"), Some("close"), "{raw:?}");
     }
     // nothing smuggled reached the child: the next message is our own ping's
-    assert_eq!(client.call(json!(1), "ping", json!({})), json!({"jsonrpc":"2.0","id":1,"result":{}}));
+    assert_eq!(
+        client.call(json!(1), "ping", json!({})),
+        json!({"jsonrpc":"2.0","id":1,"result":{}})
+    );
 }
 
 #[test]
@@ -285,27 +351,49 @@ fn slow_drip_head_times_out_with_408() {
     });
     let response = read_response(&mut reader);
     assert_eq!(response.status, 408);
-    assert!(started.elapsed() < Duration::from_secs(3), "the deadline covers the whole head");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the deadline covers the whole head"
+    );
     dripper.join().unwrap();
     // still serving
     let mut client = SseClient::connect(&gw);
-    assert_eq!(client.call(json!(1), "ping", json!({}))["result"], json!({}));
+    assert_eq!(
+        client.call(json!(1), "ping", json!({}))["result"],
+        json!({})
+    );
 }
 
 #[test]
 fn non_json_stdout_lines_are_dropped() {
     let fixture = fixture();
-    let gw = Gateway::start_with_env(&["--stdio", &fixture], &[("FIXTURE_BANNER", "hello, I am not JSON")]);
+    let gw = Gateway::start_with_env(
+        &["--stdio", &fixture],
+        &[("FIXTURE_BANNER", "hello, I am not JSON")],
+    );
     let mut client = SseClient::connect(&gw);
-    assert_eq!(client.call(json!(1), "ping", json!({}))["result"], json!({}));
-    eventually("the dropped line is logged", || gw.log().contains("not a JSON-RPC message"));
+    assert_eq!(
+        client.call(json!(1), "ping", json!({}))["result"],
+        json!({})
+    );
+    eventually("the dropped line is logged", || {
+        gw.log().contains("not a JSON-RPC message")
+    });
 }
 
 #[test]
 fn health_endpoint_and_configured_headers() {
-    let gw = gateway(&["--healthEndpoint", "/healthz", "--healthEndpoint", "/ready", "--header", "X-Test: yes"]);
+    let gw = gateway(&[
+        "--healthEndpoint",
+        "/healthz",
+        "--healthEndpoint",
+        "/ready",
+        "--header",
+        "X-Test: yes",
+    ]);
     for path in ["/healthz", "/ready"] {
-        let response = gw.request(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes());
+        let response =
+            gw.request(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes());
         assert_eq!(response.status, 200);
         assert_eq!(response.text(), "ok");
         assert_eq!(response.header("x-test"), Some("yes"));
@@ -317,12 +405,27 @@ fn cors_preflight_and_headers() {
     let gw = gateway(&["--cors", "http://app.example", "/^https://.*\\.trusted$/"]);
     let preflight = gw.request(b"OPTIONS /message HTTP/1.1\r\nHost: localhost\r\nOrigin: http://app.example\r\nAccess-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type\r\n\r\n");
     assert_eq!(preflight.status, 204);
-    assert_eq!(preflight.header("access-control-allow-origin"), Some("http://app.example"));
-    assert_eq!(preflight.header("access-control-allow-headers"), Some("content-type"));
-    let allowed = gw.request(b"GET /nothing HTTP/1.1\r\nHost: localhost\r\nOrigin: https://x.trusted\r\n\r\n");
-    assert_eq!(allowed.header("access-control-allow-origin"), Some("https://x.trusted"));
-    assert_eq!(allowed.header("access-control-expose-headers"), Some("mcp-session-id"));
-    let denied = gw.request(b"GET /nothing HTTP/1.1\r\nHost: localhost\r\nOrigin: http://evil.example\r\n\r\n");
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("http://app.example")
+    );
+    assert_eq!(
+        preflight.header("access-control-allow-headers"),
+        Some("content-type")
+    );
+    let allowed = gw
+        .request(b"GET /nothing HTTP/1.1\r\nHost: localhost\r\nOrigin: https://x.trusted\r\n\r\n");
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://x.trusted")
+    );
+    assert_eq!(
+        allowed.header("access-control-expose-headers"),
+        Some("mcp-session-id")
+    );
+    let denied = gw.request(
+        b"GET /nothing HTTP/1.1\r\nHost: localhost\r\nOrigin: http://evil.example\r\n\r\n",
+    );
     assert_eq!(denied.status, 403);
     assert_eq!(denied.header("access-control-allow-origin"), None);
 }
@@ -333,9 +436,12 @@ fn foreign_host_or_origin_is_403_on_loopback() {
     let rebinding = gw.request(b"GET /sse HTTP/1.1\r\nHost: evil.example:8000\r\n\r\n");
     assert_eq!(rebinding.status, 403);
     assert_eq!(rebinding.json()["error"]["code"], json!(-32000));
-    let origin = gw.request(b"GET /sse HTTP/1.1\r\nHost: localhost\r\nOrigin: http://evil.example\r\n\r\n");
+    let origin =
+        gw.request(b"GET /sse HTTP/1.1\r\nHost: localhost\r\nOrigin: http://evil.example\r\n\r\n");
     assert_eq!(origin.status, 403);
-    let local = gw.request(b"GET /healthz HTTP/1.1\r\nHost: localhost:1234\r\nOrigin: http://localhost:3000\r\n\r\n");
+    let local = gw.request(
+        b"GET /healthz HTTP/1.1\r\nHost: localhost:1234\r\nOrigin: http://localhost:3000\r\n\r\n",
+    );
     assert_eq!(local.status, 404);
 }
 
@@ -355,7 +461,8 @@ fn child_exit_ends_streams_and_the_gateway_with_its_code() {
 #[test]
 fn sigterm_stops_the_child_and_its_group() {
     let fixture = fixture();
-    let mut gw = Gateway::start_with_env(&["--stdio", &fixture], &[("FIXTURE_SPAWN_GRANDCHILD", "1")]);
+    let mut gw =
+        Gateway::start_with_env(&["--stdio", &fixture], &[("FIXTURE_SPAWN_GRANDCHILD", "1")]);
     let mut client = SseClient::connect(&gw);
     client.initialize();
     let pid = grandchild_pid(&gw);
@@ -370,7 +477,10 @@ fn a_child_ignoring_sigterm_is_killed() {
     let fixture = fixture();
     let mut gw = Gateway::start_with_env(
         &["--stdio", &fixture],
-        &[("FIXTURE_IGNORE_SIGTERM", "1"), ("FIXTURE_SPAWN_GRANDCHILD", "1")],
+        &[
+            ("FIXTURE_IGNORE_SIGTERM", "1"),
+            ("FIXTURE_SPAWN_GRANDCHILD", "1"),
+        ],
     );
     let mut client = SseClient::connect(&gw);
     client.initialize();
@@ -384,7 +494,11 @@ fn a_child_ignoring_sigterm_is_killed() {
 fn grandchild_pid(gw: &Gateway) -> i32 {
     let mut pid = None;
     eventually("the fixture reports its grandchild", || {
-        pid = gw.log().lines().find_map(|line| line.split("grandchild pid ").nth(1).and_then(|p| p.trim().parse().ok()));
+        pid = gw.log().lines().find_map(|line| {
+            line.split("grandchild pid ")
+                .nth(1)
+                .and_then(|p| p.trim().parse().ok())
+        });
         pid.is_some()
     });
     pid.unwrap()
@@ -392,9 +506,22 @@ fn grandchild_pid(gw: &Gateway) -> i32 {
 
 #[test]
 fn endpoint_is_absolute_with_a_base_url() {
-    let gw = gateway(&["--baseUrl", "http://example.com:9/", "--messagePath", "/rpc", "--ssePath", "/events"]);
+    let gw = gateway(&[
+        "--baseUrl",
+        "http://example.com:9/",
+        "--messagePath",
+        "/rpc",
+        "--ssePath",
+        "/events",
+    ]);
     let client = SseClient::connect_path(&gw, "/events");
-    assert!(client.endpoint.starts_with("http://example.com:9/rpc?sessionId="), "{}", client.endpoint);
+    assert!(
+        client
+            .endpoint
+            .starts_with("http://example.com:9/rpc?sessionId="),
+        "{}",
+        client.endpoint
+    );
 }
 
 #[test]
@@ -405,6 +532,12 @@ fn closing_the_stream_ends_the_session() {
     client.shutdown();
     drop(client);
     eventually("POSTs to the closed session get 404", || {
-        gw.request(&post(&endpoint, r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#, "")).status == 404
+        gw.request(&post(
+            &endpoint,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+            "",
+        ))
+        .status
+            == 404
     });
 }

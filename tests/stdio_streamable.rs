@@ -2,7 +2,13 @@
 //! fixture MCP server, raw HTTP/1.1 over loopback, each rule of
 //! PROTOCOL.md §1.4 that the gateway answers for.
 #![forbid(unsafe_code)]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 
 mod common;
 
@@ -15,7 +21,12 @@ const LATEST: &str = "2025-11-25";
 
 fn gateway(extra: &[&str]) -> Gateway {
     let fixture = fixture();
-    let mut args = vec!["--stdio", fixture.as_str(), "--outputTransport", "streamableHttp"];
+    let mut args = vec![
+        "--stdio",
+        fixture.as_str(),
+        "--outputTransport",
+        "streamableHttp",
+    ];
     args.extend_from_slice(extra);
     Gateway::start(&args)
 }
@@ -34,8 +45,14 @@ fn stateful_session_lifecycle() {
     let mut client = Streamable::new(&gw);
     let init = client.initialize(LATEST);
     assert_eq!(init["result"]["protocolVersion"], LATEST);
-    let session = client.session.clone().expect("Mcp-Session-Id on the InitializeResult response");
-    assert!(session.bytes().all(|b| (0x21..=0x7e).contains(&b)), "visible ASCII: {session}");
+    let session = client
+        .session
+        .clone()
+        .expect("Mcp-Session-Id on the InitializeResult response");
+    assert!(
+        session.bytes().all(|b| (0x21..=0x7e).contains(&b)),
+        "visible ASCII: {session}"
+    );
 
     let messages = client.call(json!("a"), "tools/call", echo("hello"));
     assert_eq!(tool_text(messages.last().unwrap()), "hello");
@@ -76,7 +93,10 @@ fn request_stream_shape_priming_and_end() {
     assert_eq!(messages[0]["params"]["progressToken"], json!("p"));
     assert_eq!(messages[2]["id"], json!(7));
     let stream_part: Vec<&str> = ids.iter().map(|id| id.split('-').next().unwrap()).collect();
-    assert!(stream_part.iter().all(|part| *part == stream_part[0]), "ids name their stream: {ids:?}");
+    assert!(
+        stream_part.iter().all(|part| *part == stream_part[0]),
+        "ids name their stream: {ids:?}"
+    );
     let mut unique = ids.clone();
     unique.dedup();
     assert_eq!(unique.len(), ids.len());
@@ -89,7 +109,10 @@ fn older_clients_get_no_priming_event() {
     client.initialize("2025-06-18");
     let (_, events) = client.post(&json!({"jsonrpc":"2.0","id":1,"method":"ping"}));
     let event = events.unwrap().next_event().unwrap();
-    assert_eq!(serde_json::from_str::<Value>(&event.data).unwrap()["id"], json!(1));
+    assert_eq!(
+        serde_json::from_str::<Value>(&event.data).unwrap()["id"],
+        json!(1)
+    );
 }
 
 #[test]
@@ -97,7 +120,8 @@ fn notifications_and_responses_get_202_empty() {
     let gw = gateway(&["--stateful"]);
     let mut client = Streamable::new(&gw);
     client.initialize(LATEST);
-    let (head, events) = client.post(&json!({"jsonrpc":"2.0","method":"notifications/roots/list_changed"}));
+    let (head, events) =
+        client.post(&json!({"jsonrpc":"2.0","method":"notifications/roots/list_changed"}));
     assert_eq!(head.status, 202);
     assert!(head.body.is_empty() && events.is_none());
 }
@@ -119,25 +143,35 @@ fn post_header_rules() {
     let text = format!("POST /mcp HTTP/1.1\r\nHost: localhost\r\nAccept: application/json, text/event-stream\r\nContent-Type: text/plain\r\n{session}Content-Length: {}\r\n\r\n{ping}", ping.len());
     assert_eq!(gw.request(text.as_bytes()).status, 415);
     // body limit
-    let big = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":echo(&"x".repeat(3000))});
+    let big =
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":echo(&"x".repeat(3000))});
     assert_eq!(client.post(&big).0.status, 413);
     // invalid JSON
     let (head, _) = client.post_raw("{oops", "");
     assert_eq!(head.status, 400);
     assert_eq!(error_code(&head), json!(-32700));
     // unsupported protocol version: 400 naming the supported ones
-    let unversioned = Streamable { version: None, ..client.clone() };
+    let unversioned = Streamable {
+        version: None,
+        ..client.clone()
+    };
     let (head, _) = unversioned.post_raw(ping, "MCP-Protocol-Version: 1999-01-01\r\n");
     assert_eq!(head.status, 400);
     let message = head.json()["error"]["message"].as_str().unwrap().to_owned();
-    assert!(message.contains("2025-11-25") && message.contains("2024-11-05"), "{message}");
+    assert!(
+        message.contains("2025-11-25") && message.contains("2024-11-05"),
+        "{message}"
+    );
     // unsupported method
     let put = format!("PUT /mcp HTTP/1.1\r\nHost: localhost\r\n{session}Content-Length: 0\r\n\r\n");
     let response = gw.request(put.as_bytes());
     assert_eq!(response.status, 405);
     assert_eq!(response.header("allow"), Some("GET, POST, DELETE"));
     // the session still works
-    assert_eq!(client.call(json!(2), "ping", json!({})).last().unwrap()["result"], json!({}));
+    assert_eq!(
+        client.call(json!(2), "ping", json!({})).last().unwrap()["result"],
+        json!({})
+    );
 }
 
 #[test]
@@ -147,7 +181,10 @@ fn stateful_session_id_rules() {
     let (head, _) = client.post(&json!({"jsonrpc":"2.0","id":1,"method":"ping"}));
     assert_eq!(head.status, 400, "missing session id");
     assert_eq!(error_code(&head), json!(-32000));
-    let unknown = Streamable { session: Some("nope".into()), ..Streamable::new(&gw) };
+    let unknown = Streamable {
+        session: Some("nope".into()),
+        ..Streamable::new(&gw)
+    };
     let (head, _) = unknown.post(&json!({"jsonrpc":"2.0","id":1,"method":"ping"}));
     assert_eq!(head.status, 404);
     assert_eq!(error_code(&head), json!(-32001));
@@ -168,7 +205,12 @@ fn batches_only_for_2025_03_26() {
     let batch = r#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"b"}}}]"#;
     let (head, events) = old.post_raw(batch, "");
     assert_eq!(head.status, 200);
-    let mut ids: Vec<Value> = events.unwrap().rest().iter().map(|m| m["id"].clone()).collect();
+    let mut ids: Vec<Value> = events
+        .unwrap()
+        .rest()
+        .iter()
+        .map(|m| m["id"].clone())
+        .collect();
     ids.sort_by_key(|id| id.as_i64());
     assert_eq!(ids, vec![json!(1), json!(2)]);
 
@@ -191,11 +233,21 @@ fn standalone_get_stream_and_409_for_a_second() {
     let (second, _) = client.get("");
     assert_eq!(second.status, 409);
     assert_eq!(error_code(&second), json!(-32000));
-    // an unrelated notification goes to the standalone stream, and only there
-    let messages = client.call(json!(3), "tools/call", json!({"name":"notify","arguments":{"message":"hi"}}));
-    assert_eq!(messages.len(), 1, "the POST stream carries only its answer: {messages:?}");
+    // a log line written while a request is in flight goes on that request's stream only
+    let notify = json!({"name":"notify","arguments":{"message":"hi"}});
+    let messages = client.call(json!(3), "tools/call", notify);
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert_eq!(messages[0]["method"], "notifications/message");
+    // a notification that belongs to no request goes to the standalone stream, and only there
+    let announce = json!({"name":"announce","arguments":{"ms":100}});
+    let messages = client.call(json!(4), "tools/call", announce);
+    assert_eq!(
+        messages.len(),
+        1,
+        "the POST stream carries only its answer: {messages:?}"
+    );
     let note = events.next_message().unwrap();
-    assert_eq!(note["method"], "notifications/message");
+    assert_eq!(note["method"], "notifications/tools/list_changed");
     // GET needs text/event-stream in Accept
     let no_accept = format!("GET /mcp HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nMcp-Session-Id: {}\r\n\r\n", client.session.as_deref().unwrap());
     assert_eq!(gw.request(no_accept.as_bytes()).status, 406);
@@ -233,7 +285,9 @@ fn session_timeout_ends_idle_sessions_and_their_child() {
     std::thread::sleep(Duration::from_millis(800));
     let (head, _) = client.post(&json!({"jsonrpc":"2.0","id":1,"method":"ping"}));
     assert_eq!(head.status, 404);
-    eventually("the session's child is gone", || !gw.log().contains("child started") || gw.log().contains("child exited"));
+    eventually("the session's child is gone", || {
+        !gw.log().contains("child started") || gw.log().contains("child exited")
+    });
 }
 
 #[test]
@@ -261,7 +315,11 @@ fn stateful_sessions_each_have_their_own_child() {
             std::thread::spawn(move || {
                 let mut client = Streamable::at(gw_addr);
                 client.initialize(LATEST);
-                let count = client.call(json!(1), "tools/call", json!({"name":"init_count","arguments":{}}));
+                let count = client.call(
+                    json!(1),
+                    "tools/call",
+                    json!({"name":"init_count","arguments":{}}),
+                );
                 assert_eq!(tool_text(count.last().unwrap()), "1");
                 for i in 2..30 {
                     let message = format!("session {c} call {i}");
@@ -298,7 +356,11 @@ fn stateless_shares_one_child_initialised_once() {
         thread.join().unwrap();
     }
     let client = Streamable::new(&gw);
-    let count = client.call(json!(1), "tools/call", json!({"name":"init_count","arguments":{}}));
+    let count = client.call(
+        json!(1),
+        "tools/call",
+        json!({"name":"init_count","arguments":{}}),
+    );
     assert_eq!(tool_text(count.last().unwrap()), "1");
 }
 
@@ -313,14 +375,22 @@ fn stateless_gateway_initialises_the_child_itself() {
     let mut late = Streamable::new(&gw);
     let init = late.initialize(LATEST);
     assert_eq!(init["result"]["protocolVersion"], "2025-06-18");
-    let count = client.call(json!(2), "tools/call", json!({"name":"init_count","arguments":{}}));
+    let count = client.call(
+        json!(2),
+        "tools/call",
+        json!({"name":"init_count","arguments":{}}),
+    );
     assert_eq!(tool_text(count.last().unwrap()), "1");
 }
 
 #[test]
 fn sampling_travels_on_the_request_stream() {
     for stateful in [false, true] {
-        let gw = if stateful { gateway(&["--stateful"]) } else { gateway(&[]) };
+        let gw = if stateful {
+            gateway(&["--stateful"])
+        } else {
+            gateway(&[])
+        };
         let mut client = Streamable::new(&gw);
         client.initialize(LATEST);
         let (_, events) = client.post(&json!({"jsonrpc":"2.0","id":"call","method":"tools/call","params":{"name":"sample","arguments":{"prompt":"hi"}}}));
@@ -333,7 +403,10 @@ fn sampling_travels_on_the_request_stream() {
         let result = events.next_message().unwrap();
         assert_eq!(result["id"], json!("call"));
         assert_eq!(tool_text(&result), "sampled: sure");
-        assert!(events.next_message().is_none(), "the stream ends after the answer");
+        assert!(
+            events.next_message().is_none(),
+            "the stream ends after the answer"
+        );
     }
 }
 
@@ -342,11 +415,32 @@ fn stateless_child_per_request_reaps_each_child() {
     let gw = gateway(&["--childPerSession"]);
     for i in 0..3 {
         let client = Streamable::new(&gw);
-        let count = client.call(json!(i), "tools/call", json!({"name":"init_count","arguments":{}}));
-        assert_eq!(tool_text(count.last().unwrap()), "1", "each request has a fresh child");
+        let count = client.call(
+            json!(i),
+            "tools/call",
+            json!({"name":"init_count","arguments":{}}),
+        );
+        assert_eq!(
+            tool_text(count.last().unwrap()),
+            "1",
+            "each request has a fresh child"
+        );
     }
-    eventually("every child exited", || gw.log().matches("child exited").count() == 3);
-    let pids: Vec<i32> = gw.log().lines().filter_map(|l| l.split("child started (pid ").nth(1)?.split(')').next()?.parse().ok()).collect();
+    eventually("every child exited", || {
+        gw.log().matches("child exited").count() == 3
+    });
+    let pids: Vec<i32> = gw
+        .log()
+        .lines()
+        .filter_map(|l| {
+            l.split("child started (pid ")
+                .nth(1)?
+                .split(')')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
     assert_eq!(pids.len(), 3);
     assert!(pids.iter().all(|pid| !process_alive(*pid)));
 }
@@ -367,7 +461,14 @@ fn dns_rebinding_is_403() {
     let response = gw.request(foreign.as_bytes());
     assert_eq!(response.status, 403);
     assert_eq!(error_code(&response), json!(-32000));
-    assert!(!gw.log().contains("child started"), "no session was created");
-    let local = post("/mcp", &body, "Accept: application/json, text/event-stream\r\nOrigin: http://localhost:3000\r\n");
+    assert!(
+        !gw.log().contains("child started"),
+        "no session was created"
+    );
+    let local = post(
+        "/mcp",
+        &body,
+        "Accept: application/json, text/event-stream\r\nOrigin: http://localhost:3000\r\n",
+    );
     assert_eq!(gw.request(&local).status, 200);
 }

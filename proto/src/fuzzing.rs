@@ -281,7 +281,11 @@ pub fn parse_message(data: &[u8]) {
 /// derived from the data, and in data-derived reads), and that a decoded
 /// head, re-serialised, decodes to the same method, target, version,
 /// headers and framing.
-#[allow(clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#[allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 pub fn parse_head(data: &[u8]) {
     use crate::http::{HeadDecoder, Limits};
     let limits = Limits::DEFAULT;
@@ -294,7 +298,9 @@ pub fn parse_head(data: &[u8]) {
     }
 
     // Growing prefixes: one data-derived split, then data-derived reads.
-    let split = data.first().map_or(0, |&b| usize::from(b) * data.len() / 255);
+    let split = data
+        .first()
+        .map_or(0, |&b| usize::from(b) * data.len() / 255);
     let mut decoder = HeadDecoder::new(limits);
     let split_result = match decoder.decode(&data[..split]) {
         Ok(None) => decoder.decode(data),
@@ -337,10 +343,25 @@ pub fn parse_head(data: &[u8]) {
     };
     assert_eq!(n, wire.len());
     assert_eq!(
-        (again.method(), again.method_str(), again.target(), again.version(), again.body_framing()),
-        (head.method(), head.method_str(), head.target(), head.version(), head.body_framing())
+        (
+            again.method(),
+            again.method_str(),
+            again.target(),
+            again.version(),
+            again.body_framing()
+        ),
+        (
+            head.method(),
+            head.method_str(),
+            head.target(),
+            head.version(),
+            head.body_framing()
+        )
     );
-    assert!(again.headers().eq(head.headers()), "headers differ after re-serialising");
+    assert!(
+        again.headers().eq(head.headers()),
+        "headers differ after re-serialising"
+    );
 }
 
 /// Fuzz target `chunked_decode`: the first byte sets the body limit (×16
@@ -348,7 +369,11 @@ pub fn parse_head(data: &[u8]) {
 /// call, a data-derived split and one byte at a time give the same payload
 /// and consumed count (or error), and that a decoded payload re-encoded in
 /// data-derived chunks decodes to the same payload.
-#[allow(clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#[allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 pub fn chunked_decode(data: &[u8]) {
     use crate::http::{encode_chunk, encode_last_chunk, BodyDecoder, BodyFraming, Limits};
     let Some((&first, input)) = data.split_first() else {
@@ -364,9 +389,17 @@ pub fn chunked_decode(data: &[u8]) {
         panic!("internal error: {why}");
     }
     let split = usize::from(first) * input.len() / 255;
-    assert_eq!(chunked_run(new(), input, &[split, input.len()]), whole, "split at {split}");
+    assert_eq!(
+        chunked_run(new(), input, &[split, input.len()]),
+        whole,
+        "split at {split}"
+    );
     let bytewise: Vec<usize> = (1..=input.len()).collect();
-    assert_eq!(chunked_run(new(), input, &bytewise), whole, "one byte at a time");
+    assert_eq!(
+        chunked_run(new(), input, &bytewise),
+        whole,
+        "one byte at a time"
+    );
 
     // decode → encode → decode.
     let (payload, Ok((_, true))) = whole else {
@@ -383,13 +416,21 @@ pub fn chunked_decode(data: &[u8]) {
         Ok(decoder) => chunked_run(decoder, &wire, &[wire.len()]),
         Err(e) => panic!("chunked decoder refused: {e}"),
     };
-    assert_eq!(again, (payload, Ok((wire.len(), true))), "decode → encode → decode");
+    assert_eq!(
+        again,
+        (payload, Ok((wire.len(), true))),
+        "decode → encode → decode"
+    );
 }
 
 /// Feeds `input` to `decoder` in reads ending at `cuts` (increasing, the last
 /// one `input.len()`), re-offering what was not consumed. Returns the payload
 /// and either (consumed, done) or the error.
-#[allow(clippy::panic, clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+#[allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
 fn chunked_run(
     mut decoder: crate::http::BodyDecoder,
     input: &[u8],
@@ -404,16 +445,27 @@ fn chunked_run(
         let available = &input[consumed..cut];
         match decoder.decode(available, &mut out) {
             Ok(progress) => {
-                assert!(progress.consumed <= available.len(), "consumed beyond input");
+                assert!(
+                    progress.consumed <= available.len(),
+                    "consumed beyond input"
+                );
                 assert_eq!(progress.done, decoder.is_done());
                 consumed += progress.consumed;
                 if progress.done {
                     return (out, Ok((consumed, true)));
                 }
-                assert_eq!(progress.consumed, available.len(), "stopped early without being done");
+                assert_eq!(
+                    progress.consumed,
+                    available.len(),
+                    "stopped early without being done"
+                );
             }
             Err(e) => {
-                assert_eq!(decoder.decode(b"0\r\n\r\n", &mut Vec::new()), Err(e), "failed state is terminal");
+                assert_eq!(
+                    decoder.decode(b"0\r\n\r\n", &mut Vec::new()),
+                    Err(e),
+                    "failed state is terminal"
+                );
                 return (out, Err(e));
             }
         }
@@ -429,7 +481,9 @@ pub fn content_length(data: &[u8]) {
     let parsed = crate::http::ContentLength::parse(data).map(crate::http::ContentLength::get);
     let digits = !data.is_empty() && data.iter().all(u8::is_ascii_digit);
     let reference = if digits {
-        core::str::from_utf8(data).ok().and_then(|s| s.parse::<u64>().ok())
+        core::str::from_utf8(data)
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
     } else {
         None
     };

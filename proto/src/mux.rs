@@ -22,6 +22,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
+pub use crate::jsonrpc::write_u64;
 use crate::jsonrpc::Id;
 
 /// Where a client request goes on the child's side.
@@ -218,13 +219,7 @@ impl<S: Copy + Eq + Hash> Mux<S> {
     /// recently active one. `is_open` filters out sessions the driver knows
     /// are gone. Returns `None` when there is no session to ask.
     pub fn handle_child_request(&mut self, id: Id, is_open: impl Fn(S) -> bool) -> Option<S> {
-        let busy = self
-            .activity
-            .iter()
-            .filter(|(session, activity)| activity.in_flight > 0 && is_open(**session))
-            .max_by_key(|(_, activity)| activity.last)
-            .map(|(session, _)| *session);
-        let chosen = busy.or_else(|| {
+        let chosen = self.busiest(&is_open).or_else(|| {
             self.activity
                 .iter()
                 .filter(|(session, _)| is_open(**session))
@@ -233,6 +228,17 @@ impl<S: Copy + Eq + Hash> Mux<S> {
         })?;
         self.child_requests.insert(id, chosen);
         Some(chosen)
+    }
+
+    /// The open session with a request in flight that asked most recently:
+    /// where a message the child sends while working (a log line, a request
+    /// of its own) most likely belongs.
+    pub fn busiest(&self, is_open: impl Fn(S) -> bool) -> Option<S> {
+        self.activity
+            .iter()
+            .filter(|(session, activity)| activity.in_flight > 0 && is_open(**session))
+            .max_by_key(|(_, activity)| activity.last)
+            .map(|(session, _)| *session)
     }
 
     /// The child cancels its own request `id`. Returns the session that was
@@ -263,7 +269,10 @@ impl<S: Copy + Eq + Hash> Mux<S> {
     /// A client cancels its request `id`, where every session of the table
     /// belongs to that one client: the request may have come on any of them.
     pub fn handle_client_cancel_any(&self, id: &Id) -> Option<u64> {
-        self.by_client.iter().find(|((_, client_id), _)| client_id == id).map(|(_, gateway_id)| *gateway_id)
+        self.by_client
+            .iter()
+            .find(|((_, client_id), _)| client_id == id)
+            .map(|(_, gateway_id)| *gateway_id)
     }
 
     /// Forgets a request the driver gave up on (for example, it could not be
@@ -323,7 +332,10 @@ impl<S: Copy + Eq + Hash> Mux<S> {
         for activity in self.activity.values_mut() {
             activity.in_flight = 0;
         }
-        drained.into_iter().map(|(_, session, id)| (session, id)).collect()
+        drained
+            .into_iter()
+            .map(|(_, session, id)| (session, id))
+            .collect()
     }
 
     /// Number of client requests in flight at the child.
@@ -360,28 +372,6 @@ impl<S: Copy + Eq + Hash> Mux<S> {
         self.sequence = self.sequence.wrapping_add(1);
         self.sequence
     }
-}
-
-/// Writes `n` in decimal into `buf` and returns the digits: the gateway ids
-/// and tokens go on the wire without allocating.
-pub fn write_u64(n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut start = buf.len();
-    let mut rest = n;
-    loop {
-        let Some(next) = start.checked_sub(1) else {
-            break;
-        };
-        start = next;
-        if let Some(slot) = buf.get_mut(start) {
-            // `rest % 10` is below 10, so the cast and the add cannot overflow.
-            *slot = b'0'.wrapping_add((rest % 10) as u8);
-        }
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    buf.get(start..).unwrap_or_default()
 }
 
 /// A gateway id is the decimal we wrote; anything else is not ours.
@@ -565,7 +555,9 @@ mod tests {
     #[test]
     fn any_session_answers_and_cancels() {
         let mut mux = Mux::new(100);
-        let out = mux.handle_client_request(1u8, id("4"), None, false).unwrap();
+        let out = mux
+            .handle_client_request(1u8, id("4"), None, false)
+            .unwrap();
         assert_eq!(mux.handle_client_cancel_any(&id("4")), Some(out.id));
         assert_eq!(mux.handle_client_cancel_any(&id("5")), None);
         mux.handle_session_open(2u8);

@@ -56,7 +56,12 @@ pub(crate) struct EventStream {
 }
 
 impl EventStream {
-    pub(crate) fn new(key: SessionKey, frames: Receiver<Frame>, expected: usize, replay_limit: usize) -> Self {
+    pub(crate) fn new(
+        key: SessionKey,
+        frames: Receiver<Frame>,
+        expected: usize,
+        replay_limit: usize,
+    ) -> Self {
         Self {
             key,
             frames,
@@ -143,7 +148,9 @@ impl EventStream {
                 Wake::Frame(frame) => {
                     self.push_event(&frame, &mut events);
                     while events.len() < WRITE_BATCH_BYTES && !self.is_complete() {
-                        let Ok(frame) = self.frames.try_recv() else { break };
+                        let Ok(frame) = self.frames.try_recv() else {
+                            break;
+                        };
                         self.push_event(&frame, &mut events);
                     }
                 }
@@ -192,7 +199,9 @@ impl EventStream {
             self.replay_bytes = self.replay_bytes.saturating_add(event.len());
             self.replay.push_back((seq, event));
             while self.replay.len() > self.replay_limit || self.replay_bytes > REPLAY_BYTES {
-                let Some((_, old)) = self.replay.pop_front() else { break };
+                let Some((_, old)) = self.replay.pop_front() else {
+                    break;
+                };
                 self.replay_bytes = self.replay_bytes.saturating_sub(old.len());
             }
         }
@@ -228,7 +237,16 @@ mod tests {
     fn event_ids() {
         assert_eq!(parse_event_id("12-0"), Some((12, 0)));
         assert_eq!(parse_event_id(" 3-45 "), Some((3, 45)));
-        for bad in ["", "12", "-1", "1-", "a-1", "1-2-3", "1--2", "99999999999999999999999-1"] {
+        for bad in [
+            "",
+            "12",
+            "-1",
+            "1-",
+            "a-1",
+            "1-2-3",
+            "1--2",
+            "99999999999999999999999-1",
+        ] {
             assert_eq!(parse_event_id(bad), None, "{bad}");
         }
     }

@@ -35,22 +35,38 @@ impl Front {
     /// Handles what comes before a mode's routes: the Host/Origin check, CORS
     /// preflight and health endpoints. `Some(next)` when the request has been
     /// answered here.
-    pub(crate) async fn intercept(&self, head: &RequestHead, conn: &mut Conn, healthy: bool) -> Option<Next> {
+    pub(crate) async fn intercept(
+        &self,
+        head: &RequestHead,
+        conn: &mut Conn,
+        healthy: bool,
+    ) -> Option<Next> {
         if let Err(why) = self.check_origin(head) {
             return Some(self.error(head, conn, 403, codes::SERVER_ERROR, why).await);
         }
-        if head.method() == Method::Options && head.header("access-control-request-method").is_some() {
+        if head.method() == Method::Options
+            && head.header("access-control-request-method").is_some()
+        {
             return Some(self.preflight(head, conn).await);
         }
         if head.method() == Method::Get && self.health.iter().any(|path| path == head.path()) {
-            let response = if healthy { Response::new(200).text("ok") } else { Response::new(503).text("unhealthy") };
+            let response = if healthy {
+                Response::new(200).text("ok")
+            } else {
+                Response::new(503).text("unhealthy")
+            };
             return Some(self.send(head, conn, response).await);
         }
         None
     }
 
     /// Adds the user's headers and the CORS headers to `response`, writes it.
-    pub(crate) async fn send(&self, head: &RequestHead, conn: &mut Conn, response: Response<'_>) -> Next {
+    pub(crate) async fn send(
+        &self,
+        head: &RequestHead,
+        conn: &mut Conn,
+        response: Response<'_>,
+    ) -> Next {
         let response = self.decorate(head, response);
         match conn.send(&response).await {
             Ok(()) => Next::KeepAlive,
@@ -59,7 +75,11 @@ impl Front {
     }
 
     /// Adds the user's headers and the CORS headers.
-    pub(crate) fn decorate<'a>(&'a self, head: &'a RequestHead, response: Response<'a>) -> Response<'a> {
+    pub(crate) fn decorate<'a>(
+        &'a self,
+        head: &'a RequestHead,
+        response: Response<'a>,
+    ) -> Response<'a> {
         let mut response = response.configured(&self.headers);
         if let Some(origin) = self.cors_origin(head) {
             response = response
@@ -81,14 +101,22 @@ impl Front {
     ) -> Next {
         let mut body = Vec::with_capacity(96);
         encode_error(&mut body, None, code, message);
-        self.send(head, conn, Response::new(status).json(&body)).await
+        self.send(head, conn, Response::new(status).json(&body))
+            .await
     }
 
     /// 405 with the methods the path allows.
-    pub(crate) async fn method_not_allowed(&self, head: &RequestHead, conn: &mut Conn, allow: &str) -> Next {
+    pub(crate) async fn method_not_allowed(
+        &self,
+        head: &RequestHead,
+        conn: &mut Conn,
+        allow: &str,
+    ) -> Next {
         let mut body = Vec::with_capacity(96);
         encode_error(&mut body, None, codes::SERVER_ERROR, "Method not allowed");
-        let response = Response::new(405).header("allow", allow.as_bytes()).json(&body);
+        let response = Response::new(405)
+            .header("allow", allow.as_bytes())
+            .json(&body);
         self.send(head, conn, response).await
     }
 
@@ -121,13 +149,24 @@ impl Front {
 
     async fn preflight(&self, head: &RequestHead, conn: &mut Conn) -> Next {
         if self.cors_origin(head).is_none() {
-            return self.error(head, conn, 403, codes::SERVER_ERROR, "CORS is not enabled for this origin").await;
+            return self
+                .error(
+                    head,
+                    conn,
+                    403,
+                    codes::SERVER_ERROR,
+                    "CORS is not enabled for this origin",
+                )
+                .await;
         }
         let allow_headers = head
             .header("access-control-request-headers")
             .unwrap_or(b"content-type, accept, authorization, mcp-session-id, mcp-protocol-version, last-event-id");
         let response = Response::new(204)
-            .header("access-control-allow-methods", b"GET, POST, DELETE, OPTIONS")
+            .header(
+                "access-control-allow-methods",
+                b"GET, POST, DELETE, OPTIONS",
+            )
             .header("access-control-allow-headers", allow_headers)
             .header("access-control-max-age", b"86400");
         self.send(head, conn, response).await
@@ -145,7 +184,8 @@ fn is_local_authority(authority: &str) -> bool {
         Some(rest) => rest.split(']').next().unwrap_or(""),
         None => authority.split(':').next().unwrap_or(""),
     };
-    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn origin_is_local(origin: &str) -> bool {
@@ -162,27 +202,60 @@ mod tests {
 
     #[test]
     fn local_authorities() {
-        for ok in ["localhost", "localhost:8000", "127.0.0.1", "127.0.0.1:1", "[::1]", "[::1]:80", "127.9.9.9:5", "LOCALHOST:1"] {
+        for ok in [
+            "localhost",
+            "localhost:8000",
+            "127.0.0.1",
+            "127.0.0.1:1",
+            "[::1]",
+            "[::1]:80",
+            "127.9.9.9:5",
+            "LOCALHOST:1",
+        ] {
             assert!(is_local_authority(ok), "{ok}");
         }
-        for bad in ["", "evil.com", "evil.com:8000", "127.0.0.1.evil.com", "localhost.evil.com", "[::2]:80", "0.0.0.0"] {
+        for bad in [
+            "",
+            "evil.com",
+            "evil.com:8000",
+            "127.0.0.1.evil.com",
+            "localhost.evil.com",
+            "[::2]:80",
+            "0.0.0.0",
+        ] {
             assert!(!is_local_authority(bad), "{bad}");
         }
     }
 
     #[test]
     fn local_origins() {
-        for ok in ["http://localhost:3000", "https://127.0.0.1", "http://[::1]:8080"] {
+        for ok in [
+            "http://localhost:3000",
+            "https://127.0.0.1",
+            "http://[::1]:8080",
+        ] {
             assert!(origin_is_local(ok), "{ok}");
         }
-        for bad in ["null", "http://evil.com", "file://", "http://localhost.evil.com", "http://127.0.0.1/x", "localhost"] {
+        for bad in [
+            "null",
+            "http://evil.com",
+            "file://",
+            "http://localhost.evil.com",
+            "http://127.0.0.1/x",
+            "localhost",
+        ] {
             assert!(!origin_is_local(bad), "{bad}");
         }
     }
 
     #[test]
     fn loopback_binds() {
-        assert!(is_loopback("127.0.0.1") && is_loopback("::1") && is_loopback("[::1]") && is_loopback("localhost"));
+        assert!(
+            is_loopback("127.0.0.1")
+                && is_loopback("::1")
+                && is_loopback("[::1]")
+                && is_loopback("localhost")
+        );
         assert!(!is_loopback("0.0.0.0") && !is_loopback("192.168.1.2") && !is_loopback("::"));
     }
 }

@@ -23,8 +23,8 @@ use std::rc::{Rc, Weak};
 
 use smol::channel::{Sender, TrySendError};
 use supergateway_proto::jsonrpc::{
-    codes, encode_error, encode_result, encode_string, parse_message, splice, split_batch, Id, Kind, Message,
-    MessageError,
+    codes, encode_error, encode_result, encode_string, parse_message, splice, split_batch, Id,
+    Kind, Message, MessageError,
 };
 use supergateway_proto::mux::{write_u64, Mux};
 
@@ -62,10 +62,16 @@ impl Deref for Frame {
 
 impl Frame {
     fn response(bytes: Vec<u8>) -> Self {
-        Self { bytes: FrameBytes::Owned(bytes), is_response: true }
+        Self {
+            bytes: FrameBytes::Owned(bytes),
+            is_response: true,
+        }
     }
     fn other(bytes: Vec<u8>) -> Self {
-        Self { bytes: FrameBytes::Owned(bytes), is_response: false }
+        Self {
+            bytes: FrameBytes::Owned(bytes),
+            is_response: false,
+        }
     }
 }
 
@@ -108,7 +114,10 @@ enum Init {
     Idle,
     /// One is at the child under `gateway_id`; these sessions' `initialize`
     /// wait for its result (even if the session that sent it has left).
-    Pending { gateway_id: u64, waiters: Vec<(SessionKey, Id)> },
+    Pending {
+        gateway_id: u64,
+        waiters: Vec<(SessionKey, Id)>,
+    },
     /// The child's `InitializeResult` (the raw `result` value).
     Done(Vec<u8>),
 }
@@ -177,7 +186,12 @@ impl Link {
     /// the child has exited. `standalone`: with `Clients::One`, this is the
     /// stream for notifications that belong to no request (with `Separate`
     /// every session is).
-    pub(crate) fn open_session(&mut self, key: SessionKey, sender: Sender<Frame>, standalone: bool) -> bool {
+    pub(crate) fn open_session(
+        &mut self,
+        key: SessionKey,
+        sender: Sender<Frame>,
+        standalone: bool,
+    ) -> bool {
         if self.exited.is_some() {
             return false;
         }
@@ -209,7 +223,10 @@ impl Link {
         frame.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
         frame.extend_from_slice(b"\"}}}\n");
         self.self_initialized = true;
-        self.init = Init::Pending { gateway_id, waiters: Vec::new() };
+        self.init = Init::Pending {
+            gateway_id,
+            waiters: Vec::new(),
+        };
         self.send_to_child(frame);
     }
 
@@ -234,7 +251,12 @@ impl Link {
         }
         for id in ended.unanswered {
             let mut frame = Vec::with_capacity(128);
-            encode_error(&mut frame, Some(id.as_bytes()), codes::INTERNAL_ERROR, "client disconnected");
+            encode_error(
+                &mut frame,
+                Some(id.as_bytes()),
+                codes::INTERNAL_ERROR,
+                "client disconnected",
+            );
             frame.push(b'\n');
             self.send_to_child(frame);
         }
@@ -243,7 +265,11 @@ impl Link {
     /// Handles one message (or batch) a client sent. Returns how many
     /// requests it held: each will get exactly one answer on the session's
     /// outlet.
-    pub(crate) fn handle_client_message(&mut self, key: SessionKey, bytes: &[u8]) -> Result<usize, ClientError> {
+    pub(crate) fn handle_client_message(
+        &mut self,
+        key: SessionKey,
+        bytes: &[u8],
+    ) -> Result<usize, ClientError> {
         if !self.outlets.contains_key(&key) {
             return Err(ClientError::NoSession);
         }
@@ -279,10 +305,18 @@ impl Link {
 
     /// Relays one parsed message now, or holds it while `initialize` is at
     /// the child. Returns 1 for a request, else 0.
-    fn accept_client_message(&mut self, key: SessionKey, bytes: &[u8], message: &Message<'_>) -> usize {
+    fn accept_client_message(
+        &mut self,
+        key: SessionKey,
+        bytes: &[u8],
+        message: &Message<'_>,
+    ) -> usize {
         let is_request = usize::from(message.kind == Kind::Request);
         let is_initialize = message.method.as_deref() == Some("initialize");
-        if !is_initialize && matches!(self.init, Init::Pending { .. }) && message.method.as_deref() != Some("ping") {
+        if !is_initialize
+            && matches!(self.init, Init::Pending { .. })
+            && message.method.as_deref() != Some("ping")
+        {
             self.held.push((key, bytes.to_vec()));
             return is_request;
         }
@@ -301,7 +335,9 @@ impl Link {
                     }
                 }
                 Some("notifications/cancelled") => {
-                    let Some((raw, span)) = &message.cancelled_id else { return };
+                    let Some((raw, span)) = &message.cancelled_id else {
+                        return;
+                    };
                     let id = raw.to_owned();
                     let gateway_id = match self.clients {
                         Clients::Separate => self.mux.handle_client_cancel(key, &id),
@@ -335,7 +371,9 @@ impl Link {
     }
 
     fn route_client_request(&mut self, key: SessionKey, bytes: &[u8], message: &Message<'_>) {
-        let (Some(raw_id), Some(id_span)) = (&message.id, &message.id_span) else { return };
+        let (Some(raw_id), Some(id_span)) = (&message.id, &message.id_span) else {
+            return;
+        };
         let client_id = raw_id.to_owned();
         let initialize = message.method.as_deref() == Some("initialize");
         if initialize {
@@ -353,16 +391,26 @@ impl Link {
                 Init::Idle => {}
             }
         }
-        let token = message.progress_token.as_ref().map(|(raw, _)| raw.to_owned());
-        let outbound = match self.mux.handle_client_request(key, client_id.clone(), token, initialize) {
-            Ok(outbound) => outbound,
-            Err(err) => {
-                self.answer_error(key, &client_id, codes::INVALID_REQUEST, &err.to_string());
-                return;
-            }
-        };
+        let token = message
+            .progress_token
+            .as_ref()
+            .map(|(raw, _)| raw.to_owned());
+        let outbound =
+            match self
+                .mux
+                .handle_client_request(key, client_id.clone(), token, initialize)
+            {
+                Ok(outbound) => outbound,
+                Err(err) => {
+                    self.answer_error(key, &client_id, codes::INVALID_REQUEST, &err.to_string());
+                    return;
+                }
+            };
         if initialize {
-            self.init = Init::Pending { gateway_id: outbound.id, waiters: Vec::new() };
+            self.init = Init::Pending {
+                gateway_id: outbound.id,
+                waiters: Vec::new(),
+            };
         }
         let mut id_buf = [0; 20];
         let mut token_buf = [0; 20];
@@ -390,7 +438,9 @@ impl Link {
             Ok(message) => message,
             Err(err) => {
                 let shown = String::from_utf8_lossy(line.get(..200).unwrap_or(line)).into_owned();
-                tracing::warn!("dropped a line from the child that is not a JSON-RPC message ({err}): {shown}");
+                tracing::warn!(
+                    "dropped a line from the child that is not a JSON-RPC message ({err}): {shown}"
+                );
                 return;
             }
         };
@@ -399,11 +449,19 @@ impl Link {
             Kind::Request => {
                 let Some(raw) = &message.id else { return };
                 let outlets = &self.outlets;
-                match self.mux.handle_child_request(raw.to_owned(), |key| outlets.contains_key(&key)) {
+                match self
+                    .mux
+                    .handle_child_request(raw.to_owned(), |key| outlets.contains_key(&key))
+                {
                     Some(key) => self.deliver(key, Frame::other(line.to_vec())),
                     None => {
                         let mut frame = Vec::with_capacity(96);
-                        encode_error(&mut frame, Some(raw.as_bytes()), codes::INTERNAL_ERROR, "no client is connected");
+                        encode_error(
+                            &mut frame,
+                            Some(raw.as_bytes()),
+                            codes::INTERNAL_ERROR,
+                            "no client is connected",
+                        );
                         frame.push(b'\n');
                         self.send_to_child(frame);
                     }
@@ -446,7 +504,11 @@ impl Link {
                 return;
             }
         };
-        let result = message.result_span.clone().and_then(|span| line.get(span)).map(<[u8]>::to_vec);
+        let result = message
+            .result_span
+            .clone()
+            .and_then(|span| line.get(span))
+            .map(<[u8]>::to_vec);
         if let Some(result) = &result {
             for (key, id) in &waiters {
                 let mut frame = Vec::with_capacity(result.len().saturating_add(48));
@@ -456,14 +518,21 @@ impl Link {
         } else {
             // The child refused: each waiter gets the same error.
             for (key, id) in &waiters {
-                self.answer_error(*key, id, codes::INTERNAL_ERROR, "the MCP server failed to initialize");
+                self.answer_error(
+                    *key,
+                    id,
+                    codes::INTERNAL_ERROR,
+                    "the MCP server failed to initialize",
+                );
             }
         }
         if let Some(result) = result {
             self.init = Init::Done(result);
         }
         if self.self_initialized && !std::mem::replace(&mut self.initialized_sent, true) {
-            self.send_to_child(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n".to_vec());
+            self.send_to_child(
+                b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n".to_vec(),
+            );
         }
         for (key, bytes) in std::mem::take(&mut self.held) {
             if let Ok(message) = parse_message(&bytes) {
@@ -475,8 +544,11 @@ impl Link {
     fn route_child_notification(&mut self, line: &[u8], message: &Message<'_>) {
         match message.method.as_deref() {
             Some("notifications/progress") => {
-                let Some((raw, span)) = &message.progress_token else { return };
-                let Some((key, client_token)) = self.mux.handle_child_progress(raw.as_bytes()) else {
+                let Some((raw, span)) = &message.progress_token else {
+                    return;
+                };
+                let Some((key, client_token)) = self.mux.handle_child_progress(raw.as_bytes())
+                else {
                     tracing::debug!("dropped progress for an unknown token");
                     return;
                 };
@@ -487,9 +559,21 @@ impl Link {
             }
             Some("notifications/cancelled") => {
                 // The child withdraws a request it sent to a client.
-                let Some((raw, _)) = &message.cancelled_id else { return };
+                let Some((raw, _)) = &message.cancelled_id else {
+                    return;
+                };
                 if let Some(key) = self.mux.handle_child_cancel(&raw.to_owned()) {
                     self.deliver(key, Frame::other(line.to_vec()));
+                }
+            }
+            Some("notifications/message") if self.clients != Clients::Separate => {
+                // Streamable HTTP sends each message on exactly one stream:
+                // a log line the child writes while working on a request
+                // goes to that request's stream.
+                let outlets = &self.outlets;
+                match self.mux.busiest(|key| outlets.contains_key(&key)) {
+                    Some(key) => self.deliver(key, Frame::other(line.to_vec())),
+                    None => self.broadcast(line),
                 }
             }
             _ => self.broadcast(line),
@@ -500,7 +584,10 @@ impl Link {
         let shared: Rc<[u8]> = Rc::from(line);
         let mut overflowed = Vec::new();
         for (key, outlet) in self.outlets.iter().filter(|(_, outlet)| outlet.standalone) {
-            let frame = Frame { bytes: FrameBytes::Shared(Rc::clone(&shared)), is_response: false };
+            let frame = Frame {
+                bytes: FrameBytes::Shared(Rc::clone(&shared)),
+                is_response: false,
+            };
             if outlet.sender.try_send(frame).is_err() {
                 overflowed.push(*key);
             }
@@ -513,7 +600,9 @@ impl Link {
     /// Queues `frame` for `key`. A client whose queue is full is too slow
     /// to keep up: it is disconnected, and nobody else waits for it.
     fn deliver(&mut self, key: SessionKey, frame: Frame) {
-        let Some(outlet) = self.outlets.get(&key) else { return };
+        let Some(outlet) = self.outlets.get(&key) else {
+            return;
+        };
         match outlet.sender.try_send(frame) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => self.drop_slow_session(key),
@@ -522,7 +611,9 @@ impl Link {
     }
 
     fn drop_slow_session(&mut self, key: SessionKey) {
-        tracing::warn!("session {key}: client is not reading its stream fast enough; disconnecting it");
+        tracing::warn!(
+            "session {key}: client is not reading its stream fast enough; disconnecting it"
+        );
         self.close_session(key);
     }
 

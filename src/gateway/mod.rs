@@ -18,9 +18,9 @@ use futures_lite::{FutureExt, StreamExt};
 use smol::channel;
 use supergateway_proto::http::Limits;
 
+use crate::child::Child;
 use crate::cli::Config;
 use crate::gateway::link::{Clients, Link};
-use crate::child::Child;
 use crate::http::server::{self, Handler, ServerOptions};
 use crate::rt;
 
@@ -77,7 +77,10 @@ pub(crate) async fn run_stdio<H: StdioMode>(
         Ok(listener) => listener,
         Err(err) => {
             tracing::error!("cannot listen on {}:{}: {err}", config.host, config.port);
-            eprintln!("supergateway: cannot listen on {}:{}: {err}", config.host, config.port);
+            eprintln!(
+                "supergateway: cannot listen on {}:{}: {err}",
+                config.host, config.port
+            );
             return 1;
         }
     };
@@ -95,7 +98,11 @@ pub(crate) async fn run_stdio<H: StdioMode>(
         },
     };
     let handler = make(shared);
-    let server = rt::spawn(server::serve(listener, Rc::new(server_options(config)), Rc::clone(&handler)));
+    let server = rt::spawn(server::serve(
+        listener,
+        Rc::new(server_options(config)),
+        Rc::clone(&handler),
+    ));
 
     let stop = async { Stop::ChildExited(exited.recv().await.unwrap_or(1)) }
         .or(async {

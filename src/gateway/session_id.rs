@@ -23,7 +23,12 @@ pub(crate) fn new() -> String {
 }
 
 fn hex_digit(nibble: u8) -> char {
-    char::from(b"0123456789abcdef".get(usize::from(nibble)).copied().unwrap_or(b'0'))
+    char::from(
+        b"0123456789abcdef"
+            .get(usize::from(nibble))
+            .copied()
+            .unwrap_or(b'0'),
+    )
 }
 
 #[cfg(test)]

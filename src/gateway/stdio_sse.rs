@@ -75,12 +75,17 @@ impl StdioSse {
     }
 
     fn healthy(&self) -> bool {
-        self.shared.as_ref().is_none_or(|link| link.borrow().is_running())
+        self.shared
+            .as_ref()
+            .is_none_or(|link| link.borrow().is_running())
     }
 
     async fn open_stream(self: Rc<Self>, head: &RequestHead, conn: &mut Conn) -> Next {
         if self.sessions.borrow().len() >= self.max_sessions {
-            return self.front.error(head, conn, 503, codes::SERVER_ERROR, "too many sessions").await;
+            return self
+                .front
+                .error(head, conn, 503, codes::SERVER_ERROR, "too many sessions")
+                .await;
         }
         let link = match &self.shared {
             Some(link) => Rc::clone(link),
@@ -89,7 +94,10 @@ impl StdioSse {
                 Err(err) => {
                     tracing::error!("could not start the MCP server: {err}");
                     let message = "could not start the MCP server";
-                    return self.front.error(head, conn, 500, codes::SERVER_ERROR, message).await;
+                    return self
+                        .front
+                        .error(head, conn, 500, codes::SERVER_ERROR, message)
+                        .await;
                 }
             },
         };
@@ -97,10 +105,25 @@ impl StdioSse {
         self.next_key.set(key.wrapping_add(1));
         let (outlet, frames) = channel::bounded(OUTLET_QUEUE);
         if !link.borrow_mut().open_session(key, outlet, true) {
-            return self.front.error(head, conn, 503, codes::SERVER_ERROR, "the MCP server has exited").await;
+            return self
+                .front
+                .error(
+                    head,
+                    conn,
+                    503,
+                    codes::SERVER_ERROR,
+                    "the MCP server has exited",
+                )
+                .await;
         }
         let id = session_id::new();
-        self.sessions.borrow_mut().insert(id.clone(), Session { key, link: Rc::clone(&link) });
+        self.sessions.borrow_mut().insert(
+            id.clone(),
+            Session {
+                key,
+                link: Rc::clone(&link),
+            },
+        );
         tracing::info!("SSE session {id} opened by {}", conn.peer());
 
         let response = Response::new(200)
@@ -111,7 +134,12 @@ impl StdioSse {
         let mut out = Vec::with_capacity(4096);
         let written = self.front.decorate(head, response).encode(&mut out);
         let endpoint = format!("{}{}?sessionId={}", self.base_url, self.message_path, id);
-        encode_event(&mut out, Some(&SseField::ENDPOINT), None, endpoint.as_bytes());
+        encode_event(
+            &mut out,
+            Some(&SseField::ENDPOINT),
+            None,
+            endpoint.as_bytes(),
+        );
         if written.is_ok() && conn.write(&out).await.is_ok() {
             self.pump(conn, &frames, &mut out).await;
         }
@@ -173,27 +201,66 @@ impl StdioSse {
     async fn post_message(&self, request: &Request, conn: &mut Conn) -> Next {
         let head = &request.head;
         let Some(id) = head.query_param("sessionId") else {
-            return self.front.error(head, conn, 400, codes::SERVER_ERROR, "Missing sessionId parameter").await;
+            return self
+                .front
+                .error(
+                    head,
+                    conn,
+                    400,
+                    codes::SERVER_ERROR,
+                    "Missing sessionId parameter",
+                )
+                .await;
         };
         if let Some(content_type) = head.header_str("content-type") {
             if !is_json(content_type) {
                 let message = "Unsupported Media Type: Content-Type must be application/json";
-                return self.front.error(head, conn, 415, codes::SERVER_ERROR, message).await;
+                return self
+                    .front
+                    .error(head, conn, 415, codes::SERVER_ERROR, message)
+                    .await;
             }
         }
-        let target = self.sessions.borrow().get(&id).map(|session| (session.key, Rc::clone(&session.link)));
+        let target = self
+            .sessions
+            .borrow()
+            .get(&id)
+            .map(|session| (session.key, Rc::clone(&session.link)));
         let Some((key, link)) = target else {
-            return self.front.error(head, conn, 404, codes::SESSION_NOT_FOUND, "Session not found").await;
+            return self
+                .front
+                .error(
+                    head,
+                    conn,
+                    404,
+                    codes::SESSION_NOT_FOUND,
+                    "Session not found",
+                )
+                .await;
         };
         let result = link.borrow_mut().handle_client_message(key, &request.body);
         match result {
-            Ok(_) => self.front.send(head, conn, Response::new(202).text("Accepted")).await,
+            Ok(_) => {
+                self.front
+                    .send(head, conn, Response::new(202).text("Accepted"))
+                    .await
+            }
             Err(ClientError::NoSession) => {
-                self.front.error(head, conn, 404, codes::SESSION_NOT_FOUND, "Session not found").await
+                self.front
+                    .error(
+                        head,
+                        conn,
+                        404,
+                        codes::SESSION_NOT_FOUND,
+                        "Session not found",
+                    )
+                    .await
             }
             Err(ClientError::Malformed(err)) => {
                 let message = err.to_string();
-                self.front.error(head, conn, 400, err.code(), &message).await
+                self.front
+                    .error(head, conn, 400, err.code(), &message)
+                    .await
             }
         }
     }
@@ -206,7 +273,11 @@ impl StdioMode for StdioSse {
 
     fn children(&self) -> Vec<Child> {
         let mut children: Vec<Child> = Vec::new();
-        if let Some(child) = self.shared.as_ref().and_then(|link| link.borrow().child().cloned()) {
+        if let Some(child) = self
+            .shared
+            .as_ref()
+            .and_then(|link| link.borrow().child().cloned())
+        {
             children.push(child);
         }
         if self.shared.is_none() {
@@ -237,7 +308,9 @@ impl Handler for StdioSse {
             }
             return self.post_message(&request, conn).await;
         }
-        self.front.error(head, conn, 404, codes::SERVER_ERROR, "Not found").await
+        self.front
+            .error(head, conn, 404, codes::SERVER_ERROR, "Not found")
+            .await
     }
 }
 

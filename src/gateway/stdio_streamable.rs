@@ -37,7 +37,13 @@ use crate::rt;
 
 /// Protocol versions this transport speaks, newest first (the reference
 /// SDK's list).
-pub(crate) const SUPPORTED_VERSIONS: [&str; 5] = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05", "2024-10-07"];
+pub(crate) const SUPPORTED_VERSIONS: [&str; 5] = [
+    "2025-11-25",
+    "2025-06-18",
+    "2025-03-26",
+    "2024-11-05",
+    "2024-10-07",
+];
 /// What a request without `MCP-Protocol-Version` is taken to speak.
 const DEFAULT_VERSION: &str = "2025-03-26";
 /// Messages queued for one stream before its client counts as too slow.
@@ -108,7 +114,11 @@ struct Peek {
 }
 
 impl StdioStreamable {
-    pub(crate) fn new(config: &Config, command: &str, shared: Option<Rc<RefCell<Link>>>) -> Rc<Self> {
+    pub(crate) fn new(
+        config: &Config,
+        command: &str,
+        shared: Option<Rc<RefCell<Link>>>,
+    ) -> Rc<Self> {
         let handler = Rc::new(Self {
             front: Front::new(config),
             command: command.to_owned(),
@@ -140,54 +150,97 @@ impl StdioStreamable {
     }
 
     fn healthy(&self) -> bool {
-        self.shared.as_ref().is_none_or(|link| link.borrow().is_running())
+        self.shared
+            .as_ref()
+            .is_none_or(|link| link.borrow().is_running())
     }
 
     async fn post(self: Rc<Self>, request: Request, conn: &mut Conn) -> Next {
         let head = &request.head;
         if !accepts(head, "application/json") || !accepts(head, "text/event-stream") {
-            let message = "Not Acceptable: Client must accept both application/json and text/event-stream";
-            return self.front.error(head, conn, 406, codes::SERVER_ERROR, message).await;
+            let message =
+                "Not Acceptable: Client must accept both application/json and text/event-stream";
+            return self
+                .front
+                .error(head, conn, 406, codes::SERVER_ERROR, message)
+                .await;
         }
         if !head.header_str("content-type").is_some_and(is_json) {
             let message = "Unsupported Media Type: Content-Type must be application/json";
-            return self.front.error(head, conn, 415, codes::SERVER_ERROR, message).await;
+            return self
+                .front
+                .error(head, conn, 415, codes::SERVER_ERROR, message)
+                .await;
         }
         let header_version = match self.version_header(head) {
             Ok(version) => version,
-            Err(message) => return self.front.error(head, conn, 400, codes::SERVER_ERROR, &message).await,
+            Err(message) => {
+                return self
+                    .front
+                    .error(head, conn, 400, codes::SERVER_ERROR, &message)
+                    .await
+            }
         };
         let body = &request.body;
         let batch = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
         let peek = match peek(body) {
             Ok(peek) => peek,
-            Err(err) => return self.front.error(head, conn, 400, err.code(), &err.to_string()).await,
+            Err(err) => {
+                return self
+                    .front
+                    .error(head, conn, 400, err.code(), &err.to_string())
+                    .await
+            }
         };
 
         // Which link, and which session (stateful).
         let (link, session, version) = if self.stateful {
             match self.stateful_target(head, &peek) {
                 Ok(target) => target,
-                Err((status, code, message)) => return self.front.error(head, conn, status, code, message).await,
+                Err((status, code, message)) => {
+                    return self.front.error(head, conn, status, code, message).await
+                }
             }
         } else {
             match self.stateless_link(&peek) {
                 Ok(link) => (link, None, None),
-                Err(message) => return self.front.error(head, conn, 500, codes::SERVER_ERROR, message).await,
+                Err(message) => {
+                    return self
+                        .front
+                        .error(head, conn, 500, codes::SERVER_ERROR, message)
+                        .await
+                }
             }
         };
-        let version = peek.version.clone().or(header_version).or(version).unwrap_or_else(|| DEFAULT_VERSION.to_owned());
+        let version = peek
+            .version
+            .clone()
+            .or(header_version)
+            .or(version)
+            .unwrap_or_else(|| DEFAULT_VERSION.to_owned());
         if batch && version != "2025-03-26" {
             self.end_request_child(&link, session.as_ref());
             let message = "Invalid Request: batches are only accepted from 2025-03-26 clients";
-            return self.front.error(head, conn, 400, codes::INVALID_REQUEST, message).await;
+            return self
+                .front
+                .error(head, conn, 400, codes::INVALID_REQUEST, message)
+                .await;
         }
 
         let key = self.new_key();
         let (outlet, frames) = channel::bounded(OUTLET_QUEUE);
         if !link.borrow_mut().open_session(key, outlet, false) {
             self.end_request_child(&link, session.as_ref());
-            return self.front.error(head, conn, 503, codes::SERVER_ERROR, "the MCP server has exited").await;
+            return self
+                .front
+                .error(
+                    head,
+                    conn,
+                    503,
+                    codes::SERVER_ERROR,
+                    "the MCP server has exited",
+                )
+                .await;
         }
         let result = link.borrow_mut().handle_client_message(key, body);
         let requests = match result {
@@ -197,7 +250,9 @@ impl StdioStreamable {
                 self.end_request_child(&link, session.as_ref());
                 let (code, message) = match err {
                     ClientError::Malformed(err) => (err.code(), err.to_string()),
-                    ClientError::NoSession => (codes::SERVER_ERROR, "the MCP server has exited".to_owned()),
+                    ClientError::NoSession => {
+                        (codes::SERVER_ERROR, "the MCP server has exited".to_owned())
+                    }
                 };
                 return self.front.error(head, conn, 400, code, &message).await;
             }
@@ -205,14 +260,31 @@ impl StdioStreamable {
         if requests == 0 {
             link.borrow_mut().close_session(key);
             self.end_request_child(&link, session.as_ref());
-            return self.front.send(head, conn, self.with_session(Response::new(202), session.as_deref())).await;
+            return self
+                .front
+                .send(
+                    head,
+                    conn,
+                    self.with_session(Response::new(202), session.as_deref()),
+                )
+                .await;
         }
 
         // An SSE response stream for the answers.
-        let mut stream = EventStream::new(key, frames, requests, if self.stateful { self.replay_limit } else { 0 });
+        let mut stream = EventStream::new(
+            key,
+            frames,
+            requests,
+            if self.stateful { self.replay_limit } else { 0 },
+        );
         let mut pending = Vec::with_capacity(1024);
         let response = self.sse_response(session.as_deref());
-        if self.front.decorate(head, response).encode(&mut pending).is_err() {
+        if self
+            .front
+            .decorate(head, response)
+            .encode(&mut pending)
+            .is_err()
+        {
             link.borrow_mut().close_session(key);
             return Next::Close;
         }
@@ -222,7 +294,11 @@ impl StdioStreamable {
             supergateway_proto::http::encode_chunk(&mut pending, &priming);
         }
         if !self.stateful {
-            let child = if self.child_per_request { link.borrow().child().cloned() } else { None };
+            let child = if self.child_per_request {
+                link.borrow().child().cloned()
+            } else {
+                None
+            };
             self.open_requests.borrow_mut().insert(key, child);
         }
         let end = stream.pump(conn, pending, true, self.keep_alive).await;
@@ -236,7 +312,13 @@ impl StdioStreamable {
 
     /// After a POST or GET stream ended: a stateful stream that broke is
     /// kept for resumption; anything else leaves the link.
-    fn finish_stream(&self, link: &Rc<RefCell<Link>>, session: Option<&Rc<McpSession>>, stream: EventStream, end: PumpEnd) {
+    fn finish_stream(
+        &self,
+        link: &Rc<RefCell<Link>>,
+        session: Option<&Rc<McpSession>>,
+        stream: EventStream,
+        end: PumpEnd,
+    ) {
         if let Some(session) = session {
             if stream.is_standalone() {
                 session.standalone_open.set(false);
@@ -268,12 +350,19 @@ impl StdioStreamable {
         &self,
         head: &RequestHead,
         peek: &Peek,
-    ) -> Result<(Rc<RefCell<Link>>, Option<Rc<McpSession>>, Option<String>), (u16, i32, &'static str)> {
+    ) -> Result<(Rc<RefCell<Link>>, Option<Rc<McpSession>>, Option<String>), (u16, i32, &'static str)>
+    {
         match head.header_str("mcp-session-id") {
             Some(id) => {
-                let session = self.session(id).ok_or((404, codes::SESSION_NOT_FOUND, "Session not found"))?;
+                let session =
+                    self.session(id)
+                        .ok_or((404, codes::SESSION_NOT_FOUND, "Session not found"))?;
                 if peek.initialize {
-                    return Err((400, codes::INVALID_REQUEST, "Invalid Request: Server already initialized"));
+                    return Err((
+                        400,
+                        codes::INVALID_REQUEST,
+                        "Invalid Request: Server already initialized",
+                    ));
                 }
                 Ok((Rc::clone(&session.link), Some(session), None))
             }
@@ -293,10 +382,16 @@ impl StdioStreamable {
                     detached: RefCell::new(Vec::new()),
                 });
                 tracing::info!("session {} started", session.id);
-                self.sessions.borrow_mut().insert(session.id.clone(), Rc::clone(&session));
+                self.sessions
+                    .borrow_mut()
+                    .insert(session.id.clone(), Rc::clone(&session));
                 Ok((link, Some(session), None))
             }
-            None => Err((400, codes::SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required")),
+            None => Err((
+                400,
+                codes::SERVER_ERROR,
+                "Bad Request: Mcp-Session-Id header is required",
+            )),
         }
     }
 
@@ -328,21 +423,42 @@ impl StdioStreamable {
         }
         if !accepts(head, "text/event-stream") {
             let message = "Not Acceptable: Client must accept text/event-stream";
-            return self.front.error(head, conn, 406, codes::SERVER_ERROR, message).await;
+            return self
+                .front
+                .error(head, conn, 406, codes::SERVER_ERROR, message)
+                .await;
         }
         let version = match self.version_header(head) {
             Ok(version) => version.unwrap_or_else(|| DEFAULT_VERSION.to_owned()),
-            Err(message) => return self.front.error(head, conn, 400, codes::SERVER_ERROR, &message).await,
+            Err(message) => {
+                return self
+                    .front
+                    .error(head, conn, 400, codes::SERVER_ERROR, &message)
+                    .await
+            }
         };
         let Some(id) = head.header_str("mcp-session-id") else {
             let message = "Bad Request: Mcp-Session-Id header is required";
-            return self.front.error(head, conn, 400, codes::SERVER_ERROR, message).await;
+            return self
+                .front
+                .error(head, conn, 400, codes::SERVER_ERROR, message)
+                .await;
         };
         let Some(session) = self.session(id) else {
-            return self.front.error(head, conn, 404, codes::SESSION_NOT_FOUND, "Session not found").await;
+            return self
+                .front
+                .error(
+                    head,
+                    conn,
+                    404,
+                    codes::SESSION_NOT_FOUND,
+                    "Session not found",
+                )
+                .await;
         };
         let resume = head.header_str("last-event-id").and_then(parse_event_id);
-        let resumed = resume.and_then(|(key, seq)| session.take_detached(key).map(|stream| (stream, seq)));
+        let resumed =
+            resume.and_then(|(key, seq)| session.take_detached(key).map(|stream| (stream, seq)));
         let mut pending = Vec::with_capacity(1024);
         let (mut stream, standalone) = match resumed {
             Some((stream, seq)) => {
@@ -351,7 +467,10 @@ impl StdioStreamable {
                     session.detach(stream);
                     return self.conflict(head, conn).await;
                 }
-                self.front.decorate(head, self.sse_response(Some(&session))).encode(&mut pending).ok();
+                self.front
+                    .decorate(head, self.sse_response(Some(&session)))
+                    .encode(&mut pending)
+                    .ok();
                 let mut replay = Vec::new();
                 stream.replay_after(seq, &mut replay);
                 supergateway_proto::http::encode_chunk(&mut pending, &replay);
@@ -377,10 +496,22 @@ impl StdioStreamable {
                 let key = self.new_key();
                 let (outlet, frames) = channel::bounded(OUTLET_QUEUE);
                 if !session.link.borrow_mut().open_session(key, outlet, true) {
-                    return self.front.error(head, conn, 404, codes::SESSION_NOT_FOUND, "Session not found").await;
+                    return self
+                        .front
+                        .error(
+                            head,
+                            conn,
+                            404,
+                            codes::SESSION_NOT_FOUND,
+                            "Session not found",
+                        )
+                        .await;
                 }
                 let stream = EventStream::new(key, frames, 0, self.replay_limit);
-                self.front.decorate(head, self.sse_response(Some(&session))).encode(&mut pending).ok();
+                self.front
+                    .decorate(head, self.sse_response(Some(&session)))
+                    .encode(&mut pending)
+                    .ok();
                 if version.as_str() >= "2025-11-25" {
                     let mut priming = Vec::new();
                     stream.prime(&mut priming);
@@ -404,7 +535,9 @@ impl StdioStreamable {
 
     async fn conflict(&self, head: &RequestHead, conn: &mut Conn) -> Next {
         let message = "Conflict: Only one SSE stream is allowed per session";
-        self.front.error(head, conn, 409, codes::SERVER_ERROR, message).await
+        self.front
+            .error(head, conn, 409, codes::SERVER_ERROR, message)
+            .await
     }
 
     async fn delete(&self, head: &RequestHead, conn: &mut Conn) -> Next {
@@ -413,11 +546,23 @@ impl StdioStreamable {
         }
         let Some(id) = head.header_str("mcp-session-id") else {
             let message = "Bad Request: Mcp-Session-Id header is required";
-            return self.front.error(head, conn, 400, codes::SERVER_ERROR, message).await;
+            return self
+                .front
+                .error(head, conn, 400, codes::SERVER_ERROR, message)
+                .await;
         };
         let removed = self.sessions.borrow_mut().remove(id);
         let Some(session) = removed else {
-            return self.front.error(head, conn, 404, codes::SESSION_NOT_FOUND, "Session not found").await;
+            return self
+                .front
+                .error(
+                    head,
+                    conn,
+                    404,
+                    codes::SESSION_NOT_FOUND,
+                    "Session not found",
+                )
+                .await;
         };
         tracing::info!("session {} ended by the client", session.id);
         end_session(&session);
@@ -445,7 +590,11 @@ impl StdioStreamable {
         self.with_session(response, session)
     }
 
-    fn with_session<'a>(&self, response: Response<'a>, session: Option<&'a McpSession>) -> Response<'a> {
+    fn with_session<'a>(
+        &self,
+        response: Response<'a>,
+        session: Option<&'a McpSession>,
+    ) -> Response<'a> {
         match session {
             Some(session) => response.header("mcp-session-id", session.id.as_bytes()),
             None => response,
@@ -464,10 +613,15 @@ fn end_session(session: &McpSession) {
 /// Ends sessions idle for longer than `timeout`. An open GET stream without
 /// requests counts as idle.
 async fn expire_sessions(handler: Weak<StdioStreamable>, timeout: Duration) {
-    let every = (timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
+    let every = timeout
+        .checked_div(4)
+        .unwrap_or(timeout)
+        .clamp(Duration::from_millis(50), Duration::from_secs(5));
     loop {
         Timer::after(every).await;
-        let Some(handler) = handler.upgrade() else { return };
+        let Some(handler) = handler.upgrade() else {
+            return;
+        };
         let now = Instant::now();
         let expired: Vec<Rc<McpSession>> = handler
             .sessions
@@ -478,7 +632,11 @@ async fn expire_sessions(handler: Weak<StdioStreamable>, timeout: Duration) {
             .collect();
         for session in expired {
             handler.sessions.borrow_mut().remove(&session.id);
-            tracing::info!("session {} expired after {} ms idle", session.id, timeout.as_millis());
+            tracing::info!(
+                "session {} expired after {} ms idle",
+                session.id,
+                timeout.as_millis()
+            );
             end_session(&session);
         }
     }
@@ -492,7 +650,9 @@ fn accepts(head: &RequestHead, media: &str) -> bool {
             let item = item.split(';').next().unwrap_or("").trim();
             item.eq_ignore_ascii_case(media)
                 || item == "*/*"
-                || item.strip_suffix("/*").is_some_and(|prefix| prefix.eq_ignore_ascii_case(kind))
+                || item
+                    .strip_suffix("/*")
+                    .is_some_and(|prefix| prefix.eq_ignore_ascii_case(kind))
         })
     })
 }
@@ -503,15 +663,29 @@ fn accepts(head: &RequestHead, media: &str) -> bool {
 fn peek(body: &[u8]) -> Result<Peek, MessageError> {
     let mentions = body.windows(12).any(|window| window == b"\"initialize\"");
     if !mentions {
-        return Ok(Peek { initialize: false, version: None });
+        return Ok(Peek {
+            initialize: false,
+            version: None,
+        });
     }
     match parse_message(body) {
         Ok(message) => {
-            let initialize = message.kind == Kind::Request && message.method.as_deref() == Some("initialize");
-            let version = message.protocol_version.as_deref().filter(|_| initialize).map(str::to_owned);
-            Ok(Peek { initialize, version })
+            let initialize =
+                message.kind == Kind::Request && message.method.as_deref() == Some("initialize");
+            let version = message
+                .protocol_version
+                .as_deref()
+                .filter(|_| initialize)
+                .map(str::to_owned);
+            Ok(Peek {
+                initialize,
+                version,
+            })
         }
-        Err(MessageError::Batch) => Ok(Peek { initialize: false, version: None }),
+        Err(MessageError::Batch) => Ok(Peek {
+            initialize: false,
+            version: None,
+        }),
         Err(err) => Err(err),
     }
 }
@@ -527,7 +701,11 @@ impl StdioMode for StdioStreamable {
 
     fn children(&self) -> Vec<Child> {
         let mut children: Vec<Child> = Vec::new();
-        if let Some(child) = self.shared.as_ref().and_then(|link| link.borrow().child().cloned()) {
+        if let Some(child) = self
+            .shared
+            .as_ref()
+            .and_then(|link| link.borrow().child().cloned())
+        {
             children.push(child);
         }
         for session in self.sessions.borrow().values() {
@@ -545,7 +723,10 @@ impl Handler for StdioStreamable {
             return next;
         }
         if head.path() != self.path {
-            return self.front.error(head, conn, 404, codes::SERVER_ERROR, "Not found").await;
+            return self
+                .front
+                .error(head, conn, 404, codes::SERVER_ERROR, "Not found")
+                .await;
         }
         match head.method() {
             Method::Post => Rc::clone(&self).post(request, conn).await,
@@ -554,7 +735,11 @@ impl Handler for StdioStreamable {
                 Rc::clone(&self).get(&head, conn).await
             }
             Method::Delete => self.delete(head, conn).await,
-            _ => self.front.method_not_allowed(head, conn, "GET, POST, DELETE").await,
+            _ => {
+                self.front
+                    .method_not_allowed(head, conn, "GET, POST, DELETE")
+                    .await
+            }
         }
     }
 }

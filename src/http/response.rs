@@ -38,7 +38,8 @@ impl<'a> Response<'a> {
 
     /// A plain-text body.
     pub(crate) fn text(self, body: &'a str) -> Self {
-        self.header("content-type", b"text/plain; charset=utf-8").body(body.as_bytes())
+        self.header("content-type", b"text/plain; charset=utf-8")
+            .body(body.as_bytes())
     }
 
     /// A body with the content type set separately.
@@ -101,7 +102,8 @@ impl<'a> Response<'a> {
         if self.close {
             head.header("connection", b"close");
         }
-        head.finish().map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
+        head.finish()
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
         out.extend_from_slice(self.body);
         Ok(())
     }

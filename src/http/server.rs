@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use async_io::{Async, Timer};
 use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
-use supergateway_proto::http::{BodyDecoder, BodyFraming, HeadDecoder, HttpError, Limits, RequestHead};
+use supergateway_proto::http::{
+    BodyDecoder, BodyFraming, HeadDecoder, HttpError, Limits, RequestHead,
+};
 use supergateway_proto::jsonrpc::{codes, encode_error};
 
 use crate::http::response::Response;
@@ -88,7 +90,10 @@ impl Conn {
     /// whatever it answered: bytes after an Upgrade request are never read
     /// as HTTP (a refused upgrade may be followed by frames).
     pub(crate) fn upgrade(&mut self) -> (Rc<Async<TcpStream>>, Vec<u8>) {
-        (Rc::clone(&self.stream), std::mem::take(&mut self.read_ahead))
+        (
+            Rc::clone(&self.stream),
+            std::mem::take(&mut self.read_ahead),
+        )
     }
 
     /// Writes a complete response (head and body) in one write.
@@ -152,11 +157,17 @@ pub(crate) fn bind(host: &str, port: u16) -> io::Result<Async<TcpListener>> {
 fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
     use std::net::ToSocketAddrs;
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    let host = if host == "localhost" { "127.0.0.1" } else { host };
-    (host, port)
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("cannot resolve {host}")))
+    let host = if host == "localhost" {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    (host, port).to_socket_addrs()?.next().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("cannot resolve {host}"),
+        )
+    })
 }
 
 /// Accepts connections forever, each served on its own task.
@@ -210,7 +221,10 @@ impl ConnectionGuard {
     fn new(open: &Rc<Cell<usize>>) -> Self {
         let count = open.get().saturating_add(1);
         open.set(count);
-        Self { open: Rc::clone(open), count }
+        Self {
+            open: Rc::clone(open),
+            count,
+        }
     }
 }
 
@@ -304,18 +318,25 @@ async fn read_request(
     .await?;
 
     let framing = head.body_framing();
-    let mut body_decoder =
-        BodyDecoder::new(framing, options.max_body_bytes, &options.limits).map_err(ReadError::Http)?;
+    let mut body_decoder = BodyDecoder::new(framing, options.max_body_bytes, &options.limits)
+        .map_err(ReadError::Http)?;
     if framing == BodyFraming::None {
-        return Ok(Request { head, body: Vec::new() });
+        return Ok(Request {
+            head,
+            body: Vec::new(),
+        });
     }
     if head.expect_continue() {
-        conn.write(b"HTTP/1.1 100 Continue\r\n\r\n").await.map_err(|_| ReadError::Closed)?;
+        conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await
+            .map_err(|_| ReadError::Closed)?;
     }
     let mut body = Vec::with_capacity(body_decoder.prealloc_hint());
     async {
         loop {
-            let progress = body_decoder.decode(buf, &mut body).map_err(ReadError::Http)?;
+            let progress = body_decoder
+                .decode(buf, &mut body)
+                .map_err(ReadError::Http)?;
             buf.drain(..progress.consumed);
             if progress.done {
                 return Ok(());
@@ -352,11 +373,17 @@ async fn read_more(conn: &Conn, buf: &mut Vec<u8>) -> io::Result<usize> {
 /// JSON-RPC error body (never an HTML page).
 pub(crate) fn error_response(out: &mut Vec<u8>, status: u16, message: &str) {
     let mut body = Vec::with_capacity(96);
-    let code = if status == 400 { codes::PARSE_ERROR } else { codes::SERVER_ERROR };
+    let code = if status == 400 {
+        codes::PARSE_ERROR
+    } else {
+        codes::SERVER_ERROR
+    };
     encode_error(&mut body, None, code, message);
     let response = Response::new(status).json(&body).close();
     if response.encode(out).is_err() {
         out.clear();
-        out.extend_from_slice(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        out.extend_from_slice(
+            b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        );
     }
 }

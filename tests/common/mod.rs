@@ -34,7 +34,10 @@ pub fn fixture() -> String {
             if dir.file_name().is_some_and(|name| name == "release") {
                 cargo.arg("--release");
             }
-            assert!(cargo.status().unwrap().success(), "building the fixture failed");
+            assert!(
+                cargo.status().unwrap().success(),
+                "building the fixture failed"
+            );
         }
     });
     assert!(path.exists(), "fixture not built at {}", path.display());
@@ -57,14 +60,22 @@ impl Gateway {
 
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_supergateway"));
-        command.args(args).args(["--port", "0"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+            .args(args)
+            .args(["--port", "0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         for (key, value) in env {
             command.env(key, value);
         }
         let mut child = command.spawn().unwrap();
         let log = Arc::new(Mutex::new(Vec::new()));
         let (tx, rx) = mpsc::channel();
-        for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())] {
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
             let log = Arc::clone(&log);
             let tx = tx.clone();
             std::thread::spawn(move || {
@@ -81,7 +92,10 @@ impl Gateway {
             Ok(addr) => addr.parse().unwrap(),
             Err(_) => {
                 let _ = child.kill();
-                panic!("gateway did not log its address; log:\n{}", log.lock().unwrap().join("\n"));
+                panic!(
+                    "gateway did not log its address; log:\n{}",
+                    log.lock().unwrap().join("\n")
+                );
             }
         };
         Self { child, addr, log }
@@ -105,7 +119,10 @@ impl Gateway {
     }
 
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill").args([&format!("-{signal}"), &self.pid().to_string()]).status().unwrap();
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 
@@ -116,7 +133,11 @@ impl Gateway {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "gateway did not exit; log:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "gateway did not exit; log:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -125,7 +146,9 @@ impl Gateway {
 impl Drop for Gateway {
     fn drop(&mut self) {
         if self.child.try_wait().ok().flatten().is_none() {
-            let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if self.child.try_wait().ok().flatten().is_some() {
@@ -149,11 +172,18 @@ pub struct Response {
 
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|err| panic!("body is not JSON ({err}): {:?}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|err| {
+            panic!(
+                "body is not JSON ({err}): {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -177,7 +207,11 @@ pub fn read_response(reader: &mut impl BufRead) -> Response {
         let (name, value) = trimmed.split_once(':').unwrap();
         headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
     }
-    let mut response = Response { status, headers, body: Vec::new() };
+    let mut response = Response {
+        status,
+        headers,
+        body: Vec::new(),
+    };
     if let Some(length) = response.header("content-length") {
         let mut body = vec![0; length.parse().unwrap()];
         reader.read_exact(&mut body).unwrap();
@@ -219,11 +253,20 @@ impl SseClient {
 
     pub fn connect_path(gateway: &Gateway, path: &str) -> Self {
         let mut stream = gateway.connect();
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n").unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+        )
+        .unwrap();
         let mut events = BufReader::new(stream);
         let head = read_response(&mut events);
         assert_eq!(head.status, 200, "GET {path}: {head:?}");
-        let mut client = Self { events, head, endpoint: String::new(), post: BufReader::new(gateway.connect()) };
+        let mut client = Self {
+            events,
+            head,
+            endpoint: String::new(),
+            post: BufReader::new(gateway.connect()),
+        };
         let first = client.next_event().expect("endpoint event");
         assert_eq!(first.event, "endpoint");
         client.endpoint = first.data;
@@ -232,7 +275,11 @@ impl SseClient {
 
     /// The next event (comments skipped); `None` when the stream ended.
     pub fn next_event(&mut self) -> Option<Event> {
-        let mut event = Event { event: "message".into(), data: String::new(), id: None };
+        let mut event = Event {
+            event: "message".into(),
+            data: String::new(),
+            id: None,
+        };
         let mut has_data = false;
         loop {
             let mut line = String::new();
@@ -271,7 +318,9 @@ impl SseClient {
     /// The next `message` event's JSON.
     pub fn next_message(&mut self) -> Value {
         loop {
-            let event = self.next_event().expect("stream ended while waiting for a message");
+            let event = self
+                .next_event()
+                .expect("stream ended while waiting for a message");
             if event.event == "message" {
                 return serde_json::from_str(&event.data).unwrap();
             }
@@ -292,7 +341,8 @@ impl SseClient {
     /// Sends a request and returns the response with its id (messages for
     /// other ids on the way are returned in `others`).
     pub fn call(&mut self, id: Value, method: &str, params: Value) -> Value {
-        let response = self.send(&serde_json::json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}));
+        let response = self
+            .send(&serde_json::json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}));
         assert_eq!(response.status, 202, "{}", response.text());
         loop {
             let message = self.next_message();
@@ -308,7 +358,9 @@ impl SseClient {
             "initialize",
             serde_json::json!({"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"t","version":"1"}}),
         );
-        let status = self.send(&serde_json::json!({"jsonrpc":"2.0","method":"notifications/initialized"})).status;
+        let status = self
+            .send(&serde_json::json!({"jsonrpc":"2.0","method":"notifications/initialized"}))
+            .status;
         assert_eq!(status, 202);
         result
     }
@@ -320,14 +372,22 @@ impl SseClient {
 
 /// Text of a tools/call result.
 pub fn tool_text(response: &Value) -> String {
-    response["result"]["content"][0]["text"].as_str().unwrap_or_else(|| panic!("no text in {response}")).to_owned()
+    response["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text in {response}"))
+        .to_owned()
 }
 
 /// Whether a process exists.
 pub fn process_alive(pid: i32) -> bool {
     // /proc/<pid>/stat state Z (zombie) counts as gone.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Ok(stat) => !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
         Err(_) => false,
     }
 }
@@ -337,9 +397,15 @@ pub fn processes_with_env(marker: &str) -> Vec<i32> {
     let needle = format!("{marker}\0");
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
         if let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) {
-            if environ.windows(needle.len()).any(|w| w == needle.as_bytes()) && process_alive(pid) {
+            if environ
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
+                && process_alive(pid)
+            {
                 found.push(pid);
             }
         }
@@ -368,7 +434,12 @@ pub struct EventReader {
 impl EventReader {
     pub fn new(reader: BufReader<TcpStream>, head: &Response) -> Self {
         let chunked = head.header("transfer-encoding") == Some("chunked");
-        Self { reader, chunked, text: String::new(), ended: false }
+        Self {
+            reader,
+            chunked,
+            text: String::new(),
+            ended: false,
+        }
     }
 
     /// The next event (with data, or an id); `None` at the end of the body.
@@ -376,7 +447,11 @@ impl EventReader {
         loop {
             if let Some(end) = self.text.find("\n\n") {
                 let block: String = self.text.drain(..end + 2).collect();
-                let mut event = Event { event: "message".into(), data: String::new(), id: None };
+                let mut event = Event {
+                    event: "message".into(),
+                    data: String::new(),
+                    id: None,
+                };
                 let mut has_data = false;
                 for line in block.lines() {
                     if line.starts_with(':') || line.is_empty() {
@@ -435,7 +510,8 @@ impl EventReader {
             if self.reader.read_line(&mut line).unwrap_or(0) == 0 {
                 return false;
             }
-            let size = usize::from_str_radix(line.trim(), 16).unwrap_or_else(|_| panic!("bad chunk size {line:?}"));
+            let size = usize::from_str_radix(line.trim(), 16)
+                .unwrap_or_else(|_| panic!("bad chunk size {line:?}"));
             if size == 0 {
                 let mut end = String::new();
                 self.reader.read_line(&mut end).unwrap();
@@ -444,7 +520,8 @@ impl EventReader {
             let mut data = vec![0; size + 2];
             self.reader.read_exact(&mut data).unwrap();
             assert_eq!(&data[size..], b"\r\n", "chunk must end with CRLF");
-            self.text.push_str(std::str::from_utf8(&data[..size]).unwrap());
+            self.text
+                .push_str(std::str::from_utf8(&data[..size]).unwrap());
             true
         } else {
             let mut data = [0u8; 4096];
@@ -489,7 +566,12 @@ impl Streamable {
     }
 
     pub fn at(addr: SocketAddr) -> Self {
-        Self { addr, path: "/mcp".into(), session: None, version: None }
+        Self {
+            addr,
+            path: "/mcp".into(),
+            session: None,
+            version: None,
+        }
     }
 
     fn headers(&self, extra: &str) -> String {
@@ -507,7 +589,9 @@ impl Streamable {
     /// POSTs `body`; returns the response head and, for a stream, its reader.
     pub fn post_raw(&self, body: &str, extra: &str) -> (Response, Option<EventReader>) {
         let mut stream = connect_to(self.addr);
-        stream.write_all(&post(&self.path, body, &self.headers(extra))).unwrap();
+        stream
+            .write_all(&post(&self.path, body, &self.headers(extra)))
+            .unwrap();
         let mut reader = BufReader::new(stream);
         let head = read_response(&mut reader);
         if head.header("content-type") == Some("text/event-stream") {
@@ -525,10 +609,15 @@ impl Streamable {
     /// A request whose stream must end with its answer: returns every
     /// message of the stream, the answer last.
     pub fn call(&self, id: Value, method: &str, params: Value) -> Vec<Value> {
-        let (head, events) = self.post(&serde_json::json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}));
+        let (head, events) = self
+            .post(&serde_json::json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}));
         assert_eq!(head.status, 200, "{}", head.text());
         let messages = events.unwrap().rest();
-        assert_eq!(messages.last().and_then(|m| m.get("id")), Some(&id), "{messages:?}");
+        assert_eq!(
+            messages.last().and_then(|m| m.get("id")),
+            Some(&id),
+            "{messages:?}"
+        );
         messages
     }
 
@@ -540,7 +629,8 @@ impl Streamable {
         self.session = head.header("mcp-session-id").map(str::to_owned);
         let answer = events.unwrap().rest().pop().unwrap();
         self.version = Some(version.to_owned());
-        let (head, _) = self.post(&serde_json::json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
+        let (head, _) =
+            self.post(&serde_json::json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
         assert_eq!(head.status, 202);
         answer
     }
@@ -548,7 +638,11 @@ impl Streamable {
     /// GET the endpoint (standalone stream or resumption).
     pub fn get(&self, extra: &str) -> (Response, Option<EventReader>) {
         let mut stream = connect_to(self.addr);
-        let request = format!("GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\n{}\r\n", self.path, self.headers(extra).replace("application/json, ", ""));
+        let request = format!(
+            "GET {} HTTP/1.1\r\nHost: 127.0.0.1\r\n{}\r\n",
+            self.path,
+            self.headers(extra).replace("application/json, ", "")
+        );
         stream.write_all(request.as_bytes()).unwrap();
         let mut reader = BufReader::new(stream);
         let head = read_response(&mut reader);
@@ -561,7 +655,11 @@ impl Streamable {
     }
 
     pub fn delete(&self) -> Response {
-        let request = format!("DELETE {} HTTP/1.1\r\nHost: 127.0.0.1\r\n{}\r\n", self.path, self.headers(""));
+        let request = format!(
+            "DELETE {} HTTP/1.1\r\nHost: 127.0.0.1\r\n{}\r\n",
+            self.path,
+            self.headers("")
+        );
         request_to(self.addr, request.as_bytes())
     }
 }

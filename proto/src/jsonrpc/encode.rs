@@ -77,7 +77,7 @@ pub fn encode_error(out: &mut Vec<u8>, id: Option<&[u8]>, code: i32, message: &s
         out.push(b'-');
     }
     let mut digits = [0u8; 20];
-    out.extend_from_slice(u64_digits(u64::from(code.unsigned_abs()), &mut digits));
+    out.extend_from_slice(write_u64(u64::from(code.unsigned_abs()), &mut digits));
     out.extend_from_slice(b",\"message\":");
     encode_string(out, message);
     out.extend_from_slice(b"}}");
@@ -148,7 +148,7 @@ pub fn encode_string(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Writes `n` in decimal into the end of `buf` and returns the digits.
-pub(crate) fn u64_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+pub fn write_u64(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut start = buf.len();
     loop {
         // `n % 10 < 10`, so the narrowing and the addition cannot overflow.

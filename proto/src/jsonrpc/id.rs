@@ -84,7 +84,7 @@ impl Id {
     /// The id `n`, written in plain decimal.
     pub fn from_u64(n: u64) -> Self {
         let mut digits = [0u8; 20];
-        let text = super::encode::u64_digits(n, &mut digits);
+        let text = super::encode::write_u64(n, &mut digits);
         Self::from_validated(text)
     }
 

@@ -32,7 +32,7 @@ pub use id::{Id, RawId};
 pub use line::{Line, LineDecoder};
 pub use message::{parse_message, split_batch, Kind, Message};
 
-pub(crate) use encode::u64_digits;
+pub use encode::write_u64;
 
 /// Why a message was refused.
 #[non_exhaustive]

@@ -96,7 +96,7 @@ pub fn encode_comment(out: &mut Vec<u8>, text: &str) {
 /// ```
 pub fn encode_retry(out: &mut Vec<u8>, ms: u64) {
     let mut digits = [0u8; 20];
-    push_line(out, b"retry: ", crate::jsonrpc::u64_digits(ms, &mut digits));
+    push_line(out, b"retry: ", crate::jsonrpc::write_u64(ms, &mut digits));
     out.push(b'\n');
 }
 

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Smoke-runs every cargo-fuzz target in fuzz/ for a few seconds (STYLE.md
+# item 20), so the fuzz crate keeps compiling and the seeds keep passing.
+#
+#   scripts/fuzz-smoke.sh                 # every target, 10 s each
+#   FUZZ_SECONDS=60 scripts/fuzz-smoke.sh parse_head sse_decode
+#
+# Uses nightly with AddressSanitizer when rustup has it, else the default
+# toolchain without a sanitizer (FUZZ_TOOLCHAIN overrides). Installs
+# cargo-fuzz when it is missing (bounded by FUZZ_INSTALL_TIMEOUT seconds).
+# Each target starts from a scratch copy of fuzz/corpus/<target>, so the
+# committed corpus never grows here; crash inputs land in
+# fuzz/artifacts/<target>/ (git-ignored) and are also printed in base64.
+# Exits non-zero if any target fails; the last line is `N passed, N failed`.
+set -uo pipefail
+
+cd "$(dirname "$0")/.." || exit 2
+
+seconds=${FUZZ_SECONDS:-10}
+install_timeout=${FUZZ_INSTALL_TIMEOUT:-900}
+build_timeout=${FUZZ_BUILD_TIMEOUT:-900}
+
+case $seconds in
+'' | *[!0-9]*)
+    echo "FUZZ_SECONDS must be a whole number of seconds, not '$seconds'" >&2
+    exit 2
+    ;;
+esac
+
+# The dictionary of each target (fuzz/README.md has the same table).
+dict_for() {
+    case $1 in
+    parse_head | chunked_decode | content_length) echo fuzz/dicts/http.dict ;;
+    sse_decode) echo fuzz/dicts/sse.dict ;;
+    line_decode | parse_message) echo fuzz/dicts/json.dict ;;
+    *) return 1 ;;
+    esac
+}
+
+# Longest input per target: parse_head goes past the 8 KiB head limit so
+# HeadTooLarge stays reachable; the others keep libFuzzer's default.
+max_len_for() {
+    case $1 in
+    parse_head) echo 9216 ;;
+    *) echo 4096 ;;
+    esac
+}
+
+# cargo fuzz's default AddressSanitizer build needs nightly (-Zsanitizer).
+# Without one (this kind of machine ships a single stable toolchain and can
+# fetch no other), fall back to the default toolchain with `--sanitizer
+# none`: coverage-guided fuzzing and every property assertion still run, and
+# proto/ is #![forbid(unsafe_code)], so ASan has little to add there.
+sanitizer=()
+if [ -n "${FUZZ_TOOLCHAIN:-}" ]; then
+    toolchain=$FUZZ_TOOLCHAIN
+elif rustup toolchain list | grep -q '^nightly'; then
+    toolchain=nightly
+else
+    toolchain=$(rustup show active-toolchain | cut -d' ' -f1)
+    echo "fuzz-smoke: no nightly toolchain (rustup toolchain list); using $toolchain without a sanitizer" >&2
+fi
+case $toolchain in
+nightly*) ;;
+*) sanitizer=(--sanitizer none) ;;
+esac
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "fuzz-smoke: installing cargo-fuzz (at most ${install_timeout}s)"
+    start=$SECONDS
+    if ! timeout "$install_timeout" cargo install cargo-fuzz --locked; then
+        echo "fuzz-smoke: cargo install cargo-fuzz failed or timed out" >&2
+        echo "0 passed, 1 failed"
+        exit 1
+    fi
+    echo "fuzz-smoke: cargo-fuzz installed in $((SECONDS - start))s"
+fi
+
+if [ $# -gt 0 ]; then
+    targets=("$@")
+else
+    targets=()
+    for file in fuzz/fuzz_targets/*.rs; do
+        name=${file##*/}
+        targets+=("${name%.rs}")
+    done
+fi
+
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-smoke.XXXXXX") || exit 2
+trap 'rm -rf "$scratch"' EXIT
+
+passed=0
+failed=0
+
+echo "fuzz-smoke: building ${#targets[@]} targets with cargo +$toolchain fuzz"
+start=$SECONDS
+build() {
+    if [ $# -eq 0 ]; then
+        timeout "$build_timeout" cargo "+$toolchain" fuzz build "${sanitizer[@]}"
+    else
+        for t in "$@"; do
+            timeout "$build_timeout" cargo "+$toolchain" fuzz build "${sanitizer[@]}" "$t" || return 1
+        done
+    fi
+}
+if ! build "$@" >"$scratch/build.log" 2>&1; then
+    tail -n 40 "$scratch/build.log" >&2
+    echo "fuzz-smoke: build failed" >&2
+    echo "0 passed, ${#targets[@]} failed"
+    exit 1
+fi
+echo "fuzz-smoke: built in $((SECONDS - start))s"
+
+for target in "${targets[@]}"; do
+    if ! dict=$(dict_for "$target"); then
+        echo "FAIL $target: no dictionary mapped in scripts/fuzz-smoke.sh" >&2
+        failed=$((failed + 1))
+        continue
+    fi
+    if [ ! -d "fuzz/corpus/$target" ]; then
+        echo "FAIL $target: no committed corpus fuzz/corpus/$target" >&2
+        failed=$((failed + 1))
+        continue
+    fi
+    corpus="$scratch/corpus/$target"
+    mkdir -p "$corpus"
+    cp -R "fuzz/corpus/$target/." "$corpus/"
+    log="$scratch/$target.log"
+    # -timeout: one input taking 10 s is a hang; the outer timeout bounds a
+    # fuzzer that never returns.
+    timeout $((seconds + 120)) cargo "+$toolchain" fuzz run "${sanitizer[@]}" "$target" "$corpus" -- \
+        "-dict=$dict" \
+        "-max_total_time=$seconds" \
+        "-max_len=$(max_len_for "$target")" \
+        -timeout=10 \
+        -rss_limit_mb=2048 \
+        -print_final_stats=1 \
+        >"$log" 2>&1
+    status=$?
+    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1)
+    cov=$(grep -oE '#[0-9]+[[:space:]]+DONE[[:space:]]+cov: [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -n 1)
+    if [ $status -eq 0 ]; then
+        echo "ok   $target: ${execs:-?} execs in ${seconds}s, cov ${cov:-?}, corpus $(ls "$corpus" | wc -l) files"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $target (exit $status):" >&2
+        grep -v '^INFO:\|^#[0-9]' "$log" | tail -n 40 >&2
+        for crash in $(grep -o 'fuzz/artifacts/[^ ]*' "$log" | sort -u); do
+            [ -f "$crash" ] && echo "crash input $crash (base64): $(base64 -w0 "$crash")" >&2
+        done
+        failed=$((failed + 1))
+    fi
+done
+
+echo "$passed passed, $failed failed"
+[ $failed -eq 0 ]
