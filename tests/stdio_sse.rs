@@ -541,3 +541,32 @@ fn closing_the_stream_ends_the_session() {
             == 404
     });
 }
+
+#[test]
+fn a_client_that_does_not_read_is_disconnected_without_disturbing_others() {
+    let gw = gateway(&[]);
+    let mut slow = SseClient::connect(&gw); // reads nothing after the endpoint event
+    let mut fast = SseClient::connect(&gw);
+    fast.initialize();
+    let big = json!({"name":"big","arguments":{"bytes": 2 * 1024 * 1024}});
+    for id in 0..24 {
+        let request = json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":big});
+        let status = slow.send(&request).status;
+        assert!(status == 202 || status == 404, "{status}");
+    }
+    let ping = json!({"jsonrpc":"2.0","id":"p","method":"ping"});
+    eventually("the slow client's session is closed", || {
+        slow.send(&ping).status == 404
+    });
+    assert!(
+        gw.log().contains("not reading its stream fast enough"),
+        "{}",
+        gw.log()
+    );
+    let reply = fast.call(
+        json!(1),
+        "tools/call",
+        json!({"name":"echo","arguments":{"message":"fine"}}),
+    );
+    assert_eq!(tool_text(&reply), "fine");
+}

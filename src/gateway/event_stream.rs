@@ -12,12 +12,11 @@ use std::time::Duration;
 
 use async_io::Timer;
 use futures_lite::FutureExt;
-use smol::channel::Receiver;
 use supergateway_proto::http::{encode_chunk, encode_last_chunk};
 use supergateway_proto::mux::write_u64;
 use supergateway_proto::sse::{encode_comment, encode_event, encode_retry, SseField};
 
-use crate::gateway::link::{Frame, SessionKey};
+use crate::gateway::link::{Frame, Inbox, SessionKey};
 use crate::http::server::Conn;
 
 /// Bytes gathered into one write when several messages are queued.
@@ -42,7 +41,7 @@ pub(crate) enum PumpEnd {
 pub(crate) struct EventStream {
     /// The stream's key in its link (and the stream part of event ids).
     pub(crate) key: SessionKey,
-    frames: Receiver<Frame>,
+    frames: Inbox,
     /// Answers that complete the stream; 0 for a standalone stream.
     expected: usize,
     answered: usize,
@@ -58,7 +57,7 @@ pub(crate) struct EventStream {
 impl EventStream {
     pub(crate) fn new(
         key: SessionKey,
-        frames: Receiver<Frame>,
+        frames: Inbox,
         expected: usize,
         replay_limit: usize,
     ) -> Self {
@@ -148,7 +147,7 @@ impl EventStream {
                 Wake::Frame(frame) => {
                     self.push_event(&frame, &mut events);
                     while events.len() < WRITE_BATCH_BYTES && !self.is_complete() {
-                        let Ok(frame) = self.frames.try_recv() else {
+                        let Some(frame) = self.frames.try_recv() else {
                             break;
                         };
                         self.push_event(&frame, &mut events);

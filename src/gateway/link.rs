@@ -15,13 +15,13 @@
 //! child's first `InitializeResult` instead of initialising the child again,
 //! and `notifications/initialized` reaches the child once.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
 use std::ops::{Deref, Range};
 use std::rc::{Rc, Weak};
 
-use smol::channel::{Sender, TrySendError};
+use smol::channel::{self, Receiver, Sender, TrySendError};
 use supergateway_proto::jsonrpc::{
     codes, encode_error, encode_result, encode_string, parse_message, splice, split_batch, Id,
     Kind, Message, MessageError,
@@ -103,8 +103,85 @@ pub(crate) enum Clients {
     Anonymous,
 }
 
-struct Outlet {
+/// Messages queued for one client before it counts as too slow.
+const OUTLET_FRAMES: usize = 1024;
+/// Bytes queued for one client before it counts as too slow (one message
+/// of any size is always accepted into an empty queue).
+const OUTLET_BYTES: usize = 8 * 1024 * 1024;
+
+/// The link's end of a session's queue.
+pub(crate) struct Outlet {
     sender: Sender<Frame>,
+    /// Bytes in the queue now, shared with the `Inbox`.
+    queued: Rc<Cell<usize>>,
+}
+
+/// The transport's end of a session's queue.
+pub(crate) struct Inbox {
+    frames: Receiver<Frame>,
+    queued: Rc<Cell<usize>>,
+}
+
+/// The queue is closed (session ended) and empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Closed;
+
+/// A new session queue, bounded in messages and in bytes.
+pub(crate) fn outlet() -> (Outlet, Inbox) {
+    let (sender, frames) = channel::bounded(OUTLET_FRAMES);
+    let queued = Rc::new(Cell::new(0));
+    (
+        Outlet {
+            sender,
+            queued: Rc::clone(&queued),
+        },
+        Inbox { frames, queued },
+    )
+}
+
+impl Inbox {
+    /// The next message; `Err(Closed)` once the session has ended and every
+    /// queued message has been taken.
+    pub(crate) async fn recv(&self) -> Result<Frame, Closed> {
+        let frame = self.frames.recv().await.map_err(|_| Closed)?;
+        self.taken(&frame);
+        Ok(frame)
+    }
+
+    /// The next message if one is queued.
+    pub(crate) fn try_recv(&self) -> Option<Frame> {
+        let frame = self.frames.try_recv().ok()?;
+        self.taken(&frame);
+        Some(frame)
+    }
+
+    /// The session has ended (messages may still be queued).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.frames.is_closed()
+    }
+
+    fn taken(&self, frame: &Frame) {
+        self.queued
+            .set(self.queued.get().saturating_sub(frame.len()));
+    }
+}
+
+impl Outlet {
+    /// Queues `frame`, unless the client is too far behind.
+    fn try_send(&self, frame: Frame) -> Result<(), TrySendError<Frame>> {
+        let queued = self.queued.get();
+        if queued > 0 && queued.saturating_add(frame.len()) > OUTLET_BYTES {
+            return Err(TrySendError::Full(frame));
+        }
+        let len = frame.len();
+        self.sender.try_send(frame)?;
+        self.queued.set(queued.saturating_add(len));
+        Ok(())
+    }
+}
+
+struct Registered {
+    outlet: Outlet,
     /// Receives the notifications that belong to no request.
     standalone: bool,
 }
@@ -127,7 +204,7 @@ pub(crate) struct Link {
     child: Option<Child>,
     clients: Clients,
     mux: Mux<SessionKey>,
-    outlets: HashMap<SessionKey, Outlet>,
+    outlets: HashMap<SessionKey, Registered>,
     init: Init,
     /// The gateway initialised the child itself: it sends
     /// `notifications/initialized` when the result arrives.
@@ -189,7 +266,7 @@ impl Link {
     pub(crate) fn open_session(
         &mut self,
         key: SessionKey,
-        sender: Sender<Frame>,
+        outlet: Outlet,
         standalone: bool,
     ) -> bool {
         if self.exited.is_some() {
@@ -200,7 +277,7 @@ impl Link {
             Clients::One => standalone,
             Clients::Anonymous => false,
         };
-        self.outlets.insert(key, Outlet { sender, standalone });
+        self.outlets.insert(key, Registered { outlet, standalone });
         self.mux.handle_session_open(key);
         true
     }
@@ -234,8 +311,8 @@ impl Link {
     /// requests in flight are cancelled at the child, and the child's
     /// requests it was asked are answered with an error.
     pub(crate) fn close_session(&mut self, key: SessionKey) {
-        if let Some(outlet) = self.outlets.remove(&key) {
-            outlet.sender.close();
+        if let Some(registered) = self.outlets.remove(&key) {
+            registered.outlet.sender.close();
         }
         if let Init::Pending { waiters, .. } = &mut self.init {
             waiters.retain(|(session, _)| *session != key);
@@ -583,12 +660,16 @@ impl Link {
     fn broadcast(&mut self, line: &[u8]) {
         let shared: Rc<[u8]> = Rc::from(line);
         let mut overflowed = Vec::new();
-        for (key, outlet) in self.outlets.iter().filter(|(_, outlet)| outlet.standalone) {
+        for (key, registered) in self
+            .outlets
+            .iter()
+            .filter(|(_, registered)| registered.standalone)
+        {
             let frame = Frame {
                 bytes: FrameBytes::Shared(Rc::clone(&shared)),
                 is_response: false,
             };
-            if outlet.sender.try_send(frame).is_err() {
+            if registered.outlet.try_send(frame).is_err() {
                 overflowed.push(*key);
             }
         }
@@ -600,10 +681,10 @@ impl Link {
     /// Queues `frame` for `key`. A client whose queue is full is too slow
     /// to keep up: it is disconnected, and nobody else waits for it.
     fn deliver(&mut self, key: SessionKey, frame: Frame) {
-        let Some(outlet) = self.outlets.get(&key) else {
+        let Some(registered) = self.outlets.get(&key) else {
             return;
         };
-        match outlet.sender.try_send(frame) {
+        match registered.outlet.try_send(frame) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => self.drop_slow_session(key),
             Err(TrySendError::Closed(_)) => self.close_session(key),
@@ -636,8 +717,8 @@ impl Link {
         }
         // Closing the queues ends every stream once it has been drained.
         self.held.clear();
-        for (_, outlet) in self.outlets.drain() {
-            outlet.sender.close();
+        for (_, registered) in self.outlets.drain() {
+            registered.outlet.sender.close();
         }
     }
 

@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use async_io::Timer;
 use futures_lite::FutureExt;
-use smol::channel::{self, Receiver};
 use supergateway_proto::http::{Method, RequestHead};
 use supergateway_proto::jsonrpc::codes;
 use supergateway_proto::sse::{encode_comment, encode_event, SseField};
@@ -23,15 +22,12 @@ use supergateway_proto::sse::{encode_comment, encode_event, SseField};
 use crate::child::Child;
 use crate::cli::Config;
 use crate::gateway::front::Front;
-use crate::gateway::link::{ClientError, Clients, Frame, Link, SessionKey};
+use crate::gateway::link::{outlet, ClientError, Clients, Frame, Inbox, Link, SessionKey};
 use crate::gateway::{session_id, StdioMode};
 use crate::http::response::Response;
 use crate::http::server::{Conn, Handler, Next, Request};
 use crate::rt;
 
-/// Messages queued for one client before it counts as too slow and is
-/// disconnected.
-const OUTLET_QUEUE: usize = 1024;
 /// Bytes gathered into one write when several messages are queued.
 const WRITE_BATCH_BYTES: usize = 256 * 1024;
 
@@ -103,7 +99,7 @@ impl StdioSse {
         };
         let key = self.next_key.get();
         self.next_key.set(key.wrapping_add(1));
-        let (outlet, frames) = channel::bounded(OUTLET_QUEUE);
+        let (outlet, frames) = outlet();
         if !link.borrow_mut().open_session(key, outlet, true) {
             return self
                 .front
@@ -160,7 +156,7 @@ impl StdioSse {
 
     /// Writes queued messages as `message` events until the queue closes
     /// (session ended, child gone) or the client goes away.
-    async fn pump(&self, conn: &Conn, frames: &Receiver<Frame>, out: &mut Vec<u8>) {
+    async fn pump(&self, conn: &Conn, frames: &Inbox, out: &mut Vec<u8>) {
         enum Wake {
             Frame(Frame),
             Tick,
@@ -187,7 +183,9 @@ impl StdioSse {
                 Wake::Frame(frame) => {
                     encode_event(out, Some(&SseField::MESSAGE), None, &frame);
                     while out.len() < WRITE_BATCH_BYTES {
-                        let Ok(frame) = frames.try_recv() else { break };
+                        let Some(frame) = frames.try_recv() else {
+                            break;
+                        };
                         encode_event(out, Some(&SseField::MESSAGE), None, &frame);
                     }
                 }

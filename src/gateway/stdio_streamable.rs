@@ -20,7 +20,6 @@ use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
-use smol::channel;
 use supergateway_proto::http::{Method, RequestHead};
 use supergateway_proto::jsonrpc::{codes, parse_message, Kind, MessageError};
 
@@ -28,7 +27,7 @@ use crate::child::Child;
 use crate::cli::Config;
 use crate::gateway::event_stream::{parse_event_id, EventStream, PumpEnd};
 use crate::gateway::front::Front;
-use crate::gateway::link::{ClientError, Clients, Link, SessionKey};
+use crate::gateway::link::{outlet, ClientError, Clients, Link, SessionKey};
 use crate::gateway::stdio_sse::is_json;
 use crate::gateway::{session_id, StdioMode};
 use crate::http::response::Response;
@@ -46,8 +45,6 @@ pub(crate) const SUPPORTED_VERSIONS: [&str; 5] = [
 ];
 /// What a request without `MCP-Protocol-Version` is taken to speak.
 const DEFAULT_VERSION: &str = "2025-03-26";
-/// Messages queued for one stream before its client counts as too slow.
-const OUTLET_QUEUE: usize = 1024;
 /// Broken streams a session keeps for resumption at most.
 const DETACHED_STREAMS: usize = 16;
 
@@ -228,7 +225,7 @@ impl StdioStreamable {
         }
 
         let key = self.new_key();
-        let (outlet, frames) = channel::bounded(OUTLET_QUEUE);
+        let (outlet, frames) = outlet();
         if !link.borrow_mut().open_session(key, outlet, false) {
             self.end_request_child(&link, session.as_ref());
             return self
@@ -494,7 +491,7 @@ impl StdioStreamable {
                     }
                 }
                 let key = self.new_key();
-                let (outlet, frames) = channel::bounded(OUTLET_QUEUE);
+                let (outlet, frames) = outlet();
                 if !session.link.borrow_mut().open_session(key, outlet, true) {
                     return self
                         .front

@@ -51,22 +51,18 @@ use async_tungstenite::WebSocketStream;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_lite::{future, AsyncReadExt, FutureExt, StreamExt};
 use futures_util::SinkExt;
-use smol::channel::{self, Receiver};
 use supergateway_proto::http::RequestHead;
 use supergateway_proto::jsonrpc::{codes, encode_error};
 
 use crate::child::Child;
 use crate::cli::Config;
 use crate::gateway::front::Front;
-use crate::gateway::link::{ClientError, Clients, Frame, Link, SessionKey};
+use crate::gateway::link::{outlet, ClientError, Clients, Frame, Inbox, Link, SessionKey};
 use crate::gateway::{server_options, StdioMode};
 use crate::http::response::Response;
 use crate::http::server::{Conn, Handler, Next, Request};
 use crate::rt;
 
-/// Messages queued for one client before it counts as too slow and is
-/// disconnected.
-const OUTLET_QUEUE: usize = 1024;
 /// tungstenite's read buffer per socket.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
 /// Bytes of queued messages sent before one flush.
@@ -187,7 +183,7 @@ impl StdioWs {
         };
         let key = self.next_key.get();
         self.next_key.set(key.wrapping_add(1));
-        let (outlet, frames) = channel::bounded(OUTLET_QUEUE);
+        let (outlet, frames) = outlet();
         if !link.borrow_mut().open_session(key, outlet, true) {
             self.stop_own_child(&link);
             return self
@@ -250,7 +246,7 @@ impl StdioWs {
         ws: &mut WebSocketStream<Socket>,
         key: SessionKey,
         link: &Rc<RefCell<Link>>,
-        frames: &Receiver<Frame>,
+        frames: &Inbox,
     ) -> End {
         enum Wake {
             Incoming(Option<Result<Message, WsError>>),
@@ -351,7 +347,7 @@ impl StdioWs {
         &self,
         ws: &mut WebSocketStream<Socket>,
         first: Frame,
-        frames: &Receiver<Frame>,
+        frames: &Inbox,
     ) -> bool {
         let batch = async {
             let mut bytes = 0usize;
@@ -362,7 +358,7 @@ impl StdioWs {
                     ws.feed(Message::Text(text)).await?;
                 }
                 next = if bytes < WRITE_BATCH_BYTES {
-                    frames.try_recv().ok()
+                    frames.try_recv()
                 } else {
                     None
                 };
@@ -375,7 +371,7 @@ impl StdioWs {
     async fn send_text(
         &self,
         ws: &mut WebSocketStream<Socket>,
-        frames: &Receiver<Frame>,
+        frames: &Inbox,
         bytes: &[u8],
     ) -> bool {
         match text(bytes) {
@@ -392,7 +388,7 @@ impl StdioWs {
         &self,
         ws: &mut WebSocketStream<Socket>,
         stream: &Async<TcpStream>,
-        frames: &Receiver<Frame>,
+        frames: &Inbox,
         code: CloseCode,
         reason: &'static str,
     ) {
@@ -422,7 +418,7 @@ impl StdioWs {
     /// error or timeout.
     async fn timed(
         &self,
-        frames: &Receiver<Frame>,
+        frames: &Inbox,
         write: impl Future<Output = Result<(), WsError>>,
     ) -> bool {
         write
