@@ -103,6 +103,8 @@ pub(crate) enum Clients {
     Anonymous,
 }
 
+/// Client messages held while `initialize` is at the child, at most.
+const MAX_HELD: usize = 4096;
 /// Messages queued for one client before it counts as too slow.
 const OUTLET_FRAMES: usize = 1024;
 /// Bytes queued for one client before it counts as too slow (one message
@@ -394,7 +396,12 @@ impl Link {
             && matches!(self.init, Init::Pending { .. })
             && message.method.as_deref() != Some("ping")
         {
-            self.held.push((key, bytes.to_vec()));
+            if self.held.len() < MAX_HELD {
+                self.held.push((key, bytes.to_vec()));
+            } else if let Some(id) = &message.id {
+                let message = "the MCP server is still initialising; try again";
+                self.answer_error(key, &id.to_owned(), codes::SERVER_ERROR, message);
+            }
             return is_request;
         }
         self.route_client_message(key, bytes, message);
