@@ -1,27 +1,34 @@
 #!/usr/bin/env bash
-# Official MCP conformance suite (server scenarios) against the gateway.
+# Official MCP conformance suite (@modelcontextprotocol/conformance 0.1.16) against the gateway.
 #
 #   conformance.sh [--scenario NAME] [--suite active|all|pending] [--verbose]
-#                  GATEWAY FIXTURE stateless|stateful
+#                  GATEWAY FIXTURE stateless|stateful|chained
+#   conformance.sh [--scenario NAME] [--verbose] GATEWAY CLIENT client
 #
-# Starts `GATEWAY --stdio FIXTURE --outputTransport streamableHttp [--stateful]
-# --port P --logLevel info` on a free loopback port and runs
-# `conformance server --url http://localhost:P/mcp` (@modelcontextprotocol/
-# conformance 0.1.16; active suite unless --scenario/--suite say otherwise).
-# FIXTURE is the conformance fixture (`cargo build --release --example
-# conformance-server`: target/release/examples/conformance-server).
+# stateless|stateful: starts `GATEWAY --stdio FIXTURE --outputTransport streamableHttp
+#   [--stateful] --port P --logLevel info` on a free loopback port and runs the SERVER suite,
+#   `conformance server --url http://localhost:P/mcp` (active suite unless --scenario/--suite
+#   say otherwise). FIXTURE: target/release/examples/conformance-server.
+# chained: the same (stateful) through our reverse bridge: gateway B serves FIXTURE on port PB,
+#   gateway A serves `GATEWAY --streamableHttp http://127.0.0.1:PB/mcp` on port PA, and the
+#   SERVER suite talks to A (expect the same checks as stateful).
+# client: the CLIENT scenarios initialize, tools_call and sse-retry (or just --scenario), each
+#   `conformance client --command "CLIENT GATEWAY" --scenario S`: CLIENT (target/release/
+#   examples/conformance-client) runs `GATEWAY --streamableHttp URL` and drives that reverse
+#   bridge over stdio like an MCP client. A client that fails or times out is one failed check.
 #
-# Installs Node 22 and the suite from npm once into $CONFORMANCE_CACHE
-# (default $HOME/.cache/sg-conformance); logs and per-scenario results go to
-# $CONFORMANCE_LOGS (default $CONFORMANCE_CACHE/logs). Prints the suite's
-# summary and the failed checks; the last line is 'N passed, N failed' (checks).
-# Exits 0 only if every check passed.
+# Installs Node 22 and the suite from npm once into $CONFORMANCE_CACHE (default
+# $HOME/.cache/sg-conformance); logs and per-scenario results go to $CONFORMANCE_LOGS (default
+# $CONFORMANCE_CACHE/logs). Prints the summary and the failed checks; the last line is
+# 'N passed, N failed' (checks). Exits 0 only if every check passed.
 set -uo pipefail
 
 CACHE="${CONFORMANCE_CACHE:-$HOME/.cache/sg-conformance}"
 LOGS="${CONFORMANCE_LOGS:-$CACHE/logs}"
 INSTALL_S=180 # npm install, first run only
 SUITE_S=300   # the whole suite run (a full active run takes about 60 s)
+CLIENT_S=90   # one client scenario (the suite itself gives the client 30 s)
+CLIENT_MS=30000 # the suite's --timeout for the client command
 READY_S=20    # gateway start until the port accepts connections
 STOP_S=3      # SIGTERM grace before SIGKILL
 
@@ -43,8 +50,8 @@ die() {
   exit 2
 }
 usage() {
-  sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-  die "usage: conformance.sh [--scenario NAME] [--suite SUITE] [--verbose] GATEWAY FIXTURE stateless|stateful"
+  sed -n '2,/^[^#]/{/^#/p;}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  die "usage: conformance.sh [--scenario NAME] [--suite SUITE] [--verbose] GATEWAY FIXTURE|CLIENT stateless|stateful|chained|client"
 }
 bounded() { # bounded SECONDS CMD...: run CMD, killed after SECONDS
   local secs=$1
@@ -83,7 +90,8 @@ done
 mode=${positional[2]}
 case "$mode" in
   stateless) mode_flags=() ;;
-  stateful) mode_flags=(--stateful) ;;
+  stateful | chained) mode_flags=(--stateful) ;;
+  client) mode_flags=() ;;
   *) usage ;;
 esac
 [[ -z "$scenario" || -z "$suite" ]] || die "give --scenario or --suite, not both"
@@ -91,8 +99,13 @@ case "$suite" in "" | active | all | pending) ;; *) die "unknown suite: $suite (
 [[ -z "$scenario" || "$scenario" =~ ^[A-Za-z0-9_./-]+$ ]] || die "bad scenario name: $scenario"
 GW="$(abs_exe "${positional[0]}")"
 [[ -n "$GW" ]] || die "gateway is not an executable file: ${positional[0]}"
-FIXTURE="$(abs_exe "${positional[1]}")"
-[[ -n "$FIXTURE" ]] || die "fixture is not an executable file: ${positional[1]}"
+FIXTURE="$(abs_exe "${positional[1]}")" # the conformance client in client mode
+if [[ "$mode" == client ]]; then
+  [[ -n "$FIXTURE" ]] || die "client is not an executable file: ${positional[1]}"
+  [[ -z "$suite" ]] || die "--suite applies to the server modes only"
+else
+  [[ -n "$FIXTURE" ]] || die "fixture is not an executable file: ${positional[1]}"
+fi
 
 # ---- toolchain ---------------------------------------------------------------
 command -v timeout >/dev/null 2>&1 || die "timeout (coreutils) is required"
@@ -143,71 +156,232 @@ NODE="$PKGS/node_modules/$NODE_PKG/bin/node"
 SUITE="$PKGS/node_modules/@modelcontextprotocol/conformance/dist/index.js"
 export PATH="$(dirname "$NODE"):$PATH"
 
-# ---- gateway -----------------------------------------------------------------
+# ---- processes ---------------------------------------------------------------
 mkdir -p "$LOGS" || die "cannot create $LOGS"
-rm -rf "$LOGS/gateway.log" "$LOGS/suite.log" "$LOGS/results" # only what a previous run wrote
+# only what a previous run wrote
+rm -rf "$LOGS/gateway.log" "$LOGS/gateway-upstream.log" "$LOGS/suite.log" "$LOGS/results" \
+  "$LOGS"/client-*.log
 GW_LOG="$LOGS/gateway.log"
 SUITE_LOG="$LOGS/suite.log"
 RESULTS="$LOGS/results"
 
-gw_pid=""
-stop_gateway() { # SIGTERM to the gateway's process group, SIGKILL after STOP_S
-  [[ -n "$gw_pid" ]] || return 0
-  kill -TERM -- "-$gw_pid" 2>/dev/null || kill -TERM "$gw_pid" 2>/dev/null
+session_pids() { # session_pids SID: the processes left in session SID (one we created)
+  ps -e -o pid=,sid= 2>/dev/null | awk -v sid="$1" '$2 == sid && $1 != sid { print $1 }'
+}
+sweep_session() { # sweep_session SID: SIGTERM, then SIGKILL, what is left in session SID
+  local sid=$1 pids
+  pids="$(session_pids "$sid")"
+  [[ -n "$pids" ]] || return 0
+  # shellcheck disable=SC2086 # one pid per word
+  kill -TERM $pids 2>/dev/null
   local deadline=$((SECONDS + STOP_S))
-  while kill -0 "$gw_pid" 2>/dev/null && ((SECONDS < deadline)); do
+  while [[ -n "$(session_pids "$sid")" ]] && ((SECONDS < deadline)); do
     sleep 0.1
   done
-  if kill -0 "$gw_pid" 2>/dev/null; then
-    echo "conformance: gateway still running ${STOP_S}s after SIGTERM; SIGKILL" >&2
-  fi
-  # The group may hold the fixture and its children even after the gateway exited.
-  kill -KILL -- "-$gw_pid" 2>/dev/null
-  wait "$gw_pid" 2>/dev/null
-  gw_pid=""
+  pids="$(session_pids "$sid")"
+  [[ -z "$pids" ]] || echo "conformance: SIGKILL to what session $sid left: $pids" >&2
+  # shellcheck disable=SC2086
+  [[ -z "$pids" ]] || kill -KILL $pids 2>/dev/null
 }
-trap 'stop_gateway' EXIT
-trap 'stop_gateway; echo "0 passed, 1 failed"; exit 130' INT TERM HUP
+
+gw_pids=() # gateways we started, in start order
+stop_gateway() { # stop_gateway PID: SIGTERM to its process group, SIGKILL after STOP_S
+  local pid=$1
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+  local deadline=$((SECONDS + STOP_S))
+  while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "conformance: gateway $pid still running ${STOP_S}s after SIGTERM; SIGKILL" >&2
+  fi
+  kill -KILL -- "-$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  # Its children run in their own process groups but in its session (setsid below).
+  sweep_session "$pid"
+}
+stop_all() { # the front gateway first: its children then leave the upstream cleanly
+  local i
+  for ((i = ${#gw_pids[@]} - 1; i >= 0; i--)); do
+    stop_gateway "${gw_pids[i]}"
+  done
+  gw_pids=()
+}
+trap 'stop_all' EXIT
+trap 'stop_all; echo "0 passed, 1 failed"; exit 130' INT TERM HUP
 
 free_port() { # an ephemeral loopback port nobody listens on right now
   "$NODE" -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# `--stdio` is run through `sh -c`: quote the fixture path for the shell.
-stdio_cmd="$(printf '%q' "$FIXTURE")"
-port=""
-for attempt in 1 2 3; do
-  port="$(free_port)" || die "cannot find a free port"
-  [[ "$port" =~ ^[0-9]+$ ]] || die "cannot find a free port (got '$port')"
-  gw_cmd=("$GW" --stdio "$stdio_cmd" --outputTransport streamableHttp "${mode_flags[@]}"
-    --port "$port" --logLevel info)
-  echo "conformance: starting ${gw_cmd[*]}" | tee -a "$GW_LOG"
-  # Own process group (setsid: the background child is not a group leader, so it execs
-  # in place and its pid is the group id), so stopping it also stops the fixture.
-  setsid "${gw_cmd[@]}" </dev/null >>"$GW_LOG" 2>&1 &
-  gw_pid=$!
-  deadline=$((SECONDS + READY_S))
-  while ((SECONDS < deadline)) && kill -0 "$gw_pid" 2>/dev/null && ! port_open "$port"; do
-    sleep 0.1
+started_port=""
+start_gateway() { # start_gateway LOG STDIO_CMD: a gateway on a free port; sets started_port
+  local log=$1 stdio_cmd=$2 attempt pid deadline port
+  for attempt in 1 2 3; do
+    port="$(free_port)" || die "cannot find a free port"
+    [[ "$port" =~ ^[0-9]+$ ]] || die "cannot find a free port (got '$port')"
+    local cmd=("$GW" --stdio "$stdio_cmd" --outputTransport streamableHttp "${mode_flags[@]}"
+      --port "$port" --logLevel info)
+    echo "conformance: starting ${cmd[*]}" | tee -a "$log"
+    # Own session and process group (setsid: the background child is not a group leader, so
+    # it execs in place and its pid is the group and session id), so stopping it also stops
+    # its children.
+    setsid "${cmd[@]}" </dev/null >>"$log" 2>&1 &
+    pid=$!
+    gw_pids+=("$pid")
+    deadline=$((SECONDS + READY_S))
+    while ((SECONDS < deadline)) && kill -0 "$pid" 2>/dev/null && ! port_open "$port"; do
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null && port_open "$port"; then
+      started_port=$port
+      return 0
+    fi
+    unset 'gw_pids[${#gw_pids[@]}-1]'
+    if kill -0 "$pid" 2>/dev/null; then
+      stop_gateway "$pid"
+      tail -n 20 "$log" >&2
+      die "the gateway did not accept connections on 127.0.0.1:$port within ${READY_S}s (log: $log)"
+    fi
+    wait "$pid" 2>/dev/null
+    sweep_session "$pid"
+    if ((attempt == 3)); then
+      tail -n 20 "$log" >&2
+      die "the gateway exited before accepting connections (log: $log)"
+    fi
+    echo "conformance: the gateway exited at start (port $port taken?); retrying" >&2
   done
-  if kill -0 "$gw_pid" 2>/dev/null && port_open "$port"; then
-    break
+}
+
+interrupted=0
+rc=0
+run_suite() { # run_suite LOG SECONDS ARGS...: the suite, bounded; sets rc (and interrupted)
+  local log=$1 secs=$2
+  shift 2
+  # In the background and in its own session, so that a signal to this script stops the
+  # suite (and then the gateways) at once instead of after the suite ends.
+  local cmd=(setsid timeout -k 5 "$secs" "$NODE" "$SUITE" "$@")
+  if ((verbose)); then
+    "${cmd[@]}" </dev/null > >(tee "$log") 2>&1 &
+  else
+    "${cmd[@]}" </dev/null >"$log" 2>&1 &
   fi
-  if kill -0 "$gw_pid" 2>/dev/null; then
-    stop_gateway
-    tail -n 20 "$GW_LOG" >&2
-    die "the gateway did not accept connections on 127.0.0.1:$port within ${READY_S}s (log: $GW_LOG)"
+  local pid=$!
+  trap 'interrupted=1; kill -TERM -- "-'"$pid"'" 2>/dev/null' INT TERM HUP
+  rc=0
+  wait "$pid" || rc=$?
+  while kill -0 "$pid" 2>/dev/null; do # wait returns early when a trap ran
+    rc=0
+    wait "$pid" || rc=$?
+  done
+  kill -KILL -- "-$pid" 2>/dev/null # anything the suite left behind (the client, its gateway)
+  sweep_session "$pid"
+  trap 'stop_all; echo "0 passed, 1 failed"; exit 130' INT TERM HUP
+  ((verbose)) && sleep 0.1 # let tee finish writing
+  if ((interrupted)); then
+    stop_all
+    trap - EXIT INT TERM HUP
+    echo "conformance.sh: interrupted" >&2
+    echo "0 passed, 1 failed"
+    exit 130
   fi
-  wait "$gw_pid" 2>/dev/null
-  gw_pid=""
-  if ((attempt == 3)); then
-    tail -n 20 "$GW_LOG" >&2
-    die "the gateway exited before accepting connections (log: $GW_LOG)"
+  return 0
+}
+
+# ---- client mode ---------------------------------------------------------------
+if [[ "$mode" == client ]]; then
+  if [[ -n "$scenario" ]]; then
+    scenarios=("$scenario")
+  else
+    scenarios=(initialize tools_call sse-retry)
   fi
-  echo "conformance: the gateway exited at start (port $port taken?); retrying" >&2
-done
-url="http://localhost:$port/mcp"
+  # The suite splits --command at spaces and joins it again for `sh -c`: quote for the shell.
+  client_cmd="$(printf '%q' "$FIXTURE") $(printf '%q' "$GW")"
+  t0=$SECONDS
+  for s in "${scenarios[@]}"; do
+    safe=${s//\//_}
+    log="$LOGS/client-$safe.log"
+    echo "conformance: conformance@$CONFORMANCE_VERSION client --scenario $s (log: $log)"
+    run_suite "$log" "$CLIENT_S" client --command "$client_cmd" --scenario "$s" \
+      --timeout "$CLIENT_MS" -o "$RESULTS/$safe"
+    if ((rc == 124 || rc == 137)); then
+      echo "conformance.sh: scenario $s did not finish within ${CLIENT_S}s (log: $log)" >&2
+    fi
+  done
+  elapsed=$((SECONDS - t0))
+  trap - EXIT INT TERM HUP
+
+  # One line per scenario, its failed checks and warnings, then "COUNTS passed failed".
+  report="$("$NODE" -e '
+    const fs = require("fs"), path = require("path");
+    const [logs, results, ...scenarios] = process.argv.slice(1);
+    const plain = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");
+    let passed = 0, failed = 0;
+    for (const s of scenarios) {
+      const safe = s.replace(/\//g, "_");
+      const log = path.join(logs, `client-${safe}.log`);
+      const text = fs.existsSync(log) ? plain(fs.readFileSync(log, "utf8")) : "";
+      const dir = path.join(results, safe);
+      const runs = fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+      const run = runs.length ? path.join(dir, runs[runs.length - 1]) : null;
+      const file = run && path.join(run, "checks.json");
+      const lines = [];
+      let p = 0, f = 0, w = 0;
+      if (file && fs.existsSync(file)) {
+        for (const c of JSON.parse(fs.readFileSync(file, "utf8"))) {
+          if (c.status === "SUCCESS") p++;
+          if (c.status === "FAILURE") { f++; lines.push(`    FAILED [${c.id}]: ${c.errorMessage || c.description}`); }
+          if (c.status === "WARNING") { w++; lines.push(`    warning [${c.id}] (not counted): ${c.errorMessage || c.description}`); }
+        }
+      } else {
+        f++;
+        lines.push(`    FAILED: no results from the suite (log: ${log})`);
+      }
+      const exited = text.match(/Client exited with code (-?\d+)/);
+      const timedOut = /Client timed out after/.test(text);
+      if (exited || timedOut) {
+        f++;
+        lines.push(`    FAILED [client]: ${timedOut ? "the client timed out" : `the client exited with code ${exited[1]}`}`);
+        const err = run && path.join(run, "stderr.txt");
+        if (err && fs.existsSync(err)) {
+          const tail = fs.readFileSync(err, "utf8").trimEnd().split("\n").slice(-15);
+          lines.push("    client stderr (last lines):", ...tail.map((l) => `      ${l}`));
+        }
+      }
+      passed += p; failed += f;
+      console.log(`${f ? "✗" : "✓"} ${s}: ${p} passed, ${f} failed${w ? `, ${w} warnings` : ""}`);
+      if (lines.length) console.log(lines.join("\n"));
+    }
+    console.log(`COUNTS ${passed} ${failed}`);
+  ' "$LOGS" "$RESULTS" "${scenarios[@]}" 2>&1)"
+  counts="$(printf '%s\n' "$report" | sed -n -E 's/^COUNTS ([0-9]+) ([0-9]+)$/\1 \2/p' | tail -n 1)"
+  printf '%s\n' "$report" | grep -v '^COUNTS '
+  if [[ -z "$counts" ]]; then
+    echo "conformance.sh: could not read the client results in $RESULTS" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+  read -r passed failed <<<"$counts"
+  echo
+  echo "conformance: client, ${elapsed}s; suite logs: $LOGS/client-*.log; results: $RESULTS"
+  echo "$passed passed, $failed failed"
+  ((failed == 0)) || exit 1
+  exit 0
+fi
+
+# ---- gateways (server modes) -------------------------------------------------
+# `--stdio` is run through `sh -c`: quote paths for the shell.
+if [[ "$mode" == chained ]]; then
+  start_gateway "$LOGS/gateway-upstream.log" "$(printf '%q' "$FIXTURE")"
+  upstream="http://127.0.0.1:$started_port/mcp"
+  start_gateway "$GW_LOG" "$(printf '%q' "$GW") --streamableHttp $(printf '%q' "$upstream") --logLevel info"
+  gw_logs="$GW_LOG (front), $LOGS/gateway-upstream.log (upstream $upstream)"
+else
+  start_gateway "$GW_LOG" "$(printf '%q' "$FIXTURE")"
+  gw_logs="$GW_LOG"
+fi
+url="http://localhost:$started_port/mcp"
 
 # ---- suite -------------------------------------------------------------------
 suite_args=(server --url "$url" -o "$RESULTS")
@@ -216,35 +390,12 @@ if [[ -n "$scenario" ]]; then
 elif [[ -n "$suite" ]]; then
   suite_args+=(--suite "$suite")
 fi
-echo "conformance: conformance@$CONFORMANCE_VERSION ${suite_args[*]} ($mode; gateway log: $GW_LOG)"
+echo "conformance: conformance@$CONFORMANCE_VERSION ${suite_args[*]} ($mode; gateway log: $gw_logs)"
 t0=$SECONDS
-# In the background and in its own process group, so that a signal to this script stops the
-# suite (and then the gateway) at once instead of after the suite ends.
-suite_cmd=(setsid timeout -k 5 "$SUITE_S" "$NODE" "$SUITE" "${suite_args[@]}")
-if ((verbose)); then
-  "${suite_cmd[@]}" </dev/null > >(tee "$SUITE_LOG") 2>&1 &
-else
-  "${suite_cmd[@]}" </dev/null >"$SUITE_LOG" 2>&1 &
-fi
-suite_pid=$!
-interrupted=0
-trap 'interrupted=1; kill -TERM -- "-$suite_pid" 2>/dev/null' INT TERM HUP
-rc=0
-wait "$suite_pid" || rc=$?
-while kill -0 "$suite_pid" 2>/dev/null; do # wait returns early when a trap ran
-  rc=0
-  wait "$suite_pid" || rc=$?
-done
-kill -KILL -- "-$suite_pid" 2>/dev/null # anything the suite left behind
+run_suite "$SUITE_LOG" "$SUITE_S" "${suite_args[@]}"
 elapsed=$((SECONDS - t0))
-stop_gateway
+stop_all
 trap - EXIT INT TERM HUP
-if ((interrupted)); then
-  echo "conformance.sh: interrupted" >&2
-  echo "0 passed, 1 failed"
-  exit 130
-fi
-sleep 0.1 # let tee (--verbose) finish writing
 
 # ---- report ------------------------------------------------------------------
 plain="$(sed 's/\x1b\[[0-9;]*m//g' "$SUITE_LOG")"
@@ -295,7 +446,7 @@ if [[ -z "$counts" ]]; then
 fi
 read -r passed failed <<<"$counts"
 echo
-echo "conformance: $mode, ${elapsed}s; suite log: $SUITE_LOG; results: $RESULTS; gateway log: $GW_LOG"
+echo "conformance: $mode, ${elapsed}s; suite log: $SUITE_LOG; results: $RESULTS; gateway log: $gw_logs"
 echo "$passed passed, $failed failed"
 if ((failed > 0 || rc != 0)); then
   exit 1

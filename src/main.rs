@@ -57,6 +57,12 @@ async fn run(config: Rc<Config>) -> i32 {
             })
             .await
         }
+        (Input::Sse(url), Output::Stdio) => {
+            gateway::sse_stdio::run(&config, url, gateway::local::Stdin::new(), Vec::new()).await
+        }
+        (Input::StreamableHttp(url), Output::Stdio) => {
+            gateway::streamable_stdio::run(&config, url).await
+        }
         (input, output) => {
             let input = match input {
                 Input::Stdio(_) => "stdio",

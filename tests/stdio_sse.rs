@@ -558,11 +558,9 @@ fn a_client_that_does_not_read_is_disconnected_without_disturbing_others() {
     eventually("the slow client's session is closed", || {
         slow.send(&ping).status == 404
     });
-    assert!(
-        gw.log().contains("not reading its stream fast enough"),
-        "{}",
-        gw.log()
-    );
+    eventually("the disconnection is logged", || {
+        gw.log().contains("not reading its stream fast enough")
+    });
     let reply = fast.call(
         json!(1),
         "tools/call",

@@ -493,6 +493,261 @@ pub fn content_length(data: &[u8]) {
     }
 }
 
+// ------------------------------------------------------------------------
+// Client-side harnesses (`parse_response_head`, `url_parse`).
+
+/// Fuzz target `parse_response_head`: the first byte picks the request
+/// method (`H` for HEAD, anything else GET), the rest is what a server
+/// sent: a response head, then its body. Asserts that a head never claims
+/// more than the input; that the one-shot result equals feeding growing
+/// prefixes (a data-derived split, and data-derived reads); that a decoded
+/// head, re-serialised, decodes to the same status, version, headers and
+/// framing (for both methods); and that the body after it decodes to the
+/// same payload and outcome (EOF included) in one piece, one byte at a time
+/// and in data-derived chunks, never consuming past the input.
+#[allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+pub fn parse_response_head(data: &[u8]) {
+    use crate::http::{HttpError, Limits, Method, ResponseHeadDecoder};
+    let Some((&first, input)) = data.split_first() else {
+        return;
+    };
+    let method = if first == b'H' {
+        Method::Head
+    } else {
+        Method::Get
+    };
+    let limits = Limits::DEFAULT;
+    let whole = ResponseHeadDecoder::new(limits).decode(input);
+    if let Ok(Some((_, n))) = &whole {
+        assert!(*n <= input.len(), "head longer than the input");
+    }
+    if let Err(HttpError::Internal(why)) = whole {
+        panic!("internal error: {why}");
+    }
+
+    // Growing prefixes: one data-derived split, then data-derived reads.
+    let split = usize::from(first) * input.len() / 255;
+    let mut decoder = ResponseHeadDecoder::new(limits);
+    let split_result = match decoder.decode(&input[..split]) {
+        Ok(None) => decoder.decode(input),
+        done => done,
+    };
+    assert_eq!(split_result, whole, "split at {split}");
+    let mut decoder = ResponseHeadDecoder::new(limits);
+    let mut len = 0;
+    let mut reads = Ok(None);
+    for chunk in fuzz_chunks(input) {
+        len += chunk.len();
+        reads = decoder.decode(&input[..len]);
+        if !matches!(reads, Ok(None)) {
+            break;
+        }
+    }
+    assert_eq!(reads, whole, "data-derived reads");
+
+    let Ok(Some((head, n))) = whole else {
+        return;
+    };
+    assert!((100..=999).contains(&head.status()));
+    assert_eq!(head.is_informational(), head.status() < 200);
+
+    // decode → serialise → decode is stable (line endings become CRLF, the
+    // reason phrase is dropped, so allow the head to grow).
+    let version = match head.version() {
+        crate::http::Version::Http10 => "HTTP/1.0",
+        crate::http::Version::Http11 => "HTTP/1.1",
+    };
+    let mut wire = format!("{version} {}\r\n", head.status()).into_bytes();
+    for (name, value) in head.headers() {
+        wire.extend_from_slice(name.as_bytes());
+        wire.extend_from_slice(b": ");
+        wire.extend_from_slice(value);
+        wire.extend_from_slice(b"\r\n");
+    }
+    wire.extend_from_slice(b"\r\n");
+    let roomy = limits.with_head_bytes(limits.head_bytes * 2);
+    let (again, m) = match ResponseHeadDecoder::new(roomy).decode(&wire) {
+        Ok(Some(done)) => done,
+        other => panic!("re-serialised head does not decode: {other:?}"),
+    };
+    assert_eq!(m, wire.len());
+    assert_eq!(
+        (again.status(), again.version(), again.keep_alive()),
+        (head.status(), head.version(), head.keep_alive())
+    );
+    assert!(
+        again.headers().eq(head.headers()),
+        "headers differ after re-serialising"
+    );
+    for m in [Method::Get, Method::Head, Method::Post] {
+        assert_eq!(again.body_framing(m), head.body_framing(m));
+    }
+
+    // The body: one piece, one byte at a time, data-derived chunks.
+    let Ok(framing) = head.body_framing(method) else {
+        return;
+    };
+    let body = &input[n..];
+    let max_body = u64::from(first) * 16;
+    let whole = response_body_run(framing, max_body, &[body]);
+    let bytes: Vec<&[u8]> = body.chunks(1).collect();
+    assert_eq!(
+        response_body_run(framing, max_body, &bytes),
+        whole,
+        "one byte at a time"
+    );
+    assert_eq!(
+        response_body_run(framing, max_body, &fuzz_chunks(body)),
+        whole,
+        "arbitrary chunks"
+    );
+    if let (payload, Ok((consumed, true))) = &whole {
+        assert!(*consumed <= body.len());
+        if framing == crate::http::ResponseFraming::UntilClose {
+            assert_eq!((payload.as_slice(), *consumed), (body, body.len()));
+        }
+    }
+}
+
+/// Decodes a response body from `reads` (each offered in turn, what was not
+/// consumed offered again with the next), then signals EOF. Returns the
+/// payload and either (consumed, done) or the error.
+#[allow(
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+fn response_body_run(
+    framing: crate::http::ResponseFraming,
+    max_body: u64,
+    reads: &[&[u8]],
+) -> (Vec<u8>, Result<(usize, bool), crate::http::HttpError>) {
+    use crate::http::{BodyDecoder, Limits};
+    let mut decoder = match BodyDecoder::for_response(framing, max_body, &Limits::DEFAULT) {
+        Ok(decoder) => decoder,
+        Err(e) => return (Vec::new(), Err(e)),
+    };
+    let mut out = Vec::new();
+    let mut consumed = 0;
+    let mut pending: Vec<u8> = Vec::new();
+    for read in reads {
+        pending.extend_from_slice(read);
+        match decoder.decode(&pending, &mut out) {
+            Ok(progress) => {
+                assert!(progress.consumed <= pending.len(), "consumed beyond input");
+                assert_eq!(progress.done, decoder.is_done());
+                consumed += progress.consumed;
+                pending.drain(..progress.consumed);
+                if progress.done {
+                    assert_eq!(decoder.handle_eof(), Ok(()));
+                    return (out, Ok((consumed, true)));
+                }
+                assert!(pending.is_empty(), "stopped early without being done");
+            }
+            Err(e) => {
+                assert_eq!(decoder.handle_eof(), Err(e), "failed state is terminal");
+                return (out, Err(e));
+            }
+        }
+    }
+    match decoder.handle_eof() {
+        Ok(()) => {
+            assert!(decoder.is_done());
+            (out, Ok((consumed, true)))
+        }
+        Err(e) => {
+            assert_eq!(decoder.decode(b"x", &mut Vec::new()), Err(e));
+            (out, Err(e))
+        }
+    }
+}
+
+/// Fuzz target `url_parse`: the input, if UTF-8, is a URL, optionally
+/// followed by LF and a reference to resolve against it. Asserts that a
+/// parsed URL prints as ASCII and parses back equal, that resolving the
+/// empty reference gives it back, and that its target and authority make a
+/// request head our writer accepts and our server decodes to the same
+/// target and Host; that `join` never panics, gives a URL that re-parses
+/// equal, and equals `parse` for absolute references.
+#[allow(clippy::panic, clippy::arithmetic_side_effects)]
+pub fn url_parse(data: &[u8]) {
+    use crate::url::Url;
+    let Ok(text) = core::str::from_utf8(data) else {
+        return;
+    };
+    let (base, reference) = match text.split_once('\n') {
+        Some((base, reference)) => (base, Some(reference)),
+        None => (text, None),
+    };
+    let parsed = Url::parse(base);
+    let url = match parsed {
+        Ok(url) => url,
+        Err(e) => {
+            let shown = e.to_string();
+            assert!(!shown.is_empty() && !shown.contains('\n'));
+            return;
+        }
+    };
+    url_check(&url);
+    let Some(reference) = reference else {
+        return;
+    };
+    let joined = url.join(reference);
+    if let Ok(joined) = &joined {
+        url_check(joined);
+    }
+    if let Ok(absolute) = Url::parse(reference) {
+        assert_eq!(joined, Ok(absolute), "join differs from parse");
+    }
+}
+
+/// The properties every `Url` holds (see `url_parse`).
+#[allow(clippy::panic, clippy::arithmetic_side_effects)]
+fn url_check(url: &crate::url::Url) {
+    use crate::http::{HeadDecoder, Limits, RequestHeadWriter};
+    use crate::url::Url;
+    let shown = url.to_string();
+    assert!(shown.is_ascii(), "{shown:?}");
+    assert_eq!(
+        Url::parse(&shown).as_ref(),
+        Ok(url),
+        "parse → Display → parse"
+    );
+    assert_eq!(url.join("").as_ref(), Ok(url), "join(\"\")");
+    assert!(url.target().starts_with('/') && !url.host().is_empty() && url.port() != 0);
+    assert_eq!(url.is_tls(), url.scheme().is_tls());
+    let path_query = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    };
+    assert_eq!(path_query, url.target());
+
+    // What the client would send, our server reads back the same.
+    let authority = url.authority();
+    let mut wire = Vec::new();
+    let mut head = RequestHeadWriter::new(&mut wire, "GET", url.target());
+    head.header("Host", authority.as_bytes());
+    if let Err(e) = head.finish() {
+        panic!("RequestHeadWriter refuses {shown:?}: {e}");
+    }
+    let roomy = Limits::DEFAULT
+        .with_head_bytes(wire.len() + 1)
+        .with_target_bytes(wire.len());
+    match HeadDecoder::new(roomy).decode(&wire) {
+        Ok(Some((request, _))) => {
+            assert_eq!(
+                (request.target(), request.host()),
+                (url.target(), authority.as_str())
+            );
+        }
+        other => panic!("our server refuses {shown:?}: {other:?}"),
+    }
+}
+
 /// Splits `input` into chunks of 1–16 bytes, sizes taken from its own bytes.
 #[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
 fn fuzz_chunks(input: &[u8]) -> Vec<&[u8]> {

@@ -17,5 +17,6 @@ pub mod http;
 pub mod jsonrpc;
 pub mod mux;
 pub mod sse;
+pub mod url;
 
 pub mod fuzzing;

@@ -84,17 +84,32 @@ fn parse_message() {
     replay("parse_message", supergateway_proto::fuzzing::parse_message);
 }
 
+#[test]
+fn parse_response_head() {
+    replay(
+        "parse_response_head",
+        supergateway_proto::fuzzing::parse_response_head,
+    );
+}
+
+#[test]
+fn url_parse() {
+    replay("url_parse", supergateway_proto::fuzzing::url_parse);
+}
+
 /// Every fuzz target (fuzz/fuzz_targets/*.rs) has a corpus folder and a test
 /// above, and every corpus folder belongs to a target.
 #[test]
 fn every_target_has_a_corpus() {
-    const TARGETS: [&str; 6] = [
+    const TARGETS: [&str; 8] = [
         "chunked_decode",
         "content_length",
         "line_decode",
         "parse_head",
         "parse_message",
+        "parse_response_head",
         "sse_decode",
+        "url_parse",
     ];
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
     let names = |dir: &Path, suffix: &str| -> Vec<String> {

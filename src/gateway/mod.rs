@@ -3,10 +3,14 @@
 pub(crate) mod event_stream;
 pub(crate) mod front;
 pub(crate) mod link;
+pub(crate) mod local;
+pub(crate) mod reverse;
 pub(crate) mod session_id;
+pub(crate) mod sse_stdio;
 pub(crate) mod stdio_sse;
 pub(crate) mod stdio_streamable;
 pub(crate) mod stdio_ws;
+pub(crate) mod streamable_stdio;
 
 use std::cell::RefCell;
 use std::rc::Rc;

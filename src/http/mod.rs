@@ -1,5 +1,6 @@
-//! HTTP/1.1 on smol: the server connection driver and response writing.
+//! HTTP/1.1 on smol: the server connection driver, response writing, and the client.
 //! All parsing and framing is `supergateway_proto::http`.
 
+pub(crate) mod client;
 pub(crate) mod response;
 pub(crate) mod server;

@@ -59,10 +59,19 @@ impl Gateway {
     }
 
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_full(args, env, "0")
+    }
+
+    /// Starts the gateway on a given port (to come back where a stopped one was).
+    pub fn start_on(args: &[&str], port: &str) -> Self {
+        Self::start_full(args, &[], port)
+    }
+
+    fn start_full(args: &[&str], env: &[(&str, &str)], port: &str) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_supergateway"));
         command
             .args(args)
-            .args(["--port", "0"])
+            .args(["--port", port])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -1,18 +1,23 @@
-//! Request bodies: the resumable body decoder (Content-Length and chunked)
-//! and the chunked encoder.
+//! Message bodies: the resumable body decoder (Content-Length, chunked, and
+//! for responses read-until-close) and the chunked encoder.
 
 use super::error::HttpError;
-use super::framing::BodyFraming;
+use super::framing::{BodyFraming, ResponseFraming};
 use super::limits::Limits;
 use super::reader::Reader;
 
-/// Decodes one request body, resumably and within the route's body limit.
+/// Decodes one message body, resumably and within a body limit.
 ///
-/// Built from the head's [`BodyFraming`]; feed it the bytes that follow the
-/// head. It never consumes a byte past the end of the body, so whatever is
-/// left is the next request. A chunked body's framing is checked byte by
-/// byte: at most 16 hex digits per size, no `+`/`0x`, CRLF after every
-/// chunk's data, extensions and trailers bounded and then ignored.
+/// Built from a request head's [`BodyFraming`] ([`BodyDecoder::new`]) or a
+/// response head's [`ResponseFraming`] ([`BodyDecoder::for_response`]); feed
+/// it the bytes that follow the head. It never consumes a byte past the end
+/// of the body, so whatever is left is the next message. A chunked body's
+/// framing is checked byte by byte, the same code for requests and
+/// responses: at most 16 hex digits per size, no `+`/`0x`, CRLF after every
+/// chunk's data, extensions and trailers bounded and then ignored. When the
+/// connection closes, call [`BodyDecoder::handle_eof`]: it ends a
+/// read-until-close body and reports any other unfinished body as
+/// [`HttpError::Truncated`].
 ///
 /// # Examples
 ///
@@ -35,7 +40,8 @@ pub struct BodyDecoder {
     state: BodyState,
     /// The route's body limit in bytes.
     max_body: u64,
-    /// Sum of the chunk sizes read so far. Invariant: `<= max_body`.
+    /// Sum of the chunk sizes read so far, or the bytes of a read-until-close
+    /// body. Invariant: `<= max_body`.
     declared: u64,
     /// Chunk-extension bytes so far. Invariant: `<= limits.chunk_ext_bytes`.
     ext_bytes: usize,
@@ -99,6 +105,75 @@ impl BodyDecoder {
         })
     }
 
+    /// A decoder for a response body framed as `framing` (from
+    /// [`super::ResponseHead::body_framing`]), at most `max_body` payload
+    /// bytes.
+    ///
+    /// `Chunked`, `Length` and `None` behave as in [`BodyDecoder::new`] (the
+    /// same decoder: client and server frame bodies byte for byte alike).
+    /// `UntilClose` takes every byte offered until
+    /// [`BodyDecoder::handle_eof`]; more than `max_body` of them is
+    /// [`HttpError::BodyTooLarge`] as soon as the byte past the limit
+    /// arrives (the first `max_body` bytes have been appended by then).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use supergateway_proto::http::{BodyDecoder, HttpError, Limits, ResponseFraming};
+    ///
+    /// let mut body = BodyDecoder::for_response(ResponseFraming::UntilClose, 1024, &Limits::DEFAULT)?;
+    /// let mut payload = Vec::new();
+    /// assert!(!body.decode(b"hello", &mut payload)?.done);
+    /// body.handle_eof()?; // the server closed the connection: the body is complete
+    /// assert!(body.is_done());
+    /// assert_eq!(payload, b"hello");
+    ///
+    /// let mut body = BodyDecoder::for_response(ResponseFraming::Length(10), 1024, &Limits::DEFAULT)?;
+    /// body.decode(b"hello", &mut payload)?;
+    /// assert_eq!(body.handle_eof(), Err(HttpError::Truncated)); // closed mid-body
+    /// # Ok::<(), HttpError>(())
+    /// ```
+    pub fn for_response(
+        framing: ResponseFraming,
+        max_body: u64,
+        limits: &Limits,
+    ) -> Result<Self, HttpError> {
+        match framing {
+            ResponseFraming::Chunked => Self::new(BodyFraming::Chunked, max_body, limits),
+            ResponseFraming::Length(n) => Self::new(BodyFraming::Length(n), max_body, limits),
+            ResponseFraming::None => Self::new(BodyFraming::None, max_body, limits),
+            ResponseFraming::UntilClose => {
+                let mut decoder = Self::new(BodyFraming::None, max_body, limits)?;
+                decoder.state = BodyState::UntilClose;
+                Ok(decoder)
+            }
+        }
+    }
+
+    /// Tells the decoder that the connection has closed (read returned 0):
+    /// no more bytes will come.
+    ///
+    /// `Ok(())` when the body is complete: it was already, or it is a
+    /// read-until-close body, which EOF completes (`is_done` becomes
+    /// `true`). Otherwise, a Content-Length or chunked body cut short, the
+    /// decoder fails for good with [`HttpError::Truncated`] (RFC 9112 §8:
+    /// an incomplete message must not be taken for a complete one). A
+    /// decoder that had already failed returns its error again.
+    pub fn handle_eof(&mut self) -> Result<(), HttpError> {
+        match self.state {
+            BodyState::Done => Ok(()),
+            BodyState::UntilClose => {
+                self.state = BodyState::Done;
+                Ok(())
+            }
+            BodyState::Failed(e) => Err(e),
+            _ => {
+                self.state = BodyState::Failed(HttpError::Truncated);
+                Err(HttpError::Truncated)
+            }
+        }
+    }
+
     /// Decodes from `input`, appending payload bytes to `out`.
     ///
     /// `consumed <= input.len()`; `done` once the whole body (for chunked:
@@ -145,6 +220,20 @@ impl BodyDecoder {
                 } else {
                     BodyState::Length { remaining }
                 }
+            }
+            BodyState::UntilClose => {
+                // Every byte is payload; the body limit is exact, so split
+                // reads give the same payload and error as one read.
+                let room = self.max_body.saturating_sub(self.declared);
+                let data = reader.take(usize::try_from(room).unwrap_or(usize::MAX));
+                out.extend_from_slice(data);
+                let taken = u64::try_from(data.len())
+                    .map_err(|_| HttpError::Internal("read longer than u64"))?;
+                self.declared = self.declared.saturating_add(taken);
+                if !reader.is_empty() {
+                    return Err(HttpError::BodyTooLarge);
+                }
+                BodyState::UntilClose
             }
             BodyState::Data { remaining } => {
                 let remaining = take_data(reader, remaining, out)?;
@@ -265,6 +354,7 @@ impl BodyDecoder {
             }
             BodyState::Length { .. }
             | BodyState::Data { .. }
+            | BodyState::UntilClose
             | BodyState::Done
             | BodyState::Failed(_) => {
                 return Err(HttpError::Internal("framing byte in a data state"))
@@ -386,6 +476,9 @@ enum BodyState {
     TrailerLf,
     /// A CR started the final empty line: LF must follow.
     EndLf,
+    /// A response body that ends when the connection closes: every byte is
+    /// payload until `handle_eof`.
+    UntilClose,
     /// The whole body has been read.
     Done,
     /// Terminal: this error is returned again.

@@ -2,7 +2,8 @@
 
 use core::fmt;
 
-/// Why a request (or something we were about to send) was rejected.
+/// Why a request or response was rejected (or something we were about to
+/// send: a head written with invalid fields).
 ///
 /// Small and `Copy`: the context strings are `&'static str`, so building an
 /// error never allocates. [`HttpError::status`] is the one place that maps an
@@ -12,8 +13,8 @@ use core::fmt;
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HttpError {
-    /// Malformed request line, target, framing or Host (400). The context
-    /// names the rule that failed.
+    /// Malformed request line, status line, target, framing or Host (400).
+    /// The context names the rule that failed.
     BadRequest(&'static str),
     /// The body is larger than the route allows (413), declared up front by
     /// Content-Length or reached by a chunked body.
@@ -36,6 +37,10 @@ pub enum HttpError {
     /// The trailer section of a chunked body is over `Limits::trailer_bytes`
     /// or `Limits::trailers` (431).
     TrailersTooLarge,
+    /// The connection closed before the end of a Content-Length or chunked
+    /// body (`BodyDecoder::handle_eof`). 400, though a server has nobody
+    /// left to answer.
+    Truncated,
 }
 
 impl HttpError {
@@ -50,7 +55,7 @@ impl HttpError {
     #[must_use]
     pub const fn status(&self) -> u16 {
         match self {
-            Self::BadRequest(_) | Self::InvalidHeader(_) => 400,
+            Self::BadRequest(_) | Self::InvalidHeader(_) | Self::Truncated => 400,
             Self::BodyTooLarge => 413,
             Self::TargetTooLong => 414,
             Self::HeadTooLarge | Self::TooManyHeaders | Self::TrailersTooLarge => 431,
@@ -72,6 +77,7 @@ impl fmt::Display for HttpError {
             Self::TargetTooLong => f.write_str("request-target too long"),
             Self::TooManyHeaders => f.write_str("too many header fields"),
             Self::TrailersTooLarge => f.write_str("trailer section too large"),
+            Self::Truncated => f.write_str("connection closed before the end of the body"),
         }
     }
 }

@@ -1,10 +1,13 @@
-//! How long a request body is: decided once per head, with the smuggling
-//! rules of STYLE.md ("Known pitfalls").
+//! How long a message body is: decided once per head, with the smuggling
+//! rules of STYLE.md ("Known pitfalls"), shared by the server's request path
+//! and the client's response path (STYLE.md item 10).
 
 use super::error::HttpError;
-use super::request::Version;
+use super::head::Peer;
+use super::request::{trim_ows, Method, Version};
 
-/// How the body of a message is delimited (RFC 9112 §6.3).
+/// How the body of a request is delimited (RFC 9112 §6.3); responses have
+/// [`ResponseFraming`].
 ///
 /// A request body is never delimited by closing the connection: without
 /// Content-Length or Transfer-Encoding it is empty (RFC 9112 §6.3 rule 7).
@@ -67,15 +70,111 @@ impl ContentLength {
     }
 }
 
+/// How the body of a response is delimited (RFC 9112 §6.3), for the
+/// client reading it; from [`super::ResponseHead::body_framing`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseFraming {
+    /// `Transfer-Encoding: chunked` (RFC 9112 §7.1).
+    Chunked,
+    /// Exactly this many bytes follow the head (Content-Length).
+    Length(u64),
+    /// No body: a response to HEAD, a 1xx, 204 or 304 (RFC 9112 §6.3
+    /// rule 1).
+    None,
+    /// The body ends when the server closes the connection (RFC 9112 §6.3
+    /// rules 4 and 8): no Content-Length, or a transfer coding that does not
+    /// end in `chunked`. The connection cannot carry another request.
+    UntilClose,
+}
+
 /// Decides the framing of a request body from its version and header
 /// fields (all of them, in order, values OWS-trimmed).
 ///
-/// The one framing function of the request path (STYLE.md item 10). The
+/// The framing function of the request path (STYLE.md item 10); the checks
+/// it shares with [`response_framing`] live in [`declared_framing`]. The
 /// order of the checks fixes which error wins when several rules fail.
 pub(super) fn request_framing<'h>(
     version: Version,
     headers: impl Iterator<Item = (&'h str, &'h [u8])>,
 ) -> Result<BodyFraming, HttpError> {
+    match declared_framing(Peer::Request, version, headers)? {
+        Declared::Chunked => Ok(BodyFraming::Chunked),
+        Declared::Length(n) => Ok(BodyFraming::Length(n)),
+        // RFC 9112 §6.3 rule 7: a request without either has no body.
+        Declared::Nothing => Ok(BodyFraming::None),
+        // Exactly `chunked` (case-insensitive, RFC 9112 §7). Anything else,
+        // including `gzip, chunked` or `chunked, chunked`, is a coding we do
+        // not implement: 501 (RFC 9112 §6.1 "SHOULD respond with 501"). A
+        // request body is never delimited by closing the connection.
+        Declared::OtherCoding { .. } => Err(HttpError::NotImplemented(
+            "transfer coding other than chunked",
+        )),
+    }
+}
+
+/// Decides the framing of a response body from its status, its version,
+/// its header fields (all of them, in order, values OWS-trimmed) and the
+/// method of the request it answers.
+///
+/// The framing function of the client's response path (STYLE.md item 10).
+/// The header rules are the request path's, through [`declared_framing`]:
+/// one Content-Length of digits only, never with Transfer-Encoding, one
+/// Transfer-Encoding line, none on HTTP/1.0. They are checked even when the
+/// status says there is no body, so a response the server path would refuse
+/// is refused here too.
+pub(super) fn response_framing<'h>(
+    method: Method,
+    status: u16,
+    version: Version,
+    headers: impl Iterator<Item = (&'h str, &'h [u8])>,
+) -> Result<ResponseFraming, HttpError> {
+    let declared = declared_framing(Peer::Response, version, headers)?;
+    // RFC 9112 §6.3 rule 1: a response to HEAD, any 1xx, 204 and 304 end
+    // with the head whatever their header fields say. (Rule 2, a 2xx to
+    // CONNECT, cannot happen: we never send CONNECT.)
+    if method == Method::Head || (100..200).contains(&status) || status == 204 || status == 304 {
+        return Ok(ResponseFraming::None);
+    }
+    match declared {
+        Declared::Chunked => Ok(ResponseFraming::Chunked),
+        Declared::Length(n) => Ok(ResponseFraming::Length(n)),
+        // RFC 9112 §6.3 rule 8: neither header, read until the server closes.
+        Declared::Nothing => Ok(ResponseFraming::UntilClose),
+        // RFC 9112 §6.3 rule 4: when `chunked` is not the final coding the
+        // body ends at close. When it is (`gzip, chunked`), the body is
+        // chunked-framed in a coding we cannot undo; reading it to close
+        // would hand the chunk framing over as payload, so refuse.
+        Declared::OtherCoding {
+            chunked_last: false,
+        } => Ok(ResponseFraming::UntilClose),
+        Declared::OtherCoding { chunked_last: true } => Err(HttpError::NotImplemented(
+            "transfer coding other than chunked",
+        )),
+    }
+}
+
+/// What the framing header fields of a message say, once the rules shared
+/// by requests and responses have passed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Declared {
+    /// `Transfer-Encoding: chunked`, exactly.
+    Chunked,
+    /// One valid Content-Length.
+    Length(u64),
+    /// Neither header.
+    Nothing,
+    /// A Transfer-Encoding other than exactly `chunked`; `chunked_last` when
+    /// its final coding is `chunked` (as in `gzip, chunked`).
+    OtherCoding { chunked_last: bool },
+}
+
+/// The smuggling rules of STYLE.md ("Known pitfalls") on the framing header
+/// fields, shared by [`request_framing`] and [`response_framing`].
+fn declared_framing<'h>(
+    peer: Peer,
+    version: Version,
+    headers: impl Iterator<Item = (&'h str, &'h [u8])>,
+) -> Result<Declared, HttpError> {
     let mut content_length: Option<&[u8]> = None;
     let mut content_lengths = 0_usize;
     let mut transfer_encoding: Option<&[u8]> = None;
@@ -95,9 +194,10 @@ pub(super) fn request_framing<'h>(
         // framing is faulty, even with a Content-Length
         // (RUSTSEC-2026-0034 pingora): 400.
         if version == Version::Http10 {
-            return Err(HttpError::BadRequest(
-                "Transfer-Encoding in an HTTP/1.0 request",
-            ));
+            return Err(HttpError::BadRequest(match peer {
+                Peer::Request => "Transfer-Encoding in an HTTP/1.0 request",
+                Peer::Response => "Transfer-Encoding in an HTTP/1.0 response",
+            }));
         }
         // Several Transfer-Encoding lines are a list we would have to join;
         // peers disagree on how (RUSTSEC-2021-0020 hyper, RUSTSEC-2020-0031
@@ -119,15 +219,13 @@ pub(super) fn request_framing<'h>(
         if coding.is_empty() {
             return Err(HttpError::BadRequest("empty Transfer-Encoding"));
         }
-        // Exactly `chunked` (case-insensitive, RFC 9112 §7). Anything else,
-        // including `gzip, chunked` or `chunked, chunked`, is a coding we do
-        // not implement: 501 (RFC 9112 §6.1 "SHOULD respond with 501").
         if coding.eq_ignore_ascii_case(b"chunked") {
-            return Ok(BodyFraming::Chunked);
+            return Ok(Declared::Chunked);
         }
-        return Err(HttpError::NotImplemented(
-            "transfer coding other than chunked",
-        ));
+        let last = coding.rsplit(|&b| b == b',').next().unwrap_or_default();
+        return Ok(Declared::OtherCoding {
+            chunked_last: trim_ows(last).eq_ignore_ascii_case(b"chunked"),
+        });
     }
 
     if let Some(value) = content_length {
@@ -136,9 +234,7 @@ pub(super) fn request_framing<'h>(
         if content_lengths > 1 {
             return Err(HttpError::BadRequest("more than one Content-Length header"));
         }
-        return ContentLength::parse(value).map(|n| BodyFraming::Length(n.get()));
+        return ContentLength::parse(value).map(|n| Declared::Length(n.get()));
     }
-
-    // RFC 9112 §6.3 rule 7: a request without either has no body.
-    Ok(BodyFraming::None)
+    Ok(Declared::Nothing)
 }

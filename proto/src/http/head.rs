@@ -1,4 +1,5 @@
-//! The resumable request-head decoder.
+//! The resumable request-head decoder, and the end-of-head scan it shares
+//! with the response-head decoder.
 
 use super::error::HttpError;
 use super::framing::request_framing;
@@ -38,13 +39,8 @@ use super::target::{check_target, is_valid_host};
 #[derive(Clone, Debug)]
 pub struct HeadDecoder {
     limits: Limits,
-    state: HeadState,
-    /// `buf[..scanned]` has been scanned for the end of the head and is never
-    /// scanned again. Invariant: `scanned <= limits.head_bytes`.
-    scanned: usize,
-    /// Bytes examined by the end-of-head scan over this decoder's life.
-    #[cfg(test)]
-    pub(super) scan_count: usize,
+    /// Where the end-of-head scan is.
+    pub(super) scan: HeadScanner,
     /// Times httparse ran over this decoder's life.
     #[cfg(test)]
     pub(super) parse_count: usize,
@@ -56,10 +52,7 @@ impl HeadDecoder {
     pub const fn new(limits: Limits) -> Self {
         Self {
             limits,
-            state: HeadState::Scan(Scan::Leading),
-            scanned: 0,
-            #[cfg(test)]
-            scan_count: 0,
+            scan: HeadScanner::new(Peer::Request, limits.head_bytes),
             #[cfg(test)]
             parse_count: 0,
         }
@@ -84,88 +77,23 @@ impl HeadDecoder {
     /// result is [`HttpError::HeadTooLarge`] ([`HttpError::TargetTooLong`]
     /// when the limit is hit inside the request-target).
     pub fn decode(&mut self, buf: &[u8]) -> Result<Option<(RequestHead, usize)>, HttpError> {
-        let scan = match self.state {
-            HeadState::Scan(scan) => scan,
-            HeadState::Done => {
-                return Err(HttpError::Internal(
-                    "HeadDecoder::decode after a complete head",
-                ));
-            }
-            HeadState::Failed(e) => return Err(e),
+        let Some(end) = self.scan.scan(buf)? else {
+            return Ok(None);
         };
-        let result = self.handle_bytes(scan, buf);
-        match &result {
-            Ok(Some(_)) => self.state = HeadState::Done,
-            Ok(None) => {}
-            Err(e) => self.state = HeadState::Failed(*e),
+        let parsed = buf
+            .get(..end)
+            .ok_or(HttpError::Internal("head end out of bounds"))
+            .and_then(|head| self.parse(head));
+        match parsed {
+            Ok(head) => Ok(Some((head, end))),
+            Err(e) => Err(self.scan.fail(e)),
         }
-        result
     }
 
     /// Makes the decoder ready for the next request on the same connection
     /// (the caller's buffer then starts at that request).
     pub fn reset(&mut self) {
-        self.state = HeadState::Scan(Scan::Leading);
-        self.scanned = 0;
-    }
-
-    fn handle_bytes(
-        &mut self,
-        mut scan: Scan,
-        buf: &[u8],
-    ) -> Result<Option<(RequestHead, usize)>, HttpError> {
-        let window_end = buf.len().min(self.limits.head_bytes);
-        let Some(new) = buf.get(self.scanned..window_end) else {
-            return Err(HttpError::Internal(
-                "HeadDecoder::decode given a shorter buffer",
-            ));
-        };
-        let mut reader = Reader::new(new);
-        let end = loop {
-            let at = self.scanned.saturating_add(reader.used());
-            match scan.advance(&mut reader, at)? {
-                Step::Continue(next) => scan = next,
-                Step::NeedMore(next) => {
-                    scan = next;
-                    break None;
-                }
-                Step::End => break Some(self.scanned.saturating_add(reader.used())),
-            }
-        };
-        #[cfg(test)]
-        {
-            self.scan_count = self.scan_count.saturating_add(reader.used());
-        }
-        if let Some(end) = end {
-            let head = buf
-                .get(..end)
-                .ok_or(HttpError::Internal("head end out of bounds"))?;
-            return self.parse(head).map(|head| Some((head, end)));
-        }
-        self.state = HeadState::Scan(scan);
-        self.scanned = window_end;
-        if buf.len() > self.limits.head_bytes {
-            let limited = buf.get(..window_end).unwrap_or_default();
-            return Err(Self::overflow_error(scan, limited));
-        }
-        Ok(None)
-    }
-
-    /// The error for a head that did not end within `limits.head_bytes`:
-    /// 414 when the limit was hit inside the request-target (the target is
-    /// longer than we are willing to read, RFC 9110 §15.5.15), else 431
-    /// (hyper distinguishes `UriTooLong` from `TooLarge` the same way).
-    fn overflow_error(scan: Scan, limited: &[u8]) -> HttpError {
-        let Scan::RequestLine { start } = scan else {
-            return HttpError::HeadTooLarge;
-        };
-        // Inside the target: exactly one SP so far (after the method).
-        let line = limited.get(start..).unwrap_or_default();
-        if line.iter().filter(|&&b| b == b' ').count() == 1 {
-            HttpError::TargetTooLong
-        } else {
-            HttpError::HeadTooLarge
-        }
+        self.scan.reset();
     }
 
     /// Parses and validates a complete head (`head` ends with its empty
@@ -278,7 +206,155 @@ impl HeadDecoder {
     }
 }
 
-/// Where the decoder is.
+/// Which kind of head a scan is for: it picks the error contexts, and only
+/// a request line can be too long a target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Peer {
+    /// A request head, read by the server.
+    Request,
+    /// A response head, read by the client.
+    Response,
+}
+
+impl Peer {
+    const fn bare_cr(self) -> HttpError {
+        HttpError::BadRequest(match self {
+            Self::Request => "bare CR in request head",
+            Self::Response => "bare CR in response head",
+        })
+    }
+
+    const fn after_complete(self) -> HttpError {
+        HttpError::Internal(match self {
+            Self::Request => "HeadDecoder::decode after a complete head",
+            Self::Response => "ResponseHeadDecoder::decode after a complete head",
+        })
+    }
+
+    const fn shorter_buffer(self) -> HttpError {
+        HttpError::Internal(match self {
+            Self::Request => "HeadDecoder::decode given a shorter buffer",
+            Self::Response => "ResponseHeadDecoder::decode given a shorter buffer",
+        })
+    }
+}
+
+/// The end-of-head scan shared by [`HeadDecoder`] and
+/// [`super::ResponseHeadDecoder`]: one line grammar and one size rule for
+/// both directions (STYLE.md item 10).
+///
+/// Each call scans only the bytes added since the previous one, and stops
+/// at `head_bytes`.
+#[derive(Clone, Debug)]
+pub(super) struct HeadScanner {
+    peer: Peer,
+    /// `Limits::head_bytes`.
+    head_bytes: usize,
+    state: HeadState,
+    /// `buf[..scanned]` has been scanned for the end of the head and is never
+    /// scanned again. Invariant: `scanned <= head_bytes`.
+    scanned: usize,
+    /// Bytes examined by the end-of-head scan over this scanner's life.
+    #[cfg(test)]
+    pub(super) scan_count: usize,
+}
+
+impl HeadScanner {
+    pub(super) const fn new(peer: Peer, head_bytes: usize) -> Self {
+        Self {
+            peer,
+            head_bytes,
+            state: HeadState::Scan(Scan::Leading),
+            scanned: 0,
+            #[cfg(test)]
+            scan_count: 0,
+        }
+    }
+
+    /// Ready for the next head (the caller's buffer then starts at it).
+    pub(super) fn reset(&mut self) {
+        self.state = HeadState::Scan(Scan::Leading);
+        self.scanned = 0;
+    }
+
+    /// Looks for the end of the head at the start of `buf` (the same
+    /// growing prefix each call): `Ok(Some(end))` when the head is
+    /// `buf[..end]`, after which the scanner waits for `reset`; `Ok(None)`
+    /// for need more. Errors are terminal and returned again.
+    pub(super) fn scan(&mut self, buf: &[u8]) -> Result<Option<usize>, HttpError> {
+        let scan = match self.state {
+            HeadState::Scan(scan) => scan,
+            HeadState::Done => return Err(self.peer.after_complete()),
+            HeadState::Failed(e) => return Err(e),
+        };
+        let result = self.handle_bytes(scan, buf);
+        match result {
+            Ok(Some(_)) => self.state = HeadState::Done,
+            Ok(None) => {}
+            Err(e) => self.state = HeadState::Failed(e),
+        }
+        result
+    }
+
+    /// Records that the head found by `scan` is invalid: the scanner stays
+    /// failed with `e`, which is returned for convenience.
+    pub(super) fn fail(&mut self, e: HttpError) -> HttpError {
+        self.state = HeadState::Failed(e);
+        e
+    }
+
+    fn handle_bytes(&mut self, mut scan: Scan, buf: &[u8]) -> Result<Option<usize>, HttpError> {
+        let window_end = buf.len().min(self.head_bytes);
+        let Some(new) = buf.get(self.scanned..window_end) else {
+            return Err(self.peer.shorter_buffer());
+        };
+        let mut reader = Reader::new(new);
+        let end = loop {
+            let at = self.scanned.saturating_add(reader.used());
+            match scan.advance(&mut reader, at, self.peer)? {
+                Step::Continue(next) => scan = next,
+                Step::NeedMore(next) => {
+                    scan = next;
+                    break None;
+                }
+                Step::End => break Some(self.scanned.saturating_add(reader.used())),
+            }
+        };
+        #[cfg(test)]
+        {
+            self.scan_count = self.scan_count.saturating_add(reader.used());
+        }
+        if end.is_some() {
+            return Ok(end);
+        }
+        self.state = HeadState::Scan(scan);
+        self.scanned = window_end;
+        if buf.len() > self.head_bytes {
+            let limited = buf.get(..window_end).unwrap_or_default();
+            return Err(self.overflow_error(scan, limited));
+        }
+        Ok(None)
+    }
+
+    /// The error for a head that did not end within `head_bytes`: 414 when
+    /// the limit was hit inside a request-target (the target is longer than
+    /// we are willing to read, RFC 9110 §15.5.15), else 431 (hyper
+    /// distinguishes `UriTooLong` from `TooLarge` the same way).
+    fn overflow_error(&self, scan: Scan, limited: &[u8]) -> HttpError {
+        let (Peer::Request, Scan::RequestLine { start }) = (self.peer, scan) else {
+            return HttpError::HeadTooLarge;
+        };
+        // Inside the target: exactly one SP so far (after the method).
+        let line = limited.get(start..).unwrap_or_default();
+        if line.iter().filter(|&&b| b == b' ').count() == 1 {
+            HttpError::TargetTooLong
+        } else {
+            HttpError::HeadTooLarge
+        }
+    }
+}
+
+/// Where a scan is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum HeadState {
     /// Looking for the end of the head.
@@ -300,21 +376,21 @@ enum HeadState {
 /// cannot desynchronise a downstream parser.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Scan {
-    /// The start of a line before the request line; an empty line here is
-    /// skipped (RFC 9112 §2.2).
+    /// The start of a line before the request or status line; an empty
+    /// line here is skipped (RFC 9112 §2.2).
     Leading,
     /// A CR at the start of a leading line: LF must follow.
     LeadingLf,
-    /// Inside the request line, which started at offset `start`.
+    /// Inside the request or status line, which started at offset `start`.
     RequestLine { start: usize },
     /// A CR inside a line: LF must follow.
     LineLf,
-    /// The start of a line after the request line: an empty line ends the
+    /// The start of a line after the first line: an empty line ends the
     /// head.
     LineStart,
     /// Inside a header line.
     Line,
-    /// A CR at the start of a line after the request line: LF must follow,
+    /// A CR at the start of a line after the first line: LF must follow,
     /// and ends the head.
     EndLf,
 }
@@ -330,8 +406,7 @@ enum Step {
 impl Scan {
     /// Advances over the next byte or line of `reader`; `at` is the absolute
     /// offset of the reader's next byte.
-    fn advance(self, reader: &mut Reader<'_>, at: usize) -> Result<Step, HttpError> {
-        const BARE_CR: HttpError = HttpError::BadRequest("bare CR in request head");
+    fn advance(self, reader: &mut Reader<'_>, at: usize, peer: Peer) -> Result<Step, HttpError> {
         if matches!(self, Self::RequestLine { .. } | Self::Line) {
             // Skip the body of the line in one go.
             let _ = reader.take_until(|b| b == b'\r' || b == b'\n');
@@ -350,7 +425,7 @@ impl Scan {
             (Self::LineStart, b'\n') | (Self::EndLf, b'\n') => return Ok(Step::End),
             (Self::LineStart, b'\r') => Self::EndLf,
             (Self::LineStart, _) => Self::Line,
-            (Self::LeadingLf | Self::LineLf | Self::EndLf, _) => return Err(BARE_CR),
+            (Self::LeadingLf | Self::LineLf | Self::EndLf, _) => return Err(peer.bare_cr()),
         };
         Ok(Step::Continue(next))
     }
@@ -359,7 +434,7 @@ impl Scan {
 /// The range `part` occupies in `base`, which must contain it (httparse
 /// returns slices of the buffer it parsed; hyper records header indices the
 /// same way).
-fn offset_in(base: &[u8], part: &[u8]) -> Result<Span, HttpError> {
+pub(super) fn offset_in(base: &[u8], part: &[u8]) -> Result<Span, HttpError> {
     const OUTSIDE: HttpError = HttpError::Internal("slice outside the head");
     let start = (part.as_ptr() as usize)
         .checked_sub(base.as_ptr() as usize)
@@ -372,12 +447,12 @@ fn offset_in(base: &[u8], part: &[u8]) -> Result<Span, HttpError> {
 }
 
 /// Maps httparse's errors to ours (all 400 but too many headers, 431).
-const fn map_httparse_error(e: httparse::Error) -> HttpError {
+pub(super) const fn map_httparse_error(e: httparse::Error) -> HttpError {
     match e {
         httparse::Error::HeaderName => HttpError::InvalidHeader("invalid header name"),
         httparse::Error::HeaderValue => HttpError::InvalidHeader("invalid header value"),
         httparse::Error::NewLine => HttpError::BadRequest("invalid line ending"),
-        // Requests have no status line; kept for completeness.
+        // Responses only.
         httparse::Error::Status => HttpError::BadRequest("invalid status line"),
         httparse::Error::Token => HttpError::BadRequest("invalid method or request-target"),
         httparse::Error::TooManyHeaders => HttpError::TooManyHeaders,

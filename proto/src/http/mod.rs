@@ -1,18 +1,28 @@
-//! HTTP/1.1 server-side framing, sans-IO.
+//! HTTP/1.1 framing, sans-IO: the server side (requests in, responses out)
+//! and the client side (requests out, responses in), sharing one scanner,
+//! one framing function and one field validator (STYLE.md item 10).
 //!
 //! - [`HeadDecoder`] turns the bytes of a connection into a validated
 //!   [`RequestHead`]: request line, headers, Host, target and body framing.
-//! - [`BodyDecoder`] reads the body that follows, Content-Length or chunked,
-//!   within the route's body limit; [`encode_chunk`] and
-//!   [`encode_last_chunk`] write chunked bodies.
-//! - [`ResponseHeadWriter`] writes response heads with validated header
-//!   names and values; [`HeaderName`], [`HeaderValue`] and
+//! - [`ResponseHeadDecoder`] does the same for the client with a
+//!   [`ResponseHead`], whose [`ResponseHead::body_framing`] gives the
+//!   [`ResponseFraming`] for the method that was sent.
+//! - [`BodyDecoder`] reads the body that follows, Content-Length or chunked
+//!   (or, for a response, until the connection closes:
+//!   [`BodyDecoder::for_response`], [`BodyDecoder::handle_eof`]), within a
+//!   body limit; [`encode_chunk`] and [`encode_last_chunk`] write chunked
+//!   bodies.
+//! - [`ResponseHeadWriter`] and [`RequestHeadWriter`] write heads with
+//!   validated header names and values; [`HeaderName`], [`HeaderValue`] and
 //!   [`parse_header_line`] validate user-configured headers once.
 //! - [`HttpError::status`] is the one error → status mapping.
 //! - [`Limits`] holds every size bound.
 //!
-//! The caller owns all buffers and does all I/O. After any error, it answers
-//! with `error.status()` and closes the connection.
+//! URLs (the client's targets and Host values) are in [`crate::url`].
+//!
+//! The caller owns all buffers and does all I/O. After any error, the server
+//! answers with `error.status()` and closes the connection; the client
+//! closes it.
 //!
 //! # Rules, and the tests that pin them
 //!
@@ -40,8 +50,23 @@
 //! | Host | HTTP/1.1: exactly one, non-empty, no `@ / ,`, whitespace, controls | 400 | `head::accept_hosts`, `head::reject_hosts` |
 //! | Outbound injection | header names are tokens; values have no CR, LF, NUL (RUSTSEC-2024-0009); conflicting framing headers | `finish` fails, `out` unchanged | `response::reject_header`, `response::framing_conflicts` |
 //! | Pre-allocation | `prealloc_hint` ≤ `prealloc_bytes` whatever Content-Length says | | `body::prealloc_hint_is_capped` |
-//! | Resumability | split-at-every-byte and byte-at-a-time equivalence | | `head::split_at_every_byte`, `body::split_at_every_byte`, `props::chunked_round_trip` |
-//! | Fuzz properties | `crate::fuzzing::{parse_head, chunked_decode, content_length}`, also run under proptest | | `props::fuzz_*` |
+//! | Resumability | split-at-every-byte and byte-at-a-time equivalence | | `head::split_at_every_byte`, `body::split_at_every_byte`, `props::chunked_round_trip`, `response_head::split_at_every_byte`, `response_head::response_bodies_split_at_every_byte` |
+//! | Fuzz properties | `crate::fuzzing::{parse_head, chunked_decode, content_length, parse_response_head, url_parse}`, also run under proptest | | `props::fuzz_*` |
+//!
+//! Client side: responses read and requests written by our HTTP client
+//! (STYLE.md pitfalls, "Client-side framing").
+//!
+//! | vector | rule | outcome | tests |
+//! | --- | --- | --- | --- |
+//! | Status line | `HTTP/1.0` or `HTTP/1.1`, one SP, three digits 100–999, reason optional | `BadRequest` | `response_head::accept_status_lines`, `response_head::reject_status_lines` |
+//! | Line endings, obs-fold, field syntax | the request rules, through the same scan: CRLF or bare LF, bare CR rejected; obs-fold rejected (httparse's response folding never enabled); no space before the colon | `BadRequest` / `InvalidHeader` | `response_head::reject_status_lines`, `response_head::split_at_every_byte` |
+//! | Header count / head size / re-scan | `headers` fields; `head_bytes` with leading empty lines, checked before buffering more (never 414); each byte scanned once | `TooManyHeaders` / `HeadTooLarge` | `response_head::reject_limits`, `response_head::each_byte_is_scanned_once` |
+//! | Bodiless responses | HEAD, 1xx, 204, 304 have no body (RFC 9112 §6.3 rule 1); a 1xx is skipped and the next head decoded | `ResponseFraming::None` | `response_head::accept_response_framing`, `response_head::interim_responses_then_reset` |
+//! | Response framing | `chunked` exactly → chunked; a TE whose final coding is not `chunked` → until close; one strict Content-Length → length; neither → until close | | `response_head::accept_response_framing` |
+//! | Response smuggling | the request function decides: CL + TE, several CL (even identical), malformed CL, several TE, empty TE, TE on HTTP/1.0 — even on a bodiless status; `gzip, chunked` (chunk framing we would take for payload) | `BadRequest` / `NotImplemented` | `response_head::reject_response_framing` |
+//! | Response bodies | the request path's decoder for length and chunked; until close bounded by `max_body`, exactly; EOF completes an until-close body and truncates any other | `BodyTooLarge` / `Truncated` | `response_head::response_bodies` |
+//! | Outbound requests | method a token; origin-form target of visible ASCII without `#` or `\`; exactly one Host that our server's Host rule accepts; fields and framing conflicts as for responses (shared writer); always CL or chunked with a body is the caller's rule | `finish` fails, `out` unchanged | `request_writer::accept_heads`, `request_writer::reject_heads` |
+//! | URLs | no userinfo, ASCII only, no `\`, strict IPv4, bracketed IPv6 without zone, port 1–65535, percent-encoding checked, dot segments removed; `join` per RFC 3986 §5.2 | `UrlError` | `url::tests::*` |
 
 mod body;
 mod error;
@@ -50,7 +75,9 @@ mod head;
 mod limits;
 mod reader;
 mod request;
+mod request_writer;
 mod response;
+mod response_head;
 mod target;
 
 #[cfg(test)]
@@ -58,8 +85,10 @@ mod tests;
 
 pub use body::{encode_chunk, encode_last_chunk, BodyDecoder, BodyProgress};
 pub use error::HttpError;
-pub use framing::{BodyFraming, ContentLength};
+pub use framing::{BodyFraming, ContentLength, ResponseFraming};
 pub use head::HeadDecoder;
 pub use limits::Limits;
 pub use request::{Method, RequestHead, Version};
+pub use request_writer::RequestHeadWriter;
 pub use response::{parse_header_line, reason_phrase, HeaderName, HeaderValue, ResponseHeadWriter};
+pub use response_head::{ResponseHead, ResponseHeadDecoder};

@@ -42,7 +42,7 @@ impl Method {
     }
 }
 
-/// The HTTP version of a request. Only HTTP/1.0 and HTTP/1.1 are accepted
+/// The HTTP version of a request or response. Only HTTP/1.0 and HTTP/1.1 are accepted
 /// (anything else is `HttpError::BadRequest`, see [`super::HttpError::status`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Version {
@@ -52,7 +52,8 @@ pub enum Version {
     Http11,
 }
 
-/// A byte range of [`RequestHead::bytes`].
+/// A byte range of the bytes of a [`RequestHead`] or
+/// [`super::ResponseHead`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Span {
     pub(super) start: usize,
@@ -186,9 +187,7 @@ impl RequestHead {
 
     /// Every header as `(name, value)`, in order, names as sent.
     pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
-        self.headers
-            .iter()
-            .map(|h| (self.text(h.name), self.slice(h.value)))
+        fields(&self.bytes, &self.headers)
     }
 
     /// The host the request is for: the validated Host value (which equals
@@ -210,11 +209,7 @@ impl RequestHead {
     /// `close`; on HTTP/1.0 only when it has `keep-alive` (and not `close`).
     #[must_use]
     pub fn keep_alive(&self) -> bool {
-        let close = self.has_token("connection", "close");
-        match self.version {
-            Version::Http11 => !close,
-            Version::Http10 => !close && self.has_token("connection", "keep-alive"),
-        }
+        keep_alive(self.version, |token| self.has_token("connection", token))
     }
 
     /// Whether the client sent `Expect: 100-continue` (case-insensitive) and
@@ -244,21 +239,12 @@ impl RequestHead {
     /// (RFC 9110 §5.6.1), has an element equal to `token`
     /// (case-insensitive).
     fn has_token(&self, name: &str, token: &str) -> bool {
-        self.header_values(name).any(|value| {
-            value
-                .split(|&b| b == b',')
-                .any(|element| trim_ows(element).eq_ignore_ascii_case(token.as_bytes()))
-        })
+        has_token(self.header_values(name), token)
     }
 
-    fn slice(&self, span: Span) -> &[u8] {
-        self.bytes.get(span.start..span.end).unwrap_or_default()
-    }
-
-    /// A span the decoder checked to be ASCII (method, target, names,
-    /// Host); `""` otherwise, which cannot happen.
+    /// A span the decoder checked to be ASCII (method, target, Host).
     fn text(&self, span: Span) -> &str {
-        core::str::from_utf8(self.slice(span)).unwrap_or_default()
+        text(&self.bytes, span)
     }
 }
 
@@ -280,6 +266,54 @@ impl fmt::Debug for RequestHead {
             .field("framing", &self.framing)
             .finish_non_exhaustive()
     }
+}
+
+// ------------------------------------------------------------------------
+// Header-index helpers shared with `ResponseHead` (one copy of each rule).
+
+/// Every header of a head as `(name, value)`, in order: `bytes` is the
+/// head, `headers` its index.
+pub(super) fn fields<'a>(
+    bytes: &'a [u8],
+    headers: &'a [HeaderSpan],
+) -> impl Iterator<Item = (&'a str, &'a [u8])> + 'a {
+    headers
+        .iter()
+        .map(move |h| (text(bytes, h.name), slice(bytes, h.value)))
+}
+
+/// Whether the connection may carry another message (RFC 9112 §9.3):
+/// on HTTP/1.1 unless `Connection` has the token `close`; on HTTP/1.0 only
+/// when it has `keep-alive` (and not `close`). `connection_has` tells
+/// whether `Connection` has a token.
+pub(super) fn keep_alive(version: Version, connection_has: impl Fn(&str) -> bool) -> bool {
+    let close = connection_has("close");
+    match version {
+        Version::Http11 => !close,
+        Version::Http10 => !close && connection_has("keep-alive"),
+    }
+}
+
+/// Whether any of `values`, read as a comma-separated list
+/// (RFC 9110 §5.6.1), has an element equal to `token` (case-insensitive).
+pub(super) fn has_token<'a>(mut values: impl Iterator<Item = &'a [u8]>, token: &str) -> bool {
+    values.any(|value| {
+        value
+            .split(|&b| b == b',')
+            .any(|element| trim_ows(element).eq_ignore_ascii_case(token.as_bytes()))
+    })
+}
+
+/// The bytes of `span`; empty if it lies outside `bytes`, which the
+/// decoders never let happen.
+pub(super) fn slice(bytes: &[u8], span: Span) -> &[u8] {
+    bytes.get(span.start..span.end).unwrap_or_default()
+}
+
+/// A span the decoder checked to be ASCII (names, tokens); `""` otherwise,
+/// which cannot happen.
+pub(super) fn text(bytes: &[u8], span: Span) -> &str {
+    core::str::from_utf8(slice(bytes, span)).unwrap_or_default()
 }
 
 /// Trims optional whitespace (SP, HTAB; RFC 9110 §5.6.3) on both sides.

@@ -1,4 +1,5 @@
-//! Response heads, and validated header names and values for outbound use.
+//! Writing response heads, and validated header names and values for
+//! outbound use (shared with the request-head writer).
 
 use core::fmt;
 
@@ -40,6 +41,53 @@ use super::request::trim_ows;
 /// ```
 #[derive(Debug)]
 pub struct ResponseHeadWriter<'a> {
+    fields: FieldWriter<'a>,
+}
+
+impl<'a> ResponseHeadWriter<'a> {
+    /// Starts a head: writes `HTTP/1.1 {status} {reason}\r\n`, the reason
+    /// from [`reason_phrase`]. A `status` outside 100..=999 is recorded as
+    /// an [`HttpError::Internal`] error (RFC 9110 §15: three digits).
+    pub fn new(out: &'a mut Vec<u8>, status: u16) -> Self {
+        let mut fields = FieldWriter::new(out);
+        if (100..=999).contains(&status) {
+            let out = fields.out_mut();
+            out.extend_from_slice(b"HTTP/1.1 ");
+            push_decimal(out, u64::from(status));
+            out.push(b' ');
+            out.extend_from_slice(reason_phrase(status).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        } else {
+            fields.fail(HttpError::Internal("status code outside 100..=999"));
+        }
+        Self { fields }
+    }
+
+    /// Writes `name: value\r\n`, name and value as given, after
+    /// validating both (see the type documentation).
+    pub fn header(&mut self, name: &str, value: &[u8]) -> &mut Self {
+        self.fields.header(name, value);
+        self
+    }
+
+    /// Writes `content-length: {n}\r\n`, without allocating.
+    pub fn content_length(&mut self, n: u64) -> &mut Self {
+        self.fields.content_length(n);
+        self
+    }
+
+    /// Ends the head with the empty line. On a recorded error, truncates
+    /// `out` back to where this head began and returns the error.
+    pub fn finish(self) -> Result<(), HttpError> {
+        self.fields.finish()
+    }
+}
+
+/// The field-line half of a head writer, shared by [`ResponseHeadWriter`]
+/// and [`super::RequestHeadWriter`]: one validation of names and values and
+/// one framing-conflict rule for both directions.
+#[derive(Debug)]
+pub(super) struct FieldWriter<'a> {
     out: &'a mut Vec<u8>,
     /// `out.len()` when this head began: `finish` truncates back to it on
     /// error.
@@ -52,42 +100,41 @@ pub struct ResponseHeadWriter<'a> {
     transfer_encoding: bool,
 }
 
-impl<'a> ResponseHeadWriter<'a> {
-    /// Starts a head: writes `HTTP/1.1 {status} {reason}\r\n`, the reason
-    /// from [`reason_phrase`]. A `status` outside 100..=999 is recorded as
-    /// an [`HttpError::Internal`] error (RFC 9110 §15: three digits).
-    pub fn new(out: &'a mut Vec<u8>, status: u16) -> Self {
+impl<'a> FieldWriter<'a> {
+    pub(super) fn new(out: &'a mut Vec<u8>) -> Self {
         let start = out.len();
-        let mut writer = Self {
+        Self {
             out,
             start,
             error: None,
             content_length: false,
             transfer_encoding: false,
-        };
-        if (100..=999).contains(&status) {
-            writer.out.extend_from_slice(b"HTTP/1.1 ");
-            push_decimal(writer.out, u64::from(status));
-            writer.out.push(b' ');
-            writer
-                .out
-                .extend_from_slice(reason_phrase(status).as_bytes());
-            writer.out.extend_from_slice(b"\r\n");
-        } else {
-            writer.error = Some(HttpError::Internal("status code outside 100..=999"));
         }
-        writer
     }
 
-    /// Writes `name: value\r\n`, name and value as given, after
-    /// validating both (see the type documentation).
-    pub fn header(&mut self, name: &str, value: &[u8]) -> &mut Self {
+    /// The buffer, for the start line.
+    pub(super) fn out_mut(&mut self) -> &mut Vec<u8> {
+        self.out
+    }
+
+    /// Records `e` unless an error is recorded already.
+    pub(super) fn fail(&mut self, e: HttpError) {
+        self.error = self.error.or(Some(e));
+    }
+
+    /// Whether an error has been recorded.
+    pub(super) const fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
+    /// Writes `name: value\r\n` after validating both.
+    pub(super) fn header(&mut self, name: &str, value: &[u8]) {
         if self.error.is_some() {
-            return self;
+            return;
         }
         if let Err(e) = check_name(name).and_then(|()| check_value(value)) {
             self.error = Some(e);
-            return self;
+            return;
         }
         if name.eq_ignore_ascii_case("content-length") {
             self.note_content_length();
@@ -100,13 +147,12 @@ impl<'a> ResponseHeadWriter<'a> {
             self.out.extend_from_slice(value);
             self.out.extend_from_slice(b"\r\n");
         }
-        self
     }
 
     /// Writes `content-length: {n}\r\n`, without allocating.
-    pub fn content_length(&mut self, n: u64) -> &mut Self {
+    pub(super) fn content_length(&mut self, n: u64) {
         if self.error.is_some() {
-            return self;
+            return;
         }
         self.note_content_length();
         if self.error.is_none() {
@@ -114,12 +160,11 @@ impl<'a> ResponseHeadWriter<'a> {
             push_decimal(self.out, n);
             self.out.extend_from_slice(b"\r\n");
         }
-        self
     }
 
-    /// Ends the head with the empty line. On a recorded error, truncates
-    /// `out` back to where this head began and returns the error.
-    pub fn finish(self) -> Result<(), HttpError> {
+    /// Ends the head with the empty line, or truncates `out` back to where
+    /// the head began and returns the recorded error.
+    pub(super) fn finish(self) -> Result<(), HttpError> {
         match self.error {
             Some(e) => {
                 self.out.truncate(self.start);
@@ -133,17 +178,17 @@ impl<'a> ResponseHeadWriter<'a> {
     }
 
     // RFC 9112 §6.3: one Content-Length, never with Transfer-Encoding;
-    // the same smuggling rules we hold requests to.
+    // the same smuggling rules we hold received messages to.
     fn note_content_length(&mut self) {
         if self.content_length || self.transfer_encoding {
-            self.error = Some(HttpError::Internal("conflicting response framing headers"));
+            self.fail(HttpError::Internal("conflicting framing headers"));
         }
         self.content_length = true;
     }
 
     fn note_transfer_encoding(&mut self) {
         if self.content_length || self.transfer_encoding {
-            self.error = Some(HttpError::Internal("conflicting response framing headers"));
+            self.fail(HttpError::Internal("conflicting framing headers"));
         }
         self.transfer_encoding = true;
     }

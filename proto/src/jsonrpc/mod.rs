@@ -92,6 +92,9 @@ pub mod codes {
     pub const SERVER_ERROR: i32 = -32000;
     /// Session not found (TypeScript SDK, answered with HTTP 404).
     pub const SESSION_NOT_FOUND: i32 = -32001;
+    /// Request timed out (the TypeScript SDK's `ErrorCode.RequestTimeout`;
+    /// the same number as `SESSION_NOT_FOUND`, as in the SDK).
+    pub const REQUEST_TIMEOUT: i32 = -32001;
 }
 
 #[cfg(test)]

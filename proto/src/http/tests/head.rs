@@ -613,7 +613,7 @@ fn each_byte_is_scanned_once() {
     }
     let (h, n) = decoder.decode(&req).unwrap().unwrap();
     assert_eq!((n, h.headers().count()), (head_len, 99));
-    assert_eq!(decoder.scan_count, head_len);
+    assert_eq!(decoder.scan.scan_count, head_len);
     assert_eq!(decoder.parse_count, 1);
 
     // Same with uneven reads.
@@ -628,7 +628,7 @@ fn each_byte_is_scanned_once() {
         }
     };
     assert_eq!(result.1, head_len);
-    assert_eq!(decoder.scan_count, head_len);
+    assert_eq!(decoder.scan.scan_count, head_len);
     assert_eq!(decoder.parse_count, 1);
 }
 

@@ -8,7 +8,9 @@ mod body;
 mod framing;
 mod head;
 mod props;
+mod request_writer;
 mod response;
+mod response_head;
 
 use super::{HeadDecoder, HttpError, Limits, RequestHead};
 

@@ -149,6 +149,68 @@ proptest! {
     }
 }
 
+// The client-side harnesses.
+proptest! {
+    #[test]
+    fn fuzz_parse_response_head(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+        crate::fuzzing::parse_response_head(&data);
+    }
+
+    #[test]
+    fn fuzz_parse_response_head_structured(
+        method in prop_oneof![Just("G"), Just("H")],
+        line in "HTTP/1\\.[01] [0-9]{3}( [ -~]{0,8})?",
+        fields in proptest::collection::vec(prop_oneof![
+            "[A-Za-z-]{1,8}:[ \t]?[ -~\\x80-\\xff]{0,12}",
+            Just("Content-Length: 5".to_owned()),
+            Just("Content-Length: 3".to_owned()),
+            Just("Transfer-Encoding: chunked".to_owned()),
+            Just("Transfer-Encoding: gzip".to_owned()),
+            Just("Connection: close".to_owned()),
+        ], 0..5),
+        eol in prop_oneof![Just("\r\n"), Just("\n")],
+        body in "([0-9a-f]{1,2}\r\n[a-z]{0,20}\r\n){0,3}(0\r\n\r\n)?[ -~]{0,10}",
+    ) {
+        let mut wire = format!("{method}{line}{eol}");
+        for field in &fields {
+            wire.push_str(field);
+            wire.push_str(eol);
+        }
+        wire.push_str(eol);
+        wire.push_str(&body);
+        crate::fuzzing::parse_response_head(wire.as_bytes());
+    }
+
+    #[test]
+    fn fuzz_url_parse(data in proptest::collection::vec(any::<u8>(), 0..128)) {
+        crate::fuzzing::url_parse(&data);
+    }
+
+    #[test]
+    fn fuzz_url_parse_structured(
+        scheme in prop_oneof![4 => Just("http"), 2 => Just("HTTPS"), 1 => Just("ws"), 1 => Just("wss"), 1 => Just("ftp")],
+        host in prop_oneof![
+            6 => "[a-zA-Z0-9]([a-zA-Z0-9._~-]{0,10}[a-z])?",
+            2 => "(25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})(\\.(25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})){3}",
+            1 => "[0-9]{1,3}(\\.[0-9]{1,3}){0,4}",
+            1 => Just("[::1]".to_owned()),
+            1 => Just("[::ffff:1.2.3.4]".to_owned()),
+            1 => Just("[fe80::1%25x]".to_owned()),
+            1 => Just("u:p@h".to_owned()),
+            1 => Just(String::new()),
+        ],
+        port in prop_oneof![4 => Just(String::new()), 4 => ":[1-9][0-9]{0,3}", 1 => ":[0-9]{0,6}"],
+        path in "(/([a-z.]{0,3}|%[0-9a-fA-F]{2}|[:@!$&'()*+,;=]))*(\\?[a-z=&/?.]{0,8})?(#[a-z/?]{0,4})?",
+        reference in "(//h)?(\\.{0,2}/|[a-z.]{0,3}/?|%[0-9a-fA-F]{2}){0,5}(\\?[a-z=&]{0,5})?(#[a-z]{0,3})?",
+        odd_reference in "[ -~]{0,12}",
+    ) {
+        let base = format!("{scheme}://{host}{port}{path}");
+        crate::fuzzing::url_parse(base.as_bytes());
+        crate::fuzzing::url_parse(format!("{base}\n{reference}").as_bytes());
+        crate::fuzzing::url_parse(format!("{base}\n{odd_reference}").as_bytes());
+    }
+}
+
 #[test]
 fn fuzz_harnesses_accept_the_tables() {
     for case in [
@@ -166,5 +228,27 @@ fn fuzz_harnesses_accept_the_tables() {
         b"",
     ] {
         crate::fuzzing::chunked_decode(case);
+    }
+    for case in [
+        &b"GHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"[..],
+        b"HHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+        b"\xffHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        b"\x01HTTP/1.0 200 OK\r\n\r\nuntil close",
+        b"GHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+        b"G",
+        b"",
+    ] {
+        crate::fuzzing::parse_response_head(case);
+    }
+    for case in [
+        "http://h:1/sse\n/message?sessionId=abc",
+        "http://h/a/sse\nmessage?x=1",
+        "https://[::1]:8443/mcp\nhttps://other/x",
+        "http://a/b/c/d;p?q\n../../../g",
+        "http://h/\n//h:0/",
+        "http://user:pass@h/",
+        "",
+    ] {
+        crate::fuzzing::url_parse(case.as_bytes());
     }
 }

@@ -171,7 +171,7 @@ fn reject_status() {
 
 #[test]
 fn framing_conflicts() {
-    let conflict = Err(HttpError::Internal("conflicting response framing headers"));
+    let conflict = Err(HttpError::Internal("conflicting framing headers"));
     let cases: [fn(&mut ResponseHeadWriter<'_>); 5] = [
         |w| {
             w.content_length(1).content_length(1);
@@ -313,6 +313,11 @@ fn error_status_and_display() {
         ),
         (HttpError::Internal("x"), 500, "internal error: x"),
         (HttpError::NotImplemented("x"), 501, "not implemented: x"),
+        (
+            HttpError::Truncated,
+            400,
+            "connection closed before the end of the body",
+        ),
     ];
     for (error, status, text) in rows {
         assert_eq!(

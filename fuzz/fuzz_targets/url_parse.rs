@@ -1,0 +1,8 @@
+//! Fuzz target `url_parse`: see `supergateway_proto::fuzzing::url_parse` for the
+//! properties it asserts. Replayed on stable by proto/tests/fuzz_corpus.rs.
+#![no_main]
+#![forbid(unsafe_code)]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    supergateway_proto::fuzzing::url_parse(data);
+});

@@ -1,0 +1,184 @@
+//! The local side of the reverse bridges: the MCP client that launched us
+//! talks JSON-RPC over our stdin and stdout.
+//!
+//! Stdin is framed into bounded lines; stdout gets one line per message,
+//! written by one task in arrival order (several queued messages go out in
+//! one write). Nothing but MCP messages is ever written to stdout: logs go
+//! to stderr.
+
+use std::collections::HashMap;
+use std::io;
+use std::time::{Duration, Instant};
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use smol::channel::{self, Receiver, Sender};
+use smol::Unblock;
+use supergateway_proto::jsonrpc::{codes, encode_error, Id, Line, LineDecoder};
+
+use crate::rt;
+
+/// Bound on one stdin line (one message from the local client).
+const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Lines from stdin.
+pub(crate) struct Stdin {
+    reader: Unblock<io::Stdin>,
+    decoder: LineDecoder,
+    buf: Vec<u8>,
+    /// Bytes of `buf` not yet given to the decoder.
+    pending: std::ops::Range<usize>,
+}
+
+impl Stdin {
+    pub(crate) fn new() -> Self {
+        Self {
+            reader: Unblock::new(io::stdin()),
+            decoder: LineDecoder::new(MAX_LINE_BYTES),
+            buf: vec![0; 64 * 1024],
+            pending: 0..0,
+        }
+    }
+
+    /// The next non-empty line; `None` at end of input.
+    pub(crate) async fn next_line(&mut self) -> Option<Vec<u8>> {
+        loop {
+            while !self.pending.is_empty() {
+                let input = self.buf.get(self.pending.clone()).unwrap_or_default();
+                let (consumed, line) = self.decoder.decode(input);
+                self.pending.start = self
+                    .pending
+                    .start
+                    .saturating_add(consumed)
+                    .min(self.pending.end);
+                match line {
+                    Line::Complete([]) => {}
+                    Line::Complete(line) => return Some(line.to_vec()),
+                    Line::Oversize { len } => {
+                        tracing::warn!(
+                            "dropped a {len}-byte line from stdin: over {MAX_LINE_BYTES} bytes"
+                        );
+                    }
+                    Line::NeedMore => self.pending = 0..0,
+                }
+            }
+            match self.reader.read(&mut self.buf).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.pending = 0..n,
+            }
+        }
+    }
+}
+
+/// Stdout, shared by every task of a bridge.
+#[derive(Clone)]
+pub(crate) struct Stdout {
+    lines: Sender<Vec<u8>>,
+    done: Receiver<()>,
+}
+
+impl Stdout {
+    /// Starts the writer task.
+    pub(crate) fn new() -> Self {
+        let (lines, queue) = channel::unbounded::<Vec<u8>>();
+        let (finished, done) = channel::bounded::<()>(1);
+        rt::spawn(async move {
+            let mut out = Unblock::new(io::stdout());
+            let mut batch = Vec::with_capacity(64 * 1024);
+            while let Ok(first) = queue.recv().await {
+                batch.clear();
+                batch.extend_from_slice(&first);
+                while batch.len() < 256 * 1024 {
+                    let Ok(next) = queue.try_recv() else { break };
+                    batch.extend_from_slice(&next);
+                }
+                if out.write_all(&batch).await.is_err() || out.flush().await.is_err() {
+                    tracing::warn!("stdout is closed; the local client has gone");
+                    break;
+                }
+            }
+            drop(finished);
+        })
+        .detach();
+        Self { lines, done }
+    }
+
+    /// Writes one message (without its newline).
+    pub(crate) fn send(&self, message: &[u8]) {
+        let mut line = Vec::with_capacity(message.len().saturating_add(1));
+        line.extend_from_slice(message);
+        line.push(b'\n');
+        let _ = self.lines.try_send(line);
+    }
+
+    /// Answers request `id` with a JSON-RPC error.
+    pub(crate) fn error(&self, id: Option<&Id>, code: i32, message: &str) {
+        let mut out = Vec::with_capacity(96);
+        encode_error(&mut out, id.map(Id::as_bytes), code, message);
+        self.send(&out);
+    }
+
+    /// Waits until everything written so far is out (bounded by `limit`).
+    pub(crate) async fn flush(&self, limit: Duration) {
+        self.lines.close();
+        let _ = futures_lite::FutureExt::or(
+            async {
+                let _ = self.done.recv().await;
+            },
+            async {
+                async_io::Timer::after(limit).await;
+            },
+        )
+        .await;
+    }
+}
+
+/// The local client's requests in flight upstream, so that each gets
+/// exactly one answer: the server's, or our error when the upstream
+/// connection is lost or the request times out.
+#[derive(Default)]
+pub(crate) struct InFlight {
+    requests: HashMap<Id, Instant>,
+}
+
+impl InFlight {
+    pub(crate) fn insert(&mut self, id: Id) {
+        self.requests.insert(id, Instant::now());
+    }
+
+    /// True while `id` waits for its answer.
+    pub(crate) fn contains(&self, id: &Id) -> bool {
+        self.requests.contains_key(id)
+    }
+
+    /// The server answered `id`: true if it was ours and in flight.
+    pub(crate) fn answered(&mut self, id: &Id) -> bool {
+        self.requests.remove(id).is_some()
+    }
+
+    /// Removes and returns every request older than `timeout`.
+    pub(crate) fn expired(&mut self, timeout: Duration) -> Vec<Id> {
+        let now = Instant::now();
+        let expired: Vec<Id> = self
+            .requests
+            .iter()
+            .filter(|(_, since)| now.saturating_duration_since(**since) >= timeout)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &expired {
+            self.requests.remove(id);
+        }
+        expired
+    }
+
+    /// Removes and returns every request.
+    pub(crate) fn drain(&mut self) -> Vec<Id> {
+        self.requests.drain().map(|(id, _)| id).collect()
+    }
+}
+
+/// The error the local client gets for a request the upstream lost.
+pub(crate) fn fail_all(stdout: &Stdout, in_flight: &mut InFlight, message: &str) {
+    for id in in_flight.drain() {
+        stdout.error(Some(&id), codes::SERVER_ERROR, message);
+    }
+}

@@ -1,0 +1,55 @@
+//! What the two reverse bridges (SSE→stdio, Streamable HTTP→stdio) share.
+
+use std::time::Duration;
+
+use async_signal::{Signal, Signals};
+use futures_lite::StreamExt;
+use supergateway_proto::jsonrpc::Id;
+
+use crate::cli::Config;
+use crate::http::client::ClientOptions;
+
+/// Bound on one SSE event from the server.
+pub(crate) const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// The HTTP client settings for the reverse modes.
+pub(crate) fn client_options(config: &Config) -> ClientOptions {
+    ClientOptions {
+        headers: config.headers.clone(),
+        connect_timeout: Duration::from_secs(10),
+        head_timeout: config.request_timeout.unwrap_or(Duration::from_secs(3600)),
+        idle_timeout: Duration::from_secs(30),
+        max_idle_per_host: 8,
+        max_body_bytes: config.max_body_bytes,
+    }
+}
+
+/// Resolves on SIGINT, SIGTERM or SIGHUP (never, if they cannot be
+/// watched).
+pub(crate) async fn wait_for_signal() {
+    match Signals::new([Signal::Term, Signal::Int, Signal::Hup]) {
+        Ok(mut signals) => {
+            if let Some(Ok(signal)) = signals.next().await {
+                tracing::info!("received {signal:?}; exiting");
+                return;
+            }
+            std::future::pending::<()>().await;
+        }
+        Err(err) => {
+            tracing::warn!("cannot watch signals: {err}");
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// `notifications/cancelled` for request `id`, sent upstream when the
+/// local client's request timed out.
+pub(crate) fn cancel_notification(id: &Id) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(
+        br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"#,
+    );
+    out.extend_from_slice(id.as_bytes());
+    out.extend_from_slice(br#","reason":"request timed out"}}"#);
+    out
+}

@@ -1,0 +1,343 @@
+//! SSE→stdio: a remote MCP server on the 2024-11-05 HTTP+SSE transport,
+//! exposed as a local stdio server.
+//!
+//! The bridge GETs the event stream, resolves the `endpoint` event against
+//! the stream URL, and POSTs each stdin message there, in order. Every event
+//! the server sends (responses, notifications, its own requests) goes to
+//! stdout as is; the local client's replies go back by POST. Messages read
+//! before the endpoint is known are held (bounded), not failed.
+//!
+//! When the stream drops, the requests in flight get a JSON-RPC error (the
+//! server's session is gone with the stream), and the bridge reconnects
+//! with backoff (`retry` honoured). A new stream is a new server session:
+//! the bridge replays the local client's `initialize` (answer swallowed)
+//! and `notifications/initialized`, so the local client carries on.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::time::Duration;
+
+use async_io::Timer;
+use futures_lite::FutureExt;
+use smol::channel::{self, Receiver, Sender};
+use supergateway_proto::http::Method;
+use supergateway_proto::jsonrpc::{codes, parse_message, splice, Kind, MessageError};
+use supergateway_proto::sse::SseParser;
+use supergateway_proto::url::Url;
+
+use crate::cli::Config;
+use crate::gateway::local::{fail_all, InFlight, Stdin, Stdout};
+use crate::gateway::reverse::{
+    cancel_notification, client_options, wait_for_signal, MAX_EVENT_BYTES,
+};
+use crate::http::client::Client;
+use crate::rt;
+
+/// Messages held while there is no endpoint, at most.
+const MAX_HELD: usize = 1024;
+/// First reconnection delay when the server gave no `retry`.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// Longest reconnection delay.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The id of the `initialize` the bridge replays on a new session.
+const REINIT_ID: &[u8] = b"\"supergateway-reinitialize\"";
+
+struct Bridge {
+    client: Client,
+    stream_url: Url,
+    stdout: Stdout,
+    request_timeout: Option<Duration>,
+    posts: Sender<Vec<u8>>,
+    state: RefCell<State>,
+}
+
+#[derive(Default)]
+struct State {
+    endpoint: Option<Url>,
+    held: VecDeque<Vec<u8>>,
+    in_flight: InFlight,
+    /// The local client's `initialize`, for replay on a new session.
+    initialize: Option<Vec<u8>>,
+    initialized: bool,
+    /// Endpoints received so far (a second one is a new server session).
+    sessions: u64,
+}
+
+/// Runs the bridge until stdin ends or a signal arrives. `pending` are
+/// messages already read from stdin (by a Streamable HTTP bridge that fell
+/// back to this transport).
+pub(crate) async fn run(
+    config: &Config,
+    url: &str,
+    mut stdin: Stdin,
+    pending: Vec<Vec<u8>>,
+) -> i32 {
+    let stream_url = match Url::parse(url) {
+        Ok(url) => url,
+        Err(err) => {
+            eprintln!("supergateway: --sse URL: {err}");
+            return 2;
+        }
+    };
+    let client = match Client::new(client_options(config)) {
+        Ok(client) => client,
+        Err(err) => {
+            eprintln!("supergateway: {err}");
+            return 1;
+        }
+    };
+    tracing::info!("SSE→stdio: connecting to {stream_url}");
+    let (posts, to_post) = channel::unbounded();
+    let bridge = Rc::new(Bridge {
+        client,
+        stream_url,
+        stdout: Stdout::new(),
+        request_timeout: config.request_timeout,
+        posts,
+        state: RefCell::new(State::default()),
+    });
+    let _stream = rt::spawn(Rc::clone(&bridge).read_stream());
+    let _poster = rt::spawn(Rc::clone(&bridge).post_in_order(to_post));
+    let _sweeper = rt::spawn(Rc::clone(&bridge).expire_requests());
+    for line in pending {
+        bridge.handle_stdin(line);
+    }
+    let reading = async {
+        while let Some(line) = stdin.next_line().await {
+            bridge.handle_stdin(line);
+        }
+        tracing::info!("stdin closed; exiting");
+    };
+    reading.or(wait_for_signal()).await;
+    bridge.stdout.flush(Duration::from_secs(1)).await;
+    0
+}
+
+impl Bridge {
+    /// A message from the local client.
+    fn handle_stdin(&self, line: Vec<u8>) {
+        let message = match parse_message(&line) {
+            Ok(message) => message,
+            Err(MessageError::Batch) => {
+                // Batches pass through; their answers come on the stream.
+                self.post(line);
+                return;
+            }
+            Err(err) => {
+                self.stdout.error(None, err.code(), &err.to_string());
+                return;
+            }
+        };
+        {
+            let mut state = self.state.borrow_mut();
+            if message.kind == Kind::Request {
+                if let Some(id) = &message.id {
+                    state.in_flight.insert(id.to_owned());
+                }
+            }
+            match message.method.as_deref() {
+                Some("initialize") => state.initialize = Some(line.clone()),
+                Some("notifications/initialized") => state.initialized = true,
+                _ => {}
+            }
+        }
+        self.post(line);
+    }
+
+    /// Queues `line` for POSTing, or holds it until there is an endpoint.
+    fn post(&self, line: Vec<u8>) {
+        let mut state = self.state.borrow_mut();
+        if state.endpoint.is_some() {
+            let _ = self.posts.try_send(line);
+        } else if state.held.len() < MAX_HELD {
+            state.held.push_back(line);
+        } else {
+            drop(state);
+            if let Ok(message) = parse_message(&line) {
+                if let (Kind::Request, Some(id)) = (message.kind, &message.id) {
+                    let id = id.to_owned();
+                    self.state.borrow_mut().in_flight.answered(&id);
+                    let text =
+                        "not connected to the MCP server yet, and too many messages are waiting";
+                    self.stdout.error(Some(&id), codes::SERVER_ERROR, text);
+                }
+            }
+        }
+    }
+
+    /// POSTs queued messages one at a time, so the server sees them in order.
+    async fn post_in_order(self: Rc<Self>, queue: Receiver<Vec<u8>>) {
+        while let Ok(line) = queue.recv().await {
+            let endpoint = self.state.borrow().endpoint.clone();
+            let Some(endpoint) = endpoint else {
+                self.state.borrow_mut().held.push_front(line);
+                continue;
+            };
+            let headers: [(&str, &[u8]); 1] = [("content-type", b"application/json")];
+            let result = self
+                .client
+                .send(Method::Post, &endpoint, &headers, Some(&line), None)
+                .await;
+            let refused = match result {
+                Ok(response) => {
+                    let status = response.status();
+                    let _ = response.body(64 * 1024).await;
+                    (!(200..300).contains(&status))
+                        .then(|| format!("the MCP server refused the message (HTTP {status})"))
+                }
+                Err(err) => Some(format!("could not reach the MCP server: {err}")),
+            };
+            if let Some(text) = refused {
+                tracing::warn!("{text}");
+                if let Ok(message) = parse_message(&line) {
+                    if let (Kind::Request, Some(id)) = (message.kind, &message.id) {
+                        let id = id.to_owned();
+                        if self.state.borrow_mut().in_flight.answered(&id) {
+                            self.stdout.error(Some(&id), codes::SERVER_ERROR, &text);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Keeps the event stream open, reconnecting with backoff.
+    async fn read_stream(self: Rc<Self>) {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let mut parser = SseParser::new(MAX_EVENT_BYTES);
+            match self.stream_once(&mut parser).await {
+                Ok(()) => tracing::warn!("the MCP server closed the event stream; reconnecting"),
+                Err(err) => tracing::warn!("event stream: {err}; reconnecting"),
+            }
+            let had_session = {
+                let mut state = self.state.borrow_mut();
+                state.endpoint = None;
+                state.sessions > 0
+            };
+            if had_session {
+                let mut state = self.state.borrow_mut();
+                fail_all(
+                    &self.stdout,
+                    &mut state.in_flight,
+                    "the connection to the MCP server was lost",
+                );
+                backoff = FIRST_BACKOFF;
+            }
+            let delay = parser
+                .retry_ms()
+                .map(Duration::from_millis)
+                .unwrap_or(backoff);
+            Timer::after(delay).await;
+            backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// One connection of the event stream, until it ends.
+    async fn stream_once(&self, parser: &mut SseParser) -> Result<(), String> {
+        let headers: [(&str, &[u8]); 2] = [
+            ("accept", b"text/event-stream"),
+            ("cache-control", b"no-cache"),
+        ];
+        let mut response = self
+            .client
+            .send(Method::Get, &self.stream_url, &headers, None, None)
+            .await
+            .map_err(|err| err.to_string())?;
+        if response.status() != 200 {
+            return Err(format!("HTTP {}", response.status()));
+        }
+        while let Some(chunk) = response.chunk().await.map_err(|err| err.to_string())? {
+            let mut input = chunk.as_slice();
+            while !input.is_empty() {
+                let (consumed, event) = parser.decode(input).map_err(|err| err.to_string())?;
+                input = input.get(consumed..).unwrap_or_default();
+                if let Some(event) = event {
+                    self.handle_event(&event.event, event.data.as_bytes());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn handle_event(&self, name: &str, data: &[u8]) {
+        match name {
+            "endpoint" => self.handle_endpoint(data),
+            "message" => self.handle_message(data),
+            other => tracing::debug!("ignored an SSE event named {other:?}"),
+        }
+    }
+
+    fn handle_endpoint(&self, data: &[u8]) {
+        let reference = String::from_utf8_lossy(data);
+        let endpoint = match self.stream_url.join(reference.trim()) {
+            Ok(endpoint) => endpoint,
+            Err(err) => {
+                tracing::error!("the server's endpoint {reference:?} is not a URL: {err}");
+                return;
+            }
+        };
+        tracing::info!("SSE→stdio: messages go to {endpoint}");
+        let mut state = self.state.borrow_mut();
+        state.sessions = state.sessions.saturating_add(1);
+        let replay = if state.sessions > 1 {
+            state.initialize.clone()
+        } else {
+            None
+        };
+        state.endpoint = Some(endpoint);
+        // A new server session: initialise it as the local client did.
+        if let Some(initialize) = replay {
+            if let Ok(message) = parse_message(&initialize) {
+                if let Some(span) = message.id_span.clone() {
+                    let mut copy = Vec::with_capacity(initialize.len().saturating_add(32));
+                    if splice(&mut copy, &initialize, &[(span, REINIT_ID)]).is_ok() {
+                        let _ = self.posts.try_send(copy);
+                        if state.initialized {
+                            let note = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+                            let _ = self.posts.try_send(note.to_vec());
+                        }
+                    }
+                }
+            }
+        }
+        while let Some(line) = state.held.pop_front() {
+            let _ = self.posts.try_send(line);
+        }
+    }
+
+    fn handle_message(&self, data: &[u8]) {
+        if let Ok(message) = parse_message(data) {
+            if matches!(message.kind, Kind::Response | Kind::ErrorResponse) {
+                if let Some(id) = &message.id {
+                    if id.as_bytes() == REINIT_ID {
+                        return; // the answer to our replayed initialize
+                    }
+                    let id = id.to_owned();
+                    if !self.state.borrow_mut().in_flight.answered(&id) {
+                        tracing::debug!("an answer for a request no longer in flight");
+                    }
+                }
+            }
+        }
+        self.stdout.send(data);
+    }
+
+    /// Requests past `--requestTimeout`: cancelled upstream, and an error
+    /// to the local client.
+    async fn expire_requests(self: Rc<Self>) {
+        let Some(timeout) = self.request_timeout else {
+            return;
+        };
+        loop {
+            Timer::after(Duration::from_millis(250)).await;
+            let expired = self.state.borrow_mut().in_flight.expired(timeout);
+            for id in expired {
+                self.stdout
+                    .error(Some(&id), codes::REQUEST_TIMEOUT, "Request timed out");
+                self.post(cancel_notification(&id));
+            }
+        }
+    }
+}

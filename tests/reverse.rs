@@ -1,0 +1,374 @@
+//! The reverse bridges end to end: our stdio→network gateway in front of
+//! the fixture, and our network→stdio gateway in front of it, driven over
+//! its stdin/stdout like Claude Desktop would.
+#![forbid(unsafe_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects
+)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{fixture, tool_text, Gateway, WAIT};
+use serde_json::{json, Value};
+
+/// Our gateway in a reverse mode, spoken to over its stdin/stdout.
+struct Local {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<Value>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Local {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_supergateway"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let value: Value = serde_json::from_str(&line).unwrap_or_else(|err| {
+                    panic!("stdout carried a non-JSON line ({err}): {line:?}")
+                });
+                if tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self {
+            child,
+            stdin,
+            lines,
+            log,
+        }
+    }
+
+    fn send(&mut self, message: &Value) {
+        writeln!(self.stdin, "{message}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    fn recv(&self) -> Value {
+        self.lines
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|_| panic!("no message on stdout; log:\n{}", self.log()))
+    }
+
+    /// Sends a request and returns its answer; other messages on the way
+    /// are returned too, in order, before it.
+    fn call(&mut self, id: Value, method: &str, params: Value) -> (Vec<Value>, Value) {
+        self.send(&json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}));
+        let mut before = Vec::new();
+        loop {
+            let message = self.recv();
+            if message.get("id") == Some(&id) && message.get("method").is_none() {
+                return (before, message);
+            }
+            before.push(message);
+        }
+    }
+
+    fn initialize(&mut self) -> Value {
+        let (_, answer) = self.call(
+            json!(0),
+            "initialize",
+            json!({"protocolVersion":"2025-06-18","capabilities":{"sampling":{}},"clientInfo":{"name":"t","version":"1"}}),
+        );
+        self.send(&json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
+        answer
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn forward(output: &str, extra: &[&str]) -> Gateway {
+    let fixture = fixture();
+    let mut args = vec!["--stdio", fixture.as_str(), "--outputTransport", output];
+    args.extend_from_slice(extra);
+    Gateway::start(&args)
+}
+
+/// Everything the fixture does, through the bridge.
+fn round_trip(local: &mut Local) {
+    let init = local.initialize();
+    assert_eq!(
+        init["result"]["serverInfo"]["name"], "supergateway-fixture",
+        "{init}"
+    );
+    let (_, tools) = local.call(json!(1), "tools/list", json!({}));
+    assert!(tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["name"] == "echo"));
+    let (_, echo) = local.call(
+        json!("s"),
+        "tools/call",
+        json!({"name":"echo","arguments":{"message":"héllo \"x\""}}),
+    );
+    assert_eq!(tool_text(&echo), "héllo \"x\"");
+    // progress
+    let (before, done) = local.call(
+        json!(2),
+        "tools/call",
+        json!({"name":"progress","arguments":{"steps":2},"_meta":{"progressToken":"p"}}),
+    );
+    assert_eq!(tool_text(&done), "done");
+    let progress: Vec<&Value> = before
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .collect();
+    assert_eq!(progress.len(), 2, "{before:?}");
+    assert_eq!(progress[0]["params"]["progressToken"], json!("p"));
+    // logging
+    let (before, done) = local.call(
+        json!(3),
+        "tools/call",
+        json!({"name":"notify","arguments":{"message":"log line"}}),
+    );
+    assert_eq!(tool_text(&done), "notified");
+    assert!(
+        before
+            .iter()
+            .any(|m| m["method"] == "notifications/message" && m["params"]["data"] == "log line"),
+        "{before:?}"
+    );
+    // a sampling request from the server, answered by the local client
+    local.send(&json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"sample","arguments":{"prompt":"hi"}}}));
+    let request = local.recv();
+    assert_eq!(request["method"], "sampling/createMessage", "{request}");
+    local.send(&json!({"jsonrpc":"2.0","id":request["id"],"result":{"role":"assistant","content":{"type":"text","text":"sure"},"model":"m"}}));
+    let answer = local.recv();
+    assert_eq!(answer["id"], json!(4));
+    assert_eq!(tool_text(&answer), "sampled: sure");
+}
+
+#[test]
+fn sse_bridge_round_trips_everything() {
+    let gw = forward("sse", &[]);
+    let url = format!("http://{}/sse", gw.addr);
+    let mut local = Local::start(&["--sse", &url]);
+    round_trip(&mut local);
+}
+
+#[test]
+fn streamable_bridge_round_trips_everything_stateful() {
+    let gw = forward("streamableHttp", &["--stateful"]);
+    let url = format!("http://{}/mcp", gw.addr);
+    let mut local = Local::start(&["--streamableHttp", &url]);
+    round_trip(&mut local);
+}
+
+#[test]
+fn streamable_bridge_round_trips_everything_stateless() {
+    let gw = forward("streamableHttp", &[]);
+    let url = format!("http://{}/mcp", gw.addr);
+    let mut local = Local::start(&["--streamableHttp", &url]);
+    round_trip(&mut local);
+}
+
+#[test]
+fn streamable_bridge_falls_back_to_sse() {
+    // POST to an SSE stream URL is 405: the bridge must switch transports.
+    let gw = forward("sse", &[]);
+    let url = format!("http://{}/sse", gw.addr);
+    let mut local = Local::start(&["--streamableHttp", &url]);
+    round_trip(&mut local);
+}
+
+#[test]
+fn stateful_session_is_deleted_on_stdin_eof() {
+    let gw = forward("streamableHttp", &["--stateful"]);
+    let url = format!("http://{}/mcp", gw.addr);
+    let mut local = Local::start(&["--streamableHttp", &url]);
+    local.initialize();
+    drop(std::mem::replace(&mut local.stdin, {
+        // close stdin: swap in a dummy pipe end that we drop at once
+        let mut dummy = Command::new("true").stdin(Stdio::piped()).spawn().unwrap();
+        let stdin = dummy.stdin.take().unwrap();
+        let _ = dummy.wait();
+        stdin
+    }));
+    let status = local.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    common::eventually("the session ended by the client", || {
+        gw.log().contains("ended by the client")
+    });
+}
+
+/// A server that records each request head and answers it with `answer`.
+fn recording_server(answer: &'static str) -> (String, Receiver<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, heads) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    let mut head = String::new();
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push_str(&line);
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap())
+                        })
+                        .unwrap_or(0);
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    let _ = tx.send(head);
+                    if answer.is_empty() {
+                        std::thread::sleep(Duration::from_secs(60));
+                        return;
+                    }
+                    if stream.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}/mcp"), heads)
+}
+
+#[test]
+fn headers_and_bearer_reach_the_server() {
+    let body = r#"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"rec","version":"1"}}}"#;
+    let answer: &'static str = Box::leak(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_boxed_str(),
+    );
+    let (url, heads) = recording_server(answer);
+    let mut local = Local::start(&[
+        "--streamableHttp",
+        &url,
+        "--header",
+        "X-Team: blue",
+        "--oauth2Bearer",
+        "s3cret-token",
+    ]);
+    let init = local.initialize();
+    assert_eq!(init["result"]["serverInfo"]["name"], "rec");
+    let head = heads.recv_timeout(WAIT).unwrap().to_ascii_lowercase();
+    assert!(head.starts_with("post /mcp http/1.1\r\n"), "{head}");
+    assert!(head.contains("\r\nx-team: blue\r\n"), "{head}");
+    assert!(
+        head.contains("\r\nauthorization: bearer s3cret-token\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("\r\naccept: application/json, text/event-stream\r\n"),
+        "{head}"
+    );
+    assert!(
+        !local.log().contains("s3cret-token"),
+        "the token must not be logged"
+    );
+}
+
+#[test]
+fn a_server_that_never_answers_hits_the_request_timeout() {
+    let (url, _heads) = recording_server("");
+    let mut local = Local::start(&["--streamableHttp", &url, "--requestTimeout", "500"]);
+    local.send(&json!({"jsonrpc":"2.0","id":"slow","method":"initialize",
+        "params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}));
+    let answer = local.recv();
+    assert_eq!(answer["id"], json!("slow"));
+    assert_eq!(answer["error"]["code"], json!(-32001));
+}
+
+#[test]
+fn sse_bridge_survives_an_abrupt_stream_drop() {
+    let mut gw = forward("sse", &[]);
+    let addr = gw.addr;
+    let url = format!("http://{addr}/sse");
+    let mut local = Local::start(&["--sse", &url]);
+    local.initialize();
+    let (_, echo) = local.call(
+        json!(1),
+        "tools/call",
+        json!({"name":"echo","arguments":{"message":"before"}}),
+    );
+    assert_eq!(tool_text(&echo), "before");
+    // a request in flight when the server goes away gets an error, not silence
+    local.send(&json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"sleep","arguments":{"ms":5000}}}));
+    std::thread::sleep(Duration::from_millis(200));
+    gw.signal("KILL");
+    gw.wait_exit();
+    let lost = local.recv();
+    assert_eq!(lost["id"], json!(2), "{lost}");
+    assert_eq!(lost["error"]["code"], json!(-32000));
+    // the server comes back on the same port: the bridge reconnects and
+    // re-initialises the new session by itself
+    let fixture = fixture();
+    let port = addr.port().to_string();
+    let _again = Gateway::start_on(&["--stdio", &fixture], &port);
+    let mut answered = None;
+    for attempt in 0..40 {
+        let (_, reply) = local.call(
+            json!(100 + attempt),
+            "tools/call",
+            json!({"name":"echo","arguments":{"message":"after"}}),
+        );
+        if reply.get("result").is_some() {
+            answered = Some(reply);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let reply =
+        answered.unwrap_or_else(|| panic!("the bridge did not recover; log:\n{}", local.log()));
+    assert_eq!(tool_text(&reply), "after");
+}
