@@ -30,7 +30,8 @@ esac
 # The dictionary of each target (fuzz/README.md has the same table).
 dict_for() {
     case $1 in
-    parse_head | chunked_decode | content_length) echo fuzz/dicts/http.dict ;;
+    parse_head | chunked_decode | content_length | parse_response_head) echo fuzz/dicts/http.dict ;;
+    url_parse) echo fuzz/dicts/url.dict ;;
     sse_decode) echo fuzz/dicts/sse.dict ;;
     line_decode | parse_message) echo fuzz/dicts/json.dict ;;
     *) return 1 ;;
@@ -41,7 +42,7 @@ dict_for() {
 # HeadTooLarge stays reachable; the others keep libFuzzer's default.
 max_len_for() {
     case $1 in
-    parse_head) echo 9216 ;;
+    parse_head | parse_response_head) echo 9216 ;;
     *) echo 4096 ;;
     esac
 }

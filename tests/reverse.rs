@@ -372,3 +372,21 @@ fn sse_bridge_survives_an_abrupt_stream_drop() {
         answered.unwrap_or_else(|| panic!("the bridge did not recover; log:\n{}", local.log()));
     assert_eq!(tool_text(&reply), "after");
 }
+
+#[test]
+fn sse_bridge_refuses_an_endpoint_on_another_origin() {
+    // the server tells us to POST to another host: our messages (and any
+    // --header credentials) must not go there
+    let gw = forward("sse", &["--baseUrl", "http://127.0.0.2:9"]);
+    let url = format!("http://{}/sse", gw.addr);
+    let mut local = Local::start(&["--sse", &url, "--requestTimeout", "500"]);
+    local.send(&json!({"jsonrpc":"2.0","id":1,"method":"ping"}));
+    let answer = local.recv();
+    assert_eq!(answer["id"], json!(1));
+    assert_eq!(answer["error"]["code"], json!(-32001), "{answer}");
+    assert!(
+        local.log().contains("refused the server's endpoint"),
+        "{}",
+        local.log()
+    );
+}

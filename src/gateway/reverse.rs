@@ -17,7 +17,14 @@ pub(crate) fn client_options(config: &Config) -> ClientOptions {
     ClientOptions {
         headers: config.headers.clone(),
         connect_timeout: Duration::from_secs(10),
-        head_timeout: config.request_timeout.unwrap_or(Duration::from_secs(3600)),
+        // The bridges bound each request with --requestTimeout themselves
+        // (and answer the local client with -32001); the client's own bound
+        // is a backstop behind it.
+        head_timeout: config
+            .request_timeout
+            .map_or(Duration::from_secs(3600), |timeout| {
+                timeout.saturating_add(Duration::from_secs(10))
+            }),
         idle_timeout: Duration::from_secs(30),
         max_idle_per_host: 8,
         max_body_bytes: config.max_body_bytes,

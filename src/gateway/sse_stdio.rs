@@ -278,6 +278,16 @@ impl Bridge {
                 return;
             }
         };
+        // The endpoint must stay on the stream's origin (as the reference SDK
+        // requires): a server must not be able to send our messages, and the
+        // --header credentials with them, to another host.
+        if !endpoint.same_origin(&self.stream_url) {
+            tracing::error!(
+                "refused the server's endpoint {endpoint}: not on the origin of {}",
+                self.stream_url
+            );
+            return;
+        }
         tracing::info!("SSE→stdio: messages go to {endpoint}");
         let mut state = self.state.borrow_mut();
         state.sessions = state.sessions.saturating_add(1);

@@ -16,8 +16,9 @@ pub enum HttpError {
     /// Malformed request line, status line, target, framing or Host (400).
     /// The context names the rule that failed.
     BadRequest(&'static str),
-    /// The body is larger than the route allows (413), declared up front by
-    /// Content-Length or reached by a chunked body.
+    /// The body is larger than the route (or, for a response, the client)
+    /// allows (413), declared up front by Content-Length or reached by a
+    /// chunked or read-until-close body.
     BodyTooLarge,
     /// No complete head within `Limits::head_bytes` (431).
     HeadTooLarge,

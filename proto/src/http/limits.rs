@@ -17,13 +17,15 @@
 /// `BodyDecoder::new` as `max_body`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest request head, leading empty lines included.
+    /// Largest request head (or response head, for the client), leading
+    /// empty lines included.
     ///
     /// Default: 8 KiB. Unit: bytes. Bounds the memory one connection can make
     /// us buffer before a request is known (slowloris, CRLF floods, endless
-    /// header lines); over it the decoder answers 431.
+    /// header lines); over it the decoder answers 431 (the client gives up
+    /// on the response).
     pub head_bytes: usize,
-    /// Most header fields in one head.
+    /// Most header fields in one request or response head.
     ///
     /// Default: 100. Unit: fields. Bounds the header index and the time
     /// spent on lookups (hash-flood-style header bombs); over it, 431.
