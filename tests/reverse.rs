@@ -32,13 +32,17 @@ struct Local {
 
 impl Local {
     fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_supergateway"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_supergateway"));
+        command
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::piped());
+        Self::from_command(command)
+    }
+
+    fn from_command(mut command: Command) -> Self {
+        let mut child = command.spawn().unwrap();
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
@@ -389,4 +393,112 @@ fn sse_bridge_refuses_an_endpoint_on_another_origin() {
         "{}",
         local.log()
     );
+}
+
+/// A TLS server for "localhost" signed by a fresh test CA; answers every
+/// request with an InitializeResult. Returns (port, CA PEM path).
+fn tls_server() -> (u16, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    let ca_path = std::env::temp_dir().join(format!(
+        "supergateway-reverse-ca-{}.pem",
+        std::process::id()
+    ));
+    std::fs::write(&ca_path, ca.pem()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { break };
+            let config = Arc::clone(&config);
+            std::thread::spawn(move || {
+                let tls = rustls::ServerConnection::new(config).unwrap();
+                let mut stream = rustls::StreamOwned::new(tls, stream);
+                let mut reader = Vec::new();
+                let mut byte = [0u8; 1];
+                while !reader.ends_with(b"\r\n\r\n") {
+                    if stream.read(&mut byte).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    reader.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&reader).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                let mut body = vec![0; length];
+                stream.read_exact(&mut body).unwrap();
+                let answer = r#"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"tls","version":"1"}}}"#;
+                let response = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}", answer.len());
+                let _ = stream.write_all(response.as_bytes());
+                let _ = stream.flush();
+            });
+        }
+    });
+    (port, ca_path)
+}
+
+fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Local {
+    // Local::start with extra environment: set it for this child only
+    let mut command = Command::new(env!("CARGO_BIN_EXE_supergateway"));
+    command.args(args).env_remove("SSL_CERT_FILE");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    Local::from_command(command)
+}
+
+#[test]
+fn https_with_a_private_ca_from_ssl_cert_file() {
+    let (port, ca) = tls_server();
+    let url = format!("https://localhost:{port}/mcp");
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize",
+        "params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+    // trusted through SSL_CERT_FILE
+    let mut local = start_with_env(
+        &["--streamableHttp", &url],
+        &[("SSL_CERT_FILE", ca.to_str().unwrap())],
+    );
+    local.send(&init);
+    let answer = local.recv();
+    assert_eq!(answer["result"]["serverInfo"]["name"], "tls", "{answer}");
+    // without it, the certificate is refused and the request fails cleanly
+    let mut untrusted = start_with_env(&["--streamableHttp", &url], &[]);
+    untrusted.send(&init);
+    let answer = untrusted.recv();
+    assert_eq!(answer["id"], json!(0));
+    assert_eq!(answer["error"]["code"], json!(-32000), "{answer}");
+    let message = answer["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(message.contains("certificate"), "{message}");
 }
