@@ -18,5 +18,6 @@ pub mod jsonrpc;
 pub mod mux;
 pub mod sse;
 pub mod url;
+pub mod ws;
 
 pub mod fuzzing;

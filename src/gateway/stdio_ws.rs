@@ -43,7 +43,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use async_io::{Async, Timer};
-use async_tungstenite::tungstenite::handshake::derive_accept_key;
 use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use async_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
@@ -53,6 +52,7 @@ use futures_lite::{future, AsyncReadExt, FutureExt, StreamExt};
 use futures_util::SinkExt;
 use supergateway_proto::http::RequestHead;
 use supergateway_proto::jsonrpc::{codes, encode_error};
+use supergateway_proto::ws::accept_key;
 
 use crate::child::Child;
 use crate::cli::Config;
@@ -199,7 +199,7 @@ impl StdioWs {
         }
         self.sessions.borrow_mut().insert(key, Rc::clone(&link));
 
-        let accept = derive_accept_key(client_key);
+        let accept = accept_key(client_key);
         let mut response = Response::new(101)
             .header("upgrade", b"websocket")
             .header("connection", b"Upgrade")
@@ -616,7 +616,7 @@ mod tests {
     fn accept_key_matches_rfc_6455() {
         // RFC 6455 §1.3's example.
         assert_eq!(
-            derive_accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
     }
