@@ -152,6 +152,9 @@ pub(crate) struct Config {
     /// `--headTimeout MS` (ours), default 10 s: the deadline for a whole
     /// request head (slowloris); must be > 0.
     pub(crate) head_timeout: Duration,
+    /// `--bodyTimeout MS` (ours), default 60 s: the deadline for a whole
+    /// request body (a body that stalls mid-way); must be > 0.
+    pub(crate) body_timeout: Duration,
     /// `--replayBuffer N` (ours), default 256: events each stateful
     /// Streamable HTTP stream keeps for `Last-Event-ID` resumption.
     pub(crate) replay_buffer: usize,
@@ -314,6 +317,7 @@ impl fmt::Debug for Config {
             .field("runtime_admin_port", &self.runtime_admin_port)
             .field("child_per_session", &self.child_per_session)
             .field("head_timeout", &self.head_timeout)
+            .field("body_timeout", &self.body_timeout)
             .field("replay_buffer", &self.replay_buffer)
             .field("keep_alive", &self.keep_alive)
             .field("max_body_bytes", &self.max_body_bytes)
@@ -431,6 +435,9 @@ struct RawArgs {
     /// deadline in milliseconds for a whole request head (default: 10000)
     #[argh(option, arg_name = "ms")]
     head_timeout: Option<String>,
+    /// deadline in milliseconds for a whole request body (default: 60000)
+    #[argh(option, arg_name = "ms")]
+    body_timeout: Option<String>,
     /// events kept per Streamable HTTP stream for Last-Event-ID resumption, 0 = none (default: 256)
     #[argh(option, arg_name = "n")]
     replay_buffer: Option<String>,
@@ -493,6 +500,7 @@ const FLAGS: &[Flag] = &[
     flag("keepAlive", "keep-alive", Kind::Single),
     flag("maxBodyBytes", "max-body-bytes", Kind::Single),
     flag("headTimeout", "head-timeout", Kind::Single),
+    flag("bodyTimeout", "body-timeout", Kind::Single),
     flag("replayBuffer", "replay-buffer", Kind::Single),
     flag("maxSessions", "max-sessions", Kind::Single),
     flag("requestTimeout", "request-timeout", Kind::Single),
@@ -899,6 +907,12 @@ fn validate(mut raw: RawArgs) -> Result<Config, String> {
             10_000,
         )?)
         .ok_or_else(|| "--headTimeout must be greater than 0".to_owned())?,
+        body_timeout: nonzero(millis(
+            "--bodyTimeout",
+            raw.body_timeout.as_deref(),
+            60_000,
+        )?)
+        .ok_or_else(|| "--bodyTimeout must be greater than 0".to_owned())?,
         replay_buffer: replay_buffer(raw.replay_buffer.as_deref())?,
         keep_alive: nonzero(millis("--keepAlive", raw.keep_alive.as_deref(), 15_000)?),
         max_body_bytes,
@@ -1085,6 +1099,7 @@ fn warnings(raw: &RawArgs, mode: Mode) -> Vec<String> {
         (raw.max_body_bytes.is_some(), "--maxBodyBytes", Network),
         (raw.max_sessions.is_some(), "--maxSessions", Network),
         (raw.head_timeout.is_some(), "--headTimeout", Network),
+        (raw.body_timeout.is_some(), "--bodyTimeout", Network),
         (raw.replay_buffer.is_some(), "--replayBuffer", Stateful),
         (raw.base_url.is_some(), "--baseUrl", Sse),
         (raw.sse_path.is_some(), "--ssePath", Sse),
@@ -1891,6 +1906,14 @@ mod tests {
                 "--maxBodyBytes must be at least 1",
             ),
             (
+                &["--stdio", "x", "--bodyTimeout", "0"],
+                "--bodyTimeout must be greater than 0",
+            ),
+            (
+                &["--stdio", "x", "--bodyTimeout", "1s"],
+                "--bodyTimeout expects",
+            ),
+            (
                 &["--stdio", "x", "--keepAlive", "-5"],
                 "--keepAlive expects",
             ),
@@ -2067,6 +2090,15 @@ mod tests {
                 exit.message
             );
         }
+    }
+
+    #[test]
+    fn body_timeout_default_and_value() {
+        let config = parse(&args(&["--stdio", "cmd"])).unwrap();
+        assert_eq!(config.body_timeout, Duration::from_secs(60));
+        let config = parse(&args(&["--stdio", "cmd", "--body-timeout=500"])).unwrap();
+        assert_eq!(config.body_timeout, Duration::from_millis(500));
+        assert!(config.warnings.is_empty(), "{:?}", config.warnings);
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub(crate) fn server_options(config: &Config) -> ServerOptions {
         max_body_bytes: config.max_body_bytes,
         idle_timeout: Duration::from_secs(60),
         head_timeout: config.head_timeout,
-        body_timeout: Duration::from_secs(60),
+        body_timeout: config.body_timeout,
         write_timeout: Duration::from_secs(30),
         max_connections: config.max_sessions.saturating_mul(2).saturating_add(64),
     }

@@ -672,3 +672,98 @@ impl Streamable {
         request_to(self.addr, request.as_bytes())
     }
 }
+
+/// The soft and hard `RLIMIT_NOFILE` of this process, from `/proc/self/limits`
+/// (`u64::MAX` for "unlimited").
+pub fn fd_limits() -> (u64, u64) {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .unwrap_or_else(|| panic!("no 'Max open files' in /proc/self/limits:\n{limits}"));
+    let mut fields = line
+        .trim_start_matches("Max open files")
+        .split_whitespace()
+        .map(|value| value.parse::<u64>().unwrap_or(u64::MAX));
+    (fields.next().unwrap(), fields.next().unwrap())
+}
+
+/// Raises this process's soft fd limit to `want` (at most the hard limit)
+/// if it is lower; gateways started afterwards inherit it. Returns the
+/// soft limit now in force.
+pub fn raise_fd_limit(want: u64) -> u64 {
+    let (soft, hard) = fd_limits();
+    if soft < want {
+        let target = want.min(hard);
+        let _ = rustix::process::setrlimit(
+            rustix::process::Resource::Nofile,
+            rustix::process::Rlimit {
+                current: Some(target),
+                maximum: (hard != u64::MAX).then_some(hard),
+            },
+        );
+    }
+    fd_limits().0
+}
+
+/// Open file descriptors of process `pid` (entries of `/proc/<pid>/fd`).
+pub fn fd_count(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap_or_else(|err| panic!("reading /proc/{pid}/fd: {err}"))
+        .count()
+}
+
+/// Pids whose parent is `pid`, zombies included (an unreaped child is a
+/// leak too), each with its state letter.
+pub fn children_of(pid: i32) -> Vec<(i32, char)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        let mut rest = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace();
+        let state = rest.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        if rest.next().and_then(|ppid| ppid.parse::<i32>().ok()) == Some(pid) {
+            found.push((child, state));
+        }
+    }
+    found
+}
+
+/// A `/proc/<pid>/status` field in KiB (`VmHWM`, `VmRSS`, ...).
+pub fn status_kib(pid: i32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// Opens a stdio→SSE stream with a GET alone (no POST connection, so one
+/// socket per session): the events and the `endpoint` URI, or the response
+/// when the GET is refused.
+pub fn open_sse(addr: SocketAddr, path: &str) -> Result<(EventReader, String), Response> {
+    let mut stream = connect_to(addr);
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    let mut reader = BufReader::new(stream);
+    let head = read_response(&mut reader);
+    if head.status != 200 {
+        return Err(head);
+    }
+    let mut events = EventReader::new(reader, &head);
+    let first = events.next_event().expect("endpoint event");
+    assert_eq!(first.event, "endpoint", "{first:?}");
+    Ok((events, first.data))
+}
