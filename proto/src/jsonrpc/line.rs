@@ -88,7 +88,7 @@ impl LineDecoder {
     /// Returns `(consumed, line)`, `consumed ≤ input.len()`.
     pub fn decode<'a>(&'a mut self, input: &'a [u8]) -> (usize, Line<'a>) {
         if self.state == State::Returned {
-            self.buf.clear();
+            self.release_buffer();
             self.state = State::Line;
         }
         let newline = input.iter().position(|&b| b == b'\n');
@@ -115,7 +115,7 @@ impl LineDecoder {
             (_, newline) => {
                 let len = self.buf.len().saturating_add(head.len());
                 if len > self.max_line {
-                    self.buf.clear();
+                    self.release_buffer();
                     if newline.is_some() {
                         return (consumed, Line::Oversize { len });
                     }
@@ -149,6 +149,20 @@ impl LineDecoder {
             State::Line => self.buf.len(),
             State::Returned => 0,
             State::Skip { len } => len,
+        }
+    }
+}
+
+impl LineDecoder {
+    /// Empties the buffer, and gives its memory back when one long line
+    /// grew it: a single 16 MiB message must not pin 16 MiB per child for
+    /// the rest of the process.
+    fn release_buffer(&mut self) {
+        const KEEP: usize = 64 * 1024;
+        if self.buf.capacity() > KEEP {
+            self.buf = Vec::new();
+        } else {
+            self.buf.clear();
         }
     }
 }
