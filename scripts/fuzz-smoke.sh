@@ -11,6 +11,10 @@
 # Each target starts from a scratch copy of fuzz/corpus/<target>, so the
 # committed corpus never grows here; crash inputs land in
 # fuzz/artifacts/<target>/ (git-ignored) and are also printed in base64.
+# FUZZ_BUILD_ONLY=1 stops after the build.
+# FUZZ_WORK_DIR names a folder to keep the scratch corpora and logs in
+# (scripts/fuzz.sh sets it); otherwise they go to a temporary folder that is
+# removed on exit.
 # Exits non-zero if any target fails; the last line is `N passed, N failed`.
 set -uo pipefail
 
@@ -20,16 +24,20 @@ seconds=${FUZZ_SECONDS:-10}
 install_timeout=${FUZZ_INSTALL_TIMEOUT:-900}
 build_timeout=${FUZZ_BUILD_TIMEOUT:-900}
 
+# (0 would mean "no time limit" to libFuzzer.)
 case $seconds in
-'' | *[!0-9]*)
-    echo "FUZZ_SECONDS must be a whole number of seconds, not '$seconds'" >&2
+'' | *[!0-9]* | 0)
+    echo "FUZZ_SECONDS must be a whole number of seconds ≥ 1, not '$seconds'" >&2
     exit 2
     ;;
 esac
 
-# The dictionary of each target (fuzz/README.md has the same table).
+# The dictionary of each target (fuzz/README.md has the same table); an
+# empty answer means the target takes none (mux_sequence reads operation
+# bytes, not text).
 dict_for() {
     case $1 in
+    mux_sequence) echo "" ;;
     parse_head | chunked_decode | content_length | parse_response_head) echo fuzz/dicts/http.dict ;;
     url_parse) echo fuzz/dicts/url.dict ;;
     sse_decode) echo fuzz/dicts/sse.dict ;;
@@ -87,8 +95,13 @@ else
     done
 fi
 
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-smoke.XXXXXX") || exit 2
-trap 'rm -rf "$scratch"' EXIT
+if [ -n "${FUZZ_WORK_DIR:-}" ]; then
+    scratch=$FUZZ_WORK_DIR
+    mkdir -p "$scratch" || exit 2
+else
+    scratch=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-smoke.XXXXXX") || exit 2
+    trap 'rm -rf "$scratch"' EXIT
+fi
 
 passed=0
 failed=0
@@ -111,6 +124,9 @@ if ! build "$@" >"$scratch/build.log" 2>&1; then
     exit 1
 fi
 echo "fuzz-smoke: built in $((SECONDS - start))s"
+if [ "${FUZZ_BUILD_ONLY:-0}" = 1 ]; then
+    exit 0
+fi
 
 for target in "${targets[@]}"; do
     if ! dict=$(dict_for "$target"); then
@@ -123,14 +139,17 @@ for target in "${targets[@]}"; do
         failed=$((failed + 1))
         continue
     fi
+    dict_arg=()
+    [ -n "$dict" ] && dict_arg=("-dict=$dict")
     corpus="$scratch/corpus/$target"
     mkdir -p "$corpus"
     cp -R "fuzz/corpus/$target/." "$corpus/"
+    seeds=$(ls "$corpus" | wc -l)
     log="$scratch/$target.log"
     # -timeout: one input taking 10 s is a hang; the outer timeout bounds a
     # fuzzer that never returns.
     timeout $((seconds + 120)) cargo "+$toolchain" fuzz run "${sanitizer[@]}" "$target" "$corpus" -- \
-        "-dict=$dict" \
+        "${dict_arg[@]}" \
         "-max_total_time=$seconds" \
         "-max_len=$(max_len_for "$target")" \
         -timeout=10 \
@@ -140,11 +159,13 @@ for target in "${targets[@]}"; do
     status=$?
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -n 1)
     cov=$(grep -oE '#[0-9]+[[:space:]]+DONE[[:space:]]+cov: [0-9]+' "$log" | grep -oE '[0-9]+$' | tail -n 1)
+    # Inputs libFuzzer kept for new coverage (its `NEW` status lines).
+    new=$(grep -cE '^#[0-9]+[[:space:]]+NEW' "$log")
     if [ $status -eq 0 ]; then
-        echo "ok   $target: ${execs:-?} execs in ${seconds}s, cov ${cov:-?}, corpus $(ls "$corpus" | wc -l) files"
+        echo "ok   $target: ${execs:-?} execs in ${seconds}s, cov ${cov:-?}, ${new} new-coverage inputs, corpus $seeds → $(ls "$corpus" | wc -l) files"
         passed=$((passed + 1))
     else
-        echo "FAIL $target (exit $status):" >&2
+        echo "FAIL $target (exit $status) after ${execs:-?} execs, ${new} new-coverage inputs:" >&2
         grep -v '^INFO:\|^#[0-9]' "$log" | tail -n 40 >&2
         for crash in $(grep -o 'fuzz/artifacts/[^ ]*' "$log" | sort -u); do
             [ -f "$crash" ] && echo "crash input $crash (base64): $(base64 -w0 "$crash")" >&2

@@ -97,14 +97,20 @@ fn url_parse() {
     replay("url_parse", supergateway_proto::fuzzing::url_parse);
 }
 
+#[test]
+fn mux_sequence() {
+    replay("mux_sequence", supergateway_proto::fuzzing::mux_sequence);
+}
+
 /// Every fuzz target (fuzz/fuzz_targets/*.rs) has a corpus folder and a test
 /// above, and every corpus folder belongs to a target.
 #[test]
 fn every_target_has_a_corpus() {
-    const TARGETS: [&str; 8] = [
+    const TARGETS: [&str; 9] = [
         "chunked_decode",
         "content_length",
         "line_decode",
+        "mux_sequence",
         "parse_head",
         "parse_message",
         "parse_response_head",

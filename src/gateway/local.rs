@@ -105,7 +105,15 @@ impl Stdout {
     /// Writes one message (without its newline).
     pub(crate) fn send(&self, message: &[u8]) {
         let mut line = Vec::with_capacity(message.len().saturating_add(1));
-        line.extend_from_slice(message);
+        // stdio framing is one message per line. In valid JSON a raw CR or
+        // LF can only be whitespace (inside strings they are escaped), so a
+        // pretty-printed message from the server becomes one line with the
+        // same meaning.
+        line.extend(
+            message
+                .iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+        );
         line.push(b'\n');
         let _ = self.lines.try_send(line);
     }

@@ -318,6 +318,13 @@ impl Bridge {
     }
 
     fn handle_message(&self, data: &[u8]) {
+        match parse_message(data) {
+            Ok(_) | Err(MessageError::Batch) => {}
+            Err(err) => {
+                tracing::warn!("dropped an event from the MCP server that is not JSON-RPC: {err}");
+                return;
+            }
+        }
         if let Ok(message) = parse_message(data) {
             if matches!(message.kind, Kind::Response | Kind::ErrorResponse) {
                 if let Some(id) = &message.id {
