@@ -12,7 +12,7 @@ pub(crate) mod stdio_streamable;
 pub(crate) mod stdio_ws;
 pub(crate) mod streamable_stdio;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -24,7 +24,7 @@ use supergateway_proto::http::Limits;
 
 use crate::child::Child;
 use crate::cli::Config;
-use crate::gateway::link::{Clients, Link};
+use crate::gateway::link::{outlet, Clients, Inbox, Link, SessionKey};
 use crate::http::server::{self, Handler, ServerOptions};
 use crate::rt;
 
@@ -43,6 +43,43 @@ pub(crate) fn server_options(config: &Config) -> ServerOptions {
         write_timeout: Duration::from_secs(30),
         max_connections: config.max_sessions.saturating_mul(2).saturating_add(64),
     }
+}
+
+/// A client session of a mode whose clients are separate (SSE, WebSocket):
+/// on the shared child's link, or on a new child of its own.
+pub(crate) struct ClientSession {
+    pub(crate) link: Rc<RefCell<Link>>,
+    pub(crate) key: SessionKey,
+    pub(crate) frames: Inbox,
+}
+
+/// Opens a `ClientSession` (keys from `next_key`), or says what to answer:
+/// 500 when a per-session child cannot start, 503 when the child has
+/// exited (a per-session child is then stopped, not left behind).
+pub(crate) fn open_client_session(
+    shared: Option<&Rc<RefCell<Link>>>,
+    command: &str,
+    next_key: &Cell<SessionKey>,
+) -> Result<ClientSession, (u16, &'static str)> {
+    let link = match shared {
+        Some(link) => Rc::clone(link),
+        None => Link::start(command, Clients::Separate, |_| {}).map_err(|err| {
+            tracing::error!("could not start the MCP server: {err}");
+            (500, "could not start the MCP server")
+        })?,
+    };
+    let key = next_key.get();
+    next_key.set(key.wrapping_add(1));
+    let (sender, frames) = outlet();
+    if !link.borrow_mut().open_session(key, sender, true) {
+        if shared.is_none() {
+            if let Some(child) = link.borrow().child().cloned() {
+                rt::spawn(async move { child.shutdown().await }).detach();
+            }
+        }
+        return Err((503, "the MCP server has exited"));
+    }
+    Ok(ClientSession { link, key, frames })
 }
 
 enum Stop {

@@ -22,8 +22,8 @@ use supergateway_proto::sse::{encode_comment, encode_event, SseField};
 use crate::child::Child;
 use crate::cli::Config;
 use crate::gateway::front::Front;
-use crate::gateway::link::{outlet, ClientError, Clients, Frame, Inbox, Link, SessionKey};
-use crate::gateway::{session_id, StdioMode};
+use crate::gateway::link::{ClientError, Frame, Inbox, Link, SessionKey};
+use crate::gateway::{open_client_session, session_id, ClientSession, StdioMode};
 use crate::http::response::Response;
 use crate::http::server::{Conn, Handler, Next, Request};
 use crate::rt;
@@ -83,35 +83,16 @@ impl StdioSse {
                 .error(head, conn, 503, codes::SERVER_ERROR, "too many sessions")
                 .await;
         }
-        let link = match &self.shared {
-            Some(link) => Rc::clone(link),
-            None => match Link::start(&self.command, Clients::Separate, |_| {}) {
-                Ok(link) => link,
-                Err(err) => {
-                    tracing::error!("could not start the MCP server: {err}");
-                    let message = "could not start the MCP server";
-                    return self
-                        .front
-                        .error(head, conn, 500, codes::SERVER_ERROR, message)
-                        .await;
-                }
-            },
+        let opened = open_client_session(self.shared.as_ref(), &self.command, &self.next_key);
+        let ClientSession { link, key, frames } = match opened {
+            Ok(session) => session,
+            Err((status, message)) => {
+                return self
+                    .front
+                    .error(head, conn, status, codes::SERVER_ERROR, message)
+                    .await;
+            }
         };
-        let key = self.next_key.get();
-        self.next_key.set(key.wrapping_add(1));
-        let (outlet, frames) = outlet();
-        if !link.borrow_mut().open_session(key, outlet, true) {
-            return self
-                .front
-                .error(
-                    head,
-                    conn,
-                    503,
-                    codes::SERVER_ERROR,
-                    "the MCP server has exited",
-                )
-                .await;
-        }
         let id = session_id::new();
         self.sessions.borrow_mut().insert(
             id.clone(),

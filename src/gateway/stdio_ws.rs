@@ -57,8 +57,8 @@ use supergateway_proto::ws::accept_key;
 use crate::child::Child;
 use crate::cli::Config;
 use crate::gateway::front::Front;
-use crate::gateway::link::{outlet, ClientError, Clients, Frame, Inbox, Link, SessionKey};
-use crate::gateway::{server_options, StdioMode};
+use crate::gateway::link::{ClientError, Frame, Inbox, Link, SessionKey};
+use crate::gateway::{open_client_session, server_options, ClientSession, StdioMode};
 use crate::http::response::Response;
 use crate::http::server::{Conn, Handler, Next, Request};
 use crate::rt;
@@ -167,36 +167,16 @@ impl StdioWs {
                 .error(head, conn, 503, codes::SERVER_ERROR, "too many sessions")
                 .await;
         }
-        let link = match &self.shared {
-            Some(link) => Rc::clone(link),
-            None => match Link::start(&self.command, Clients::Separate, |_| {}) {
-                Ok(link) => link,
-                Err(err) => {
-                    tracing::error!("could not start the MCP server: {err}");
-                    let message = "could not start the MCP server";
-                    return self
-                        .front
-                        .error(head, conn, 500, codes::SERVER_ERROR, message)
-                        .await;
-                }
-            },
+        let opened = open_client_session(self.shared.as_ref(), &self.command, &self.next_key);
+        let ClientSession { link, key, frames } = match opened {
+            Ok(session) => session,
+            Err((status, message)) => {
+                return self
+                    .front
+                    .error(head, conn, status, codes::SERVER_ERROR, message)
+                    .await;
+            }
         };
-        let key = self.next_key.get();
-        self.next_key.set(key.wrapping_add(1));
-        let (outlet, frames) = outlet();
-        if !link.borrow_mut().open_session(key, outlet, true) {
-            self.stop_own_child(&link);
-            return self
-                .front
-                .error(
-                    head,
-                    conn,
-                    503,
-                    codes::SERVER_ERROR,
-                    "the MCP server has exited",
-                )
-                .await;
-        }
         self.sessions.borrow_mut().insert(key, Rc::clone(&link));
 
         let accept = accept_key(client_key);
