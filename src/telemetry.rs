@@ -8,6 +8,9 @@
 //! - `RUST_LOG` directives are applied on top of those: a directive for the same target
 //!   replaces the level's (`RUST_LOG=warn` turns `info` down), new targets are added
 //!   (`RUST_LOG=async_io=trace`). Invalid directives are reported once on stderr and skipped.
+//! - Directives are `level` or `target=level` (tracing-subscriber's `Targets`), not
+//!   `EnvFilter`'s span and field matchers: those need a regex engine, which cost the binary
+//!   ~400 KB for a feature a gateway's operators do not use.
 //! - Logs go to stderr in the stdio output modes, where stdout carries the protocol, and to
 //!   stdout otherwise (the Node version's choice). ANSI colours only when that stream is a
 //!   terminal.
@@ -16,35 +19,55 @@
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::cli::LogLevel;
 
 /// Sets up tracing-subscriber's fmt layer for the process (see the module doc). Calling it
 /// twice keeps the first setup.
 pub(crate) fn init_logging(level: LogLevel, to_stderr: bool) {
-    let rust_log = std::env::var(EnvFilter::DEFAULT_ENV).ok();
+    let rust_log = std::env::var("RUST_LOG").ok();
     let Some(directives) = directives(level, rust_log.as_deref()) else {
         return;
     };
-    let builder =
-        tracing_subscriber::fmt().with_env_filter(EnvFilter::builder().parse_lossy(directives));
+    let filter = targets(&directives);
+    let registry = tracing_subscriber::registry().with(filter);
     let installed = if to_stderr {
         let ansi = std::io::stderr().is_terminal();
-        builder
+        let fmt = tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
-            .with_ansi(ansi)
-            .try_init()
+            .with_ansi(ansi);
+        registry.with(fmt).try_init()
     } else {
         let ansi = std::io::stdout().is_terminal();
-        builder
+        let fmt = tracing_subscriber::fmt::layer()
             .with_writer(std::io::stdout)
-            .with_ansi(ansi)
-            .try_init()
+            .with_ansi(ansi);
+        registry.with(fmt).try_init()
     };
     if let Err(error) = installed {
         eprintln!("supergateway: logging not set up: {error}");
     }
+}
+
+/// The filter for comma-separated directives; each invalid one is reported on stderr and
+/// skipped, so one typo in `RUST_LOG` does not silence the rest.
+fn targets(directives: &str) -> Targets {
+    let valid: Vec<&str> = directives
+        .split(',')
+        .map(str::trim)
+        .filter(|directive| !directive.is_empty())
+        .filter(|directive| match directive.parse::<Targets>() {
+            Ok(_) => true,
+            Err(_) => {
+                eprintln!("supergateway: ignoring invalid RUST_LOG directive {directive:?}");
+                false
+            }
+        })
+        .collect();
+    valid.join(",").parse().unwrap_or_default()
 }
 
 /// The filter directives for a level and an optional `RUST_LOG` value; `None` when nothing
@@ -98,8 +121,7 @@ mod tests {
     fn rust_log_overrides_the_level_for_the_same_target() {
         let filter = |level, rust_log| {
             let directives = directives(level, rust_log).unwrap_or_default();
-            let mut parts: Vec<String> = EnvFilter::builder()
-                .parse_lossy(directives)
+            let mut parts: Vec<String> = targets(&directives)
                 .to_string()
                 .split(',')
                 .map(str::to_owned)
@@ -110,6 +132,7 @@ mod tests {
         assert_eq!(filter(LogLevel::Info, None), "info");
         assert_eq!(filter(LogLevel::Info, Some("warn")), "warn");
         assert_eq!(filter(LogLevel::Info, Some("x=trace")), "info,x=trace");
+        assert_eq!(filter(LogLevel::Info, Some("x=loud,y=debug")), "info,y=debug");
         assert_eq!(
             filter(LogLevel::Debug, Some("supergateway=trace,off")),
             "off,supergateway=trace,supergateway_proto=debug"
