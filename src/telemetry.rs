@@ -132,7 +132,10 @@ mod tests {
         assert_eq!(filter(LogLevel::Info, None), "info");
         assert_eq!(filter(LogLevel::Info, Some("warn")), "warn");
         assert_eq!(filter(LogLevel::Info, Some("x=trace")), "info,x=trace");
-        assert_eq!(filter(LogLevel::Info, Some("x=loud,y=debug")), "info,y=debug");
+        assert_eq!(
+            filter(LogLevel::Info, Some("x=loud,y=debug")),
+            "info,y=debug"
+        );
         assert_eq!(
             filter(LogLevel::Debug, Some("supergateway=trace,off")),
             "off,supergateway=trace,supergateway_proto=debug"
