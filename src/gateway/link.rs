@@ -130,7 +130,10 @@ pub(crate) struct Closed;
 
 /// A new session queue, bounded in messages and in bytes.
 pub(crate) fn outlet() -> (Outlet, Inbox) {
-    let (sender, frames) = channel::bounded(OUTLET_FRAMES);
+    // Unbounded underneath, bounded in `try_send`: a bounded channel allocates
+    // all of its slots up front (32 KiB per session at 1024 frames), while
+    // this one grows in small blocks as frames are queued.
+    let (sender, frames) = channel::unbounded();
     let queued = Rc::new(Cell::new(0));
     (
         Outlet {
@@ -172,7 +175,8 @@ impl Outlet {
     /// Queues `frame`, unless the client is too far behind.
     fn try_send(&self, frame: Frame) -> Result<(), TrySendError<Frame>> {
         let queued = self.queued.get();
-        if queued > 0 && queued.saturating_add(frame.len()) > OUTLET_BYTES {
+        let too_many_bytes = queued > 0 && queued.saturating_add(frame.len()) > OUTLET_BYTES;
+        if too_many_bytes || self.sender.len() >= OUTLET_FRAMES {
             return Err(TrySendError::Full(frame));
         }
         let len = frame.len();
