@@ -61,6 +61,7 @@ use supergateway_proto::http::{
 use supergateway_proto::url::Url;
 
 use self::transport::Stream;
+use crate::http::ReadBuf;
 
 /// Settings of a [`Client`].
 #[derive(Clone, Debug)]
@@ -213,7 +214,7 @@ impl Client {
         .await?;
         let conn = Conn {
             stream,
-            buf: Vec::new(),
+            buf: ReadBuf::default(),
         };
         self.exchange(conn, &key, &request, method, timeout)
             .await
@@ -378,9 +379,9 @@ impl ClientResponse {
             if !conn.buf.is_empty() {
                 let mut piece = Vec::new();
                 let progress = decoder
-                    .decode(&conn.buf, &mut piece)
+                    .decode(conn.buf.filled(), &mut piece)
                     .map_err(ClientError::Http)?;
-                conn.buf.drain(..progress.consumed.min(conn.buf.len()));
+                conn.buf.consume(progress.consumed);
                 if progress.done {
                     self.finish();
                     return Ok((!piece.is_empty()).then_some(piece));
@@ -498,7 +499,7 @@ struct Idle {
 struct Conn {
     stream: Stream,
     /// Invariant: empty while the connection is idle in the pool.
-    buf: Vec<u8>,
+    buf: ReadBuf,
 }
 
 enum Body {
@@ -602,10 +603,10 @@ async fn write_and_read_head(conn: &mut Conn, request: &[u8]) -> Result<Response
     let mut informational = 0usize;
     loop {
         if let Some((head, used)) = decoder
-            .decode(&conn.buf)
+            .decode(conn.buf.filled())
             .map_err(|err| Failure::after_response(ClientError::Http(err)))?
         {
-            conn.buf.drain(..used.min(conn.buf.len()));
+            conn.buf.consume(used);
             if !head.is_informational() {
                 return Ok(head);
             }
@@ -657,18 +658,11 @@ fn is_closed_kind(err: &io::Error) -> bool {
     )
 }
 
-/// Appends up to 16 KiB read from the connection to its buffer.
+/// Appends what the connection has (at least 4 KiB of room) to its buffer.
 async fn read_more(conn: &mut Conn) -> io::Result<usize> {
-    const CHUNK: usize = 16 * 1024;
-    let start = conn.buf.len();
-    conn.buf.resize(start.saturating_add(CHUNK), 0);
-    let result = match conn.buf.get_mut(start..) {
-        Some(spare) => conn.stream.read(spare).await,
-        None => Ok(0),
-    };
-    let n = *result.as_ref().unwrap_or(&0);
-    conn.buf.truncate(start.saturating_add(n));
-    result
+    let n = conn.stream.read(conn.buf.spare()).await?;
+    conn.buf.advance(n);
+    Ok(n)
 }
 
 /// The method token for the request line.

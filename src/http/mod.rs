@@ -2,5 +2,8 @@
 //! All parsing and framing is `supergateway_proto::http`.
 
 pub(crate) mod client;
+mod read_buf;
 pub(crate) mod response;
 pub(crate) mod server;
+
+pub(crate) use read_buf::ReadBuf;

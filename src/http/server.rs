@@ -22,6 +22,7 @@ use supergateway_proto::http::{
 use supergateway_proto::jsonrpc::{codes, encode_error};
 
 use crate::http::response::Response;
+use crate::http::ReadBuf;
 use crate::rt;
 
 /// Timeouts and bounds of the connection driver.
@@ -245,7 +246,7 @@ enum ReadError {
 }
 
 async fn serve_connection<H: Handler>(mut conn: Conn, options: &ServerOptions, handler: Rc<H>) {
-    let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
+    let mut buf = ReadBuf::default();
     let mut decoder = HeadDecoder::new(options.limits);
     loop {
         decoder.reset();
@@ -269,7 +270,7 @@ async fn serve_connection<H: Handler>(mut conn: Conn, options: &ServerOptions, h
         let keep_alive = request.head.keep_alive();
         let upgrade = request.head.is_websocket_upgrade();
         if upgrade {
-            conn.read_ahead = std::mem::take(&mut buf);
+            conn.read_ahead = std::mem::take(&mut buf).into_filled();
         }
         let next = Rc::clone(&handler).handle(request, &mut conn).await;
         if next == Next::Close || !keep_alive || upgrade {
@@ -281,7 +282,7 @@ async fn serve_connection<H: Handler>(mut conn: Conn, options: &ServerOptions, h
 
 async fn read_request(
     conn: &Conn,
-    buf: &mut Vec<u8>,
+    buf: &mut ReadBuf,
     decoder: &mut HeadDecoder,
     options: &ServerOptions,
 ) -> Result<Request, ReadError> {
@@ -301,8 +302,8 @@ async fn read_request(
     // Head: one deadline for all of it.
     let head = async {
         loop {
-            if let Some((head, used)) = decoder.decode(buf).map_err(ReadError::Http)? {
-                buf.drain(..used);
+            if let Some((head, used)) = decoder.decode(buf.filled()).map_err(ReadError::Http)? {
+                buf.consume(used);
                 return Ok(head);
             }
             match read_more(conn, buf).await {
@@ -335,9 +336,9 @@ async fn read_request(
     async {
         loop {
             let progress = body_decoder
-                .decode(buf, &mut body)
+                .decode(buf.filled(), &mut body)
                 .map_err(ReadError::Http)?;
-            buf.drain(..progress.consumed);
+            buf.consume(progress.consumed);
             if progress.done {
                 return Ok(());
             }
@@ -355,18 +356,11 @@ async fn read_request(
     Ok(Request { head, body })
 }
 
-/// Appends up to 16 KiB read from the connection to `buf`.
-async fn read_more(conn: &Conn, buf: &mut Vec<u8>) -> io::Result<usize> {
-    const CHUNK: usize = 16 * 1024;
-    let start = buf.len();
-    buf.resize(start.saturating_add(CHUNK), 0);
-    let result = match buf.get_mut(start..) {
-        Some(spare) => (&*conn.stream).read(spare).await,
-        None => Ok(0),
-    };
-    let n = *result.as_ref().unwrap_or(&0);
-    buf.truncate(start.saturating_add(n));
-    result
+/// Appends what the connection has (at least 4 KiB of room) to `buf`.
+async fn read_more(conn: &Conn, buf: &mut ReadBuf) -> io::Result<usize> {
+    let n = (&*conn.stream).read(buf.spare()).await?;
+    buf.advance(n);
+    Ok(n)
 }
 
 /// A complete error response that closes the connection: the status, and a
