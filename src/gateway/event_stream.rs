@@ -8,16 +8,16 @@
 //! endpoint with `Last-Event-ID` and resume this stream, and only this one.
 
 use std::collections::VecDeque;
+use std::pin::pin;
 use std::time::Duration;
 
-use async_io::Timer;
-use futures_lite::FutureExt;
+use futures_lite::{FutureExt, StreamExt};
 use supergateway_proto::http::{encode_chunk, encode_last_chunk};
 use supergateway_proto::mux::write_u64;
 use supergateway_proto::sse::{encode_comment, encode_event, encode_retry, SseField};
 
 use crate::gateway::link::{Frame, Inbox, SessionKey};
-use crate::http::server::Conn;
+use crate::http::server::{keep_alive_ticks, Conn};
 
 /// Bytes gathered into one write when several messages are queued.
 const WRITE_BATCH_BYTES: usize = 256 * 1024;
@@ -121,17 +121,17 @@ impl EventStream {
             return PumpEnd::Gone;
         }
         pending.clear();
+        // Made once, not per event (see `stdio_sse`'s pump).
+        let mut closed = pin!(conn.closed());
+        let mut ticks = keep_alive_ticks(keep_alive);
         loop {
             let wake = async { self.frames.recv().await.map_or(Wake::Closed, Wake::Frame) }
                 .or(async {
-                    conn.closed().await;
+                    closed.as_mut().await;
                     Wake::Gone
                 })
                 .or(async {
-                    match keep_alive {
-                        Some(every) => Timer::after(every).await,
-                        None => std::future::pending().await,
-                    };
+                    ticks.next().await;
                     Wake::Tick
                 })
                 .await;

@@ -10,11 +10,11 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::pin::pin;
 use std::rc::Rc;
 use std::time::Duration;
 
-use async_io::Timer;
-use futures_lite::FutureExt;
+use futures_lite::{FutureExt, StreamExt};
 use supergateway_proto::http::{Method, RequestHead};
 use supergateway_proto::jsonrpc::codes;
 use supergateway_proto::sse::{encode_comment, encode_event, SseField};
@@ -25,7 +25,7 @@ use crate::gateway::front::Front;
 use crate::gateway::link::{ClientError, Frame, Inbox, Link, SessionKey};
 use crate::gateway::{open_client_session, session_id, ClientSession, StdioMode};
 use crate::http::response::Response;
-use crate::http::server::{Conn, Handler, Next, Request};
+use crate::http::server::{keep_alive_ticks, Conn, Handler, Next, Request};
 use crate::rt;
 
 /// Bytes gathered into one write when several messages are queued.
@@ -143,17 +143,19 @@ impl StdioSse {
             Tick,
             Done,
         }
+        // Made once, not per event: each new `closed` future would try a
+        // read (EAGAIN, then an epoll registration) and each new timer would
+        // reprogram the reactor's timerfd, three syscalls per message.
+        let mut closed = pin!(conn.closed());
+        let mut ticks = keep_alive_ticks(self.keep_alive);
         loop {
             let next = async { frames.recv().await.map_or(Wake::Done, Wake::Frame) }
                 .or(async {
-                    conn.closed().await;
+                    closed.as_mut().await;
                     Wake::Done
                 })
                 .or(async {
-                    match self.keep_alive {
-                        Some(every) => Timer::after(every).await,
-                        None => std::future::pending().await,
-                    };
+                    ticks.next().await;
                     Wake::Tick
                 })
                 .await;

@@ -9,7 +9,7 @@
 
 use std::cell::Cell;
 use std::future::Future;
-use std::io;
+use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
 use std::time::Duration;
@@ -115,17 +115,32 @@ impl Conn {
 
     /// Resolves when the client closes its side (or sends bytes we will not
     /// read: pipelining over a stream is not supported, so that closes too).
+    ///
+    /// It waits for readiness and reads only then: a pending `read` future
+    /// retries the syscall each time it is polled, and a stream's task is
+    /// polled for every message it sends.
     pub(crate) async fn closed(&self) {
         let mut scratch = [0u8; 512];
         loop {
-            match (&*self.stream).read(&mut scratch).await {
-                Ok(0) | Err(_) => return,
+            if self.stream.readable().await.is_err() {
+                return;
+            }
+            match self.stream.get_ref().read(&mut scratch) {
+                Ok(0) => return,
                 // A client may send nothing on a stream it reads; anything
                 // it sends is discarded, bounded by this small buffer.
                 Ok(_) => {}
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return,
             }
         }
     }
+}
+
+/// The keep-alive heartbeat of a stream: a tick every `every`, or never.
+pub(crate) fn keep_alive_ticks(every: Option<Duration>) -> Timer {
+    every.map_or_else(Timer::never, Timer::interval)
 }
 
 /// Writes all of `bytes`, or fails with `TimedOut` when a write stalls for
