@@ -146,6 +146,71 @@ fn an_args_change_restarts_the_shared_child_and_the_client_stays_connected() {
 }
 
 #[test]
+fn updates_in_quick_succession_leave_an_initialised_child() {
+    // The second restart comes while the replayed initialize is still at
+    // the first new child: the replay must carry over to the next one.
+    let gw = gateway(&["--outputTransport", "ws"]);
+    let admin_at = admin_addr(|| gw.log());
+    let mut client = WsClient::ws(&gw);
+    client.call(
+        0,
+        "initialize",
+        json!({"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"t","version":"1"}}),
+    );
+    for round in 0..3 {
+        post_update(
+            admin_at,
+            "/runtime/defaults",
+            &json!({"extra_cli_args": [format!("r{round}-a")]}),
+        );
+        post_update(
+            admin_at,
+            "/runtime/defaults",
+            &json!({"extra_cli_args": [format!("r{round}-b")]}),
+        );
+        let seen = argv_of(&client.call(round + 1, "tools/call", argv_params(&[])));
+        assert_eq!(seen["argv"], json!([format!("r{round}-b")]));
+        let count = client.call(
+            100 + round,
+            "tools/call",
+            json!({"name": "init_count", "arguments": {}}),
+        );
+        assert_eq!(tool_text(&count), "1");
+    }
+}
+
+/// A WebSocket client, enough for these tests.
+struct WsClient {
+    ws: tungstenite::WebSocket<TcpStream>,
+}
+
+impl WsClient {
+    fn ws(gw: &Gateway) -> Self {
+        use tungstenite::client::IntoClientRequest;
+        let request = format!("ws://{}/message", gw.addr)
+            .into_client_request()
+            .unwrap();
+        let (ws, _) = tungstenite::client(request, gw.connect()).unwrap();
+        Self { ws }
+    }
+
+    fn call(&mut self, id: u64, method: &str, params: Value) -> Value {
+        let message = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        self.ws
+            .send(tungstenite::Message::text(message.to_string()))
+            .unwrap();
+        loop {
+            if let tungstenite::Message::Text(text) = self.ws.read().unwrap() {
+                let value: Value = serde_json::from_str(&text).unwrap();
+                if value["id"] == id {
+                    return value;
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn requests_in_flight_get_an_error_when_the_child_restarts() {
     let gw = gateway(&[]);
     let admin_at = admin_addr(|| gw.log());
@@ -302,26 +367,10 @@ fn a_session_override_in_stateful_streamable_restarts_that_session_only() {
 
 #[test]
 fn a_websocket_connection_has_an_id_and_can_be_overridden() {
-    use tungstenite::client::IntoClientRequest;
     let gw = gateway(&["--outputTransport", "ws"]);
     let admin_at = admin_addr(|| gw.log());
-    let request = format!("ws://{}/message", gw.addr)
-        .into_client_request()
-        .unwrap();
-    let (mut ws, _) = tungstenite::client(request, gw.connect()).unwrap();
-    let mut call = |id: u64, method: &str, params: Value| -> Value {
-        let message = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        ws.send(tungstenite::Message::text(message.to_string()))
-            .unwrap();
-        loop {
-            if let tungstenite::Message::Text(text) = ws.read().unwrap() {
-                let value: Value = serde_json::from_str(&text).unwrap();
-                if value["id"] == id {
-                    return value;
-                }
-            }
-        }
-    };
+    let mut client = WsClient::ws(&gw);
+    let mut call = |id: u64, method: &str, params: Value| client.call(id, method, params);
     call(
         0,
         "initialize",

@@ -239,6 +239,9 @@ pub(crate) struct Link {
     /// The `initialize` that initialised the child (set while it is pending
     /// or done), replayed to a restarted child.
     replay: Option<Replay>,
+    /// Children replaced by a restart, possibly still shutting down (a
+    /// gateway that stops waits for them too).
+    retiring: Vec<Child>,
 }
 
 impl Link {
@@ -275,6 +278,7 @@ impl Link {
             generation: 0,
             on_exit: Some(Box::new(on_exit)),
             replay: None,
+            retiring: Vec::new(),
         }));
         let child = spawn_child(&link, spec, 0)?;
         let mut this = link.borrow_mut();
@@ -300,7 +304,13 @@ impl Link {
             }
             this.generation = this.generation.wrapping_add(1);
             this.fail_in_flight(RESTARTED);
-            (this.child.take(), this.generation)
+            this.initialized_sent = false;
+            this.retiring.retain(Child::is_running);
+            let old = this.child.take();
+            if let Some(old) = &old {
+                this.retiring.push(old.clone());
+            }
+            (old, this.generation)
         };
         if let Some(old) = old {
             rt::spawn(async move { old.shutdown().await }).detach();
@@ -328,6 +338,16 @@ impl Link {
         }
     }
 
+    /// Every child of this link that may still run: the current one and
+    /// those a restart replaced (stopping the gateway stops them all).
+    pub(crate) fn children(&self) -> Vec<Child> {
+        self.child
+            .iter()
+            .chain(self.retiring.iter().filter(|child| child.is_running()))
+            .cloned()
+            .collect()
+    }
+
     /// What the current child was started with.
     pub(crate) fn spec(&self) -> &ChildSpec {
         &self.spec
@@ -351,14 +371,41 @@ impl Link {
         for id in self.mux.in_flight_ids(key) {
             self.answer_error(key, &id, codes::SERVER_ERROR, message);
         }
+        let mut waiting = Vec::new();
+        if let Init::Pending { waiters, .. } = &mut self.init {
+            waiters.retain(|(session, id)| {
+                if *session == key {
+                    waiting.push(id.clone());
+                }
+                *session != key
+            });
+        }
+        for id in waiting {
+            self.answer_error(key, &id, codes::SERVER_ERROR, message);
+        }
+        let held: Vec<Vec<u8>> = self
+            .held
+            .iter()
+            .filter(|(session, _)| *session == key)
+            .map(|(_, bytes)| bytes.clone())
+            .collect();
+        for bytes in held {
+            if let Ok(held) = parse_message(&bytes) {
+                if let (Kind::Request, Some(id)) = (held.kind, &held.id) {
+                    self.answer_error(key, &id.to_owned(), codes::SERVER_ERROR, message);
+                }
+            }
+        }
         // (A client too slow to take those answers has been dropped.)
         let registered = self.outlets.remove(&key)?;
         self.close_session(key);
         Some(registered.outlet)
     }
 
-    /// Answers every request in flight (and every held one) with `message`;
-    /// an `initialize` not yet answered is forgotten (its client retries).
+    /// Answers every request in flight (and every held one) with `message`.
+    /// The `initialize` to replay is kept even if its answer had not come
+    /// yet: the next child gets it, and a client that retries its
+    /// `initialize` waits for that.
     fn fail_in_flight(&mut self, message: &str) {
         for (key, id) in self.mux.drain() {
             self.answer_error(key, &id, codes::SERVER_ERROR, message);
@@ -368,10 +415,9 @@ impl Link {
                 for (key, id) in waiters {
                     self.answer_error(key, &id, codes::SERVER_ERROR, message);
                 }
-                self.replay = None;
             }
             Init::Done(result) => self.init = Init::Done(result),
-            Init::Idle => self.replay = None,
+            Init::Idle => {}
         }
         for (key, bytes) in std::mem::take(&mut self.held) {
             if let Ok(held) = parse_message(&bytes) {

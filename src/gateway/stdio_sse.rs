@@ -253,17 +253,14 @@ impl StdioMode for StdioSse {
     }
 
     fn children(&self) -> Vec<Child> {
-        let mut children: Vec<Child> = Vec::new();
-        if let Some(child) = self
+        let mut children: Vec<Child> = self
             .shared
             .as_ref()
-            .and_then(|link| link.borrow().child().cloned())
-        {
-            children.push(child);
-        }
+            .map(|link| link.borrow().children())
+            .unwrap_or_default();
         for session in self.sessions.borrow().values() {
             if session.route.owns_child(self.shared.as_ref()) {
-                children.extend(session.route.link().borrow().child().cloned());
+                children.extend(session.route.link().borrow().children());
             }
         }
         children

@@ -707,16 +707,13 @@ impl StdioMode for StdioStreamable {
     }
 
     fn children(&self) -> Vec<Child> {
-        let mut children: Vec<Child> = Vec::new();
-        if let Some(child) = self
+        let mut children: Vec<Child> = self
             .shared
             .as_ref()
-            .and_then(|link| link.borrow().child().cloned())
-        {
-            children.push(child);
-        }
+            .map(|link| link.borrow().children())
+            .unwrap_or_default();
         for session in self.sessions.borrow().values() {
-            children.extend(session.link.borrow().child().cloned());
+            children.extend(session.link.borrow().children());
         }
         children.extend(self.open_requests.borrow().values().flatten().cloned());
         children

@@ -456,17 +456,14 @@ impl StdioMode for StdioWs {
     }
 
     fn children(&self) -> Vec<Child> {
-        let mut children: Vec<Child> = Vec::new();
-        if let Some(child) = self
+        let mut children: Vec<Child> = self
             .shared
             .as_ref()
-            .and_then(|link| link.borrow().child().cloned())
-        {
-            children.push(child);
-        }
+            .map(|link| link.borrow().children())
+            .unwrap_or_default();
         for route in self.sessions.borrow().values() {
             if route.owns_child(self.shared.as_ref()) {
-                children.extend(route.link().borrow().child().cloned());
+                children.extend(route.link().borrow().children());
             }
         }
         children
