@@ -471,3 +471,97 @@ pub(crate) fn start(config: &Config, runtime: &Rc<Runtime>) -> Result<Vec<Task<(
     }
     Ok(tasks)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime(args: &[&str]) -> Rc<Runtime> {
+        let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+        Runtime::new(&crate::cli::parse(&args).unwrap())
+    }
+
+    fn update(json: &str) -> Overrides {
+        update::parse_payload(json.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn session_overrides_merge_over_the_defaults() {
+        let rt = runtime(&["--stdio", "srv --x"]);
+        assert_eq!(rt.child_spec().command, "srv --x");
+        let restarted = rt
+            .apply(
+                &Scope::Defaults,
+                &update(r#"{"extra_cli_args":["a b"],"env":{"A":"1","B":"2"}}"#),
+            )
+            .unwrap();
+        assert!(!restarted, "no child to restart");
+        let spec = rt.child_spec();
+        assert_eq!(spec.command, "srv --x 'a b'");
+        assert_eq!(
+            spec.env,
+            vec![("A".into(), "1".into()), ("B".into(), "2".into())]
+        );
+        let own = update(r#"{"env":{"B":"session"}}"#);
+        let spec = rt.spec_for(Some(&own));
+        assert_eq!(spec.command, "srv --x 'a b'", "the defaults' arguments");
+        assert_eq!(
+            spec.env,
+            vec![("A".into(), "1".into()), ("B".into(), "session".into())]
+        );
+        let own = update(r#"{"extra_cli_args":[]}"#);
+        assert_eq!(rt.spec_for(Some(&own)).command, "srv --x");
+    }
+
+    #[test]
+    fn runtime_headers_go_over_configured_ones() {
+        let rt = runtime(&["--stdio", "srv", "--header", "X-A: 1", "--header", "X-B: 2"]);
+        rt.apply(
+            &Scope::Defaults,
+            &update(r#"{"headers":{"x-b":"3","X-C":"4"}}"#),
+        )
+        .unwrap();
+        let headers: Vec<(String, Vec<u8>)> = rt
+            .response_headers(None)
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect();
+        assert_eq!(
+            headers,
+            vec![
+                ("X-A".to_owned(), b"1".to_vec()),
+                // The runtime ones in the payload's name order (byte order).
+                ("X-C".to_owned(), b"4".to_vec()),
+                ("x-b".to_owned(), b"3".to_vec()),
+            ]
+        );
+        assert!(!rt.has_session_headers());
+        assert!(matches!(
+            rt.apply(&Scope::Session("nope".into()), &update("{}")),
+            Err(UpdateError::UnknownSession)
+        ));
+    }
+
+    #[test]
+    fn reverse_modes_take_headers_only() {
+        let rt = runtime(&["--sse", "http://127.0.0.1:1/sse"]);
+        for (body, field) in [
+            (
+                r#"{"extra_cli_args":["x"],"headers":{"X":"y"}}"#,
+                "extra_cli_args",
+            ),
+            (r#"{"env":{"A":"b"}}"#, "env"),
+        ] {
+            match rt.apply(&Scope::Defaults, &update(body)) {
+                Err(UpdateError::Field(err)) => assert_eq!(err.field, field),
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+        // Nothing of the refused update was applied.
+        assert!(rt.live_headers().snapshot().is_empty());
+        assert!(!rt
+            .apply(&Scope::Defaults, &update(r#"{"headers":{"X":"y"}}"#))
+            .unwrap());
+        assert_eq!(rt.live_headers().snapshot().len(), 1);
+    }
+}
