@@ -45,6 +45,15 @@ pub(crate) enum SendError {
     Gone,
 }
 
+/// What a child is started with: the shell command (the `--stdio` command
+/// with any runtime `extra_cli_args` appended, quoted) and variables added
+/// to the gateway's environment (runtime `env`).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct ChildSpec {
+    pub(crate) command: String,
+    pub(crate) env: Vec<(String, String)>,
+}
+
 /// A running (or exited) child process. Cheap to clone: all clones share it.
 #[derive(Clone)]
 pub(crate) struct Child {
@@ -68,14 +77,16 @@ impl Child {
     /// with the exit code after the process has exited and its stdout has
     /// been read to the end.
     pub(crate) fn spawn(
-        command: &str,
+        spec: &ChildSpec,
         on_line: impl FnMut(&[u8]) + 'static,
         on_exit: impl FnOnce(i32) + 'static,
     ) -> io::Result<Self> {
+        let command = spec.command.as_str();
         let mut std_command = std::process::Command::new("sh");
         std_command
             .arg("-c")
             .arg(shell_script(command).as_ref())
+            .envs(spec.env.iter().map(|(name, value)| (name, value)))
             .process_group(0);
         // The stdio settings go on the async command: its `From` conversion
         // resets them to "inherit".
@@ -87,7 +98,18 @@ impl Child {
         let pid = i32::try_from(process.id())
             .ok()
             .and_then(rustix::process::Pid::from_raw);
-        tracing::info!("child started (pid {}): {}", process.id(), command);
+        if spec.env.is_empty() {
+            tracing::info!("child started (pid {}): {}", process.id(), command);
+        } else {
+            // Names only: runtime environment values are often secrets.
+            let names: Vec<&str> = spec.env.iter().map(|(name, _)| name.as_str()).collect();
+            tracing::info!(
+                "child started (pid {}): {} (runtime env: {})",
+                process.id(),
+                command,
+                names.join(", ")
+            );
+        }
 
         let (stdin_tx, stdin_rx) = channel::bounded::<Vec<u8>>(STDIN_QUEUE);
         let (exit_tx, exit_rx) = channel::bounded::<()>(1);
@@ -155,6 +177,14 @@ impl Child {
             Err(TrySendError::Full(_)) => Err(SendError::Busy),
             Err(TrySendError::Closed(_)) => Err(SendError::Gone),
         }
+    }
+
+    /// The process id (of `sh`, which leads the child's process group).
+    pub(crate) fn pid(&self) -> Option<i32> {
+        self.inner
+            .pgid
+            .map(rustix::process::Pid::as_raw_nonzero)
+            .map(i32::from)
     }
 
     /// True until the process has exited.

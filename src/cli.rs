@@ -147,6 +147,9 @@ pub(crate) struct Config {
     pub(crate) runtime_prompt: bool,
     /// `--runtimeAdminPort`.
     pub(crate) runtime_admin_port: Option<u16>,
+    /// `--runtimeAdminToken`, else the `SUPERGATEWAY_ADMIN_TOKEN` environment variable
+    /// (which keeps it out of `ps`): the admin API then needs `Authorization: Bearer TOKEN`.
+    pub(crate) runtime_admin_token: Option<String>,
     /// `--childPerSession` (ours): one child per connection/request instead of a shared one.
     pub(crate) child_per_session: bool,
     /// `--headTimeout MS` (ours), default 10 s: the deadline for a whole
@@ -218,7 +221,17 @@ pub(crate) fn from_env() -> Result<Config, Exit> {
             }
         }
     }
-    parse(&args)
+    let mut config = parse(&args)?;
+    if config.runtime_admin_token.is_none() {
+        if let Some(token) = std::env::var_os(ADMIN_TOKEN_ENV).filter(|token| !token.is_empty()) {
+            let token = token
+                .into_string()
+                .map_err(|_| Exit::usage(format_args!("{ADMIN_TOKEN_ENV} is not valid UTF-8")))?;
+            config.runtime_admin_token =
+                Some(admin_token(ADMIN_TOKEN_ENV, token).map_err(Exit::usage)?);
+        }
+    }
+    Ok(config)
 }
 
 /// Parses argv (without argv[0]) into a Config, or the outcome to print: help/version text
@@ -315,6 +328,10 @@ impl fmt::Debug for Config {
             .field("health_endpoints", &self.health_endpoints)
             .field("runtime_prompt", &self.runtime_prompt)
             .field("runtime_admin_port", &self.runtime_admin_port)
+            .field(
+                "runtime_admin_token",
+                &self.runtime_admin_token.as_ref().map(|_| REDACTED),
+            )
             .field("child_per_session", &self.child_per_session)
             .field("head_timeout", &self.head_timeout)
             .field("body_timeout", &self.body_timeout)
@@ -423,6 +440,9 @@ struct RawArgs {
     /// serve the runtime admin API on 127.0.0.1:N
     #[argh(option, arg_name = "n")]
     runtime_admin_port: Option<String>,
+    /// bearer token the admin API requires (or env SUPERGATEWAY_ADMIN_TOKEN, kept out of ps)
+    #[argh(option, arg_name = "token")]
+    runtime_admin_token: Option<String>,
     /// one child per connection or request instead of one shared child
     #[argh(switch)]
     child_per_session: bool,
@@ -496,6 +516,7 @@ const FLAGS: &[Flag] = &[
     flag("healthEndpoint", "health-endpoint", Kind::Repeated),
     flag("runtimePrompt", "runtime-prompt", Kind::Switch),
     flag("runtimeAdminPort", "runtime-admin-port", Kind::Single),
+    flag("runtimeAdminToken", "runtime-admin-token", Kind::Single),
     flag("childPerSession", "child-per-session", Kind::Switch),
     flag("keepAlive", "keep-alive", Kind::Single),
     flag("maxBodyBytes", "max-body-bytes", Kind::Single),
@@ -526,7 +547,9 @@ fn scan(args: &[String]) -> Scan {
     let mut after: Option<&'static str> = None;
     let mut rest = args.iter().peekable();
     while let Some(arg) = rest.next() {
-        let after_secret = after.filter(|name| *name == "header" || *name == "oauth2Bearer");
+        let after_secret = after.filter(|name| {
+            *name == "header" || *name == "oauth2Bearer" || *name == "runtimeAdminToken"
+        });
         let hint = match after.take() {
             Some("stdio") => STDIO_QUOTE_HINT,
             _ => SEE_HELP,
@@ -869,6 +892,10 @@ fn validate(mut raw: RawArgs) -> Result<Config, String> {
         Some(port) => Some(port_number("--runtimeAdminPort", port)?),
         None => None,
     };
+    let runtime_admin_token = match raw.runtime_admin_token.take() {
+        Some(token) => Some(admin_token("--runtimeAdminToken", token)?),
+        None => None,
+    };
 
     let mode = Mode {
         input: input_flag,
@@ -876,6 +903,9 @@ fn validate(mut raw: RawArgs) -> Result<Config, String> {
         stateful: raw.stateful,
     };
     let mut warnings = warnings(&raw, mode);
+    if runtime_admin_token.is_some() && runtime_admin_port.is_none() {
+        warnings.push("--runtimeAdminToken has no effect without --runtimeAdminPort".to_owned());
+    }
     warnings.extend(replaced.into_iter().map(|name| {
         format!(
             "header {name} is given more than once (--header or --oauth2Bearer); the last one wins"
@@ -900,6 +930,7 @@ fn validate(mut raw: RawArgs) -> Result<Config, String> {
         health_endpoints,
         runtime_prompt: raw.runtime_prompt,
         runtime_admin_port,
+        runtime_admin_token,
         child_per_session: raw.child_per_session,
         head_timeout: nonzero(millis(
             "--headTimeout",
@@ -925,6 +956,17 @@ fn validate(mut raw: RawArgs) -> Result<Config, String> {
         )?),
         warnings,
     })
+}
+
+/// An admin API token: visible ASCII without spaces (it travels in an `Authorization`
+/// header), at most 4096 bytes. Errors never show it.
+fn admin_token(source: &str, token: String) -> Result<String, String> {
+    if token.is_empty() || token.len() > 4096 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "{source} must be 1 to 4096 visible ASCII characters without spaces"
+        ));
+    }
+    Ok(token)
 }
 
 /// Appends a header, dropping an earlier one of the same name (recorded in `replaced`).
@@ -1192,6 +1234,8 @@ impl Scope {
 }
 
 const PROGRAM: &str = "supergateway";
+/// Where the admin API token may come from instead of `--runtimeAdminToken`.
+const ADMIN_TOKEN_ENV: &str = "SUPERGATEWAY_ADMIN_TOKEN";
 const USAGE_CODE: u8 = 2;
 const REDACTED: &str = "<redacted>";
 const ANY_ORIGIN: &str = "*";
@@ -1229,6 +1273,7 @@ mod tests {
         health_endpoints: Vec<String>,
         runtime_prompt: bool,
         runtime_admin_port: Option<u16>,
+        runtime_admin_token: Option<String>,
         child_per_session: bool,
         keep_alive: Option<Duration>,
         max_body_bytes: u64,
@@ -1281,6 +1326,7 @@ mod tests {
             health_endpoints: config.health_endpoints.clone(),
             runtime_prompt: config.runtime_prompt,
             runtime_admin_port: config.runtime_admin_port,
+            runtime_admin_token: config.runtime_admin_token.clone(),
             child_per_session: config.child_per_session,
             keep_alive: config.keep_alive,
             max_body_bytes: config.max_body_bytes,
@@ -1310,6 +1356,7 @@ mod tests {
             health_endpoints: vec![],
             runtime_prompt: false,
             runtime_admin_port: None,
+            runtime_admin_token: None,
             child_per_session: false,
             keep_alive: Some(Duration::from_millis(15_000)),
             max_body_bytes: 4_194_304,
@@ -1650,6 +1697,32 @@ mod tests {
             (&["--stdio", "cmd", "--runtime-admin-port=0"], |s| {
                 s.runtime_admin_port = Some(0)
             }),
+            (
+                &[
+                    "--stdio",
+                    "cmd",
+                    "--runtimeAdminPort",
+                    "1",
+                    "--runtimeAdminToken",
+                    "t0k=n",
+                ],
+                |s| {
+                    s.runtime_admin_port = Some(1);
+                    s.runtime_admin_token = Some("t0k=n".to_owned());
+                },
+            ),
+            (
+                &[
+                    "--stdio",
+                    "cmd",
+                    "--runtime-admin-port=2",
+                    "--runtime-admin-token=abc",
+                ],
+                |s| {
+                    s.runtime_admin_port = Some(2);
+                    s.runtime_admin_token = Some("abc".to_owned());
+                },
+            ),
             // Log level.
             (&["--stdio", "cmd", "--logLevel", "debug"], |s| {
                 s.log_level = LogLevel::Debug
@@ -1924,6 +1997,14 @@ mod tests {
             (
                 &["--stdio", "x", "--runtimeAdminPort", "65536"],
                 "--runtimeAdminPort must be a port",
+            ),
+            (
+                &["--stdio", "x", "--runtimeAdminToken", ""],
+                "--runtimeAdminToken must be 1 to 4096 visible ASCII characters",
+            ),
+            (
+                &["--stdio", "x", "--runtimeAdminToken", "a b"],
+                "--runtimeAdminToken must be 1 to 4096 visible ASCII characters",
             ),
             (
                 &["--stdio", "x", "--ssePath", "sse"],
@@ -2285,6 +2366,14 @@ mod tests {
                 "SECRET6",
             ],
             &["--streamableHttp", "http://SECRET1@h.test/mcp?SECRET2"],
+            &[
+                "--streamableHttp",
+                "http://h.test/mcp",
+                "--runtimeAdminPort",
+                "1",
+                "--runtimeAdminToken",
+                "SECRET7",
+            ],
             &[
                 "--stdio",
                 "cmd",

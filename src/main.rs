@@ -11,6 +11,7 @@ mod cli;
 mod gateway;
 mod http;
 mod rt;
+mod runtime;
 mod telemetry;
 
 use std::process::ExitCode;
@@ -27,13 +28,6 @@ fn main() -> ExitCode {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
-    if config.runtime_prompt || config.runtime_admin_port.is_some() {
-        // Runtime args injection is not built yet (NOTES.md): say so rather
-        // than ignore the flags silently.
-        tracing::warn!(
-            "--runtimePrompt and --runtimeAdminPort are not available in this build yet; ignored"
-        );
-    }
     tracing::debug!(?config, "configuration");
     let code = rt::block_on(run(Rc::new(config)));
     ExitCode::from(u8::try_from(code).unwrap_or(1))
@@ -41,34 +35,52 @@ fn main() -> ExitCode {
 
 /// Runs the configured mode; returns the process exit code.
 async fn run(config: Rc<Config>) -> i32 {
+    let runtime = runtime::Runtime::new(&config);
+    // The admin API and the terminal prompt run while these are kept.
+    let _runtime_tasks = match runtime::start(&config, &runtime) {
+        Ok(tasks) => tasks,
+        Err(why) => {
+            tracing::error!("{why}");
+            eprintln!("supergateway: {why}");
+            return 1;
+        }
+    };
+    let headers = runtime.live_headers();
     match (&config.input, config.output) {
-        (Input::Stdio(command), Output::Sse) => {
+        (Input::Stdio(_), Output::Sse) => {
             let shared = (!config.child_per_session).then_some(gateway::link::Clients::Separate);
-            gateway::run_stdio(&config, command, shared, |shared| {
-                Rc::new(gateway::stdio_sse::StdioSse::new(&config, command, shared))
+            gateway::run_stdio(&config, &runtime, shared, |shared| {
+                Rc::new(gateway::stdio_sse::StdioSse::new(&config, &runtime, shared))
             })
             .await
         }
-        (Input::Stdio(command), Output::Ws) => {
+        (Input::Stdio(_), Output::Ws) => {
             let shared = (!config.child_per_session).then_some(gateway::link::Clients::Separate);
-            gateway::run_stdio(&config, command, shared, |shared| {
-                Rc::new(gateway::stdio_ws::StdioWs::new(&config, command, shared))
+            gateway::run_stdio(&config, &runtime, shared, |shared| {
+                Rc::new(gateway::stdio_ws::StdioWs::new(&config, &runtime, shared))
             })
             .await
         }
-        (Input::Stdio(command), Output::StreamableHttp) => {
+        (Input::Stdio(_), Output::StreamableHttp) => {
             let shared_child = !config.stateful && !config.child_per_session;
             let shared = shared_child.then_some(gateway::link::Clients::Anonymous);
-            gateway::run_stdio(&config, command, shared, |shared| {
-                gateway::stdio_streamable::StdioStreamable::new(&config, command, shared)
+            gateway::run_stdio(&config, &runtime, shared, |shared| {
+                gateway::stdio_streamable::StdioStreamable::new(&config, &runtime, shared)
             })
             .await
         }
         (Input::Sse(url), Output::Stdio) => {
-            gateway::sse_stdio::run(&config, url, gateway::local::Stdin::new(), Vec::new()).await
+            gateway::sse_stdio::run(
+                &config,
+                url,
+                &headers,
+                gateway::local::Stdin::new(),
+                Vec::new(),
+            )
+            .await
         }
         (Input::StreamableHttp(url), Output::Stdio) => {
-            gateway::streamable_stdio::run(&config, url).await
+            gateway::streamable_stdio::run(&config, url, &headers).await
         }
         (input, output) => {
             let input = match input {

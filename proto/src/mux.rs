@@ -338,6 +338,20 @@ impl<S: Copy + Eq + Hash> Mux<S> {
             .collect()
     }
 
+    /// The client ids of `session`'s requests in flight, in the order they
+    /// were sent (for answering them before the session moves elsewhere).
+    #[must_use]
+    pub fn in_flight_ids(&self, session: S) -> Vec<Id> {
+        let mut ids: Vec<(u64, Id)> = self
+            .pending
+            .iter()
+            .filter(|(_, pending)| pending.session == session)
+            .map(|(gateway_id, pending)| (*gateway_id, pending.id.clone()))
+            .collect();
+        ids.sort_unstable_by_key(|(gateway_id, _)| *gateway_id);
+        ids.into_iter().map(|(_, id)| id).collect()
+    }
+
     /// Number of client requests in flight at the child.
     pub fn in_flight(&self) -> usize {
         self.pending.len()

@@ -3,17 +3,20 @@
 //! and error responses with JSON-RPC bodies.
 
 use std::net::IpAddr;
+use std::rc::Rc;
 
-use supergateway_proto::http::{HeaderName, HeaderValue, Method, RequestHead};
+use supergateway_proto::http::{Method, RequestHead};
 use supergateway_proto::jsonrpc::{codes, encode_error};
 
 use crate::cli::{Config, Cors};
 use crate::http::response::Response;
 use crate::http::server::{Conn, Next};
+use crate::runtime::Runtime;
 
 /// See the module documentation.
 pub(crate) struct Front {
-    headers: Vec<(HeaderName, HeaderValue)>,
+    /// `--header` values and the runtime headers (defaults, or a session's).
+    runtime: Rc<Runtime>,
     cors: Cors,
     /// Bound to loopback: requests must name a local Host, and an Origin must
     /// be local or allowed by `--cors` (MCP transports: servers MUST validate
@@ -23,9 +26,9 @@ pub(crate) struct Front {
 }
 
 impl Front {
-    pub(crate) fn new(config: &Config) -> Self {
+    pub(crate) fn new(config: &Config, runtime: &Rc<Runtime>) -> Self {
         Self {
-            headers: config.headers.clone(),
+            runtime: Rc::clone(runtime),
             cors: config.cors.clone(),
             local_only: is_loopback(&config.host),
             health: config.health_endpoints.clone(),
@@ -80,7 +83,14 @@ impl Front {
         head: &'a RequestHead,
         response: Response<'a>,
     ) -> Response<'a> {
-        let mut response = response.configured(&self.headers);
+        let session = if self.runtime.has_session_headers() {
+            head.query_param("sessionId")
+                .or_else(|| head.header_str("mcp-session-id").map(str::to_owned))
+        } else {
+            None
+        };
+        let headers = self.runtime.response_headers(session.as_deref());
+        let mut response = response.configured(headers);
         if let Some(origin) = self.cors_origin(head) {
             response = response
                 .header("access-control-allow-origin", origin)
@@ -179,7 +189,7 @@ fn is_loopback(host: &str) -> bool {
 }
 
 /// `localhost`, `127.0.0.1` or `[::1]`, with any port.
-fn is_local_authority(authority: &str) -> bool {
+pub(crate) fn is_local_authority(authority: &str) -> bool {
     let host = match authority.strip_prefix('[') {
         Some(rest) => rest.split(']').next().unwrap_or(""),
         None => authority.split(':').next().unwrap_or(""),

@@ -28,7 +28,8 @@ use supergateway_proto::jsonrpc::{
 };
 use supergateway_proto::mux::{write_u64, Mux};
 
-use crate::child::{Child, SendError};
+use crate::child::{Child, ChildSpec, SendError};
+use crate::rt;
 
 /// A session's key inside a link.
 pub(crate) type SessionKey = u64;
@@ -102,6 +103,15 @@ pub(crate) enum Clients {
     /// request, and cancellation is by closing the request's stream.
     Anonymous,
 }
+
+/// What clients get for their requests in flight when a runtime update
+/// restarts their child (or moves their session to a child of its own).
+pub(crate) const RESTARTED: &str =
+    "the MCP server was restarted by a runtime update; retry the request";
+
+/// A client's `initialize` request as the child got it, kept to initialise a
+/// restarted child: the bytes, and the span of the id to replace.
+pub(crate) type Replay = (Vec<u8>, Range<usize>);
 
 /// Client messages held while `initialize` is at the child, at most.
 const MAX_HELD: usize = 4096;
@@ -222,14 +232,40 @@ pub(crate) struct Link {
     held: Vec<(SessionKey, Vec<u8>)>,
     /// Set when the child has exited: new sessions are refused.
     exited: Option<i32>,
+    /// What the current child was started with.
+    spec: ChildSpec,
+    /// Counts children: callbacks of a child replaced by a restart carry an
+    /// older number and are ignored.
+    generation: u64,
+    /// Runs once when the current child exits by itself (not when a restart
+    /// stops it).
+    on_exit: Option<Box<dyn FnOnce(i32)>>,
+    /// The `initialize` that initialised the child (set while it is pending
+    /// or done), replayed to a restarted child.
+    replay: Option<Replay>,
+    /// Children replaced by a restart, possibly still shutting down (a
+    /// gateway that stops waits for them too).
+    retiring: Vec<Child>,
 }
 
 impl Link {
     /// Spawns the child and the link around it. `on_exit` runs after the
-    /// child has exited and every session has been told.
+    /// child has exited by itself and every session has been told.
     pub(crate) fn start(
-        command: &str,
+        spec: &ChildSpec,
         clients: Clients,
+        on_exit: impl FnOnce(i32) + 'static,
+    ) -> io::Result<Rc<RefCell<Self>>> {
+        Self::start_replaying(spec, clients, None, on_exit)
+    }
+
+    /// `start`, then the child is initialised with `replay` (the
+    /// `initialize` another link's child got; its answer is swallowed), so
+    /// that sessions moved here find it initialised.
+    pub(crate) fn start_replaying(
+        spec: &ChildSpec,
+        clients: Clients,
+        replay: Option<Replay>,
         on_exit: impl FnOnce(i32) + 'static,
     ) -> io::Result<Rc<RefCell<Self>>> {
         let link = Rc::new(RefCell::new(Self {
@@ -242,17 +278,183 @@ impl Link {
             initialized_sent: false,
             held: Vec::new(),
             exited: None,
+            spec: spec.clone(),
+            generation: 0,
+            on_exit: Some(Box::new(on_exit)),
+            replay: None,
+            retiring: Vec::new(),
         }));
-        let on_line = weak_handler(&link, |link, line| link.handle_child_line(line));
-        let weak: Weak<RefCell<Self>> = Rc::downgrade(&link);
-        let child = Child::spawn(command, on_line, move |code| {
-            if let Some(link) = weak.upgrade() {
-                link.borrow_mut().handle_child_exit(code);
-            }
-            on_exit(code);
-        })?;
-        link.borrow_mut().child = Some(child);
+        let child = spawn_child(&link, spec, 0)?;
+        let mut this = link.borrow_mut();
+        this.child = Some(child);
+        this.replay = replay;
+        this.replay_initialize();
+        drop(this);
         Ok(link)
+    }
+
+    /// Replaces the child with one started from `spec`: the old one is
+    /// stopped (stdin closed, then SIGTERM, SIGKILL), the clients' requests
+    /// in flight get a JSON-RPC error, and the new child is initialised with
+    /// the `initialize` the first client sent (its answer swallowed) and
+    /// `notifications/initialized`. Sessions stay open. Does nothing once
+    /// the child has exited by itself. A new child that cannot be spawned
+    /// counts as the child exiting.
+    pub(crate) fn restart(link: &Rc<RefCell<Self>>, spec: &ChildSpec) -> io::Result<()> {
+        let (old, generation) = {
+            let mut this = link.borrow_mut();
+            if this.exited.is_some() {
+                return Ok(());
+            }
+            this.generation = this.generation.wrapping_add(1);
+            this.fail_in_flight(RESTARTED);
+            this.initialized_sent = false;
+            this.retiring.retain(Child::is_running);
+            let old = this.child.take();
+            if let Some(old) = &old {
+                this.retiring.push(old.clone());
+            }
+            (old, this.generation)
+        };
+        if let Some(old) = old {
+            rt::spawn(async move { old.shutdown().await }).detach();
+        }
+        match spawn_child(link, spec, generation) {
+            Ok(child) => {
+                let mut this = link.borrow_mut();
+                this.child = Some(child);
+                this.spec = spec.clone();
+                this.replay_initialize();
+                Ok(())
+            }
+            Err(err) => {
+                tracing::error!("could not restart the MCP server: {err}");
+                let on_exit = {
+                    let mut this = link.borrow_mut();
+                    this.handle_child_exit(127);
+                    this.on_exit.take()
+                };
+                if let Some(on_exit) = on_exit {
+                    on_exit(127);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Every child of this link that may still run: the current one and
+    /// those a restart replaced (stopping the gateway stops them all).
+    pub(crate) fn children(&self) -> Vec<Child> {
+        self.child
+            .iter()
+            .chain(self.retiring.iter().filter(|child| child.is_running()))
+            .cloned()
+            .collect()
+    }
+
+    /// What the current child was started with.
+    pub(crate) fn spec(&self) -> &ChildSpec {
+        &self.spec
+    }
+
+    /// The `initialize` to replay to another child, once the child has
+    /// answered it.
+    pub(crate) fn replay_request(&self) -> Option<Replay> {
+        matches!(self.init, Init::Done(_))
+            .then(|| self.replay.clone())
+            .flatten()
+    }
+
+    /// Takes a session out of this link without ending its stream: its
+    /// requests in flight get `message` as an error, those are cancelled at
+    /// the child, and the queue is returned to be opened on another link.
+    pub(crate) fn detach_session(&mut self, key: SessionKey, message: &str) -> Option<Outlet> {
+        if !self.outlets.contains_key(&key) {
+            return None;
+        }
+        for id in self.mux.in_flight_ids(key) {
+            self.answer_error(key, &id, codes::SERVER_ERROR, message);
+        }
+        let mut waiting = Vec::new();
+        if let Init::Pending { waiters, .. } = &mut self.init {
+            waiters.retain(|(session, id)| {
+                if *session == key {
+                    waiting.push(id.clone());
+                }
+                *session != key
+            });
+        }
+        for id in waiting {
+            self.answer_error(key, &id, codes::SERVER_ERROR, message);
+        }
+        let held: Vec<Vec<u8>> = self
+            .held
+            .iter()
+            .filter(|(session, _)| *session == key)
+            .map(|(_, bytes)| bytes.clone())
+            .collect();
+        for bytes in held {
+            if let Ok(held) = parse_message(&bytes) {
+                if let (Kind::Request, Some(id)) = (held.kind, &held.id) {
+                    self.answer_error(key, &id.to_owned(), codes::SERVER_ERROR, message);
+                }
+            }
+        }
+        // (A client too slow to take those answers has been dropped.)
+        let registered = self.outlets.remove(&key)?;
+        self.close_session(key);
+        Some(registered.outlet)
+    }
+
+    /// Answers every request in flight (and every held one) with `message`.
+    /// The `initialize` to replay is kept even if its answer had not come
+    /// yet: the next child gets it, and a client that retries its
+    /// `initialize` waits for that.
+    fn fail_in_flight(&mut self, message: &str) {
+        for (key, id) in self.mux.drain() {
+            self.answer_error(key, &id, codes::SERVER_ERROR, message);
+        }
+        match std::mem::replace(&mut self.init, Init::Idle) {
+            Init::Pending { waiters, .. } => {
+                for (key, id) in waiters {
+                    self.answer_error(key, &id, codes::SERVER_ERROR, message);
+                }
+            }
+            Init::Done(result) => self.init = Init::Done(result),
+            Init::Idle => {}
+        }
+        for (key, bytes) in std::mem::take(&mut self.held) {
+            if let Ok(held) = parse_message(&bytes) {
+                if let (Kind::Request, Some(id)) = (held.kind, &held.id) {
+                    self.answer_error(key, &id.to_owned(), codes::SERVER_ERROR, message);
+                }
+            }
+        }
+    }
+
+    /// Sends the kept `initialize` to the (new) child under a gateway id of
+    /// its own; its answer is swallowed (no client waits for that id), and
+    /// the gateway sends `notifications/initialized` itself.
+    fn replay_initialize(&mut self) {
+        let Some((bytes, span)) = &self.replay else {
+            return;
+        };
+        let gateway_id = self.mux.reserve_id();
+        let mut frame = Vec::with_capacity(bytes.len().saturating_add(24));
+        let mut id_buf = [0; 20];
+        let new_id = write_u64(gateway_id, &mut id_buf);
+        if splice(&mut frame, bytes, &[(span.clone(), new_id)]).is_err() {
+            return;
+        }
+        frame.push(b'\n');
+        self.self_initialized = true;
+        self.initialized_sent = false;
+        self.init = Init::Pending {
+            gateway_id,
+            waiters: Vec::new(),
+        };
+        tracing::info!("replaying the client's initialize to the new MCP server");
+        self.send_to_child(frame);
     }
 
     /// The child process.
@@ -305,6 +507,12 @@ impl Link {
         frame.extend_from_slice(b",\"capabilities\":{\"sampling\":{},\"elicitation\":{},\"roots\":{\"listChanged\":true}},\"clientInfo\":{\"name\":\"supergateway\",\"version\":\"");
         frame.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
         frame.extend_from_slice(b"\"}}}\n");
+        let id_start = b"{\"jsonrpc\":\"2.0\",\"id\":".len();
+        let id_len = write_u64(gateway_id, &mut [0; 20]).len();
+        let line_len = frame.len().saturating_sub(1);
+        self.replay = frame
+            .get(..line_len)
+            .map(|line| (line.to_vec(), id_start..id_start.saturating_add(id_len)));
         self.self_initialized = true;
         self.init = Init::Pending {
             gateway_id,
@@ -499,6 +707,7 @@ impl Link {
                 gateway_id: outbound.id,
                 waiters: Vec::new(),
             };
+            self.replay = Some((bytes.to_vec(), id_span.clone()));
         }
         let mut id_buf = [0; 20];
         let mut token_buf = [0; 20];
@@ -512,6 +721,7 @@ impl Link {
             self.mux.handle_abandoned(outbound.id);
             if initialize {
                 self.init = Init::Idle;
+                self.replay = None;
             }
             let message = match err {
                 SendError::Busy => "the MCP server is not reading its input; try again later",
@@ -614,8 +824,9 @@ impl Link {
                 );
             }
         }
-        if let Some(result) = result {
-            self.init = Init::Done(result);
+        match result {
+            Some(result) => self.init = Init::Done(result),
+            None => self.replay = None,
         }
         if self.self_initialized && !std::mem::replace(&mut self.initialized_sent, true) {
             self.send_to_child(
@@ -765,16 +976,32 @@ impl Link {
     }
 }
 
-/// A stdout-line callback that holds the link weakly (the link owns the
-/// child, the child's reader task must not own the link).
-fn weak_handler(
-    link: &Rc<RefCell<Link>>,
-    handle: impl Fn(&mut Link, &[u8]) + 'static,
-) -> impl FnMut(&[u8]) + 'static {
-    let weak = Rc::downgrade(link);
-    move |line: &[u8]| {
+/// Spawns `spec` as `link`'s child number `generation`. The callbacks hold
+/// the link weakly (the link owns the child; the child's tasks must not own
+/// the link) and do nothing once a restart has replaced this child.
+fn spawn_child(link: &Rc<RefCell<Link>>, spec: &ChildSpec, generation: u64) -> io::Result<Child> {
+    let weak: Weak<RefCell<Link>> = Rc::downgrade(link);
+    let on_line = move |line: &[u8]| {
         if let Some(link) = weak.upgrade() {
-            handle(&mut link.borrow_mut(), line);
+            let mut link = link.borrow_mut();
+            if link.generation == generation {
+                link.handle_child_line(line);
+            }
         }
-    }
+    };
+    let weak: Weak<RefCell<Link>> = Rc::downgrade(link);
+    Child::spawn(spec, on_line, move |code| {
+        let Some(link) = weak.upgrade() else { return };
+        let on_exit = {
+            let mut link = link.borrow_mut();
+            if link.generation != generation {
+                return; // replaced by a restart: nobody is told
+            }
+            link.handle_child_exit(code);
+            link.on_exit.take()
+        };
+        if let Some(on_exit) = on_exit {
+            on_exit(code);
+        }
+    })
 }

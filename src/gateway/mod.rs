@@ -27,6 +27,7 @@ use crate::cli::Config;
 use crate::gateway::link::{outlet, Clients, Inbox, Link, SessionKey};
 use crate::http::server::{self, Handler, ServerOptions};
 use crate::rt;
+use crate::runtime::Runtime;
 
 /// How long streams get to deliver their last messages after the shared
 /// child exited, before the gateway exits with the child's code.
@@ -45,10 +46,47 @@ pub(crate) fn server_options(config: &Config) -> ServerOptions {
     }
 }
 
+/// Which link a session is on now. A runtime override of a session's
+/// arguments or environment can move it from the shared child to a child
+/// of its own (`runtime::Runtime::apply`), so transports look the link up
+/// here for each message instead of keeping it.
+pub(crate) struct Route(RefCell<Rc<RefCell<Link>>>);
+
+impl Route {
+    pub(crate) fn new(link: Rc<RefCell<Link>>) -> Rc<Self> {
+        Rc::new(Self(RefCell::new(link)))
+    }
+
+    /// The session's link now.
+    pub(crate) fn link(&self) -> Rc<RefCell<Link>> {
+        Rc::clone(&self.0.borrow())
+    }
+
+    /// Moves the session to `link`.
+    pub(crate) fn set(&self, link: Rc<RefCell<Link>>) {
+        *self.0.borrow_mut() = link;
+    }
+
+    /// The session's link is not `shared` (so its child is the session's
+    /// own, stopped when the session ends).
+    pub(crate) fn owns_child(&self, shared: Option<&Rc<RefCell<Link>>>) -> bool {
+        !shared.is_some_and(|shared| Rc::ptr_eq(shared, &self.0.borrow()))
+    }
+
+    /// Stops the session's child if it is the session's own.
+    pub(crate) fn stop_own_child(&self, shared: Option<&Rc<RefCell<Link>>>) {
+        if self.owns_child(shared) {
+            if let Some(child) = self.link().borrow().child().cloned() {
+                rt::spawn(async move { child.shutdown().await }).detach();
+            }
+        }
+    }
+}
+
 /// A client session of a mode whose clients are separate (SSE, WebSocket):
 /// on the shared child's link, or on a new child of its own.
 pub(crate) struct ClientSession {
-    pub(crate) link: Rc<RefCell<Link>>,
+    pub(crate) route: Rc<Route>,
     pub(crate) key: SessionKey,
     pub(crate) frames: Inbox,
 }
@@ -58,12 +96,12 @@ pub(crate) struct ClientSession {
 /// exited (a per-session child is then stopped, not left behind).
 pub(crate) fn open_client_session(
     shared: Option<&Rc<RefCell<Link>>>,
-    command: &str,
+    runtime: &Runtime,
     next_key: &Cell<SessionKey>,
 ) -> Result<ClientSession, (u16, &'static str)> {
     let link = match shared {
         Some(link) => Rc::clone(link),
-        None => Link::start(command, Clients::Separate, |_| {}).map_err(|err| {
+        None => runtime.start_link(Clients::Separate).map_err(|err| {
             tracing::error!("could not start the MCP server: {err}");
             (500, "could not start the MCP server")
         })?,
@@ -79,7 +117,11 @@ pub(crate) fn open_client_session(
         }
         return Err((503, "the MCP server has exited"));
     }
-    Ok(ClientSession { link, key, frames })
+    Ok(ClientSession {
+        route: Route::new(link),
+        key,
+        frames,
+    })
 }
 
 enum Stop {
@@ -103,7 +145,7 @@ pub(crate) trait StdioMode: Handler {
 /// when the mode starts children per session).
 pub(crate) async fn run_stdio<H: StdioMode>(
     config: &Config,
-    command: &str,
+    runtime: &Runtime,
     shared: Option<Clients>,
     make: impl FnOnce(Option<Rc<RefCell<Link>>>) -> Rc<H>,
 ) -> i32 {
@@ -128,7 +170,7 @@ pub(crate) async fn run_stdio<H: StdioMode>(
     let (exited_tx, exited) = channel::bounded::<i32>(1);
     let shared = match shared {
         None => None,
-        Some(clients) => match Link::start(command, clients, move |code| {
+        Some(clients) => match Link::start(&runtime.child_spec(), clients, move |code| {
             let _ = exited_tx.try_send(code);
         }) {
             Ok(link) => Some(link),
@@ -138,6 +180,7 @@ pub(crate) async fn run_stdio<H: StdioMode>(
             }
         },
     };
+    runtime.set_shared(shared.clone());
     let handler = make(shared);
     let server = rt::spawn(server::serve(
         listener,

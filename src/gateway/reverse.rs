@@ -8,14 +8,17 @@ use supergateway_proto::jsonrpc::Id;
 
 use crate::cli::Config;
 use crate::http::client::ClientOptions;
+use crate::runtime::LiveHeaders;
 
 /// Bound on one SSE event from the server.
 pub(crate) const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 
-/// The HTTP client settings for the reverse modes.
-pub(crate) fn client_options(config: &Config) -> ClientOptions {
+/// The HTTP client settings for the reverse modes: `headers` (`--header`
+/// and the runtime headers) are read at each request.
+pub(crate) fn client_options(config: &Config, headers: &LiveHeaders) -> ClientOptions {
     ClientOptions {
         headers: config.headers.clone(),
+        live_headers: Some(headers.clone()),
         connect_timeout: Duration::from_secs(10),
         // The bridges bound each request with --requestTimeout themselves
         // (and answer the local client with -32001); the client's own bound

@@ -33,6 +33,7 @@ use crate::gateway::reverse::{
 };
 use crate::http::client::Client;
 use crate::rt;
+use crate::runtime::LiveHeaders;
 
 /// Messages held while there is no endpoint, at most.
 const MAX_HELD: usize = 1024;
@@ -70,6 +71,7 @@ struct State {
 pub(crate) async fn run(
     config: &Config,
     url: &str,
+    headers: &LiveHeaders,
     mut stdin: Stdin,
     pending: Vec<Vec<u8>>,
 ) -> i32 {
@@ -80,7 +82,7 @@ pub(crate) async fn run(
             return 2;
         }
     };
-    let client = match Client::new(client_options(config)) {
+    let client = match Client::new(client_options(config, headers)) {
         Ok(client) => client,
         Err(err) => {
             eprintln!("supergateway: {err}");

@@ -23,10 +23,10 @@ use crate::child::Child;
 use crate::cli::Config;
 use crate::gateway::front::Front;
 use crate::gateway::link::{ClientError, Frame, Inbox, Link, SessionKey};
-use crate::gateway::{open_client_session, session_id, ClientSession, StdioMode};
+use crate::gateway::{open_client_session, session_id, ClientSession, Route, StdioMode};
 use crate::http::response::Response;
 use crate::http::server::{keep_alive_ticks, Conn, Handler, Next, Request};
-use crate::rt;
+use crate::runtime::Runtime;
 
 /// Bytes gathered into one write when several messages are queued.
 const WRITE_BATCH_BYTES: usize = 256 * 1024;
@@ -34,7 +34,7 @@ const WRITE_BATCH_BYTES: usize = 256 * 1024;
 /// The stdio→SSE handler.
 pub(crate) struct StdioSse {
     front: Front,
-    command: String,
+    runtime: Rc<Runtime>,
     sse_path: String,
     message_path: String,
     /// `--baseUrl` without its trailing slash ("" for a relative endpoint).
@@ -49,16 +49,20 @@ pub(crate) struct StdioSse {
 
 struct Session {
     key: SessionKey,
-    link: Rc<RefCell<Link>>,
+    route: Rc<Route>,
 }
 
 impl StdioSse {
     /// Builds the handler; `shared` is the shared child's link, or `None`
     /// to spawn a child per session.
-    pub(crate) fn new(config: &Config, command: &str, shared: Option<Rc<RefCell<Link>>>) -> Self {
+    pub(crate) fn new(
+        config: &Config,
+        runtime: &Rc<Runtime>,
+        shared: Option<Rc<RefCell<Link>>>,
+    ) -> Self {
         Self {
-            front: Front::new(config),
-            command: command.to_owned(),
+            front: Front::new(config, runtime),
+            runtime: Rc::clone(runtime),
             sse_path: config.sse_path.clone(),
             message_path: config.message_path.clone(),
             base_url: absolute_base(&config.base_url),
@@ -83,8 +87,8 @@ impl StdioSse {
                 .error(head, conn, 503, codes::SERVER_ERROR, "too many sessions")
                 .await;
         }
-        let opened = open_client_session(self.shared.as_ref(), &self.command, &self.next_key);
-        let ClientSession { link, key, frames } = match opened {
+        let opened = open_client_session(self.shared.as_ref(), &self.runtime, &self.next_key);
+        let ClientSession { route, key, frames } = match opened {
             Ok(session) => session,
             Err((status, message)) => {
                 return self
@@ -98,9 +102,10 @@ impl StdioSse {
             id.clone(),
             Session {
                 key,
-                link: Rc::clone(&link),
+                route: Rc::clone(&route),
             },
         );
+        self.runtime.register(&id, "sse", key, Rc::clone(&route));
         tracing::info!("SSE session {id} opened by {}", conn.peer());
 
         let response = Response::new(200)
@@ -123,15 +128,11 @@ impl StdioSse {
 
         tracing::info!("SSE session {id} closed");
         self.sessions.borrow_mut().remove(&id);
-        link.borrow_mut().close_session(key);
-        if self.shared.is_none() {
-            // This session's own child: stop it without holding up the
-            // connection task.
-            let child = link.borrow().child().cloned();
-            if let Some(child) = child {
-                rt::spawn(async move { child.shutdown().await }).detach();
-            }
-        }
+        self.runtime.unregister(&id);
+        route.link().borrow_mut().close_session(key);
+        // This session's own child (`--childPerSession`, or a runtime
+        // override): stop it without holding up the connection task.
+        route.stop_own_child(self.shared.as_ref());
         Next::Close
     }
 
@@ -206,7 +207,8 @@ impl StdioSse {
             .sessions
             .borrow()
             .get(&id)
-            .map(|session| (session.key, Rc::clone(&session.link)));
+            .map(|session| (session.key, session.route.link()));
+        self.runtime.touch(&id);
         let Some((key, link)) = target else {
             return self
                 .front
@@ -253,17 +255,14 @@ impl StdioMode for StdioSse {
     }
 
     fn children(&self) -> Vec<Child> {
-        let mut children: Vec<Child> = Vec::new();
-        if let Some(child) = self
+        let mut children: Vec<Child> = self
             .shared
             .as_ref()
-            .and_then(|link| link.borrow().child().cloned())
-        {
-            children.push(child);
-        }
-        if self.shared.is_none() {
-            for session in self.sessions.borrow().values() {
-                children.extend(session.link.borrow().child().cloned());
+            .map(|link| link.borrow().children())
+            .unwrap_or_default();
+        for session in self.sessions.borrow().values() {
+            if session.route.owns_child(self.shared.as_ref()) {
+                children.extend(session.route.link().borrow().children());
             }
         }
         children

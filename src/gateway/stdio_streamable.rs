@@ -29,10 +29,11 @@ use crate::gateway::event_stream::{parse_event_id, EventStream, PumpEnd};
 use crate::gateway::front::Front;
 use crate::gateway::link::{outlet, ClientError, Clients, Link, SessionKey};
 use crate::gateway::stdio_sse::is_json;
-use crate::gateway::{session_id, StdioMode};
+use crate::gateway::{session_id, Route, StdioMode};
 use crate::http::response::Response;
 use crate::http::server::{Conn, Handler, Next, Request};
 use crate::rt;
+use crate::runtime::Runtime;
 
 /// Protocol versions this transport speaks, newest first (the reference
 /// SDK's list).
@@ -51,7 +52,7 @@ const DETACHED_STREAMS: usize = 16;
 /// The stdio→Streamable HTTP handler.
 pub(crate) struct StdioStreamable {
     front: Front,
-    command: String,
+    runtime: Rc<Runtime>,
     path: String,
     stateful: bool,
     /// Stateless with `--childPerSession`: a child per request.
@@ -113,12 +114,12 @@ struct Peek {
 impl StdioStreamable {
     pub(crate) fn new(
         config: &Config,
-        command: &str,
+        runtime: &Rc<Runtime>,
         shared: Option<Rc<RefCell<Link>>>,
     ) -> Rc<Self> {
         let handler = Rc::new(Self {
-            front: Front::new(config),
-            command: command.to_owned(),
+            front: Front::new(config, runtime),
+            runtime: Rc::clone(runtime),
             path: config.streamable_http_path.clone(),
             stateful: config.stateful,
             child_per_request: !config.stateful && config.child_per_session,
@@ -367,7 +368,7 @@ impl StdioStreamable {
                 if self.sessions.borrow().len() >= self.max_sessions {
                     return Err((503, codes::SERVER_ERROR, "too many sessions"));
                 }
-                let link = Link::start(&self.command, Clients::One, |_| {}).map_err(|err| {
+                let link = self.runtime.start_link(Clients::One).map_err(|err| {
                     tracing::error!("could not start the MCP server: {err}");
                     (500, codes::SERVER_ERROR, "could not start the MCP server")
                 })?;
@@ -379,6 +380,13 @@ impl StdioStreamable {
                     detached: RefCell::new(Vec::new()),
                 });
                 tracing::info!("session {} started", session.id);
+                // A session's child is its own: the key is not used.
+                self.runtime.register(
+                    &session.id,
+                    "streamableHttp",
+                    0,
+                    Route::new(Rc::clone(&link)),
+                );
                 self.sessions
                     .borrow_mut()
                     .insert(session.id.clone(), Rc::clone(&session));
@@ -397,7 +405,7 @@ impl StdioStreamable {
     fn stateless_link(&self, peek: &Peek) -> Result<Rc<RefCell<Link>>, &'static str> {
         let link = match &self.shared {
             Some(link) => Rc::clone(link),
-            None => Link::start(&self.command, Clients::Anonymous, |_| {}).map_err(|err| {
+            None => self.runtime.start_link(Clients::Anonymous).map_err(|err| {
                 tracing::error!("could not start the MCP server: {err}");
                 "could not start the MCP server"
             })?,
@@ -411,6 +419,7 @@ impl StdioStreamable {
     fn session(&self, id: &str) -> Option<Rc<McpSession>> {
         let session = self.sessions.borrow().get(id).cloned()?;
         session.last_active.set(Instant::now());
+        self.runtime.touch(id);
         Some(session)
     }
 
@@ -562,7 +571,7 @@ impl StdioStreamable {
                 .await;
         };
         tracing::info!("session {} ended by the client", session.id);
-        end_session(&session);
+        end_session(&self.runtime, &session);
         self.front.send(head, conn, Response::new(200)).await
     }
 
@@ -600,7 +609,8 @@ impl StdioStreamable {
 }
 
 /// Ends a session: its child is stopped (which closes its streams).
-fn end_session(session: &McpSession) {
+fn end_session(runtime: &Runtime, session: &McpSession) {
+    runtime.unregister(&session.id);
     session.detached.borrow_mut().clear();
     if let Some(child) = session.link.borrow().child().cloned() {
         rt::spawn(async move { child.shutdown().await }).detach();
@@ -634,7 +644,7 @@ async fn expire_sessions(handler: Weak<StdioStreamable>, timeout: Duration) {
                 session.id,
                 timeout.as_millis()
             );
-            end_session(&session);
+            end_session(&handler.runtime, &session);
         }
     }
 }
@@ -697,16 +707,13 @@ impl StdioMode for StdioStreamable {
     }
 
     fn children(&self) -> Vec<Child> {
-        let mut children: Vec<Child> = Vec::new();
-        if let Some(child) = self
+        let mut children: Vec<Child> = self
             .shared
             .as_ref()
-            .and_then(|link| link.borrow().child().cloned())
-        {
-            children.push(child);
-        }
+            .map(|link| link.borrow().children())
+            .unwrap_or_default();
         for session in self.sessions.borrow().values() {
-            children.extend(session.link.borrow().child().cloned());
+            children.extend(session.link.borrow().children());
         }
         children.extend(self.open_requests.borrow().values().flatten().cloned());
         children

@@ -58,10 +58,12 @@ use crate::child::Child;
 use crate::cli::Config;
 use crate::gateway::front::Front;
 use crate::gateway::link::{ClientError, Frame, Inbox, Link, SessionKey};
-use crate::gateway::{open_client_session, server_options, ClientSession, StdioMode};
+use crate::gateway::{
+    open_client_session, server_options, session_id, ClientSession, Route, StdioMode,
+};
 use crate::http::response::Response;
 use crate::http::server::{Conn, Handler, Next, Request};
-use crate::rt;
+use crate::runtime::Runtime;
 
 /// tungstenite's read buffer per socket.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
@@ -82,7 +84,7 @@ const VERSION: &[u8] = b"13";
 /// The stdio→WebSocket handler.
 pub(crate) struct StdioWs {
     front: Front,
-    command: String,
+    runtime: Rc<Runtime>,
     message_path: String,
     keep_alive: Option<Duration>,
     max_sessions: usize,
@@ -91,7 +93,7 @@ pub(crate) struct StdioWs {
     write_timeout: Duration,
     /// The shared child's link; `None` with `--childPerSession`.
     shared: Option<Rc<RefCell<Link>>>,
-    sessions: RefCell<HashMap<SessionKey, Rc<RefCell<Link>>>>,
+    sessions: RefCell<HashMap<SessionKey, Rc<Route>>>,
     next_key: Cell<SessionKey>,
 }
 
@@ -107,7 +109,11 @@ enum End {
 impl StdioWs {
     /// Builds the handler; `shared` is the shared child's link (its clients
     /// `Clients::Separate`), or `None` to spawn a child per connection.
-    pub(crate) fn new(config: &Config, command: &str, shared: Option<Rc<RefCell<Link>>>) -> Self {
+    pub(crate) fn new(
+        config: &Config,
+        runtime: &Rc<Runtime>,
+        shared: Option<Rc<RefCell<Link>>>,
+    ) -> Self {
         // A whole message, and so each frame, is bounded like a request body.
         let max_message = usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX);
         let ws_config = WebSocketConfig::default()
@@ -117,8 +123,8 @@ impl StdioWs {
             .max_message_size(Some(max_message))
             .max_frame_size(Some(max_message));
         Self {
-            front: Front::new(config),
-            command: command.to_owned(),
+            front: Front::new(config, runtime),
+            runtime: Rc::clone(runtime),
             message_path: config.message_path.clone(),
             keep_alive: config.keep_alive,
             max_sessions: config.max_sessions,
@@ -167,8 +173,8 @@ impl StdioWs {
                 .error(head, conn, 503, codes::SERVER_ERROR, "too many sessions")
                 .await;
         }
-        let opened = open_client_session(self.shared.as_ref(), &self.command, &self.next_key);
-        let ClientSession { link, key, frames } = match opened {
+        let opened = open_client_session(self.shared.as_ref(), &self.runtime, &self.next_key);
+        let ClientSession { route, key, frames } = match opened {
             Ok(session) => session,
             Err((status, message)) => {
                 return self
@@ -177,7 +183,10 @@ impl StdioWs {
                     .await;
             }
         };
-        self.sessions.borrow_mut().insert(key, Rc::clone(&link));
+        self.sessions.borrow_mut().insert(key, Rc::clone(&route));
+        // The id the admin API and the logs know the socket by.
+        let id = session_id::new();
+        self.runtime.register(&id, "ws", key, Rc::clone(&route));
 
         let accept = accept_key(client_key);
         let mut response = Response::new(101)
@@ -192,7 +201,7 @@ impl StdioWs {
         let mut end = End::Gone;
         let mut socket = None;
         if upgraded {
-            tracing::info!("WebSocket session {key} opened by {}", conn.peer());
+            tracing::info!("WebSocket session {id} opened by {}", conn.peer());
             let mut ws = WebSocketStream::from_partially_read(
                 Socket(Rc::clone(&stream)),
                 read_ahead,
@@ -200,23 +209,24 @@ impl StdioWs {
                 Some(self.ws_config),
             )
             .await;
-            end = self.pump(&mut ws, key, &link, &frames).await;
+            end = self.pump(&mut ws, key, &route, &frames).await;
             socket = Some(ws);
         }
 
         // The session ends now (requests in flight are cancelled at the
         // child); the closing handshake only concerns the socket.
         self.sessions.borrow_mut().remove(&key);
-        link.borrow_mut().close_session(key);
-        self.stop_own_child(&link);
+        self.runtime.unregister(&id);
+        route.link().borrow_mut().close_session(key);
+        route.stop_own_child(self.shared.as_ref());
         if let (Some(mut ws), End::Close(code, reason)) = (socket, end) {
             tracing::info!(
-                "WebSocket session {key}: closing ({}: {reason})",
+                "WebSocket session {id}: closing ({}: {reason})",
                 u16::from(code)
             );
             self.close(&mut ws, &stream, &frames, code, reason).await;
         }
-        tracing::info!("WebSocket session {key} closed");
+        tracing::info!("WebSocket session {id} closed");
         Next::Close
     }
 
@@ -225,7 +235,7 @@ impl StdioWs {
         &self,
         ws: &mut WebSocketStream<Socket>,
         key: SessionKey,
-        link: &Rc<RefCell<Link>>,
+        route: &Route,
         frames: &Inbox,
     ) -> End {
         enum Wake {
@@ -260,7 +270,8 @@ impl StdioWs {
                     heard = true;
                     match message {
                         Message::Text(text) => {
-                            let result = link
+                            let result = route
+                                .link()
                                 .borrow_mut()
                                 .handle_client_message(key, text.as_bytes());
                             if let Err(ClientError::Malformed(err)) = result {
@@ -300,7 +311,7 @@ impl StdioWs {
                 }
                 Wake::Outgoing(None) => {
                     // The link closed the queue, after everything queued.
-                    return if link.borrow().is_running() {
+                    return if route.link().borrow().is_running() {
                         End::Close(CloseCode::Policy, "client too slow")
                     } else {
                         End::Close(CloseCode::Away, "the MCP server exited")
@@ -417,18 +428,6 @@ impl StdioWs {
             .is_ok()
     }
 
-    /// With `--childPerSession`: stops this session's own child without
-    /// holding up the connection task.
-    fn stop_own_child(&self, link: &Rc<RefCell<Link>>) {
-        if self.shared.is_some() {
-            return;
-        }
-        let child = link.borrow().child().cloned();
-        if let Some(child) = child {
-            rt::spawn(async move { child.shutdown().await }).detach();
-        }
-    }
-
     /// An HTTP refusal before upgrading, with a JSON-RPC error body and
     /// `Upgrade: websocket` (RFC 9110 §15.5.22: a 426 names the protocol).
     async fn refuse(
@@ -457,17 +456,14 @@ impl StdioMode for StdioWs {
     }
 
     fn children(&self) -> Vec<Child> {
-        let mut children: Vec<Child> = Vec::new();
-        if let Some(child) = self
+        let mut children: Vec<Child> = self
             .shared
             .as_ref()
-            .and_then(|link| link.borrow().child().cloned())
-        {
-            children.push(child);
-        }
-        if self.shared.is_none() {
-            for link in self.sessions.borrow().values() {
-                children.extend(link.borrow().child().cloned());
+            .map(|link| link.borrow().children())
+            .unwrap_or_default();
+        for route in self.sessions.borrow().values() {
+            if route.owns_child(self.shared.as_ref()) {
+                children.extend(route.link().borrow().children());
             }
         }
         children

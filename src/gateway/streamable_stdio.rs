@@ -36,6 +36,7 @@ use crate::gateway::reverse::{
 use crate::gateway::sse_stdio;
 use crate::http::client::{Client, ClientResponse};
 use crate::rt;
+use crate::runtime::LiveHeaders;
 
 /// Resumption attempts for one broken answer stream.
 const MAX_RESUMES: u32 = 5;
@@ -70,7 +71,7 @@ enum Outcome {
 }
 
 /// Runs the bridge until stdin ends or a signal arrives.
-pub(crate) async fn run(config: &Config, url: &str) -> i32 {
+pub(crate) async fn run(config: &Config, url: &str, headers: &LiveHeaders) -> i32 {
     let parsed = match Url::parse(url) {
         Ok(url) => url,
         Err(err) => {
@@ -78,7 +79,7 @@ pub(crate) async fn run(config: &Config, url: &str) -> i32 {
             return 2;
         }
     };
-    let client = match Client::new(client_options(config)) {
+    let client = match Client::new(client_options(config, headers)) {
         Ok(client) => client,
         Err(err) => {
             eprintln!("supergateway: {err}");
@@ -110,7 +111,7 @@ pub(crate) async fn run(config: &Config, url: &str) -> i32 {
             "the server answered initialize like an HTTP+SSE server; using that transport"
         );
         bridge.stdout.flush(Duration::from_millis(100)).await;
-        return sse_stdio::run(config, url, stdin, vec![line]).await;
+        return sse_stdio::run(config, url, headers, stdin, vec![line]).await;
     }
     bridge.end_session().await;
     bridge.stdout.flush(Duration::from_secs(1)).await;

@@ -62,12 +62,16 @@ use supergateway_proto::url::Url;
 
 use self::transport::Stream;
 use crate::http::ReadBuf;
+use crate::runtime::LiveHeaders;
 
 /// Settings of a [`Client`].
 #[derive(Clone, Debug)]
 pub(crate) struct ClientOptions {
     /// Sent on every request (`--header`, `--oauth2Bearer`).
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+    /// When set, sent on every request instead of `headers`: read at each
+    /// request, so runtime updates apply to the next one.
+    pub(crate) live_headers: Option<LiveHeaders>,
     /// DNS, TCP connect and TLS handshake together.
     pub(crate) connect_timeout: Duration,
     /// From the start of writing a request to its final response head, when
@@ -86,6 +90,7 @@ impl Default for ClientOptions {
     fn default() -> Self {
         Self {
             headers: Vec::new(),
+            live_headers: None,
             connect_timeout: Duration::from_secs(10),
             head_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(30),
@@ -230,7 +235,16 @@ impl Client {
         body: Option<&[u8]>,
     ) -> Result<Vec<u8>, ClientError> {
         let token = method_token(method)?;
-        let configured = &self.inner.options.headers;
+        let live = self
+            .inner
+            .options
+            .live_headers
+            .as_ref()
+            .map(LiveHeaders::snapshot);
+        let configured: &[(HeaderName, HeaderValue)] = match &live {
+            Some(live) => live,
+            None => &self.inner.options.headers,
+        };
         let host_given = configured
             .iter()
             .any(|(name, _)| name.as_str().eq_ignore_ascii_case("host"))

@@ -2,6 +2,7 @@
 //! validating head writer.
 
 use std::io;
+use std::rc::Rc;
 
 use supergateway_proto::http::{HeaderName, HeaderValue, ResponseHeadWriter};
 
@@ -10,7 +11,7 @@ use supergateway_proto::http::{HeaderName, HeaderValue, ResponseHeadWriter};
 pub(crate) struct Response<'a> {
     status: u16,
     headers: Vec<(&'a str, &'a [u8])>,
-    configured: &'a [(HeaderName, HeaderValue)],
+    configured: Option<Rc<[(HeaderName, HeaderValue)]>>,
     body: &'a [u8],
     close: bool,
     stream: bool,
@@ -23,7 +24,7 @@ impl<'a> Response<'a> {
         Self {
             status,
             headers: Vec::new(),
-            configured: &[],
+            configured: None,
             body: &[],
             close: false,
             stream: false,
@@ -54,9 +55,9 @@ impl<'a> Response<'a> {
         self
     }
 
-    /// Adds the user's `--header` values.
-    pub(crate) fn configured(mut self, headers: &'a [(HeaderName, HeaderValue)]) -> Self {
-        self.configured = headers;
+    /// Adds the user's headers (`--header`, and the runtime ones).
+    pub(crate) fn configured(mut self, headers: Rc<[(HeaderName, HeaderValue)]>) -> Self {
+        self.configured = Some(headers);
         self
     }
 
@@ -86,7 +87,7 @@ impl<'a> Response<'a> {
     /// Appends the head and body to `out`.
     pub(crate) fn encode(&self, out: &mut Vec<u8>) -> io::Result<()> {
         let mut head = ResponseHeadWriter::new(out, self.status);
-        for (name, value) in self.configured {
+        for (name, value) in self.configured.iter().flat_map(|headers| headers.iter()) {
             head.header(name.as_str(), value.as_bytes());
         }
         for (name, value) in &self.headers {

@@ -163,11 +163,15 @@ pub(crate) async fn write_all(
 /// Binds `host:port` and logs the bound address (tests start on port 0 and
 /// read it from the log).
 pub(crate) fn bind(host: &str, port: u16) -> io::Result<Async<TcpListener>> {
-    let addr = resolve(host, port)?;
-    let listener = Async::<TcpListener>::bind(addr)?;
+    let listener = bind_quiet(host, port)?;
     let local = listener.get_ref().local_addr()?;
     tracing::info!("Listening on {local}");
     Ok(listener)
+}
+
+/// Binds `host:port` without logging (the caller says what it is).
+pub(crate) fn bind_quiet(host: &str, port: u16) -> io::Result<Async<TcpListener>> {
+    Async::<TcpListener>::bind(resolve(host, port)?)
 }
 
 fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {

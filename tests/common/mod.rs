@@ -261,7 +261,12 @@ impl SseClient {
     }
 
     pub fn connect_path(gateway: &Gateway, path: &str) -> Self {
-        let mut stream = gateway.connect();
+        Self::connect_addr(gateway.addr, path)
+    }
+
+    /// A client of a gateway known only by its address.
+    pub fn connect_addr(addr: SocketAddr, path: &str) -> Self {
+        let mut stream = connect_to(addr);
         write!(
             stream,
             "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
@@ -274,7 +279,7 @@ impl SseClient {
             events,
             head,
             endpoint: String::new(),
-            post: BufReader::new(gateway.connect()),
+            post: BufReader::new(connect_to(addr)),
         };
         let first = client.next_event().expect("endpoint event");
         assert_eq!(first.event, "endpoint");

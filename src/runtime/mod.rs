@@ -1,0 +1,567 @@
+//! Runtime args injection: change the child's arguments, environment and
+//! the outbound/response headers while the gateway runs.
+//!
+//! - `update`: the payload parser and validator, shell quoting, the token
+//!   comparison.
+//! - `admin`: the HTTP admin API on 127.0.0.1 (`--runtimeAdminPort`).
+//! - `prompt`: JSON lines from the controlling terminal (`--runtimePrompt`).
+//!
+//! [`Runtime`] is the registry both front-ends apply updates to: the global
+//! defaults, the live sessions of the forward modes (registered by the
+//! modes, with their overrides), and the links to restart. Single-threaded
+//! (`Rc<RefCell<..>>`), borrowed only in synchronous sections.
+
+pub(crate) mod admin;
+pub(crate) mod prompt;
+pub(crate) mod update;
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::rc::Rc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use smol::Task;
+use supergateway_proto::http::{HeaderName, HeaderValue};
+
+use crate::child::ChildSpec;
+use crate::cli::{Config, Input};
+use crate::gateway::link::{Clients, Link, SessionKey, RESTARTED};
+use crate::gateway::Route;
+
+pub(crate) use self::update::{FieldError, Overrides, Scope};
+
+/// A set of headers shared by reference (swapped whole, never edited).
+pub(crate) type HeaderSet = Rc<[(HeaderName, HeaderValue)]>;
+
+/// Headers changed at runtime, read on every request or response: one
+/// snapshot swapped whole on update (readers clone an `Rc`). `Debug` shows
+/// names only.
+#[derive(Clone, Default)]
+pub(crate) struct LiveHeaders(Rc<RefCell<HeaderSet>>);
+
+impl LiveHeaders {
+    /// The headers now.
+    pub(crate) fn snapshot(&self) -> HeaderSet {
+        Rc::clone(&self.0.borrow())
+    }
+
+    fn set(&self, headers: Vec<(HeaderName, HeaderValue)>) {
+        *self.0.borrow_mut() = Rc::from(headers);
+    }
+}
+
+impl fmt::Debug for LiveHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let snapshot = self.snapshot();
+        f.debug_list()
+            .entries(snapshot.iter().map(|(name, _)| name.as_str()))
+            .finish()
+    }
+}
+
+/// Why an update was refused.
+#[derive(Debug)]
+pub(crate) enum UpdateError {
+    /// 400: a field is wrong (nothing applied).
+    Field(FieldError),
+    /// 404: no live session has this id.
+    UnknownSession,
+    /// 500: a new child could not be started.
+    Spawn(String),
+}
+
+impl UpdateError {
+    /// The HTTP status and JSON body of the refusal.
+    pub(crate) fn reply(&self) -> (u16, Vec<u8>) {
+        match self {
+            Self::Field(err) => (400, err.to_json()),
+            Self::UnknownSession => (
+                404,
+                json!({"status": "error", "field": "session_id", "error": "session_id: no live session has this id"})
+                    .to_string()
+                    .into_bytes(),
+            ),
+            Self::Spawn(why) => (
+                500,
+                json!({"status": "error", "error": format!("could not start the MCP server: {why}")})
+                    .to_string()
+                    .into_bytes(),
+            ),
+        }
+    }
+}
+
+/// The reply to an accepted update.
+pub(crate) fn ok_reply(restart: bool) -> Vec<u8> {
+    json!({"status": "ok", "restart": restart})
+        .to_string()
+        .into_bytes()
+}
+
+/// A live session of a forward mode, as the registry knows it.
+struct Entry {
+    transport: &'static str,
+    created: SystemTime,
+    last_active: Cell<SystemTime>,
+    /// The session's key in its link.
+    key: SessionKey,
+    route: Rc<Route>,
+    overrides: Overrides,
+}
+
+/// See the module documentation.
+pub(crate) struct Runtime {
+    /// The `--stdio` command; `None` in the reverse modes (no child).
+    base_command: Option<String>,
+    defaults: RefCell<Overrides>,
+    sessions: RefCell<BTreeMap<String, Entry>>,
+    /// The shared child's link, in the modes that have one.
+    shared: RefCell<Option<Rc<RefCell<Link>>>>,
+    /// `--header` values and the default runtime headers merged (runtime
+    /// wins by name): what every response (forward) or request (reverse)
+    /// carries.
+    headers: LiveHeaders,
+    /// The sessions with a headers override: their merged headers.
+    session_headers: RefCell<HashMap<String, HeaderSet>>,
+    /// `--header`/`--oauth2Bearer`, the base the runtime headers go over.
+    configured: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Runtime {
+    pub(crate) fn new(config: &Config) -> Rc<Self> {
+        let base_command = match &config.input {
+            Input::Stdio(command) => Some(command.clone()),
+            Input::Sse(_) | Input::StreamableHttp(_) => None,
+        };
+        let headers = LiveHeaders::default();
+        headers.set(config.headers.clone());
+        Rc::new(Self {
+            base_command,
+            defaults: RefCell::new(Overrides::default()),
+            sessions: RefCell::new(BTreeMap::new()),
+            shared: RefCell::new(None),
+            headers,
+            session_headers: RefCell::new(HashMap::new()),
+            configured: config.headers.clone(),
+        })
+    }
+
+    /// What a new child is started with: the command and the defaults.
+    pub(crate) fn child_spec(&self) -> ChildSpec {
+        self.spec_for(None)
+    }
+
+    /// Starts a child that belongs to one session (`--childPerSession`, a
+    /// stateful Streamable HTTP session), with the defaults.
+    pub(crate) fn start_link(&self, clients: Clients) -> std::io::Result<Rc<RefCell<Link>>> {
+        Link::start(&self.child_spec(), clients, |_| {})
+    }
+
+    /// The shared child's link (restarted when the defaults change).
+    pub(crate) fn set_shared(&self, link: Option<Rc<RefCell<Link>>>) {
+        *self.shared.borrow_mut() = link;
+    }
+
+    /// The headers every response (forward modes) or request (reverse
+    /// modes) carries now: `--header` with the runtime defaults over it.
+    pub(crate) fn live_headers(&self) -> LiveHeaders {
+        self.headers.clone()
+    }
+
+    /// The response headers for a request of `session` (its own headers
+    /// override when it has one, else the defaults).
+    pub(crate) fn response_headers(&self, session: Option<&str>) -> HeaderSet {
+        if let Some(session) = session {
+            let own = self.session_headers.borrow();
+            if let Some(headers) = own.get(session) {
+                return Rc::clone(headers);
+            }
+        }
+        self.headers.snapshot()
+    }
+
+    /// True when some session has headers of its own (responses then look
+    /// up the session of each request).
+    pub(crate) fn has_session_headers(&self) -> bool {
+        !self.session_headers.borrow().is_empty()
+    }
+
+    /// A session opened (`id` is what clients and the admin API call it).
+    pub(crate) fn register(
+        &self,
+        id: &str,
+        transport: &'static str,
+        key: SessionKey,
+        route: Rc<Route>,
+    ) {
+        let now = SystemTime::now();
+        self.sessions.borrow_mut().insert(
+            id.to_owned(),
+            Entry {
+                transport,
+                created: now,
+                last_active: Cell::new(now),
+                key,
+                route,
+                overrides: Overrides::default(),
+            },
+        );
+    }
+
+    /// A session ended.
+    pub(crate) fn unregister(&self, id: &str) {
+        self.sessions.borrow_mut().remove(id);
+        self.session_headers.borrow_mut().remove(id);
+    }
+
+    /// A session was used.
+    pub(crate) fn touch(&self, id: &str) {
+        if let Some(entry) = self.sessions.borrow().get(id) {
+            entry.last_active.set(SystemTime::now());
+        }
+    }
+
+    /// Applies one update, validated already (only semantic checks remain,
+    /// made before anything changes). Returns whether a child restarted.
+    pub(crate) fn apply(&self, scope: &Scope, update: &Overrides) -> Result<bool, UpdateError> {
+        if update.touches_child() && self.base_command.is_none() {
+            let field = if update.extra_cli_args.is_some() {
+                "extra_cli_args"
+            } else {
+                "env"
+            };
+            return Err(UpdateError::Field(FieldError {
+                field: field.to_owned(),
+                message: "the reverse modes run no child; only headers apply".to_owned(),
+            }));
+        }
+        match scope {
+            Scope::Defaults => self.apply_defaults(update),
+            Scope::Session(id) => self.apply_session(id, update),
+        }
+    }
+
+    fn apply_defaults(&self, update: &Overrides) -> Result<bool, UpdateError> {
+        self.defaults.borrow_mut().apply(update);
+        tracing::info!(
+            "runtime update of the defaults: {} (now {})",
+            update.describe(),
+            self.defaults.borrow().describe()
+        );
+        if update.headers.is_some() {
+            self.refresh_headers();
+        }
+        if !update.touches_child() {
+            return Ok(false);
+        }
+        let mut restarted = false;
+        let shared = self.shared.borrow().clone();
+        if let Some(link) = &shared {
+            let spec = self.child_spec();
+            if *link.borrow().spec() != spec {
+                tracing::info!("restarting the shared MCP server (runtime defaults changed)");
+                Link::restart(link, &spec).map_err(|err| UpdateError::Spawn(err.to_string()))?;
+                restarted = true;
+            }
+        }
+        // Children of single sessions, with the new defaults under their
+        // own overrides.
+        let own: Vec<(String, Rc<RefCell<Link>>, ChildSpec)> = self
+            .sessions
+            .borrow()
+            .iter()
+            .filter_map(|(id, entry)| {
+                let link = entry.route.link();
+                let is_shared = shared.as_ref().is_some_and(|s| Rc::ptr_eq(s, &link));
+                let spec = self.spec_for(Some(&entry.overrides));
+                (!is_shared && *link.borrow().spec() != spec).then(|| (id.clone(), link, spec))
+            })
+            .collect();
+        for (id, link, spec) in own {
+            tracing::info!("restarting session {id}'s MCP server (runtime defaults changed)");
+            Link::restart(&link, &spec).map_err(|err| UpdateError::Spawn(err.to_string()))?;
+            restarted = true;
+        }
+        Ok(restarted)
+    }
+
+    fn apply_session(&self, id: &str, update: &Overrides) -> Result<bool, UpdateError> {
+        let (key, route, overrides) = {
+            let sessions = self.sessions.borrow();
+            let entry = sessions.get(id).ok_or(UpdateError::UnknownSession)?;
+            let mut overrides = entry.overrides.clone();
+            overrides.apply(update);
+            (entry.key, Rc::clone(&entry.route), overrides)
+        };
+        tracing::info!(
+            "runtime update of session {id}: {} (now {})",
+            update.describe(),
+            overrides.describe()
+        );
+        if let Some(entry) = self.sessions.borrow_mut().get_mut(id) {
+            entry.overrides = overrides.clone();
+        }
+        if update.headers.is_some() {
+            self.refresh_session_headers(id, &overrides);
+        }
+        if !update.touches_child() {
+            return Ok(false);
+        }
+        let spec = self.spec_for(Some(&overrides));
+        let link = route.link();
+        if *link.borrow().spec() == spec {
+            return Ok(false);
+        }
+        let shared = self.shared.borrow().clone();
+        match shared {
+            Some(shared) if Rc::ptr_eq(&shared, &link) => {
+                // The session leaves the shared child for one of its own,
+                // initialised as the shared one was; its stream stays open.
+                tracing::info!("session {id} gets an MCP server of its own (runtime override)");
+                let replay = shared.borrow().replay_request();
+                let own = Link::start_replaying(&spec, Clients::Separate, replay, |_| {})
+                    .map_err(|err| UpdateError::Spawn(err.to_string()))?;
+                let outlet = shared.borrow_mut().detach_session(key, RESTARTED);
+                let Some(outlet) = outlet else {
+                    // The session ended meanwhile (a client too slow).
+                    if let Some(child) = own.borrow().child().cloned() {
+                        crate::rt::spawn(async move { child.shutdown().await }).detach();
+                    }
+                    return Ok(false);
+                };
+                own.borrow_mut().open_session(key, outlet, true);
+                route.set(own);
+            }
+            _ => {
+                tracing::info!("restarting session {id}'s MCP server (runtime override)");
+                Link::restart(&link, &spec).map_err(|err| UpdateError::Spawn(err.to_string()))?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// The JSON of `GET /runtime/sessions`.
+    pub(crate) fn sessions_json(&self) -> Vec<u8> {
+        let shared = self.shared.borrow().clone();
+        let sessions: Vec<Value> = self
+            .sessions
+            .borrow()
+            .iter()
+            .map(|(id, entry)| {
+                let link = entry.route.link();
+                let own_child = !shared.as_ref().is_some_and(|s| Rc::ptr_eq(s, &link));
+                let pid = link.borrow().child().and_then(crate::child::Child::pid);
+                json!({
+                    "id": id,
+                    "transport": entry.transport,
+                    "created_unix_ms": unix_ms(entry.created),
+                    "last_active_unix_ms": unix_ms(entry.last_active.get()),
+                    "child_pid": pid,
+                    "own_child": own_child,
+                    "overrides": entry.overrides.describe(),
+                })
+            })
+            .collect();
+        let shared_pid = shared
+            .as_ref()
+            .and_then(|link| link.borrow().child().and_then(crate::child::Child::pid));
+        json!({
+            "defaults": self.defaults.borrow().describe(),
+            "shared_child_pid": shared_pid,
+            "sessions": sessions,
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    /// The child spec for a session with `overrides` (or the defaults):
+    /// arguments from the session if it set them, else the defaults';
+    /// environment the defaults' with the session's over it.
+    fn spec_for(&self, overrides: Option<&Overrides>) -> ChildSpec {
+        let defaults = self.defaults.borrow();
+        let args = overrides
+            .and_then(|o| o.extra_cli_args.as_ref())
+            .or(defaults.extra_cli_args.as_ref());
+        let command = self.base_command.as_deref().unwrap_or_default();
+        let command = match args {
+            Some(args) => update::command_with_args(command, args),
+            None => command.to_owned(),
+        };
+        let mut env: BTreeMap<String, String> = defaults.env.clone().unwrap_or_default();
+        if let Some(own) = overrides.and_then(|o| o.env.as_ref()) {
+            env.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        ChildSpec {
+            command,
+            env: env.into_iter().collect(),
+        }
+    }
+
+    /// `--header` values with the default runtime headers over them.
+    fn merged_defaults(&self) -> Vec<(HeaderName, HeaderValue)> {
+        let defaults = self.defaults.borrow();
+        merge_headers(&self.configured, defaults.headers.as_deref().unwrap_or(&[]))
+    }
+
+    fn refresh_headers(&self) {
+        let merged = self.merged_defaults();
+        self.headers.set(merged);
+        // Sessions' own headers sit on top of the defaults.
+        let own: Vec<(String, Overrides)> = self
+            .sessions
+            .borrow()
+            .iter()
+            .filter(|(_, entry)| entry.overrides.headers.is_some())
+            .map(|(id, entry)| (id.clone(), entry.overrides.clone()))
+            .collect();
+        for (id, overrides) in own {
+            self.refresh_session_headers(&id, &overrides);
+        }
+    }
+
+    fn refresh_session_headers(&self, id: &str, overrides: &Overrides) {
+        let mut own = self.session_headers.borrow_mut();
+        match &overrides.headers {
+            Some(headers) => {
+                let merged = merge_headers(&self.merged_defaults(), headers);
+                own.insert(id.to_owned(), Rc::from(merged));
+            }
+            None => {
+                own.remove(id);
+            }
+        }
+    }
+}
+
+/// `base` with `over` replacing headers of the same name (any case).
+fn merge_headers(
+    base: &[(HeaderName, HeaderValue)],
+    over: &[(HeaderName, HeaderValue)],
+) -> Vec<(HeaderName, HeaderValue)> {
+    let mut out: Vec<(HeaderName, HeaderValue)> = base
+        .iter()
+        .filter(|(name, _)| {
+            !over
+                .iter()
+                .any(|(o, _)| o.as_str().eq_ignore_ascii_case(name.as_str()))
+        })
+        .cloned()
+        .collect();
+    out.extend(over.iter().cloned());
+    out
+}
+
+fn unix_ms(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Starts what `--runtimeAdminPort` and `--runtimePrompt` ask for; the
+/// tasks run while they are kept. On failure, the one-line reason (the
+/// gateway then exits with status 1).
+pub(crate) fn start(config: &Config, runtime: &Rc<Runtime>) -> Result<Vec<Task<()>>, String> {
+    let mut tasks = Vec::new();
+    if let Some(port) = config.runtime_admin_port {
+        tasks.push(admin::start(config, port, Rc::clone(runtime))?);
+    }
+    if config.runtime_prompt {
+        tasks.push(prompt::start(Rc::clone(runtime))?);
+    }
+    Ok(tasks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn runtime(args: &[&str]) -> Rc<Runtime> {
+        let args: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+        Runtime::new(&crate::cli::parse(&args).unwrap())
+    }
+
+    fn update(json: &str) -> Overrides {
+        update::parse_payload(json.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn session_overrides_merge_over_the_defaults() {
+        let rt = runtime(&["--stdio", "srv --x"]);
+        assert_eq!(rt.child_spec().command, "srv --x");
+        let restarted = rt
+            .apply(
+                &Scope::Defaults,
+                &update(r#"{"extra_cli_args":["a b"],"env":{"A":"1","B":"2"}}"#),
+            )
+            .unwrap();
+        assert!(!restarted, "no child to restart");
+        let spec = rt.child_spec();
+        assert_eq!(spec.command, "srv --x 'a b'");
+        assert_eq!(
+            spec.env,
+            vec![("A".into(), "1".into()), ("B".into(), "2".into())]
+        );
+        let own = update(r#"{"env":{"B":"session"}}"#);
+        let spec = rt.spec_for(Some(&own));
+        assert_eq!(spec.command, "srv --x 'a b'", "the defaults' arguments");
+        assert_eq!(
+            spec.env,
+            vec![("A".into(), "1".into()), ("B".into(), "session".into())]
+        );
+        let own = update(r#"{"extra_cli_args":[]}"#);
+        assert_eq!(rt.spec_for(Some(&own)).command, "srv --x");
+    }
+
+    #[test]
+    fn runtime_headers_go_over_configured_ones() {
+        let rt = runtime(&["--stdio", "srv", "--header", "X-A: 1", "--header", "X-B: 2"]);
+        rt.apply(
+            &Scope::Defaults,
+            &update(r#"{"headers":{"x-b":"3","X-C":"4"}}"#),
+        )
+        .unwrap();
+        let headers: Vec<(String, Vec<u8>)> = rt
+            .response_headers(None)
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+            .collect();
+        assert_eq!(
+            headers,
+            vec![
+                ("X-A".to_owned(), b"1".to_vec()),
+                // The runtime ones in the payload's name order (byte order).
+                ("X-C".to_owned(), b"4".to_vec()),
+                ("x-b".to_owned(), b"3".to_vec()),
+            ]
+        );
+        assert!(!rt.has_session_headers());
+        assert!(matches!(
+            rt.apply(&Scope::Session("nope".into()), &update("{}")),
+            Err(UpdateError::UnknownSession)
+        ));
+    }
+
+    #[test]
+    fn reverse_modes_take_headers_only() {
+        let rt = runtime(&["--sse", "http://127.0.0.1:1/sse"]);
+        for (body, field) in [
+            (
+                r#"{"extra_cli_args":["x"],"headers":{"X":"y"}}"#,
+                "extra_cli_args",
+            ),
+            (r#"{"env":{"A":"b"}}"#, "env"),
+        ] {
+            match rt.apply(&Scope::Defaults, &update(body)) {
+                Err(UpdateError::Field(err)) => assert_eq!(err.field, field),
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+        // Nothing of the refused update was applied.
+        assert!(rt.live_headers().snapshot().is_empty());
+        assert!(!rt
+            .apply(&Scope::Defaults, &update(r#"{"headers":{"X":"y"}}"#))
+            .unwrap());
+        assert_eq!(rt.live_headers().snapshot().len(), 1);
+    }
+}
