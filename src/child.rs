@@ -25,6 +25,17 @@ use supergateway_proto::jsonrpc::{Line, LineDecoder};
 
 use crate::rt;
 
+thread_local! {
+    /// Pids of the children we spawned and have not yet seen exit: their exit
+    /// status belongs to `async-process`, never to the PID 1 reaper.
+    static OWN: RefCell<std::collections::HashSet<i32>> = RefCell::new(std::collections::HashSet::new());
+}
+
+/// Whether `pid` is a child this process spawned (and still waits for).
+pub(crate) fn is_own(pid: i32) -> bool {
+    OWN.with(|own| own.borrow().contains(&pid))
+}
+
 /// Bound on one stdout line of the child (one JSON-RPC message).
 pub(crate) const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 /// Bound on one stderr line (longer ones are logged as dropped).
@@ -95,9 +106,9 @@ impl Child {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
-        let pid = i32::try_from(process.id())
-            .ok()
-            .and_then(rustix::process::Pid::from_raw);
+        let raw_pid = i32::try_from(process.id()).unwrap_or(0);
+        OWN.with(|own| own.borrow_mut().insert(raw_pid));
+        let pid = rustix::process::Pid::from_raw(raw_pid);
         if spec.env.is_empty() {
             tracing::info!("child started (pid {}): {}", process.id(), command);
         } else {
@@ -140,6 +151,7 @@ impl Child {
                     1
                 }
             };
+            OWN.with(|own| own.borrow_mut().remove(&raw_pid));
             tracing::info!("child exited with code {code}");
             let pgid = weak.upgrade().and_then(|inner| {
                 inner.exit_code.set(Some(code));

@@ -10,6 +10,7 @@ mod child;
 mod cli;
 mod gateway;
 mod http;
+mod reaper;
 mod rt;
 mod runtime;
 mod telemetry;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
 
 /// Runs the configured mode; returns the process exit code.
 async fn run(config: Rc<Config>) -> i32 {
+    reaper::start();
     let runtime = runtime::Runtime::new(&config);
     // The admin API and the terminal prompt run while these are kept.
     let _runtime_tasks = match runtime::start(&config, &runtime) {

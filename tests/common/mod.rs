@@ -67,8 +67,24 @@ impl Gateway {
         Self::start_full(args, &[], port)
     }
 
+    /// Starts `WRAPPER… supergateway ARGS --port 0` (e.g. under `unshare`).
+    pub fn start_wrapped(wrapper: &[&str], args: &[&str]) -> Self {
+        let (program, rest) = wrapper.split_first().unwrap();
+        let mut command = Command::new(program);
+        command.args(rest).arg(env!("CARGO_BIN_EXE_supergateway"));
+        Self::spawn(command, args, &[], "0")
+    }
+
     fn start_full(args: &[&str], env: &[(&str, &str)], port: &str) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_supergateway"));
+        Self::spawn(
+            Command::new(env!("CARGO_BIN_EXE_supergateway")),
+            args,
+            env,
+            port,
+        )
+    }
+
+    fn spawn(mut command: Command, args: &[&str], env: &[(&str, &str)], port: &str) -> Self {
         command
             .args(args)
             .args(["--port", port])
@@ -128,8 +144,13 @@ impl Gateway {
     }
 
     pub fn signal(&self, signal: &str) {
+        self.signal_pid(self.pid(), signal);
+    }
+
+    /// Signals another process (the gateway itself when it runs under a wrapper).
+    pub fn signal_pid(&self, pid: i32, signal: &str) {
         let status = Command::new("kill")
-            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .args([&format!("-{signal}"), &pid.to_string()])
             .status()
             .unwrap();
         assert!(status.success());
