@@ -651,14 +651,15 @@ async fn expire_sessions(handler: Weak<StdioStreamable>, timeout: Duration) {
 
 /// Whether `Accept` lists `media` (or a wildcard covering it).
 fn accepts(head: &RequestHead, media: &str) -> bool {
-    let (kind, _) = media.split_once('/').unwrap_or((media, ""));
+    let media = media.as_bytes();
+    let kind = media.split(|&b| b == b'/').next().unwrap_or(media);
     head.header_values("accept").any(|value| {
-        String::from_utf8_lossy(value).split(',').any(|item| {
-            let item = item.split(';').next().unwrap_or("").trim();
+        value.split(|&b| b == b',').any(|item| {
+            let item = item.split(|&b| b == b';').next().unwrap_or_default().trim_ascii();
             item.eq_ignore_ascii_case(media)
-                || item == "*/*"
+                || item == b"*/*"
                 || item
-                    .strip_suffix("/*")
+                    .strip_suffix(b"/*")
                     .is_some_and(|prefix| prefix.eq_ignore_ascii_case(kind))
         })
     })
