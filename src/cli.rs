@@ -221,7 +221,14 @@ pub(crate) fn from_env() -> Result<Config, Exit> {
             }
         }
     }
-    let mut config = parse(&args)?;
+    let env_host = match std::env::var_os(HOST_ENV).filter(|host| !host.is_empty()) {
+        Some(host) => Some(
+            host.into_string()
+                .map_err(|_| Exit::usage(format_args!("{HOST_ENV} is not valid UTF-8")))?,
+        ),
+        None => None,
+    };
+    let mut config = parse_with_host_default(&args, env_host)?;
     if config.runtime_admin_token.is_none() {
         if let Some(token) = std::env::var_os(ADMIN_TOKEN_ENV).filter(|token| !token.is_empty()) {
             let token = token
@@ -237,7 +244,15 @@ pub(crate) fn from_env() -> Result<Config, Exit> {
 /// Parses argv (without argv[0]) into a Config, or the outcome to print: help/version text
 /// (exit 0, stdout) or an error (exit 2, one line on stderr, e.g.
 /// "supergateway: unknown flag --foo (see --help)").
+#[cfg(test)]
 pub(crate) fn parse(args: &[String]) -> Result<Config, Exit> {
+    parse_with_host_default(args, None)
+}
+
+/// [`parse`], with the bind address to use when `--host` is not given (from
+/// `SUPERGATEWAY_HOST`: the container image sets it to `0.0.0.0`, so its
+/// entry point stays plain `supergateway`).
+fn parse_with_host_default(args: &[String], host_default: Option<String>) -> Result<Config, Exit> {
     let scan = scan(args);
     if scan.help {
         return Err(Exit {
@@ -266,7 +281,7 @@ pub(crate) fn parse(args: &[String]) -> Result<Config, Exit> {
             camel_case_text(&early.output)
         )),
     })?;
-    validate(raw).map_err(Exit::usage)
+    validate(raw, host_default).map_err(Exit::usage)
 }
 
 /// Replaces secrets in a URL for logs: the userinfo (`user:pass@`) and the query and
@@ -395,7 +410,7 @@ struct RawArgs {
     /// listen port, 0 for any free port (default: 8000)
     #[argh(option, arg_name = "n")]
     port: Option<String>,
-    /// bind address, 0.0.0.0 for containers (default: 127.0.0.1)
+    /// bind address, 0.0.0.0 for containers (default: env SUPERGATEWAY_HOST, else 127.0.0.1)
     #[argh(option, arg_name = "addr")]
     host: Option<String>,
     /// URL the SSE endpoint event advertises (default: relative)
@@ -762,7 +777,7 @@ struct Mode {
 }
 
 /// Turns argh's strings into a [`Config`], or a one-line error (without the program prefix).
-fn validate(mut raw: RawArgs) -> Result<Config, String> {
+fn validate(mut raw: RawArgs, host_default: Option<String>) -> Result<Config, String> {
     let mut inputs: Vec<(&'static str, Input)> = Vec::new();
     if let Some(command) = raw.stdio.take() {
         if command.trim().is_empty() || command.contains('\0') {
@@ -916,7 +931,7 @@ fn validate(mut raw: RawArgs) -> Result<Config, String> {
         input,
         output,
         port: port_number("--port", raw.port.as_deref().unwrap_or("8000"))?,
-        host: host(raw.host)?,
+        host: host(raw.host.or(host_default))?,
         base_url: base_url(raw.base_url)?,
         sse_path: path("--ssePath", raw.sse_path, "/sse")?,
         message_path: path("--messagePath", raw.message_path, "/message")?,
@@ -1236,6 +1251,8 @@ impl Scope {
 const PROGRAM: &str = "supergateway";
 /// Where the admin API token may come from instead of `--runtimeAdminToken`.
 const ADMIN_TOKEN_ENV: &str = "SUPERGATEWAY_ADMIN_TOKEN";
+/// The bind address when `--host` is not given (the container image sets it).
+const HOST_ENV: &str = "SUPERGATEWAY_HOST";
 const USAGE_CODE: u8 = 2;
 const REDACTED: &str = "<redacted>";
 const ANY_ORIGIN: &str = "*";
@@ -2480,5 +2497,34 @@ mod tests {
                 message: "supergateway: a b c".to_owned()
             }
         );
+    }
+
+    #[test]
+    fn supergateway_host_is_the_default_bind_address_and_the_flag_wins() {
+        let args = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let host = |list: &[&str], default: Option<&str>| {
+            parse_with_host_default(&args(list), default.map(str::to_owned)).map(|c| c.host)
+        };
+        assert_eq!(
+            host(&["--stdio", "x"], None).ok().as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(
+            host(&["--stdio", "x"], Some("0.0.0.0")).ok().as_deref(),
+            Some("0.0.0.0")
+        );
+        assert_eq!(
+            host(&["--stdio", "x", "--host", "::1"], Some("0.0.0.0"))
+                .ok()
+                .as_deref(),
+            Some("::1")
+        );
+        assert!(host(&["--stdio", "x"], Some("a b")).is_err());
+        // The reverse modes do not listen: the variable is not a flag they warn about.
+        let config = parse_with_host_default(
+            &args(&["--sse", "http://h/sse"]),
+            Some("0.0.0.0".to_owned()),
+        );
+        assert!(config.is_ok_and(|config| config.warnings.is_empty()));
     }
 }

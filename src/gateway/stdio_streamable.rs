@@ -655,7 +655,11 @@ fn accepts(head: &RequestHead, media: &str) -> bool {
     let kind = media.split(|&b| b == b'/').next().unwrap_or(media);
     head.header_values("accept").any(|value| {
         value.split(|&b| b == b',').any(|item| {
-            let item = item.split(|&b| b == b';').next().unwrap_or_default().trim_ascii();
+            let item = item
+                .split(|&b| b == b';')
+                .next()
+                .unwrap_or_default()
+                .trim_ascii();
             item.eq_ignore_ascii_case(media)
                 || item == b"*/*"
                 || item
