@@ -378,20 +378,6 @@ impl fmt::Debug for RedactedHeaders<'_> {
 #[argh(
     description = "Run an MCP stdio server over SSE, WebSocket or Streamable HTTP, or expose a \
                    remote SSE or Streamable HTTP MCP server as a local stdio server.",
-    example = "Serve a stdio server over SSE on http://127.0.0.1:8000/sse:\n\
-               $ {command_name} --stdio \"npx -y @modelcontextprotocol/server-filesystem /tmp\"",
-    example = "The same over Streamable HTTP with sessions, on all interfaces:\n\
-               $ {command_name} --stdio \"./server\" --outputTransport streamableHttp --stateful \
-               --host 0.0.0.0 --port 8000",
-    example = "Use a remote SSE server as a local stdio server:\n\
-               $ {command_name} --sse https://example.com/sse --oauth2Bearer \"$TOKEN\"",
-    note = "Modes: --stdio → sse (default) | ws | streamableHttp; --sse → stdio; \
-            --streamableHttp → stdio. Give exactly one of --stdio, --sse, --streamableHttp.\n\
-            Flags accept both --flag value and --flag=value, and kebab-case spellings of \
-            the names (output-transport for outputTransport). Booleans accept --flag, \
-            --flag=false and --no-flag.\n\
-            RUST_LOG refines --logLevel. --version prints the version. Usage errors exit \
-            with status 2.",
     help_triggers("-h", "--help")
 )]
 struct RawArgs {
@@ -733,11 +719,12 @@ fn parse_bool(value: &str) -> Option<bool> {
 
 /// argh's help with the camelCase flag names put back.
 fn help_text() -> String {
-    match RawArgs::from_args(&[PROGRAM], &["--help"]) {
-        Err(early) => camel_case_text(&early.output),
-        Ok(_) => format!("{PROGRAM} {}", env!("CARGO_PKG_VERSION")),
-    }
+    HELP.trim_end().to_owned()
 }
+
+/// `--help`: written by hand, grouped by mode (argh lists flags in one flat block). A test
+/// checks it against `FLAGS` and against README's flag table, defaults included.
+const HELP: &str = include_str!("help.txt");
 
 /// Rewrites `--kebab-names` into `--camelNames` in argh's output.
 fn camel_case_text(text: &str) -> String {
@@ -2239,25 +2226,7 @@ mod tests {
                 .err()
                 .unwrap_or_else(|| panic!("{argv:?} parsed"));
             assert_eq!(exit.code, 0, "{argv:?}");
-            assert!(
-                exit.message.starts_with("Usage: supergateway"),
-                "{}",
-                exit.message
-            );
-            for flag in FLAGS {
-                assert!(
-                    exit.message.contains(&format!("[--{}", flag.camel)),
-                    "--{}",
-                    flag.camel
-                );
-                if flag.kebab != flag.camel {
-                    assert!(
-                        !exit.message.contains(&format!("--{}", flag.kebab)),
-                        "--{}",
-                        flag.kebab
-                    );
-                }
-            }
+            assert_eq!(exit.message, HELP.trim_end(), "{argv:?}");
         }
         let version_cases: &[&[&str]] = &[
             &["--version"],
@@ -2526,5 +2495,104 @@ mod tests {
             Some("0.0.0.0".to_owned()),
         );
         assert!(config.is_ok_and(|config| config.warnings.is_empty()));
+    }
+
+    /// `--help`'s flag lines: the camelCase name and the text of its "(default: …)", if any.
+    fn help_flags() -> Vec<(String, Option<String>)> {
+        let mut flags: Vec<(String, String)> = Vec::new();
+        for line in HELP.lines() {
+            let line = line.strip_prefix("  -h, ").map_or(line, |rest| rest);
+            if let Some(rest) = line.strip_prefix("  --") {
+                let name: String = rest
+                    .chars()
+                    .take_while(char::is_ascii_alphanumeric)
+                    .collect();
+                flags.push((name, rest.to_owned()));
+            } else if line.starts_with("                             ") {
+                // A continuation of the last flag's description.
+                if let Some((_, text)) = flags.last_mut() {
+                    text.push(' ');
+                    text.push_str(line.trim());
+                }
+            } else if let Some(rest) = line.strip_prefix("--") {
+                let name: String = rest
+                    .chars()
+                    .take_while(char::is_ascii_alphanumeric)
+                    .collect();
+                flags.push((name, rest.to_owned()));
+            }
+        }
+        flags
+            .into_iter()
+            .map(|(name, text)| {
+                let default = text
+                    .split_once("(default: ")
+                    .and_then(|(_, rest)| rest.rsplit_once(')'))
+                    .map(|(default, _)| default.to_owned());
+                (name, default)
+            })
+            .collect()
+    }
+
+    /// README's flag table: the camelCase name and the default column without backticks.
+    fn readme_flags() -> Vec<(String, String)> {
+        let readme = include_str!("../README.md");
+        let table = readme
+            .split("\n## Flags\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .unwrap_or_default();
+        let mut flags = Vec::new();
+        for row in table.lines().filter(|line| line.starts_with("| `--")) {
+            let row = row.replace("\\|", "/");
+            let cells: Vec<&str> = row.split('|').collect();
+            let default = cells.get(2).copied().unwrap_or_default().replace('`', "");
+            for names in row
+                .split('`')
+                .skip(1)
+                .step_by(2)
+                .take_while(|c| c.starts_with("--"))
+            {
+                let name: String = names[2..]
+                    .chars()
+                    .take_while(char::is_ascii_alphanumeric)
+                    .collect();
+                flags.push((name, default.trim().to_owned()));
+            }
+        }
+        flags
+    }
+
+    #[test]
+    fn help_lists_every_flag_and_readme_documents_each_with_the_same_default() {
+        let help = help_flags();
+        let readme = readme_flags();
+        let help_names: Vec<&str> = help.iter().map(|(name, _)| name.as_str()).collect();
+        for flag in FLAGS {
+            assert!(
+                help_names.contains(&flag.camel),
+                "--{} is not in --help",
+                flag.camel
+            );
+        }
+        for (name, default) in &help {
+            let Some((_, documented)) = readme.iter().find(|(flag, _)| flag == name) else {
+                panic!("--{name} is in --help but not in README's flag table");
+            };
+            match default {
+                Some(default) => assert_eq!(documented, default, "default of --{name}"),
+                None => assert!(
+                    ["—", "off", ""].contains(&documented.as_str()),
+                    "--{name}: README says default {documented:?}, --help none"
+                ),
+            }
+        }
+        for (name, _) in &readme {
+            assert!(
+                help_names.contains(&name.as_str()),
+                "README's --{name} is not in --help"
+            );
+        }
+        assert!(HELP.lines().all(|line| line.chars().count() <= 100));
     }
 }
