@@ -16,7 +16,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{eventually, fixture, process_alive, tool_text, Gateway, SseClient};
+use common::{children_of, eventually, fixture, process_alive, tool_text, Gateway, SseClient};
 use serde_json::json;
 
 const UNSHARE: &[&str] = &["unshare", "--pid", "--fork", "--mount-proc"];
@@ -29,13 +29,9 @@ fn pid_namespaces_work() -> bool {
         .is_ok_and(|status| status.success())
 }
 
-/// Direct children of `pid` (host pids), from /proc.
+/// Children of `pid` (host pids, zombies included).
 fn children(pid: i32) -> Vec<i32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|pid| pid.parse().ok())
-        .collect()
+    children_of(pid).into_iter().map(|(pid, _)| pid).collect()
 }
 
 fn command_line(pid: i32) -> String {
