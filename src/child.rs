@@ -153,6 +153,11 @@ impl Child {
         }
     }
 
+    /// The child's process id (also its process group id).
+    pub(crate) fn pid(&self) -> Option<i32> {
+        self.inner.pgid.map(rustix::process::Pid::as_raw_pid)
+    }
+
     /// True until the process has exited.
     pub(crate) fn is_running(&self) -> bool {
         self.inner.exit_code.get().is_none()

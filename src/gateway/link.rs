@@ -29,6 +29,7 @@ use supergateway_proto::jsonrpc::{
 use supergateway_proto::mux::{write_u64, Mux};
 
 use crate::child::{Child, SendError};
+use crate::telemetry::{self, RpcSpan};
 
 /// A session's key inside a link.
 pub(crate) type SessionKey = u64;
@@ -218,6 +219,8 @@ pub(crate) struct Link {
     held: Vec<(SessionKey, Vec<u8>)>,
     /// Set when the child has exited: new sessions are refused.
     exited: Option<i32>,
+    /// The spans of the requests at the child, by gateway id (only while spans are on).
+    spans: HashMap<u64, RpcSpan>,
 }
 
 impl Link {
@@ -238,6 +241,7 @@ impl Link {
             initialized_sent: false,
             held: Vec::new(),
             exited: None,
+            spans: HashMap::new(),
         }));
         let on_line = weak_handler(&link, |link, line| link.handle_child_line(line));
         let weak: Weak<RefCell<Self>> = Rc::downgrade(&link);
@@ -322,6 +326,12 @@ impl Link {
         self.held.retain(|(session, _)| *session != key);
         let ended = self.mux.handle_session_end(key);
         for gateway_id in ended.cancelled {
+            if let Some(span) = self.spans.remove(&gateway_id) {
+                span.finish(Some((
+                    i64::from(codes::SERVER_ERROR),
+                    "client disconnected",
+                )));
+            }
             let mut frame = Vec::with_capacity(128);
             frame.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":");
             frame.extend_from_slice(write_u64(gateway_id, &mut [0; 20]));
@@ -514,6 +524,12 @@ impl Link {
                 SendError::Gone => "the MCP server has exited",
             };
             self.answer_error(key, &client_id, codes::SERVER_ERROR, message);
+            return;
+        }
+        let method = message.method.as_deref().unwrap_or_default();
+        let pid = self.child.as_ref().and_then(Child::pid);
+        if let Some(span) = telemetry::rpc_span(method, client_id.as_bytes(), pid) {
+            self.spans.insert(outbound.id, span);
         }
     }
 
@@ -572,6 +588,16 @@ impl Link {
             tracing::debug!("dropped a response for no request in flight");
             return;
         };
+        if let Some(span) = raw
+            .to_owned()
+            .as_u64()
+            .and_then(|id| self.spans.remove(&id))
+        {
+            let error = (message.kind == Kind::ErrorResponse)
+                .then(|| telemetry::error_of(line))
+                .flatten();
+            span.finish(error.as_ref().map(|(code, text)| (*code, text.as_str())));
+        }
         let mut frame = Vec::with_capacity(line.len().saturating_add(16));
         if splice(&mut frame, line, &[(span.clone(), routed.id.as_bytes())]).is_ok() {
             self.deliver(routed.session, Frame::response(frame));
@@ -714,6 +740,9 @@ impl Link {
     fn handle_child_exit(&mut self, code: i32) {
         self.exited = Some(code);
         let message = format!("the MCP server exited (code {code})");
+        for (_, span) in self.spans.drain() {
+            span.finish(Some((i64::from(codes::SERVER_ERROR), &message)));
+        }
         for (key, id) in self.mux.drain() {
             self.answer_error(key, &id, codes::SERVER_ERROR, &message);
         }

@@ -62,6 +62,7 @@ use crate::gateway::{open_client_session, server_options, ClientSession, StdioMo
 use crate::http::response::Response;
 use crate::http::server::{Conn, Handler, Next, Request};
 use crate::rt;
+use crate::telemetry;
 
 /// tungstenite's read buffer per socket.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
@@ -200,7 +201,8 @@ impl StdioWs {
                 Some(self.ws_config),
             )
             .await;
-            end = self.pump(&mut ws, key, &link, &frames).await;
+            let span = tracing::info_span!("session", transport = "ws", id = key);
+            end = telemetry::in_span(span, self.pump(&mut ws, key, &link, &frames)).await;
             socket = Some(ws);
         }
 
@@ -260,9 +262,15 @@ impl StdioWs {
                     heard = true;
                     match message {
                         Message::Text(text) => {
-                            let result = link
-                                .borrow_mut()
-                                .handle_client_message(key, text.as_bytes());
+                            let carrier = telemetry::Carrier {
+                                transport: "ws",
+                                session: None,
+                                traceparent: None,
+                            };
+                            let result = telemetry::with_carrier(carrier, || {
+                                link.borrow_mut()
+                                    .handle_client_message(key, text.as_bytes())
+                            });
                             if let Err(ClientError::Malformed(err)) = result {
                                 // Answered in-band; the socket stays open.
                                 out.clear();
