@@ -588,7 +588,7 @@ impl Link {
             tracing::debug!("dropped a response for no request in flight");
             return;
         };
-        if let Some(span) = raw
+        if let Some(rpc) = raw
             .to_owned()
             .as_u64()
             .and_then(|id| self.spans.remove(&id))
@@ -596,7 +596,7 @@ impl Link {
             let error = (message.kind == Kind::ErrorResponse)
                 .then(|| telemetry::error_of(line))
                 .flatten();
-            span.finish(error.as_ref().map(|(code, text)| (*code, text.as_str())));
+            rpc.finish(error.as_ref().map(|(code, text)| (*code, text.as_str())));
         }
         let mut frame = Vec::with_capacity(line.len().saturating_add(16));
         if splice(&mut frame, line, &[(span.clone(), routed.id.as_bytes())]).is_ok() {
