@@ -314,7 +314,13 @@ fn a_tools_call_through_sse_is_exported_as_a_server_span_with_its_child_span() {
 #[test]
 fn logs_arrive_at_v1_logs() {
     let collector = Collector::start(&[]);
-    let gw = start(&exporting(&collector, "100"));
+    let mut env = exporting(&collector, "100");
+    env.push((
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "authorization=Bearer%20s3cret-otlp,x-tenant=t1".to_owned(),
+    ));
+    env.push(("RUST_LOG", "supergateway=debug".to_owned()));
+    let gw = start(&env);
     let deadline = Instant::now() + WAIT;
     let record = loop {
         let found = collector
@@ -345,6 +351,15 @@ fn logs_arrive_at_v1_logs() {
     assert_eq!(record["severityNumber"], 9);
     assert_eq!(record["severityText"], "INFO");
     assert!(record["timeUnixNano"].is_string());
+    // OTEL_EXPORTER_OTLP_HEADERS go out percent-decoded, and never into the log.
+    let request = collector
+        .received()
+        .into_iter()
+        .find(|r| r.path == "/v1/logs")
+        .unwrap();
+    assert_eq!(request.header("authorization"), Some("Bearer s3cret-otlp"));
+    assert_eq!(request.header("x-tenant"), Some("t1"));
+    assert!(!gw.log().contains("s3cret"), "{}", gw.log());
 }
 
 #[test]
