@@ -40,6 +40,7 @@ dict_for() {
     mux_sequence) echo "" ;;
     parse_head | chunked_decode | content_length | parse_response_head) echo fuzz/dicts/http.dict ;;
     url_parse) echo fuzz/dicts/url.dict ;;
+    traceparent) echo fuzz/dicts/traceparent.dict ;;
     sse_decode) echo fuzz/dicts/sse.dict ;;
     line_decode | parse_message) echo fuzz/dicts/json.dict ;;
     *) return 1 ;;

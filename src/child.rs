@@ -191,12 +191,9 @@ impl Child {
         }
     }
 
-    /// The process id (of `sh`, which leads the child's process group).
+    /// The child's process id (also its process group id).
     pub(crate) fn pid(&self) -> Option<i32> {
-        self.inner
-            .pgid
-            .map(rustix::process::Pid::as_raw_nonzero)
-            .map(i32::from)
+        self.inner.pgid.map(rustix::process::Pid::as_raw_pid)
     }
 
     /// True until the process has exited.

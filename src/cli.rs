@@ -68,6 +68,15 @@ pub(crate) enum LogLevel {
     None,
 }
 
+/// Local log line format (`--logFormat`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LogFormat {
+    /// One JSON object per line, for log shippers.
+    Json,
+    /// Human-readable lines (tracing-subscriber's default format).
+    Text,
+}
+
 /// Which browser origins may call the HTTP endpoints (`--cors`).
 #[derive(Clone, Debug)]
 pub(crate) enum Cors {
@@ -139,6 +148,8 @@ pub(crate) struct Config {
     pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
     /// `--logLevel`, default `Info`.
     pub(crate) log_level: LogLevel,
+    /// `--logFormat`, default `Text`.
+    pub(crate) log_format: LogFormat,
     /// `--cors`, default `Off`.
     pub(crate) cors: Cors,
     /// `--healthEndpoint` paths, each starting with `/`.
@@ -339,6 +350,7 @@ impl fmt::Debug for Config {
             .field("protocol_version", &self.protocol_version)
             .field("headers", &RedactedHeaders(&self.headers))
             .field("log_level", &self.log_level)
+            .field("log_format", &self.log_format)
             .field("cors", &self.cors)
             .field("health_endpoints", &self.health_endpoints)
             .field("runtime_prompt", &self.runtime_prompt)
@@ -429,6 +441,9 @@ struct RawArgs {
     /// debug, info or none (default: info)
     #[argh(option, arg_name = "level")]
     log_level: Option<String>,
+    /// text or json (one JSON object per line) (default: text)
+    #[argh(option, arg_name = "format")]
+    log_format: Option<String>,
     /// allowed origins: none given = any; exact origins or /regex/ (unanchored)
     #[argh(option, arg_name = "origin")]
     cors: Vec<String>,
@@ -513,6 +528,7 @@ const FLAGS: &[Flag] = &[
     flag("header", "header", Kind::Repeated),
     flag("oauth2Bearer", "oauth2-bearer", Kind::Single),
     flag("logLevel", "log-level", Kind::Single),
+    flag("logFormat", "log-format", Kind::Single),
     flag("cors", "cors", Kind::Cors),
     flag("healthEndpoint", "health-endpoint", Kind::Repeated),
     flag("runtimePrompt", "runtime-prompt", Kind::Switch),
@@ -867,6 +883,15 @@ fn validate(mut raw: RawArgs, host_default: Option<String>) -> Result<Config, St
             ))
         }
     };
+    let log_format = match raw.log_format.as_deref() {
+        None | Some("text") => LogFormat::Text,
+        Some("json") => LogFormat::Json,
+        Some(other) => {
+            return Err(format!(
+                "--logFormat must be one of text, json (got {other:?})"
+            ))
+        }
+    };
 
     let cors = cors(&raw.cors)?;
     let mut health_endpoints = Vec::new();
@@ -928,6 +953,7 @@ fn validate(mut raw: RawArgs, host_default: Option<String>) -> Result<Config, St
         protocol_version: protocol_version(raw.protocol_version)?,
         headers,
         log_level,
+        log_format,
         cors,
         health_endpoints,
         runtime_prompt: raw.runtime_prompt,
@@ -1273,6 +1299,7 @@ mod tests {
         protocol_version: String,
         headers: Vec<(String, String)>,
         log_level: LogLevel,
+        log_format: LogFormat,
         cors: Vec<String>,
         health_endpoints: Vec<String>,
         runtime_prompt: bool,
@@ -1326,6 +1353,7 @@ mod tests {
                 })
                 .collect(),
             log_level: config.log_level,
+            log_format: config.log_format,
             cors,
             health_endpoints: config.health_endpoints.clone(),
             runtime_prompt: config.runtime_prompt,
@@ -1356,6 +1384,7 @@ mod tests {
             protocol_version: "2024-11-05".to_owned(),
             headers: vec![],
             log_level: LogLevel::Info,
+            log_format: LogFormat::Text,
             cors: vec![],
             health_endpoints: vec![],
             runtime_prompt: false,
@@ -1735,6 +1764,10 @@ mod tests {
                 s.log_level = LogLevel::None
             }),
             (&["--stdio", "cmd", "--log-level", "info"], |_| {}),
+            (&["--stdio", "cmd", "--logFormat", "json"], |s| {
+                s.log_format = LogFormat::Json
+            }),
+            (&["--stdio", "cmd", "--log-format=text"], |_| {}),
             // Headers, in order, then the bearer token.
             (&["--stdio", "cmd", "--header", "X-A: 1"], |s| {
                 s.headers = headers(&[("X-A", "1")])
@@ -2037,6 +2070,10 @@ mod tests {
             (
                 &["--stdio", "x", "--logLevel", "DEBUG"],
                 "--logLevel must be one of debug, info, none",
+            ),
+            (
+                &["--stdio", "x", "--logFormat", "yaml"],
+                "--logFormat must be one of text, json",
             ),
             (
                 &["--stdio", "x", "--outputTransport", "websocket"],

@@ -25,12 +25,23 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(exit) => return exit.print(),
     };
-    telemetry::init_logging(config.log_level, config.output == Output::Stdio);
+    let exporter = telemetry::init(
+        config.log_level,
+        config.log_format,
+        config.output == Output::Stdio,
+    );
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
     tracing::debug!(?config, "configuration");
-    let code = rt::block_on(run(Rc::new(config)));
+    let code = rt::block_on(async {
+        let exporting = exporter.map(telemetry::Exporter::start);
+        let code = run(Rc::new(config)).await;
+        if let Some(exporting) = exporting {
+            exporting.shutdown().await;
+        }
+        code
+    });
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 

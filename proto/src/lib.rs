@@ -16,6 +16,7 @@
 pub mod http;
 pub mod jsonrpc;
 pub mod mux;
+pub mod otlp;
 pub mod sse;
 pub mod url;
 pub mod ws;

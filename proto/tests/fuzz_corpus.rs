@@ -102,11 +102,16 @@ fn mux_sequence() {
     replay("mux_sequence", supergateway_proto::fuzzing::mux_sequence);
 }
 
+#[test]
+fn traceparent() {
+    replay("traceparent", supergateway_proto::fuzzing::traceparent);
+}
+
 /// Every fuzz target (fuzz/fuzz_targets/*.rs) has a corpus folder and a test
 /// above, and every corpus folder belongs to a target.
 #[test]
 fn every_target_has_a_corpus() {
-    const TARGETS: [&str; 9] = [
+    const TARGETS: [&str; 10] = [
         "chunked_decode",
         "content_length",
         "line_decode",
@@ -115,6 +120,7 @@ fn every_target_has_a_corpus() {
         "parse_message",
         "parse_response_head",
         "sse_decode",
+        "traceparent",
         "url_parse",
     ];
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");

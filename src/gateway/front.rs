@@ -45,6 +45,7 @@ impl Front {
         healthy: bool,
     ) -> Option<Next> {
         if let Err(why) = self.check_origin(head) {
+            tracing::warn!("refused {} {} (403): {why}", head.method_str(), head.path());
             return Some(self.error(head, conn, 403, codes::SERVER_ERROR, why).await);
         }
         if head.method() == Method::Options

@@ -30,6 +30,7 @@ use supergateway_proto::mux::{write_u64, Mux};
 
 use crate::child::{Child, ChildSpec, SendError};
 use crate::rt;
+use crate::telemetry::{self, RpcSpan};
 
 /// A session's key inside a link.
 pub(crate) type SessionKey = u64;
@@ -246,6 +247,8 @@ pub(crate) struct Link {
     /// Children replaced by a restart, possibly still shutting down (a
     /// gateway that stops waits for them too).
     retiring: Vec<Child>,
+    /// The spans of the requests at the child, by gateway id (only while spans are on).
+    spans: HashMap<u64, RpcSpan>,
 }
 
 impl Link {
@@ -283,6 +286,7 @@ impl Link {
             on_exit: Some(Box::new(on_exit)),
             replay: None,
             retiring: Vec::new(),
+            spans: HashMap::new(),
         }));
         let child = spawn_child(&link, spec, 0)?;
         let mut this = link.borrow_mut();
@@ -411,6 +415,9 @@ impl Link {
     /// yet: the next child gets it, and a client that retries its
     /// `initialize` waits for that.
     fn fail_in_flight(&mut self, message: &str) {
+        for (_, span) in self.spans.drain() {
+            span.finish(Some((i64::from(codes::SERVER_ERROR), message)));
+        }
         for (key, id) in self.mux.drain() {
             self.answer_error(key, &id, codes::SERVER_ERROR, message);
         }
@@ -534,6 +541,12 @@ impl Link {
         self.held.retain(|(session, _)| *session != key);
         let ended = self.mux.handle_session_end(key);
         for gateway_id in ended.cancelled {
+            if let Some(span) = self.spans.remove(&gateway_id) {
+                span.finish(Some((
+                    i64::from(codes::SERVER_ERROR),
+                    "client disconnected",
+                )));
+            }
             let mut frame = Vec::with_capacity(128);
             frame.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":");
             frame.extend_from_slice(write_u64(gateway_id, &mut [0; 20]));
@@ -728,6 +741,12 @@ impl Link {
                 SendError::Gone => "the MCP server has exited",
             };
             self.answer_error(key, &client_id, codes::SERVER_ERROR, message);
+            return;
+        }
+        let method = message.method.as_deref().unwrap_or_default();
+        let pid = self.child.as_ref().and_then(Child::pid);
+        if let Some(span) = telemetry::rpc_span(method, client_id.as_bytes(), pid) {
+            self.spans.insert(outbound.id, span);
         }
     }
 
@@ -786,6 +805,16 @@ impl Link {
             tracing::debug!("dropped a response for no request in flight");
             return;
         };
+        if let Some(rpc) = raw
+            .to_owned()
+            .as_u64()
+            .and_then(|id| self.spans.remove(&id))
+        {
+            let error = (message.kind == Kind::ErrorResponse)
+                .then(|| telemetry::error_of(line))
+                .flatten();
+            rpc.finish(error.as_ref().map(|(code, text)| (*code, text.as_str())));
+        }
         let mut frame = Vec::with_capacity(line.len().saturating_add(16));
         if splice(&mut frame, line, &[(span.clone(), routed.id.as_bytes())]).is_ok() {
             self.deliver(routed.session, Frame::response(frame));
@@ -929,6 +958,9 @@ impl Link {
     fn handle_child_exit(&mut self, code: i32) {
         self.exited = Some(code);
         let message = format!("the MCP server exited (code {code})");
+        for (_, span) in self.spans.drain() {
+            span.finish(Some((i64::from(codes::SERVER_ERROR), &message)));
+        }
         for (key, id) in self.mux.drain() {
             self.answer_error(key, &id, codes::SERVER_ERROR, &message);
         }

@@ -34,6 +34,7 @@ use crate::gateway::reverse::{
 use crate::http::client::Client;
 use crate::rt;
 use crate::runtime::LiveHeaders;
+use crate::telemetry;
 
 /// Messages held while there is no endpoint, at most.
 const MAX_HELD: usize = 1024;
@@ -176,7 +177,11 @@ impl Bridge {
                 self.state.borrow_mut().held.push_front(line);
                 continue;
             };
-            let headers: [(&str, &[u8]); 1] = [("content-type", b"application/json")];
+            let span = telemetry::client_span(&line, "sse", endpoint.host());
+            let mut headers: Vec<(&str, &[u8])> = vec![("content-type", b"application/json")];
+            if let Some(traceparent) = span.as_ref().and_then(telemetry::ClientSpan::traceparent) {
+                headers.push(("traceparent", traceparent));
+            }
             let result = self
                 .client
                 .send(Method::Post, &endpoint, &headers, Some(&line), None)
@@ -184,6 +189,9 @@ impl Bridge {
             let refused = match result {
                 Ok(response) => {
                     let status = response.status();
+                    if let Some(span) = &span {
+                        span.record_status(status);
+                    }
                     let _ = response.body(64 * 1024).await;
                     (!(200..300).contains(&status))
                         .then(|| format!("the MCP server refused the message (HTTP {status})"))

@@ -27,6 +27,7 @@ use crate::gateway::{open_client_session, session_id, ClientSession, Route, Stdi
 use crate::http::response::Response;
 use crate::http::server::{keep_alive_ticks, Conn, Handler, Next, Request};
 use crate::runtime::Runtime;
+use crate::telemetry;
 
 /// Bytes gathered into one write when several messages are queued.
 const WRITE_BATCH_BYTES: usize = 256 * 1024;
@@ -123,7 +124,8 @@ impl StdioSse {
             endpoint.as_bytes(),
         );
         if written.is_ok() && conn.write(&out).await.is_ok() {
-            self.pump(conn, &frames, &mut out).await;
+            let span = tracing::info_span!("session", transport = "sse", %id);
+            telemetry::in_span(span, self.pump(conn, &frames, &mut out)).await;
         }
 
         tracing::info!("SSE session {id} closed");
@@ -221,7 +223,14 @@ impl StdioSse {
                 )
                 .await;
         };
-        let result = link.borrow_mut().handle_client_message(key, &request.body);
+        let carrier = telemetry::Carrier {
+            transport: "sse",
+            session: Some(&id),
+            traceparent: head.header("traceparent"),
+        };
+        let result = telemetry::with_carrier(carrier, || {
+            link.borrow_mut().handle_client_message(key, &request.body)
+        });
         match result {
             Ok(_) => {
                 self.front

@@ -34,6 +34,7 @@ use crate::http::response::Response;
 use crate::http::server::{Conn, Handler, Next, Request};
 use crate::rt;
 use crate::runtime::Runtime;
+use crate::telemetry;
 
 /// Protocol versions this transport speaks, newest first (the reference
 /// SDK's list).
@@ -240,7 +241,14 @@ impl StdioStreamable {
                 )
                 .await;
         }
-        let result = link.borrow_mut().handle_client_message(key, body);
+        let carrier = telemetry::Carrier {
+            transport: "streamableHttp",
+            session: session.as_ref().map(|session| session.id.as_str()),
+            traceparent: head.header("traceparent"),
+        };
+        let result = telemetry::with_carrier(carrier, || {
+            link.borrow_mut().handle_client_message(key, body)
+        });
         let requests = match result {
             Ok(requests) => requests,
             Err(err) => {

@@ -64,6 +64,7 @@ use crate::gateway::{
 use crate::http::response::Response;
 use crate::http::server::{Conn, Handler, Next, Request};
 use crate::runtime::Runtime;
+use crate::telemetry;
 
 /// tungstenite's read buffer per socket.
 const READ_BUFFER_BYTES: usize = 16 * 1024;
@@ -209,7 +210,8 @@ impl StdioWs {
                 Some(self.ws_config),
             )
             .await;
-            end = self.pump(&mut ws, key, &route, &frames).await;
+            let span = tracing::info_span!("session", transport = "ws", id = %id);
+            end = telemetry::in_span(span, self.pump(&mut ws, key, &route, &frames)).await;
             socket = Some(ws);
         }
 
@@ -270,10 +272,17 @@ impl StdioWs {
                     heard = true;
                     match message {
                         Message::Text(text) => {
-                            let result = route
-                                .link()
-                                .borrow_mut()
-                                .handle_client_message(key, text.as_bytes());
+                            let carrier = telemetry::Carrier {
+                                transport: "ws",
+                                session: None,
+                                traceparent: None,
+                            };
+                            let result = telemetry::with_carrier(carrier, || {
+                                route
+                                    .link()
+                                    .borrow_mut()
+                                    .handle_client_message(key, text.as_bytes())
+                            });
                             if let Err(ClientError::Malformed(err)) = result {
                                 // Answered in-band; the socket stays open.
                                 out.clear();

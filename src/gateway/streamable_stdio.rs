@@ -37,6 +37,7 @@ use crate::gateway::sse_stdio;
 use crate::http::client::{Client, ClientResponse};
 use crate::rt;
 use crate::runtime::LiveHeaders;
+use crate::telemetry;
 
 /// Resumption attempts for one broken answer stream.
 const MAX_RESUMES: u32 = 5;
@@ -203,12 +204,21 @@ impl Bridge {
         if let Some(version) = &version {
             headers.push(("mcp-protocol-version", version.as_bytes()));
         }
+        let span = telemetry::client_span(line, "streamableHttp", self.url.host());
+        if let Some(traceparent) = span.as_ref().and_then(telemetry::ClientSpan::traceparent) {
+            headers.push(("traceparent", traceparent));
+        }
         let response = match self
             .client
             .send(Method::Post, &self.url, &headers, Some(line), None)
             .await
         {
-            Ok(response) => response,
+            Ok(response) => {
+                if let Some(span) = &span {
+                    span.record_status(response.status());
+                }
+                response
+            }
             Err(err) => {
                 self.fail(request, &format!("could not reach the MCP server: {err}"));
                 return Outcome::Relayed;

@@ -24,6 +24,7 @@ use supergateway_proto::jsonrpc::{codes, encode_error};
 use crate::http::response::Response;
 use crate::http::ReadBuf;
 use crate::rt;
+use crate::telemetry;
 
 /// Timeouts and bounds of the connection driver.
 #[derive(Clone, Debug)]
@@ -214,6 +215,10 @@ pub(crate) async fn serve<H: Handler>(
         rt::spawn(async move {
             let _guard = guard;
             if _guard.count > options.max_connections {
+                tracing::warn!(
+                    "refused a connection from {peer}: over {} connections (503)",
+                    options.max_connections
+                );
                 let mut out = Vec::new();
                 error_response(&mut out, 503, "too many connections");
                 let _ = write_all(&stream, &out, options.write_timeout).await;
@@ -226,7 +231,8 @@ pub(crate) async fn serve<H: Handler>(
                 out: Vec::with_capacity(1024),
                 read_ahead: Vec::new(),
             };
-            serve_connection(conn, &options, handler).await;
+            let span = tracing::info_span!("conn", %peer);
+            telemetry::in_span(span, serve_connection(conn, &options, handler)).await;
         })
         .detach();
     }
@@ -273,13 +279,19 @@ async fn serve_connection<H: Handler>(mut conn: Conn, options: &ServerOptions, h
             Ok(request) => request,
             Err(ReadError::Closed) => return,
             Err(ReadError::Timeout) => {
+                tracing::info!("slow client: request not received in time (408)");
                 let mut out = Vec::new();
                 error_response(&mut out, 408, "request timed out");
                 let _ = conn.write(&out).await;
                 return;
             }
             Err(ReadError::Http(err)) => {
-                tracing::debug!("bad request from {}: {err}", conn.peer);
+                match err.status() {
+                    status @ (413 | 414 | 431) => {
+                        tracing::warn!("request over a limit ({status}): {err}");
+                    }
+                    status => tracing::debug!("bad request ({status}): {err}"),
+                }
                 let mut out = Vec::new();
                 error_response(&mut out, err.status(), &err.to_string());
                 let _ = conn.write(&out).await;
