@@ -206,6 +206,13 @@ impl Child {
         let _ = self.inner.exited.recv().await;
     }
 
+    /// Stops the child as [`Self::shutdown`] does, on a task of its own, so
+    /// the caller does not wait for it.
+    pub(crate) fn stop_in_background(&self) {
+        let child = self.clone();
+        rt::spawn(async move { child.shutdown().await }).detach();
+    }
+
     /// Stops the child: close stdin and give it `EXIT_GRACE` to exit, then
     /// SIGTERM its group, then SIGKILL after `TERM_GRACE`. Resolves when the
     /// process has exited.

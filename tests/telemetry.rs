@@ -266,7 +266,15 @@ fn a_tools_call_through_sse_is_exported_as_a_server_span_with_its_child_span() {
         string_attribute(&server, "supergateway.transport"),
         Some("sse")
     );
-    assert!(attribute(&server, "process.pid").unwrap()["intValue"].is_string());
+    // The pid of the child that served it (the fixture, the gateway's only child).
+    let child_pid = common::children_of(gw.pid())
+        .first()
+        .map(|(pid, _)| pid.to_string())
+        .unwrap();
+    assert_eq!(
+        attribute(&server, "process.pid").unwrap()["intValue"],
+        child_pid.as_str()
+    );
     assert!(
         server.get("parentSpanId").is_none(),
         "a root span: {server}"
@@ -308,7 +316,15 @@ fn a_tools_call_through_sse_is_exported_as_a_server_span_with_its_child_span() {
     assert!(answer.get("error").is_some(), "{answer}");
     let (failed, _) = collector.wait_span("error", |span| span["name"] == "no/such/method");
     assert_eq!(failed["status"]["code"], 2, "{failed}");
-    assert!(attribute(&failed, "rpc.jsonrpc.error_code").unwrap()["intValue"].is_string());
+    assert_eq!(
+        failed["status"]["message"], answer["error"]["message"],
+        "{failed}"
+    );
+    let code = answer["error"]["code"].as_i64().unwrap().to_string();
+    assert_eq!(
+        attribute(&failed, "rpc.jsonrpc.error_code").unwrap()["intValue"],
+        code.as_str()
+    );
 }
 
 #[test]

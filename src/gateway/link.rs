@@ -29,7 +29,6 @@ use supergateway_proto::jsonrpc::{
 use supergateway_proto::mux::{write_u64, Mux};
 
 use crate::child::{Child, ChildSpec, SendError};
-use crate::rt;
 use crate::telemetry::{self, RpcSpan};
 
 /// A session's key inside a link.
@@ -302,48 +301,39 @@ impl Link {
     /// in flight get a JSON-RPC error, and the new child is initialised with
     /// the `initialize` the first client sent (its answer swallowed) and
     /// `notifications/initialized`. Sessions stay open. Does nothing once
-    /// the child has exited by itself. A new child that cannot be spawned
-    /// counts as the child exiting.
+    /// the child has exited by itself. The new child is spawned first: if
+    /// that fails, the old one keeps serving and nothing else changes.
     pub(crate) fn restart(link: &Rc<RefCell<Self>>, spec: &ChildSpec) -> io::Result<()> {
-        let (old, generation) = {
-            let mut this = link.borrow_mut();
+        let generation = {
+            let this = link.borrow();
             if this.exited.is_some() {
                 return Ok(());
             }
-            this.generation = this.generation.wrapping_add(1);
+            this.generation.wrapping_add(1)
+        };
+        // Its callbacks run only once `generation` is committed below (this
+        // thread runs no other task in between).
+        let child = spawn_child(link, spec, generation).inspect_err(|err| {
+            tracing::error!("could not restart the MCP server (the old one keeps running): {err}");
+        })?;
+        let old = {
+            let mut this = link.borrow_mut();
+            this.generation = generation;
             this.fail_in_flight(RESTARTED);
             this.initialized_sent = false;
             this.retiring.retain(Child::is_running);
-            let old = this.child.take();
+            let old = this.child.replace(child);
             if let Some(old) = &old {
                 this.retiring.push(old.clone());
             }
-            (old, this.generation)
+            this.spec = spec.clone();
+            this.replay_initialize();
+            old
         };
         if let Some(old) = old {
-            rt::spawn(async move { old.shutdown().await }).detach();
+            old.stop_in_background();
         }
-        match spawn_child(link, spec, generation) {
-            Ok(child) => {
-                let mut this = link.borrow_mut();
-                this.child = Some(child);
-                this.spec = spec.clone();
-                this.replay_initialize();
-                Ok(())
-            }
-            Err(err) => {
-                tracing::error!("could not restart the MCP server: {err}");
-                let on_exit = {
-                    let mut this = link.borrow_mut();
-                    this.handle_child_exit(127);
-                    this.on_exit.take()
-                };
-                if let Some(on_exit) = on_exit {
-                    on_exit(127);
-                }
-                Err(err)
-            }
-        }
+        Ok(())
     }
 
     /// Every child of this link that may still run: the current one and
@@ -391,19 +381,11 @@ impl Link {
         for id in waiting {
             self.answer_error(key, &id, codes::SERVER_ERROR, message);
         }
-        let held: Vec<Vec<u8>> = self
-            .held
-            .iter()
-            .filter(|(session, _)| *session == key)
-            .map(|(_, bytes)| bytes.clone())
-            .collect();
-        for bytes in held {
-            if let Ok(held) = parse_message(&bytes) {
-                if let (Kind::Request, Some(id)) = (held.kind, &held.id) {
-                    self.answer_error(key, &id.to_owned(), codes::SERVER_ERROR, message);
-                }
-            }
-        }
+        let (held, others) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|(session, _)| *session == key);
+        self.held = others;
+        self.answer_held(held, message);
         // (A client too slow to take those answers has been dropped.)
         let registered = self.outlets.remove(&key)?;
         self.close_session(key);
@@ -430,7 +412,14 @@ impl Link {
             Init::Done(result) => self.init = Init::Done(result),
             Init::Idle => {}
         }
-        for (key, bytes) in std::mem::take(&mut self.held) {
+        let held = std::mem::take(&mut self.held);
+        self.answer_held(held, message);
+    }
+
+    /// Answers the requests among `held` messages (held while `initialize`
+    /// was at the child) with an error; held notifications are dropped.
+    fn answer_held(&mut self, held: Vec<(SessionKey, Vec<u8>)>, message: &str) {
+        for (key, bytes) in held {
             if let Ok(held) = parse_message(&bytes) {
                 if let (Kind::Request, Some(id)) = (held.kind, &held.id) {
                     self.answer_error(key, &id.to_owned(), codes::SERVER_ERROR, message);
@@ -794,9 +783,12 @@ impl Link {
             tracing::warn!("the child sent an error without a request id: {shown}");
             return;
         };
+        // Our own ids are decimal numbers: parsed once here for the checks
+        // below (the mux parses its own copy).
+        let gateway_id = raw.to_owned().as_u64();
         let is_initialize = matches!(
             &self.init,
-            Init::Pending { gateway_id, .. } if raw.to_owned().as_u64() == Some(*gateway_id)
+            Init::Pending { gateway_id: pending, .. } if gateway_id == Some(*pending)
         );
         if is_initialize {
             self.finish_initialize(line, message);
@@ -805,9 +797,8 @@ impl Link {
             tracing::debug!("dropped a response for no request in flight");
             return;
         };
-        if let Some(rpc) = raw
-            .to_owned()
-            .as_u64()
+        if let Some(rpc) = gateway_id
+            .filter(|_| !self.spans.is_empty())
             .and_then(|id| self.spans.remove(&id))
         {
             let error = (message.kind == Kind::ErrorResponse)

@@ -76,8 +76,8 @@ impl Route {
     /// Stops the session's child if it is the session's own.
     pub(crate) fn stop_own_child(&self, shared: Option<&Rc<RefCell<Link>>>) {
         if self.owns_child(shared) {
-            if let Some(child) = self.link().borrow().child().cloned() {
-                rt::spawn(async move { child.shutdown().await }).detach();
+            if let Some(child) = self.link().borrow().child() {
+                child.stop_in_background();
             }
         }
     }
@@ -111,8 +111,8 @@ pub(crate) fn open_client_session(
     let (sender, frames) = outlet();
     if !link.borrow_mut().open_session(key, sender, true) {
         if shared.is_none() {
-            if let Some(child) = link.borrow().child().cloned() {
-                rt::spawn(async move { child.shutdown().await }).detach();
+            if let Some(child) = link.borrow().child() {
+                child.stop_in_background();
             }
         }
         return Err((503, "the MCP server has exited"));

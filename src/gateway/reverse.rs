@@ -5,17 +5,37 @@ use std::time::Duration;
 use async_signal::{Signal, Signals};
 use futures_lite::StreamExt;
 use supergateway_proto::jsonrpc::Id;
+use supergateway_proto::url::Url;
 
 use crate::cli::Config;
-use crate::http::client::ClientOptions;
+use crate::http::client::{Client, ClientOptions};
 use crate::runtime::LiveHeaders;
 
 /// Bound on one SSE event from the server.
 pub(crate) const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 
+/// The remote URL of a reverse bridge and the HTTP client to reach it, or
+/// the exit code after a one-line error (`flag` names the URL's flag).
+pub(crate) fn connect(
+    flag: &str,
+    url: &str,
+    config: &Config,
+    headers: &LiveHeaders,
+) -> Result<(Url, Client), i32> {
+    let url = Url::parse(url).map_err(|err| {
+        eprintln!("supergateway: {flag} URL: {err}");
+        2
+    })?;
+    let client = Client::new(client_options(config, headers)).map_err(|err| {
+        eprintln!("supergateway: {err}");
+        1
+    })?;
+    Ok((url, client))
+}
+
 /// The HTTP client settings for the reverse modes: `headers` (`--header`
 /// and the runtime headers) are read at each request.
-pub(crate) fn client_options(config: &Config, headers: &LiveHeaders) -> ClientOptions {
+fn client_options(config: &Config, headers: &LiveHeaders) -> ClientOptions {
     ClientOptions {
         headers: config.headers.clone(),
         live_headers: Some(headers.clone()),

@@ -28,9 +28,7 @@ use supergateway_proto::url::Url;
 
 use crate::cli::Config;
 use crate::gateway::local::{fail_all, InFlight, Stdin, Stdout};
-use crate::gateway::reverse::{
-    cancel_notification, client_options, wait_for_signal, MAX_EVENT_BYTES,
-};
+use crate::gateway::reverse::{cancel_notification, connect, wait_for_signal, MAX_EVENT_BYTES};
 use crate::http::client::Client;
 use crate::rt;
 use crate::runtime::LiveHeaders;
@@ -76,19 +74,9 @@ pub(crate) async fn run(
     mut stdin: Stdin,
     pending: Vec<Vec<u8>>,
 ) -> i32 {
-    let stream_url = match Url::parse(url) {
-        Ok(url) => url,
-        Err(err) => {
-            eprintln!("supergateway: --sse URL: {err}");
-            return 2;
-        }
-    };
-    let client = match Client::new(client_options(config, headers)) {
-        Ok(client) => client,
-        Err(err) => {
-            eprintln!("supergateway: {err}");
-            return 1;
-        }
+    let (stream_url, client) = match connect("--sse", url, config, headers) {
+        Ok(connected) => connected,
+        Err(code) => return code,
     };
     tracing::info!("SSE→stdio: connecting to {stream_url}");
     let (posts, to_post) = channel::unbounded();
@@ -329,14 +317,7 @@ impl Bridge {
 
     fn handle_message(&self, data: &[u8]) {
         match parse_message(data) {
-            Ok(_) | Err(MessageError::Batch) => {}
-            Err(err) => {
-                tracing::warn!("dropped an event from the MCP server that is not JSON-RPC: {err}");
-                return;
-            }
-        }
-        if let Ok(message) = parse_message(data) {
-            if matches!(message.kind, Kind::Response | Kind::ErrorResponse) {
+            Ok(message) if matches!(message.kind, Kind::Response | Kind::ErrorResponse) => {
                 if let Some(id) = &message.id {
                     if id.as_bytes() == REINIT_ID {
                         return; // the answer to our replayed initialize
@@ -346,6 +327,11 @@ impl Bridge {
                         tracing::debug!("an answer for a request no longer in flight");
                     }
                 }
+            }
+            Ok(_) | Err(MessageError::Batch) => {}
+            Err(err) => {
+                tracing::warn!("dropped an event from the MCP server that is not JSON-RPC: {err}");
+                return;
             }
         }
         self.stdout.send(data);

@@ -344,8 +344,8 @@ impl StdioStreamable {
     /// With a child per request, stops the request's child.
     fn end_request_child(&self, link: &Rc<RefCell<Link>>, session: Option<&Rc<McpSession>>) {
         if self.child_per_request && session.is_none() {
-            if let Some(child) = link.borrow().child().cloned() {
-                rt::spawn(async move { child.shutdown().await }).detach();
+            if let Some(child) = link.borrow().child() {
+                child.stop_in_background();
             }
         }
     }
@@ -620,8 +620,8 @@ impl StdioStreamable {
 fn end_session(runtime: &Runtime, session: &McpSession) {
     runtime.unregister(&session.id);
     session.detached.borrow_mut().clear();
-    if let Some(child) = session.link.borrow().child().cloned() {
-        rt::spawn(async move { child.shutdown().await }).detach();
+    if let Some(child) = session.link.borrow().child() {
+        child.stop_in_background();
     }
 }
 

@@ -30,9 +30,7 @@ use supergateway_proto::url::Url;
 
 use crate::cli::Config;
 use crate::gateway::local::{fail_all, InFlight, Stdin, Stdout};
-use crate::gateway::reverse::{
-    cancel_notification, client_options, wait_for_signal, MAX_EVENT_BYTES,
-};
+use crate::gateway::reverse::{cancel_notification, connect, wait_for_signal, MAX_EVENT_BYTES};
 use crate::gateway::sse_stdio;
 use crate::http::client::{Client, ClientResponse};
 use crate::rt;
@@ -73,19 +71,9 @@ enum Outcome {
 
 /// Runs the bridge until stdin ends or a signal arrives.
 pub(crate) async fn run(config: &Config, url: &str, headers: &LiveHeaders) -> i32 {
-    let parsed = match Url::parse(url) {
-        Ok(url) => url,
-        Err(err) => {
-            eprintln!("supergateway: --streamableHttp URL: {err}");
-            return 2;
-        }
-    };
-    let client = match Client::new(client_options(config, headers)) {
-        Ok(client) => client,
-        Err(err) => {
-            eprintln!("supergateway: {err}");
-            return 1;
-        }
+    let (parsed, client) = match connect("--streamableHttp", url, config, headers) {
+        Ok(connected) => connected,
+        Err(code) => return code,
     };
     tracing::info!("Streamable HTTP→stdio: {parsed}");
     let bridge = Rc::new(Bridge {

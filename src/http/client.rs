@@ -52,7 +52,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
-use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
+use futures_lite::{AsyncWriteExt, FutureExt};
 use futures_rustls::TlsConnector;
 use supergateway_proto::http::{
     BodyDecoder, HeaderName, HeaderValue, HttpError, Limits, Method, RequestHeadWriter,
@@ -404,7 +404,7 @@ impl ClientResponse {
                     return Ok(Some(piece));
                 }
             }
-            let read = read_more(conn);
+            let read = conn.buf.read_from(&mut conn.stream);
             let n = match self.read_timeout {
                 None => read.await,
                 Some(timeout) => {
@@ -640,7 +640,7 @@ async fn write_and_read_head(conn: &mut Conn, request: &[u8]) -> Result<Response
             decoder.reset();
             continue;
         }
-        match read_more(conn).await {
+        match conn.buf.read_from(&mut conn.stream).await {
             Ok(0) => {
                 return Err(Failure {
                     before_response: !received,
@@ -670,13 +670,6 @@ fn is_closed_kind(err: &io::Error) -> bool {
             | io::ErrorKind::NotConnected
             | io::ErrorKind::UnexpectedEof
     )
-}
-
-/// Appends what the connection has (at least 4 KiB of room) to its buffer.
-async fn read_more(conn: &mut Conn) -> io::Result<usize> {
-    let n = conn.stream.read(conn.buf.spare()).await?;
-    conn.buf.advance(n);
-    Ok(n)
 }
 
 /// The method token for the request line.

@@ -6,6 +6,10 @@
 //! stay initialised between reads, so a read only zero-fills when the buffer
 //! grows, which happens a few times per connection at most.
 
+use std::io;
+
+use futures_lite::{AsyncRead, AsyncReadExt};
+
 /// The smallest free space a read is offered; also the first allocation, so an
 /// idle connection (an open SSE stream) holds 4 KiB, not 16.
 const MIN_SPARE: usize = 4 * 1024;
@@ -36,8 +40,8 @@ impl ReadBuf {
 
     /// Free space to read into: at least `MIN_SPARE` bytes, and all the free
     /// space there is (a buffer that grew for a large body reads in large
-    /// pieces). Pass the count read to `advance`.
-    pub(crate) fn spare(&mut self) -> &mut [u8] {
+    /// pieces).
+    fn spare(&mut self) -> &mut [u8] {
         if self.bytes.len().saturating_sub(self.filled) < MIN_SPARE {
             let grown = self
                 .bytes
@@ -49,8 +53,19 @@ impl ReadBuf {
         self.bytes.get_mut(self.filled..).unwrap_or_default()
     }
 
+    /// Appends what `reader` has (at least `MIN_SPARE` bytes of room);
+    /// `Ok(0)` at its end.
+    pub(crate) async fn read_from(
+        &mut self,
+        mut reader: impl AsyncRead + Unpin,
+    ) -> io::Result<usize> {
+        let n = reader.read(self.spare()).await?;
+        self.advance(n);
+        Ok(n)
+    }
+
     /// Marks `n` more bytes of the spare space as filled.
-    pub(crate) fn advance(&mut self, n: usize) {
+    fn advance(&mut self, n: usize) {
         self.filled = self.filled.saturating_add(n).min(self.bytes.len());
     }
 

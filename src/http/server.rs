@@ -15,7 +15,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use async_io::{Async, Timer};
-use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
+use futures_lite::{AsyncWriteExt, FutureExt};
 use supergateway_proto::http::{
     BodyDecoder, BodyFraming, HeadDecoder, HttpError, Limits, RequestHead,
 };
@@ -319,7 +319,8 @@ async fn read_request(
 ) -> Result<Request, ReadError> {
     // Idle: wait for the first byte of the next request.
     if buf.is_empty() {
-        let n = read_more(conn, buf)
+        let n = buf
+            .read_from(&*conn.stream)
             .or(async {
                 Timer::after(options.idle_timeout).await;
                 Ok(0)
@@ -337,7 +338,7 @@ async fn read_request(
                 buf.consume(used);
                 return Ok(head);
             }
-            match read_more(conn, buf).await {
+            match buf.read_from(&*conn.stream).await {
                 Ok(0) | Err(_) => return Err(ReadError::Closed),
                 Ok(_) => {}
             }
@@ -373,7 +374,7 @@ async fn read_request(
             if progress.done {
                 return Ok(());
             }
-            match read_more(conn, buf).await {
+            match buf.read_from(&*conn.stream).await {
                 Ok(0) | Err(_) => return Err(ReadError::Closed),
                 Ok(_) => {}
             }
@@ -385,13 +386,6 @@ async fn read_request(
     })
     .await?;
     Ok(Request { head, body })
-}
-
-/// Appends what the connection has (at least 4 KiB of room) to `buf`.
-async fn read_more(conn: &Conn, buf: &mut ReadBuf) -> io::Result<usize> {
-    let n = (&*conn.stream).read(buf.spare()).await?;
-    buf.advance(n);
-    Ok(n)
 }
 
 /// A complete error response that closes the connection: the status, and a

@@ -326,8 +326,8 @@ impl Runtime {
                 let outlet = shared.borrow_mut().detach_session(key, RESTARTED);
                 let Some(outlet) = outlet else {
                     // The session ended meanwhile (a client too slow).
-                    if let Some(child) = own.borrow().child().cloned() {
-                        crate::rt::spawn(async move { child.shutdown().await }).detach();
+                    if let Some(child) = own.borrow().child() {
+                        child.stop_in_background();
                     }
                     return Ok(false);
                 };
