@@ -170,12 +170,17 @@ struct Envelope<'a> {
     /// Unknown top-level keys, to detect their duplicates. Created only when
     /// the message has an unknown key.
     others: Option<HashSet<Cow<'a, str>>>,
+    /// A key of the envelope, of `params` or of `params._meta` equals a
+    /// routing key under case folding without being that key.
+    case_variant: bool,
 }
 
 /// Candidates read from `params` before the method is known (keys may come
 /// in any order). Which one counts is decided in [`Envelope::finish`].
 #[derive(Default)]
 struct Params {
+    /// See [`Envelope::case_variant`].
+    case_variant: bool,
     meta: bool,
     meta_progress_token: Slot,
     progress_token: Slot,
@@ -237,6 +242,7 @@ impl<'a> Envelope<'a> {
             "error" => self.error.replace(cursor.skip_value(1)?.span).is_some(),
             _ => {
                 cursor.skip_value(1)?;
+                self.case_variant |= is_case_variant(&name);
                 !self.others.get_or_insert_with(HashSet::new).insert(name)
             }
         };
@@ -248,6 +254,11 @@ impl<'a> Envelope<'a> {
     fn finish(self, cursor: &Cursor<'a>, input: &'a [u8]) -> Result<Message<'a>, MessageError> {
         if self.duplicate {
             return Err(MessageError::Invalid("duplicate key"));
+        }
+        if self.case_variant || self.params.as_ref().is_some_and(|params| params.case_variant) {
+            return Err(MessageError::Invalid(
+                "a key differs from a routing key only in letter case",
+            ));
         }
         match self.jsonrpc {
             Some(true) => {}
@@ -338,10 +349,16 @@ impl Params {
                     self.meta = true;
                     if cursor.peek() == Some(b'{') {
                         let slot = &mut self.meta_progress_token;
+                        let case_variant = &mut self.case_variant;
                         cursor.object(3, |cursor, key| {
                             let token = cursor.skip_value(3)?;
-                            if cursor.string_is(key, "progressToken") {
+                            let name = cursor
+                                .string_value(key)
+                                .ok_or(MessageError::Internal("key is not a string"))?;
+                            if name == "progressToken" {
                                 slot.set(token);
+                            } else {
+                                *case_variant |= is_case_variant(&name);
                             }
                             Ok(())
                         })?;
@@ -353,6 +370,7 @@ impl Params {
                 "requestId" => self.request_id.set(cursor.skip_value(2)?),
                 "protocolVersion" => self.protocol_version.set(cursor.skip_value(2)?),
                 _ => {
+                    self.case_variant |= is_case_variant(&name);
                     cursor.skip_value(2)?;
                 }
             }
@@ -373,6 +391,55 @@ impl Params {
             .as_ref()
             .and_then(|token| cursor.string_value(token)))
     }
+}
+
+/// Every key the gateway or a peer routes on, in any object the gateway
+/// reads (the envelope, `params`, `params._meta`), spelled as MCP spells it.
+const ROUTING_KEYS: [&str; 15] = [
+    "jsonrpc",
+    "id",
+    "method",
+    "params",
+    "result",
+    "error",
+    "requestId",
+    "progressToken",
+    "_meta",
+    "name",
+    "uri",
+    "requestState",
+    "inputResponses",
+    "subscriptionId",
+    "protocolVersion",
+];
+
+/// True when `key` is not one of [`ROUTING_KEYS`] but equals one of them
+/// under ASCII case folding or Unicode simple case folding. A peer whose
+/// JSON decoder matches keys case-insensitively (Go's `encoding/json`, as in
+/// CVE-2026-27896) would read such a key as the routing key, and see a value
+/// the gateway did not route on. Only two non-ASCII characters fold to ASCII
+/// letters: U+017F (long s → `s`) and U+212A (Kelvin sign → `k`).
+pub(crate) fn is_case_variant(key: &str) -> bool {
+    const MAX: usize = 15; // the longest routing key ("protocolVersion")
+    let mut folded = [0u8; MAX];
+    let mut len = 0usize;
+    for c in key.chars() {
+        let byte = match c {
+            '\u{17f}' => b's',
+            '\u{212a}' => b'k',
+            c if c.is_ascii() => (c as u8).to_ascii_lowercase(),
+            _ => return false,
+        };
+        let Some(slot) = folded.get_mut(len) else {
+            return false;
+        };
+        *slot = byte;
+        len = len.saturating_add(1);
+    }
+    let folded = folded.get(..len).unwrap_or_default();
+    ROUTING_KEYS
+        .iter()
+        .any(|routing| *routing != key && routing.as_bytes().eq_ignore_ascii_case(folded))
 }
 
 /// The id text of a number or string token.

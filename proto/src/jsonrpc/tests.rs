@@ -474,6 +474,7 @@ fn reject_table() {
     let dup = Invalid("duplicate key");
     let dup_params = Invalid("duplicate key in params");
     let bad_id = Invalid("id is not a number or string");
+    let case = Invalid("a key differs from a routing key only in letter case");
     let deep = format!(
         r#"{{"jsonrpc":"2.0","method":"a","params":{{"x":{}}}}}"#,
         "[".repeat(200)
@@ -546,9 +547,52 @@ fn reject_table() {
         ("duplicate progress notification token", br#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progressToken":2}}"#, dup_params),
         ("duplicate requestId", br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"requestId":2}}"#, dup_params),
         ("duplicate protocolVersion", br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"a","protocolVersion":"b"}}"#, dup_params),
+        // A case-insensitive decoder (Go's encoding/json) would read these
+        // as the routing key: issue 12, CVE-2026-27896.
+        ("case variant ID", br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{},"ID":2}"#, case),
+        ("case variant Id alone", br#"{"jsonrpc":"2.0","method":"a","Id":2}"#, case),
+        ("case variant JSONRPC", br#"{"jsonrpc":"2.0","method":"a","JSONRPC":"1.0"}"#, case),
+        ("case variant Method", br#"{"jsonrpc":"2.0","id":1,"method":"a","Method":"b"}"#, case),
+        ("case variant Result", br#"{"jsonrpc":"2.0","id":1,"result":{},"Result":{}}"#, case),
+        ("case variant escaped", br#"{"jsonrpc":"2.0","id":1,"method":"a","ID":2}"#, case),
+        ("case variant RequestID", br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"RequestID":4}}"#, case),
+        ("case variant RequestId alone", br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"RequestId":4}}"#, case),
+        ("case variant ProgressToken in _meta", br#"{"jsonrpc":"2.0","id":1,"method":"a","params":{"_meta":{"ProgressToken":1}}}"#, case),
+        ("case variant long s", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\",\"params\":{\"_meta\":{\"progre\u{17f}\u{17f}Token\":1}}}".as_bytes(), case),
+        ("case variant escaped long s", br#"{"jsonrpc":"2.0","id":1,"method":"a","params":{"_meta":{"progre\u017f\u017fToken":1}}}"#, case),
+        ("case variant Kelvin", "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\",\"params\":{\"_meta\":{\"progressTo\u{212a}en\":1}}}".as_bytes(), case),
+        ("case variant _META", br#"{"jsonrpc":"2.0","id":1,"method":"a","params":{"_META":{}}}"#, case),
+        ("case variant Name", br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","Name":"b"}}"#, case),
+        ("case variant URI", br#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"URI":"x"}}"#, case),
+        ("case variant Params", br#"{"jsonrpc":"2.0","method":"a","Params":{}}"#, case),
+        ("case variant RequestState", br#"{"jsonrpc":"2.0","id":1,"method":"a","params":{"RequestState":"x"}}"#, case),
+        ("case variant InputResponses", br#"{"jsonrpc":"2.0","id":1,"method":"a","params":{"inputresponses":{}}}"#, case),
+        ("case variant SubscriptionID", br#"{"jsonrpc":"2.0","method":"a","params":{"_meta":{"SubscriptionID":"x"}}}"#, case),
+        ("case variant ProtocolVersion", br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"a","ProtocolVersion":"b"}}"#, case),
     ];
     for (name, input, expected) in cases {
         assert_eq!(parse_message(input), Err(expected), "{name}");
+    }
+}
+
+#[test]
+fn keys_that_only_look_like_routing_keys_are_accepted() {
+    #[rustfmt::skip]
+    let cases: [&[u8]; 8] = [
+        // Not equal under folding: longer, shorter, other letters.
+        br#"{"jsonrpc":"2.0","id":1,"method":"a","ids":2,"i":3,"idx":4}"#,
+        br#"{"jsonrpc":"2.0","id":1,"method":"a","params":{"names":"b","arguments":{"ID":1,"Name":2}}}"#,
+        // Nested below the objects the gateway reads: the child's business.
+        br#"{"jsonrpc":"2.0","id":1,"method":"a","params":{"_meta":{"x":{"ProgressToken":1}}}}"#,
+        br#"{"jsonrpc":"2.0","id":1,"result":{"Id":1,"Method":"x"}}"#,
+        // Non-ASCII that folds to no ASCII letter (U+0130, U+212B).
+        "{\"jsonrpc\":\"2.0\",\"method\":\"a\",\"\u{130}d\":1,\"\u{212b}\":2}".as_bytes(),
+        br#"{"jsonrpc":"2.0","id":1,"method":"a","params":{"_meta":{"progressToken":"t","io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#,
+        br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"n","uri":"u","requestState":"s","inputResponses":{}}}"#,
+        br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"reason":"x"}}"#,
+    ];
+    for input in cases {
+        assert!(parse_message(input).is_ok(), "{}", String::from_utf8_lossy(input));
     }
 }
 
