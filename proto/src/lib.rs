@@ -17,6 +17,7 @@ pub mod http;
 pub mod jsonrpc;
 pub mod mux;
 pub mod otlp;
+pub mod relay;
 pub mod sse;
 pub mod url;
 pub mod ws;

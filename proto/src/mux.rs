@@ -98,7 +98,13 @@ pub struct Mux<S> {
     activity: HashMap<S, Activity>,
     /// Counts requests, to tell which session asked most recently.
     sequence: u64,
+    /// Bytes the table holds for all requests in flight (see [`Mux::weight`]).
+    weight: usize,
 }
+
+/// What one request in flight costs the table beyond its ids: the map
+/// entries and their bookkeeping, rounded up.
+pub const ENTRY_WEIGHT: usize = 128;
 
 #[derive(Clone, Debug)]
 struct Pending<S> {
@@ -106,11 +112,15 @@ struct Pending<S> {
     id: Id,
     progress_token: Option<u64>,
     initialize: bool,
+    /// `ENTRY_WEIGHT` plus the bytes of the saved client id and token.
+    weight: usize,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Activity {
     in_flight: usize,
+    /// Sum of the weights of the session's requests in flight.
+    weight: usize,
     /// Sequence of the session's latest request, or of its opening.
     last: u64,
 }
@@ -127,7 +137,23 @@ impl<S: Copy + Eq + Hash> Mux<S> {
             child_requests: HashMap::new(),
             activity: HashMap::new(),
             sequence: 0,
+            weight: 0,
         }
+    }
+
+    /// Bytes held for the requests in flight: for each, [`ENTRY_WEIGHT`]
+    /// plus its saved client id and progress token (a client's id may be
+    /// as long as its message, so the table is bounded in bytes by the
+    /// driver's budget, not only by `max_in_flight`).
+    pub fn weight(&self) -> usize {
+        self.weight
+    }
+
+    /// The part of [`Mux::weight`] that `session`'s requests hold.
+    pub fn weight_of(&self, session: S) -> usize {
+        self.activity
+            .get(&session)
+            .map_or(0, |activity| activity.weight)
     }
 
     /// A gateway id for a request the driver sends on its own behalf (it
@@ -159,6 +185,13 @@ impl<S: Copy + Eq + Hash> Mux<S> {
             return Err(MuxError::TooManyInFlight);
         }
         let gateway_id = self.bump_next();
+        let weight = ENTRY_WEIGHT
+            .saturating_add(id.as_bytes().len())
+            .saturating_add(
+                progress_token
+                    .as_ref()
+                    .map_or(0, |token| token.as_bytes().len()),
+            );
         let token = progress_token.map(|client_token| {
             let gateway_token = self.bump_next();
             self.progress.insert(gateway_token, (session, client_token));
@@ -172,11 +205,14 @@ impl<S: Copy + Eq + Hash> Mux<S> {
                 id,
                 progress_token: token,
                 initialize,
+                weight,
             },
         );
+        self.weight = self.weight.saturating_add(weight);
         let last = self.bump_sequence();
         let activity = self.activity.entry(session).or_default();
         activity.in_flight = activity.in_flight.saturating_add(1);
+        activity.weight = activity.weight.saturating_add(weight);
         activity.last = last;
         Ok(Outbound {
             id: gateway_id,
@@ -320,6 +356,15 @@ impl<S: Copy + Eq + Hash> Mux<S> {
     /// returns each one's session and client id, so that each client can be
     /// told.
     pub fn drain(&mut self) -> Vec<(S, Id)> {
+        self.drain_requests()
+            .into_iter()
+            .map(|(_, session, id)| (session, id))
+            .collect()
+    }
+
+    /// [`Mux::drain`], with each request's gateway id, in the order the
+    /// requests were sent.
+    pub fn drain_requests(&mut self) -> Vec<(u64, S, Id)> {
         let mut drained: Vec<(u64, S, Id)> = self
             .pending
             .drain()
@@ -331,11 +376,10 @@ impl<S: Copy + Eq + Hash> Mux<S> {
         self.child_requests.clear();
         for activity in self.activity.values_mut() {
             activity.in_flight = 0;
+            activity.weight = 0;
         }
+        self.weight = 0;
         drained
-            .into_iter()
-            .map(|(_, session, id)| (session, id))
-            .collect()
     }
 
     /// The client ids of `session`'s requests in flight, in the order they
@@ -372,7 +416,9 @@ impl<S: Copy + Eq + Hash> Mux<S> {
         }
         if let Some(activity) = self.activity.get_mut(&pending.session) {
             activity.in_flight = activity.in_flight.saturating_sub(1);
+            activity.weight = activity.weight.saturating_sub(pending.weight);
         }
+        self.weight = self.weight.saturating_sub(pending.weight);
     }
 
     fn bump_next(&mut self) -> u64 {

@@ -255,7 +255,12 @@ impl<'a> Envelope<'a> {
         if self.duplicate {
             return Err(MessageError::Invalid("duplicate key"));
         }
-        if self.case_variant || self.params.as_ref().is_some_and(|params| params.case_variant) {
+        if self.case_variant
+            || self
+                .params
+                .as_ref()
+                .is_some_and(|params| params.case_variant)
+        {
             return Err(MessageError::Invalid(
                 "a key differs from a routing key only in letter case",
             ));

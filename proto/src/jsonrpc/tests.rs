@@ -592,7 +592,11 @@ fn keys_that_only_look_like_routing_keys_are_accepted() {
         br#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1,"reason":"x"}}"#,
     ];
     for input in cases {
-        assert!(parse_message(input).is_ok(), "{}", String::from_utf8_lossy(input));
+        assert!(
+            parse_message(input).is_ok(),
+            "{}",
+            String::from_utf8_lossy(input)
+        );
     }
 }
 

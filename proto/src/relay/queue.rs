@@ -1,0 +1,205 @@
+//! The relay's memory accounting: the process-wide byte budget, the frames
+//! queued for a session, and the frames themselves.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::ops::Deref;
+use std::rc::Rc;
+
+/// The process-wide byte budget, shared by every relay of the process (and
+/// by the HTTP driver for request bodies being read): everything the
+/// gateway holds on behalf of clients and children counts against it.
+///
+/// Cloning gives another handle on the same budget. Single-threaded (the
+/// gateway runs on one thread).
+#[derive(Clone, Debug)]
+pub struct Budget(Rc<BudgetState>);
+
+#[derive(Debug)]
+struct BudgetState {
+    limit: usize,
+    used: Cell<usize>,
+    /// Set when a charge was refused; cleared once usage falls below half
+    /// the limit. Makes the refusal reported once, not once per message.
+    exhausted: Cell<bool>,
+}
+
+impl Budget {
+    /// A budget of `limit` bytes.
+    pub fn new(limit: usize) -> Self {
+        Self(Rc::new(BudgetState {
+            limit,
+            used: Cell::new(0),
+            exhausted: Cell::new(false),
+        }))
+    }
+
+    /// Charges `bytes` if they fit. On refusal, returns `Err(first)`:
+    /// `first` is true for the first refusal since the budget last had room
+    /// (the caller reports that one).
+    pub fn try_charge(&self, bytes: usize) -> Result<(), bool> {
+        let used = self.0.used.get();
+        match used.checked_add(bytes) {
+            Some(total) if total <= self.0.limit => {
+                self.0.used.set(total);
+                Ok(())
+            }
+            _ => Err(!self.0.exhausted.replace(true)),
+        }
+    }
+
+    /// Charges `bytes` whatever the limit: for the gateway's own small
+    /// error answers, whose number is bounded by the requests admitted.
+    pub fn charge(&self, bytes: usize) {
+        self.0.used.set(self.0.used.get().saturating_add(bytes));
+    }
+
+    /// Gives `bytes` back.
+    pub fn release(&self, bytes: usize) {
+        let used = self.0.used.get().saturating_sub(bytes);
+        self.0.used.set(used);
+        if used <= self.0.limit / 2 {
+            self.0.exhausted.set(false);
+        }
+    }
+
+    /// Would `bytes` more fit now?
+    pub fn has_room(&self, bytes: usize) -> bool {
+        self.0
+            .used
+            .get()
+            .checked_add(bytes)
+            .is_some_and(|total| total <= self.0.limit)
+    }
+
+    /// Bytes charged now.
+    pub fn used(&self) -> usize {
+        self.0.used.get()
+    }
+
+    /// The limit in bytes.
+    pub fn limit(&self) -> usize {
+        self.0.limit
+    }
+}
+
+/// One JSON-RPC message for one client, as its transport will frame it
+/// (without a trailing newline).
+#[derive(Debug)]
+pub struct Frame {
+    bytes: FrameBytes,
+    /// The message answers a client request (result or error): a
+    /// request-scoped stream ends after its last answer.
+    pub is_response: bool,
+}
+
+#[derive(Debug)]
+enum FrameBytes {
+    Owned(Vec<u8>),
+    /// One buffer shared by every session a notification is broadcast to;
+    /// the process budget is charged once for it and released when the
+    /// last session lets go of it.
+    Shared(Rc<[u8]>),
+}
+
+impl Deref for Frame {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &self.bytes {
+            FrameBytes::Owned(bytes) => bytes,
+            FrameBytes::Shared(bytes) => bytes,
+        }
+    }
+}
+
+impl Frame {
+    pub(crate) fn response(bytes: Vec<u8>) -> Self {
+        Self {
+            bytes: FrameBytes::Owned(bytes),
+            is_response: true,
+        }
+    }
+
+    pub(crate) fn other(bytes: Vec<u8>) -> Self {
+        Self {
+            bytes: FrameBytes::Owned(bytes),
+            is_response: false,
+        }
+    }
+
+    pub(crate) fn shared(bytes: &Rc<[u8]>) -> Self {
+        Self {
+            bytes: FrameBytes::Shared(Rc::clone(bytes)),
+            is_response: false,
+        }
+    }
+
+    /// The bytes to give back to the process budget when this frame leaves
+    /// the relay: its length, or for a shared buffer its length only when
+    /// this is the last holder.
+    fn process_share(&self) -> usize {
+        match &self.bytes {
+            FrameBytes::Owned(bytes) => bytes.len(),
+            FrameBytes::Shared(bytes) if Rc::strong_count(bytes) == 1 => bytes.len(),
+            FrameBytes::Shared(_) => 0,
+        }
+    }
+}
+
+/// The frames queued for one session, and their byte count.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    frames: VecDeque<Frame>,
+    bytes: usize,
+}
+
+impl Outbox {
+    pub(crate) fn len(&self) -> usize {
+        self.frames.len()
+    }
+
+    pub(crate) fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Queues `frame` (already charged to the budget by the caller).
+    pub(crate) fn push(&mut self, frame: Frame) {
+        self.bytes = self.bytes.saturating_add(frame.len());
+        self.frames.push_back(frame);
+    }
+
+    /// Takes the next frame and gives its bytes back to `budget`.
+    pub(crate) fn pop(&mut self, budget: &Budget) -> Option<Frame> {
+        let frame = self.frames.pop_front()?;
+        self.bytes = self.bytes.saturating_sub(frame.len());
+        // Count the holder we return as the one that keeps a shared buffer
+        // alive only if no queue holds it any more.
+        budget.release(frame.process_share());
+        Some(frame)
+    }
+
+    /// Drops every queued frame, giving their bytes back.
+    pub(crate) fn clear(&mut self, budget: &Budget) {
+        while let Some(frame) = self.frames.pop_front() {
+            let share = {
+                // Dropped here: the last holder releases the shared bytes.
+                let share = frame.process_share();
+                drop(frame);
+                share
+            };
+            budget.release(share);
+        }
+        self.bytes = 0;
+    }
+
+    /// Takes every frame out (they stay charged: they move to another
+    /// relay on the same budget).
+    pub(crate) fn take(&mut self) -> VecDeque<Frame> {
+        self.bytes = 0;
+        std::mem::take(&mut self.frames)
+    }
+}
