@@ -4,7 +4,9 @@
 //! whatever it forks can be signalled with it: no orphans, ever. Its stdout
 //! is framed into lines (bounded, see `jsonrpc::LineDecoder`) and handed to
 //! the caller; its stderr goes to the log; its stdin is fed by a writer task
-//! that batches queued frames into one write.
+//! that, when told input is ready, pulls every waiting line from the caller
+//! (the relay) and writes them with one write per batch. The bytes stay in
+//! the relay's accounting until the writer takes them.
 //!
 //! Shutdown follows the MCP lifecycle for stdio: close stdin, wait; SIGTERM
 //! to the group, wait; SIGKILL to the group. When the child exits on its
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use async_io::Timer;
 use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
-use smol::channel::{self, Receiver, Sender, TrySendError};
+use smol::channel::{self, Receiver, Sender};
 use supergateway_proto::jsonrpc::{Line, LineDecoder};
 
 use crate::rt;
@@ -40,21 +42,10 @@ pub(crate) fn is_own(pid: i32) -> bool {
 pub(crate) const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 /// Bound on one stderr line (longer ones are logged as dropped).
 const MAX_STDERR_LINE_BYTES: usize = 64 * 1024;
-/// Frames queued for the child's stdin before senders are told it is busy.
-const STDIN_QUEUE: usize = 4096;
 /// After stdin is closed, how long the child gets to exit by itself.
 const EXIT_GRACE: Duration = Duration::from_millis(1500);
 /// After SIGTERM, how long before SIGKILL.
 const TERM_GRACE: Duration = Duration::from_millis(2000);
-
-/// Why a frame could not be queued for the child.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum SendError {
-    /// The child's stdin queue is full: it is not reading.
-    Busy,
-    /// The child has exited or its stdin is closed.
-    Gone,
-}
 
 /// What a child is started with: the shell command (the `--stdio` command
 /// with any runtime `extra_cli_args` appended, quoted) and variables added
@@ -74,7 +65,8 @@ pub(crate) struct Child {
 struct Inner {
     /// Process group id (= the pid of `sh`).
     pgid: Option<rustix::process::Pid>,
-    stdin: RefCell<Option<Sender<Vec<u8>>>>,
+    /// Wakes the stdin writer; dropped to close stdin.
+    stdin: RefCell<Option<Sender<()>>>,
     /// Exit code once exited (128 + signal for a signal death).
     exit_code: Cell<Option<i32>>,
     /// Closed (never sent on) when the child exits: any number of waiters.
@@ -84,12 +76,15 @@ struct Inner {
 
 impl Child {
     /// Spawns `command` through `sh -c`. Each non-empty stdout line is given
-    /// to `on_line` as it arrives (from the reader task); `on_exit` runs once
-    /// with the exit code after the process has exited and its stdout has
-    /// been read to the end.
+    /// to `on_line` as it arrives (from the reader task); after each
+    /// [`Child::input_ready`], `input` is asked to append lines for stdin
+    /// (false when it has none) until it has none; `on_exit` runs once with
+    /// the exit code after the process has exited and its stdout has been
+    /// read to the end.
     pub(crate) fn spawn(
         spec: &ChildSpec,
         on_line: impl FnMut(&[u8]) + 'static,
+        input: impl FnMut(&mut Vec<u8>) -> bool + 'static,
         on_exit: impl FnOnce(i32) + 'static,
     ) -> io::Result<Self> {
         let command = spec.command.as_str();
@@ -122,7 +117,7 @@ impl Child {
             );
         }
 
-        let (stdin_tx, stdin_rx) = channel::bounded::<Vec<u8>>(STDIN_QUEUE);
+        let (stdin_tx, stdin_rx) = channel::bounded::<()>(1);
         let (exit_tx, exit_rx) = channel::bounded::<()>(1);
         let inner = Rc::new(Inner {
             pgid: pid,
@@ -133,7 +128,7 @@ impl Child {
         });
 
         if let Some(stdin) = process.stdin.take() {
-            rt::spawn(write_stdin(stdin, stdin_rx)).detach();
+            rt::spawn(write_stdin(stdin, stdin_rx, input)).detach();
         }
         if let Some(stderr) = process.stderr.take() {
             rt::spawn(forward_stderr(stderr)).detach();
@@ -178,16 +173,10 @@ impl Child {
         Ok(Self { inner })
     }
 
-    /// Queues one frame (a JSON-RPC message followed by `\n`) for stdin.
-    pub(crate) fn send(&self, frame: Vec<u8>) -> Result<(), SendError> {
-        let stdin = self.inner.stdin.borrow();
-        let Some(sender) = stdin.as_ref() else {
-            return Err(SendError::Gone);
-        };
-        match sender.try_send(frame) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => Err(SendError::Busy),
-            Err(TrySendError::Closed(_)) => Err(SendError::Gone),
+    /// Input for stdin is waiting: the writer pulls it when it can.
+    pub(crate) fn input_ready(&self) {
+        if let Some(sender) = self.inner.stdin.borrow().as_ref() {
+            let _ = sender.try_send(());
         }
     }
 
@@ -273,29 +262,34 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
         .unwrap_or(1)
 }
 
-/// Writes queued frames to the child's stdin, batching whatever is queued
-/// into one write. Ends (closing stdin) when the queue's senders are gone.
-async fn write_stdin(mut stdin: smol::process::ChildStdin, frames: Receiver<Vec<u8>>) {
+/// Writes the lines `input` gives to the child's stdin, one write per
+/// batch, each time `ready` says there are some. Ends (closing stdin) when
+/// `ready`'s sender is dropped (shutdown, exit) or a write fails.
+async fn write_stdin(
+    mut stdin: smol::process::ChildStdin,
+    ready: Receiver<()>,
+    mut input: impl FnMut(&mut Vec<u8>) -> bool,
+) {
     let mut batch = Vec::with_capacity(64 * 1024);
-    while let Ok(first) = frames.recv().await {
-        batch.clear();
-        batch.extend_from_slice(&first);
-        while batch.len() < 256 * 1024 {
-            match frames.try_recv() {
-                Ok(frame) => batch.extend_from_slice(&frame),
-                Err(_) => break,
+    'woken: while ready.recv().await.is_ok() {
+        loop {
+            batch.clear();
+            if !input(&mut batch) {
+                break;
+            }
+            if let Err(err) = stdin.write_all(&batch).await {
+                tracing::warn!("writing to the child's stdin failed: {err}");
+                break 'woken;
+            }
+            if let Err(err) = stdin.flush().await {
+                tracing::warn!("flushing the child's stdin failed: {err}");
+                break 'woken;
             }
         }
-        if let Err(err) = stdin.write_all(&batch).await {
-            tracing::warn!("writing to the child's stdin failed: {err}");
-            break;
-        }
-        if let Err(err) = stdin.flush().await {
-            tracing::warn!("flushing the child's stdin failed: {err}");
-            break;
-        }
+        // Give back what a large batch grew to.
+        batch.shrink_to(64 * 1024);
     }
-    frames.close();
+    ready.close();
     let _ = stdin.close().await;
 }
 

@@ -1,237 +1,153 @@
-//! A link: one stdio child and the client sessions it serves.
+//! A link: one stdio child and the client sessions it serves — the driver
+//! of `proto::relay`.
 //!
-//! This is the routing core shared by every stdio→network mode. Clients hand
-//! it their messages (`handle_client_message`); the child's stdout lines come
-//! in through `handle_child_line`; what a client should receive is pushed to
-//! that session's bounded outlet queue, which its transport (SSE stream,
-//! WebSocket, Streamable HTTP response) drains and frames.
-//!
-//! Only what routing needs is parsed (`jsonrpc::parse_message`: id, method,
-//! progress token, cancelled id); messages are passed through byte-for-byte
-//! except for the spans of those ids, which are spliced. See `proto::mux`
-//! for the id rules.
-//!
-//! With one shared child, a second client's `initialize` is answered from the
-//! child's first `InitializeResult` instead of initialising the child again,
-//! and `notifications/initialized` reaches the child once.
+//! The routing rules live in the relay (sans-IO, unit-tested in proto).
+//! This driver owns what does I/O: the child process (its stdin is fed from
+//! `Relay::poll_child_transmit` by the child's writer task, one write per
+//! batch), the sessions' inboxes (each transport takes its frames from
+//! `Relay::poll_frame` and is woken on `Event::SessionReady`), the request
+//! spans, and the log lines for the relay's reports. After every verb it
+//! feeds the relay, it carries out the relay's events (`pump`).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
-use std::ops::{Deref, Range};
 use std::rc::{Rc, Weak};
 
-use smol::channel::{self, Receiver, Sender, TrySendError};
-use supergateway_proto::jsonrpc::{
-    codes, encode_error, encode_result, encode_string, parse_message, splice, split_batch, Id,
-    Kind, Message, MessageError,
-};
-use supergateway_proto::mux::{write_u64, Mux};
+use smol::channel::{self, Receiver, Sender};
+use supergateway_proto::relay::{Budget, Config, Detached, Event, Limits, Relay, Report};
 
-use crate::child::{Child, ChildSpec, SendError};
+pub(crate) use supergateway_proto::relay::{ClientError, Clients, Frame, Replay, SessionKey};
+
+use crate::child::{Child, ChildSpec};
+use crate::gateway::session_id;
 use crate::telemetry::{self, RpcSpan};
 
-/// A session's key inside a link.
-pub(crate) type SessionKey = u64;
+pub(crate) use supergateway_proto::relay::RESTARTED;
 
-/// Client requests in flight through one link at most.
-const MAX_IN_FLIGHT: usize = 65_536;
+/// Most bytes handed to the child's stdin in one write.
+const WRITE_BATCH: usize = 256 * 1024;
 
-/// One JSON-RPC message for one client, as its transport will frame it.
-pub(crate) struct Frame {
-    bytes: FrameBytes,
-    /// The message answers a client request (result or error): a
-    /// request-scoped stream ends after its last answer.
-    pub(crate) is_response: bool,
+thread_local! {
+    /// Bounds of every relay of this process, and the process-wide budget
+    /// they share (set once from the command line, `configure`).
+    static SETTINGS: RefCell<(Limits, Budget)> =
+        RefCell::new((Limits::DEFAULT, Budget::new(DEFAULT_BUDGET)));
 }
 
-enum FrameBytes {
-    Owned(Vec<u8>),
-    /// One buffer shared by every session a notification is broadcast to.
-    Shared(Rc<[u8]>),
+/// Default of `--maxBufferedBytes`.
+pub(crate) const DEFAULT_BUDGET: usize = 64 * 1024 * 1024;
+
+/// Sets the bounds of the relays started from now on: `session_bytes` per
+/// session, `budget` bytes for the whole process.
+#[expect(dead_code, reason = "wired to the command line in the next commit")]
+pub(crate) fn configure(session_bytes: usize, budget: usize) {
+    SETTINGS.with(|settings| {
+        *settings.borrow_mut() = (
+            Limits {
+                session_bytes,
+                ..Limits::DEFAULT
+            },
+            Budget::new(budget),
+        );
+    });
 }
 
-impl Deref for Frame {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        match &self.bytes {
-            FrameBytes::Owned(bytes) => bytes,
-            FrameBytes::Shared(bytes) => bytes,
-        }
-    }
-}
-
-impl Frame {
-    fn response(bytes: Vec<u8>) -> Self {
-        Self {
-            bytes: FrameBytes::Owned(bytes),
-            is_response: true,
-        }
-    }
-    fn other(bytes: Vec<u8>) -> Self {
-        Self {
-            bytes: FrameBytes::Owned(bytes),
-            is_response: false,
-        }
-    }
-}
-
-/// Why a client's message was refused as a whole (the transport answers
-/// with an HTTP error; everything else is answered in-band).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ClientError {
-    /// Not JSON, or not a JSON-RPC message: 400 with this error.
-    Malformed(MessageError),
-    /// The session is unknown to this link (it ended).
-    NoSession,
-}
-
-/// Who the sessions of a link are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Clients {
-    /// Each session is a client of its own (SSE streams, WebSockets):
-    /// notifications without a target go to every session, and only the
-    /// session asked may answer a child's request.
-    Separate,
-    /// Every session is a stream of one client (a stateful Streamable HTTP
-    /// session): notifications without a target go to its standalone
-    /// stream only, and answers and cancellations may come on any stream.
-    One,
-    /// Sessions are single requests of clients the gateway cannot tell
-    /// apart (stateless Streamable HTTP): notifications without a target
-    /// have nowhere to go, answers to the child's requests may come on any
-    /// request, and cancellation is by closing the request's stream.
-    Anonymous,
-}
-
-/// What clients get for their requests in flight when a runtime update
-/// restarts their child (or moves their session to a child of its own).
-pub(crate) const RESTARTED: &str =
-    "the MCP server was restarted by a runtime update; retry the request";
-
-/// A client's `initialize` request as the child got it, kept to initialise a
-/// restarted child: the bytes, and the span of the id to replace.
-pub(crate) type Replay = (Vec<u8>, Range<usize>);
-
-/// Client messages held while `initialize` is at the child, at most.
-const MAX_HELD: usize = 4096;
-/// Messages queued for one client before it counts as too slow.
-const OUTLET_FRAMES: usize = 1024;
-/// Bytes queued for one client before it counts as too slow (one message
-/// of any size is always accepted into an empty queue).
-const OUTLET_BYTES: usize = 8 * 1024 * 1024;
-
-/// The link's end of a session's queue.
-pub(crate) struct Outlet {
-    sender: Sender<Frame>,
-    /// Bytes in the queue now, shared with the `Inbox`.
-    queued: Rc<Cell<usize>>,
-}
-
-/// The transport's end of a session's queue.
-pub(crate) struct Inbox {
-    frames: Receiver<Frame>,
-    queued: Rc<Cell<usize>>,
+/// The process-wide budget (the HTTP driver charges request bodies to it).
+#[expect(dead_code, reason = "wired to the HTTP driver in the next commits")]
+pub(crate) fn budget() -> Budget {
+    SETTINGS.with(|settings| settings.borrow().1.clone())
 }
 
 /// The queue is closed (session ended) and empty.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Closed;
 
-/// A new session queue, bounded in messages and in bytes.
+/// Where a session's transport takes its frames from: the link it is on
+/// now (a session can move to another link) and the signal that frames
+/// are waiting.
+struct Port {
+    link: RefCell<Weak<RefCell<Link>>>,
+    key: Cell<SessionKey>,
+    wake: Sender<()>,
+    woken: Receiver<()>,
+}
+
+impl Port {
+    fn wake(&self) {
+        let _ = self.wake.try_send(());
+    }
+}
+
+/// The link's end of a session: given to `Link::open_session`.
+pub(crate) struct Outlet(Rc<Port>);
+
+/// The transport's end of a session.
+pub(crate) struct Inbox(Rc<Port>);
+
+/// A new session's two ends.
 pub(crate) fn outlet() -> (Outlet, Inbox) {
-    // Unbounded underneath, bounded in `try_send`: a bounded channel allocates
-    // all of its slots up front (32 KiB per session at 1024 frames), while
-    // this one grows in small blocks as frames are queued.
-    let (sender, frames) = channel::unbounded();
-    let queued = Rc::new(Cell::new(0));
-    (
-        Outlet {
-            sender,
-            queued: Rc::clone(&queued),
-        },
-        Inbox { frames, queued },
-    )
+    let (wake, woken) = channel::bounded(1);
+    let port = Rc::new(Port {
+        link: RefCell::new(Weak::new()),
+        key: Cell::new(0),
+        wake,
+        woken,
+    });
+    (Outlet(Rc::clone(&port)), Inbox(port))
 }
 
 impl Inbox {
     /// The next message; `Err(Closed)` once the session has ended and every
     /// queued message has been taken.
     pub(crate) async fn recv(&self) -> Result<Frame, Closed> {
-        let frame = self.frames.recv().await.map_err(|_| Closed)?;
-        self.taken(&frame);
-        Ok(frame)
+        loop {
+            if let Some(next) = self.take() {
+                return next;
+            }
+            // A wake-up may be stale (its frames already taken): look again.
+            if self.0.woken.recv().await.is_err() {
+                return Err(Closed);
+            }
+        }
     }
 
     /// The next message if one is queued.
     pub(crate) fn try_recv(&self) -> Option<Frame> {
-        let frame = self.frames.try_recv().ok()?;
-        self.taken(&frame);
-        Some(frame)
+        self.take().and_then(Result::ok)
     }
 
     /// The session has ended (messages may still be queued).
     pub(crate) fn is_closed(&self) -> bool {
-        self.frames.is_closed()
+        let Some(link) = self.0.link.borrow().upgrade() else {
+            return true;
+        };
+        let link = link.borrow();
+        link.relay.exit_code().is_some() || link.relay.is_session_finished(self.0.key.get())
     }
 
-    fn taken(&self, frame: &Frame) {
-        self.queued
-            .set(self.queued.get().saturating_sub(frame.len()));
-    }
-}
-
-impl Outlet {
-    /// Queues `frame`, unless the client is too far behind.
-    fn try_send(&self, frame: Frame) -> Result<(), TrySendError<Frame>> {
-        let queued = self.queued.get();
-        let too_many_bytes = queued > 0 && queued.saturating_add(frame.len()) > OUTLET_BYTES;
-        if too_many_bytes || self.sender.len() >= OUTLET_FRAMES {
-            return Err(TrySendError::Full(frame));
+    /// `None`: nothing yet; `Some(Err)`: the session is over.
+    fn take(&self) -> Option<Result<Frame, Closed>> {
+        let Some(link) = self.0.link.borrow().upgrade() else {
+            return Some(Err(Closed));
+        };
+        let mut link = link.borrow_mut();
+        let key = self.0.key.get();
+        match link.relay.poll_frame(key) {
+            Some(frame) => Some(Ok(frame)),
+            None if link.relay.is_session_finished(key) => Some(Err(Closed)),
+            None => None,
         }
-        let len = frame.len();
-        self.sender.try_send(frame)?;
-        self.queued.set(queued.saturating_add(len));
-        Ok(())
     }
-}
-
-struct Registered {
-    outlet: Outlet,
-    /// Receives the notifications that belong to no request.
-    standalone: bool,
-}
-
-enum Init {
-    /// No `initialize` has reached the child yet (or the last one failed).
-    Idle,
-    /// One is at the child under `gateway_id`; these sessions' `initialize`
-    /// wait for its result (even if the session that sent it has left).
-    Pending {
-        gateway_id: u64,
-        waiters: Vec<(SessionKey, Id)>,
-    },
-    /// The child's `InitializeResult` (the raw `result` value).
-    Done(Vec<u8>),
 }
 
 /// See the module documentation.
 pub(crate) struct Link {
+    relay: Relay,
+    /// This link, for the ports of sessions opened on it.
+    this: Weak<RefCell<Self>>,
     child: Option<Child>,
-    clients: Clients,
-    mux: Mux<SessionKey>,
-    outlets: HashMap<SessionKey, Registered>,
-    init: Init,
-    /// The gateway initialised the child itself: it sends
-    /// `notifications/initialized` when the result arrives.
-    self_initialized: bool,
-    initialized_sent: bool,
-    /// Client messages that arrived while `initialize` was at the child;
-    /// relayed, in order, once its result is in (MCP: no requests before the
-    /// initialize response).
-    held: Vec<(SessionKey, Vec<u8>)>,
-    /// Set when the child has exited: new sessions are refused.
-    exited: Option<i32>,
+    ports: HashMap<SessionKey, Rc<Port>>,
     /// What the current child was started with.
     spec: ChildSpec,
     /// Counts children: callbacks of a child replaced by a restart carry an
@@ -240,13 +156,11 @@ pub(crate) struct Link {
     /// Runs once when the current child exits by itself (not when a restart
     /// stops it).
     on_exit: Option<Box<dyn FnOnce(i32)>>,
-    /// The `initialize` that initialised the child (set while it is pending
-    /// or done), replayed to a restarted child.
-    replay: Option<Replay>,
     /// Children replaced by a restart, possibly still shutting down (a
     /// gateway that stops waits for them too).
     retiring: Vec<Child>,
-    /// The spans of the requests at the child, by gateway id (only while spans are on).
+    /// The spans of the requests at the child, by gateway id (only while
+    /// spans are on).
     spans: HashMap<u64, RpcSpan>,
 }
 
@@ -270,28 +184,33 @@ impl Link {
         replay: Option<Replay>,
         on_exit: impl FnOnce(i32) + 'static,
     ) -> io::Result<Rc<RefCell<Self>>> {
-        let link = Rc::new(RefCell::new(Self {
-            child: None,
+        let (limits, budget) = SETTINGS.with(|settings| settings.borrow().clone());
+        let config = Config {
             clients,
-            mux: Mux::new(MAX_IN_FLIGHT),
-            outlets: HashMap::new(),
-            init: Init::Idle,
-            self_initialized: false,
-            initialized_sent: false,
-            held: Vec::new(),
-            exited: None,
-            spec: spec.clone(),
-            generation: 0,
-            on_exit: Some(Box::new(on_exit)),
-            replay: None,
-            retiring: Vec::new(),
-            spans: HashMap::new(),
-        }));
+            limits,
+            request_events: telemetry::spans_on(),
+        };
+        let random = Box::new(session_id::random_bytes);
+        let link = Rc::new_cyclic(|this| {
+            RefCell::new(Self {
+                relay: Relay::new(config, budget, random),
+                this: this.clone(),
+                child: None,
+                ports: HashMap::new(),
+                spec: spec.clone(),
+                generation: 0,
+                on_exit: Some(Box::new(on_exit)),
+                retiring: Vec::new(),
+                spans: HashMap::new(),
+            })
+        });
         let child = spawn_child(&link, spec, 0)?;
         let mut this = link.borrow_mut();
         this.child = Some(child);
-        this.replay = replay;
-        this.replay_initialize();
+        if let Some(replay) = replay {
+            this.relay.replay_from(replay);
+        }
+        this.pump(None);
         drop(this);
         Ok(link)
     }
@@ -306,7 +225,7 @@ impl Link {
     pub(crate) fn restart(link: &Rc<RefCell<Self>>, spec: &ChildSpec) -> io::Result<()> {
         let generation = {
             let this = link.borrow();
-            if this.exited.is_some() {
+            if this.relay.exit_code().is_some() {
                 return Ok(());
             }
             this.generation.wrapping_add(1)
@@ -319,15 +238,14 @@ impl Link {
         let old = {
             let mut this = link.borrow_mut();
             this.generation = generation;
-            this.fail_in_flight(RESTARTED);
-            this.initialized_sent = false;
             this.retiring.retain(Child::is_running);
             let old = this.child.replace(child);
             if let Some(old) = &old {
                 this.retiring.push(old.clone());
             }
             this.spec = spec.clone();
-            this.replay_initialize();
+            this.relay.handle_child_restart();
+            this.pump(None);
             old
         };
         if let Some(old) = old {
@@ -354,103 +272,7 @@ impl Link {
     /// The `initialize` to replay to another child, once the child has
     /// answered it.
     pub(crate) fn replay_request(&self) -> Option<Replay> {
-        matches!(self.init, Init::Done(_))
-            .then(|| self.replay.clone())
-            .flatten()
-    }
-
-    /// Takes a session out of this link without ending its stream: its
-    /// requests in flight get `message` as an error, those are cancelled at
-    /// the child, and the queue is returned to be opened on another link.
-    pub(crate) fn detach_session(&mut self, key: SessionKey, message: &str) -> Option<Outlet> {
-        if !self.outlets.contains_key(&key) {
-            return None;
-        }
-        for id in self.mux.in_flight_ids(key) {
-            self.answer_error(key, &id, codes::SERVER_ERROR, message);
-        }
-        let mut waiting = Vec::new();
-        if let Init::Pending { waiters, .. } = &mut self.init {
-            waiters.retain(|(session, id)| {
-                if *session == key {
-                    waiting.push(id.clone());
-                }
-                *session != key
-            });
-        }
-        for id in waiting {
-            self.answer_error(key, &id, codes::SERVER_ERROR, message);
-        }
-        let (held, others) = std::mem::take(&mut self.held)
-            .into_iter()
-            .partition(|(session, _)| *session == key);
-        self.held = others;
-        self.answer_held(held, message);
-        // (A client too slow to take those answers has been dropped.)
-        let registered = self.outlets.remove(&key)?;
-        self.close_session(key);
-        Some(registered.outlet)
-    }
-
-    /// Answers every request in flight (and every held one) with `message`.
-    /// The `initialize` to replay is kept even if its answer had not come
-    /// yet: the next child gets it, and a client that retries its
-    /// `initialize` waits for that.
-    fn fail_in_flight(&mut self, message: &str) {
-        for (_, span) in self.spans.drain() {
-            span.finish(Some((i64::from(codes::SERVER_ERROR), message)));
-        }
-        for (key, id) in self.mux.drain() {
-            self.answer_error(key, &id, codes::SERVER_ERROR, message);
-        }
-        match std::mem::replace(&mut self.init, Init::Idle) {
-            Init::Pending { waiters, .. } => {
-                for (key, id) in waiters {
-                    self.answer_error(key, &id, codes::SERVER_ERROR, message);
-                }
-            }
-            Init::Done(result) => self.init = Init::Done(result),
-            Init::Idle => {}
-        }
-        let held = std::mem::take(&mut self.held);
-        self.answer_held(held, message);
-    }
-
-    /// Answers the requests among `held` messages (held while `initialize`
-    /// was at the child) with an error; held notifications are dropped.
-    fn answer_held(&mut self, held: Vec<(SessionKey, Vec<u8>)>, message: &str) {
-        for (key, bytes) in held {
-            if let Ok(held) = parse_message(&bytes) {
-                if let (Kind::Request, Some(id)) = (held.kind, &held.id) {
-                    self.answer_error(key, &id.to_owned(), codes::SERVER_ERROR, message);
-                }
-            }
-        }
-    }
-
-    /// Sends the kept `initialize` to the (new) child under a gateway id of
-    /// its own; its answer is swallowed (no client waits for that id), and
-    /// the gateway sends `notifications/initialized` itself.
-    fn replay_initialize(&mut self) {
-        let Some((bytes, span)) = &self.replay else {
-            return;
-        };
-        let gateway_id = self.mux.reserve_id();
-        let mut frame = Vec::with_capacity(bytes.len().saturating_add(24));
-        let mut id_buf = [0; 20];
-        let new_id = write_u64(gateway_id, &mut id_buf);
-        if splice(&mut frame, bytes, &[(span.clone(), new_id)]).is_err() {
-            return;
-        }
-        frame.push(b'\n');
-        self.self_initialized = true;
-        self.initialized_sent = false;
-        self.init = Init::Pending {
-            gateway_id,
-            waiters: Vec::new(),
-        };
-        tracing::info!("replaying the client's initialize to the new MCP server");
-        self.send_to_child(frame);
+        self.relay.replay_request()
     }
 
     /// The child process.
@@ -460,29 +282,49 @@ impl Link {
 
     /// True while the child runs.
     pub(crate) fn is_running(&self) -> bool {
-        self.exited.is_none() && self.child.as_ref().is_some_and(Child::is_running)
+        self.relay.exit_code().is_none() && self.child.as_ref().is_some_and(Child::is_running)
     }
 
-    /// Registers a session and the queue its transport drains. False when
-    /// the child has exited. `standalone`: with `Clients::One`, this is the
-    /// stream for notifications that belong to no request (with `Separate`
-    /// every session is).
+    /// Registers a session and the port its transport takes frames from.
+    /// False when the child has exited. `standalone`: with `Clients::One`,
+    /// this is the stream for notifications that belong to no request (with
+    /// `Separate` every session is).
     pub(crate) fn open_session(
         &mut self,
         key: SessionKey,
         outlet: Outlet,
         standalone: bool,
     ) -> bool {
-        if self.exited.is_some() {
+        if !self.relay.open_session(key, standalone) {
             return false;
         }
-        let standalone = match self.clients {
-            Clients::Separate => true,
-            Clients::One => standalone,
-            Clients::Anonymous => false,
-        };
-        self.outlets.insert(key, Registered { outlet, standalone });
-        self.mux.handle_session_open(key);
+        self.attach(key, outlet.0);
+        self.pump(None);
+        true
+    }
+
+    /// Takes a session out of this link without ending its stream: its
+    /// requests in flight get `message` as an error, those are cancelled at
+    /// the child, and the session is returned to be opened on another link
+    /// (`open_moved`) with the frames it had queued here.
+    pub(crate) fn detach_session(&mut self, key: SessionKey, message: &str) -> Option<Moved> {
+        let detached = self.relay.detach_session(key, message);
+        let port = self.ports.remove(&key);
+        self.pump(None);
+        Some(Moved {
+            detached: detached?,
+            port: port?,
+        })
+    }
+
+    /// Opens a session detached from another link.
+    pub(crate) fn open_moved(&mut self, key: SessionKey, moved: Moved) -> bool {
+        if !self.relay.open_detached(key, moved.detached) {
+            moved.port.wake();
+            return false;
+        }
+        self.attach(key, moved.port);
+        self.pump(None);
         true
     }
 
@@ -491,511 +333,117 @@ impl Link {
     /// initialise only their own request. Later `initialize` requests are
     /// answered from its result.
     pub(crate) fn initialize_child(&mut self, protocol_version: &str) {
-        if !matches!(self.init, Init::Idle) {
-            return;
-        }
-        let gateway_id = self.mux.reserve_id();
-        let mut frame = Vec::with_capacity(256);
-        frame.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
-        frame.extend_from_slice(write_u64(gateway_id, &mut [0; 20]));
-        frame.extend_from_slice(b",\"method\":\"initialize\",\"params\":{\"protocolVersion\":");
-        encode_string(&mut frame, protocol_version);
-        frame.extend_from_slice(b",\"capabilities\":{\"sampling\":{},\"elicitation\":{},\"roots\":{\"listChanged\":true}},\"clientInfo\":{\"name\":\"supergateway\",\"version\":\"");
-        frame.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
-        frame.extend_from_slice(b"\"}}}\n");
-        let id_start = b"{\"jsonrpc\":\"2.0\",\"id\":".len();
-        let id_len = write_u64(gateway_id, &mut [0; 20]).len();
-        let line_len = frame.len().saturating_sub(1);
-        self.replay = frame
-            .get(..line_len)
-            .map(|line| (line.to_vec(), id_start..id_start.saturating_add(id_len)));
-        self.self_initialized = true;
-        self.init = Init::Pending {
-            gateway_id,
-            waiters: Vec::new(),
-        };
-        self.send_to_child(frame);
+        self.relay.initialize_child(protocol_version);
+        self.pump(None);
     }
 
     /// Ends a session: its queue closes (its transport ends the stream), its
     /// requests in flight are cancelled at the child, and the child's
     /// requests it was asked are answered with an error.
     pub(crate) fn close_session(&mut self, key: SessionKey) {
-        if let Some(registered) = self.outlets.remove(&key) {
-            registered.outlet.sender.close();
+        self.relay.close_session(key);
+        if let Some(port) = self.ports.remove(&key) {
+            port.wake();
         }
-        if let Init::Pending { waiters, .. } = &mut self.init {
-            waiters.retain(|(session, _)| *session != key);
-        }
-        self.held.retain(|(session, _)| *session != key);
-        let ended = self.mux.handle_session_end(key);
-        for gateway_id in ended.cancelled {
-            if let Some(span) = self.spans.remove(&gateway_id) {
-                span.finish(Some((
-                    i64::from(codes::SERVER_ERROR),
-                    "client disconnected",
-                )));
-            }
-            let mut frame = Vec::with_capacity(128);
-            frame.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":");
-            frame.extend_from_slice(write_u64(gateway_id, &mut [0; 20]));
-            frame.extend_from_slice(b",\"reason\":\"client disconnected\"}}\n");
-            self.send_to_child(frame);
-        }
-        for id in ended.unanswered {
-            let mut frame = Vec::with_capacity(128);
-            encode_error(
-                &mut frame,
-                Some(id.as_bytes()),
-                codes::INTERNAL_ERROR,
-                "client disconnected",
-            );
-            frame.push(b'\n');
-            self.send_to_child(frame);
-        }
+        self.pump(None);
     }
 
     /// Handles one message (or batch) a client sent. Returns how many
-    /// requests it held: each will get exactly one answer on the session's
-    /// outlet.
+    /// answers it will get, each on the session's queue.
     pub(crate) fn handle_client_message(
         &mut self,
         key: SessionKey,
         bytes: &[u8],
     ) -> Result<usize, ClientError> {
-        if !self.outlets.contains_key(&key) {
-            return Err(ClientError::NoSession);
-        }
-        match parse_message(bytes) {
-            Ok(message) => Ok(self.accept_client_message(key, bytes, &message)),
-            Err(MessageError::Batch) => {
-                // JSON-RPC batches (MCP 2025-03-26): each element on its own.
-                let elements = split_batch(bytes).map_err(ClientError::Malformed)?;
-                if elements.is_empty() {
-                    return Err(ClientError::Malformed(MessageError::Invalid("empty batch")));
-                }
-                let mut requests = 0usize;
-                for range in elements {
-                    let element = bytes.get(range).unwrap_or_default();
-                    match parse_message(element) {
-                        Ok(message) => {
-                            let counted = self.accept_client_message(key, element, &message);
-                            requests = requests.saturating_add(counted);
-                        }
-                        Err(err) => {
-                            let mut frame = Vec::with_capacity(96);
-                            encode_error(&mut frame, None, err.code(), &err.to_string());
-                            self.deliver(key, Frame::response(frame));
-                            requests = requests.saturating_add(1);
-                        }
-                    }
-                }
-                Ok(requests)
-            }
-            Err(err) => Err(ClientError::Malformed(err)),
-        }
+        let result = self.relay.handle_client_message(key, bytes);
+        self.pump(None);
+        result
     }
 
-    /// Relays one parsed message now, or holds it while `initialize` is at
-    /// the child. Returns 1 for a request, else 0.
-    fn accept_client_message(
-        &mut self,
-        key: SessionKey,
-        bytes: &[u8],
-        message: &Message<'_>,
-    ) -> usize {
-        let is_request = usize::from(message.kind == Kind::Request);
-        let is_initialize = message.method.as_deref() == Some("initialize");
-        if !is_initialize
-            && matches!(self.init, Init::Pending { .. })
-            && message.method.as_deref() != Some("ping")
-        {
-            if self.held.len() < MAX_HELD {
-                self.held.push((key, bytes.to_vec()));
-            } else if let Some(id) = &message.id {
-                let message = "the MCP server is still initialising; try again";
-                self.answer_error(key, &id.to_owned(), codes::SERVER_ERROR, message);
-            }
-            return is_request;
-        }
-        self.route_client_message(key, bytes, message);
-        is_request
-    }
-
-    fn route_client_message(&mut self, key: SessionKey, bytes: &[u8], message: &Message<'_>) {
-        match message.kind {
-            Kind::Request => self.route_client_request(key, bytes, message),
-            Kind::Notification => match message.method.as_deref() {
-                Some("notifications/initialized") => {
-                    // Once per child: later clients were answered from the cache.
-                    if !std::mem::replace(&mut self.initialized_sent, true) {
-                        self.send_line_to_child(bytes);
-                    }
-                }
-                Some("notifications/cancelled") => {
-                    let Some((raw, span)) = &message.cancelled_id else {
-                        return;
-                    };
-                    let id = raw.to_owned();
-                    let gateway_id = match self.clients {
-                        Clients::Separate => self.mux.handle_client_cancel(key, &id),
-                        Clients::One => self.mux.handle_client_cancel_any(&id),
-                        // Anonymous clients cancel by closing their stream.
-                        Clients::Anonymous => None,
-                    };
-                    if let Some(gateway_id) = gateway_id {
-                        let mut buf = [0; 20];
-                        let new_id = write_u64(gateway_id, &mut buf);
-                        self.splice_to_child(bytes, &[(span.clone(), new_id)]);
-                    }
-                }
-                _ => self.send_line_to_child(bytes),
-            },
-            Kind::Response | Kind::ErrorResponse => {
-                // A reply to a request of the child's.
-                let Some(raw) = &message.id else { return };
-                let id = raw.to_owned();
-                let asked = match self.clients {
-                    Clients::Separate => self.mux.handle_client_response(key, &id),
-                    Clients::One | Clients::Anonymous => self.mux.handle_client_response_any(&id),
-                };
-                if asked {
-                    self.send_line_to_child(bytes);
-                } else {
-                    tracing::debug!("session {key}: dropped a response nobody asked it for");
-                }
-            }
-        }
-    }
-
-    fn route_client_request(&mut self, key: SessionKey, bytes: &[u8], message: &Message<'_>) {
-        let (Some(raw_id), Some(id_span)) = (&message.id, &message.id_span) else {
-            return;
-        };
-        let client_id = raw_id.to_owned();
-        let initialize = message.method.as_deref() == Some("initialize");
-        if initialize {
-            match &mut self.init {
-                Init::Done(result) => {
-                    let mut frame = Vec::with_capacity(result.len().saturating_add(48));
-                    encode_result(&mut frame, client_id.as_bytes(), result);
-                    self.deliver(key, Frame::response(frame));
-                    return;
-                }
-                Init::Pending { waiters, .. } => {
-                    waiters.push((key, client_id));
-                    return;
-                }
-                Init::Idle => {}
-            }
-        }
-        let token = message
-            .progress_token
-            .as_ref()
-            .map(|(raw, _)| raw.to_owned());
-        let outbound =
-            match self
-                .mux
-                .handle_client_request(key, client_id.clone(), token, initialize)
-            {
-                Ok(outbound) => outbound,
-                Err(err) => {
-                    self.answer_error(key, &client_id, codes::INVALID_REQUEST, &err.to_string());
-                    return;
-                }
-            };
-        if initialize {
-            self.init = Init::Pending {
-                gateway_id: outbound.id,
-                waiters: Vec::new(),
-            };
-            self.replay = Some((bytes.to_vec(), id_span.clone()));
-        }
-        let mut id_buf = [0; 20];
-        let mut token_buf = [0; 20];
-        let mut replacements: Vec<(Range<usize>, &[u8])> = Vec::with_capacity(2);
-        replacements.push((id_span.clone(), write_u64(outbound.id, &mut id_buf)));
-        if let (Some(token), Some((_, span))) = (outbound.progress_token, &message.progress_token) {
-            replacements.push((span.clone(), write_u64(token, &mut token_buf)));
-        }
-        replacements.sort_by_key(|(range, _)| range.start);
-        if let Err(err) = self.try_splice_to_child(bytes, &replacements) {
-            self.mux.handle_abandoned(outbound.id);
-            if initialize {
-                self.init = Init::Idle;
-                self.replay = None;
-            }
-            let message = match err {
-                SendError::Busy => "the MCP server is not reading its input; try again later",
-                SendError::Gone => "the MCP server has exited",
-            };
-            self.answer_error(key, &client_id, codes::SERVER_ERROR, message);
-            return;
-        }
-        let method = message.method.as_deref().unwrap_or_default();
-        let pid = self.child.as_ref().and_then(Child::pid);
-        if let Some(span) = telemetry::rpc_span(method, client_id.as_bytes(), pid) {
-            self.spans.insert(outbound.id, span);
-        }
+    fn attach(&mut self, key: SessionKey, port: Rc<Port>) {
+        *port.link.borrow_mut() = self.this.clone();
+        port.key.set(key);
+        port.wake(); // it may have frames already, or be closed
+        self.ports.insert(key, port);
     }
 
     fn handle_child_line(&mut self, line: &[u8]) {
-        let message = match parse_message(line) {
-            Ok(message) => message,
-            Err(err) => {
-                let shown = String::from_utf8_lossy(line.get(..200).unwrap_or(line)).into_owned();
-                tracing::warn!(
-                    "dropped a line from the child that is not a JSON-RPC message ({err}): {shown}"
-                );
-                return;
-            }
-        };
-        match message.kind {
-            Kind::Response | Kind::ErrorResponse => self.route_child_response(line, &message),
-            Kind::Request => {
-                let Some(raw) = &message.id else { return };
-                let outlets = &self.outlets;
-                match self
-                    .mux
-                    .handle_child_request(raw.to_owned(), |key| outlets.contains_key(&key))
-                {
-                    Some(key) => self.deliver(key, Frame::other(line.to_vec())),
-                    None => {
-                        let mut frame = Vec::with_capacity(96);
-                        encode_error(
-                            &mut frame,
-                            Some(raw.as_bytes()),
-                            codes::INTERNAL_ERROR,
-                            "no client is connected",
-                        );
-                        frame.push(b'\n');
-                        self.send_to_child(frame);
-                    }
-                }
-            }
-            Kind::Notification => self.route_child_notification(line, &message),
-        }
-    }
-
-    fn route_child_response(&mut self, line: &[u8], message: &Message<'_>) {
-        let (Some(raw), Some(span)) = (&message.id, &message.id_span) else {
-            let shown = String::from_utf8_lossy(line.get(..200).unwrap_or(line)).into_owned();
-            tracing::warn!("the child sent an error without a request id: {shown}");
-            return;
-        };
-        // Our own ids are decimal numbers: parsed once here for the checks
-        // below (the mux parses its own copy).
-        let gateway_id = raw.to_owned().as_u64();
-        let is_initialize = matches!(
-            &self.init,
-            Init::Pending { gateway_id: pending, .. } if gateway_id == Some(*pending)
-        );
-        if is_initialize {
-            self.finish_initialize(line, message);
-        }
-        let Some(routed) = self.mux.handle_child_response(raw.as_bytes()) else {
-            tracing::debug!("dropped a response for no request in flight");
-            return;
-        };
-        if let Some(rpc) = gateway_id
-            .filter(|_| !self.spans.is_empty())
-            .and_then(|id| self.spans.remove(&id))
-        {
-            let error = (message.kind == Kind::ErrorResponse)
-                .then(|| telemetry::error_of(line))
-                .flatten();
-            rpc.finish(error.as_ref().map(|(code, text)| (*code, text.as_str())));
-        }
-        let mut frame = Vec::with_capacity(line.len().saturating_add(16));
-        if splice(&mut frame, line, &[(span.clone(), routed.id.as_bytes())]).is_ok() {
-            self.deliver(routed.session, Frame::response(frame));
-        }
-    }
-
-    /// The child answered an `initialize`: cache a result for later
-    /// clients, and answer the ones that waited for it.
-    fn finish_initialize(&mut self, line: &[u8], message: &Message<'_>) {
-        let waiters = match std::mem::replace(&mut self.init, Init::Idle) {
-            Init::Pending { waiters, .. } => waiters,
-            other => {
-                self.init = other;
-                return;
-            }
-        };
-        let result = message
-            .result_span
-            .clone()
-            .and_then(|span| line.get(span))
-            .map(<[u8]>::to_vec);
-        if let Some(result) = &result {
-            for (key, id) in &waiters {
-                let mut frame = Vec::with_capacity(result.len().saturating_add(48));
-                encode_result(&mut frame, id.as_bytes(), result);
-                self.deliver(*key, Frame::response(frame));
-            }
-        } else {
-            // The child refused: each waiter gets the same error.
-            for (key, id) in &waiters {
-                self.answer_error(
-                    *key,
-                    id,
-                    codes::INTERNAL_ERROR,
-                    "the MCP server failed to initialize",
-                );
-            }
-        }
-        match result {
-            Some(result) => self.init = Init::Done(result),
-            None => self.replay = None,
-        }
-        if self.self_initialized && !std::mem::replace(&mut self.initialized_sent, true) {
-            self.send_to_child(
-                b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n".to_vec(),
-            );
-        }
-        for (key, bytes) in std::mem::take(&mut self.held) {
-            if let Ok(message) = parse_message(&bytes) {
-                self.route_client_message(key, &bytes, &message);
-            }
-        }
-    }
-
-    fn route_child_notification(&mut self, line: &[u8], message: &Message<'_>) {
-        match message.method.as_deref() {
-            Some("notifications/progress") => {
-                let Some((raw, span)) = &message.progress_token else {
-                    return;
-                };
-                let Some((key, client_token)) = self.mux.handle_child_progress(raw.as_bytes())
-                else {
-                    tracing::debug!("dropped progress for an unknown token");
-                    return;
-                };
-                let mut frame = Vec::with_capacity(line.len().saturating_add(16));
-                if splice(&mut frame, line, &[(span.clone(), client_token.as_bytes())]).is_ok() {
-                    self.deliver(key, Frame::other(frame));
-                }
-            }
-            Some("notifications/cancelled") => {
-                // The child withdraws a request it sent to a client.
-                let Some((raw, _)) = &message.cancelled_id else {
-                    return;
-                };
-                if let Some(key) = self.mux.handle_child_cancel(&raw.to_owned()) {
-                    self.deliver(key, Frame::other(line.to_vec()));
-                }
-            }
-            Some("notifications/message") if self.clients != Clients::Separate => {
-                // Streamable HTTP sends each message on exactly one stream:
-                // a log line the child writes while working on a request
-                // goes to that request's stream.
-                let outlets = &self.outlets;
-                match self.mux.busiest(|key| outlets.contains_key(&key)) {
-                    Some(key) => self.deliver(key, Frame::other(line.to_vec())),
-                    None => self.broadcast(line),
-                }
-            }
-            _ => self.broadcast(line),
-        }
-    }
-
-    fn broadcast(&mut self, line: &[u8]) {
-        let shared: Rc<[u8]> = Rc::from(line);
-        let mut overflowed = Vec::new();
-        for (key, registered) in self
-            .outlets
-            .iter()
-            .filter(|(_, registered)| registered.standalone)
-        {
-            let frame = Frame {
-                bytes: FrameBytes::Shared(Rc::clone(&shared)),
-                is_response: false,
-            };
-            if registered.outlet.try_send(frame).is_err() {
-                overflowed.push(*key);
-            }
-        }
-        for key in overflowed {
-            self.drop_slow_session(key);
-        }
-    }
-
-    /// Queues `frame` for `key`. A client whose queue is full is too slow
-    /// to keep up: it is disconnected, and nobody else waits for it.
-    fn deliver(&mut self, key: SessionKey, frame: Frame) {
-        let Some(registered) = self.outlets.get(&key) else {
-            return;
-        };
-        match registered.outlet.try_send(frame) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => self.drop_slow_session(key),
-            Err(TrySendError::Closed(_)) => self.close_session(key),
-        }
-    }
-
-    fn drop_slow_session(&mut self, key: SessionKey) {
-        tracing::warn!(
-            "session {key}: client is not reading its stream fast enough; disconnecting it"
-        );
-        self.close_session(key);
-    }
-
-    fn answer_error(&mut self, key: SessionKey, id: &Id, code: i32, message: &str) {
-        let mut frame = Vec::with_capacity(96);
-        encode_error(&mut frame, Some(id.as_bytes()), code, message);
-        self.deliver(key, Frame::response(frame));
+        self.relay.handle_child_line(line);
+        self.pump(Some(line));
     }
 
     fn handle_child_exit(&mut self, code: i32) {
-        self.exited = Some(code);
-        let message = format!("the MCP server exited (code {code})");
+        self.relay.handle_child_exit(code);
+        self.pump(None);
         for (_, span) in self.spans.drain() {
-            span.finish(Some((i64::from(codes::SERVER_ERROR), &message)));
+            span.finish(Some((-32000, "the MCP server exited")));
         }
-        for (key, id) in self.mux.drain() {
-            self.answer_error(key, &id, codes::SERVER_ERROR, &message);
-        }
-        if let Init::Pending { waiters, .. } = std::mem::replace(&mut self.init, Init::Idle) {
-            for (key, id) in waiters {
-                self.answer_error(key, &id, codes::SERVER_ERROR, &message);
+    }
+
+    /// Carries out what the relay has for the driver. `line`: the child's
+    /// line just handled (its error, for the request's span).
+    fn pump(&mut self, line: Option<&[u8]>) {
+        while let Some(event) = self.relay.poll_event() {
+            match event {
+                Event::ChildReady => {
+                    if let Some(child) = &self.child {
+                        child.input_ready();
+                    }
+                }
+                Event::SessionReady(key) | Event::SessionClosed(key) => {
+                    if let Some(port) = self.ports.get(&key) {
+                        port.wake();
+                    }
+                }
+                Event::RequestStarted {
+                    request,
+                    method,
+                    client_id,
+                    ..
+                } => {
+                    let pid = self.child.as_ref().and_then(Child::pid);
+                    if let Some(span) = telemetry::rpc_span(&method, client_id.as_bytes(), pid) {
+                        self.spans.insert(request, span);
+                    }
+                }
+                Event::RequestFinished {
+                    request,
+                    error,
+                    child_error,
+                } => {
+                    let Some(span) = self.spans.remove(&request) else {
+                        continue;
+                    };
+                    let from_child = child_error
+                        .then(|| line.and_then(telemetry::error_of))
+                        .flatten();
+                    match (from_child, error) {
+                        (Some((code, text)), _) => span.finish(Some((code, &text))),
+                        (None, Some((code, text))) => span.finish(Some((i64::from(code), &text))),
+                        (None, None) => span.finish(None),
+                    }
+                }
+                Event::Report(report) => log_report(&report, line),
             }
         }
-        // Closing the queues ends every stream once it has been drained.
-        self.held.clear();
-        for (_, registered) in self.outlets.drain() {
-            registered.outlet.sender.close();
+    }
+}
+
+/// A session on its way from one link to another (`Link::detach_session`).
+pub(crate) struct Moved {
+    detached: Detached,
+    port: Rc<Port>,
+}
+
+fn log_report(report: &Report, line: Option<&[u8]>) {
+    match report {
+        Report::BadChildLine(_) => {
+            let line = line.unwrap_or_default();
+            let shown = String::from_utf8_lossy(line.get(..200).unwrap_or(line)).into_owned();
+            tracing::warn!("{report}: {shown}");
         }
-    }
-
-    fn send_line_to_child(&mut self, bytes: &[u8]) {
-        let mut frame = Vec::with_capacity(bytes.len().saturating_add(1));
-        frame.extend_from_slice(bytes);
-        frame.push(b'\n');
-        self.send_to_child(frame);
-    }
-
-    fn splice_to_child(&mut self, bytes: &[u8], replacements: &[(Range<usize>, &[u8])]) {
-        if let Err(err) = self.try_splice_to_child(bytes, replacements) {
-            tracing::warn!("could not relay a message to the child: {err:?}");
-        }
-    }
-
-    fn try_splice_to_child(
-        &mut self,
-        bytes: &[u8],
-        replacements: &[(Range<usize>, &[u8])],
-    ) -> Result<(), SendError> {
-        let mut frame = Vec::with_capacity(bytes.len().saturating_add(24));
-        splice(&mut frame, bytes, replacements).map_err(|_| SendError::Gone)?;
-        frame.push(b'\n');
-        self.child.as_ref().ok_or(SendError::Gone)?.send(frame)
-    }
-
-    fn send_to_child(&mut self, frame: Vec<u8>) {
-        let Some(child) = &self.child else { return };
-        if let Err(err) = child.send(frame) {
-            tracing::warn!("could not relay a message to the child: {err:?}");
-        }
+        Report::ForeignAnswer(_) | Report::Replaying => tracing::info!("{report}"),
+        _ => tracing::warn!("{report}"),
     }
 }
 
@@ -1013,7 +461,15 @@ fn spawn_child(link: &Rc<RefCell<Link>>, spec: &ChildSpec, generation: u64) -> i
         }
     };
     let weak: Weak<RefCell<Link>> = Rc::downgrade(link);
-    Child::spawn(spec, on_line, move |code| {
+    let input = move |batch: &mut Vec<u8>| {
+        let Some(link) = weak.upgrade() else {
+            return false;
+        };
+        let mut link = link.borrow_mut();
+        link.generation == generation && link.relay.poll_child_transmit(batch, WRITE_BATCH)
+    };
+    let weak: Weak<RefCell<Link>> = Rc::downgrade(link);
+    Child::spawn(spec, on_line, input, move |code| {
         let Some(link) = weak.upgrade() else { return };
         let on_exit = {
             let mut link = link.borrow_mut();

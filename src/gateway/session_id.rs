@@ -1,14 +1,21 @@
 //! Session ids: 122 random bits from the OS CSPRNG, formatted as a UUID v4
 //! (what the reference SDK issues; visible ASCII, as MCP requires).
 
-/// A new session id. Aborts the process if the OS has no randomness to give,
-/// since a predictable session id would be a security hole.
-pub(crate) fn new() -> String {
+/// 128 bits from the OS CSPRNG. Aborts the process if the OS has no
+/// randomness to give, since a predictable id or token would be a security
+/// hole.
+pub(crate) fn random_bytes() -> [u8; 16] {
     let mut bytes = [0u8; 16];
     if let Err(err) = getrandom::fill(&mut bytes) {
         tracing::error!("the OS random number generator failed: {err}");
         std::process::abort();
     }
+    bytes
+}
+
+/// A new session id (see [`random_bytes`]).
+pub(crate) fn new() -> String {
+    let mut bytes = random_bytes();
     bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
     bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
     let mut id = String::with_capacity(36);

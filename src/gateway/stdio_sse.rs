@@ -248,7 +248,13 @@ impl StdioSse {
                     )
                     .await
             }
-            Err(ClientError::Malformed(err)) => {
+            Err(err @ ClientError::Busy(_)) => {
+                let message = err.to_string();
+                self.front
+                    .error(head, conn, 503, err.code(), &message)
+                    .await
+            }
+            Err(err) => {
                 let message = err.to_string();
                 self.front
                     .error(head, conn, 400, err.code(), &message)

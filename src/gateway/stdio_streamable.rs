@@ -254,13 +254,15 @@ impl StdioStreamable {
             Err(err) => {
                 link.borrow_mut().close_session(key);
                 self.end_request_child(&link, session.as_ref());
-                let (code, message) = match err {
-                    ClientError::Malformed(err) => (err.code(), err.to_string()),
-                    ClientError::NoSession => {
-                        (codes::SERVER_ERROR, "the MCP server has exited".to_owned())
-                    }
+                let (status, message) = match err {
+                    ClientError::Busy(_) => (503, err.to_string()),
+                    ClientError::NoSession => (400, "the MCP server has exited".to_owned()),
+                    _ => (400, err.to_string()),
                 };
-                return self.front.error(head, conn, 400, code, &message).await;
+                return self
+                    .front
+                    .error(head, conn, status, err.code(), &message)
+                    .await;
             }
         };
         if requests == 0 {

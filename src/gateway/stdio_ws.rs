@@ -51,7 +51,7 @@ use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_lite::{future, AsyncReadExt, FutureExt, StreamExt};
 use futures_util::SinkExt;
 use supergateway_proto::http::RequestHead;
-use supergateway_proto::jsonrpc::{codes, encode_error};
+use supergateway_proto::jsonrpc::{codes, encode_error, parse_message, Kind};
 use supergateway_proto::ws::accept_key;
 
 use crate::child::Child;
@@ -283,10 +283,19 @@ impl StdioWs {
                                     .borrow_mut()
                                     .handle_client_message(key, text.as_bytes())
                             });
-                            if let Err(ClientError::Malformed(err)) = result {
-                                // Answered in-band; the socket stays open.
+                            if let Err(err @ (ClientError::Malformed(_) | ClientError::Busy(_))) =
+                                result
+                            {
+                                // Answered in-band; the socket stays open. A
+                                // request refused as busy gets its own id.
+                                let id = matches!(err, ClientError::Busy(_))
+                                    .then(|| parse_message(text.as_bytes()).ok())
+                                    .flatten()
+                                    .filter(|message| message.kind == Kind::Request)
+                                    .and_then(|message| message.id)
+                                    .map(|id| id.as_bytes().to_vec());
                                 out.clear();
-                                encode_error(&mut out, None, err.code(), &err.to_string());
+                                encode_error(&mut out, id.as_deref(), err.code(), &err.to_string());
                                 if !self.send_text(ws, frames, &out).await {
                                     return End::Gone;
                                 }

@@ -331,7 +331,7 @@ impl Runtime {
                     }
                     return Ok(false);
                 };
-                own.borrow_mut().open_session(key, outlet, true);
+                own.borrow_mut().open_moved(key, outlet);
                 route.set(own);
             }
             _ => {

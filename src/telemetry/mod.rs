@@ -252,6 +252,11 @@ pub(crate) fn with_carrier<R>(carrier: Carrier<'_>, handle: impl FnOnce() -> R) 
     result
 }
 
+/// Whether request spans are made (traces exported, or debug logs on).
+pub(crate) fn spans_on() -> bool {
+    SPANS.load(Ordering::Relaxed)
+}
+
 /// The remote parent of the request spans being created, from `with_carrier`.
 pub(crate) fn remote_parent() -> Option<TraceParent> {
     CURRENT.with(|slot| slot.borrow().as_ref().and_then(|current| current.parent))

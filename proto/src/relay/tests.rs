@@ -666,8 +666,8 @@ fn a_batch_is_admitted_whole_or_refused_whole_with_one_error() {
     };
     let mut small = relay_with(Clients::Separate, limits, 64 << 20);
     small.open_session(A, true);
-    let four = format!("[{}]", vec![ping; 4].join(","));
-    let five = format!("[{}]", vec![ping; 5].join(","));
+    let four = format!("[{}]", [ping; 4].join(","));
+    let five = format!("[{}]", [ping; 5].join(","));
     assert!(send(&mut small, A, &five).is_err());
     assert_eq!(send(&mut small, A, &four), Ok(4));
 }
