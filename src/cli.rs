@@ -33,6 +33,8 @@ use std::time::Duration;
 use argh::FromArgs;
 use supergateway_proto::http::{parse_header_line, HeaderName, HeaderValue};
 
+use crate::telemetry::{LogFormat, LogLevel};
+
 /// Where the gateway reads MCP messages from.
 #[derive(Clone)]
 pub(crate) enum Input {
@@ -55,26 +57,6 @@ pub(crate) enum Output {
     StreamableHttp,
     /// WebSocket.
     Ws,
-}
-
-/// Local log verbosity (`--logLevel`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum LogLevel {
-    /// Everything, including each message relayed.
-    Debug,
-    /// Startup, connections, errors.
-    Info,
-    /// Nothing at all, not even errors (as the Node version).
-    None,
-}
-
-/// Local log line format (`--logFormat`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum LogFormat {
-    /// One JSON object per line, for log shippers.
-    Json,
-    /// Human-readable lines (tracing-subscriber's default format).
-    Text,
 }
 
 /// Which browser origins may call the HTTP endpoints (`--cors`).
