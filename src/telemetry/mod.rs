@@ -43,7 +43,26 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
 pub(crate) use self::otlp_export::Exporter;
-use crate::cli::{LogFormat, LogLevel};
+
+/// Local log verbosity (`--logLevel`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LogLevel {
+    /// Everything, including each message relayed.
+    Debug,
+    /// Startup, connections, errors.
+    Info,
+    /// Nothing at all, not even errors (as the Node version).
+    None,
+}
+
+/// Local log line format (`--logFormat`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LogFormat {
+    /// One JSON object per line, for log shippers.
+    Json,
+    /// Human-readable lines (tracing-subscriber's default format).
+    Text,
+}
 
 /// The target of the spans the exporter sends (and `--logLevel debug` shows).
 pub(crate) const RPC_TARGET: &str = "supergateway::rpc";

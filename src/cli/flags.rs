@@ -1,0 +1,581 @@
+//! The flag table: for every flag its name, value placeholder, default, the modes it has an
+//! effect in, its `--help` line and its `--help` group. It is the only place these are
+//! written: the scanner (`parse.rs`) looks names and kinds up here, the validation
+//! (`validate.rs`) takes defaults and the "has no effect" warnings from it, `--help`
+//! (`help.rs`) is rendered from it, and a test checks README's flag table against it.
+//!
+//! [`FLAGS`] is in `--help` order, which is also README's order and the order of the
+//! warnings.
+
+use std::fmt;
+
+/// One command line flag.
+pub(super) struct Flag {
+    /// The documented camelCase name, without `--`. yargs' kebab-case spelling
+    /// (`output-transport`) is accepted too ([`Flag::is_called`]).
+    pub(super) name: &'static str,
+    /// The value's placeholder in `--help` (`N`, `PATH`); empty when it takes no value.
+    pub(super) value: &'static str,
+    pub(super) kind: Kind,
+    /// What leaving it out means.
+    pub(super) default: Absent,
+    /// The modes it has an effect in; given in another one, it is accepted with a warning.
+    pub(super) modes: Scope,
+    pub(super) group: Group,
+    /// The `--help` description; a `\n` starts a continuation line.
+    pub(super) help: &'static str,
+    /// Its value is usually a credential: an unexpected argument after it is not echoed.
+    pub(super) secret: bool,
+}
+
+impl Flag {
+    /// Whether `name` (without `--`) is this flag's camelCase or kebab-case name.
+    pub(super) fn is_called(&self, name: &str) -> bool {
+        name == self.name || name.chars().eq(kebab_case(self.name))
+    }
+}
+
+/// `--name`, as every message spells a flag.
+impl fmt::Display for Flag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "--{}", self.name)
+    }
+}
+
+/// yargs' `decamelize`: a dash before each uppercase letter, then lowercase.
+pub(super) fn kebab_case(camel: &str) -> impl Iterator<Item = char> + '_ {
+    camel.chars().flat_map(|c| {
+        let dash = c.is_ascii_uppercase().then_some('-');
+        dash.into_iter()
+            .chain(std::iter::once(c.to_ascii_lowercase()))
+    })
+}
+
+/// Finds a flag by its camelCase or kebab-case name (without `--`).
+pub(super) fn lookup(name: &str) -> Option<&'static Flag> {
+    FLAGS.iter().copied().find(|flag| flag.is_called(name))
+}
+
+/// How a flag takes its value(s).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// Zero or more values per occurrence, repeatable (`--cors`); none means `*`.
+    Cors,
+    /// `--help` (also `-h`): print the help and exit.
+    Help,
+    /// One value per occurrence, repeatable (`--header`, `--healthEndpoint`).
+    Repeated,
+    /// One value, at most once.
+    Single,
+    /// A boolean: `--x`, `--x=true|false`, `--x true|false`, `--no-x`; the last one wins.
+    Switch,
+    /// `--version`: print the version and exit.
+    Version,
+}
+
+/// What leaving a flag out means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Absent {
+    /// This value, which `--help` and README describe in words (`text`).
+    Described {
+        value: &'static str,
+        text: &'static str,
+    },
+    /// Nothing (README: "—"; "" for `--help` and `--version`).
+    Nothing,
+    /// Off: a switch, no CORS, no admin API (README: "off").
+    Off,
+    /// Decided from other flags by the validation (`--outputTransport`); `text` says how.
+    Rule(&'static str),
+    /// This value, as if it were given; `--help` shows "(default: VALUE)".
+    Value(&'static str),
+}
+
+impl Absent {
+    /// The value used when the flag is not given, if it has one.
+    pub(super) fn value(self) -> Option<&'static str> {
+        match self {
+            Self::Value(value) | Self::Described { value, .. } => Some(value),
+            Self::Nothing | Self::Off | Self::Rule(_) => None,
+        }
+    }
+
+    /// The words of `--help`'s "(default: …)" and of README's default column.
+    pub(super) fn shown(self) -> Option<&'static str> {
+        match self {
+            Self::Value(text) | Self::Described { text, .. } | Self::Rule(text) => Some(text),
+            Self::Nothing | Self::Off => None,
+        }
+    }
+}
+
+/// The `--help` groups, in `--help` order rather than alphabetical (headings in `help.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Group {
+    Input,
+    Serving,
+    SseOutput,
+    StreamableOutput,
+    Reverse,
+    Headers,
+    Runtime,
+    Logging,
+    /// `--version` and `--help`.
+    Exits,
+}
+
+impl Group {
+    pub(super) const ALL: [Self; 9] = [
+        Self::Input,
+        Self::Serving,
+        Self::SseOutput,
+        Self::StreamableOutput,
+        Self::Reverse,
+        Self::Headers,
+        Self::Runtime,
+        Self::Logging,
+        Self::Exits,
+    ];
+}
+
+/// The modes a flag has an effect in (README's "modes" column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Scope {
+    /// Only with `--runtimeAdminPort`.
+    AdminPort,
+    /// Every mode.
+    All,
+    /// stdio→SSE, stdio→WS, stdio→Streamable HTTP stateless.
+    ChildPerSession,
+    /// Any stdio→network mode.
+    Network,
+    /// SSE→stdio and Streamable HTTP→stdio.
+    Reverse,
+    /// stdio→SSE.
+    Sse,
+    /// stdio→SSE and stdio→WS.
+    SseOrWs,
+    /// stdio→Streamable HTTP with `--stateful`.
+    Stateful,
+    /// stdio→Streamable HTTP without `--stateful`.
+    Stateless,
+    /// stdio→Streamable HTTP.
+    Streamable,
+}
+
+/// The one short flag, an alias of `--help`.
+pub(super) const SHORT_HELP: &str = "-h";
+
+/// Every flag, in `--help` order.
+pub(super) static FLAGS: [&Flag; 32] = [
+    &STDIO,
+    &SSE,
+    &STREAMABLE_HTTP,
+    &OUTPUT_TRANSPORT,
+    &PORT,
+    &HOST,
+    &CORS,
+    &HEALTH_ENDPOINT,
+    &CHILD_PER_SESSION,
+    &MAX_BODY_BYTES,
+    &MAX_SESSIONS,
+    &HEAD_TIMEOUT,
+    &BODY_TIMEOUT,
+    &KEEP_ALIVE,
+    &SSE_PATH,
+    &MESSAGE_PATH,
+    &BASE_URL,
+    &STREAMABLE_HTTP_PATH,
+    &STATEFUL,
+    &SESSION_TIMEOUT,
+    &REPLAY_BUFFER,
+    &PROTOCOL_VERSION,
+    &REQUEST_TIMEOUT,
+    &HEADER,
+    &OAUTH2_BEARER,
+    &RUNTIME_PROMPT,
+    &RUNTIME_ADMIN_PORT,
+    &RUNTIME_ADMIN_TOKEN,
+    &LOG_LEVEL,
+    &LOG_FORMAT,
+    &VERSION,
+    &HELP,
+];
+
+// Input (exactly one).
+
+pub(super) static STDIO: Flag = Flag {
+    name: "stdio",
+    value: "CMD",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::All,
+    group: Group::Input,
+    help: "shell command (sh -c) of the child MCP server",
+    secret: false,
+};
+
+pub(super) static SSE: Flag = Flag {
+    name: "sse",
+    value: "URL",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::All,
+    group: Group::Input,
+    help: "remote legacy-SSE server (the URL of its GET event stream)",
+    secret: false,
+};
+
+pub(super) static STREAMABLE_HTTP: Flag = Flag {
+    name: "streamableHttp",
+    value: "URL",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::All,
+    group: Group::Input,
+    help: "remote Streamable HTTP server (e.g. https://host/mcp)",
+    secret: false,
+};
+
+pub(super) static OUTPUT_TRANSPORT: Flag = Flag {
+    name: "outputTransport",
+    value: "T",
+    kind: Kind::Single,
+    default: Absent::Rule("sse with --stdio, stdio otherwise"),
+    modes: Scope::All,
+    group: Group::Input,
+    help: "stdio, sse, ws or streamableHttp",
+    secret: false,
+};
+
+// Serving a stdio server.
+
+pub(super) static PORT: Flag = Flag {
+    name: "port",
+    value: "N",
+    kind: Kind::Single,
+    default: Absent::Value("8000"),
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "listen port, 0 for any free port",
+    secret: false,
+};
+
+pub(super) static HOST: Flag = Flag {
+    name: "host",
+    value: "ADDR",
+    kind: Kind::Single,
+    default: Absent::Described {
+        value: "127.0.0.1",
+        text: "127.0.0.1, or env SUPERGATEWAY_HOST",
+    },
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "bind address, 0.0.0.0 for containers",
+    secret: false,
+};
+
+pub(super) static CORS: Flag = Flag {
+    name: "cors",
+    value: "[ORIGIN...]",
+    kind: Kind::Cors,
+    default: Absent::Off,
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "allowed origins: none given = any; exact origins or /regex/",
+    secret: false,
+};
+
+pub(super) static HEALTH_ENDPOINT: Flag = Flag {
+    name: "healthEndpoint",
+    value: "PATH",
+    kind: Kind::Repeated,
+    default: Absent::Nothing,
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "GET answers 200 \"ok\" while the child runs; repeatable",
+    secret: false,
+};
+
+pub(super) static CHILD_PER_SESSION: Flag = Flag {
+    name: "childPerSession",
+    value: "",
+    kind: Kind::Switch,
+    default: Absent::Off,
+    modes: Scope::ChildPerSession,
+    group: Group::Serving,
+    help: "one child per connection or request instead of one shared child",
+    secret: false,
+};
+
+pub(super) static MAX_BODY_BYTES: Flag = Flag {
+    name: "maxBodyBytes",
+    value: "N",
+    kind: Kind::Single,
+    default: Absent::Value("4194304"),
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "request body limit in bytes",
+    secret: false,
+};
+
+pub(super) static MAX_SESSIONS: Flag = Flag {
+    name: "maxSessions",
+    value: "N",
+    kind: Kind::Single,
+    default: Absent::Value("1024"),
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "concurrent sessions or streams",
+    secret: false,
+};
+
+pub(super) static HEAD_TIMEOUT: Flag = Flag {
+    name: "headTimeout",
+    value: "MS",
+    kind: Kind::Single,
+    default: Absent::Value("10000"),
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "deadline for a whole request head",
+    secret: false,
+};
+
+pub(super) static BODY_TIMEOUT: Flag = Flag {
+    name: "bodyTimeout",
+    value: "MS",
+    kind: Kind::Single,
+    default: Absent::Value("60000"),
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "deadline for a whole request body",
+    secret: false,
+};
+
+pub(super) static KEEP_ALIVE: Flag = Flag {
+    name: "keepAlive",
+    value: "MS",
+    kind: Kind::Single,
+    default: Absent::Value("15000"),
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "SSE heartbeat and WebSocket ping interval, 0 = off",
+    secret: false,
+};
+
+// SSE output.
+
+pub(super) static SSE_PATH: Flag = Flag {
+    name: "ssePath",
+    value: "PATH",
+    kind: Kind::Single,
+    default: Absent::Value("/sse"),
+    modes: Scope::Sse,
+    group: Group::SseOutput,
+    help: "path of the SSE event stream",
+    secret: false,
+};
+
+pub(super) static MESSAGE_PATH: Flag = Flag {
+    name: "messagePath",
+    value: "PATH",
+    kind: Kind::Single,
+    default: Absent::Value("/message"),
+    modes: Scope::SseOrWs,
+    group: Group::SseOutput,
+    help: "POST path for SSE, upgrade path for WebSocket",
+    secret: false,
+};
+
+pub(super) static BASE_URL: Flag = Flag {
+    name: "baseUrl",
+    value: "URL",
+    kind: Kind::Single,
+    default: Absent::Described {
+        value: "",
+        text: "relative",
+    },
+    modes: Scope::Sse,
+    group: Group::SseOutput,
+    help: "prefix of the URL the endpoint event advertises",
+    secret: false,
+};
+
+// Streamable HTTP output.
+
+pub(super) static STREAMABLE_HTTP_PATH: Flag = Flag {
+    name: "streamableHttpPath",
+    value: "PATH",
+    kind: Kind::Single,
+    default: Absent::Value("/mcp"),
+    modes: Scope::Streamable,
+    group: Group::StreamableOutput,
+    help: "the MCP endpoint",
+    secret: false,
+};
+
+pub(super) static STATEFUL: Flag = Flag {
+    name: "stateful",
+    value: "",
+    kind: Kind::Switch,
+    default: Absent::Off,
+    modes: Scope::Streamable,
+    group: Group::StreamableOutput,
+    help: "sessions with Mcp-Session-Id, one child each",
+    secret: false,
+};
+
+pub(super) static SESSION_TIMEOUT: Flag = Flag {
+    name: "sessionTimeout",
+    value: "MS",
+    kind: Kind::Single,
+    default: Absent::Value("1800000"),
+    modes: Scope::Stateful,
+    group: Group::StreamableOutput,
+    help: "idle time before a stateful session ends",
+    secret: false,
+};
+
+pub(super) static REPLAY_BUFFER: Flag = Flag {
+    name: "replayBuffer",
+    value: "N",
+    kind: Kind::Single,
+    default: Absent::Value("256"),
+    modes: Scope::Stateful,
+    group: Group::StreamableOutput,
+    help: "events kept per stream for Last-Event-ID, 0 = none",
+    secret: false,
+};
+
+pub(super) static PROTOCOL_VERSION: Flag = Flag {
+    name: "protocolVersion",
+    value: "V",
+    kind: Kind::Single,
+    default: Absent::Value("2024-11-05"),
+    modes: Scope::Stateless,
+    group: Group::StreamableOutput,
+    help: "version used to initialise the child in stateless mode",
+    secret: false,
+};
+
+// Reverse bridges.
+
+pub(super) static REQUEST_TIMEOUT: Flag = Flag {
+    name: "requestTimeout",
+    value: "MS",
+    kind: Kind::Single,
+    default: Absent::Value("60000"),
+    modes: Scope::Reverse,
+    group: Group::Reverse,
+    help: "per-request deadline, 0 = none",
+    secret: false,
+};
+
+// Headers.
+
+pub(super) static HEADER: Flag = Flag {
+    name: "header",
+    value: "\"NAME: VALUE\"",
+    kind: Kind::Repeated,
+    default: Absent::Nothing,
+    modes: Scope::All,
+    group: Group::Headers,
+    help: "outbound request header (reverse bridges) or response header\n\
+           (serving a stdio server); repeatable",
+    secret: true,
+};
+
+pub(super) static OAUTH2_BEARER: Flag = Flag {
+    name: "oauth2Bearer",
+    value: "TOKEN",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::All,
+    group: Group::Headers,
+    help: "adds the header \"Authorization: Bearer TOKEN\"",
+    secret: true,
+};
+
+// Runtime args injection.
+
+pub(super) static RUNTIME_PROMPT: Flag = Flag {
+    name: "runtimePrompt",
+    value: "",
+    kind: Kind::Switch,
+    default: Absent::Off,
+    modes: Scope::All,
+    group: Group::Runtime,
+    help: "read runtime updates as JSON lines from the terminal",
+    secret: false,
+};
+
+pub(super) static RUNTIME_ADMIN_PORT: Flag = Flag {
+    name: "runtimeAdminPort",
+    value: "N",
+    kind: Kind::Single,
+    default: Absent::Off,
+    modes: Scope::All,
+    group: Group::Runtime,
+    help: "serve the runtime admin API on 127.0.0.1:N",
+    secret: false,
+};
+
+pub(super) static RUNTIME_ADMIN_TOKEN: Flag = Flag {
+    name: "runtimeAdminToken",
+    value: "TOKEN",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::AdminPort,
+    group: Group::Runtime,
+    help: "bearer token the admin API requires\n\
+           (or env SUPERGATEWAY_ADMIN_TOKEN, kept out of ps)",
+    secret: true,
+};
+
+// Logging.
+
+pub(super) static LOG_LEVEL: Flag = Flag {
+    name: "logLevel",
+    value: "LEVEL",
+    kind: Kind::Single,
+    default: Absent::Value("info"),
+    modes: Scope::All,
+    group: Group::Logging,
+    help: "debug, info or none; RUST_LOG refines it",
+    secret: false,
+};
+
+pub(super) static LOG_FORMAT: Flag = Flag {
+    name: "logFormat",
+    value: "FORMAT",
+    kind: Kind::Single,
+    default: Absent::Value("text"),
+    modes: Scope::All,
+    group: Group::Logging,
+    help: "text, or json for one JSON object per line",
+    secret: false,
+};
+
+// Exits.
+
+pub(super) static VERSION: Flag = Flag {
+    name: "version",
+    value: "",
+    kind: Kind::Version,
+    default: Absent::Nothing,
+    modes: Scope::All,
+    group: Group::Exits,
+    help: "print the version",
+    secret: false,
+};
+
+pub(super) static HELP: Flag = Flag {
+    name: "help",
+    value: "",
+    kind: Kind::Help,
+    default: Absent::Nothing,
+    modes: Scope::All,
+    group: Group::Exits,
+    help: "print this help",
+    secret: false,
+};

@@ -1,0 +1,467 @@
+//! From the scanned strings to a [`Config`]: each value checked, defaults from the flag
+//! table, one-line errors (without the program prefix), and a warning for each flag given
+//! that the selected mode ignores.
+
+use std::time::Duration;
+
+use supergateway_proto::http::{parse_header_line, HeaderName, HeaderValue};
+
+use super::flags::{self, Flag, Scope};
+use super::parse::{Raw, ANY_ORIGIN};
+use super::{Config, Cors, CorsOrigin, Input, Output};
+use crate::telemetry::{LogFormat, LogLevel};
+
+/// Turns the scanned strings into a [`Config`], or a one-line error (without the program
+/// prefix). `host_default` is the bind address when `--host` is not given.
+pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config, String> {
+    let mut inputs: Vec<(&'static Flag, Input)> = Vec::new();
+    if let Some(command) = raw.value(&flags::STDIO) {
+        if command.trim().is_empty() || command.contains('\0') {
+            return Err("--stdio needs a shell command (non-empty, without NUL)".to_owned());
+        }
+        inputs.push((&flags::STDIO, Input::Stdio(command.to_owned())));
+    }
+    if let Some(url) = raw.value(&flags::SSE) {
+        inputs.push((&flags::SSE, Input::Sse(remote_url(&flags::SSE, url)?)));
+    }
+    if let Some(url) = raw.value(&flags::STREAMABLE_HTTP) {
+        let url = remote_url(&flags::STREAMABLE_HTTP, url)?;
+        inputs.push((&flags::STREAMABLE_HTTP, Input::StreamableHttp(url)));
+    }
+    let (input_flag, input) = match inputs.len() {
+        0 => return Err("one of --stdio, --sse or --streamableHttp is required".to_owned()),
+        1 => inputs
+            .pop()
+            .ok_or("one of --stdio, --sse or --streamableHttp is required")?,
+        _ => {
+            let names: Vec<String> = inputs.iter().map(|(flag, _)| flag.to_string()).collect();
+            return Err(format!(
+                "{} cannot be combined: give exactly one of --stdio, --sse or --streamableHttp",
+                names.join(" and ")
+            ));
+        }
+    };
+
+    let output = match raw.value(&flags::OUTPUT_TRANSPORT) {
+        None if matches!(input, Input::Stdio(_)) => Output::Sse,
+        None => Output::Stdio,
+        Some("sse") => Output::Sse,
+        Some("stdio") => Output::Stdio,
+        Some("streamableHttp") => Output::StreamableHttp,
+        Some("ws") => Output::Ws,
+        Some(other) => {
+            return Err(format!(
+                "--outputTransport must be one of stdio, sse, ws, streamableHttp (got {other:?})"
+            ))
+        }
+    };
+    let supported = match input {
+        Input::Stdio(_) => output != Output::Stdio,
+        Input::Sse(_) | Input::StreamableHttp(_) => output == Output::Stdio,
+    };
+    if !supported {
+        return Err(format!(
+            "{input_flag} with --outputTransport {} is not supported; the supported pairs are \
+             --stdio → sse|ws|streamableHttp, --sse → stdio and --streamableHttp → stdio",
+            output_name(output)
+        ));
+    }
+
+    let (headers, replaced) = headers(raw)?;
+
+    let log_level = match raw.value_or_default(&flags::LOG_LEVEL) {
+        "info" => LogLevel::Info,
+        "debug" => LogLevel::Debug,
+        "none" => LogLevel::None,
+        other => {
+            return Err(format!(
+                "--logLevel must be one of debug, info, none (got {other:?})"
+            ))
+        }
+    };
+    let log_format = match raw.value_or_default(&flags::LOG_FORMAT) {
+        "text" => LogFormat::Text,
+        "json" => LogFormat::Json,
+        other => {
+            return Err(format!(
+                "--logFormat must be one of text, json (got {other:?})"
+            ))
+        }
+    };
+
+    let cors = cors(raw)?;
+    let mut health_endpoints = Vec::new();
+    for endpoint in raw.values(&flags::HEALTH_ENDPOINT) {
+        health_endpoints.push(path(&flags::HEALTH_ENDPOINT, endpoint)?);
+    }
+
+    let session_timeout = millis(&flags::SESSION_TIMEOUT, raw)?;
+    if session_timeout.is_zero() {
+        return Err("--sessionTimeout must be greater than 0".to_owned());
+    }
+    let max_sessions = number(
+        &flags::MAX_SESSIONS,
+        raw.value_or_default(&flags::MAX_SESSIONS),
+    )?;
+    if max_sessions == 0 {
+        return Err("--maxSessions must be at least 1".to_owned());
+    }
+    let max_body_bytes = number(
+        &flags::MAX_BODY_BYTES,
+        raw.value_or_default(&flags::MAX_BODY_BYTES),
+    )?;
+    if max_body_bytes == 0 {
+        return Err("--maxBodyBytes must be at least 1".to_owned());
+    }
+    let runtime_admin_port = match raw.value(&flags::RUNTIME_ADMIN_PORT) {
+        Some(port) => Some(port_number(&flags::RUNTIME_ADMIN_PORT, port)?),
+        None => None,
+    };
+    let runtime_admin_token = match raw.value(&flags::RUNTIME_ADMIN_TOKEN) {
+        Some(token) => Some(admin_token("--runtimeAdminToken", token.to_owned())?),
+        None => None,
+    };
+
+    let stateful = raw.switch(&flags::STATEFUL);
+    let mode = Mode {
+        input: input_flag,
+        output,
+        stateful,
+        admin_port: raw.given(&flags::RUNTIME_ADMIN_PORT),
+    };
+    let mut warnings = warnings(raw, mode);
+    warnings.extend(replaced.into_iter().map(|name| {
+        format!(
+            "header {name} is given more than once (--header or --oauth2Bearer); the last one wins"
+        )
+    }));
+
+    let host = match raw.value(&flags::HOST) {
+        Some(host) => host,
+        None => host_default
+            .as_deref()
+            .unwrap_or_else(|| raw.value_or_default(&flags::HOST)),
+    };
+    Ok(Config {
+        input,
+        output,
+        port: port_number(&flags::PORT, raw.value_or_default(&flags::PORT))?,
+        host: self::host(host)?,
+        base_url: base_url(raw.value_or_default(&flags::BASE_URL))?,
+        sse_path: path(&flags::SSE_PATH, raw.value_or_default(&flags::SSE_PATH))?,
+        message_path: path(
+            &flags::MESSAGE_PATH,
+            raw.value_or_default(&flags::MESSAGE_PATH),
+        )?,
+        streamable_http_path: path(
+            &flags::STREAMABLE_HTTP_PATH,
+            raw.value_or_default(&flags::STREAMABLE_HTTP_PATH),
+        )?,
+        stateful,
+        session_timeout: Some(session_timeout),
+        protocol_version: protocol_version(raw.value_or_default(&flags::PROTOCOL_VERSION))?,
+        headers,
+        log_level,
+        log_format,
+        cors,
+        health_endpoints,
+        runtime_prompt: raw.switch(&flags::RUNTIME_PROMPT),
+        runtime_admin_port,
+        runtime_admin_token,
+        child_per_session: raw.switch(&flags::CHILD_PER_SESSION),
+        head_timeout: nonzero(millis(&flags::HEAD_TIMEOUT, raw)?)
+            .ok_or_else(|| "--headTimeout must be greater than 0".to_owned())?,
+        body_timeout: nonzero(millis(&flags::BODY_TIMEOUT, raw)?)
+            .ok_or_else(|| "--bodyTimeout must be greater than 0".to_owned())?,
+        replay_buffer: replay_buffer(raw.value_or_default(&flags::REPLAY_BUFFER))?,
+        keep_alive: nonzero(millis(&flags::KEEP_ALIVE, raw)?),
+        max_body_bytes,
+        max_sessions: usize::try_from(max_sessions)
+            .map_err(|_| "--maxSessions is too large for this platform".to_owned())?,
+        request_timeout: nonzero(millis(&flags::REQUEST_TIMEOUT, raw)?),
+        warnings,
+    })
+}
+
+/// An admin API token: visible ASCII without spaces (it travels in an `Authorization`
+/// header), at most 4096 bytes. Errors never show it.
+pub(super) fn admin_token(source: &str, token: String) -> Result<String, String> {
+    if token.is_empty() || token.len() > 4096 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "{source} must be 1 to 4096 visible ASCII characters without spaces"
+        ));
+    }
+    Ok(token)
+}
+
+/// `--header` lines in order, then `--oauth2Bearer`'s; with the names given more than once.
+///
+/// As in Node (an object keyed by name), a later header replaces an earlier one of the same
+/// name, and --oauth2Bearer replaces --header Authorization; we compare names
+/// case-insensitively (RFC 9110 §5.1) and say so in a warning.
+fn headers(raw: &Raw) -> Result<(Headers, Vec<String>), String> {
+    let mut headers: Headers = Vec::new();
+    let mut replaced: Vec<String> = Vec::new();
+    for line in raw.values(&flags::HEADER) {
+        if !line.contains(':') {
+            return Err("--header must look like \"Name: value\" (no colon found)".to_owned());
+        }
+        if line.contains(FORBIDDEN_IN_HEADERS) {
+            return Err("--header must look like \"Name: value\" without CR, LF or NUL".to_owned());
+        }
+        // Node trims the name too (`h.slice(0, colon).trim()`); proto wants a bare token.
+        let (name, value) = line.split_once(':').unwrap_or((line, ""));
+        // The value is never echoed: it is usually a credential.
+        let (name, value) = parse_header_line(&format!("{}:{value}", name.trim()))
+            .map_err(|error| format!("--header must look like \"Name: value\": {error}"))?;
+        if name.is_connection_level() {
+            return Err(format!(
+                "--header {} cannot be set: supergateway frames messages itself",
+                name.as_str()
+            ));
+        }
+        replace_header(&mut headers, &mut replaced, name, value);
+    }
+    if let Some(token) = raw.value(&flags::OAUTH2_BEARER) {
+        if token.trim().is_empty() {
+            return Err("--oauth2Bearer needs a non-empty token".to_owned());
+        }
+        if token.contains(FORBIDDEN_IN_HEADERS) {
+            return Err("--oauth2Bearer is not a valid header value: CR, LF or NUL".to_owned());
+        }
+        let (name, value) = parse_header_line(&format!("Authorization: Bearer {token}"))
+            .map_err(|error| format!("--oauth2Bearer is not a valid header value: {error}"))?;
+        replace_header(&mut headers, &mut replaced, name, value);
+    }
+    Ok((headers, replaced))
+}
+
+/// Headers in the order they are sent.
+type Headers = Vec<(HeaderName, HeaderValue)>;
+
+/// Appends a header, dropping an earlier one of the same name (recorded in `replaced`).
+fn replace_header(
+    headers: &mut Headers,
+    replaced: &mut Vec<String>,
+    name: HeaderName,
+    value: HeaderValue,
+) {
+    let before = headers.len();
+    headers.retain(|(old, _)| !old.as_str().eq_ignore_ascii_case(name.as_str()));
+    if headers.len() != before
+        && !replaced
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(name.as_str()))
+    {
+        replaced.push(name.as_str().to_owned());
+    }
+    headers.push((name, value));
+}
+
+fn output_name(output: Output) -> &'static str {
+    match output {
+        Output::Sse => "sse",
+        Output::Stdio => "stdio",
+        Output::StreamableHttp => "streamableHttp",
+        Output::Ws => "ws",
+    }
+}
+
+/// `--sse`/`--streamableHttp`: an http(s) URL without spaces or controls; the full parse
+/// happens when connecting. The URL is not echoed in errors (it may carry credentials).
+fn remote_url(flag: &Flag, url: &str) -> Result<String, String> {
+    let has_scheme = ["http://", "https://"].iter().any(|scheme| {
+        url.get(..scheme.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(scheme))
+    });
+    if !has_scheme {
+        return Err(format!("{flag} must be an http:// or https:// URL"));
+    }
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!(
+            "{flag} URL must not contain spaces or control characters"
+        ));
+    }
+    Ok(url.to_owned())
+}
+
+/// Paths start with '/' and hold visible ASCII without '?' and '#'.
+fn path(flag: &Flag, value: &str) -> Result<String, String> {
+    let visible = value
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#');
+    if !value.starts_with('/') || !visible {
+        return Err(format!(
+            "{flag} must be a path starting with '/' without spaces, '?' or '#' (got {value:?})"
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+fn host(value: &str) -> Result<String, String> {
+    let valid = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_:[]%".contains(&b));
+    if !valid {
+        return Err(format!(
+            "--host must be an IP address or host name (got {value:?})"
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+fn base_url(value: &str) -> Result<String, String> {
+    if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("--baseUrl must not contain spaces or control characters".to_owned());
+    }
+    Ok(value.to_owned())
+}
+
+fn protocol_version(value: &str) -> Result<String, String> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "--protocolVersion must be visible ASCII, like 2024-11-05 (got {value:?})"
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// `--cors` values (a bare `--cors` was scanned as `*`).
+fn cors(raw: &Raw) -> Result<Cors, String> {
+    let values: Vec<&str> = raw.values(&flags::CORS).collect();
+    if values.is_empty() {
+        return Ok(Cors::Off);
+    }
+    if values.contains(&ANY_ORIGIN) {
+        return Ok(Cors::Any);
+    }
+    let mut origins = Vec::new();
+    for value in values {
+        // Node: /^\/.*\/$/.test(origin) ? new RegExp(origin.slice(1, -1)) : origin
+        let body = (value.len() >= 2)
+            .then(|| value.strip_prefix('/').and_then(|v| v.strip_suffix('/')))
+            .flatten();
+        let origin = match body {
+            Some(body) => CorsOrigin::Regex(regex_lite::Regex::new(body).map_err(|error| {
+                format!("--cors {value:?} is not a valid regular expression: {error}")
+            })?),
+            None if value.is_empty() => return Err("--cors origins must not be empty".to_owned()),
+            None => CorsOrigin::Exact(value.to_owned()),
+        };
+        origins.push(origin);
+    }
+    Ok(Cors::Origins(origins))
+}
+
+/// Strict decimal: ASCII digits only (no sign, no spaces, no hex), fitting in u64.
+fn number(flag: &Flag, value: &str) -> Result<u64, String> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{flag} expects a non-negative whole number (got {value:?})"
+        ));
+    }
+    value
+        .parse()
+        .map_err(|_| format!("{flag} is out of range (got {value:?})"))
+}
+
+fn port_number(flag: &Flag, value: &str) -> Result<u16, String> {
+    let port = number(flag, value)?;
+    u16::try_from(port)
+        .map_err(|_| format!("{flag} must be a port from 0 to 65535 (got {value:?})"))
+}
+
+/// A duration flag in milliseconds, given or its default.
+fn millis(flag: &Flag, raw: &Raw) -> Result<Duration, String> {
+    number(flag, raw.value_or_default(flag)).map(Duration::from_millis)
+}
+
+/// `--replayBuffer`: events per stream, at most 65536.
+fn replay_buffer(raw: &str) -> Result<usize, String> {
+    let error =
+        || format!("--replayBuffer expects a number of events from 0 to 65536, got {raw:?}");
+    match raw.parse::<u32>() {
+        Ok(n) if n <= 65_536 && raw.bytes().all(|b| b.is_ascii_digit()) => {
+            usize::try_from(n).map_err(|_| error())
+        }
+        _ => Err(error()),
+    }
+}
+
+fn nonzero(duration: Duration) -> Option<Duration> {
+    (!duration.is_zero()).then_some(duration)
+}
+
+/// One sentence per given flag that the selected mode ignores, in table order.
+fn warnings(raw: &Raw, mode: Mode) -> Vec<String> {
+    let current = format!(
+        "{} and --outputTransport {}",
+        mode.input,
+        output_name(mode.output)
+    );
+    flags::FLAGS
+        .iter()
+        .filter(|flag| raw.given(flag) && !flag.modes.applies(mode))
+        .map(|flag| match flag.modes {
+            Scope::AdminPort => format!("{flag} has no effect without --runtimeAdminPort"),
+            scope => format!(
+                "{flag} has no effect with {current} (it applies to {})",
+                scope.describe()
+            ),
+        })
+        .collect()
+}
+
+/// The mode as far as "which flags matter" goes.
+#[derive(Clone, Copy)]
+pub(super) struct Mode {
+    /// `--stdio`, `--sse` or `--streamableHttp`.
+    pub(super) input: &'static Flag,
+    pub(super) output: Output,
+    pub(super) stateful: bool,
+    /// `--runtimeAdminPort` was given.
+    pub(super) admin_port: bool,
+}
+
+impl Scope {
+    pub(super) fn applies(self, mode: Mode) -> bool {
+        let network = mode.input.name == flags::STDIO.name;
+        let (sse, ws) = (mode.output == Output::Sse, mode.output == Output::Ws);
+        let streamable = mode.output == Output::StreamableHttp;
+        match self {
+            Self::AdminPort => mode.admin_port,
+            Self::All => true,
+            Self::ChildPerSession => network && !(streamable && mode.stateful),
+            Self::Network => network,
+            Self::Reverse => !network,
+            Self::Sse => network && sse,
+            Self::SseOrWs => network && (sse || ws),
+            Self::Stateful => network && streamable && mode.stateful,
+            Self::Stateless => network && streamable && !mode.stateful,
+            Self::Streamable => network && streamable,
+        }
+    }
+
+    /// Completes "it applies to …".
+    pub(super) fn describe(self) -> &'static str {
+        match self {
+            Self::AdminPort => "--runtimeAdminPort",
+            Self::All => "every mode",
+            Self::ChildPerSession => {
+                "--outputTransport sse, ws, or streamableHttp without --stateful"
+            }
+            Self::Network => "--stdio served over the network",
+            Self::Reverse => "--sse and --streamableHttp",
+            Self::Sse => "--outputTransport sse",
+            Self::SseOrWs => "--outputTransport sse or ws",
+            Self::Stateful => "--outputTransport streamableHttp with --stateful",
+            Self::Stateless => "--outputTransport streamableHttp without --stateful",
+            Self::Streamable => "--outputTransport streamableHttp",
+        }
+    }
+}
+
+/// Header injection characters (STYLE.md: outbound CRLF injection), refused before proto
+/// sees the line, whatever its trimming rules.
+const FORBIDDEN_IN_HEADERS: [char; 3] = ['\r', '\n', '\0'];
