@@ -291,6 +291,7 @@ fn a_per_session_child_crashing_mid_request_ends_only_its_session() {
         json!({"name":"echo","arguments":{"message":"b lives"}}),
     );
     assert_eq!(tool_text(&reply), "b lives");
+    b.expect_nothing();
     assert!(process_alive(gw.pid()), "the gateway runs on");
     let mut c = SseClient::connect(&gw);
     c.initialize();
@@ -422,6 +423,7 @@ fn huge_bad_utf8_and_garbage_lines_are_logged_dropped_and_memory_stays_bounded()
     let elapsed = started.elapsed();
 
     // Nothing of it reached the client: its next message is its own answer.
+    client.expect_nothing();
     assert_eq!(
         client.call(json!("last"), "ping", json!({})),
         json!({"jsonrpc":"2.0","id":"last","result":{}})

@@ -17,7 +17,6 @@ use std::net::TcpListener;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use common::{fixture, tool_text, Gateway, WAIT};
 use serde_json::{json, Value};
@@ -271,7 +270,9 @@ fn recording_server(answer: &'static str) -> (String, Receiver<String>) {
                     reader.read_exact(&mut body).unwrap();
                     let _ = tx.send(head);
                     if answer.is_empty() {
-                        std::thread::sleep(Duration::from_secs(60));
+                        // Never answer: hold the connection open until the
+                        // client gives up on it.
+                        let _ = std::io::copy(&mut reader, &mut std::io::sink());
                         return;
                     }
                     if stream.write_all(answer.as_bytes()).is_err() {
@@ -348,7 +349,11 @@ fn sse_bridge_survives_an_abrupt_stream_drop() {
     assert_eq!(tool_text(&echo), "before");
     // a request in flight when the server goes away gets an error, not silence
     local.send(&json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"sleep","arguments":{"ms":5000}}}));
-    std::thread::sleep(Duration::from_millis(200));
+    // Evidence that the slow call is in flight at the server: the bridge
+    // POSTs in order and the fixture reads in order, so a ping's answer
+    // comes back only after the slow call reached the fixture.
+    let (before, pong) = local.call(json!("seen"), "ping", json!({}));
+    assert_eq!((before, &pong["result"]), (vec![], &json!({})), "{pong}");
     gw.signal("KILL");
     gw.wait_exit();
     let lost = local.recv();
@@ -359,21 +364,16 @@ fn sse_bridge_survives_an_abrupt_stream_drop() {
     let fixture = fixture();
     let port = addr.port().to_string();
     let _again = Gateway::start_on(&["--stdio", &fixture], &port);
-    let mut answered = None;
-    for attempt in 0..40 {
-        let (_, reply) = local.call(
-            json!(100 + attempt),
-            "tools/call",
-            json!({"name":"echo","arguments":{"message":"after"}}),
-        );
-        if reply.get("result").is_some() {
-            answered = Some(reply);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    let reply =
-        answered.unwrap_or_else(|| panic!("the bridge did not recover; log:\n{}", local.log()));
+    common::eventually("the bridge has the new server's endpoint", || {
+        local.log().matches("SSE→stdio: messages go to").count() == 2
+    });
+    // the re-initialisation's answer stays inside the bridge
+    let (before, reply) = local.call(
+        json!(100),
+        "tools/call",
+        json!({"name":"echo","arguments":{"message":"after"}}),
+    );
+    assert_eq!(before, Vec::<Value>::new(), "{}", local.log());
     assert_eq!(tool_text(&reply), "after");
 }
 

@@ -19,7 +19,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{
     eventually, fixture, process_alive, request_to, tool_text, Gateway, Response, SseClient,
@@ -42,17 +42,15 @@ fn gateway_with_env(extra: &[&str], env: &[(&str, &str)]) -> Gateway {
 
 /// The admin API's address, from the gateway's log.
 fn admin_addr(log: impl Fn() -> String) -> SocketAddr {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(addr) = log()
+    let mut addr = None;
+    eventually("the admin address in the log", || {
+        addr = log()
             .lines()
             .find_map(|line| line.split("Runtime admin API on http://").nth(1))
-        {
-            return addr.trim().parse().unwrap();
-        }
-        assert!(Instant::now() < deadline, "no admin address in the log");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+            .map(|addr| addr.trim().parse().unwrap());
+        addr.is_some()
+    });
+    addr.unwrap()
 }
 
 /// One admin request; `token` adds `Authorization: Bearer`.
@@ -221,7 +219,13 @@ fn requests_in_flight_get_an_error_when_the_child_restarts() {
         "params": {"name": "sleep", "arguments": {"ms": 10000}}}),
     );
     assert_eq!(response.status, 202);
-    std::thread::sleep(Duration::from_millis(200));
+    // Evidence that the slow call reached the child: the child reads its
+    // stdin in order and answers a ping at once, so the ping's answer
+    // arrives only after it has read (and started) the slow call.
+    assert_eq!(
+        client.call(json!("seen"), "ping", json!({}))["result"],
+        json!({})
+    );
     post_update(
         admin_at,
         "/runtime/defaults",
@@ -850,16 +854,15 @@ fn the_prompt_applies_json_lines_from_the_terminal() {
         }
     });
     let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
-    let addr: SocketAddr = {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(addr) = log().lines().find_map(|l| l.split("Listening on ").nth(1)) {
-                break addr.trim().parse().unwrap();
-            }
-            assert!(Instant::now() < deadline, "no address; log:\n{}", log());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    };
+    let mut addr: Option<SocketAddr> = None;
+    eventually("the gateway's address in its log file", || {
+        addr = log()
+            .lines()
+            .find_map(|l| l.split("Listening on ").nth(1))
+            .map(|addr| addr.trim().parse().unwrap());
+        addr.is_some()
+    });
+    let addr = addr.unwrap();
     let reply = |line: &str, terminal_in: &mut std::process::ChildStdin| -> Value {
         writeln!(terminal_in, "{line}").unwrap();
         terminal_in.flush().unwrap();

@@ -12,8 +12,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{eventually, fixture, post, process_alive, tool_text, Gateway, Streamable};
 use serde_json::{json, Value};
 
@@ -258,23 +256,40 @@ fn last_event_id_resumes_that_stream_only() {
     let gw = gateway(&["--stateful"]);
     let mut client = Streamable::new(&gw);
     client.initialize(LATEST);
-    // a slow call whose connection breaks after the priming event
-    let (_, events) = client.post(&json!({"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"sleep","arguments":{"ms":300}}}));
+    // a call that waits for the client (a sampling request) and whose
+    // connection breaks after the priming event and that request
+    let (_, events) = client.post(&json!({"jsonrpc":"2.0","id":"slow","method":"tools/call","params":{"name":"sample","arguments":{"prompt":"hi"}}}));
     let mut events = events.unwrap();
     let priming = events.next_event().unwrap();
+    assert_eq!(priming.data, "", "{priming:?}");
     let priming_id = priming.id.unwrap();
+    let sampling = events.next_message().unwrap();
+    assert_eq!(sampling["method"], "sampling/createMessage", "{sampling}");
     drop(events);
     // another stream's traffic meanwhile
     let other = client.call(json!("other"), "tools/call", echo("not yours"));
     assert_eq!(tool_text(other.last().unwrap()), "not yours");
-    // resume: exactly the broken stream's answer, nothing of the other one
-    std::thread::sleep(Duration::from_millis(400));
+    // the reply lets the child answer the call whose stream is broken
+    let reply = json!({"jsonrpc":"2.0","id":sampling["id"],"result":{"role":"assistant","content":{"type":"text","text":"sure"},"model":"m"}});
+    let (head, _) = client.post(&reply);
+    assert_eq!(head.status, 202);
+    // Evidence that the answer has reached the broken stream: the child
+    // reads in order and answers the call as soon as it reads the reply, and
+    // the gateway relays the child's output in order, so the ping's answer
+    // comes back after it.
+    assert_eq!(
+        client.call(json!("seen"), "ping", json!({})),
+        vec![json!({"jsonrpc":"2.0","id":"seen","result":{}})]
+    );
+    // resume: exactly the broken stream's events after the priming one,
+    // nothing of the other streams
     let (head, events) = client.get(&format!("Last-Event-ID: {priming_id}\r\n"));
     assert_eq!(head.status, 200);
     let messages = events.unwrap().rest();
-    assert_eq!(messages.len(), 1, "{messages:?}");
-    assert_eq!(messages[0]["id"], json!("slow"));
-    assert_eq!(tool_text(&messages[0]), "slept");
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert_eq!(messages[0], sampling);
+    assert_eq!(messages[1]["id"], json!("slow"));
+    assert_eq!(tool_text(&messages[1]), "sampled: sure");
 }
 
 #[test]
@@ -282,7 +297,11 @@ fn session_timeout_ends_idle_sessions_and_their_child() {
     let gw = gateway(&["--stateful", "--sessionTimeout", "300"]);
     let mut client = Streamable::new(&gw);
     client.initialize(LATEST);
-    std::thread::sleep(Duration::from_millis(800));
+    let session = client.session.clone().unwrap();
+    eventually("the idle session expires", || {
+        gw.log()
+            .contains(&format!("session {session} expired after 300 ms idle"))
+    });
     let (head, _) = client.post(&json!({"jsonrpc":"2.0","id":1,"method":"ping"}));
     assert_eq!(head.status, 404);
     eventually("the session's child is gone", || {

@@ -4,6 +4,12 @@
 //! the `fixture-server` example).
 #![allow(dead_code, unreachable_pub)]
 
+mod transport;
+mod ws;
+
+pub use transport::McpClient;
+pub use ws::WsClient;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -17,6 +23,42 @@ use serde_json::Value;
 /// Generous bound for anything the tests wait on: a hang fails the test
 /// instead of stalling the suite. Not a performance assertion.
 pub const WAIT: Duration = Duration::from_secs(20);
+
+/// How long a "nothing else arrived" check watches an open stream. A
+/// message that was going to arrive has had time to: the gateway relays
+/// within milliseconds, and anything it sent before the check is already in
+/// the socket.
+pub const QUIET: Duration = Duration::from_millis(300);
+
+/// Whether a read failed because its timeout passed.
+pub fn is_timeout(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+/// Reads messages with `next` until the answer to `id` arrives; the
+/// messages before it are returned, and more than `expected` of them fail
+/// the test, showing what arrived.
+pub fn answer_after(
+    id: Value,
+    expected: usize,
+    mut next: impl FnMut() -> Value,
+) -> (Vec<Value>, Value) {
+    let mut before = Vec::new();
+    loop {
+        let message = next();
+        if message.get("id") == Some(&id) && message.get("method").is_none() {
+            return (before, message);
+        }
+        assert!(
+            before.len() < expected,
+            "unexpected message while waiting for the answer to {id}: {message} (after {before:?})"
+        );
+        before.push(message);
+    }
+}
 
 /// The fixture server's path. A plain `cargo test` builds it (examples are
 /// built with the tests); `cargo test --test NAME` does not, so it is built
@@ -350,15 +392,60 @@ impl SseClient {
         }
     }
 
-    /// The next `message` event's JSON.
+    /// The next event, which must be a `message`: its JSON. Any other event
+    /// (or the end of the stream) fails the test, showing what arrived.
     pub fn next_message(&mut self) -> Value {
+        let event = self
+            .next_event()
+            .expect("stream ended while waiting for a message");
+        assert_eq!(event.event, "message", "unexpected SSE event {event:?}");
+        serde_json::from_str(&event.data)
+            .unwrap_or_else(|err| panic!("SSE message is not JSON ({err}): {event:?}"))
+    }
+
+    /// Asserts that no event arrives on the open stream for [`QUIET`]
+    /// (comments, the gateway's keep-alives, are not events) and that the
+    /// stream is still open.
+    pub fn expect_nothing(&mut self) {
+        let deadline = Instant::now() + QUIET;
+        let mut line = Vec::new();
         loop {
-            let event = self
-                .next_event()
-                .expect("stream ended while waiting for a message");
-            if event.event == "message" {
-                return serde_json::from_str(&event.data).unwrap();
+            // A line that started arriving is read to its end: it is
+            // either a comment (fine) or the evidence to show.
+            let left = if line.is_empty() {
+                deadline.saturating_duration_since(Instant::now())
+            } else {
+                WAIT
+            };
+            if left.is_zero() {
+                break;
             }
+            self.events.get_ref().set_read_timeout(Some(left)).unwrap();
+            match self.events.read_until(b'\n', &mut line) {
+                Ok(0) => panic!("the SSE stream ended while nothing was expected"),
+                Ok(_) if line.ends_with(b"\n") => {
+                    let text = String::from_utf8_lossy(&line).trim_end().to_owned();
+                    if !text.is_empty() && !text.starts_with(':') {
+                        self.events.get_ref().set_read_timeout(Some(WAIT)).unwrap();
+                        let rest = self.next_event();
+                        panic!("unexpected SSE line {text:?} (then {rest:?}) when nothing else was expected");
+                    }
+                    line.clear();
+                }
+                Ok(_) => {}
+                Err(err) if is_timeout(&err) && line.is_empty() => break,
+                Err(err) if is_timeout(&err) => {}
+                Err(err) => panic!("reading the SSE stream: {err}"),
+            }
+        }
+        self.events.get_ref().set_read_timeout(Some(WAIT)).unwrap();
+    }
+
+    /// Asserts that the gateway ended the stream: no further event, then
+    /// end of stream.
+    pub fn expect_end(&mut self) {
+        if let Some(event) = self.next_event() {
+            panic!("expected the SSE stream to end, got {event:?}");
         }
     }
 
@@ -373,18 +460,33 @@ impl SseClient {
         read_response(&mut self.post)
     }
 
-    /// Sends a request and returns the response with its id (messages for
-    /// other ids on the way are returned in `others`).
+    /// Sends a request and returns its answer, which must be the next
+    /// message on the stream: anything else arriving first fails the test.
+    /// Use [`Self::call_through`] where other messages are expected.
     pub fn call(&mut self, id: Value, method: &str, params: Value) -> Value {
+        let (before, answer) = self.call_through(id, method, params, 0);
+        assert!(
+            before.is_empty(),
+            "unexpected messages before the answer: {before:?}"
+        );
+        answer
+    }
+
+    /// Sends a request and returns the `expected` messages that arrive
+    /// before its answer (notifications, server requests), then the answer.
+    /// More messages than expected fail the test; the caller asserts what
+    /// they are.
+    pub fn call_through(
+        &mut self,
+        id: Value,
+        method: &str,
+        params: Value,
+        expected: usize,
+    ) -> (Vec<Value>, Value) {
         let response = self
             .send(&serde_json::json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}));
         assert_eq!(response.status, 202, "{}", response.text());
-        loop {
-            let message = self.next_message();
-            if message.get("id") == Some(&id) && message.get("method").is_none() {
-                return message;
-            }
-        }
+        answer_after(id, expected, || self.next_message())
     }
 
     pub fn initialize(&mut self) -> Value {

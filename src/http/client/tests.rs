@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,10 @@ use supergateway_proto::url::Url;
 
 use super::{Client, ClientError, ClientOptions, PoolKey};
 use crate::rt;
+
+/// Bound for the waits on the test servers' evidence: a hang fails the
+/// test instead of stalling the suite.
+const WAIT: Duration = Duration::from_secs(5);
 
 /// A request as the test server saw it.
 #[derive(Clone, Debug)]
@@ -253,10 +257,14 @@ fn a_body_is_always_framed() {
 
 #[test]
 fn chunked_body_arrives_in_pieces_and_the_connection_is_reused() {
-    let server = serve(|peer| {
+    let (first_read, wait_first_read) = mpsc::channel();
+    let wait_first_read = Mutex::new(wait_first_read);
+    let server = serve(move |peer| {
         peer.request().unwrap();
         peer.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
-        thread::sleep(Duration::from_millis(50));
+        // The rest only once the client has read the first chunk: the body
+        // really arrives in pieces.
+        wait_first_read.lock().unwrap().recv_timeout(WAIT).unwrap();
         peer.send(b"6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\n");
         while peer.request().is_some() {
             peer.send(OK_HELLO);
@@ -269,6 +277,7 @@ fn chunked_body_arrives_in_pieces_and_the_connection_is_reused() {
             .await
             .unwrap();
         assert_eq!(response.chunk().await.unwrap().unwrap(), b"hello");
+        first_read.send(()).unwrap();
         assert_eq!(response.chunk().await.unwrap().unwrap(), b" world");
         assert_eq!(response.chunk().await.unwrap(), None);
         assert_eq!(response.chunk().await.unwrap(), None);
@@ -283,21 +292,26 @@ fn chunked_body_arrives_in_pieces_and_the_connection_is_reused() {
 
 #[test]
 fn until_close_body_reads_to_the_end_and_is_not_reused() {
-    let server = serve(|peer| {
+    let (first_read, wait_first_read) = mpsc::channel();
+    let wait_first_read = Mutex::new(wait_first_read);
+    let server = serve(move |peer| {
         if peer.request().is_some() {
             peer.send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil ");
-            thread::sleep(Duration::from_millis(30));
+            // The rest once the client has read the first piece.
+            wait_first_read.lock().unwrap().recv_timeout(WAIT).unwrap();
             peer.send(b"close");
         }
     });
     let client = client();
     rt::block_on(async {
         for _ in 0..2 {
-            let response = client
+            let mut response = client
                 .send(Method::Get, &server.url("/"), &[], None, None)
                 .await
                 .unwrap();
-            assert_eq!(response.body(100).await.unwrap(), b"until close");
+            assert_eq!(response.chunk().await.unwrap().unwrap(), b"until ");
+            first_read.send(()).unwrap();
+            assert_eq!(response.body(100).await.unwrap(), b"close");
         }
     });
     assert_eq!(server.connections(), 2);
@@ -463,11 +477,14 @@ fn retry_happens_only_once() {
 
 #[test]
 fn connection_closed_while_idle_is_not_reused() {
-    let server = serve(|peer| {
+    let (closed, wait_closed) = mpsc::channel();
+    let server = serve(move |peer| {
         if peer.request().is_some() {
             peer.send(OK_HELLO);
+            // ... and close, as a server's keep-alive timeout does.
+            let _ = peer.stream.shutdown(std::net::Shutdown::Both);
+            closed.send(()).unwrap();
         }
-        // ... and close, as a server's keep-alive timeout does.
     });
     let client = client();
     rt::block_on(async {
@@ -478,7 +495,9 @@ fn connection_closed_while_idle_is_not_reused() {
         response.body(100).await.unwrap();
         let key = PoolKey::of(&server.url("/"));
         assert_eq!(idle(&client, &key), 1);
-        async_io::Timer::after(Duration::from_millis(100)).await;
+        // The server has closed (its FIN is delivered within the shutdown
+        // call on loopback).
+        wait_closed.recv_timeout(WAIT).unwrap();
         // Checkout sees the close without sending anything.
         assert!(client.inner.checkout(&key).await.is_none());
         assert_eq!(idle(&client, &key), 0);
@@ -557,6 +576,7 @@ fn idle_timeout_drops_pooled_connections() {
                 .await
                 .unwrap();
             response.body(100).await.unwrap();
+            // Waiting past the idle timeout is the behaviour under test.
             async_io::Timer::after(Duration::from_millis(100)).await;
         }
     });
@@ -565,16 +585,15 @@ fn idle_timeout_drops_pooled_connections() {
 
 #[test]
 fn dropping_a_response_mid_body_closes_its_connection() {
-    let closed = Arc::new(AtomicUsize::new(0));
+    let (closed, wait_closed) = mpsc::channel();
     let server = {
-        let closed = Arc::clone(&closed);
         serve(move |peer| {
             if peer.conn == 0 {
                 peer.request().unwrap();
                 peer.send(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello");
-                if peer.closed_within(Duration::from_secs(3)) {
-                    closed.fetch_add(1, Ordering::SeqCst);
-                }
+                closed
+                    .send(peer.closed_within(Duration::from_secs(3)))
+                    .unwrap();
                 return;
             }
             while peer.request().is_some() {
@@ -597,11 +616,11 @@ fn dropping_a_response_mid_body_closes_its_connection() {
         assert_eq!(response.body(100).await.unwrap(), b"hello");
     });
     assert_eq!(server.connections(), 2);
-    let start = Instant::now();
-    while closed.load(Ordering::SeqCst) == 0 && start.elapsed() < Duration::from_secs(3) {
-        thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(closed.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        wait_closed.recv_timeout(WAIT),
+        Ok(true),
+        "the first connection is closed, not left idle"
+    );
 }
 
 #[test]
