@@ -167,7 +167,7 @@ pub(super) enum Scope {
 pub(super) const SHORT_HELP: &str = "-h";
 
 /// Every flag, in `--help` order.
-pub(super) static FLAGS: [&Flag; 32] = [
+pub(super) static FLAGS: [&Flag; 34] = [
     &STDIO,
     &SSE,
     &STREAMABLE_HTTP,
@@ -179,6 +179,8 @@ pub(super) static FLAGS: [&Flag; 32] = [
     &CHILD_PER_SESSION,
     &MAX_BODY_BYTES,
     &MAX_SESSIONS,
+    &MAX_BUFFERED_BYTES,
+    &MAX_SESSION_BYTES,
     &HEAD_TIMEOUT,
     &BODY_TIMEOUT,
     &KEEP_ALIVE,
@@ -327,6 +329,28 @@ pub(super) static MAX_SESSIONS: Flag = Flag {
     modes: Scope::Network,
     group: Group::Serving,
     help: "concurrent sessions or streams",
+    secret: false,
+};
+
+pub(super) static MAX_BUFFERED_BYTES: Flag = Flag {
+    name: "maxBufferedBytes",
+    value: "N",
+    kind: Kind::Single,
+    default: Absent::Value("67108864"),
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "bytes held for all clients together (503 beyond)",
+    secret: false,
+};
+
+pub(super) static MAX_SESSION_BYTES: Flag = Flag {
+    name: "maxSessionBytes",
+    value: "N",
+    kind: Kind::Single,
+    default: Absent::Value("8388608"),
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "bytes held for one client (503 beyond)",
     secret: false,
 };
 

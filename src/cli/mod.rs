@@ -165,6 +165,13 @@ pub(crate) struct Config {
     pub(crate) keep_alive: Option<Duration>,
     /// `--maxBodyBytes` (ours), default 4 MiB; at least 1.
     pub(crate) max_body_bytes: u64,
+    /// `--maxBufferedBytes` (ours), default 64 MiB: the process-wide byte
+    /// budget of the relays (queued frames, held messages, lines for the
+    /// child, saved ids); at least `max_session_buffered_bytes`.
+    pub(crate) max_buffered_bytes: usize,
+    /// `--maxSessionBytes` (ours), default 8 MiB: the same, per
+    /// client session; at least 1024.
+    pub(crate) max_session_buffered_bytes: usize,
     /// `--maxSessions` (ours), default 1024; at least 1.
     pub(crate) max_sessions: usize,
     /// `--requestTimeout MS` (ours), default 60 s; `None` when 0.
@@ -342,6 +349,11 @@ impl fmt::Debug for Config {
             .field("replay_buffer", &self.replay_buffer)
             .field("keep_alive", &self.keep_alive)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_buffered_bytes", &self.max_buffered_bytes)
+            .field(
+                "max_session_buffered_bytes",
+                &self.max_session_buffered_bytes,
+            )
             .field("max_sessions", &self.max_sessions)
             .field("request_timeout", &self.request_timeout)
             .field("warnings", &self.warnings)

@@ -113,6 +113,20 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
     if max_body_bytes == 0 {
         return Err("--maxBodyBytes must be at least 1".to_owned());
     }
+    let max_buffered_bytes = number(
+        &flags::MAX_BUFFERED_BYTES,
+        raw.value_or_default(&flags::MAX_BUFFERED_BYTES),
+    )?;
+    let max_session_buffered_bytes = number(
+        &flags::MAX_SESSION_BYTES,
+        raw.value_or_default(&flags::MAX_SESSION_BYTES),
+    )?;
+    if max_session_buffered_bytes < 1024 {
+        return Err("--maxSessionBytes must be at least 1024".to_owned());
+    }
+    if max_buffered_bytes < max_session_buffered_bytes {
+        return Err("--maxBufferedBytes must be at least --maxSessionBytes".to_owned());
+    }
     let runtime_admin_port = match raw.value(&flags::RUNTIME_ADMIN_PORT) {
         Some(port) => Some(port_number(&flags::RUNTIME_ADMIN_PORT, port)?),
         None => None,
@@ -176,6 +190,9 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         replay_buffer: replay_buffer(raw.value_or_default(&flags::REPLAY_BUFFER))?,
         keep_alive: nonzero(millis(&flags::KEEP_ALIVE, raw)?),
         max_body_bytes,
+        max_buffered_bytes: usize::try_from(max_buffered_bytes).unwrap_or(usize::MAX),
+        max_session_buffered_bytes: usize::try_from(max_session_buffered_bytes)
+            .unwrap_or(usize::MAX),
         max_sessions: usize::try_from(max_sessions)
             .map_err(|_| "--maxSessions is too large for this platform".to_owned())?,
         request_timeout: nonzero(millis(&flags::REQUEST_TIMEOUT, raw)?),

@@ -40,7 +40,6 @@ pub(crate) const DEFAULT_BUDGET: usize = 64 * 1024 * 1024;
 
 /// Sets the bounds of the relays started from now on: `session_bytes` per
 /// session, `budget` bytes for the whole process.
-#[expect(dead_code, reason = "wired to the command line in the next commit")]
 pub(crate) fn configure(session_bytes: usize, budget: usize) {
     SETTINGS.with(|settings| {
         *settings.borrow_mut() = (

@@ -149,6 +149,7 @@ pub(crate) async fn run_stdio<H: StdioMode>(
     shared: Option<Clients>,
     make: impl FnOnce(Option<Rc<RefCell<Link>>>) -> Rc<H>,
 ) -> i32 {
+    link::configure(config.max_session_buffered_bytes, config.max_buffered_bytes);
     let mut signals = match Signals::new([Signal::Term, Signal::Int, Signal::Hup]) {
         Ok(signals) => signals,
         Err(err) => {

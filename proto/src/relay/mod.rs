@@ -311,7 +311,7 @@ impl core::fmt::Display for Report {
             }
             Self::SessionBudget(session) => write!(
                 f,
-                "session {session}: its queues are full (--maxSessionBufferedBytes); refusing \
+                "session {session}: its queues are full (--maxSessionBytes); refusing \
                  its messages until they drain"
             ),
             Self::SlowClient(session) => write!(

@@ -99,6 +99,21 @@ fn reject() {
             "--maxSessions must be at least 1",
         ),
         (
+            &["--stdio", "x", "--maxSessionBytes", "1023"],
+            "--maxSessionBytes must be at least 1024",
+        ),
+        (
+            &[
+                "--stdio",
+                "x",
+                "--maxBufferedBytes",
+                "4096",
+                "--maxSessionBytes",
+                "8192",
+            ],
+            "--maxBufferedBytes must be at least --maxSessionBytes",
+        ),
+        (
             &["--stdio", "x", "--maxBodyBytes", "0"],
             "--maxBodyBytes must be at least 1",
         ),
