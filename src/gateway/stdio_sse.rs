@@ -26,6 +26,7 @@ use crate::gateway::link::{ClientError, Frame, Inbox, Link, SessionKey};
 use crate::gateway::{open_client_session, session_id, ClientSession, Route, StdioMode};
 use crate::http::response::Response;
 use crate::http::server::{keep_alive_ticks, Conn, Handler, Next, Request};
+use crate::rt;
 use crate::runtime::Runtime;
 use crate::telemetry;
 
@@ -125,7 +126,7 @@ impl StdioSse {
         );
         if written.is_ok() && conn.write(&out).await.is_ok() {
             let span = tracing::info_span!("session", transport = "sse", %id);
-            telemetry::in_span(span, self.pump(conn, &frames, &mut out)).await;
+            rt::in_span(span, self.pump(conn, &frames, &mut out)).await;
         }
 
         tracing::info!("SSE session {id} closed");

@@ -63,6 +63,7 @@ use crate::gateway::{
 };
 use crate::http::response::Response;
 use crate::http::server::{Conn, Handler, Next, Request};
+use crate::rt;
 use crate::runtime::Runtime;
 use crate::telemetry;
 
@@ -211,7 +212,7 @@ impl StdioWs {
             )
             .await;
             let span = tracing::info_span!("session", transport = "ws", id = %id);
-            end = telemetry::in_span(span, self.pump(&mut ws, key, &route, &frames)).await;
+            end = rt::in_span(span, self.pump(&mut ws, key, &route, &frames)).await;
             socket = Some(ws);
         }
 
