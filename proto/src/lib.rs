@@ -21,4 +21,8 @@ pub mod sse;
 pub mod url;
 pub mod ws;
 
+// The fuzz harnesses: behind the `fuzzing` feature, and hidden from the docs
+// (not an API). Proto's own property tests call them too.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
 pub mod fuzzing;
