@@ -15,6 +15,7 @@
 
 pub mod http;
 pub mod jsonrpc;
+pub mod mcp;
 pub mod mux;
 pub mod otlp;
 pub mod sse;
