@@ -10,6 +10,7 @@ use supergateway_proto::http::{
 use supergateway_proto::jsonrpc::{codes, encode_error};
 
 use crate::cli::{Config, Cors};
+use crate::gateway::refusal::Refusal;
 use crate::http::response::Response;
 use crate::http::server::{Conn, Next};
 use crate::runtime::Runtime;
@@ -114,6 +115,17 @@ impl Front {
         let mut body = Vec::with_capacity(96);
         encode_error(&mut body, None, code, message);
         self.send(head, conn, Response::new(status).json(&body))
+            .await
+    }
+
+    /// The error response a [`Refusal`] describes.
+    pub(crate) async fn refuse(
+        &self,
+        head: &RequestHead,
+        conn: &mut Conn,
+        refusal: Refusal,
+    ) -> Next {
+        self.error(head, conn, refusal.status, refusal.code, refusal.message)
             .await
     }
 

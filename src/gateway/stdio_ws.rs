@@ -178,12 +178,7 @@ impl StdioWs {
         let opened = open_client_session(self.shared.as_ref(), &self.runtime, &self.next_key);
         let ClientSession { route, key, frames } = match opened {
             Ok(session) => session,
-            Err((status, message)) => {
-                return self
-                    .front
-                    .error(head, conn, status, codes::SERVER_ERROR, message)
-                    .await;
-            }
+            Err(refusal) => return self.front.refuse(head, conn, refusal).await,
         };
         self.sessions.borrow_mut().insert(key, Rc::clone(&route));
         // The id the admin API and the logs know the socket by.
