@@ -155,11 +155,17 @@ fn post_header_rules() {
     };
     let (head, _) = unversioned.post_raw(ping, "MCP-Protocol-Version: 1999-01-01\r\n");
     assert_eq!(head.status, 400);
-    let message = head.json()["error"]["message"].as_str().unwrap().to_owned();
-    assert!(
-        message.contains("2025-11-25") && message.contains("2024-11-05"),
-        "{message}"
+    assert_eq!(
+        head.json()["error"]["message"],
+        json!("Bad Request: Unsupported protocol version: 1999-01-01 (supported versions: 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05, 2024-10-07)")
     );
+    // 2026-07-28 (no sessions, no GET stream) is not spoken; nor is a
+    // malformed revision
+    for version in ["2026-07-28", "2025-11-25-draft", "2025-1-25"] {
+        let (head, _) = unversioned.post_raw(ping, &format!("MCP-Protocol-Version: {version}\r\n"));
+        assert_eq!(head.status, 400, "{version}");
+        assert_eq!(error_code(&head), json!(-32000), "{version}");
+    }
     // unsupported method
     let put = format!("PUT /mcp HTTP/1.1\r\nHost: localhost\r\n{session}Content-Length: 0\r\n\r\n");
     let response = gw.request(put.as_bytes());

@@ -15,6 +15,7 @@
 
 pub mod http;
 pub mod jsonrpc;
+pub mod mcp;
 pub mod mux;
 pub mod otlp;
 pub mod relay;
@@ -22,4 +23,8 @@ pub mod sse;
 pub mod url;
 pub mod ws;
 
+// The fuzz harnesses: behind the `fuzzing` feature, and hidden from the docs
+// (not an API). Proto's own property tests call them too.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
 pub mod fuzzing;

@@ -2,7 +2,8 @@
 //! the same `supergateway_proto::fuzzing` entry points the cargo-fuzz targets
 //! call, as ordinary tests on the stable toolchain (STYLE.md item 18).
 //!
-//! Run with `cargo test -p supergateway-proto --test fuzz_corpus`.
+//! Run with `cargo test -p supergateway-proto --features fuzzing --test
+//! fuzz_corpus` (`cargo test --workspace` turns the feature on).
 //!
 //! Each target's folder must exist and hold at least one file, so a renamed
 //! or emptied corpus fails here instead of silently testing nothing.

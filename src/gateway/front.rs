@@ -2,13 +2,15 @@
 //! (Host and Origin), CORS, health endpoints, the user's `--header` values,
 //! and error responses with JSON-RPC bodies.
 
-use std::net::IpAddr;
 use std::rc::Rc;
 
-use supergateway_proto::http::{Method, RequestHead};
+use supergateway_proto::http::{
+    is_local_authority, is_local_origin, is_loopback_host, Method, RequestHead,
+};
 use supergateway_proto::jsonrpc::{codes, encode_error};
 
 use crate::cli::{Config, Cors};
+use crate::gateway::refusal::Refusal;
 use crate::http::response::Response;
 use crate::http::server::{Conn, Next};
 use crate::runtime::Runtime;
@@ -30,7 +32,7 @@ impl Front {
         Self {
             runtime: Rc::clone(runtime),
             cors: config.cors.clone(),
-            local_only: is_loopback(&config.host),
+            local_only: is_loopback_host(&config.host),
             health: config.health_endpoints.clone(),
         }
     }
@@ -116,6 +118,17 @@ impl Front {
             .await
     }
 
+    /// The error response a [`Refusal`] describes.
+    pub(crate) async fn refuse(
+        &self,
+        head: &RequestHead,
+        conn: &mut Conn,
+        refusal: Refusal,
+    ) -> Next {
+        self.error(head, conn, refusal.status, refusal.code, refusal.message)
+            .await
+    }
+
     /// 405 with the methods the path allows.
     pub(crate) async fn method_not_allowed(
         &self,
@@ -141,7 +154,7 @@ impl Front {
         }
         match head.header_str("origin") {
             None => Ok(()),
-            Some(origin) if origin_is_local(origin) || self.cors.allows(origin) => Ok(()),
+            Some(origin) if is_local_origin(origin) || self.cors.allows(origin) => Ok(()),
             Some(_) => Err("Forbidden: Origin is not allowed"),
         }
     }
@@ -181,92 +194,5 @@ impl Front {
             .header("access-control-allow-headers", allow_headers)
             .header("access-control-max-age", b"86400");
         self.send(head, conn, response).await
-    }
-}
-
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-/// `localhost`, `127.0.0.1` or `[::1]`, with any port.
-pub(crate) fn is_local_authority(authority: &str) -> bool {
-    let host = match authority.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(""),
-        None => authority.split(':').next().unwrap_or(""),
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-fn origin_is_local(origin: &str) -> bool {
-    let rest = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-        .unwrap_or("");
-    !rest.contains('/') && is_local_authority(rest)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_authorities() {
-        for ok in [
-            "localhost",
-            "localhost:8000",
-            "127.0.0.1",
-            "127.0.0.1:1",
-            "[::1]",
-            "[::1]:80",
-            "127.9.9.9:5",
-            "LOCALHOST:1",
-        ] {
-            assert!(is_local_authority(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "evil.com",
-            "evil.com:8000",
-            "127.0.0.1.evil.com",
-            "localhost.evil.com",
-            "[::2]:80",
-            "0.0.0.0",
-        ] {
-            assert!(!is_local_authority(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn local_origins() {
-        for ok in [
-            "http://localhost:3000",
-            "https://127.0.0.1",
-            "http://[::1]:8080",
-        ] {
-            assert!(origin_is_local(ok), "{ok}");
-        }
-        for bad in [
-            "null",
-            "http://evil.com",
-            "file://",
-            "http://localhost.evil.com",
-            "http://127.0.0.1/x",
-            "localhost",
-        ] {
-            assert!(!origin_is_local(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn loopback_binds() {
-        assert!(
-            is_loopback("127.0.0.1")
-                && is_loopback("::1")
-                && is_loopback("[::1]")
-                && is_loopback("localhost")
-        );
-        assert!(!is_loopback("0.0.0.0") && !is_loopback("192.168.1.2") && !is_loopback("::"));
     }
 }

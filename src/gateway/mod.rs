@@ -4,6 +4,7 @@ pub(crate) mod event_stream;
 pub(crate) mod front;
 pub(crate) mod link;
 pub(crate) mod local;
+pub(crate) mod refusal;
 pub(crate) mod reverse;
 pub(crate) mod session_id;
 pub(crate) mod sse_stdio;
@@ -25,6 +26,7 @@ use supergateway_proto::http::Limits;
 use crate::child::Child;
 use crate::cli::Config;
 use crate::gateway::link::{outlet, Clients, Inbox, Link, SessionKey};
+use crate::gateway::refusal::Refusal;
 use crate::http::server::{self, Handler, ServerOptions};
 use crate::rt;
 use crate::runtime::Runtime;
@@ -43,6 +45,7 @@ pub(crate) fn server_options(config: &Config) -> ServerOptions {
         body_timeout: config.body_timeout,
         write_timeout: Duration::from_secs(30),
         max_connections: config.max_sessions.saturating_mul(2).saturating_add(64),
+        conn_span: |peer| tracing::info_span!("conn", %peer),
     }
 }
 
@@ -98,12 +101,12 @@ pub(crate) fn open_client_session(
     shared: Option<&Rc<RefCell<Link>>>,
     runtime: &Runtime,
     next_key: &Cell<SessionKey>,
-) -> Result<ClientSession, (u16, &'static str)> {
+) -> Result<ClientSession, Refusal> {
     let link = match shared {
         Some(link) => Rc::clone(link),
         None => runtime.start_link(Clients::Separate).map_err(|err| {
             tracing::error!("could not start the MCP server: {err}");
-            (500, "could not start the MCP server")
+            Refusal::CHILD_START
         })?,
     };
     let key = next_key.get();
@@ -115,7 +118,7 @@ pub(crate) fn open_client_session(
                 child.stop_in_background();
             }
         }
-        return Err((503, "the MCP server has exited"));
+        return Err(Refusal::CHILD_EXITED);
     }
     Ok(ClientSession {
         route: Route::new(link),

@@ -9,7 +9,7 @@ use supergateway_proto::url::Url;
 
 use crate::cli::Config;
 use crate::http::client::{Client, ClientOptions};
-use crate::runtime::LiveHeaders;
+use crate::http::LiveHeaders;
 
 /// Bound on one SSE event from the server.
 pub(crate) const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;

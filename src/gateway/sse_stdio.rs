@@ -30,8 +30,8 @@ use crate::cli::Config;
 use crate::gateway::local::{fail_all, InFlight, Stdin, Stdout};
 use crate::gateway::reverse::{cancel_notification, connect, wait_for_signal, MAX_EVENT_BYTES};
 use crate::http::client::Client;
+use crate::http::LiveHeaders;
 use crate::rt;
-use crate::runtime::LiveHeaders;
 use crate::telemetry;
 
 /// Messages held while there is no endpoint, at most.

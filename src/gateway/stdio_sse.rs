@@ -26,6 +26,7 @@ use crate::gateway::link::{ClientError, Frame, Inbox, Link, SessionKey};
 use crate::gateway::{open_client_session, session_id, ClientSession, Route, StdioMode};
 use crate::http::response::Response;
 use crate::http::server::{keep_alive_ticks, Conn, Handler, Next, Request};
+use crate::rt;
 use crate::runtime::Runtime;
 use crate::telemetry;
 
@@ -91,12 +92,7 @@ impl StdioSse {
         let opened = open_client_session(self.shared.as_ref(), &self.runtime, &self.next_key);
         let ClientSession { route, key, frames } = match opened {
             Ok(session) => session,
-            Err((status, message)) => {
-                return self
-                    .front
-                    .error(head, conn, status, codes::SERVER_ERROR, message)
-                    .await;
-            }
+            Err(refusal) => return self.front.refuse(head, conn, refusal).await,
         };
         let id = session_id::new();
         self.sessions.borrow_mut().insert(
@@ -125,7 +121,7 @@ impl StdioSse {
         );
         if written.is_ok() && conn.write(&out).await.is_ok() {
             let span = tracing::info_span!("session", transport = "sse", %id);
-            telemetry::in_span(span, self.pump(conn, &frames, &mut out)).await;
+            rt::in_span(span, self.pump(conn, &frames, &mut out)).await;
         }
 
         tracing::info!("SSE session {id} closed");

@@ -14,41 +14,44 @@
 //! are single requests; `--childPerSession` gives each request its own child
 //! instead.
 
+mod sessions;
+
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::rc::{Rc, Weak};
-use std::time::{Duration, Instant};
+use std::rc::Rc;
+use std::time::Duration;
 
-use async_io::Timer;
 use supergateway_proto::http::{Method, RequestHead};
 use supergateway_proto::jsonrpc::{codes, parse_message, Kind, MessageError};
+use supergateway_proto::mcp::ProtocolVersion;
 
 use crate::child::Child;
 use crate::cli::Config;
 use crate::gateway::event_stream::{parse_event_id, EventStream, PumpEnd};
 use crate::gateway::front::Front;
 use crate::gateway::link::{outlet, ClientError, Clients, Link, SessionKey};
+use crate::gateway::refusal::Refusal;
 use crate::gateway::stdio_sse::is_json;
-use crate::gateway::{session_id, Route, StdioMode};
+use crate::gateway::StdioMode;
 use crate::http::response::Response;
 use crate::http::server::{Conn, Handler, Next, Request};
-use crate::rt;
 use crate::runtime::Runtime;
 use crate::telemetry;
 
+use self::sessions::{McpSession, Sessions};
+
 /// Protocol versions this transport speaks, newest first (the reference
-/// SDK's list).
-pub(crate) const SUPPORTED_VERSIONS: [&str; 5] = [
-    "2025-11-25",
-    "2025-06-18",
-    "2025-03-26",
-    "2024-11-05",
-    "2024-10-07",
+/// SDK's list). Not 2026-07-28, which drops the sessions and the GET
+/// stream this transport serves.
+const SUPPORTED_VERSIONS: [ProtocolVersion; 5] = [
+    ProtocolVersion::V2025_11_25,
+    ProtocolVersion::V2025_06_18,
+    ProtocolVersion::V2025_03_26,
+    ProtocolVersion::V2024_11_05,
+    ProtocolVersion::V2024_10_07,
 ];
 /// What a request without `MCP-Protocol-Version` is taken to speak.
-const DEFAULT_VERSION: &str = "2025-03-26";
-/// Broken streams a session keeps for resumption at most.
-const DETACHED_STREAMS: usize = 16;
+const DEFAULT_VERSION: ProtocolVersion = ProtocolVersion::V2025_03_26;
 
 /// The stdio→Streamable HTTP handler.
 pub(crate) struct StdioStreamable {
@@ -60,14 +63,12 @@ pub(crate) struct StdioStreamable {
     child_per_request: bool,
     /// `--protocolVersion`: used when the gateway initialises the child.
     protocol_version: String,
-    session_timeout: Option<Duration>,
     keep_alive: Option<Duration>,
-    max_sessions: usize,
     replay_limit: usize,
     /// Stateless: the shared child's link.
     shared: Option<Rc<RefCell<Link>>>,
-    /// Stateful sessions by id.
-    sessions: RefCell<HashMap<String, Rc<McpSession>>>,
+    /// Stateful sessions.
+    sessions: Rc<Sessions>,
     /// Stateless: streams open now (and their children with
     /// `--childPerSession`).
     open_requests: RefCell<HashMap<SessionKey, Option<Child>>>,
@@ -75,41 +76,11 @@ pub(crate) struct StdioStreamable {
     next_key: Cell<SessionKey>,
 }
 
-/// One stateful MCP session.
-struct McpSession {
-    id: String,
-    link: Rc<RefCell<Link>>,
-    /// Last request seen; idle sessions end after `--sessionTimeout`.
-    last_active: Cell<Instant>,
-    /// A standalone GET stream is attached to a connection now.
-    standalone_open: Cell<bool>,
-    /// Streams whose connection broke before they were complete, kept for
-    /// `Last-Event-ID` resumption (oldest first).
-    detached: RefCell<Vec<EventStream>>,
-}
-
-impl McpSession {
-    fn detach(&self, stream: EventStream) {
-        let mut detached = self.detached.borrow_mut();
-        detached.push(stream);
-        if detached.len() > DETACHED_STREAMS {
-            let oldest = detached.remove(0);
-            self.link.borrow_mut().close_session(oldest.key);
-        }
-    }
-
-    fn take_detached(&self, key: SessionKey) -> Option<EventStream> {
-        let mut detached = self.detached.borrow_mut();
-        let index = detached.iter().position(|stream| stream.key == key)?;
-        Some(detached.remove(index))
-    }
-}
-
 /// What the head of a POST body says, from the one parse done here.
 struct Peek {
     initialize: bool,
-    /// `params.protocolVersion` of an `initialize`.
-    version: Option<String>,
+    /// `params.protocolVersion` of an `initialize`, if well-formed.
+    version: Option<ProtocolVersion>,
 }
 
 impl StdioStreamable {
@@ -118,28 +89,21 @@ impl StdioStreamable {
         runtime: &Rc<Runtime>,
         shared: Option<Rc<RefCell<Link>>>,
     ) -> Rc<Self> {
-        let handler = Rc::new(Self {
+        let timeout = config.session_timeout.filter(|_| config.stateful);
+        Rc::new(Self {
             front: Front::new(config, runtime),
             runtime: Rc::clone(runtime),
             path: config.streamable_http_path.clone(),
             stateful: config.stateful,
             child_per_request: !config.stateful && config.child_per_session,
             protocol_version: config.protocol_version.clone(),
-            session_timeout: config.session_timeout,
             keep_alive: config.keep_alive,
-            max_sessions: config.max_sessions,
             replay_limit: config.replay_buffer,
             shared,
-            sessions: RefCell::new(HashMap::new()),
+            sessions: Sessions::new(runtime, config.max_sessions, timeout),
             open_requests: RefCell::new(HashMap::new()),
             next_key: Cell::new(1),
-        });
-        if handler.stateful {
-            if let Some(timeout) = handler.session_timeout {
-                rt::spawn(expire_sessions(Rc::downgrade(&handler), timeout)).detach();
-            }
-        }
-        handler
+        })
     }
 
     fn new_key(&self) -> SessionKey {
@@ -193,36 +157,22 @@ impl StdioStreamable {
         };
 
         // Which link, and which session (stateful).
-        let (link, session, version) = if self.stateful {
-            match self.stateful_target(head, &peek) {
-                Ok(target) => target,
-                Err((status, code, message)) => {
-                    return self.front.error(head, conn, status, code, message).await
-                }
-            }
+        let target = if self.stateful {
+            self.stateful_target(head, &peek)
+                .map(|session| (Rc::clone(&session.link), Some(session)))
         } else {
-            match self.stateless_link(&peek) {
-                Ok(link) => (link, None, None),
-                Err(message) => {
-                    return self
-                        .front
-                        .error(head, conn, 500, codes::SERVER_ERROR, message)
-                        .await
-                }
-            }
+            self.stateless_link(&peek).map(|link| (link, None))
         };
-        let version = peek
-            .version
-            .clone()
-            .or(header_version)
-            .or(version)
-            .unwrap_or_else(|| DEFAULT_VERSION.to_owned());
-        if batch && version != "2025-03-26" {
+        let (link, session) = match target {
+            Ok(target) => target,
+            Err(refusal) => return self.front.refuse(head, conn, refusal).await,
+        };
+        let version = peek.version.or(header_version).unwrap_or(DEFAULT_VERSION);
+        if batch && !version.allows_batches() {
             self.end_request_child(&link, session.as_ref());
-            let message = "Invalid Request: batches are only accepted from 2025-03-26 clients";
             return self
                 .front
-                .error(head, conn, 400, codes::INVALID_REQUEST, message)
+                .refuse(head, conn, Refusal::BATCH_NOT_ALLOWED)
                 .await;
         }
 
@@ -230,16 +180,7 @@ impl StdioStreamable {
         let (outlet, frames) = outlet();
         if !link.borrow_mut().open_session(key, outlet, false) {
             self.end_request_child(&link, session.as_ref());
-            return self
-                .front
-                .error(
-                    head,
-                    conn,
-                    503,
-                    codes::SERVER_ERROR,
-                    "the MCP server has exited",
-                )
-                .await;
+            return self.front.refuse(head, conn, Refusal::CHILD_EXITED).await;
         }
         let carrier = telemetry::Carrier {
             transport: "streamableHttp",
@@ -296,7 +237,7 @@ impl StdioStreamable {
             link.borrow_mut().close_session(key);
             return Next::Close;
         }
-        if version.as_str() >= "2025-11-25" {
+        if version.primes_streams() {
             let mut priming = Vec::new();
             stream.prime(&mut priming);
             supergateway_proto::http::encode_chunk(&mut pending, &priming);
@@ -331,7 +272,7 @@ impl StdioStreamable {
             if stream.is_standalone() {
                 session.standalone_open.set(false);
             }
-            if end == PumpEnd::Gone && self.sessions.borrow().contains_key(&session.id) {
+            if end == PumpEnd::Gone && self.sessions.contains(&session.id) {
                 session.detach(stream);
                 return;
             }
@@ -353,84 +294,34 @@ impl StdioStreamable {
     }
 
     /// Stateful: the session a POST belongs to, created by `initialize`.
-    #[allow(clippy::type_complexity)]
-    fn stateful_target(
-        &self,
-        head: &RequestHead,
-        peek: &Peek,
-    ) -> Result<(Rc<RefCell<Link>>, Option<Rc<McpSession>>, Option<String>), (u16, i32, &'static str)>
-    {
+    fn stateful_target(&self, head: &RequestHead, peek: &Peek) -> Result<Rc<McpSession>, Refusal> {
         match head.header_str("mcp-session-id") {
             Some(id) => {
-                let session =
-                    self.session(id)
-                        .ok_or((404, codes::SESSION_NOT_FOUND, "Session not found"))?;
+                let session = self.sessions.get(id).ok_or(Refusal::SESSION_NOT_FOUND)?;
                 if peek.initialize {
-                    return Err((
-                        400,
-                        codes::INVALID_REQUEST,
-                        "Invalid Request: Server already initialized",
-                    ));
+                    return Err(Refusal::ALREADY_INITIALIZED);
                 }
-                Ok((Rc::clone(&session.link), Some(session), None))
+                Ok(session)
             }
-            None if peek.initialize => {
-                if self.sessions.borrow().len() >= self.max_sessions {
-                    return Err((503, codes::SERVER_ERROR, "too many sessions"));
-                }
-                let link = self.runtime.start_link(Clients::One).map_err(|err| {
-                    tracing::error!("could not start the MCP server: {err}");
-                    (500, codes::SERVER_ERROR, "could not start the MCP server")
-                })?;
-                let session = Rc::new(McpSession {
-                    id: session_id::new(),
-                    link: Rc::clone(&link),
-                    last_active: Cell::new(Instant::now()),
-                    standalone_open: Cell::new(false),
-                    detached: RefCell::new(Vec::new()),
-                });
-                tracing::info!("session {} started", session.id);
-                // A session's child is its own: the key is not used.
-                self.runtime.register(
-                    &session.id,
-                    "streamableHttp",
-                    0,
-                    Route::new(Rc::clone(&link)),
-                );
-                self.sessions
-                    .borrow_mut()
-                    .insert(session.id.clone(), Rc::clone(&session));
-                Ok((link, Some(session), None))
-            }
-            None => Err((
-                400,
-                codes::SERVER_ERROR,
-                "Bad Request: Mcp-Session-Id header is required",
-            )),
+            None if peek.initialize => self.sessions.open(),
+            None => Err(Refusal::SESSION_ID_REQUIRED),
         }
     }
 
     /// Stateless: the shared link, or a new child for this request; the
     /// child is initialised by the gateway unless this is `initialize`.
-    fn stateless_link(&self, peek: &Peek) -> Result<Rc<RefCell<Link>>, &'static str> {
+    fn stateless_link(&self, peek: &Peek) -> Result<Rc<RefCell<Link>>, Refusal> {
         let link = match &self.shared {
             Some(link) => Rc::clone(link),
             None => self.runtime.start_link(Clients::Anonymous).map_err(|err| {
                 tracing::error!("could not start the MCP server: {err}");
-                "could not start the MCP server"
+                Refusal::CHILD_START
             })?,
         };
         if !peek.initialize {
             link.borrow_mut().initialize_child(&self.protocol_version);
         }
         Ok(link)
-    }
-
-    fn session(&self, id: &str) -> Option<Rc<McpSession>> {
-        let session = self.sessions.borrow().get(id).cloned()?;
-        session.last_active.set(Instant::now());
-        self.runtime.touch(id);
-        Some(session)
     }
 
     async fn get(self: Rc<Self>, head: &RequestHead, conn: &mut Conn) -> Next {
@@ -445,7 +336,7 @@ impl StdioStreamable {
                 .await;
         }
         let version = match self.version_header(head) {
-            Ok(version) => version.unwrap_or_else(|| DEFAULT_VERSION.to_owned()),
+            Ok(version) => version.unwrap_or(DEFAULT_VERSION),
             Err(message) => {
                 return self
                     .front
@@ -454,22 +345,15 @@ impl StdioStreamable {
             }
         };
         let Some(id) = head.header_str("mcp-session-id") else {
-            let message = "Bad Request: Mcp-Session-Id header is required";
             return self
                 .front
-                .error(head, conn, 400, codes::SERVER_ERROR, message)
+                .refuse(head, conn, Refusal::SESSION_ID_REQUIRED)
                 .await;
         };
-        let Some(session) = self.session(id) else {
+        let Some(session) = self.sessions.get(id) else {
             return self
                 .front
-                .error(
-                    head,
-                    conn,
-                    404,
-                    codes::SESSION_NOT_FOUND,
-                    "Session not found",
-                )
+                .refuse(head, conn, Refusal::SESSION_NOT_FOUND)
                 .await;
         };
         let resume = head.header_str("last-event-id").and_then(parse_event_id);
@@ -481,7 +365,10 @@ impl StdioStreamable {
                 let standalone = stream.is_standalone();
                 if standalone && session.standalone_open.get() {
                     session.detach(stream);
-                    return self.conflict(head, conn).await;
+                    return self
+                        .front
+                        .refuse(head, conn, Refusal::STREAM_CONFLICT)
+                        .await;
                 }
                 self.front
                     .decorate(head, self.sse_response(Some(&session)))
@@ -494,33 +381,19 @@ impl StdioStreamable {
             }
             None => {
                 if session.standalone_open.get() {
-                    return self.conflict(head, conn).await;
+                    return self
+                        .front
+                        .refuse(head, conn, Refusal::STREAM_CONFLICT)
+                        .await;
                 }
                 // A new standalone stream replaces one that broke.
-                let old: Vec<SessionKey> = session
-                    .detached
-                    .borrow()
-                    .iter()
-                    .filter(|stream| stream.is_standalone())
-                    .map(|stream| stream.key)
-                    .collect();
-                for key in old {
-                    if let Some(stream) = session.take_detached(key) {
-                        session.link.borrow_mut().close_session(stream.key);
-                    }
-                }
+                session.close_detached_standalone();
                 let key = self.new_key();
                 let (outlet, frames) = outlet();
                 if !session.link.borrow_mut().open_session(key, outlet, true) {
                     return self
                         .front
-                        .error(
-                            head,
-                            conn,
-                            404,
-                            codes::SESSION_NOT_FOUND,
-                            "Session not found",
-                        )
+                        .refuse(head, conn, Refusal::SESSION_NOT_FOUND)
                         .await;
                 }
                 let stream = EventStream::new(key, frames, 0, self.replay_limit);
@@ -528,7 +401,7 @@ impl StdioStreamable {
                     .decorate(head, self.sse_response(Some(&session)))
                     .encode(&mut pending)
                     .ok();
-                if version.as_str() >= "2025-11-25" {
+                if version.primes_streams() {
                     let mut priming = Vec::new();
                     stream.prime(&mut priming);
                     supergateway_proto::http::encode_chunk(&mut pending, &priming);
@@ -549,51 +422,40 @@ impl StdioStreamable {
         }
     }
 
-    async fn conflict(&self, head: &RequestHead, conn: &mut Conn) -> Next {
-        let message = "Conflict: Only one SSE stream is allowed per session";
-        self.front
-            .error(head, conn, 409, codes::SERVER_ERROR, message)
-            .await
-    }
-
     async fn delete(&self, head: &RequestHead, conn: &mut Conn) -> Next {
         if !self.stateful {
             return self.front.method_not_allowed(head, conn, "POST").await;
         }
         let Some(id) = head.header_str("mcp-session-id") else {
-            let message = "Bad Request: Mcp-Session-Id header is required";
             return self
                 .front
-                .error(head, conn, 400, codes::SERVER_ERROR, message)
+                .refuse(head, conn, Refusal::SESSION_ID_REQUIRED)
                 .await;
         };
-        let removed = self.sessions.borrow_mut().remove(id);
-        let Some(session) = removed else {
+        if !self.sessions.end(id) {
             return self
                 .front
-                .error(
-                    head,
-                    conn,
-                    404,
-                    codes::SESSION_NOT_FOUND,
-                    "Session not found",
-                )
+                .refuse(head, conn, Refusal::SESSION_NOT_FOUND)
                 .await;
-        };
-        tracing::info!("session {} ended by the client", session.id);
-        end_session(&self.runtime, &session);
+        }
         self.front.send(head, conn, Response::new(200)).await
     }
 
     /// `MCP-Protocol-Version`, if given: must be one we speak.
-    fn version_header(&self, head: &RequestHead) -> Result<Option<String>, String> {
-        match head.header_str("mcp-protocol-version") {
-            None => Ok(None),
-            Some(version) if SUPPORTED_VERSIONS.contains(&version) => Ok(Some(version.to_owned())),
-            Some(version) => Err(format!(
-                "Bad Request: Unsupported protocol version: {version} (supported versions: {})",
-                SUPPORTED_VERSIONS.join(", ")
-            )),
+    fn version_header(&self, head: &RequestHead) -> Result<Option<ProtocolVersion>, String> {
+        let Some(text) = head.header_str("mcp-protocol-version") else {
+            return Ok(None);
+        };
+        match ProtocolVersion::parse(text) {
+            Some(version) if SUPPORTED_VERSIONS.contains(&version) => Ok(Some(version)),
+            _ => {
+                let supported: Vec<String> =
+                    SUPPORTED_VERSIONS.iter().map(ToString::to_string).collect();
+                Err(format!(
+                    "Bad Request: Unsupported protocol version: {text} (supported versions: {})",
+                    supported.join(", ")
+                ))
+            }
         }
     }
 
@@ -614,47 +476,6 @@ impl StdioStreamable {
         match session {
             Some(session) => response.header("mcp-session-id", session.id.as_bytes()),
             None => response,
-        }
-    }
-}
-
-/// Ends a session: its child is stopped (which closes its streams).
-fn end_session(runtime: &Runtime, session: &McpSession) {
-    runtime.unregister(&session.id);
-    session.detached.borrow_mut().clear();
-    if let Some(child) = session.link.borrow().child() {
-        child.stop_in_background();
-    }
-}
-
-/// Ends sessions idle for longer than `timeout`. An open GET stream without
-/// requests counts as idle.
-async fn expire_sessions(handler: Weak<StdioStreamable>, timeout: Duration) {
-    let every = timeout
-        .checked_div(4)
-        .unwrap_or(timeout)
-        .clamp(Duration::from_millis(50), Duration::from_secs(5));
-    loop {
-        Timer::after(every).await;
-        let Some(handler) = handler.upgrade() else {
-            return;
-        };
-        let now = Instant::now();
-        let expired: Vec<Rc<McpSession>> = handler
-            .sessions
-            .borrow()
-            .values()
-            .filter(|session| now.saturating_duration_since(session.last_active.get()) >= timeout)
-            .cloned()
-            .collect();
-        for session in expired {
-            handler.sessions.borrow_mut().remove(&session.id);
-            tracing::info!(
-                "session {} expired after {} ms idle",
-                session.id,
-                timeout.as_millis()
-            );
-            end_session(&handler.runtime, &session);
         }
     }
 }
@@ -698,7 +519,7 @@ fn peek(body: &[u8]) -> Result<Peek, MessageError> {
                 .protocol_version
                 .as_deref()
                 .filter(|_| initialize)
-                .map(str::to_owned);
+                .and_then(ProtocolVersion::parse);
             Ok(Peek {
                 initialize,
                 version,
@@ -715,7 +536,7 @@ fn peek(body: &[u8]) -> Result<Peek, MessageError> {
 impl StdioMode for StdioStreamable {
     fn session_count(&self) -> usize {
         if self.stateful {
-            self.sessions.borrow().len()
+            self.sessions.len()
         } else {
             self.open_requests.borrow().len()
         }
@@ -727,9 +548,7 @@ impl StdioMode for StdioStreamable {
             .as_ref()
             .map(|link| link.borrow().children())
             .unwrap_or_default();
-        for session in self.sessions.borrow().values() {
-            children.extend(session.link.borrow().children());
-        }
+        children.extend(self.sessions.children());
         children.extend(self.open_requests.borrow().values().flatten().cloned());
         children
     }

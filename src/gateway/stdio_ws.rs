@@ -63,6 +63,7 @@ use crate::gateway::{
 };
 use crate::http::response::Response;
 use crate::http::server::{Conn, Handler, Next, Request};
+use crate::rt;
 use crate::runtime::Runtime;
 use crate::telemetry;
 
@@ -177,12 +178,7 @@ impl StdioWs {
         let opened = open_client_session(self.shared.as_ref(), &self.runtime, &self.next_key);
         let ClientSession { route, key, frames } = match opened {
             Ok(session) => session,
-            Err((status, message)) => {
-                return self
-                    .front
-                    .error(head, conn, status, codes::SERVER_ERROR, message)
-                    .await;
-            }
+            Err(refusal) => return self.front.refuse(head, conn, refusal).await,
         };
         self.sessions.borrow_mut().insert(key, Rc::clone(&route));
         // The id the admin API and the logs know the socket by.
@@ -211,7 +207,7 @@ impl StdioWs {
             )
             .await;
             let span = tracing::info_span!("session", transport = "ws", id = %id);
-            end = telemetry::in_span(span, self.pump(&mut ws, key, &route, &frames)).await;
+            end = rt::in_span(span, self.pump(&mut ws, key, &route, &frames)).await;
             socket = Some(ws);
         }
 

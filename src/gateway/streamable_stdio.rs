@@ -33,8 +33,8 @@ use crate::gateway::local::{fail_all, InFlight, Stdin, Stdout};
 use crate::gateway::reverse::{cancel_notification, connect, wait_for_signal, MAX_EVENT_BYTES};
 use crate::gateway::sse_stdio;
 use crate::http::client::{Client, ClientResponse};
+use crate::http::LiveHeaders;
 use crate::rt;
-use crate::runtime::LiveHeaders;
 use crate::telemetry;
 
 /// Resumption attempts for one broken answer stream.

@@ -61,8 +61,8 @@ use supergateway_proto::http::{
 use supergateway_proto::url::Url;
 
 use self::transport::Stream;
+use crate::http::LiveHeaders;
 use crate::http::ReadBuf;
-use crate::runtime::LiveHeaders;
 
 /// Settings of a [`Client`].
 #[derive(Clone, Debug)]

@@ -2,8 +2,10 @@
 //! All parsing and framing is `supergateway_proto::http`.
 
 pub(crate) mod client;
+mod live_headers;
 mod read_buf;
 pub(crate) mod response;
 pub(crate) mod server;
 
+pub(crate) use live_headers::{HeaderSet, LiveHeaders};
 pub(crate) use read_buf::ReadBuf;

@@ -24,7 +24,6 @@ use supergateway_proto::jsonrpc::{codes, encode_error};
 use crate::http::response::Response;
 use crate::http::ReadBuf;
 use crate::rt;
-use crate::telemetry;
 
 /// Timeouts and bounds of the connection driver.
 #[derive(Clone, Debug)]
@@ -43,6 +42,9 @@ pub(crate) struct ServerOptions {
     pub(crate) write_timeout: Duration,
     /// Open connections at most; past it new ones get 503 and are closed.
     pub(crate) max_connections: usize,
+    /// The span each connection runs in, from the peer address: set by the
+    /// caller (the gateway) so the driver imports no telemetry of its own.
+    pub(crate) conn_span: fn(SocketAddr) -> tracing::Span,
 }
 
 /// One request with its whole body.
@@ -231,8 +233,8 @@ pub(crate) async fn serve<H: Handler>(
                 out: Vec::with_capacity(1024),
                 read_ahead: Vec::new(),
             };
-            let span = tracing::info_span!("conn", %peer);
-            telemetry::in_span(span, serve_connection(conn, &options, handler)).await;
+            let span = (options.conn_span)(peer);
+            rt::in_span(span, serve_connection(conn, &options, handler)).await;
         })
         .detach();
     }

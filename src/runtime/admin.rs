@@ -18,10 +18,9 @@ use std::rc::Rc;
 
 use serde_json::json;
 use smol::Task;
-use supergateway_proto::http::{Method, RequestHead};
+use supergateway_proto::http::{is_local_authority, Method, RequestHead};
 
 use crate::cli::Config;
-use crate::gateway::front::is_local_authority;
 use crate::gateway::server_options;
 use crate::http::response::Response;
 use crate::http::server::{self, Conn, Handler, Next, Request};

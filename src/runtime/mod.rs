@@ -17,7 +17,6 @@ pub(crate) mod update;
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -29,37 +28,9 @@ use crate::child::ChildSpec;
 use crate::cli::{Config, Input};
 use crate::gateway::link::{Clients, Link, SessionKey, RESTARTED};
 use crate::gateway::Route;
+use crate::http::{HeaderSet, LiveHeaders};
 
 pub(crate) use self::update::{FieldError, Overrides, Scope};
-
-/// A set of headers shared by reference (swapped whole, never edited).
-pub(crate) type HeaderSet = Rc<[(HeaderName, HeaderValue)]>;
-
-/// Headers changed at runtime, read on every request or response: one
-/// snapshot swapped whole on update (readers clone an `Rc`). `Debug` shows
-/// names only.
-#[derive(Clone, Default)]
-pub(crate) struct LiveHeaders(Rc<RefCell<HeaderSet>>);
-
-impl LiveHeaders {
-    /// The headers now.
-    pub(crate) fn snapshot(&self) -> HeaderSet {
-        Rc::clone(&self.0.borrow())
-    }
-
-    fn set(&self, headers: Vec<(HeaderName, HeaderValue)>) {
-        *self.0.borrow_mut() = Rc::from(headers);
-    }
-}
-
-impl fmt::Debug for LiveHeaders {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let snapshot = self.snapshot();
-        f.debug_list()
-            .entries(snapshot.iter().map(|(name, _)| name.as_str()))
-            .finish()
-    }
-}
 
 /// Why an update was refused.
 #[derive(Debug)]

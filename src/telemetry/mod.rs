@@ -173,19 +173,6 @@ impl<S: Subscriber> Layer<S> for GlobalFilter {
     }
 }
 
-/// Runs `future` inside `span` (entered while it is polled). Unlike `tracing::Instrument`, the
-/// span is not entered to drop the future: tasks still pending when the process exits are
-/// dropped with the executor during thread-local destruction, where entering a span (the
-/// registry's per-thread span stack) would panic.
-pub(crate) async fn in_span<F: std::future::Future>(span: tracing::Span, future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    std::future::poll_fn(|cx| {
-        let _entered = span.enter();
-        future.as_mut().poll(cx)
-    })
-    .await
-}
-
 /// Where local logs go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Stream {

@@ -17,6 +17,9 @@
 //!   [`parse_header_line`] validate user-configured headers once.
 //! - [`HttpError::status`] is the one error → status mapping.
 //! - [`Limits`] holds every size bound.
+//! - [`is_local_authority`], [`is_local_origin`] and [`is_loopback_host`]
+//!   say whether a Host, an Origin or a bind address names this machine
+//!   (the DNS-rebinding check; the policy is the caller's).
 //!
 //! URLs (the client's targets and Host values) are in [`crate::url`].
 //!
@@ -48,6 +51,7 @@
 //! | Quadratic re-scan | each byte scanned once; httparse runs once per head | | `head::each_byte_is_scanned_once` |
 //! | Target | origin-form, absolute-form `http://` (authority = Host), `*` for OPTIONS; no `#`, `\`, NUL, controls, non-ASCII; ≤ `target_bytes` | 400 / 414 | `head::accept_targets`, `head::reject_targets`, `head::target_length_limit` |
 //! | Host | HTTP/1.1: exactly one, non-empty, no `@ / ,`, whitespace, controls | 400 | `head::accept_hosts`, `head::reject_hosts` |
+//! | DNS rebinding | local Host/Origin: `localhost` (any case, no trailing dot) or a loopback IP literal, port 1–5 digits, no userinfo; Origin `http`/`https` without path, `null` not local | 403 (caller's policy) | `local::accept_local_authorities`, `local::reject_local_authorities`, `local::accept_local_origins`, `local::reject_local_origins`, `local::loopback_binds` |
 //! | Outbound injection | header names are tokens; values have no CR, LF, NUL (RUSTSEC-2024-0009); conflicting framing headers | `finish` fails, `out` unchanged | `response::reject_header`, `response::framing_conflicts` |
 //! | Pre-allocation | `prealloc_hint` ≤ `prealloc_bytes` whatever Content-Length says | | `body::prealloc_hint_is_capped` |
 //! | Resumability | split-at-every-byte and byte-at-a-time equivalence | | `head::split_at_every_byte`, `body::split_at_every_byte`, `props::chunked_round_trip`, `response_head::split_at_every_byte`, `response_head::response_bodies_split_at_every_byte` |
@@ -73,6 +77,7 @@ mod error;
 mod framing;
 mod head;
 mod limits;
+mod local;
 mod reader;
 mod request;
 mod request_writer;
@@ -88,6 +93,7 @@ pub use error::HttpError;
 pub use framing::{BodyFraming, ContentLength, ResponseFraming};
 pub use head::HeadDecoder;
 pub use limits::Limits;
+pub use local::{is_local_authority, is_local_origin, is_loopback_host};
 pub use request::{Method, RequestHead, Version};
 pub use request_writer::RequestHeadWriter;
 pub use response::{parse_header_line, reason_phrase, HeaderName, HeaderValue, ResponseHeadWriter};

@@ -256,6 +256,11 @@ pub struct HeaderName(String);
 
 impl HeaderName {
     /// Checks `s` and keeps it as given (case preserved).
+    ///
+    /// # Errors
+    ///
+    /// [`HttpError::InvalidHeader`] when `s` is empty or holds a byte that
+    /// is not a `tchar` (space, `:`, controls, non-ASCII...).
     pub fn new(s: &str) -> Result<Self, HttpError> {
         check_name(s)?;
         Ok(Self(s.to_owned()))
@@ -298,6 +303,11 @@ pub struct HeaderValue(Vec<u8>);
 
 impl HeaderValue {
     /// Checks `v` and keeps it as given.
+    ///
+    /// # Errors
+    ///
+    /// [`HttpError::InvalidHeader`] when `v` holds CR, LF, NUL or another
+    /// control byte but HTAB (DEL and bytes ≥ 0x80 are kept).
     pub fn new(v: &[u8]) -> Result<Self, HttpError> {
         check_value(v)?;
         Ok(Self(v.to_vec()))

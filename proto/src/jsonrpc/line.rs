@@ -83,7 +83,9 @@ impl LineDecoder {
     }
 
     /// Consumes `input` up to and including the next LF and returns the line
-    /// it ends, or consumes all of it and returns [`Line::NeedMore`].
+    /// it ends, or consumes all of it and returns [`Line::NeedMore`]. A line
+    /// over `max_line` is never buffered past the limit: its bytes are
+    /// dropped as they arrive and its LF yields [`Line::Oversize`].
     ///
     /// Returns `(consumed, line)`, `consumed ≤ input.len()`.
     pub fn decode<'a>(&'a mut self, input: &'a [u8]) -> (usize, Line<'a>) {

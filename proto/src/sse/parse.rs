@@ -186,7 +186,9 @@ impl SseParser {
         &self.fields.last_id
     }
 
-    /// The latest valid `retry` value, in milliseconds.
+    /// The latest valid `retry` value, in milliseconds. A `retry` that is
+    /// not all ASCII digits, or does not fit a `u64`, is ignored (the
+    /// previous value stays), as the SSE specification says.
     pub fn retry_ms(&self) -> Option<u64> {
         self.fields.retry
     }

@@ -7,6 +7,7 @@
 mod body;
 mod framing;
 mod head;
+mod local;
 mod props;
 mod request_writer;
 mod response;
