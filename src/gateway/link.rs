@@ -53,7 +53,6 @@ pub(crate) fn configure(session_bytes: usize, budget: usize) {
 }
 
 /// The process-wide budget (the HTTP driver charges request bodies to it).
-#[expect(dead_code, reason = "wired to the HTTP driver in the next commits")]
 pub(crate) fn budget() -> Budget {
     SETTINGS.with(|settings| settings.borrow().1.clone())
 }

@@ -20,6 +20,7 @@ use supergateway_proto::http::{
     BodyDecoder, BodyFraming, HeadDecoder, HttpError, Limits, RequestHead,
 };
 use supergateway_proto::jsonrpc::{codes, encode_error};
+use supergateway_proto::relay::Budget;
 
 use crate::http::response::Response;
 use crate::http::ReadBuf;
@@ -45,12 +46,53 @@ pub(crate) struct ServerOptions {
     /// The span each connection runs in, from the peer address: set by the
     /// caller (the gateway) so the driver imports no telemetry of its own.
     pub(crate) conn_span: fn(SocketAddr) -> tracing::Span,
+    /// The process-wide byte budget request bodies are charged to while
+    /// they are read and handled (`None`: not charged). A body that does
+    /// not fit is answered 503 and the connection closed.
+    pub(crate) budget: Option<Budget>,
 }
 
 /// One request with its whole body.
 pub(crate) struct Request {
     pub(crate) head: RequestHead,
     pub(crate) body: Vec<u8>,
+    /// The body's share of the budget, given back when the request is
+    /// dropped (after its handler).
+    _charge: Charge,
+}
+
+/// Bytes charged to a budget, given back on drop.
+#[derive(Default)]
+struct Charge {
+    budget: Option<Budget>,
+    bytes: usize,
+}
+
+impl Charge {
+    /// Charges the growth of a body to `bytes` in all; false when the
+    /// budget cannot take it.
+    fn grow_to(&mut self, bytes: usize) -> bool {
+        let Some(budget) = &self.budget else {
+            return true;
+        };
+        let more = bytes.saturating_sub(self.bytes);
+        if more == 0 {
+            return true;
+        }
+        if budget.try_charge(more).is_err() {
+            return false;
+        }
+        self.bytes = bytes;
+        true
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        if let Some(budget) = &self.budget {
+            budget.release(self.bytes);
+        }
+    }
 }
 
 /// What the connection does after a handler returns.
@@ -270,6 +312,8 @@ enum ReadError {
     Http(HttpError),
     /// A phase deadline passed mid-request: 408, then close.
     Timeout,
+    /// The body does not fit the process-wide budget: 503, then close.
+    OverBudget,
 }
 
 async fn serve_connection<H: Handler>(mut conn: Conn, options: &ServerOptions, handler: Rc<H>) {
@@ -280,6 +324,19 @@ async fn serve_connection<H: Handler>(mut conn: Conn, options: &ServerOptions, h
         let request = match read_request(&conn, &mut buf, &mut decoder, options).await {
             Ok(request) => request,
             Err(ReadError::Closed) => return,
+            Err(ReadError::OverBudget) => {
+                tracing::warn!(
+                    "request body refused: the gateway's memory budget (--maxBufferedBytes) is full (503)"
+                );
+                let mut out = Vec::new();
+                error_response(
+                    &mut out,
+                    503,
+                    "the gateway is busy: its memory budget is full; try again later",
+                );
+                let _ = conn.write(&out).await;
+                return;
+            }
             Err(ReadError::Timeout) => {
                 tracing::info!("slow client: request not received in time (408)");
                 let mut out = Vec::new();
@@ -359,8 +416,13 @@ async fn read_request(
         return Ok(Request {
             head,
             body: Vec::new(),
+            _charge: Charge::default(),
         });
     }
+    let mut charge = Charge {
+        budget: options.budget.clone(),
+        bytes: 0,
+    };
     if head.expect_continue() {
         conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             .await
@@ -373,6 +435,9 @@ async fn read_request(
                 .decode(buf.filled(), &mut body)
                 .map_err(ReadError::Http)?;
             buf.consume(progress.consumed);
+            if !charge.grow_to(body.capacity()) {
+                return Err(ReadError::OverBudget);
+            }
             if progress.done {
                 return Ok(());
             }
@@ -387,7 +452,11 @@ async fn read_request(
         Err(ReadError::Timeout)
     })
     .await?;
-    Ok(Request { head, body })
+    Ok(Request {
+        head,
+        body,
+        _charge: charge,
+    })
 }
 
 /// A complete error response that closes the connection: the status, and a

@@ -44,6 +44,9 @@ pub(crate) fn start(config: &Config, port: u16, runtime: Rc<Runtime>) -> Result<
     let mut options = server_options(config);
     options.max_body_bytes = u64::try_from(MAX_BODY_BYTES).unwrap_or(u64::MAX);
     options.max_connections = MAX_CONNECTIONS;
+    // Its bodies are small (64 KiB) and few: the administrator is never
+    // refused because clients filled the main budget.
+    options.budget = None;
     let admin = Rc::new(Admin {
         runtime,
         token: config.runtime_admin_token.clone(),
