@@ -65,7 +65,7 @@ fn bodies_being_read_are_charged_to_the_process_budget() {
     drop(first);
     drop(second);
     common::eventually("the budget to come back", || {
-        let mut stream = start_post(&gateway);
+        let stream = start_post(&gateway);
         stream
             .set_read_timeout(Some(std::time::Duration::from_millis(300)))
             .unwrap();
