@@ -50,7 +50,7 @@ async fn run(config: Rc<Config>) -> i32 {
     reaper::start();
     let runtime = runtime::Runtime::new(&config);
     // The admin API and the terminal prompt run while these are kept.
-    let _runtime_tasks = match runtime::start(&config, &runtime) {
+    let _runtime_tasks = match runtime::start(&config, gateway::server_options(&config), &runtime) {
         Ok(tasks) => tasks,
         Err(why) => {
             tracing::error!("{why}");

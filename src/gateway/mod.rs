@@ -14,6 +14,7 @@ pub(crate) mod stdio_ws;
 pub(crate) mod streamable_stdio;
 
 use std::cell::{Cell, RefCell};
+use std::io;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -23,13 +24,13 @@ use futures_lite::{FutureExt, StreamExt};
 use smol::channel;
 use supergateway_proto::http::Limits;
 
-use crate::child::Child;
+use crate::child::{Child, ChildSpec};
 use crate::cli::Config;
-use crate::gateway::link::{outlet, Clients, Inbox, Link, SessionKey};
+use crate::gateway::link::{outlet, Clients, Inbox, Link, SessionKey, RESTARTED};
 use crate::gateway::refusal::Refusal;
 use crate::http::server::{self, Handler, ServerOptions};
 use crate::rt;
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, ServedChild, ServedSession};
 
 /// How long streams get to deliver their last messages after the shared
 /// child exited, before the gateway exits with the child's code.
@@ -87,6 +88,61 @@ impl Route {
     }
 }
 
+/// The runtime's handle on a link's child.
+pub(crate) struct LinkHandle(pub(crate) Rc<RefCell<Link>>);
+
+impl ServedChild for LinkHandle {
+    fn spec(&self) -> ChildSpec {
+        self.0.borrow().spec().clone()
+    }
+
+    fn restart(&self, spec: &ChildSpec) -> io::Result<()> {
+        Link::restart(&self.0, spec)
+    }
+
+    fn pid(&self) -> Option<i32> {
+        self.0.borrow().child().and_then(Child::pid)
+    }
+
+    fn identity(&self) -> usize {
+        Rc::as_ptr(&self.0).cast::<()>() as usize
+    }
+}
+
+/// The runtime's handle on a session: the route to its link and its key.
+pub(crate) struct RoutedSession {
+    pub(crate) route: Rc<Route>,
+    pub(crate) key: SessionKey,
+}
+
+impl ServedSession for RoutedSession {
+    fn child(&self) -> Rc<dyn ServedChild> {
+        Rc::new(LinkHandle(self.route.link()))
+    }
+
+    fn move_to_own_child(&self, spec: &ChildSpec) -> io::Result<bool> {
+        let shared = self.route.link();
+        let replay = shared.borrow().replay_request();
+        let own = Link::start_replaying(spec, Clients::Separate, replay, |_| {})?;
+        let moved = shared.borrow_mut().detach_session(self.key, RESTARTED);
+        let Some(moved) = moved else {
+            if let Some(child) = own.borrow().child() {
+                child.stop_in_background();
+            }
+            return Ok(false);
+        };
+        own.borrow_mut().open_moved(self.key, moved);
+        self.route.set(own);
+        Ok(true)
+    }
+}
+
+/// Starts a child that belongs to one session (`--childPerSession`, a
+/// stateful Streamable HTTP session), with the runtime's defaults.
+pub(crate) fn start_link(runtime: &Runtime, clients: Clients) -> io::Result<Rc<RefCell<Link>>> {
+    Link::start(&runtime.child_spec(), clients, |_| {})
+}
+
 /// A client session of a mode whose clients are separate (SSE, WebSocket):
 /// on the shared child's link, or on a new child of its own.
 pub(crate) struct ClientSession {
@@ -105,7 +161,7 @@ pub(crate) fn open_client_session(
 ) -> Result<ClientSession, Refusal> {
     let link = match shared {
         Some(link) => Rc::clone(link),
-        None => runtime.start_link(Clients::Separate).map_err(|err| {
+        None => start_link(runtime, Clients::Separate).map_err(|err| {
             tracing::error!("could not start the MCP server: {err}");
             Refusal::CHILD_START
         })?,
@@ -185,7 +241,11 @@ pub(crate) async fn run_stdio<H: StdioMode>(
             }
         },
     };
-    runtime.set_shared(shared.clone());
+    runtime.set_shared(
+        shared
+            .clone()
+            .map(|link| Rc::new(LinkHandle(link)) as Rc<dyn ServedChild>),
+    );
     let handler = make(shared);
     let server = rt::spawn(server::serve(
         listener,

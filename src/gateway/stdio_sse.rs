@@ -23,7 +23,9 @@ use crate::child::Child;
 use crate::cli::Config;
 use crate::gateway::front::Front;
 use crate::gateway::link::{ClientError, Frame, Inbox, Link, SessionKey};
-use crate::gateway::{open_client_session, session_id, ClientSession, Route, StdioMode};
+use crate::gateway::{
+    open_client_session, session_id, ClientSession, Route, RoutedSession, StdioMode,
+};
 use crate::http::response::Response;
 use crate::http::server::{keep_alive_ticks, Conn, Handler, Next, Request};
 use crate::rt;
@@ -102,7 +104,11 @@ impl StdioSse {
                 route: Rc::clone(&route),
             },
         );
-        self.runtime.register(&id, "sse", key, Rc::clone(&route));
+        let served = RoutedSession {
+            route: Rc::clone(&route),
+            key,
+        };
+        self.runtime.register(&id, "sse", Rc::new(served));
         tracing::info!("SSE session {id} opened by {}", conn.peer());
 
         let response = Response::new(200)

@@ -16,6 +16,7 @@
 
 mod sessions;
 
+use crate::gateway::start_link;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -313,7 +314,7 @@ impl StdioStreamable {
     fn stateless_link(&self, peek: &Peek) -> Result<Rc<RefCell<Link>>, Refusal> {
         let link = match &self.shared {
             Some(link) => Rc::clone(link),
-            None => self.runtime.start_link(Clients::Anonymous).map_err(|err| {
+            None => start_link(&self.runtime, Clients::Anonymous).map_err(|err| {
                 tracing::error!("could not start the MCP server: {err}");
                 Refusal::CHILD_START
             })?,

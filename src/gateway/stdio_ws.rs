@@ -59,7 +59,7 @@ use crate::cli::Config;
 use crate::gateway::front::Front;
 use crate::gateway::link::{ClientError, Frame, Inbox, Link, SessionKey};
 use crate::gateway::{
-    open_client_session, server_options, session_id, ClientSession, Route, StdioMode,
+    open_client_session, server_options, session_id, ClientSession, Route, RoutedSession, StdioMode,
 };
 use crate::http::response::Response;
 use crate::http::server::{Conn, Handler, Next, Request};
@@ -183,7 +183,11 @@ impl StdioWs {
         self.sessions.borrow_mut().insert(key, Rc::clone(&route));
         // The id the admin API and the logs know the socket by.
         let id = session_id::new();
-        self.runtime.register(&id, "ws", key, Rc::clone(&route));
+        let served = RoutedSession {
+            route: Rc::clone(&route),
+            key,
+        };
+        self.runtime.register(&id, "ws", Rc::new(served));
 
         let accept = accept_key(client_key);
         let mut response = Response::new(101)

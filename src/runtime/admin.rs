@@ -21,9 +21,8 @@ use smol::Task;
 use supergateway_proto::http::{is_local_authority, Method, RequestHead};
 
 use crate::cli::Config;
-use crate::gateway::server_options;
 use crate::http::response::Response;
-use crate::http::server::{self, Conn, Handler, Next, Request};
+use crate::http::server::{self, Conn, Handler, Next, Request, ServerOptions};
 use crate::rt;
 use crate::runtime::update::{self, constant_time_eq, Scope, MAX_BODY_BYTES};
 use crate::runtime::{ok_reply, Runtime};
@@ -32,7 +31,12 @@ use crate::runtime::{ok_reply, Runtime};
 const MAX_CONNECTIONS: usize = 16;
 
 /// Binds 127.0.0.1:`port` and serves the API on a task.
-pub(crate) fn start(config: &Config, port: u16, runtime: Rc<Runtime>) -> Result<Task<()>, String> {
+pub(crate) fn start(
+    config: &Config,
+    mut options: ServerOptions,
+    port: u16,
+    runtime: Rc<Runtime>,
+) -> Result<Task<()>, String> {
     let listener = server::bind_quiet("127.0.0.1", port).map_err(|err| {
         format!("cannot listen on 127.0.0.1:{port} for --runtimeAdminPort: {err}")
     })?;
@@ -41,7 +45,6 @@ pub(crate) fn start(config: &Config, port: u16, runtime: Rc<Runtime>) -> Result<
         .local_addr()
         .map_err(|err| format!("--runtimeAdminPort: {err}"))?;
     tracing::info!("Runtime admin API on http://{local}");
-    let mut options = server_options(config);
     options.max_body_bytes = u64::try_from(MAX_BODY_BYTES).unwrap_or(u64::MAX);
     options.max_connections = MAX_CONNECTIONS;
     // Its bodies are small (64 KiB) and few: the administrator is never

@@ -13,6 +13,7 @@
 
 pub(crate) mod admin;
 pub(crate) mod prompt;
+pub(crate) mod served;
 pub(crate) mod update;
 
 use std::cell::{Cell, RefCell};
@@ -26,9 +27,10 @@ use supergateway_proto::http::{HeaderName, HeaderValue};
 
 use crate::child::ChildSpec;
 use crate::cli::{Config, Input};
-use crate::gateway::link::{Clients, Link, SessionKey, RESTARTED};
-use crate::gateway::Route;
+use crate::http::server::ServerOptions;
 use crate::http::{HeaderSet, LiveHeaders};
+
+pub(crate) use self::served::{ServedChild, ServedSession};
 
 pub(crate) use self::update::{FieldError, Overrides, Scope};
 
@@ -76,9 +78,7 @@ struct Entry {
     transport: &'static str,
     created: SystemTime,
     last_active: Cell<SystemTime>,
-    /// The session's key in its link.
-    key: SessionKey,
-    route: Rc<Route>,
+    session: Rc<dyn ServedSession>,
     overrides: Overrides,
 }
 
@@ -88,8 +88,8 @@ pub(crate) struct Runtime {
     base_command: Option<String>,
     defaults: RefCell<Overrides>,
     sessions: RefCell<BTreeMap<String, Entry>>,
-    /// The shared child's link, in the modes that have one.
-    shared: RefCell<Option<Rc<RefCell<Link>>>>,
+    /// The shared child, in the modes that have one.
+    shared: RefCell<Option<Rc<dyn ServedChild>>>,
     /// `--header` values and the default runtime headers merged (runtime
     /// wins by name): what every response (forward) or request (reverse)
     /// carries.
@@ -124,15 +124,9 @@ impl Runtime {
         self.spec_for(None)
     }
 
-    /// Starts a child that belongs to one session (`--childPerSession`, a
-    /// stateful Streamable HTTP session), with the defaults.
-    pub(crate) fn start_link(&self, clients: Clients) -> std::io::Result<Rc<RefCell<Link>>> {
-        Link::start(&self.child_spec(), clients, |_| {})
-    }
-
-    /// The shared child's link (restarted when the defaults change).
-    pub(crate) fn set_shared(&self, link: Option<Rc<RefCell<Link>>>) {
-        *self.shared.borrow_mut() = link;
+    /// The shared child (restarted when the defaults change).
+    pub(crate) fn set_shared(&self, child: Option<Rc<dyn ServedChild>>) {
+        *self.shared.borrow_mut() = child;
     }
 
     /// The headers every response (forward modes) or request (reverse
@@ -164,8 +158,7 @@ impl Runtime {
         &self,
         id: &str,
         transport: &'static str,
-        key: SessionKey,
-        route: Rc<Route>,
+        session: Rc<dyn ServedSession>,
     ) {
         let now = SystemTime::now();
         self.sessions.borrow_mut().insert(
@@ -174,8 +167,7 @@ impl Runtime {
                 transport,
                 created: now,
                 last_active: Cell::new(now),
-                key,
-                route,
+                session,
                 overrides: Overrides::default(),
             },
         );
@@ -229,42 +221,46 @@ impl Runtime {
         }
         let mut restarted = false;
         let shared = self.shared.borrow().clone();
-        if let Some(link) = &shared {
+        if let Some(child) = &shared {
             let spec = self.child_spec();
-            if *link.borrow().spec() != spec {
+            if child.spec() != spec {
                 tracing::info!("restarting the shared MCP server (runtime defaults changed)");
-                Link::restart(link, &spec).map_err(|err| UpdateError::Spawn(err.to_string()))?;
+                child
+                    .restart(&spec)
+                    .map_err(|err| UpdateError::Spawn(err.to_string()))?;
                 restarted = true;
             }
         }
         // Children of single sessions, with the new defaults under their
         // own overrides.
-        let own: Vec<(String, Rc<RefCell<Link>>, ChildSpec)> = self
+        let own: Vec<(String, Rc<dyn ServedChild>, ChildSpec)> = self
             .sessions
             .borrow()
             .iter()
             .filter_map(|(id, entry)| {
-                let link = entry.route.link();
-                let is_shared = shared.as_ref().is_some_and(|s| Rc::ptr_eq(s, &link));
+                let child = entry.session.child();
+                let is_shared = shared.as_ref().is_some_and(|s| s.is(&*child));
                 let spec = self.spec_for(Some(&entry.overrides));
-                (!is_shared && *link.borrow().spec() != spec).then(|| (id.clone(), link, spec))
+                (!is_shared && child.spec() != spec).then(|| (id.clone(), child, spec))
             })
             .collect();
-        for (id, link, spec) in own {
+        for (id, child, spec) in own {
             tracing::info!("restarting session {id}'s MCP server (runtime defaults changed)");
-            Link::restart(&link, &spec).map_err(|err| UpdateError::Spawn(err.to_string()))?;
+            child
+                .restart(&spec)
+                .map_err(|err| UpdateError::Spawn(err.to_string()))?;
             restarted = true;
         }
         Ok(restarted)
     }
 
     fn apply_session(&self, id: &str, update: &Overrides) -> Result<bool, UpdateError> {
-        let (key, route, overrides) = {
+        let (session, overrides) = {
             let sessions = self.sessions.borrow();
             let entry = sessions.get(id).ok_or(UpdateError::UnknownSession)?;
             let mut overrides = entry.overrides.clone();
             overrides.apply(update);
-            (entry.key, Rc::clone(&entry.route), overrides)
+            (Rc::clone(&entry.session), overrides)
         };
         tracing::info!(
             "runtime update of session {id}: {} (now {})",
@@ -281,35 +277,25 @@ impl Runtime {
             return Ok(false);
         }
         let spec = self.spec_for(Some(&overrides));
-        let link = route.link();
-        if *link.borrow().spec() == spec {
+        let child = session.child();
+        if child.spec() == spec {
             return Ok(false);
         }
         let shared = self.shared.borrow().clone();
-        match shared {
-            Some(shared) if Rc::ptr_eq(&shared, &link) => {
-                // The session leaves the shared child for one of its own,
-                // initialised as the shared one was; its stream stays open.
-                tracing::info!("session {id} gets an MCP server of its own (runtime override)");
-                let replay = shared.borrow().replay_request();
-                let own = Link::start_replaying(&spec, Clients::Separate, replay, |_| {})
-                    .map_err(|err| UpdateError::Spawn(err.to_string()))?;
-                let outlet = shared.borrow_mut().detach_session(key, RESTARTED);
-                let Some(outlet) = outlet else {
-                    // The session ended meanwhile (a client too slow).
-                    if let Some(child) = own.borrow().child() {
-                        child.stop_in_background();
-                    }
-                    return Ok(false);
-                };
-                own.borrow_mut().open_moved(key, outlet);
-                route.set(own);
-            }
-            _ => {
-                tracing::info!("restarting session {id}'s MCP server (runtime override)");
-                Link::restart(&link, &spec).map_err(|err| UpdateError::Spawn(err.to_string()))?;
-            }
+        if shared.is_some_and(|shared| shared.is(&*child)) {
+            // The session leaves the shared child for one of its own,
+            // initialised as the shared one was; its stream stays open.
+            tracing::info!("session {id} gets an MCP server of its own (runtime override)");
+            let moved = session
+                .move_to_own_child(&spec)
+                .map_err(|err| UpdateError::Spawn(err.to_string()))?;
+            // Not moved: the session ended meanwhile (a client too slow).
+            return Ok(moved);
         }
+        tracing::info!("restarting session {id}'s MCP server (runtime override)");
+        child
+            .restart(&spec)
+            .map_err(|err| UpdateError::Spawn(err.to_string()))?;
         Ok(true)
     }
 
@@ -321,9 +307,9 @@ impl Runtime {
             .borrow()
             .iter()
             .map(|(id, entry)| {
-                let link = entry.route.link();
-                let own_child = !shared.as_ref().is_some_and(|s| Rc::ptr_eq(s, &link));
-                let pid = link.borrow().child().and_then(crate::child::Child::pid);
+                let child = entry.session.child();
+                let own_child = !shared.as_ref().is_some_and(|s| s.is(&*child));
+                let pid = child.pid();
                 json!({
                     "id": id,
                     "transport": entry.transport,
@@ -335,9 +321,7 @@ impl Runtime {
                 })
             })
             .collect();
-        let shared_pid = shared
-            .as_ref()
-            .and_then(|link| link.borrow().child().and_then(crate::child::Child::pid));
+        let shared_pid = shared.as_ref().and_then(|child| child.pid());
         json!({
             "defaults": self.defaults.borrow().describe(),
             "shared_child_pid": shared_pid,
@@ -432,10 +416,16 @@ fn unix_ms(time: SystemTime) -> u64 {
 /// Starts what `--runtimeAdminPort` and `--runtimePrompt` ask for; the
 /// tasks run while they are kept. On failure, the one-line reason (the
 /// gateway then exits with status 1).
-pub(crate) fn start(config: &Config, runtime: &Rc<Runtime>) -> Result<Vec<Task<()>>, String> {
+/// `options`: the main port's connection settings, which the admin API
+/// starts from.
+pub(crate) fn start(
+    config: &Config,
+    options: ServerOptions,
+    runtime: &Rc<Runtime>,
+) -> Result<Vec<Task<()>>, String> {
     let mut tasks = Vec::new();
     if let Some(port) = config.runtime_admin_port {
-        tasks.push(admin::start(config, port, Rc::clone(runtime))?);
+        tasks.push(admin::start(config, options, port, Rc::clone(runtime))?);
     }
     if config.runtime_prompt {
         tasks.push(prompt::start(Rc::clone(runtime))?);

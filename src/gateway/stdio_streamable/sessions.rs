@@ -4,6 +4,7 @@
 //! resumption. Sessions end on DELETE, on `--sessionTimeout` idleness, or
 //! when the store is dropped with the handler.
 
+use crate::gateway::{start_link, RoutedSession};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
@@ -79,7 +80,7 @@ impl Sessions {
         if self.by_id.borrow().len() >= self.max {
             return Err(Refusal::TOO_MANY_SESSIONS);
         }
-        let link = self.runtime.start_link(Clients::One).map_err(|err| {
+        let link = start_link(&self.runtime, Clients::One).map_err(|err| {
             tracing::error!("could not start the MCP server: {err}");
             Refusal::CHILD_START
         })?;
@@ -92,8 +93,12 @@ impl Sessions {
         });
         tracing::info!("session {} started", session.id);
         // A session's child is its own: the key is not used.
+        let served = RoutedSession {
+            route: Route::new(link),
+            key: 0,
+        };
         self.runtime
-            .register(&session.id, "streamableHttp", 0, Route::new(link));
+            .register(&session.id, "streamableHttp", Rc::new(served));
         self.by_id
             .borrow_mut()
             .insert(session.id.clone(), Rc::clone(&session));
