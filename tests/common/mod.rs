@@ -86,6 +86,14 @@ pub fn fixture() -> String {
     path.to_string_lossy().into_owned()
 }
 
+/// The gateway binary the tests run: this build's, or the one named by
+/// the `SG_BIN` environment variable when it is set (to run a test file
+/// against another build, e.g. an older commit's, to show that a
+/// regression test fails there).
+pub fn binary() -> std::ffi::OsString {
+    std::env::var_os("SG_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_supergateway").into())
+}
+
 /// A running gateway.
 pub struct Gateway {
     pub child: Child,
@@ -113,17 +121,12 @@ impl Gateway {
     pub fn start_wrapped(wrapper: &[&str], args: &[&str]) -> Self {
         let (program, rest) = wrapper.split_first().unwrap();
         let mut command = Command::new(program);
-        command.args(rest).arg(env!("CARGO_BIN_EXE_supergateway"));
+        command.args(rest).arg(binary());
         Self::spawn(command, args, &[], "0")
     }
 
     fn start_full(args: &[&str], env: &[(&str, &str)], port: &str) -> Self {
-        Self::spawn(
-            Command::new(env!("CARGO_BIN_EXE_supergateway")),
-            args,
-            env,
-            port,
-        )
+        Self::spawn(Command::new(binary()), args, env, port)
     }
 
     fn spawn(mut command: Command, args: &[&str], env: &[(&str, &str)], port: &str) -> Self {
