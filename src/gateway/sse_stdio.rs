@@ -206,9 +206,10 @@ impl Bridge {
         while let Ok(line) = queue.recv().await {
             let endpoint = self.state.borrow().endpoint.clone();
             let Some(endpoint) = endpoint else {
-                // Queued before the stream dropped: hold it for the next
-                // session, or refuse it now.
-                self.post(line);
+                // Queued for a session that is gone with its stream (whose
+                // requests have had their error): never sent to the next one,
+                // whose answer would be a second one.
+                self.refuse(&line, "the connection to the MCP server was lost");
                 continue;
             };
             let span = telemetry::client_span(&line, "sse", endpoint.host());
