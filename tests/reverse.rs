@@ -17,6 +17,7 @@ use std::net::TcpListener;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use common::{fixture, tool_text, Gateway, WAIT};
 use serde_json::{json, Value};
@@ -501,4 +502,303 @@ fn https_with_a_private_ca_from_ssl_cert_file() {
         .unwrap()
         .to_ascii_lowercase();
     assert!(message.contains("certificate"), "{message}");
+}
+
+// Issue 13 item 4: a credential in a bridge URL is never logged.
+
+/// Checks that `log` never shows `secret`, and shows the URL redacted.
+fn assert_redacted(log: &str, secret: &str, shown: &str) {
+    assert!(!log.contains(secret), "the secret was logged:\n{log}");
+    assert!(log.contains(shown), "expected {shown:?} in the log:\n{log}");
+}
+
+#[test]
+fn sse_bridge_logs_urls_without_their_query_values() {
+    let gw = forward("sse", &[]);
+    let url = format!("http://{}/sse?api_key=SECRET-4a", gw.addr);
+    let mut local = Local::start(&["--sse", &url, "--logLevel", "debug"]);
+    local.initialize();
+    let (before, pong) = local.call(json!(1), "ping", json!({}));
+    assert_eq!((before, &pong["result"]), (vec![], &json!({})), "{pong}");
+    let log = local.log();
+    let addr = gw.addr;
+    assert_redacted(
+        &log,
+        "SECRET-4a",
+        &format!("SSE→stdio: connecting to http://{addr}/sse?api_key=…"),
+    );
+    // the endpoint's session id is a credential for the session too
+    assert!(
+        log.contains(&format!("messages go to http://{addr}/message?sessionId=…")),
+        "{log}"
+    );
+}
+
+#[test]
+fn sse_bridge_redacts_the_refused_endpoint_line() {
+    let gw = forward("sse", &["--baseUrl", "http://127.0.0.2:9"]);
+    let url = format!("http://{}/sse?api_key=SECRET-4b", gw.addr);
+    let mut local = Local::start(&["--sse", &url, "--requestTimeout", "500"]);
+    local.send(&json!({"jsonrpc":"2.0","id":1,"method":"ping"}));
+    let answer = local.recv();
+    assert_eq!(answer["error"]["code"], json!(-32001), "{answer}");
+    assert_redacted(
+        &local.log(),
+        "SECRET-4b",
+        &format!(
+            "refused the server's endpoint http://127.0.0.2:9/message?sessionId=…: \
+             not on the origin of http://{}/sse?api_key=…",
+            gw.addr
+        ),
+    );
+}
+
+#[test]
+fn streamable_bridge_logs_urls_without_their_query_values() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/mcp?api_key=SECRET-4c&v=1");
+    let mut local = Local::start(&["--streamableHttp", &url, "--logLevel", "debug"]);
+    local.send(&json!({"jsonrpc":"2.0","id":1,"method":"ping"}));
+    let answer = local.recv();
+    assert_eq!(answer["error"]["code"], json!(-32000), "{answer}");
+    let log = local.log();
+    assert_redacted(
+        &log,
+        "SECRET-4c",
+        &format!("Streamable HTTP→stdio: http://127.0.0.1:{port}/mcp?api_key=…&v=…"),
+    );
+}
+
+// Issue 13 item 6: a floor under reconnects, growing while failures last.
+
+/// A port with nothing listening on it (for now).
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// The request lines a test server saw, with when.
+type Seen = Mutex<Vec<(Instant, String)>>;
+
+/// A server that answers every GET with `get_answer` and closes, and every
+/// POST with `post_answer(session)` (keeping the connection); returns its
+/// address and the request lines it saw, with when.
+fn closing_stream_server(
+    get_answer: &'static str,
+    post_answer: &'static str,
+) -> (std::net::SocketAddr, Arc<Seen>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    let mut head = String::new();
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push_str(&line);
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap())
+                        })
+                        .unwrap_or(0);
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    let request_line = head.lines().next().unwrap_or_default().to_owned();
+                    log.lock()
+                        .unwrap()
+                        .push((Instant::now(), request_line.clone()));
+                    if request_line.starts_with("GET ") {
+                        let _ = stream.write_all(get_answer.as_bytes());
+                        return; // and close
+                    }
+                    if stream.write_all(post_answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// How many of `seen` start with `prefix`.
+fn count(seen: &Seen, prefix: &str) -> usize {
+    let seen = seen.lock().unwrap();
+    seen.iter()
+        .filter(|(_, line)| line.starts_with(prefix))
+        .count()
+}
+
+/// Watches the reconnects for 2 s: a handful, each wait at least the floor.
+fn assert_no_reconnect_storm(seen: &Seen, prefix: &str, log: &str) {
+    // A rate over a time window is what is measured here: the window is
+    // the test's subject, not a synchronisation.
+    std::thread::sleep(Duration::from_secs(2));
+    let gets: Vec<Instant> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, line)| line.starts_with(prefix))
+        .map(|(at, _)| *at)
+        .collect();
+    // Waits of 250, 500, 1000 ms at least (plus jitter): 4 streams in 2 s
+    // at most, against thousands without a floor.
+    assert!(
+        (2..=4).contains(&gets.len()),
+        "{} streams opened in 2 s:\n{log}",
+        gets.len()
+    );
+    for pair in gets.windows(2) {
+        let wait = pair[1] - pair[0];
+        assert!(
+            wait >= Duration::from_millis(240),
+            "reconnected after {wait:?}"
+        );
+    }
+}
+
+#[test]
+fn sse_bridge_does_not_storm_a_server_that_sends_retry_0_and_closes() {
+    let (addr, seen) = closing_stream_server(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n\r\n\
+         retry: 0\n\nevent: endpoint\ndata: /message\n\n",
+        "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n",
+    );
+    let url = format!("http://{addr}/sse");
+    let local = Local::start(&["--sse", &url]);
+    common::eventually("the first stream", || count(&seen, "GET /sse ") >= 1);
+    assert_no_reconnect_storm(&seen, "GET /sse ", &local.log());
+    // the log says so once per streak, not once per reconnect
+    let log = local.log();
+    assert_eq!(
+        log.matches("then with backoff up to 30 s").count(),
+        1,
+        "{log}"
+    );
+    assert!(local.lines.try_recv().is_err(), "nothing goes to stdout");
+}
+
+#[test]
+fn streamable_bridge_does_not_storm_a_get_stream_that_sends_retry_0_and_closes() {
+    let body = r#"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"closing","version":"1"}}}"#;
+    let post_answer: &'static str = Box::leak(
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nMcp-Session-Id: s-1\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_boxed_str(),
+    );
+    let (addr, seen) = closing_stream_server(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\nretry: 0\n\n",
+        post_answer,
+    );
+    let url = format!("http://{addr}/mcp");
+    let mut local = Local::start(&["--streamableHttp", &url]);
+    let (before, init) = local.call(
+        json!(0),
+        "initialize",
+        json!({"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}),
+    );
+    assert_eq!(before, Vec::<Value>::new());
+    assert_eq!(init["result"]["serverInfo"]["name"], "closing", "{init}");
+    common::eventually("the standalone stream", || count(&seen, "GET /mcp ") >= 1);
+    assert_no_reconnect_storm(&seen, "GET /mcp ", &local.log());
+    assert!(
+        local.lines.try_recv().is_err(),
+        "nothing else goes to stdout"
+    );
+}
+
+// Issue 13 item 7: a bridge whose server is down answers at once, and
+// serves again once the server is back.
+
+/// Sends `initialize` as request `id` and expects a prompt -32000 naming
+/// the cause.
+fn expect_prompt_unreachable(local: &mut Local, id: Value) {
+    let started = Instant::now();
+    local.send(&json!({"jsonrpc":"2.0","id":id,"method":"initialize",
+        "params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}));
+    let answer = local
+        .lines
+        .recv_timeout(Duration::from_secs(2))
+        .unwrap_or_else(|_| panic!("no answer within 2 s; log:\n{}", local.log()));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(answer["id"], id, "{answer}");
+    assert_eq!(answer["error"]["code"], json!(-32000), "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("could not reach the MCP server: ") && message.contains("refused"),
+        "{message}"
+    );
+}
+
+#[test]
+fn sse_bridge_answers_at_once_while_the_server_is_down_and_recovers() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/sse");
+    let mut local = Local::start(&["--sse", &url]);
+    // the first attempt fails at once (connection refused)
+    expect_prompt_unreachable(&mut local, json!("first"));
+    // backing off: answered at once, not held
+    expect_prompt_unreachable(&mut local, json!("second"));
+    // the server comes up on that port: the bridge finds it by itself
+    let fixture = fixture();
+    let _gw = Gateway::start_on(&["--stdio", &fixture], &port.to_string());
+    common::eventually("the bridge has the server's endpoint", || {
+        local.log().contains("SSE→stdio: messages go to")
+    });
+    let init = local.initialize();
+    assert_eq!(init["result"]["serverInfo"]["name"], "supergateway-fixture");
+    let (before, echo) = local.call(
+        json!(1),
+        "tools/call",
+        json!({"name":"echo","arguments":{"message":"back"}}),
+    );
+    assert_eq!(before, Vec::<Value>::new());
+    assert_eq!(tool_text(&echo), "back");
+    assert!(local.lines.try_recv().is_err(), "one answer per request");
+}
+
+#[test]
+fn streamable_bridge_answers_at_once_while_the_server_is_down_and_recovers() {
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let mut local = Local::start(&["--streamableHttp", &url]);
+    expect_prompt_unreachable(&mut local, json!("first"));
+    expect_prompt_unreachable(&mut local, json!("second"));
+    let fixture = fixture();
+    let _gw = Gateway::start_on(
+        &["--stdio", &fixture, "--outputTransport", "streamableHttp"],
+        &port.to_string(),
+    );
+    common::eventually("the bridge reached the server again", || {
+        local.log().contains("the MCP server is reachable again")
+    });
+    let init = local.initialize();
+    assert_eq!(init["result"]["serverInfo"]["name"], "supergateway-fixture");
+    let (before, echo) = local.call(
+        json!(1),
+        "tools/call",
+        json!({"name":"echo","arguments":{"message":"back"}}),
+    );
+    assert_eq!(before, Vec::<Value>::new());
+    assert_eq!(tool_text(&echo), "back");
+    assert!(local.lines.try_recv().is_err(), "one answer per request");
 }

@@ -181,6 +181,24 @@ impl Url {
         self.scheme.is_tls()
     }
 
+    /// This URL for a log line: every query value replaced by `…`
+    /// (`https://host/sse?api_key=…`). Keys, scheme, authority and path are
+    /// kept, since they are what a reader needs to tell servers apart.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use supergateway_proto::url::Url;
+    ///
+    /// let url = Url::parse("https://example.com/sse?api_key=SECRET&v=2&flag")?;
+    /// assert_eq!(url.redacted().to_string(), "https://example.com/sse?api_key=…&v=…&…");
+    /// # Ok::<(), supergateway_proto::url::UrlError>(())
+    /// ```
+    #[must_use]
+    pub const fn redacted(&self) -> Redacted<'_> {
+        Redacted(Source::Url(self))
+    }
+
     /// Whether `other` has the same origin (RFC 6454: scheme, host and
     /// port). An SSE `endpoint` that resolves to another origin would send
     /// the session's messages, and any `--header` credentials, elsewhere.
@@ -311,7 +329,7 @@ impl fmt::Debug for Url {
             .field("host", &self.host)
             .field("port", &self.port)
             .field("path", &self.path())
-            .field("query", &self.query().map(|q| Redacted(q.len())))
+            .field("query", &self.query().map(|q| Length(q.len())))
             .finish()
     }
 }
@@ -354,6 +372,125 @@ impl fmt::Display for UrlError {
 
 impl std::error::Error for UrlError {}
 
+/// A URL, or text that should have been one, for a log line: the userinfo
+/// (`user:password@`) becomes `…@`, every query value becomes `…`
+/// (`?api_key=…`; a parameter without `=` becomes `…` whole), the fragment
+/// is dropped, and control characters are escaped. What a server URL
+/// carries there is often a credential (an API key, a session id), and
+/// logs are read by more people than the command line is.
+///
+/// Made by [`Url::redacted`], or by [`redact`] for text that did not parse.
+#[derive(Clone, Copy)]
+pub struct Redacted<'a>(Source<'a>);
+
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Text(&'a str),
+    Url(&'a Url),
+}
+
+/// `text` (a URL or a reference that may not parse, such as an `endpoint`
+/// event a server sent) for a log line: see [`Redacted`].
+///
+/// # Examples
+///
+/// ```
+/// use supergateway_proto::url::redact;
+///
+/// assert_eq!(redact("https://me:pw@host/p?key=s3cret#top").to_string(), "https://…@host/p?key=…");
+/// assert_eq!(redact("/message?sessionId=abc").to_string(), "/message?sessionId=…");
+/// assert_eq!(redact("bad\nline").to_string(), "bad\\nline");
+/// ```
+#[must_use]
+pub const fn redact(text: &str) -> Redacted<'_> {
+    Redacted(Source::Text(text))
+}
+
+impl fmt::Display for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Source::Url(url) => {
+                write!(
+                    f,
+                    "{}://{}{}",
+                    url.scheme.as_str(),
+                    Authority(url),
+                    url.path()
+                )?;
+                url.query().map_or(Ok(()), |query| write_query(f, query))
+            }
+            Source::Text(text) => {
+                let text = strip_fragment(text);
+                let (before, query) = split_query(text);
+                // `scheme://authority`, `//authority` or neither (a path).
+                let (prefix, rest) = match split_scheme(before) {
+                    Some((scheme, rest)) if rest.starts_with("//") => {
+                        (before.get(..scheme.len().saturating_add(3)), rest.get(2..))
+                    }
+                    _ if before.starts_with("//") => (Some("//"), before.get(2..)),
+                    _ => (None, Some(before)),
+                };
+                let rest = rest.unwrap_or_default();
+                let path = if let Some(prefix) = prefix {
+                    write_escaped(f, prefix)?;
+                    let end = rest.find('/').unwrap_or(rest.len());
+                    let (authority, path) = rest.split_at(end);
+                    match authority.rsplit_once('@') {
+                        Some((_, host)) => {
+                            f.write_str("…@")?;
+                            write_escaped(f, host)?;
+                        }
+                        None => write_escaped(f, authority)?,
+                    }
+                    path
+                } else {
+                    rest
+                };
+                write_escaped(f, path)?;
+                query.map_or(Ok(()), |query| write_query(f, query))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
+/// `?` and the query with each value replaced by `…`.
+fn write_query(f: &mut fmt::Formatter<'_>, query: &str) -> fmt::Result {
+    f.write_str("?")?;
+    for (i, parameter) in query.split('&').enumerate() {
+        if i > 0 {
+            f.write_str("&")?;
+        }
+        match parameter.split_once('=') {
+            Some((key, _)) => {
+                write_escaped(f, key)?;
+                f.write_str("=…")?;
+            }
+            None if parameter.is_empty() => {}
+            None => f.write_str("…")?,
+        }
+    }
+    Ok(())
+}
+
+/// `s` with control characters (and `\\`, `"`) escaped as Rust does, so
+/// that text from a server cannot start a new log line.
+fn write_escaped(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    for c in s.chars() {
+        if c.is_control() || c == '\\' || c == '"' {
+            write!(f, "{}", c.escape_debug())?;
+        } else {
+            write!(f, "{c}")?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes the authority of a URL: host (IPv6 bracketed), `:port` unless
 /// default.
 struct Authority<'a>(&'a Url);
@@ -374,9 +511,9 @@ impl fmt::Display for Authority<'_> {
 }
 
 /// Shows a length instead of a value in `Debug` output.
-struct Redacted(usize);
+struct Length(usize);
 
-impl fmt::Debug for Redacted {
+impl fmt::Debug for Length {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "<{} bytes>", self.0)
     }

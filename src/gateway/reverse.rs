@@ -14,6 +14,124 @@ use crate::http::LiveHeaders;
 /// Bound on one SSE event from the server.
 pub(crate) const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
 
+/// Shortest wait before any reconnection, whatever `retry` the server sent:
+/// a server that sends `retry: 0` and closes must not get a reconnect storm
+/// (each reconnect replays `initialize` with the `--header` credentials).
+pub(crate) const RECONNECT_FLOOR: Duration = Duration::from_millis(250);
+/// Longest wait the bridge chooses itself while failures continue (a longer
+/// `retry` from the server is still honoured).
+pub(crate) const RECONNECT_CAP: Duration = Duration::from_secs(30);
+/// A connection that lasted this long was healthy: the streak of failures
+/// ends with it. A shorter one (a stream the server closes at once) counts
+/// as a failure, or a server that accepts and closes would reset the
+/// backoff every time.
+pub(crate) const HEALTHY_AFTER: Duration = Duration::from_secs(5);
+
+/// When to reconnect to the MCP server: at least the server's `retry` (SSE
+/// and MCP require it) and never less than [`RECONNECT_FLOOR`]; while
+/// failures continue, the wait doubles, with random jitter that only adds,
+/// up to [`RECONNECT_CAP`].
+#[derive(Debug, Default)]
+pub(crate) struct Backoff {
+    /// Failures since the last healthy connection.
+    streak: u32,
+    /// Why the last attempt failed, while the streak lasts.
+    cause: Option<String>,
+}
+
+impl Backoff {
+    /// Records a failure (`cause` is shown to the local client, e.g. "could
+    /// not reach the MCP server: cannot connect: Connection refused") and
+    /// returns how long to wait before the next attempt. `retry` is the
+    /// server's `retry` field, if it sent one; `random` spreads the jitter.
+    pub(crate) fn fail(&mut self, cause: String, retry: Option<Duration>, random: u64) -> Duration {
+        let wait = reconnect_delay(self.streak, retry, random);
+        if self.streak == 0 {
+            tracing::warn!(
+                "{cause}; reconnecting in {} ms, then with backoff up to {} s while this lasts",
+                wait.as_millis(),
+                RECONNECT_CAP.as_secs()
+            );
+        } else {
+            tracing::debug!("{cause}; reconnecting in {} ms", wait.as_millis());
+        }
+        self.streak = self.streak.saturating_add(1);
+        self.cause = Some(cause);
+        wait
+    }
+
+    /// The server answered (a stream is open): requests may be sent again.
+    /// The streak goes on until the connection proves healthy ([`ended`]):
+    /// a server that accepts and closes at once still gets longer waits.
+    ///
+    /// [`ended`]: Backoff::ended
+    pub(crate) fn connected(&mut self) {
+        if self.streak > 0 {
+            tracing::debug!(
+                "connected to the MCP server after {} failed attempt(s)",
+                self.streak
+            );
+        }
+        self.cause = None;
+    }
+
+    /// The connection ended after `lasted`: a healthy one ends the streak
+    /// (its end is then the first failure of a new one).
+    pub(crate) fn ended(&mut self, lasted: Duration) {
+        if lasted >= HEALTHY_AFTER {
+            self.streak = 0;
+        }
+    }
+
+    /// An exchange with the server succeeded: the streak is over.
+    pub(crate) fn succeeded(&mut self) {
+        if self.streak > 0 {
+            tracing::info!(
+                "the MCP server is reachable again after {} failed attempt(s)",
+                self.streak
+            );
+        }
+        *self = Self::default();
+    }
+
+    /// The cause of the last failure, from that failure until a connection
+    /// is up again ([`connected`]): for a bridge that reconnects in the
+    /// background, why a request cannot be sent now.
+    ///
+    /// [`connected`]: Backoff::connected
+    pub(crate) fn failing(&self) -> Option<&str> {
+        self.cause.as_deref()
+    }
+}
+
+/// The wait after the `streak`-th consecutive failure (0 for the first):
+/// what [`Backoff`] uses, and a reconnection that needs no refusal or log.
+pub(crate) fn reconnect_delay(streak: u32, retry: Option<Duration>, random: u64) -> Duration {
+    let base = retry.unwrap_or(Duration::ZERO).max(RECONNECT_FLOOR);
+    let ceiling = RECONNECT_CAP.max(base);
+    let grown = base
+        .saturating_mul(1u32.checked_shl(streak.min(16)).unwrap_or(u32::MAX))
+        .min(ceiling);
+    // Up to half again, so that many bridges cut off together do not come
+    // back together; never below `grown`, which honours `retry`.
+    let permille = u32::try_from(random % 1001).unwrap_or(0);
+    let jitter = grown
+        .checked_div(2000)
+        .and_then(|step| step.checked_mul(permille))
+        .unwrap_or_default();
+    grown.saturating_add(jitter).min(ceiling)
+}
+
+/// A random number for [`Backoff::fail`] (0 if the OS has none to give:
+/// the wait is then the shortest allowed, which is still safe).
+pub(crate) fn jitter_seed() -> u64 {
+    let mut bytes = [0; 8];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => u64::from_le_bytes(bytes),
+        Err(_) => 0,
+    }
+}
+
 /// The remote URL of a reverse bridge and the HTTP client to reach it, or
 /// the exit code after a one-line error (`flag` names the URL's flag).
 pub(crate) fn connect(
@@ -82,4 +200,74 @@ pub(crate) fn cancel_notification(id: &Id) -> Vec<u8> {
     out.extend_from_slice(id.as_bytes());
     out.extend_from_slice(br#","reason":"request timed out"}}"#);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{reconnect_delay as delay, Backoff, RECONNECT_CAP, RECONNECT_FLOOR};
+
+    #[test]
+    fn the_wait_has_a_floor_and_honours_retry() {
+        // retry: 0 (or none) is lifted to the floor
+        assert_eq!(delay(0, Some(Duration::ZERO), 0), RECONNECT_FLOOR);
+        assert_eq!(delay(0, None, 0), RECONNECT_FLOOR);
+        // a longer retry is honoured, even over the cap
+        assert_eq!(
+            delay(0, Some(Duration::from_secs(3)), 0),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            delay(5, Some(Duration::from_secs(90)), u64::MAX),
+            Duration::from_secs(90)
+        );
+    }
+
+    #[test]
+    fn the_wait_doubles_up_to_the_cap_with_upward_jitter() {
+        let mut previous = Duration::ZERO;
+        for streak in 0..40 {
+            let least = delay(streak, Some(Duration::ZERO), 0);
+            let most = delay(streak, Some(Duration::ZERO), 1000);
+            assert!(least >= previous, "streak {streak}");
+            assert!(most >= least && most <= RECONNECT_CAP, "streak {streak}");
+            assert!(most <= least.saturating_add(least / 2), "streak {streak}");
+            previous = least;
+        }
+        assert_eq!(delay(1, None, 0), RECONNECT_FLOOR * 2);
+        assert_eq!(delay(3, None, 0), RECONNECT_FLOOR * 8);
+        assert_eq!(delay(3, None, 500), RECONNECT_FLOOR * 10);
+        assert_eq!(delay(39, None, 0), RECONNECT_CAP);
+        // the same random number always gives the same wait
+        for random in [0, 1, 999, 1000, u64::MAX] {
+            assert_eq!(delay(2, None, random), delay(2, None, random));
+        }
+    }
+
+    #[test]
+    fn requests_are_refused_until_connected() {
+        let mut backoff = Backoff::default();
+        assert_eq!(backoff.failing(), None);
+        let wait = backoff.fail("down".to_owned(), None, 0);
+        assert_eq!(wait, RECONNECT_FLOOR);
+        assert_eq!(backoff.failing(), Some("down"));
+        // the streak goes on: the next wait is longer
+        assert_eq!(
+            backoff.fail("down".to_owned(), None, 0),
+            RECONNECT_FLOOR * 2
+        );
+        // a short connection does not end the streak, a long one does
+        backoff.ended(Duration::from_millis(10));
+        assert_eq!(backoff.fail("x".to_owned(), None, 0), RECONNECT_FLOOR * 4);
+        backoff.ended(Duration::from_secs(60));
+        assert_eq!(backoff.fail("x".to_owned(), None, 0), RECONNECT_FLOOR);
+        backoff.fail("x".to_owned(), None, 0);
+        backoff.connected();
+        assert_eq!(backoff.failing(), None);
+        // connected, but closed at once: the streak goes on
+        assert_eq!(backoff.fail("x".to_owned(), None, 0), RECONNECT_FLOOR * 4);
+        backoff.succeeded();
+        assert_eq!(backoff.fail("x".to_owned(), None, 0), RECONNECT_FLOOR);
+    }
 }

@@ -7,28 +7,36 @@
 //! stdout as is; the local client's replies go back by POST. Messages read
 //! before the endpoint is known are held (bounded), not failed.
 //!
-//! When the stream drops, the requests in flight get a JSON-RPC error (the
-//! server's session is gone with the stream), and the bridge reconnects
-//! with backoff (`retry` honoured). A new stream is a new server session:
-//! the bridge replays the local client's `initialize` (answer swallowed)
-//! and `notifications/initialized`, so the local client carries on.
+//! When the stream drops, or cannot be opened, the requests in flight get a
+//! JSON-RPC error (the server's session is gone with the stream), and the
+//! bridge reconnects in the background with backoff (`reverse::Backoff`:
+//! `retry` honoured, a floor under it, growing while failures continue).
+//! Until a stream is open again, a request is answered at once with an
+//! error naming the cause rather than held: the local client learns that
+//! the server is down now, not after `--requestTimeout`. Only the very first
+//! attempt holds requests (it may take its connect timeout). A new stream
+//! is a new server session: the bridge replays the local client's
+//! `initialize` (answer swallowed) and `notifications/initialized`, so the
+//! local client carries on.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_io::Timer;
 use futures_lite::FutureExt;
 use smol::channel::{self, Receiver, Sender};
 use supergateway_proto::http::Method;
-use supergateway_proto::jsonrpc::{codes, parse_message, splice, Kind, MessageError};
+use supergateway_proto::jsonrpc::{codes, parse_message, splice, split_batch, Kind, MessageError};
 use supergateway_proto::sse::SseParser;
-use supergateway_proto::url::Url;
+use supergateway_proto::url::{redact, Url};
 
 use crate::cli::Config;
 use crate::gateway::local::{fail_all, InFlight, Stdin, Stdout};
-use crate::gateway::reverse::{cancel_notification, connect, wait_for_signal, MAX_EVENT_BYTES};
+use crate::gateway::reverse::{
+    cancel_notification, connect, jitter_seed, wait_for_signal, Backoff, MAX_EVENT_BYTES,
+};
 use crate::http::client::Client;
 use crate::http::LiveHeaders;
 use crate::rt;
@@ -36,10 +44,6 @@ use crate::telemetry;
 
 /// Messages held while there is no endpoint, at most.
 const MAX_HELD: usize = 1024;
-/// First reconnection delay when the server gave no `retry`.
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-/// Longest reconnection delay.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// The id of the `initialize` the bridge replays on a new session.
 const REINIT_ID: &[u8] = b"\"supergateway-reinitialize\"";
 
@@ -62,6 +66,11 @@ struct State {
     initialized: bool,
     /// Endpoints received so far (a second one is a new server session).
     sessions: u64,
+    /// Reconnection waits, and why the server cannot be reached while a
+    /// streak of failures lasts (no stream open).
+    backoff: Backoff,
+    /// The server's last `retry`, kept across streams (as EventSource does).
+    retry: Option<Duration>,
 }
 
 /// Runs the bridge until stdin ends or a signal arrives. `pending` are
@@ -78,7 +87,7 @@ pub(crate) async fn run(
         Ok(connected) => connected,
         Err(code) => return code,
     };
-    tracing::info!("SSE→stdio: connecting to {stream_url}");
+    tracing::info!("SSE→stdio: connecting to {}", stream_url.redacted());
     let (posts, to_post) = channel::unbounded();
     let bridge = Rc::new(Bridge {
         client,
@@ -136,11 +145,15 @@ impl Bridge {
         self.post(line);
     }
 
-    /// Queues `line` for POSTing, or holds it until there is an endpoint.
+    /// Queues `line` for POSTing, holds it until there is an endpoint, or
+    /// refuses it while the server cannot be reached.
     fn post(&self, line: Vec<u8>) {
         let mut state = self.state.borrow_mut();
         if state.endpoint.is_some() {
             let _ = self.posts.try_send(line);
+        } else if let Some(cause) = state.backoff.failing().map(str::to_owned) {
+            drop(state);
+            self.refuse(&line, &cause);
         } else if state.held.len() < MAX_HELD {
             state.held.push_back(line);
         } else {
@@ -157,12 +170,46 @@ impl Bridge {
         }
     }
 
+    /// A message that cannot be sent now: a request gets an error with
+    /// `cause` at once (if still in flight); anything else is dropped (the
+    /// server session it was for is gone).
+    fn refuse(&self, line: &[u8], cause: &str) {
+        match parse_message(line) {
+            Ok(message) => match (message.kind, message.id) {
+                (Kind::Request, Some(id)) => {
+                    let id = id.to_owned();
+                    if self.state.borrow_mut().in_flight.answered(&id) {
+                        self.stdout.error(Some(&id), codes::SERVER_ERROR, cause);
+                    }
+                }
+                _ => tracing::debug!("dropped a message for the MCP server: {cause}"),
+            },
+            // A batch's requests are not tracked in flight: each gets its
+            // error here.
+            Err(MessageError::Batch) => {
+                for range in split_batch(line).unwrap_or_default() {
+                    let element = line.get(range).unwrap_or_default();
+                    if let Ok(message) = parse_message(element) {
+                        if let (Kind::Request, Some(id)) = (message.kind, &message.id) {
+                            self.stdout
+                                .error(Some(&id.to_owned()), codes::SERVER_ERROR, cause);
+                        }
+                    }
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
     /// POSTs queued messages one at a time, so the server sees them in order.
     async fn post_in_order(self: Rc<Self>, queue: Receiver<Vec<u8>>) {
         while let Ok(line) = queue.recv().await {
             let endpoint = self.state.borrow().endpoint.clone();
             let Some(endpoint) = endpoint else {
-                self.state.borrow_mut().held.push_front(line);
+                // Queued for a session that is gone with its stream (whose
+                // requests have had their error): never sent to the next one,
+                // whose answer would be a second one.
+                self.refuse(&line, "the connection to the MCP server was lost");
                 continue;
             };
             let span = telemetry::client_span(&line, "sse", endpoint.host());
@@ -202,38 +249,46 @@ impl Bridge {
 
     /// Keeps the event stream open, reconnecting with backoff.
     async fn read_stream(self: Rc<Self>) {
-        let mut backoff = FIRST_BACKOFF;
         loop {
+            let started = Instant::now();
             let mut parser = SseParser::new(MAX_EVENT_BYTES);
-            match self.stream_once(&mut parser).await {
-                Ok(()) => tracing::warn!("the MCP server closed the event stream; reconnecting"),
-                Err(err) => tracing::warn!("event stream: {err}; reconnecting"),
-            }
-            let had_session = {
+            let mut connected = false;
+            let ended = self.stream_once(&mut parser, &mut connected).await;
+            let cause = match (connected, ended) {
+                (false, Err(err)) => format!("could not reach the MCP server: {err}"),
+                (true, Err(err)) => format!("the connection to the MCP server was lost: {err}"),
+                (_, Ok(())) => {
+                    "the connection to the MCP server was lost: it closed the event stream"
+                        .to_owned()
+                }
+            };
+            let wait = {
                 let mut state = self.state.borrow_mut();
                 state.endpoint = None;
-                state.sessions > 0
+                // Held lines are requests in flight (answered just below),
+                // or notifications and answers for a session that is gone.
+                state.held.clear();
+                fail_all(&self.stdout, &mut state.in_flight, &cause);
+                if let Some(retry) = parser.retry_ms() {
+                    state.retry = Some(Duration::from_millis(retry));
+                }
+                if connected {
+                    state.backoff.ended(started.elapsed());
+                }
+                let retry = state.retry;
+                state.backoff.fail(cause, retry, jitter_seed())
             };
-            if had_session {
-                let mut state = self.state.borrow_mut();
-                fail_all(
-                    &self.stdout,
-                    &mut state.in_flight,
-                    "the connection to the MCP server was lost",
-                );
-                backoff = FIRST_BACKOFF;
-            }
-            let delay = parser
-                .retry_ms()
-                .map(Duration::from_millis)
-                .unwrap_or(backoff);
-            Timer::after(delay).await;
-            backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
+            Timer::after(wait).await;
         }
     }
 
     /// One connection of the event stream, until it ends.
-    async fn stream_once(&self, parser: &mut SseParser) -> Result<(), String> {
+    /// `connected` becomes true once the server answered 200.
+    async fn stream_once(
+        &self,
+        parser: &mut SseParser,
+        connected: &mut bool,
+    ) -> Result<(), String> {
         let headers: [(&str, &[u8]); 2] = [
             ("accept", b"text/event-stream"),
             ("cache-control", b"no-cache"),
@@ -244,8 +299,13 @@ impl Bridge {
             .await
             .map_err(|err| err.to_string())?;
         if response.status() != 200 {
-            return Err(format!("HTTP {}", response.status()));
+            return Err(format!(
+                "the event stream answered HTTP {}",
+                response.status()
+            ));
         }
+        *connected = true;
+        self.state.borrow_mut().backoff.connected();
         while let Some(chunk) = response.chunk().await.map_err(|err| err.to_string())? {
             let mut input = chunk.as_slice();
             while !input.is_empty() {
@@ -272,7 +332,10 @@ impl Bridge {
         let endpoint = match self.stream_url.join(reference.trim()) {
             Ok(endpoint) => endpoint,
             Err(err) => {
-                tracing::error!("the server's endpoint {reference:?} is not a URL: {err}");
+                tracing::error!(
+                    "the server's endpoint {:?} is not a URL: {err}",
+                    redact(&reference)
+                );
                 return;
             }
         };
@@ -281,12 +344,13 @@ impl Bridge {
         // --header credentials with them, to another host.
         if !endpoint.same_origin(&self.stream_url) {
             tracing::error!(
-                "refused the server's endpoint {endpoint}: not on the origin of {}",
-                self.stream_url
+                "refused the server's endpoint {}: not on the origin of {}",
+                endpoint.redacted(),
+                self.stream_url.redacted()
             );
             return;
         }
-        tracing::info!("SSE→stdio: messages go to {endpoint}");
+        tracing::info!("SSE→stdio: messages go to {}", endpoint.redacted());
         let mut state = self.state.borrow_mut();
         state.sessions = state.sessions.saturating_add(1);
         let replay = if state.sessions > 1 {

@@ -13,10 +13,16 @@
 //! a new session. If the URL answers `initialize` with 400, 404 or 405, the
 //! bridge falls back to the HTTP+SSE transport at that URL. On stdin EOF or
 //! a signal the session is DELETEd.
+//!
+//! When the server cannot be reached (no connection could be made), the
+//! request gets an error at once, and so does every later one, without an
+//! attempt, until a connection opened in the background with backoff
+//! (`reverse::Backoff`) succeeds: a down server is not hammered by one
+//! connect per request, and the local client is told why at once.
 
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_io::Timer;
 use futures_lite::FutureExt;
@@ -30,7 +36,10 @@ use supergateway_proto::url::Url;
 
 use crate::cli::Config;
 use crate::gateway::local::{fail_all, InFlight, Stdin, Stdout};
-use crate::gateway::reverse::{cancel_notification, connect, wait_for_signal, MAX_EVENT_BYTES};
+use crate::gateway::reverse::{
+    cancel_notification, connect, jitter_seed, reconnect_delay, wait_for_signal, Backoff,
+    HEALTHY_AFTER, MAX_EVENT_BYTES,
+};
 use crate::gateway::sse_stdio;
 use crate::http::client::{Client, ClientResponse};
 use crate::http::LiveHeaders;
@@ -59,6 +68,10 @@ struct State {
     initialize_id: Option<Id>,
     /// The standalone GET stream of the current session.
     listener: Option<Task<()>>,
+    /// Whether the server can be reached, and the waits between attempts.
+    backoff: Backoff,
+    /// Connects in the background while the server cannot be reached.
+    reconnecting: Option<Task<()>>,
 }
 
 /// What became of a stdin message.
@@ -75,7 +88,7 @@ pub(crate) async fn run(config: &Config, url: &str, headers: &LiveHeaders) -> i3
         Ok(connected) => connected,
         Err(code) => return code,
     };
-    tracing::info!("Streamable HTTP→stdio: {parsed}");
+    tracing::info!("Streamable HTTP→stdio: {}", parsed.redacted());
     let bridge = Rc::new(Bridge {
         client,
         url: parsed,
@@ -178,10 +191,17 @@ impl Bridge {
     }
 
     async fn post(self: &Rc<Self>, line: &[u8], request: Option<&Id>, initialize: bool) -> Outcome {
-        let (session, version) = {
+        let (session, version, failing) = {
             let state = self.state.borrow();
-            (state.session.clone(), state.version.clone())
+            let failing = state.backoff.failing().map(str::to_owned);
+            (state.session.clone(), state.version.clone(), failing)
         };
+        if let Some(cause) = failing {
+            // Not sent: answered at once while the background reconnection
+            // goes on.
+            self.answer_error(request, &cause);
+            return Outcome::Relayed;
+        }
         let mut headers: Vec<(&str, &[u8])> = vec![
             ("accept", b"application/json, text/event-stream"),
             ("content-type", b"application/json"),
@@ -205,10 +225,17 @@ impl Bridge {
                 if let Some(span) = &span {
                     span.record_status(response.status());
                 }
+                self.state.borrow_mut().backoff.succeeded();
                 response
             }
             Err(err) => {
-                self.fail(request, &format!("could not reach the MCP server: {err}"));
+                let cause = format!("could not reach the MCP server: {err}");
+                if err.is_unreachable() {
+                    self.unreachable(&cause);
+                    self.answer_error(request, &cause);
+                } else {
+                    self.fail(request, &cause);
+                }
                 return Outcome::Relayed;
             }
         };
@@ -287,13 +314,11 @@ impl Bridge {
                 self.fail(request, &format!("the MCP server's answer was lost: {why}"));
                 return;
             }
+            let retry = parser
+                .retry_ms()
+                .map_or(DEFAULT_RETRY, Duration::from_millis);
+            Timer::after(reconnect_delay(resumes, Some(retry), jitter_seed())).await;
             resumes = resumes.saturating_add(1);
-            Timer::after(
-                parser
-                    .retry_ms()
-                    .map_or(DEFAULT_RETRY, Duration::from_millis),
-            )
-            .await;
             match self.get_stream(Some(&last_id)).await {
                 Ok(resumed) => response = resumed,
                 Err(err) => {
@@ -371,7 +396,12 @@ impl Bridge {
         let bridge = Rc::clone(self);
         let task = rt::spawn(async move {
             let mut parser = SseParser::new(MAX_EVENT_BYTES);
+            // Streams in a row that ended before `HEALTHY_AFTER`: a server
+            // that sends `retry: 0` and closes gets growing waits, not a
+            // reconnect storm.
+            let mut short = 0u32;
             loop {
+                let started = Instant::now();
                 let last = parser.last_event_id().to_owned();
                 let mut response = match bridge
                     .get_stream((!last.is_empty()).then_some(last.as_str()))
@@ -387,12 +417,19 @@ impl Bridge {
                 if bridge.state.borrow().session != session {
                     return;
                 }
-                Timer::after(
-                    parser
-                        .retry_ms()
-                        .map_or(DEFAULT_RETRY, Duration::from_millis),
-                )
-                .await;
+                if started.elapsed() >= HEALTHY_AFTER {
+                    short = 0;
+                }
+                let retry = parser
+                    .retry_ms()
+                    .map_or(DEFAULT_RETRY, Duration::from_millis);
+                let wait = reconnect_delay(short, Some(retry), jitter_seed());
+                tracing::debug!(
+                    "the standalone stream ended; reopening it in {} ms",
+                    wait.as_millis()
+                );
+                short = short.saturating_add(1);
+                Timer::after(wait).await;
             }
         });
         self.state.borrow_mut().listener = Some(task);
@@ -431,11 +468,51 @@ impl Bridge {
     /// The local client gets an error for `request` (if still in flight).
     fn fail(&self, request: Option<&Id>, text: &str) {
         tracing::warn!("{text}");
+        self.answer_error(request, text);
+    }
+
+    /// [`Bridge::fail`] without the log line (the backoff logs once per
+    /// streak of failures).
+    fn answer_error(&self, request: Option<&Id>, text: &str) {
         if let Some(id) = request {
             if self.state.borrow_mut().in_flight.answered(id) {
                 self.stdout.error(Some(id), codes::SERVER_ERROR, text);
             }
         }
+    }
+
+    /// No connection could be made: requests are refused from now on, and
+    /// a background task connects with backoff until one can be made.
+    fn unreachable(self: &Rc<Self>, cause: &str) {
+        let mut state = self.state.borrow_mut();
+        if state.reconnecting.is_some() {
+            return; // another request's failure of the same outage
+        }
+        let first = state.backoff.fail(cause.to_owned(), None, jitter_seed());
+        let bridge = Rc::clone(self);
+        state.reconnecting = Some(rt::spawn(async move {
+            let mut wait = first;
+            loop {
+                Timer::after(wait).await;
+                match bridge.client.connect(&bridge.url).await {
+                    Ok(()) => break,
+                    Err(err) => {
+                        let cause = format!("could not reach the MCP server: {err}");
+                        wait = bridge
+                            .state
+                            .borrow_mut()
+                            .backoff
+                            .fail(cause, None, jitter_seed());
+                    }
+                }
+            }
+            let mut state = bridge.state.borrow_mut();
+            state.backoff.succeeded();
+            // This task ends here: detach it before its handle is dropped.
+            if let Some(task) = state.reconnecting.take() {
+                task.detach();
+            }
+        }));
     }
 
     /// Drops the session (the server ended it, or a new initialize starts

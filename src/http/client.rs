@@ -175,6 +175,28 @@ impl Client {
         })
     }
 
+    /// Opens a connection to `url`'s origin (DNS, TCP, TLS handshake,
+    /// within the connect timeout) and keeps it in the pool for the next
+    /// request: how a bridge learns, without sending a request, that a
+    /// server it could not reach is back.
+    pub(crate) async fn connect(&self, url: &Url) -> Result<(), ClientError> {
+        let key = PoolKey::of(url);
+        let tls = key.tls.then_some(&self.inner.tls);
+        let stream = transport::connect(
+            url.host(),
+            url.port(),
+            tls,
+            self.inner.options.connect_timeout,
+        )
+        .await?;
+        let conn = Conn {
+            stream,
+            buf: ReadBuf::default(),
+        };
+        self.inner.checkin(key, conn);
+        Ok(())
+    }
+
     /// Sends `method url` and resolves when the final response head has
     /// arrived (1xx skipped), within `head_timeout` (default: the client's)
     /// from the start of writing.
@@ -467,6 +489,17 @@ impl fmt::Display for ClientError {
             Self::Closed => f.write_str("connection closed before the response was complete"),
             Self::Config(why) => f.write_str(why),
         }
+    }
+}
+
+impl ClientError {
+    /// True when no connection to the server could be made (DNS, TCP or
+    /// TLS, or the connect timeout): nothing was sent.
+    pub(crate) fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            Self::Connect(_) | Self::Tls(_) | Self::Timeout("connect")
+        )
     }
 }
 

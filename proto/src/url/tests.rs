@@ -1,7 +1,7 @@
 //! Tests of URL parsing and reference resolution: accept and reject tables
 //! per rule, the RFC 3986 §5.4 examples, and round trips.
 
-use super::{Scheme, Url, UrlError};
+use super::{redact, Scheme, Url, UrlError};
 
 const MISSING_SCHEME: UrlError = UrlError::Scheme("missing scheme");
 const UNSUPPORTED: UrlError = UrlError::Scheme("unsupported scheme (only http, https, ws and wss)");
@@ -615,5 +615,53 @@ fn join_is_parse_for_absolute_references() {
         "http://h/./",
     ] {
         assert_eq!(base.join(input), Url::parse(input), "{input:?}");
+    }
+}
+
+#[test]
+fn redacted_urls_keep_no_query_value() {
+    let rows = [
+        (
+            "https://example.com/sse?api_key=SECRET",
+            "https://example.com/sse?api_key=…",
+        ),
+        (
+            "http://127.0.0.1:8000/m?a=1&b=&c&&d=x=y",
+            "http://127.0.0.1:8000/m?a=…&b=…&…&&d=…",
+        ),
+        ("http://[::1]/?", "http://[::1]/?"),
+        ("https://h/path#frag=secret", "https://h/path"),
+        ("https://h", "https://h/"),
+    ];
+    for (input, expected) in rows {
+        let url = Url::parse(input).unwrap();
+        assert_eq!(url.redacted().to_string(), expected, "{input}");
+        // The text form agrees with the parsed form on a parsed URL.
+        assert_eq!(redact(&url.to_string()).to_string(), expected, "{input}");
+        assert_eq!(format!("{:?}", url.redacted()), format!("{expected:?}"));
+    }
+}
+
+#[test]
+fn redacted_text_hides_userinfo_and_query_values() {
+    let rows = [
+        ("https://user:SECRET@host/p?k=v", "https://…@host/p?k=…"),
+        (
+            "https://a@b@host:8443?token=SECRET",
+            "https://…@host:8443?token=…",
+        ),
+        ("//user:SECRET@other/x", "//…@other/x"),
+        ("/message?sessionId=SECRET", "/message?sessionId=…"),
+        ("rel/p?SECRET", "rel/p?…"),
+        ("?SECRET=1", "?SECRET=…"),
+        ("mailto:SECRET@host", "mailto:SECRET@host"),
+        ("", ""),
+        ("/a\nforged line?x=\r", "/a\\nforged line?x=…"),
+        ("/q\"uote\\", "/q\\\"uote\\\\"),
+    ];
+    for (input, expected) in rows {
+        let shown = redact(input).to_string();
+        assert_eq!(shown, expected, "{input:?}");
+        assert!(!shown.contains("SECRET=1") && !shown.contains(['\n', '\r']));
     }
 }

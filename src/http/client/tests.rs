@@ -763,6 +763,41 @@ fn refused_connection_is_a_connect_error() {
 }
 
 #[test]
+fn connect_pools_a_connection_for_the_next_request() {
+    let server = hello_server();
+    let client = client();
+    let key = PoolKey::of(&server.url("/"));
+    rt::block_on(async {
+        client.connect(&server.url("/")).await.unwrap();
+        assert_eq!(idle(&client, &key), 1);
+        let response = client
+            .send(Method::Get, &server.url("/"), &[], None, None)
+            .await
+            .unwrap();
+        assert_eq!(response.body(100).await.unwrap(), b"hello");
+    });
+    // one connection: the one opened by `connect`, used by the request
+    assert_eq!(server.connections(), 1);
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[test]
+fn a_refused_connect_is_unreachable() {
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let client = client();
+    rt::block_on(async {
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+        let err = client.connect(&url).await.unwrap_err();
+        assert!(err.is_unreachable(), "{err:?}");
+        assert!(!ClientError::Closed.is_unreachable());
+        assert!(!ClientError::Timeout("response head").is_unreachable());
+    });
+}
+
+#[test]
 fn errors_do_not_show_header_values() {
     let client = Client::with_extra_roots(
         ClientOptions {
