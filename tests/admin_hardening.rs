@@ -109,7 +109,10 @@ fn fake_sh_dir(name: &str) -> (PathBuf, PathBuf) {
     let sh = dir.join("sh");
     std::fs::write(
         &sh,
-        format!("#!/bin/sh\ntouch '{}'\nexec /bin/sh \"$@\"\n", marker.display()),
+        format!(
+            "#!/bin/sh\ntouch '{}'\nexec /bin/sh \"$@\"\n",
+            marker.display()
+        ),
     )
     .unwrap();
     std::fs::set_permissions(&sh, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -131,7 +134,10 @@ fn ld_preload_is_refused_and_nothing_restarts() {
             "env.LD_PRELOAD",
         ),
         // Any case: a variant is refused as well.
-        (r#"{"env": {"ld_preload": "/home/me/evil.so"}}"#, "env.ld_preload"),
+        (
+            r#"{"env": {"ld_preload": "/home/me/evil.so"}}"#,
+            "env.ld_preload",
+        ),
         (
             r#"{"env": {"API_TOKEN": "fine", "NODE_OPTIONS": "--require /tmp/x.js"}}"#,
             "env.NODE_OPTIONS",
@@ -157,7 +163,12 @@ fn ld_preload_is_refused_and_nothing_restarts() {
         );
     }
     // A session override is checked the same way.
-    let id = client.endpoint.split("sessionId=").nth(1).unwrap().to_owned();
+    let id = client
+        .endpoint
+        .split("sessionId=")
+        .nth(1)
+        .unwrap()
+        .to_owned();
     let response = admin(
         admin_at,
         "POST",
@@ -228,7 +239,10 @@ fn a_fake_sh_on_the_gateways_own_path_is_not_run() {
     client.initialize();
     let seen = argv(&mut client, 1, &[]);
     assert!(seen["pid"].as_u64().is_some(), "{seen}");
-    assert!(!marker.exists(), "the fake sh on the gateway's PATH was run");
+    assert!(
+        !marker.exists(),
+        "the fake sh on the gateway's PATH was run"
+    );
     let _ = std::fs::remove_dir_all(&fakebin);
 }
 
@@ -340,13 +354,7 @@ fn without_a_private_runtime_dir_the_token_goes_to_a_new_private_directory() {
     assert_eq!(mode(&path), 0o600);
     assert_eq!(std::fs::read_dir(&shared).unwrap().count(), 0);
     let token = std::fs::read_to_string(&path).unwrap();
-    let response = admin(
-        admin_at,
-        "GET",
-        "/runtime/sessions",
-        "",
-        Some(token.trim()),
-    );
+    let response = admin(admin_at, "GET", "/runtime/sessions", "", Some(token.trim()));
     assert_eq!(response.status, 200);
     gw.signal("TERM");
     gw.wait_exit();
@@ -366,7 +374,9 @@ fn idle_sockets_cannot_lock_the_administrator_out() {
     for i in 0..ADMIN_SLOTS {
         let mut stream = TcpStream::connect(admin_at).unwrap();
         if i % 2 == 1 {
-            stream.write_all(b"GET /runtime/sessions HTTP/1.1\r\n").unwrap();
+            stream
+                .write_all(b"GET /runtime/sessions HTTP/1.1\r\n")
+                .unwrap();
         }
         squatters.push(stream);
     }
@@ -451,8 +461,7 @@ fn logged_values_are_escaped_in_text_logs() {
     let log = gw.log();
     let started = log
         .lines()
-        .filter(|line| line.contains("child started"))
-        .last()
+        .rfind(|line| line.contains("child started"))
         .unwrap();
     assert!(started.ends_with(&format!("'{FORGED_TEXT}'")), "{started}");
     // The update's own log line carries the argument too, escaped.
@@ -554,12 +563,14 @@ fn logged_values_are_escaped_in_json_logs() {
     // read back exactly.
     let log = gw.log();
     assert_no_forged_lines(&log);
-    assert!(log.contains("\\u001b[2K\\u001b]0;t\\u0007\\u0085NEL\\u2028LS"), "{log}");
+    assert!(
+        log.contains("\\u001b[2K\\u001b]0;t\\u0007\\u0085NEL\\u2028LS"),
+        "{log}"
+    );
     let messages = gw.messages();
     let started = messages
         .iter()
-        .filter(|m| m.starts_with("child started"))
-        .last()
+        .rfind(|m| m.starts_with("child started"))
         .unwrap();
     assert!(started.ends_with(&format!("'{FORGED}'")), "{started}");
 }

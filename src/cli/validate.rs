@@ -217,7 +217,11 @@ pub(super) fn admin_token(source: &str, token: String) -> Result<String, String>
 fn allow_env(raw: &Raw) -> Result<Vec<String>, String> {
     let mut names = Vec::new();
     for value in raw.values(&flags::RUNTIME_ALLOW_ENV) {
-        for name in value.split(',').map(str::trim).filter(|name| !name.is_empty()) {
+        for name in value
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+        {
             let mut bytes = name.bytes();
             let valid = name.len() <= 256
                 && bytes

@@ -229,10 +229,7 @@ mod tests {
             let why = refusal(name, none);
             assert!(why.is_some(), "{name} must be refused");
             let why = why.unwrap_or_default();
-            assert!(
-                why.contains(&format!("--runtimeAllowEnv {name}")),
-                "{why}"
-            );
+            assert!(why.contains(&format!("--runtimeAllowEnv {name}")), "{why}");
         }
     }
 

@@ -130,7 +130,9 @@ mod tests {
         let a = random_hex(TOKEN_BYTES).unwrap();
         let b = random_hex(TOKEN_BYTES).unwrap();
         assert_eq!(a.len(), 64);
-        assert!(a.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(a, b);
     }
 

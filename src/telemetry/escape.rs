@@ -258,7 +258,11 @@ mod tests {
             "child started (pid 1): srv 'a\\nFAKE INFO forged line\\rb\\u{1b}[31mred\\u{1b}]0;title\\u{7}\\u{85}nel\\u{2028}ls\\u{202e}rtl\\t\\u{7f}\\u{0}'"
         ));
         // Debug values keep tracing's quoting; Display values are escaped too.
-        assert!(lines[1].contains(" refused host=\"a\\nFAKE"), "{}", lines[1]);
+        assert!(
+            lines[1].contains(" refused host=\"a\\nFAKE"),
+            "{}",
+            lines[1]
+        );
         assert!(lines[1].contains(" url=a\\nFAKE"), "{}", lines[1]);
         assert!(lines[1].ends_with(" n=3"), "{}", lines[1]);
     }
