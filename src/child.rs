@@ -1,6 +1,6 @@
 //! The stdio child: the MCP server the gateway runs.
 //!
-//! It is spawned through `sh -c` in a process group of its own, so that
+//! It is spawned through `/bin/sh -c` in a process group of its own, so that
 //! whatever it forks can be signalled with it: no orphans, ever. Its stdout
 //! is framed into lines (bounded, see `jsonrpc::LineDecoder`) and handed to
 //! the caller; its stderr goes to the log; its stdin is fed by a writer task
@@ -42,6 +42,8 @@ pub(crate) fn is_own(pid: i32) -> bool {
 pub(crate) const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 /// Bound on one stderr line (longer ones are logged as dropped).
 const MAX_STDERR_LINE_BYTES: usize = 64 * 1024;
+/// The shell that runs the `--stdio` command (POSIX puts it here).
+const SHELL: &str = "/bin/sh";
 /// After stdin is closed, how long the child gets to exit by itself.
 const EXIT_GRACE: Duration = Duration::from_millis(1500);
 /// After SIGTERM, how long before SIGKILL.
@@ -88,7 +90,10 @@ impl Child {
         on_exit: impl FnOnce(i32) + 'static,
     ) -> io::Result<Self> {
         let command = spec.command.as_str();
-        let mut std_command = std::process::Command::new("sh");
+        // By absolute path: `Command::new("sh")` looks `sh` up on the
+        // child's PATH when the environment sets one, and a runtime update
+        // (or the gateway's own PATH) would then choose the shell.
+        let mut std_command = std::process::Command::new(SHELL);
         std_command
             .arg("-c")
             .arg(shell_script(command).as_ref())

@@ -29,8 +29,11 @@ use serde_json::{json, Value};
 
 // --- helpers ---------------------------------------------------------------
 
+/// The admin token the tests start gateways with (the API always needs one).
+const TOKEN: &str = "test-admin-token";
+
 fn gateway(extra: &[&str]) -> Gateway {
-    gateway_with_env(extra, &[])
+    gateway_with_env(extra, &[("SUPERGATEWAY_ADMIN_TOKEN", TOKEN)])
 }
 
 fn gateway_with_env(extra: &[&str], env: &[(&str, &str)]) -> Gateway {
@@ -64,13 +67,13 @@ fn admin(addr: SocketAddr, method: &str, path: &str, body: &str, token: Option<&
 }
 
 fn post_update(addr: SocketAddr, path: &str, body: &Value) -> Value {
-    let response = admin(addr, "POST", path, &body.to_string(), None);
+    let response = admin(addr, "POST", path, &body.to_string(), Some(TOKEN));
     assert_eq!(response.status, 200, "{}", response.text());
     response.json()
 }
 
 fn sessions(addr: SocketAddr) -> Value {
-    let response = admin(addr, "GET", "/runtime/sessions", "", None);
+    let response = admin(addr, "GET", "/runtime/sessions", "", Some(TOKEN));
     assert_eq!(response.status, 200, "{}", response.text());
     response.json()
 }
@@ -512,6 +515,7 @@ impl Bridge {
     fn start(args: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_supergateway"))
             .args(args)
+            .env("SUPERGATEWAY_ADMIN_TOKEN", TOKEN)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -616,7 +620,7 @@ fn reverse_mode_headers_apply_to_the_next_request_without_a_restart() {
         "POST",
         "/runtime/defaults",
         r#"{"env": {"A": "b"}}"#,
-        None,
+        Some(TOKEN),
     );
     assert_eq!(response.status, 400);
     assert_eq!(response.json()["field"], "env");
@@ -712,7 +716,7 @@ fn bad_payloads_are_rejected_and_nothing_is_applied() {
         (r#"{"headers": {"X-A": 1}}"#, "headers.X-A"),
     ];
     for (body, field) in cases {
-        let response = admin(admin_at, "POST", "/runtime/defaults", body, None);
+        let response = admin(admin_at, "POST", "/runtime/defaults", body, Some(TOKEN));
         assert_eq!(response.status, 400, "{body}: {}", response.text());
         let json = response.json();
         assert_eq!(json["status"], "error", "{body}");
@@ -721,22 +725,22 @@ fn bad_payloads_are_rejected_and_nothing_is_applied() {
     }
     // Oversize body: refused before it is read.
     let big = format!(r#"{{"extra_cli_args": ["{}"]}}"#, "a".repeat(70 * 1024));
-    let response = admin(admin_at, "POST", "/runtime/defaults", &big, None);
+    let response = admin(admin_at, "POST", "/runtime/defaults", &big, Some(TOKEN));
     assert_eq!(response.status, 413);
     // Unknown session, unknown path, wrong method, a browser.
-    let response = admin(admin_at, "POST", "/runtime/session/nope", "{}", None);
+    let response = admin(admin_at, "POST", "/runtime/session/nope", "{}", Some(TOKEN));
     assert_eq!(response.status, 404);
     assert_eq!(response.json()["field"], "session_id");
     assert_eq!(
-        admin(admin_at, "GET", "/runtime/other", "", None).status,
+        admin(admin_at, "GET", "/runtime/other", "", Some(TOKEN)).status,
         404
     );
     assert_eq!(
-        admin(admin_at, "GET", "/runtime/defaults", "", None).status,
+        admin(admin_at, "GET", "/runtime/defaults", "", Some(TOKEN)).status,
         405
     );
     assert_eq!(
-        admin(admin_at, "POST", "/runtime/sessions", "{}", None).status,
+        admin(admin_at, "POST", "/runtime/sessions", "{}", Some(TOKEN)).status,
         405
     );
     let raw = "POST /runtime/defaults HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://127.0.0.1\r\nContent-Length: 2\r\n\r\n{}";

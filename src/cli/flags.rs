@@ -167,7 +167,7 @@ pub(super) enum Scope {
 pub(super) const SHORT_HELP: &str = "-h";
 
 /// Every flag, in `--help` order.
-pub(super) static FLAGS: [&Flag; 34] = [
+pub(super) static FLAGS: [&Flag; 35] = [
     &STDIO,
     &SSE,
     &STREAMABLE_HTTP,
@@ -198,6 +198,7 @@ pub(super) static FLAGS: [&Flag; 34] = [
     &RUNTIME_PROMPT,
     &RUNTIME_ADMIN_PORT,
     &RUNTIME_ADMIN_TOKEN,
+    &RUNTIME_ALLOW_ENV,
     &LOG_LEVEL,
     &LOG_FORMAT,
     &VERSION,
@@ -554,6 +555,18 @@ pub(super) static RUNTIME_ADMIN_TOKEN: Flag = Flag {
     help: "bearer token the admin API requires\n\
            (or env SUPERGATEWAY_ADMIN_TOKEN, kept out of ps)",
     secret: true,
+};
+
+pub(super) static RUNTIME_ALLOW_ENV: Flag = Flag {
+    name: "runtimeAllowEnv",
+    value: "NAMES",
+    kind: Kind::Repeated,
+    default: Absent::Nothing,
+    modes: Scope::All,
+    group: Group::Runtime,
+    help: "environment names runtime updates may set although\n\
+           they can run code (LD_*, PATH, ...); repeatable",
+    secret: false,
 };
 
 // Logging.

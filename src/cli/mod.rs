@@ -150,6 +150,9 @@ pub(crate) struct Config {
     /// `--runtimeAdminToken`, else the `SUPERGATEWAY_ADMIN_TOKEN` environment variable
     /// (which keeps it out of `ps`): the admin API then needs `Authorization: Bearer TOKEN`.
     pub(crate) runtime_admin_token: Option<String>,
+    /// `--runtimeAllowEnv NAME,...` (ours, repeatable): environment names runtime updates may
+    /// set although `runtime::env_policy` refuses them by default; exact names.
+    pub(crate) runtime_allow_env: Vec<String>,
     /// `--childPerSession` (ours): one child per connection/request instead of a shared one.
     pub(crate) child_per_session: bool,
     /// `--headTimeout MS` (ours), default 10 s: the deadline for a whole

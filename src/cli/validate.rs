@@ -182,6 +182,7 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         runtime_prompt: raw.switch(&flags::RUNTIME_PROMPT),
         runtime_admin_port,
         runtime_admin_token,
+        runtime_allow_env: allow_env(raw)?,
         child_per_session: raw.switch(&flags::CHILD_PER_SESSION),
         head_timeout: nonzero(millis(&flags::HEAD_TIMEOUT, raw)?)
             .ok_or_else(|| "--headTimeout must be greater than 0".to_owned())?,
@@ -209,6 +210,34 @@ pub(super) fn admin_token(source: &str, token: String) -> Result<String, String>
         ));
     }
     Ok(token)
+}
+
+/// `--runtimeAllowEnv` values, comma-separated and repeatable: each an environment name
+/// (`[A-Za-z_][A-Za-z0-9_]*`, as runtime updates accept).
+fn allow_env(raw: &Raw) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    for value in raw.values(&flags::RUNTIME_ALLOW_ENV) {
+        for name in value
+            .split(',')
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+        {
+            let mut bytes = name.bytes();
+            let valid = name.len() <= 256
+                && bytes
+                    .next()
+                    .is_some_and(|first| first == b'_' || first.is_ascii_alphabetic())
+                && bytes.all(|byte| byte == b'_' || byte.is_ascii_alphanumeric());
+            if !valid {
+                return Err(
+                    "--runtimeAllowEnv takes environment names ([A-Za-z_][A-Za-z0-9_]*), comma-separated"
+                        .to_owned(),
+                );
+            }
+            names.push(name.to_owned());
+        }
+    }
+    Ok(names)
 }
 
 /// `--header` lines in order, then `--oauth2Bearer`'s; with the names given more than once.

@@ -46,6 +46,7 @@ pub(crate) fn server_options(config: &Config) -> ServerOptions {
         body_timeout: config.body_timeout,
         write_timeout: Duration::from_secs(30),
         max_connections: config.max_sessions.saturating_mul(2).saturating_add(64),
+        queue_when_full: false,
         conn_span: |peer| tracing::info_span!("conn", %peer),
         budget: Some(link::budget()),
     }

@@ -41,8 +41,14 @@ pub(crate) struct ServerOptions {
     pub(crate) body_timeout: Duration,
     /// How long one write may stall (a client that stops reading).
     pub(crate) write_timeout: Duration,
-    /// Open connections at most; past it new ones get 503 and are closed.
+    /// Open connections at most; past it new ones get 503 and are closed,
+    /// or with `queue_when_full` wait unaccepted for a slot.
     pub(crate) max_connections: usize,
+    /// When full, stop accepting until a connection ends, so new ones wait
+    /// in the kernel's listen queue in arrival order (the admin API: an
+    /// administrator queued behind idle sockets is served when they time
+    /// out, instead of being refused while an attacker keeps renewing them).
+    pub(crate) queue_when_full: bool,
     /// The span each connection runs in, from the peer address: set by the
     /// caller (the gateway) so the driver imports no telemetry of its own.
     pub(crate) conn_span: fn(SocketAddr) -> tracing::Span,
@@ -242,7 +248,14 @@ pub(crate) async fn serve<H: Handler>(
     handler: Rc<H>,
 ) -> io::Result<()> {
     let open = Rc::new(Cell::new(0usize));
+    // Wakes the accept loop when a connection ends (`queue_when_full`).
+    let (freed, slot_freed) = smol::channel::bounded::<()>(1);
     loop {
+        while options.queue_when_full && open.get() >= options.max_connections {
+            if slot_freed.recv().await.is_err() {
+                break;
+            }
+        }
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(err) => {
@@ -253,7 +266,7 @@ pub(crate) async fn serve<H: Handler>(
             }
         };
         let _ = stream.get_ref().set_nodelay(true);
-        let guard = ConnectionGuard::new(&open);
+        let guard = ConnectionGuard::new(&open, &freed);
         let options = Rc::clone(&options);
         let handler = Rc::clone(&handler);
         rt::spawn(async move {
@@ -285,15 +298,17 @@ pub(crate) async fn serve<H: Handler>(
 struct ConnectionGuard {
     open: Rc<Cell<usize>>,
     count: usize,
+    freed: smol::channel::Sender<()>,
 }
 
 impl ConnectionGuard {
-    fn new(open: &Rc<Cell<usize>>) -> Self {
+    fn new(open: &Rc<Cell<usize>>, freed: &smol::channel::Sender<()>) -> Self {
         let count = open.get().saturating_add(1);
         open.set(count);
         Self {
             open: Rc::clone(open),
             count,
+            freed: freed.clone(),
         }
     }
 }
@@ -301,6 +316,8 @@ impl ConnectionGuard {
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
         self.open.set(self.open.get().saturating_sub(1));
+        // Full: a wake-up is already pending, which is enough.
+        let _ = self.freed.try_send(());
     }
 }
 

@@ -8,13 +8,24 @@
 //! | `POST /runtime/session/{id}` | the same; 404 for an unknown session |
 //! | `GET /runtime/sessions` | the defaults and the live sessions |
 //!
-//! With `--runtimeAdminToken` (or `SUPERGATEWAY_ADMIN_TOKEN`), every request
-//! needs `Authorization: Bearer TOKEN` (compared in constant time), else
-//! 401. As on the main port, a request naming a non-local `Host` is 403, and
-//! so is any request with an `Origin` (browsers send one; the API's clients
-//! are scripts): a web page cannot reach the API through DNS rebinding.
+//! Every request needs `Authorization: Bearer TOKEN` (compared in constant
+//! time), else 401: the token of `--runtimeAdminToken` (or
+//! `SUPERGATEWAY_ADMIN_TOKEN`), or else one generated at start and written
+//! to a file only this user can read (`token_file`). As on the main port, a
+//! request naming a non-local `Host` is 403, and so is any request with an
+//! `Origin` (browsers send one; the API's clients are scripts): a web page
+//! cannot reach the API through DNS rebinding.
+//!
+//! It cannot be locked out by idle or slow connections: each phase of a
+//! request (waiting for it, its head, its body) has a short deadline
+//! ([`DEADLINE`]), a refused request (401, 403) closes its connection, and
+//! when all [`MAX_CONNECTIONS`] slots are taken new connections wait in the
+//! listen queue, in arrival order, for a slot instead of being refused: an
+//! administrator who connects behind N idle sockets is served once they
+//! time out, within about `DEADLINE × ⌈N / MAX_CONNECTIONS⌉`.
 
 use std::rc::Rc;
+use std::time::Duration;
 
 use serde_json::json;
 use smol::Task;
@@ -24,19 +35,27 @@ use crate::cli::Config;
 use crate::http::response::Response;
 use crate::http::server::{self, Conn, Handler, Next, Request, ServerOptions};
 use crate::rt;
+use crate::runtime::token_file::TokenFile;
 use crate::runtime::update::{self, constant_time_eq, Scope, MAX_BODY_BYTES};
 use crate::runtime::{ok_reply, Runtime};
 
-/// Connections the admin API serves at once at most.
-const MAX_CONNECTIONS: usize = 16;
+/// Connections the admin API serves at once at most (more wait for a slot).
+const MAX_CONNECTIONS: usize = 64;
 
-/// Binds 127.0.0.1:`port` and serves the API on a task.
+/// The deadline of each phase of an admin request: a new or kept-alive
+/// connection's wait for it, its head, its body (64 KiB at most, from a
+/// local script). Short, so that idle sockets free their slots quickly.
+const DEADLINE: Duration = Duration::from_secs(3);
+
+/// Binds 127.0.0.1:`port` and serves the API on a task. Also returns the
+/// generated token's file when no token was configured: the API runs while
+/// the task is kept, and the file is removed when it is dropped.
 pub(crate) fn start(
     config: &Config,
     mut options: ServerOptions,
     port: u16,
     runtime: Rc<Runtime>,
-) -> Result<Task<()>, String> {
+) -> Result<(Task<()>, Option<TokenFile>), String> {
     let listener = server::bind_quiet("127.0.0.1", port).map_err(|err| {
         format!("cannot listen on 127.0.0.1:{port} for --runtimeAdminPort: {err}")
     })?;
@@ -44,24 +63,40 @@ pub(crate) fn start(
         .get_ref()
         .local_addr()
         .map_err(|err| format!("--runtimeAdminPort: {err}"))?;
+    let (token, file) = match &config.runtime_admin_token {
+        Some(token) => (token.clone(), None),
+        None => {
+            let (token, file) = TokenFile::create()
+                .map_err(|err| format!("--runtimeAdminPort: cannot store a token: {err}"))?;
+            (token, Some(file))
+        }
+    };
     tracing::info!("Runtime admin API on http://{local}");
+    if let Some(file) = &file {
+        tracing::info!(
+            "runtime admin API token (generated, readable by this user only) in {}; send it as Authorization: Bearer",
+            file.path().display()
+        );
+    }
     options.max_body_bytes = u64::try_from(MAX_BODY_BYTES).unwrap_or(u64::MAX);
     options.max_connections = MAX_CONNECTIONS;
+    options.queue_when_full = true;
+    options.idle_timeout = DEADLINE;
+    options.head_timeout = DEADLINE;
+    options.body_timeout = DEADLINE;
     // Its bodies are small (64 KiB) and few: the administrator is never
     // refused because clients filled the main budget.
     options.budget = None;
-    let admin = Rc::new(Admin {
-        runtime,
-        token: config.runtime_admin_token.clone(),
-    });
-    Ok(rt::spawn(async move {
+    let admin = Rc::new(Admin { runtime, token });
+    let task = rt::spawn(async move {
         let _ = server::serve(listener, Rc::new(options), admin).await;
-    }))
+    });
+    Ok((task, file))
 }
 
 struct Admin {
     runtime: Rc<Runtime>,
-    token: Option<String>,
+    token: String,
 }
 
 impl Handler for Admin {
@@ -79,9 +114,12 @@ impl Handler for Admin {
             };
             response = response.header("allow", allow);
         }
+        // A refused client gets no second try on the same connection: its
+        // slot goes back at once.
+        let refused = matches!(status, 401 | 403);
         match conn.send(&response).await {
-            Ok(()) => Next::KeepAlive,
-            Err(_) => Next::Close,
+            Ok(()) if !refused => Next::KeepAlive,
+            _ => Next::Close,
         }
     }
 }
@@ -136,9 +174,7 @@ impl Admin {
     }
 
     fn authorized(&self, head: &RequestHead) -> bool {
-        let Some(token) = &self.token else {
-            return true;
-        };
+        let token = &self.token;
         let Some(value) = head.header("authorization") else {
             return false;
         };

@@ -12,8 +12,10 @@
 //! (`Rc<RefCell<..>>`), borrowed only in synchronous sections.
 
 pub(crate) mod admin;
+pub(crate) mod env_policy;
 pub(crate) mod prompt;
 pub(crate) mod served;
+pub(crate) mod token_file;
 pub(crate) mod update;
 
 use std::cell::{Cell, RefCell};
@@ -98,6 +100,9 @@ pub(crate) struct Runtime {
     session_headers: RefCell<HashMap<String, HeaderSet>>,
     /// `--header`/`--oauth2Bearer`, the base the runtime headers go over.
     configured: Vec<(HeaderName, HeaderValue)>,
+    /// `--runtimeAllowEnv`: names `env_policy` would refuse that updates
+    /// may set.
+    allow_env: Vec<String>,
 }
 
 impl Runtime {
@@ -116,6 +121,7 @@ impl Runtime {
             headers,
             session_headers: RefCell::new(HashMap::new()),
             configured: config.headers.clone(),
+            allow_env: config.runtime_allow_env.clone(),
         })
     }
 
@@ -199,6 +205,16 @@ impl Runtime {
                 field: field.to_owned(),
                 message: "the reverse modes run no child; only headers apply".to_owned(),
             }));
+        }
+        // Names that would let the caller run code in the child (or choose
+        // the code it fetches) need the operator's `--runtimeAllowEnv`.
+        for name in update.env.iter().flat_map(BTreeMap::keys) {
+            if let Some(why) = env_policy::refusal(name, &self.allow_env) {
+                return Err(UpdateError::Field(FieldError {
+                    field: format!("env.{name}"),
+                    message: why,
+                }));
+            }
         }
         match scope {
             Scope::Defaults => self.apply_defaults(update),
@@ -413,24 +429,37 @@ fn unix_ms(time: SystemTime) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-/// Starts what `--runtimeAdminPort` and `--runtimePrompt` ask for; the
-/// tasks run while they are kept. On failure, the one-line reason (the
-/// gateway then exits with status 1).
+/// What [`start`] started: the admin API and prompt run, and the generated
+/// admin token's file exists, while this is kept (the caller keeps it until
+/// the gateway exits).
+pub(crate) struct Started {
+    _tasks: Vec<Task<()>>,
+    _token_file: Option<token_file::TokenFile>,
+}
+
+/// Starts what `--runtimeAdminPort` and `--runtimePrompt` ask for. On
+/// failure, the one-line reason (the gateway then exits with status 1).
 /// `options`: the main port's connection settings, which the admin API
 /// starts from.
 pub(crate) fn start(
     config: &Config,
     options: ServerOptions,
     runtime: &Rc<Runtime>,
-) -> Result<Vec<Task<()>>, String> {
+) -> Result<Started, String> {
     let mut tasks = Vec::new();
+    let mut token_file = None;
     if let Some(port) = config.runtime_admin_port {
-        tasks.push(admin::start(config, options, port, Rc::clone(runtime))?);
+        let (task, file) = admin::start(config, options, port, Rc::clone(runtime))?;
+        tasks.push(task);
+        token_file = file;
     }
     if config.runtime_prompt {
         tasks.push(prompt::start(Rc::clone(runtime))?);
     }
-    Ok(tasks)
+    Ok(Started {
+        _tasks: tasks,
+        _token_file: token_file,
+    })
 }
 
 #[cfg(test)]

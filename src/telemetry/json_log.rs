@@ -9,19 +9,21 @@
 //! tracing-serde, and a second `fmt::Layer` instantiation costs more binary than this): spans
 //! keep their fields as `"key":value` pairs in their extensions, and each event becomes one
 //! line with its time, level, target, fields and enclosing spans, written in one `write_all`.
-//! Strings go through proto's JSON string encoder.
+//! Strings go through `escape::encode_json_string`: no raw control character (C0, DEL, C1,
+//! U+2028/9, bidi controls) in a line, and values read back exactly.
 
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use supergateway_proto::jsonrpc::encode_string;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
+
+use super::escape::encode_json_string as encode_string;
 
 /// Writes each event as one JSON object and a newline to `W`'s writer.
 pub(crate) struct JsonLayer<W> {

@@ -16,6 +16,8 @@
 //!   terminal.
 //!
 //! - `--logFormat json` writes one JSON object per line (`json_log`), for log shippers.
+//! - Every logged value is escaped in both formats (`escape`): no control character from a
+//!   value reaches a log line, so a value cannot forge a line or steer the terminal.
 //! - Spans: `rpc_span` (one per relayed JSON-RPC request, target `supergateway::rpc`, DEBUG) and
 //!   `client_span` (one per outbound request of the reverse modes). They exist only when the
 //!   exporter sends traces or supergateway's debug logs are on: otherwise nothing is allocated
@@ -24,6 +26,7 @@
 //! Nothing here logs configuration values; callers never pass secrets to `tracing` (OTLP header
 //! values included).
 
+mod escape;
 mod json_log;
 mod otlp_export;
 
@@ -108,6 +111,7 @@ pub(crate) fn init(level: LogLevel, format: LogFormat, to_stderr: bool) -> Optio
     // One writer type for both streams: each output layer type is instantiated once.
     let text = (local && format == LogFormat::Text).then(|| {
         tracing_subscriber::fmt::layer()
+            .fmt_fields(escape::EscapedFields)
             .with_writer(stream)
             .with_ansi(ansi)
     });
