@@ -167,7 +167,7 @@ pub(super) enum Scope {
 pub(super) const SHORT_HELP: &str = "-h";
 
 /// Every flag, in `--help` order.
-pub(super) static FLAGS: [&Flag; 34] = [
+pub(super) static FLAGS: [&Flag; 35] = [
     &STDIO,
     &SSE,
     &STREAMABLE_HTTP,
@@ -175,6 +175,7 @@ pub(super) static FLAGS: [&Flag; 34] = [
     &PORT,
     &HOST,
     &CORS,
+    &ALLOWED_HOST,
     &HEALTH_ENDPOINT,
     &CHILD_PER_SESSION,
     &MAX_BODY_BYTES,
@@ -285,6 +286,17 @@ pub(super) static CORS: Flag = Flag {
     modes: Scope::Network,
     group: Group::Serving,
     help: "allowed origins: none given = any; exact origins or /regex/",
+    secret: false,
+};
+
+pub(super) static ALLOWED_HOST: Flag = Flag {
+    name: "allowedHost",
+    value: "NAME",
+    kind: Kind::Repeated,
+    default: Absent::Nothing,
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "a further Host/Origin name the loopback check accepts\n(a public name behind a proxy); repeatable",
     secret: false,
 };
 

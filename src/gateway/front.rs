@@ -5,7 +5,7 @@
 use std::rc::Rc;
 
 use supergateway_proto::http::{
-    is_local_authority, is_local_origin, is_loopback_host, Method, RequestHead,
+    is_allowed_authority, is_allowed_origin, is_loopback_host, Method, RequestHead,
 };
 use supergateway_proto::jsonrpc::{codes, encode_error};
 
@@ -24,6 +24,8 @@ pub(crate) struct Front {
     /// be local or allowed by `--cors` (MCP transports: servers MUST validate
     /// Origin; this blocks DNS rebinding from web pages).
     local_only: bool,
+    /// `--allowedHost`: names that pass that check besides the local ones.
+    allowed_hosts: Vec<String>,
     health: Vec<String>,
 }
 
@@ -33,6 +35,7 @@ impl Front {
             runtime: Rc::clone(runtime),
             cors: config.cors.clone(),
             local_only: is_loopback_host(&config.host),
+            allowed_hosts: config.allowed_hosts.clone(),
             health: config.health_endpoints.clone(),
         }
     }
@@ -55,7 +58,10 @@ impl Front {
         {
             return Some(self.preflight(head, conn).await);
         }
-        if head.method() == Method::Get && self.health.iter().any(|path| path == head.path()) {
+        // HEAD gets GET's head (the driver drops the body).
+        if matches!(head.method(), Method::Get | Method::Head)
+            && self.health.iter().any(|path| path == head.path())
+        {
             let response = if healthy {
                 Response::new(200).text("ok")
             } else {
@@ -149,12 +155,16 @@ impl Front {
             return Ok(());
         }
         // HTTP/1.0 may omit Host; browsers (the DNS-rebinding threat) never do.
-        if !head.host().is_empty() && !is_local_authority(head.host()) {
+        if !head.host().is_empty() && !is_allowed_authority(head.host(), &self.allowed_hosts) {
             return Err("Forbidden: Host is not a local address");
         }
         match head.header_str("origin") {
             None => Ok(()),
-            Some(origin) if is_local_origin(origin) || self.cors.allows(origin) => Ok(()),
+            Some(origin)
+                if is_allowed_origin(origin, &self.allowed_hosts) || self.cors.allows(origin) =>
+            {
+                Ok(())
+            }
             Some(_) => Err("Forbidden: Origin is not allowed"),
         }
     }

@@ -93,7 +93,9 @@ pub use error::HttpError;
 pub use framing::{BodyFraming, ContentLength, ResponseFraming};
 pub use head::HeadDecoder;
 pub use limits::Limits;
-pub use local::{is_local_authority, is_local_origin, is_loopback_host};
+pub use local::{
+    is_allowed_authority, is_allowed_origin, is_local_authority, is_local_origin, is_loopback_host,
+};
 pub use request::{Method, RequestHead, Version};
 pub use request_writer::RequestHeadWriter;
 pub use response::{parse_header_line, reason_phrase, HeaderName, HeaderValue, ResponseHeadWriter};

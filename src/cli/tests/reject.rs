@@ -162,6 +162,34 @@ fn reject() {
             "--ssePath must be a path",
         ),
         (
+            &["--stdio", "x", "--allowedHost", "mcp.example.com:443"],
+            "--allowedHost must be a host name or IP address",
+        ),
+        (
+            &["--stdio", "x", "--allowedHost", "https://mcp.example.com"],
+            "--allowedHost must be a host name or IP address",
+        ),
+        (
+            &["--stdio", "x", "--allowedHost", "user@mcp.example.com"],
+            "--allowedHost must be a host name or IP address",
+        ),
+        (
+            &["--stdio", "x", "--allowedHost", "mcp.example.com/x"],
+            "--allowedHost must be a host name or IP address",
+        ),
+        (
+            &["--stdio", "x", "--allowedHost", ""],
+            "--allowedHost must be a host name or IP address",
+        ),
+        (
+            &["--stdio", "x", "--allowedHost", "a b"],
+            "--allowedHost must be a host name or IP address",
+        ),
+        (
+            &["--stdio", "x", "--allowedHost", "[::1]:80"],
+            "--allowedHost must be a host name or IP address",
+        ),
+        (
             &["--stdio", "x", "--healthEndpoint", "health"],
             "--healthEndpoint must be a path",
         ),

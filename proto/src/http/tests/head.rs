@@ -497,6 +497,14 @@ fn reject_hosts() {
         (b"GET / HTTP/1.1\r\nHost: a:\r\n\r\n", BAD_HOST),
         (b"GET / HTTP/1.1\r\nHost: a:http\r\n\r\n", BAD_HOST),
         (b"GET / HTTP/1.1\r\nHost: a:123456\r\n\r\n", BAD_HOST),
+        // Ports up to 65535 (`is_port`).
+        (b"GET / HTTP/1.1\r\nHost: a:65536\r\n\r\n", BAD_HOST),
+        (b"GET / HTTP/1.1\r\nHost: a:99999\r\n\r\n", BAD_HOST),
+        (b"GET / HTTP/1.1\r\nHost: [::1]:70000\r\n\r\n", BAD_HOST),
+        (
+            b"GET http://a:99999/ HTTP/1.1\r\nHost: a:99999\r\n\r\n",
+            HttpError::BadRequest("invalid authority in request-target"),
+        ),
         (b"GET / HTTP/1.1\r\nHost: a:1:2\r\n\r\n", BAD_HOST),
         (b"GET / HTTP/1.1\r\nHost: :80\r\n\r\n", BAD_HOST),
         (b"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", BAD_HOST),
