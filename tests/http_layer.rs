@@ -268,3 +268,161 @@ fn origin_and_host_are_parsed_exactly() {
     assert_eq!(health_status(gw.addr, "Host: localhost:65536\r\n"), 400);
     assert_eq!(health_status(gw.addr, "Host: localhost:65535\r\n"), 200);
 }
+
+/// Runs the binary with `args` to its exit: (exit code, stderr).
+fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_supergateway"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn reserved_header_names_are_refused_at_start_up() {
+    let fixture = fixture();
+    for header in [
+        "Host: evil.com",
+        "Set-Cookie: session=stolen",
+        "Connection: close",
+        "Keep-Alive: timeout=5",
+        "Transfer-Encoding: chunked",
+        "TE: trailers",
+        "Trailer: X",
+        "Upgrade: h2c",
+        "Proxy-Authorization: Basic eA==",
+        "Content-Type: text/html",
+        "Mcp-Session-Id: fixed",
+        "Access-Control-Allow-Origin: *",
+    ] {
+        let name = header.split(':').next().unwrap();
+        for mode in [
+            &["--stdio", fixture.as_str()][..],
+            &["--streamableHttp", "http://127.0.0.1:9/mcp"][..],
+        ] {
+            let mut args = mode.to_vec();
+            args.extend(["--header", header]);
+            let (code, stderr) = run_to_exit(&args);
+            assert_eq!(code, Some(2), "{header}: {stderr}");
+            let lines: Vec<&str> = stderr.lines().collect();
+            assert_eq!(lines.len(), 1, "one line for {header}: {stderr}");
+            assert!(
+                lines[0].contains(&format!("--header {name} cannot be set: ")),
+                "{header}: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn reserved_header_names_are_refused_by_the_admin_api() {
+    let gw = gateway(&[
+        "--runtimeAdminPort",
+        "0",
+        "--runtimeAdminToken",
+        "admin-secret",
+        "--header",
+        "X-Kept: 1",
+    ]);
+    let mut addr = None;
+    eventually("the admin address in the log", || {
+        addr = gw
+            .log()
+            .lines()
+            .find_map(|line| line.split("Runtime admin API on http://").nth(1))
+            .map(|addr| addr.trim().parse().unwrap());
+        addr.is_some()
+    });
+    let admin: SocketAddr = addr.unwrap();
+    for name in [
+        "Host",
+        "Set-Cookie",
+        "Connection",
+        "Keep-Alive",
+        "TE",
+        "Trailer",
+        "Upgrade",
+        "Proxy-Connection",
+        "Content-Type",
+        "mcp-session-id",
+    ] {
+        let body = format!(r#"{{"headers":{{"{name}":"x"}}}}"#);
+        let raw = format!(
+            "POST /runtime/defaults HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer admin-secret\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let response = common::request_to(admin, raw.as_bytes());
+        assert_eq!(response.status, 400, "{name}: {}", response.text());
+        assert_eq!(response.json()["field"], format!("headers.{name}"));
+    }
+    // Nothing was applied: the gateway's responses carry the start-up
+    // headers, one Content-Type, no cookie.
+    let mut client = Client::new(gw.addr);
+    let health = client.exchange("GET", "/healthz", "");
+    let names: Vec<&str> = health.headers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names.iter().filter(|n| **n == "content-type").count(),
+        1,
+        "{names:?}"
+    );
+    assert_eq!(health.header("x-kept"), Some("1"));
+    assert_eq!(health.header("set-cookie"), None);
+}
+
+#[test]
+fn two_session_ids_are_refused_with_400() {
+    // Streamable HTTP, stateful: a real session, then the same id twice and
+    // two different ids.
+    let gw = gateway(&["--outputTransport", "streamableHttp", "--stateful"]);
+    let mut streamable = common::Streamable::new(&gw);
+    streamable.initialize("2025-03-26");
+    let session = streamable.session.clone().unwrap();
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    for ids in [
+        [session.as_str(), session.as_str()],
+        [session.as_str(), "other"],
+    ] {
+        let raw = format!(
+            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nMcp-Session-Id: {}\r\n\
+             Mcp-Session-Id: {}\r\nContent-Length: {}\r\n\r\n{ping}",
+            ids[0],
+            ids[1],
+            ping.len()
+        );
+        let response = common::request_to(gw.addr, raw.as_bytes());
+        assert_eq!(response.status, 400, "{ids:?}: {}", response.text());
+        assert_eq!(
+            response.json()["error"]["message"],
+            "Bad Request: more than one Mcp-Session-Id header"
+        );
+    }
+    // One id is served as before.
+    let answers = streamable.call(serde_json::json!(2), "ping", serde_json::json!({}));
+    assert_eq!(answers.len(), 1, "{answers:?}");
+
+    // SSE: the endpoint's sessionId twice (also spelled percent-encoded).
+    let gw = gateway(&["--outputTransport", "sse"]);
+    let mut sse = common::SseClient::connect(&gw);
+    let endpoint = sse.endpoint.clone();
+    for target in [
+        format!("{endpoint}&sessionId=other"),
+        format!("{endpoint}&session%49d=other"),
+    ] {
+        let response = common::request_to(gw.addr, &common::post(&target, ping, ""));
+        assert_eq!(response.status, 400, "{target}: {}", response.text());
+        assert_eq!(
+            response.json()["error"]["message"],
+            "Bad Request: more than one sessionId parameter"
+        );
+    }
+    sse.expect_nothing();
+    // The session still works with one.
+    let answer = sse.call(serde_json::json!(3), "ping", serde_json::json!({}));
+    assert_eq!(answer["id"], 3, "{answer}");
+}

@@ -236,11 +236,8 @@ fn headers(raw: &Raw) -> Result<(Headers, Vec<String>), String> {
         // The value is never echoed: it is usually a credential.
         let (name, value) = parse_header_line(&format!("{}:{value}", name.trim()))
             .map_err(|error| format!("--header must look like \"Name: value\": {error}"))?;
-        if name.is_connection_level() {
-            return Err(format!(
-                "--header {} cannot be set: supergateway frames messages itself",
-                name.as_str()
-            ));
+        if let Some(why) = name.reserved() {
+            return Err(format!("--header {} cannot be set: {why}", name.as_str()));
         }
         replace_header(&mut headers, &mut replaced, name, value);
     }

@@ -53,6 +53,10 @@ impl Front {
             tracing::warn!("refused {} {} (403): {why}", head.method_str(), head.path());
             return Some(self.error(head, conn, 403, codes::SERVER_ERROR, why).await);
         }
+        if let Err(why) = one_session_id(head) {
+            tracing::info!("refused {} {} (400): {why}", head.method_str(), head.path());
+            return Some(self.error(head, conn, 400, codes::SERVER_ERROR, why).await);
+        }
         if head.method() == Method::Options
             && head.header("access-control-request-method").is_some()
         {
@@ -205,4 +209,18 @@ impl Front {
             .header("access-control-max-age", b"86400");
         self.send(head, conn, response).await
     }
+}
+
+/// At most one `Mcp-Session-Id` header and one `sessionId` query parameter:
+/// with two, which session a request belongs to would depend on whether the
+/// reader takes the first or the last (a proxy in front may take the other
+/// one than we do), so neither is chosen.
+fn one_session_id(head: &RequestHead) -> Result<(), &'static str> {
+    if head.header_values("mcp-session-id").nth(1).is_some() {
+        return Err("Bad Request: more than one Mcp-Session-Id header");
+    }
+    if head.query_param_count("sessionId") > 1 {
+        return Err("Bad Request: more than one sessionId parameter");
+    }
+    Ok(())
 }

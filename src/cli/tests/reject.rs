@@ -283,6 +283,109 @@ fn reject() {
             "--header transfer-encoding cannot",
         ),
         (
+            &["--stdio", "x", "--header", "Host: evil.com"],
+            "--header Host cannot be set: ",
+        ),
+        (
+            &["--sse", "https://h/sse", "--header", "Host: evil.com"],
+            "--header Host cannot be set: ",
+        ),
+        (
+            &["--stdio", "x", "--header", "Set-Cookie: a=b"],
+            "--header Set-Cookie cannot be set: ",
+        ),
+        (
+            &["--sse", "https://h/sse", "--header", "Set-Cookie: a=b"],
+            "--header Set-Cookie cannot be set: ",
+        ),
+        (
+            &["--stdio", "x", "--header", "Connection: close"],
+            "--header Connection cannot be set: ",
+        ),
+        (
+            &["--sse", "https://h/sse", "--header", "Connection: close"],
+            "--header Connection cannot be set: ",
+        ),
+        (
+            &["--stdio", "x", "--header", "Keep-Alive: 5"],
+            "--header Keep-Alive cannot be set: ",
+        ),
+        (
+            &["--sse", "https://h/sse", "--header", "Keep-Alive: 5"],
+            "--header Keep-Alive cannot be set: ",
+        ),
+        (
+            &["--stdio", "x", "--header", "TE: trailers"],
+            "--header TE cannot be set: ",
+        ),
+        (
+            &["--sse", "https://h/sse", "--header", "TE: trailers"],
+            "--header TE cannot be set: ",
+        ),
+        (
+            &["--stdio", "x", "--header", "Trailer: X"],
+            "--header Trailer cannot be set: ",
+        ),
+        (
+            &["--sse", "https://h/sse", "--header", "Trailer: X"],
+            "--header Trailer cannot be set: ",
+        ),
+        (
+            &["--stdio", "x", "--header", "Upgrade: h2c"],
+            "--header Upgrade cannot be set: ",
+        ),
+        (
+            &["--sse", "https://h/sse", "--header", "Upgrade: h2c"],
+            "--header Upgrade cannot be set: ",
+        ),
+        (
+            &["--stdio", "x", "--header", "Proxy-Authorization: Basic x"],
+            "--header Proxy-Authorization cannot be set: ",
+        ),
+        (
+            &[
+                "--sse",
+                "https://h/sse",
+                "--header",
+                "Proxy-Authorization: Basic x",
+            ],
+            "--header Proxy-Authorization cannot be set: ",
+        ),
+        (
+            &["--stdio", "x", "--header", "Content-Type: text/html"],
+            "--header Content-Type cannot be set: ",
+        ),
+        (
+            &[
+                "--sse",
+                "https://h/sse",
+                "--header",
+                "Content-Type: text/html",
+            ],
+            "--header Content-Type cannot be set: ",
+        ),
+        (
+            &["--stdio", "x", "--header", "Mcp-Session-Id: x"],
+            "--header Mcp-Session-Id cannot be set: ",
+        ),
+        (
+            &["--sse", "https://h/sse", "--header", "Mcp-Session-Id: x"],
+            "--header Mcp-Session-Id cannot be set: ",
+        ),
+        (
+            &["--stdio", "x", "--header", "Access-Control-Allow-Origin: *"],
+            "--header Access-Control-Allow-Origin cannot be set: ",
+        ),
+        (
+            &[
+                "--sse",
+                "https://h/sse",
+                "--header",
+                "Access-Control-Allow-Origin: *",
+            ],
+            "--header Access-Control-Allow-Origin cannot be set: ",
+        ),
+        (
             &["--stdio", "x", "--oauth2Bearer", ""],
             "--oauth2Bearer needs a non-empty token",
         ),

@@ -756,6 +756,17 @@ fn query_param_table() {
         head(b"GET /p HTTP/1.1\r\nHost: a\r\n\r\n").query_param("a"),
         None
     );
+    // Counted after decoding: two `a`, two `e` (one malformed value), the
+    // `g h` spelled `g%20h`.
+    for (name, count) in [("a", 2), ("e", 2), ("g h", 1), ("b", 1), ("A", 0), ("x", 0)] {
+        assert_eq!(h.query_param_count(name), count, "{name}");
+    }
+    let h = head(b"GET /m?sessionId=1&session%49d=2 HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(h.query_param_count("sessionId"), 2);
+    assert_eq!(
+        head(b"GET /p HTTP/1.1\r\nHost: a\r\n\r\n").query_param_count("a"),
+        0
+    );
 }
 
 #[test]
