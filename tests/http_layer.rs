@@ -269,17 +269,38 @@ fn origin_and_host_are_parsed_exactly() {
     assert_eq!(health_status(gw.addr, "Host: localhost:65535\r\n"), 200);
 }
 
-/// Runs the binary with `args` to its exit: (exit code, stderr).
+/// Runs the binary with `args` (on port 0) to its exit: (exit code,
+/// stderr). One that is still running after `common::WAIT` accepted the
+/// arguments: it is killed and the test fails.
 fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_supergateway"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_supergateway"))
         .args(args)
+        .args(["--port", "0"])
         .stdin(std::process::Stdio::null())
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let deadline = std::time::Instant::now() + common::WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} started instead of exiting");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (status.code(), stderr)
 }
 
 #[test]
