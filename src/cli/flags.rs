@@ -175,6 +175,7 @@ pub(super) static FLAGS: [&Flag; 35] = [
     &PORT,
     &HOST,
     &CORS,
+    &ALLOWED_HOST,
     &HEALTH_ENDPOINT,
     &CHILD_PER_SESSION,
     &MAX_BODY_BYTES,
@@ -286,6 +287,17 @@ pub(super) static CORS: Flag = Flag {
     modes: Scope::Network,
     group: Group::Serving,
     help: "allowed origins: none given = any; exact origins or /regex/",
+    secret: false,
+};
+
+pub(super) static ALLOWED_HOST: Flag = Flag {
+    name: "allowedHost",
+    value: "NAME",
+    kind: Kind::Repeated,
+    default: Absent::Nothing,
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "a further Host/Origin name the loopback check accepts\n(a public name behind a proxy); repeatable",
     secret: false,
 };
 

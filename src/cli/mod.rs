@@ -141,6 +141,9 @@ pub(crate) struct Config {
     pub(crate) log_format: LogFormat,
     /// `--cors`, default `Off`.
     pub(crate) cors: Cors,
+    /// `--allowedHost` names (no port, no brackets): further Host/Origin
+    /// hosts the loopback DNS-rebinding check accepts.
+    pub(crate) allowed_hosts: Vec<String>,
     /// `--healthEndpoint` paths, each starting with `/`.
     pub(crate) health_endpoints: Vec<String>,
     /// `--runtimePrompt`.
@@ -339,6 +342,7 @@ impl fmt::Debug for Config {
             .field("log_level", &self.log_level)
             .field("log_format", &self.log_format)
             .field("cors", &self.cors)
+            .field("allowed_hosts", &self.allowed_hosts)
             .field("health_endpoints", &self.health_endpoints)
             .field("runtime_prompt", &self.runtime_prompt)
             .field("runtime_admin_port", &self.runtime_admin_port)

@@ -90,6 +90,10 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
     };
 
     let cors = cors(raw)?;
+    let allowed_hosts = raw
+        .values(&flags::ALLOWED_HOST)
+        .map(allowed_host)
+        .collect::<Result<Vec<_>, _>>()?;
     let mut health_endpoints = Vec::new();
     for endpoint in raw.values(&flags::HEALTH_ENDPOINT) {
         health_endpoints.push(path(&flags::HEALTH_ENDPOINT, endpoint)?);
@@ -178,6 +182,7 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         log_level,
         log_format,
         cors,
+        allowed_hosts,
         health_endpoints,
         runtime_prompt: raw.switch(&flags::RUNTIME_PROMPT),
         runtime_admin_port,
@@ -260,11 +265,8 @@ fn headers(raw: &Raw) -> Result<(Headers, Vec<String>), String> {
         // The value is never echoed: it is usually a credential.
         let (name, value) = parse_header_line(&format!("{}:{value}", name.trim()))
             .map_err(|error| format!("--header must look like \"Name: value\": {error}"))?;
-        if name.is_connection_level() {
-            return Err(format!(
-                "--header {} cannot be set: supergateway frames messages itself",
-                name.as_str()
-            ));
+        if let Some(why) = name.reserved() {
+            return Err(format!("--header {} cannot be set: {why}", name.as_str()));
         }
         replace_header(&mut headers, &mut replaced, name, value);
     }
@@ -355,6 +357,27 @@ fn host(value: &str) -> Result<String, String> {
         ));
     }
     Ok(value.to_owned())
+}
+
+/// `--allowedHost`: a host name or IP address as `Host` and `Origin` carry
+/// it, without scheme, port or path (brackets around an IPv6 literal are
+/// dropped: the check compares hosts without them). Any port is accepted
+/// with it.
+fn allowed_host(value: &str) -> Result<String, String> {
+    let bare = value
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or(value);
+    let name = !bare.is_empty()
+        && bare
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    if name || bare.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Ok(bare.to_owned());
+    }
+    Err(format!(
+        "--allowedHost must be a host name or IP address, without scheme, port or path (got {value:?})"
+    ))
 }
 
 fn base_url(value: &str) -> Result<String, String> {

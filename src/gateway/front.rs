@@ -5,7 +5,7 @@
 use std::rc::Rc;
 
 use supergateway_proto::http::{
-    is_local_authority, is_local_origin, is_loopback_host, Method, RequestHead,
+    is_allowed_authority, is_allowed_origin, is_loopback_host, Method, RequestHead,
 };
 use supergateway_proto::jsonrpc::{codes, encode_error};
 
@@ -24,6 +24,8 @@ pub(crate) struct Front {
     /// be local or allowed by `--cors` (MCP transports: servers MUST validate
     /// Origin; this blocks DNS rebinding from web pages).
     local_only: bool,
+    /// `--allowedHost`: names that pass that check besides the local ones.
+    allowed_hosts: Vec<String>,
     health: Vec<String>,
 }
 
@@ -33,6 +35,7 @@ impl Front {
             runtime: Rc::clone(runtime),
             cors: config.cors.clone(),
             local_only: is_loopback_host(&config.host),
+            allowed_hosts: config.allowed_hosts.clone(),
             health: config.health_endpoints.clone(),
         }
     }
@@ -50,12 +53,19 @@ impl Front {
             tracing::warn!("refused {} {} (403): {why}", head.method_str(), head.path());
             return Some(self.error(head, conn, 403, codes::SERVER_ERROR, why).await);
         }
+        if let Err(why) = one_session_id(head) {
+            tracing::info!("refused {} {} (400): {why}", head.method_str(), head.path());
+            return Some(self.error(head, conn, 400, codes::SERVER_ERROR, why).await);
+        }
         if head.method() == Method::Options
             && head.header("access-control-request-method").is_some()
         {
             return Some(self.preflight(head, conn).await);
         }
-        if head.method() == Method::Get && self.health.iter().any(|path| path == head.path()) {
+        // HEAD gets GET's head (the driver drops the body).
+        if matches!(head.method(), Method::Get | Method::Head)
+            && self.health.iter().any(|path| path == head.path())
+        {
             let response = if healthy {
                 Response::new(200).text("ok")
             } else {
@@ -149,12 +159,16 @@ impl Front {
             return Ok(());
         }
         // HTTP/1.0 may omit Host; browsers (the DNS-rebinding threat) never do.
-        if !head.host().is_empty() && !is_local_authority(head.host()) {
+        if !head.host().is_empty() && !is_allowed_authority(head.host(), &self.allowed_hosts) {
             return Err("Forbidden: Host is not a local address");
         }
         match head.header_str("origin") {
             None => Ok(()),
-            Some(origin) if is_local_origin(origin) || self.cors.allows(origin) => Ok(()),
+            Some(origin)
+                if is_allowed_origin(origin, &self.allowed_hosts) || self.cors.allows(origin) =>
+            {
+                Ok(())
+            }
             Some(_) => Err("Forbidden: Origin is not allowed"),
         }
     }
@@ -195,4 +209,18 @@ impl Front {
             .header("access-control-max-age", b"86400");
         self.send(head, conn, response).await
     }
+}
+
+/// At most one `Mcp-Session-Id` header and one `sessionId` query parameter:
+/// with two, which session a request belongs to would depend on whether the
+/// reader takes the first or the last (a proxy in front may take the other
+/// one than we do), so neither is chosen.
+fn one_session_id(head: &RequestHead) -> Result<(), &'static str> {
+    if head.header_values("mcp-session-id").nth(1).is_some() {
+        return Err("Bad Request: more than one Mcp-Session-Id header");
+    }
+    if head.query_param_count("sessionId") > 1 {
+        return Err("Bad Request: more than one sessionId parameter");
+    }
+    Ok(())
 }

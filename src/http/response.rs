@@ -86,6 +86,15 @@ impl<'a> Response<'a> {
 
     /// Appends the head and body to `out`.
     pub(crate) fn encode(&self, out: &mut Vec<u8>) -> io::Result<()> {
+        self.encode_head(out)?;
+        out.extend_from_slice(self.body);
+        Ok(())
+    }
+
+    /// Appends the head alone, exactly as [`Response::encode`] writes it
+    /// (the same content-length): the answer to a HEAD request (RFC 9110
+    /// §9.3.2).
+    pub(crate) fn encode_head(&self, out: &mut Vec<u8>) -> io::Result<()> {
         let mut head = ResponseHeadWriter::new(out, self.status);
         for (name, value) in self.configured.iter().flat_map(|headers| headers.iter()) {
             head.header(name.as_str(), value.as_bytes());
@@ -104,8 +113,6 @@ impl<'a> Response<'a> {
             head.header("connection", b"close");
         }
         head.finish()
-            .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
-        out.extend_from_slice(self.body);
-        Ok(())
+            .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))
     }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use async_io::{Async, Timer};
 use futures_lite::{AsyncWriteExt, FutureExt};
 use supergateway_proto::http::{
-    BodyDecoder, BodyFraming, HeadDecoder, HttpError, Limits, RequestHead,
+    BodyDecoder, BodyFraming, HeadDecoder, HttpError, Limits, Method, RequestHead,
 };
 use supergateway_proto::jsonrpc::{codes, encode_error};
 use supergateway_proto::relay::Budget;
@@ -127,6 +127,10 @@ pub(crate) struct Conn {
     /// During a WebSocket upgrade request: the bytes the client sent after
     /// the request (and its body), already read by the driver.
     read_ahead: Vec<u8>,
+    /// The request being answered is a HEAD: responses are written without
+    /// their body, whatever the handler built (RFC 9110 §9.3.2; a body would
+    /// put a keep-alive client out of step).
+    head_only: bool,
 }
 
 impl Conn {
@@ -148,10 +152,15 @@ impl Conn {
         )
     }
 
-    /// Writes a complete response (head and body) in one write.
+    /// Writes a complete response (head and body) in one write; only the
+    /// head when answering a HEAD request.
     pub(crate) async fn send(&mut self, response: &Response<'_>) -> io::Result<()> {
         self.out.clear();
-        response.encode(&mut self.out)?;
+        if self.head_only {
+            response.encode_head(&mut self.out)?;
+        } else {
+            response.encode(&mut self.out)?;
+        }
         let out = std::mem::take(&mut self.out);
         let result = write_all(&self.stream, &out, self.write_timeout).await;
         self.out = out;
@@ -159,8 +168,12 @@ impl Conn {
     }
 
     /// Writes raw bytes (a streaming handler's frames), bounded by the
-    /// write timeout.
+    /// write timeout. Nothing when answering a HEAD request: streaming
+    /// routes refuse HEAD (405), and no body byte may follow a HEAD's head.
     pub(crate) async fn write(&self, bytes: &[u8]) -> io::Result<()> {
+        if self.head_only {
+            return Ok(());
+        }
         write_all(&self.stream, bytes, self.write_timeout).await
     }
 
@@ -287,6 +300,7 @@ pub(crate) async fn serve<H: Handler>(
                 write_timeout: options.write_timeout,
                 out: Vec::with_capacity(1024),
                 read_ahead: Vec::new(),
+                head_only: false,
             };
             let span = (options.conn_span)(peer);
             rt::in_span(span, serve_connection(conn, &options, handler)).await;
@@ -338,6 +352,7 @@ async fn serve_connection<H: Handler>(mut conn: Conn, options: &ServerOptions, h
     let mut decoder = HeadDecoder::new(options.limits);
     loop {
         decoder.reset();
+        conn.head_only = false;
         let request = match read_request(&conn, &mut buf, &mut decoder, options).await {
             Ok(request) => request,
             Err(ReadError::Closed) => return,
@@ -370,11 +385,12 @@ async fn serve_connection<H: Handler>(mut conn: Conn, options: &ServerOptions, h
                 }
                 let mut out = Vec::new();
                 error_response(&mut out, err.status(), &err.to_string());
-                let _ = conn.write(&out).await;
+                let _ = write_all(&conn.stream, &out, conn.write_timeout).await;
                 return;
             }
         };
         let keep_alive = request.head.keep_alive();
+        conn.head_only = request.head.method() == Method::Head;
         let upgrade = request.head.is_websocket_upgrade();
         if upgrade {
             conn.read_ahead = std::mem::take(&mut buf).into_filled();

@@ -108,7 +108,7 @@ impl Handler for Admin {
         }
         if status == 405 {
             let allow: &[u8] = if request.head.path() == "/runtime/sessions" {
-                b"GET"
+                b"GET, HEAD"
             } else {
                 b"POST"
             };
@@ -139,7 +139,8 @@ impl Admin {
         }
         let path = head.path();
         if path == "/runtime/sessions" {
-            if head.method() != Method::Get {
+            // HEAD gets GET's head (the driver drops the body).
+            if !matches!(head.method(), Method::Get | Method::Head) {
                 return (405, error("use GET"));
             }
             return (200, self.runtime.sessions_json());

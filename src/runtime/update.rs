@@ -304,11 +304,8 @@ fn headers(value: &Value) -> Result<Vec<(HeaderName, HeaderValue)>, FieldError> 
                 ))
             }
         };
-        if header_name.is_connection_level() {
-            return Err(FieldError::new(
-                field(),
-                "frames the message or belongs to the connection; the gateway sets it itself",
-            ));
+        if let Some(why) = header_name.reserved() {
+            return Err(FieldError::new(field(), format!("cannot be set: {why}")));
         }
         if out
             .iter()
@@ -492,6 +489,36 @@ mod tests {
                 "headers.transfer-encoding",
             ),
             (r#"{"headers": {"X-A": "1", "x-a": "2"}}"#, "headers.x-a"),
+            // Never configurable (`HeaderName::reserved`).
+            (r#"{"headers": {"Host": "evil"}}"#, "headers.Host"),
+            (
+                r#"{"headers": {"Set-Cookie": "a=b"}}"#,
+                "headers.Set-Cookie",
+            ),
+            (
+                r#"{"headers": {"Connection": "close"}}"#,
+                "headers.Connection",
+            ),
+            (r#"{"headers": {"Keep-Alive": "5"}}"#, "headers.Keep-Alive"),
+            (r#"{"headers": {"TE": "trailers"}}"#, "headers.TE"),
+            (r#"{"headers": {"Trailer": "X"}}"#, "headers.Trailer"),
+            (r#"{"headers": {"Upgrade": "h2c"}}"#, "headers.Upgrade"),
+            (
+                r#"{"headers": {"Proxy-Authorization": "x"}}"#,
+                "headers.Proxy-Authorization",
+            ),
+            (
+                r#"{"headers": {"content-type": "text/html"}}"#,
+                "headers.content-type",
+            ),
+            (
+                r#"{"headers": {"Mcp-Session-Id": "x"}}"#,
+                "headers.Mcp-Session-Id",
+            ),
+            (
+                r#"{"headers": {"Access-Control-Allow-Origin": "*"}}"#,
+                "headers.Access-Control-Allow-Origin",
+            ),
         ];
         for (body, field) in cases {
             let err = parse_payload(body.as_bytes()).unwrap_err();

@@ -135,9 +135,16 @@ pub fn chunked_decode(data: &[u8]) {
     );
 
     // decode → encode → decode.
-    let (payload, Ok((_, true))) = whole else {
+    let (payload, Ok((consumed, true))) = whole else {
         return;
     };
+    // Whatever was accepted is a strict RFC 9112 §7.1 chunked body: CRLF
+    // only, nothing between the size and `;` or CRLF.
+    assert_eq!(
+        strict_chunked(&input[..consumed]),
+        Some(payload.clone()),
+        "accepted a body the strict grammar refuses"
+    );
     let payload_len = u64::try_from(payload.len()).unwrap_or(u64::MAX);
     assert!(payload_len <= max_body, "payload over the body limit");
     let mut wire = Vec::new();
@@ -154,6 +161,57 @@ pub fn chunked_decode(data: &[u8]) {
         (payload, Ok((wire.len(), true))),
         "decode → encode → decode"
     );
+}
+
+/// The payload of `body` if it is exactly one strict chunked body (RFC 9112
+/// §7.1: hex size, optional `;` extension without CR or LF, CRLF, data,
+/// CRLF; trailer lines without CR or LF, each ending in CRLF; a final
+/// CRLF), else `None`. A second, deliberately simple reading of the grammar
+/// for `chunked_decode` to agree with; limits are not checked.
+#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects)]
+fn strict_chunked(body: &[u8]) -> Option<Vec<u8>> {
+    // The line at `at` (without CR or LF inside) and where the next starts.
+    let line = |at: usize| -> Option<(&[u8], usize)> {
+        let rest = body.get(at..)?;
+        let end = rest.windows(2).position(|w| w == b"\r\n")?;
+        let line = &rest[..end];
+        (!line.contains(&b'\r') && !line.contains(&b'\n')).then_some((line, at + end + 2))
+    };
+    let mut payload = Vec::new();
+    let mut at = 0;
+    loop {
+        let (size_line, next) = line(at)?;
+        let digits = size_line
+            .iter()
+            .take_while(|b| b.is_ascii_hexdigit())
+            .count();
+        if digits == 0 || digits > 16 {
+            return None;
+        }
+        if !(digits == size_line.len() || size_line[digits] == b';') {
+            return None;
+        }
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&size_line[..digits]).ok()?, 16).ok()?;
+        at = next;
+        if size == 0 {
+            break;
+        }
+        let data = body.get(at..at.checked_add(size)?)?;
+        payload.extend_from_slice(data);
+        at += size;
+        if body.get(at..at + 2)? != b"\r\n" {
+            return None;
+        }
+        at += 2;
+    }
+    loop {
+        let (trailer, next) = line(at)?;
+        at = next;
+        if trailer.is_empty() {
+            return (at == body.len()).then_some(payload);
+        }
+    }
 }
 
 /// Feeds `input` to `decoder` in reads ending at `cuts` (increasing, the last

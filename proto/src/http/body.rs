@@ -13,7 +13,8 @@ use super::reader::Reader;
 /// it the bytes that follow the head. It never consumes a byte past the end
 /// of the body, so whatever is left is the next message. A chunked body's
 /// framing is checked byte by byte, the same code for requests and
-/// responses: at most 16 hex digits per size, no `+`/`0x`, CRLF after every
+/// responses: at most 16 hex digits per size, no `+`/`0x`, no whitespace
+/// after the size, CRLF (never a bare LF or CR) ending every line and every
 /// chunk's data, extensions and trailers bounded and then ignored. When the
 /// connection closes, call [`BodyDecoder::handle_eof`]: it ends a
 /// read-until-close body and reports any other unfinished body as
@@ -259,8 +260,11 @@ impl BodyDecoder {
     /// chunk-ext    = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
     /// ```
     ///
-    /// Line endings follow the head's rule (see `head::Scan`): CRLF or bare
-    /// LF, never a bare CR; with one exception, below, for extensions.
+    /// Line endings follow the head's rule (see `head::Scan`): CRLF only. A
+    /// bare LF after the size, the data or a trailer line, or whitespace
+    /// after the size, is where lenient parsers (httparse, older hyper,
+    /// llhttp before 9.1) and strict ones disagree about where a chunk ends,
+    /// the start of most published smuggling chains: 400 and close.
     fn handle_framing_byte(&mut self, state: BodyState, b: u8) -> Result<BodyState, HttpError> {
         const BAD_SIZE: HttpError = HttpError::BadRequest("invalid chunk size");
         let next = match state {
@@ -291,18 +295,13 @@ impl BodyDecoder {
                     None => self.after_size(size, line, b)?,
                 }
             }
-            BodyState::SizeWs { size, line } => {
-                let line = self.count_line(line, b)?;
-                self.after_size(size, line, b)?
-            }
             BodyState::Ext { size, line } => {
                 let line = self.count_line(line, b)?;
                 match b {
                     b'\r' => BodyState::SizeLf { size },
-                    // An extension ends only at CRLF. A bare LF here is where
-                    // lenient parsers (httparse `parse_chunk_size` skips any
-                    // byte in an extension) and we would disagree about the
-                    // end of the line (CVE-2023-38697): reject.
+                    // An extension ends only at CRLF (httparse
+                    // `parse_chunk_size` skips any byte in an extension,
+                    // CVE-2023-38697).
                     b'\n' => return Err(HttpError::BadRequest("LF in chunk extension")),
                     // RFC 9112 §7.1.1: token / quoted-string; we ignore the
                     // content but reject NUL and other controls.
@@ -324,11 +323,7 @@ impl BodyDecoder {
             // RFC 9112 §7.1: the CRLF after chunk-data is mandatory.
             BodyState::DataEnd => match b {
                 b'\r' => BodyState::DataLf,
-                b'\n' => BodyState::Size {
-                    size: 0,
-                    digits: 0,
-                    line: 0,
-                },
+                b'\n' => return Err(HttpError::BadRequest("bare LF after chunk data")),
                 _ => return Err(HttpError::BadRequest("chunk data not followed by CRLF")),
             },
             BodyState::DataLf => match b {
@@ -363,18 +358,20 @@ impl BodyDecoder {
         Ok(next)
     }
 
-    /// After the size digits (and maybe BWS): more BWS, `;`, or the line end.
+    /// After the size digits: `;` or CR.
     fn after_size(&mut self, size: u64, line: usize, b: u8) -> Result<BodyState, HttpError> {
         Ok(match b {
-            // RFC 9112 §7.1.1: BWS before `;`. Trailing whitespace with no
-            // extension is tolerated as hyper does; it cannot change the size.
-            b' ' | b'\t' => BodyState::SizeWs { size, line },
+            // RFC 9112 §7.1.1 would allow BWS before `;`, but no sender
+            // needs it and parsers disagree on trailing whitespace (hyper
+            // tolerates it, llhttp rejects it): one byte either way decides
+            // where the size ends, so refuse it with or without an extension.
+            b' ' | b'\t' => return Err(HttpError::BadRequest("whitespace after chunk size")),
             b';' => {
                 self.count_ext()?;
                 BodyState::Ext { size, line }
             }
             b'\r' => BodyState::SizeLf { size },
-            b'\n' => self.end_size_line(size)?,
+            b'\n' => return Err(HttpError::BadRequest("bare LF after chunk size")),
             _ => return Err(HttpError::BadRequest("invalid chunk size")),
         })
     }
@@ -454,15 +451,13 @@ enum BodyState {
     /// Chunk-size hex digits (`digits` so far, `size` their value); the line
     /// is `line` bytes long so far.
     Size { size: u64, digits: u8, line: usize },
-    /// Whitespace after the size: more, `;`, or the line end.
-    SizeWs { size: u64, line: usize },
     /// Inside chunk extensions, up to CRLF.
     Ext { size: u64, line: usize },
     /// A CR ended the size line: LF must follow.
     SizeLf { size: u64 },
     /// Chunk data: `remaining` bytes to go (> 0).
     Data { remaining: u64 },
-    /// After chunk data: CR or LF.
+    /// After chunk data: CR.
     DataEnd,
     /// After chunk data and CR: LF.
     DataLf,
@@ -505,9 +500,11 @@ fn handle_trailer_byte(
 ) -> Result<BodyState, HttpError> {
     const BAD_TRAILER: HttpError = HttpError::BadRequest("invalid trailer field");
     const BARE_CR: HttpError = HttpError::BadRequest("bare CR in chunked body");
+    const BARE_LF: HttpError = HttpError::BadRequest("bare LF in chunked body");
     Ok(match (state, b) {
         (BodyState::TrailerStart, b'\r') => BodyState::EndLf,
-        (BodyState::TrailerStart, b'\n') | (BodyState::EndLf, b'\n') => BodyState::Done,
+        (BodyState::EndLf, b'\n') => BodyState::Done,
+        (BodyState::TrailerStart | BodyState::TrailerValue, b'\n') => return Err(BARE_LF),
         (BodyState::TrailerStart, b) if is_tchar(b) => {
             *trailers = trailers.saturating_add(1);
             if *trailers > max_trailers {
@@ -518,7 +515,7 @@ fn handle_trailer_byte(
         (BodyState::TrailerName, b) if is_tchar(b) => BodyState::TrailerName,
         (BodyState::TrailerName, b':') => BodyState::TrailerValue,
         (BodyState::TrailerValue, b'\r') => BodyState::TrailerLf,
-        (BodyState::TrailerValue, b'\n') | (BodyState::TrailerLf, b'\n') => BodyState::TrailerStart,
+        (BodyState::TrailerLf, b'\n') => BodyState::TrailerStart,
         // RFC 9110 §5.5 field-value: VCHAR, obs-text, SP, HTAB.
         (BodyState::TrailerValue, b'\t' | b' '..=b'~' | 0x80..=0xff) => BodyState::TrailerValue,
         (BodyState::TrailerLf | BodyState::EndLf, _) => return Err(BARE_CR),

@@ -71,7 +71,7 @@ impl HeadDecoder {
     /// - `Err(e)`: answer `e.status()` and close the connection. The decoder
     ///   stays failed and returns `e` again.
     ///
-    /// Leading empty lines (CRLF or LF) before the request line are skipped
+    /// Leading empty lines (CRLF) before the request line are skipped
     /// (RFC 9112 §2.2) and count against `limits.head_bytes`. As soon as
     /// `buf` is longer than `limits.head_bytes` without a complete head the
     /// result is [`HttpError::HeadTooLarge`] ([`HttpError::TargetTooLong`]
@@ -224,6 +224,13 @@ impl Peer {
         })
     }
 
+    const fn bare_lf(self) -> HttpError {
+        HttpError::BadRequest(match self {
+            Self::Request => "bare LF in request head",
+            Self::Response => "bare LF in response head",
+        })
+    }
+
     const fn after_complete(self) -> HttpError {
         HttpError::Internal(match self {
             Self::Request => "HeadDecoder::decode after a complete head",
@@ -368,12 +375,14 @@ enum HeadState {
 /// Position of the end-of-head scan in the line grammar, named for what
 /// comes next.
 ///
-/// Line endings: CRLF or a bare LF both end a line, in the head as in
-/// chunked framing (the rule httparse applies; RFC 9112 §2.2 allows a
-/// recipient to accept a bare LF). A bare CR (one not followed by LF) is
-/// rejected wherever it appears (RFC 9112 §2.2 "MUST NOT ... as a line
-/// terminator"). Since the head is never forwarded raw, accepting bare LF
-/// cannot desynchronise a downstream parser.
+/// Line endings: only CRLF ends a line, in the head as in chunked framing
+/// (RFC 9112 §2.2 gives CRLF). A bare LF or a bare CR is rejected wherever
+/// it appears. RFC 9112 §2.2 would let a recipient accept a bare LF, and
+/// httparse does, but a proxy in front that does not (it may keep the LF
+/// inside a field value and forward it) would see one header where we see
+/// two, which is how a `Transfer-Encoding` or `Content-Length` gets
+/// smuggled past it; no HTTP library sends a bare LF, so refusing costs
+/// nothing (SECURITY.md "Bare LF / bare CR").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Scan {
     /// The start of a line before the request or status line; an empty
@@ -415,14 +424,16 @@ impl Scan {
             return Ok(Step::NeedMore(self));
         };
         let next = match (self, b) {
-            (Self::Leading, b'\n') => Self::Leading,
             (Self::Leading, b'\r') => Self::LeadingLf,
+            (Self::Leading, b'\n') => return Err(peer.bare_lf()),
             (Self::Leading, _) => Self::RequestLine { start: at },
             (Self::LeadingLf, b'\n') => Self::Leading,
-            (Self::RequestLine { .. } | Self::Line, b'\n') => Self::LineStart,
+            (Self::RequestLine { .. } | Self::Line | Self::LineStart, b'\n') => {
+                return Err(peer.bare_lf())
+            }
             (Self::RequestLine { .. } | Self::Line, _) => Self::LineLf,
             (Self::LineLf, b'\n') => Self::LineStart,
-            (Self::LineStart, b'\n') | (Self::EndLf, b'\n') => return Ok(Step::End),
+            (Self::EndLf, b'\n') => return Ok(Step::End),
             (Self::LineStart, b'\r') => Self::EndLf,
             (Self::LineStart, _) => Self::Line,
             (Self::LeadingLf | Self::LineLf | Self::EndLf, _) => return Err(peer.bare_cr()),

@@ -15,6 +15,8 @@
 
 use std::net::IpAddr;
 
+use super::target::is_port;
+
 /// Whether a bind address (`--host`) is loopback: `localhost`, a loopback
 /// IP, or a bracketed loopback IPv6 literal (`[::1]`). No port.
 ///
@@ -38,7 +40,7 @@ pub fn is_loopback_host(host: &str) -> bool {
 /// Whether a `Host` value (RFC 9110 §7.2: `uri-host [ ":" port ]`) names
 /// this machine. Rejects an empty value (whether an HTTP/1.0 request without
 /// Host passes is the caller's policy), userinfo, a port that is not 1 to 5
-/// digits, and anything after a bracketed literal but a port.
+/// digits up to 65535, and anything after a bracketed literal but a port.
 ///
 /// # Examples
 ///
@@ -47,17 +49,37 @@ pub fn is_loopback_host(host: &str) -> bool {
 ///
 /// assert!(is_local_authority("localhost:8000") && is_local_authority("[::1]:80"));
 /// assert!(!is_local_authority("evil.example:8000") && !is_local_authority(""));
+/// assert!(!is_local_authority("localhost:99999"));
 /// ```
 #[must_use]
 pub fn is_local_authority(authority: &str) -> bool {
-    split_authority(authority).is_some_and(is_local_name)
+    is_allowed_authority(authority, &[] as &[&str])
+}
+
+/// [`is_local_authority`], or a host named in `allowed` (compared ASCII
+/// case-insensitively, without port or brackets): the names
+/// `--allowedHost` adds, for a public name behind a proxy.
+///
+/// # Examples
+///
+/// ```
+/// use supergateway_proto::http::is_allowed_authority;
+///
+/// let allowed = ["mcp.example.com"];
+/// assert!(is_allowed_authority("MCP.example.com:443", &allowed));
+/// assert!(is_allowed_authority("localhost", &allowed));
+/// assert!(!is_allowed_authority("mcp.example.com.evil.com", &allowed));
+/// ```
+#[must_use]
+pub fn is_allowed_authority<S: AsRef<str>>(authority: &str, allowed: &[S]) -> bool {
+    split_authority(authority).is_some_and(|host| is_allowed_name(host, allowed))
 }
 
 /// Whether an `Origin` value (RFC 6454 §7: `scheme "://" host [ ":" port ]`)
-/// is an `http` or `https` origin on this machine. Rejects `null` (opaque
-/// origins: sandboxed frames, `file:`), other schemes, an upper-case scheme
-/// (browsers serialise it lower-case), a path (even `/`) and whatever
-/// [`is_local_authority`] rejects.
+/// is an `http` or `https` origin on this machine. Parsed exactly: rejects
+/// `null` (opaque origins: sandboxed frames, `file:`), other schemes, an
+/// upper-case scheme (browsers serialise it lower-case), userinfo, a path
+/// (even `/`), a query, and whatever [`is_local_authority`] rejects.
 ///
 /// # Examples
 ///
@@ -66,18 +88,29 @@ pub fn is_local_authority(authority: &str) -> bool {
 ///
 /// assert!(is_local_origin("http://localhost:3000"));
 /// assert!(!is_local_origin("null") && !is_local_origin("http://evil.example"));
+/// assert!(!is_local_origin("http://localhost:80@evil.com"));
+/// assert!(!is_local_origin("http://[::1]evil.com"));
 /// ```
 #[must_use]
 pub fn is_local_origin(origin: &str) -> bool {
+    is_allowed_origin(origin, &[] as &[&str])
+}
+
+/// [`is_local_origin`], or an origin whose host is named in `allowed`
+/// (as in [`is_allowed_authority`]).
+#[must_use]
+pub fn is_allowed_origin<S: AsRef<str>>(origin: &str, allowed: &[S]) -> bool {
     origin
         .strip_prefix("http://")
         .or_else(|| origin.strip_prefix("https://"))
-        .is_some_and(|authority| !authority.contains('/') && is_local_authority(authority))
+        .is_some_and(|authority| is_allowed_authority(authority, allowed))
 }
 
 /// The host of `host [ ":" port ]` or `"[" literal "]" [ ":" port ]`, without
-/// brackets; `None` when the port is not 1 to 5 ASCII digits or something
-/// else follows a bracketed literal.
+/// brackets; `None` unless the whole value is exactly that: a host of
+/// RFC 3986 reg-name characters (no `@`, `/`, `?`, `#`, `%`, `:` or
+/// whitespace; no userinfo) or a bracketed literal, and a port of 1 to 5
+/// digits up to 65535.
 fn split_authority(authority: &str) -> Option<&str> {
     let (host, port) = match authority.strip_prefix('[') {
         Some(rest) => {
@@ -89,16 +122,26 @@ fn split_authority(authority: &str) -> Option<&str> {
             None => (authority, ""),
         },
     };
-    // RFC 3986 §3.2.3; the 1-to-5 digit bound is the one `HeadDecoder`
-    // applies to Host, so a Host that got through decoding is judged on its
-    // host alone.
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':'));
+    // RFC 3986 §3.2.3, and the bound `HeadDecoder` applies to Host, so a
+    // Host that got through decoding is judged on its host alone.
     let port_ok = match port.strip_prefix(':') {
         None => port.is_empty(),
-        Some(digits) => {
-            (1..=5).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
-        }
+        Some(digits) => is_port(digits.as_bytes()),
     };
-    port_ok.then_some(host)
+    (host_ok && port_ok).then_some(host)
+}
+
+/// `localhost` (any case), a loopback IP literal (brackets removed), or a
+/// name in `allowed` (any case).
+fn is_allowed_name<S: AsRef<str>>(host: &str, allowed: &[S]) -> bool {
+    is_local_name(host)
+        || allowed
+            .iter()
+            .any(|name| host.eq_ignore_ascii_case(name.as_ref()))
 }
 
 /// `localhost` (any case) or a loopback IP literal (brackets removed).

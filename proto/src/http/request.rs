@@ -162,6 +162,24 @@ impl RequestHead {
         None
     }
 
+    /// How many times parameter `name` appears in the query, compared after
+    /// percent-decoding as [`RequestHead::query_param`] does (so
+    /// `session%49d` counts as `sessionId`). A caller that reads one value
+    /// refuses more than one: first-wins and last-wins parsers would pick
+    /// different ones.
+    #[must_use]
+    pub fn query_param_count(&self, name: &str) -> usize {
+        self.query().map_or(0, |query| {
+            query
+                .split('&')
+                .filter(|pair| {
+                    let key = pair.split_once('=').map_or(*pair, |(key, _)| key);
+                    form_decode(key).as_deref() == Some(name)
+                })
+                .count()
+        })
+    }
+
     /// The first value of header `name` (ASCII case-insensitive), with the
     /// OWS around it trimmed.
     #[must_use]

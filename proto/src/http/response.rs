@@ -291,6 +291,70 @@ impl HeaderName {
         ];
         NAMES.iter().any(|n| n.eq_ignore_ascii_case(&self.0))
     }
+
+    /// Why a user may not configure this header (`--header`,
+    /// `--oauth2Bearer`'s name, runtime headers), or `None` when they may.
+    /// The caller refuses it with this reason: it is never sent twice, and
+    /// never replaces one the gateway sets.
+    ///
+    /// - framing and hop-by-hop fields ([`HeaderName::is_connection_level`]
+    ///   and every `Proxy-*`): a configured one would desynchronise the peer
+    ///   or a proxy between;
+    /// - `Host` (which server a request is for) and `Set-Cookie` (the
+    ///   gateway sets no cookie; one configured would be replayed to every
+    ///   client of a shared gateway);
+    /// - the fields the gateway itself writes on some response or outbound
+    ///   request: `Content-Type`, `Accept`, `Cache-Control`,
+    ///   `X-Accel-Buffering`, `Allow`, `Vary`, every `Access-Control-*`
+    ///   (CORS), `Mcp-Session-Id`, `Mcp-Protocol-Version`, `Last-Event-ID`,
+    ///   every `Sec-WebSocket-*`, `Traceparent` and `Tracestate`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use supergateway_proto::http::HeaderName;
+    ///
+    /// let name = |s| HeaderName::new(s).unwrap();
+    /// assert!(name("set-cookie").reserved().is_some());
+    /// assert!(name("Mcp-Session-Id").reserved().is_some());
+    /// assert!(name("Proxy-Authorization").reserved().is_some());
+    /// assert_eq!(name("Authorization").reserved(), None);
+    /// ```
+    #[must_use]
+    pub fn reserved(&self) -> Option<&'static str> {
+        const GATEWAY: [&str; 11] = [
+            "accept",
+            "allow",
+            "cache-control",
+            "content-type",
+            "last-event-id",
+            "mcp-protocol-version",
+            "mcp-session-id",
+            "traceparent",
+            "tracestate",
+            "vary",
+            "x-accel-buffering",
+        ];
+        const GATEWAY_PREFIXES: [&str; 2] = ["access-control-", "sec-websocket-"];
+        let name = self.0.as_str();
+        let has_prefix = |prefix: &str| {
+            name.get(..prefix.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+        };
+        if self.is_connection_level() || has_prefix("proxy-") {
+            Some("it frames the message or belongs to one connection (hop-by-hop)")
+        } else if name.eq_ignore_ascii_case("host") {
+            Some("the gateway names the server a request is for itself")
+        } else if name.eq_ignore_ascii_case("set-cookie") {
+            Some("the gateway sets no cookies")
+        } else if GATEWAY.iter().any(|n| n.eq_ignore_ascii_case(name))
+            || GATEWAY_PREFIXES.iter().any(|p| has_prefix(p))
+        {
+            Some("the gateway sets it itself")
+        } else {
+            None
+        }
+    }
 }
 
 /// A header value checked to hold no CR, LF, NUL or other control byte

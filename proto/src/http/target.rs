@@ -121,7 +121,7 @@ pub(super) fn check_target(
 /// `uri-host` is an IP-literal in brackets (hex digits, `:` and `.`), or a
 /// reg-name of unreserved characters, sub-delimiters other than `,`, and
 /// well-formed percent-encodings (RFC 3986 §3.2.2). The port, when present,
-/// is 1 to 5 digits.
+/// is a number of 1 to 5 digits up to 65535 ([`is_port`]).
 pub(super) fn is_valid_host(value: &[u8]) -> bool {
     let (host_ok, port) = if let Some(literal) = value.strip_prefix(b"[") {
         let Some(close) = literal.iter().position(|&b| b == b']') else {
@@ -141,12 +141,23 @@ pub(super) fn is_valid_host(value: &[u8]) -> bool {
     };
     let port_ok = match port.split_first() {
         None => true,
-        Some((b':', digits)) => {
-            (1..=5).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit)
-        }
+        Some((b':', digits)) => is_port(digits),
         Some(_) => false,
     };
     host_ok && port_ok
+}
+
+/// A TCP port as an authority writes it: 1 to 5 ASCII digits (leading zeros
+/// allowed, RFC 3986 §3.2.3), at most 65535. `:99999` names no port a
+/// connection can have, and parsers that wrap it modulo 65536 would see
+/// another one.
+pub(super) fn is_port(digits: &[u8]) -> bool {
+    (1..=5).contains(&digits.len())
+        && digits.iter().all(u8::is_ascii_digit)
+        && digits.iter().fold(0_u32, |n, &d| {
+            let digit = char::from(d).to_digit(10).unwrap_or(0);
+            n.saturating_mul(10).saturating_add(digit)
+        }) <= 65_535
 }
 
 /// RFC 3986 §3.2.2 `reg-name = *( unreserved / pct-encoded / sub-delims )`,

@@ -460,6 +460,21 @@ fn accept() {
         (&["--stdio", "cmd", "--cors", "/", "//"], |s| {
             s.cors = strings(&["exact /", "regex "])
         }),
+        // Allowed hosts: brackets dropped, repeatable.
+        (
+            &[
+                "--stdio",
+                "cmd",
+                "--allowedHost",
+                "mcp.example.com",
+                "--allowed-host=[::2]",
+                "--allowedHost",
+                "10.0.0.7",
+            ],
+            |s| {
+                s.allowed_hosts = strings(&["mcp.example.com", "::2", "10.0.0.7"]);
+            },
+        ),
         // Health endpoints.
         (&["--stdio", "cmd", "--healthEndpoint", "/healthz"], |s| {
             s.health_endpoints = strings(&["/healthz"]);

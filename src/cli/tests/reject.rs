@@ -162,6 +162,34 @@ fn reject() {
             "--ssePath must be a path",
         ),
         (
+            &["--stdio", "x", "--allowedHost", "mcp.example.com:443"],
+            "--allowedHost must be a host name or IP address",
+        ),
+        (
+            &["--stdio", "x", "--allowedHost", "https://mcp.example.com"],
+            "--allowedHost must be a host name or IP address",
+        ),
+        (
+            &["--stdio", "x", "--allowedHost", "user@mcp.example.com"],
+            "--allowedHost must be a host name or IP address",
+        ),
+        (
+            &["--stdio", "x", "--allowedHost", "mcp.example.com/x"],
+            "--allowedHost must be a host name or IP address",
+        ),
+        (
+            &["--stdio", "x", "--allowedHost", ""],
+            "--allowedHost must be a host name or IP address",
+        ),
+        (
+            &["--stdio", "x", "--allowedHost", "a b"],
+            "--allowedHost must be a host name or IP address",
+        ),
+        (
+            &["--stdio", "x", "--allowedHost", "[::1]:80"],
+            "--allowedHost must be a host name or IP address",
+        ),
+        (
             &["--stdio", "x", "--healthEndpoint", "health"],
             "--healthEndpoint must be a path",
         ),
@@ -253,6 +281,109 @@ fn reject() {
         (
             &["--stdio", "x", "--header", "transfer-encoding: chunked"],
             "--header transfer-encoding cannot",
+        ),
+        (
+            &["--stdio", "x", "--header", "Host: evil.com"],
+            "--header Host cannot be set: ",
+        ),
+        (
+            &["--sse", "https://h/sse", "--header", "Host: evil.com"],
+            "--header Host cannot be set: ",
+        ),
+        (
+            &["--stdio", "x", "--header", "Set-Cookie: a=b"],
+            "--header Set-Cookie cannot be set: ",
+        ),
+        (
+            &["--sse", "https://h/sse", "--header", "Set-Cookie: a=b"],
+            "--header Set-Cookie cannot be set: ",
+        ),
+        (
+            &["--stdio", "x", "--header", "Connection: close"],
+            "--header Connection cannot be set: ",
+        ),
+        (
+            &["--sse", "https://h/sse", "--header", "Connection: close"],
+            "--header Connection cannot be set: ",
+        ),
+        (
+            &["--stdio", "x", "--header", "Keep-Alive: 5"],
+            "--header Keep-Alive cannot be set: ",
+        ),
+        (
+            &["--sse", "https://h/sse", "--header", "Keep-Alive: 5"],
+            "--header Keep-Alive cannot be set: ",
+        ),
+        (
+            &["--stdio", "x", "--header", "TE: trailers"],
+            "--header TE cannot be set: ",
+        ),
+        (
+            &["--sse", "https://h/sse", "--header", "TE: trailers"],
+            "--header TE cannot be set: ",
+        ),
+        (
+            &["--stdio", "x", "--header", "Trailer: X"],
+            "--header Trailer cannot be set: ",
+        ),
+        (
+            &["--sse", "https://h/sse", "--header", "Trailer: X"],
+            "--header Trailer cannot be set: ",
+        ),
+        (
+            &["--stdio", "x", "--header", "Upgrade: h2c"],
+            "--header Upgrade cannot be set: ",
+        ),
+        (
+            &["--sse", "https://h/sse", "--header", "Upgrade: h2c"],
+            "--header Upgrade cannot be set: ",
+        ),
+        (
+            &["--stdio", "x", "--header", "Proxy-Authorization: Basic x"],
+            "--header Proxy-Authorization cannot be set: ",
+        ),
+        (
+            &[
+                "--sse",
+                "https://h/sse",
+                "--header",
+                "Proxy-Authorization: Basic x",
+            ],
+            "--header Proxy-Authorization cannot be set: ",
+        ),
+        (
+            &["--stdio", "x", "--header", "Content-Type: text/html"],
+            "--header Content-Type cannot be set: ",
+        ),
+        (
+            &[
+                "--sse",
+                "https://h/sse",
+                "--header",
+                "Content-Type: text/html",
+            ],
+            "--header Content-Type cannot be set: ",
+        ),
+        (
+            &["--stdio", "x", "--header", "Mcp-Session-Id: x"],
+            "--header Mcp-Session-Id cannot be set: ",
+        ),
+        (
+            &["--sse", "https://h/sse", "--header", "Mcp-Session-Id: x"],
+            "--header Mcp-Session-Id cannot be set: ",
+        ),
+        (
+            &["--stdio", "x", "--header", "Access-Control-Allow-Origin: *"],
+            "--header Access-Control-Allow-Origin cannot be set: ",
+        ),
+        (
+            &[
+                "--sse",
+                "https://h/sse",
+                "--header",
+                "Access-Control-Allow-Origin: *",
+            ],
+            "--header Access-Control-Allow-Origin cannot be set: ",
         ),
         (
             &["--stdio", "x", "--oauth2Bearer", ""],

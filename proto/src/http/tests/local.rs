@@ -1,6 +1,8 @@
 //! Accept/reject tables of the DNS-rebinding checks (`http::local`).
 
-use crate::http::{is_local_authority, is_local_origin, is_loopback_host};
+use crate::http::{
+    is_allowed_authority, is_allowed_origin, is_local_authority, is_local_origin, is_loopback_host,
+};
 
 #[test]
 fn accept_local_authorities() {
@@ -13,6 +15,7 @@ fn accept_local_authorities() {
         "127.0.0.1:1",
         "127.9.9.9:5",
         "127.0.0.1:65535",
+        "localhost:00080",
         "[::1]",
         "[::1]:80",
         "[0:0:0:0:0:0:0:1]:80",
@@ -43,6 +46,21 @@ fn reject_local_authorities() {
         "localhost:",
         "localhost:abc",
         "localhost:123456",
+        "localhost:65536",
+        "localhost:99999",
+        "[::1]:99999",
+        "localhost:-1",
+        "localhost:+80",
+        // Userinfo and garbage around the host.
+        "localhost:80@evil.com",
+        "localhost@evil.com",
+        "[::1]@evil.com",
+        "[::1]evil.com",
+        "localhost/",
+        "localhost?x",
+        "localhost#x",
+        "local%68ost",
+        "localhost\t",
         "localhost:80:80",
         "localhost: 80",
         // IPv6 brackets.
@@ -101,6 +119,22 @@ fn reject_local_origins() {
         "file://",
         "file:///etc/passwd",
         "http://[::1]junk",
+        // Issue 13: userinfo that ends in a foreign host, garbage after a
+        // literal, ports past 65535, queries and fragments.
+        "http://localhost:80@evil.com",
+        "http://localhost@evil.com",
+        "http://[::1]evil.com",
+        "http://[::1].evil.com",
+        "http://[::1]:80@evil.com",
+        "http://localhost:99999",
+        "http://localhost:65536",
+        "http://localhost?x",
+        "http://localhost#x",
+        "http://localhost\\@evil.com",
+        "http:/localhost",
+        "http:localhost",
+        "http://localhost:80:80",
+        "http:// localhost",
     ] {
         assert!(!is_local_origin(bad), "{bad}");
     }
@@ -131,4 +165,51 @@ fn loopback_binds() {
     ] {
         assert!(!is_loopback_host(bad), "{bad}");
     }
+}
+
+#[test]
+fn allowed_names_extend_the_local_ones() {
+    let allowed = ["mcp.example.com", "Proxy.Internal"];
+    for ok in [
+        "mcp.example.com",
+        "MCP.EXAMPLE.COM:443",
+        "proxy.internal:8080",
+        "localhost:3000",
+        "[::1]",
+    ] {
+        assert!(is_allowed_authority(ok, &allowed), "{ok}");
+        assert!(
+            is_allowed_origin(&format!("https://{ok}"), &allowed),
+            "{ok}"
+        );
+    }
+    for bad in [
+        "evil.com",
+        "mcp.example.com.evil.com",
+        "evil.mcp.example.com",
+        "mcp.example.co",
+        "mcp.example.com:99999",
+        "user@mcp.example.com",
+        "mcp.example.com@evil.com",
+        "evil.com@mcp.example.com",
+        "mcp.example.com.",
+        "",
+    ] {
+        assert!(!is_allowed_authority(bad, &allowed), "{bad}");
+        assert!(
+            !is_allowed_origin(&format!("https://{bad}"), &allowed),
+            "{bad}"
+        );
+    }
+    for bad in [
+        "https://mcp.example.com/",
+        "https://mcp.example.com/path",
+        "ftp://mcp.example.com",
+        "mcp.example.com",
+    ] {
+        assert!(!is_allowed_origin(bad, &allowed), "{bad}");
+    }
+    // Without the names, the public one is not local.
+    assert!(!is_allowed_authority("mcp.example.com", &[] as &[&str]));
+    assert!(!is_local_authority("mcp.example.com"));
 }

@@ -275,6 +275,53 @@ fn header_newtypes() {
 }
 
 #[test]
+fn reserved_header_names() {
+    const HOP: &str = "it frames the message or belongs to one connection (hop-by-hop)";
+    const OWN: &str = "the gateway sets it itself";
+    for (name, reason) in [
+        ("Content-Length", Some(HOP)),
+        ("TRANSFER-ENCODING", Some(HOP)),
+        ("Connection", Some(HOP)),
+        ("Keep-Alive", Some(HOP)),
+        ("TE", Some(HOP)),
+        ("Trailer", Some(HOP)),
+        ("Upgrade", Some(HOP)),
+        ("Proxy-Connection", Some(HOP)),
+        ("Proxy-Authorization", Some(HOP)),
+        ("proxy-authenticate", Some(HOP)),
+        (
+            "Host",
+            Some("the gateway names the server a request is for itself"),
+        ),
+        ("set-cookie", Some("the gateway sets no cookies")),
+        ("Content-Type", Some(OWN)),
+        ("Mcp-Session-Id", Some(OWN)),
+        ("mcp-protocol-version", Some(OWN)),
+        ("Last-Event-ID", Some(OWN)),
+        ("Accept", Some(OWN)),
+        ("Cache-Control", Some(OWN)),
+        ("Allow", Some(OWN)),
+        ("Vary", Some(OWN)),
+        ("Access-Control-Allow-Origin", Some(OWN)),
+        ("access-control-max-age", Some(OWN)),
+        ("Sec-WebSocket-Protocol", Some(OWN)),
+        ("Traceparent", Some(OWN)),
+        ("X-Accel-Buffering", Some(OWN)),
+        // What users configure.
+        ("Authorization", None),
+        ("X-Api-Key", None),
+        ("Cookie", None),
+        ("Proxy", None),
+        ("Hosts", None),
+        ("Content-Security-Policy", None),
+        ("Strict-Transport-Security", None),
+        ("Mcp-Session", None),
+    ] {
+        assert_eq!(HeaderName::new(name).unwrap().reserved(), reason, "{name}");
+    }
+}
+
+#[test]
 fn reason_phrases() {
     let rows = [
         (200, "OK"),

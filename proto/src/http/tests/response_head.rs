@@ -7,6 +7,7 @@ use crate::http::{
 
 type ResponseResult = Result<Option<(ResponseHead, usize)>, HttpError>;
 
+const BARE_LF: HttpError = HttpError::BadRequest("bare LF in response head");
 const STATUS_LINE: HttpError = HttpError::BadRequest("invalid status line");
 const VERSION: HttpError = HttpError::BadRequest("unsupported HTTP version");
 const BELOW_100: HttpError = HttpError::BadRequest("status code below 100");
@@ -74,14 +75,12 @@ fn accept_status_lines() {
             &[],
         ),
         (b"HTTP/1.1 100 Continue\r\n\r\n", 100, Version::Http11, &[]),
-        // Leading empty lines are skipped (RFC 9112 §2.2), bare LF ends a
-        // line as in requests.
-        (b"\r\n\nHTTP/1.1 200 OK\r\n\r\n", 200, Version::Http11, &[]),
+        // Leading empty lines are skipped (RFC 9112 §2.2).
         (
-            b"HTTP/1.1 200 OK\nX: a\n\n",
+            b"\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
             200,
             Version::Http11,
-            &[("X", b"a")],
+            &[],
         ),
         // OWS around values is trimmed; obs-text and HTAB inside are kept.
         (
@@ -130,6 +129,10 @@ fn reject_status_lines() {
         (b"HTTP/1.1 200 OK\rX: a\r\n\r\n", BARE_CR),
         (b"\rHTTP/1.1 200 OK\r\n\r\n", BARE_CR),
         (b"HTTP/1.1 200 OK\r\n\r\r", BARE_CR),
+        // Bare LF: CRLF only, the request rule (SECURITY.md "Bare LF / bare CR").
+        (b"HTTP/1.1 200 OK\nX: a\n\n", BARE_LF),
+        (b"\r\n\nHTTP/1.1 200 OK\r\n\r\n", BARE_LF),
+        (b"HTTP/1.1 200 OK\r\nX: a\r\n\n", BARE_LF),
         // obs-fold (RFC 9112 §5.2): httparse's response folding stays off.
         (b"HTTP/1.1 200 OK\r\nX: a\r\n folded\r\n\r\n", NAME),
         (b"HTTP/1.1 200 OK\r\nX: a\r\n\tfolded\r\n\r\n", NAME),
