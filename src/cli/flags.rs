@@ -167,7 +167,7 @@ pub(super) enum Scope {
 pub(super) const SHORT_HELP: &str = "-h";
 
 /// Every flag, in `--help` order.
-pub(super) static FLAGS: [&Flag; 35] = [
+pub(super) static FLAGS: [&Flag; 36] = [
     &STDIO,
     &SSE,
     &STREAMABLE_HTTP,
