@@ -86,6 +86,12 @@ impl<'a> Response<'a> {
 
     /// Appends the head and body to `out`.
     pub(crate) fn encode(&self, out: &mut Vec<u8>) -> io::Result<()> {
+        self.encode_closing(out, false)
+    }
+
+    /// Appends the head and body to `out`, with `connection: close` also
+    /// when `closing` and the response does not switch protocols (`101`).
+    pub(crate) fn encode_closing(&self, out: &mut Vec<u8>, closing: bool) -> io::Result<()> {
         let mut head = ResponseHeadWriter::new(out, self.status);
         for (name, value) in self.configured.iter().flat_map(|headers| headers.iter()) {
             head.header(name.as_str(), value.as_bytes());
@@ -100,7 +106,7 @@ impl<'a> Response<'a> {
         if self.chunked {
             head.header("transfer-encoding", b"chunked");
         }
-        if self.close {
+        if self.close || (closing && self.status != 101) {
             head.header("connection", b"close");
         }
         head.finish()

@@ -121,6 +121,11 @@ pub(crate) struct Conn {
     /// During a WebSocket upgrade request: the bytes the client sent after
     /// the request (and its body), already read by the driver.
     read_ahead: Vec<u8>,
+    /// The request being answered is an upgrade request: the connection
+    /// closes after it, so an answer other than `101` says `connection:
+    /// close` (a proxy that pools connections would otherwise send the next
+    /// request on a connection about to close).
+    upgrade_request: bool,
 }
 
 impl Conn {
@@ -142,10 +147,17 @@ impl Conn {
         )
     }
 
+    /// Whether the request being answered asked for an upgrade: the
+    /// connection closes after its answer (a head written by hand passes
+    /// this to `Response::encode_closing`).
+    pub(crate) fn upgrade_request(&self) -> bool {
+        self.upgrade_request
+    }
+
     /// Writes a complete response (head and body) in one write.
     pub(crate) async fn send(&mut self, response: &Response<'_>) -> io::Result<()> {
         self.out.clear();
-        response.encode(&mut self.out)?;
+        response.encode_closing(&mut self.out, self.upgrade_request)?;
         let out = std::mem::take(&mut self.out);
         let result = write_all(&self.stream, &out, self.write_timeout).await;
         self.out = out;
@@ -274,6 +286,7 @@ pub(crate) async fn serve<H: Handler>(
                 write_timeout: options.write_timeout,
                 out: Vec::with_capacity(1024),
                 read_ahead: Vec::new(),
+                upgrade_request: false,
             };
             let span = (options.conn_span)(peer);
             rt::in_span(span, serve_connection(conn, &options, handler)).await;
@@ -366,6 +379,7 @@ async fn serve_connection<H: Handler>(mut conn: Conn, options: &ServerOptions, h
         );
         let keep_alive = request.head.keep_alive();
         let upgrade = request.head.is_websocket_upgrade();
+        conn.upgrade_request = upgrade;
         if upgrade {
             conn.read_ahead = std::mem::take(&mut buf).into_filled();
         }
