@@ -80,11 +80,28 @@ fn find<'a>(stages: &'a [(String, Vec<Instruction>)], name: &str) -> &'a [Instru
         .1
 }
 
+/// A stage's instructions with those of the stage it starts `FROM` (when
+/// that is a stage of this file) in front: what the image of that stage has.
+fn resolved(stages: &[(String, Vec<Instruction>)], name: &str) -> Vec<Instruction> {
+    let own = find(stages, name);
+    let parent = own[0].args.split_whitespace().next().unwrap();
+    let mut all = if stages.iter().any(|(stage, _)| stage == parent) {
+        resolved(stages, parent)
+    } else {
+        Vec::new()
+    };
+    all.extend(own.iter().map(|i| Instruction {
+        keyword: i.keyword.clone(),
+        args: i.args.clone(),
+    }));
+    all
+}
+
 #[test]
 fn the_image_builds_locked_and_runs_unprivileged_on_all_interfaces() {
     let stages = stages();
     let names: Vec<&str> = stages.iter().map(|(name, _)| name.as_str()).collect();
-    assert_eq!(names, ["builder", "runtime", "with-runtimes"]);
+    assert_eq!(names, ["builder", "base", "with-runtimes", "runtime"]);
 
     let builder = find(&stages, "builder");
     assert!(builder[0].args.starts_with("rust:"), "{:?}", builder[0]);
@@ -92,31 +109,43 @@ fn the_image_builds_locked_and_runs_unprivileged_on_all_interfaces() {
     assert!(build.contains("cargo build --release --locked"), "{build}");
 
     for name in ["runtime", "with-runtimes"] {
-        let stage = find(&stages, name);
+        let stage = resolved(&stages, name);
         // The user a final stage ends with is not root.
-        let user = last(stage, "USER").unwrap_or("root");
+        let user = last(&stage, "USER").unwrap_or("root");
         assert!(
             !["root", "0", "0:0"].contains(&user),
             "{name} runs as {user}"
         );
         assert_eq!(
-            last(stage, "ENTRYPOINT"),
+            last(&stage, "ENTRYPOINT"),
             Some(r#"["supergateway"]"#),
             "{name}"
         );
+        assert_eq!(last(&stage, "EXPOSE"), Some("8000"), "{name}");
+        let env = last(&stage, "ENV").unwrap();
+        assert!(env.contains("SUPERGATEWAY_HOST=0.0.0.0"), "{name}: {env}");
+        assert!(last(&stage, "HEALTHCHECK").is_some(), "{name}");
     }
-    let runtime = find(&stages, "runtime");
-    assert!(runtime[0].args.starts_with("debian:"), "{:?}", runtime[0]);
-    assert!(runtime[0].args.contains("-slim"), "{:?}", runtime[0]);
-    assert_eq!(last(runtime, "EXPOSE"), Some("8000"));
-    let env = last(runtime, "ENV").unwrap();
-    assert!(env.contains("SUPERGATEWAY_HOST=0.0.0.0"), "{env}");
-    let copy = last(runtime, "COPY").unwrap();
+    let base = find(&stages, "base");
+    assert!(base[0].args.starts_with("debian:"), "{:?}", base[0]);
+    assert!(base[0].args.contains("-slim"), "{:?}", base[0]);
+    let copy = last(base, "COPY").unwrap();
     assert!(copy.starts_with("--from=builder "), "{copy}");
-    assert!(last(runtime, "HEALTHCHECK").is_some());
+
+    // `docker build` without `--target` builds the last stage: it must be
+    // the slim one, the binary on `base` and nothing installed on top.
+    let (default, slim) = stages.last().unwrap();
+    assert_eq!(default, "runtime");
+    assert_eq!(slim[0].args, "base AS runtime");
+    for instruction in slim {
+        assert!(
+            !["RUN", "COPY", "ADD"].contains(&instruction.keyword.as_str()),
+            "the default image adds to base: {instruction:?}"
+        );
+    }
 
     let runtimes = find(&stages, "with-runtimes");
-    assert_eq!(runtimes[0].args, "runtime AS with-runtimes");
+    assert_eq!(runtimes[0].args, "base AS with-runtimes");
     let install = last(runtimes, "RUN").unwrap();
     for tool in ["nodejs", "npm", "python3", "uv"] {
         assert!(
@@ -135,7 +164,7 @@ fn the_image_builds_locked_and_runs_unprivileged_on_all_interfaces() {
 /// The HEALTHCHECK command of the runtime stage (an exec-form JSON array).
 fn healthcheck_command() -> Vec<String> {
     let stages = stages();
-    let check = last(find(&stages, "runtime"), "HEALTHCHECK")
+    let check = last(&resolved(&stages, "runtime"), "HEALTHCHECK")
         .unwrap()
         .to_owned();
     let json = &check[check.find("CMD [").expect("exec-form CMD") + 4..];

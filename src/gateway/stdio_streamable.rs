@@ -373,7 +373,7 @@ impl StdioStreamable {
                 }
                 self.front
                     .decorate(head, self.sse_response(Some(&session)))
-                    .encode(&mut pending)
+                    .encode_closing(&mut pending, conn.upgrade_request())
                     .ok();
                 let mut replay = Vec::new();
                 stream.replay_after(seq, &mut replay);
@@ -400,7 +400,7 @@ impl StdioStreamable {
                 let stream = EventStream::new(key, frames, 0, self.replay_limit);
                 self.front
                     .decorate(head, self.sse_response(Some(&session)))
-                    .encode(&mut pending)
+                    .encode_closing(&mut pending, conn.upgrade_request())
                     .ok();
                 if version.primes_streams() {
                     let mut priming = Vec::new();

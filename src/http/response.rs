@@ -86,15 +86,21 @@ impl<'a> Response<'a> {
 
     /// Appends the head and body to `out`.
     pub(crate) fn encode(&self, out: &mut Vec<u8>) -> io::Result<()> {
-        self.encode_head(out)?;
+        self.encode_closing(out, false)
+    }
+
+    /// Appends the head and body to `out`, with `connection: close` also
+    /// when `closing` and the response does not switch protocols (`101`).
+    pub(crate) fn encode_closing(&self, out: &mut Vec<u8>, closing: bool) -> io::Result<()> {
+        self.encode_head_closing(out, closing)?;
         out.extend_from_slice(self.body);
         Ok(())
     }
 
-    /// Appends the head alone, exactly as [`Response::encode`] writes it
-    /// (the same content-length): the answer to a HEAD request (RFC 9110
-    /// §9.3.2).
-    pub(crate) fn encode_head(&self, out: &mut Vec<u8>) -> io::Result<()> {
+    /// Appends the head alone, exactly as [`Response::encode_closing`]
+    /// writes it (the same content-length): the answer to a HEAD request
+    /// (RFC 9110 §9.3.2).
+    pub(crate) fn encode_head_closing(&self, out: &mut Vec<u8>, closing: bool) -> io::Result<()> {
         let mut head = ResponseHeadWriter::new(out, self.status);
         for (name, value) in self.configured.iter().flat_map(|headers| headers.iter()) {
             head.header(name.as_str(), value.as_bytes());
@@ -109,7 +115,7 @@ impl<'a> Response<'a> {
         if self.chunked {
             head.header("transfer-encoding", b"chunked");
         }
-        if self.close {
+        if self.close || (closing && self.status != 101) {
             head.header("connection", b"close");
         }
         head.finish()
