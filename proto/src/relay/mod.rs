@@ -1149,7 +1149,24 @@ impl Relay {
                 session: owner,
             },
         );
-        self.push_child_message(owner, Frame::other(frame), false);
+        if !self.push_child_message(owner, Frame::other(frame), false) {
+            // Not delivered (the budget refused it, or the client was just
+            // dropped as slow): answer the child now rather than leave it
+            // waiting for an answer no client can give, and forget the
+            // token so that a later cancellation reaches nobody.
+            if let Some(request) = self.child_requests.remove(&token) {
+                self.child_tokens.remove(&request.child_id);
+                let mut answer = Vec::with_capacity(160);
+                encode_error(
+                    &mut answer,
+                    Some(request.child_id.as_bytes()),
+                    codes::INTERNAL_ERROR,
+                    "the gateway could not deliver this request to its client",
+                );
+                answer.push(b'\n');
+                self.queue_to_child(None, answer);
+            }
+        }
     }
 
     /// Who may be asked a request the child sends now (see
@@ -1243,7 +1260,9 @@ impl Relay {
                     .mux
                     .busiest(|key| sessions.get(&key).is_some_and(|s| !s.closing))
                 {
-                    Some(key) => self.push_child_message(key, Frame::other(line.to_vec()), false),
+                    Some(key) => {
+                        self.push_child_message(key, Frame::other(line.to_vec()), false);
+                    }
                     None => self.broadcast(line),
                 }
             }
@@ -1284,19 +1303,19 @@ impl Relay {
     /// Queues a message from the child for `key`. A client whose queue is
     /// full (in messages, or in bytes with something already queued) is too
     /// slow: it is disconnected. `charged`: the process budget already
-    /// counts the bytes (a shared broadcast buffer).
-    fn push_child_message(&mut self, key: SessionKey, frame: Frame, charged: bool) {
+    /// counts the bytes (a shared broadcast buffer). True when queued.
+    fn push_child_message(&mut self, key: SessionKey, frame: Frame, charged: bool) -> bool {
         let limits = self.config.limits;
         let session_bytes = self.session_bytes(key);
         let Some(session) = self.sessions.get(&key).filter(|s| !s.closing) else {
-            return;
+            return false;
         };
         let full = session.outbox.len() >= limits.session_frames
             || (!session.outbox.is_empty()
                 && session_bytes.saturating_add(frame.len()) > limits.session_bytes);
         if full {
             self.drop_slow_session(key);
-            return;
+            return false;
         }
         if !charged {
             if let Err(first) = self.budget.try_charge(frame.len()) {
@@ -1304,10 +1323,11 @@ impl Relay {
                     let limit = self.budget.limit();
                     self.report(Report::ProcessBudget { limit });
                 }
-                return;
+                return false;
             }
         }
         self.push(key, frame);
+        true
     }
 
     /// Queues the child's answer for `key`; if the process budget cannot
