@@ -389,6 +389,10 @@ struct Session {
 struct Held {
     session: SessionKey,
     bytes: Vec<u8>,
+    /// What holding it charges: its admission [`cost`] (its line and, for
+    /// a request, its id-table entry), so that relaying it once
+    /// `initialize` is answered stays within what was admitted.
+    charged: usize,
 }
 
 enum Init {
@@ -852,13 +856,15 @@ impl Relay {
         let is_initialize = method == Some("initialize");
         if !is_initialize && matches!(self.init, Init::Pending { .. }) && method != Some("ping") {
             if self.held.len() < self.config.limits.max_held {
+                let charged = cost(bytes, message);
                 self.held.push_back(Held {
                     session: key,
                     bytes: bytes.to_vec(),
+                    charged,
                 });
-                self.budget.charge(bytes.len());
+                self.budget.charge(charged);
                 if let Some(session) = self.sessions.get_mut(&key) {
-                    session.pending_bytes = session.pending_bytes.saturating_add(bytes.len());
+                    session.pending_bytes = session.pending_bytes.saturating_add(charged);
                     if message.kind == Kind::Request {
                         session.owed = session.owed.saturating_add(1);
                     }
@@ -1443,7 +1449,7 @@ impl Relay {
             .held
             .iter()
             .filter(|held| held.session == key)
-            .map(|held| held.bytes.len())
+            .map(|held| held.charged)
             .sum();
         self.held.retain(|held| held.session != key);
         self.budget.release(held_bytes);
@@ -1565,10 +1571,10 @@ impl Relay {
     /// A held message leaves the held queue: its bytes and (for a request)
     /// its owed answer are no longer counted there.
     fn unhold(&mut self, held: &Held) {
-        self.budget.release(held.bytes.len());
+        self.budget.release(held.charged);
         let is_request = parse_message(&held.bytes).is_ok_and(|m| m.kind == Kind::Request);
         if let Some(session) = self.sessions.get_mut(&held.session) {
-            session.pending_bytes = session.pending_bytes.saturating_sub(held.bytes.len());
+            session.pending_bytes = session.pending_bytes.saturating_sub(held.charged);
             if is_request {
                 session.owed = session.owed.saturating_sub(1);
             }
