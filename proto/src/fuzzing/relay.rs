@@ -381,7 +381,8 @@ impl RelayModel {
 
     fn step(&mut self, op: u8, ops: &mut RelayOps<'_>) {
         if trace() {
-            eprintln!("op {op}");
+            let budget = self.relay.budget();
+            eprintln!("op {op} (budget {} of {})", budget.used(), budget.limit());
         }
         match op {
             0 => self.open(ops.byte() & 1 == 0),
