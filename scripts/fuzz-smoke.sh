@@ -33,11 +33,11 @@ case $seconds in
 esac
 
 # The dictionary of each target (fuzz/README.md has the same table); an
-# empty answer means the target takes none (mux_sequence reads operation
-# bytes, not text).
+# empty answer means the target takes none (mux_sequence and relay_sequence
+# read operation bytes, not text).
 dict_for() {
     case $1 in
-    mux_sequence) echo "" ;;
+    mux_sequence | relay_sequence) echo "" ;;
     parse_head | chunked_decode | content_length | parse_response_head) echo fuzz/dicts/http.dict ;;
     url_parse) echo fuzz/dicts/url.dict ;;
     traceparent) echo fuzz/dicts/traceparent.dict ;;

@@ -104,6 +104,14 @@ fn mux_sequence() {
 }
 
 #[test]
+fn relay_sequence() {
+    replay(
+        "relay_sequence",
+        supergateway_proto::fuzzing::relay_sequence,
+    );
+}
+
+#[test]
 fn traceparent() {
     replay("traceparent", supergateway_proto::fuzzing::traceparent);
 }
@@ -112,7 +120,7 @@ fn traceparent() {
 /// above, and every corpus folder belongs to a target.
 #[test]
 fn every_target_has_a_corpus() {
-    const TARGETS: [&str; 10] = [
+    const TARGETS: [&str; 11] = [
         "chunked_decode",
         "content_length",
         "line_decode",
@@ -120,6 +128,7 @@ fn every_target_has_a_corpus() {
         "parse_head",
         "parse_message",
         "parse_response_head",
+        "relay_sequence",
         "sse_decode",
         "traceparent",
         "url_parse",

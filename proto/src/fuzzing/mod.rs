@@ -14,6 +14,7 @@ mod http;
 mod jsonrpc;
 mod mux;
 mod otlp;
+mod relay;
 mod sse;
 mod url;
 
@@ -21,5 +22,6 @@ pub use self::http::{chunked_decode, content_length, parse_head, parse_response_
 pub use self::jsonrpc::{line_decode, parse_message};
 pub use self::mux::mux_sequence;
 pub use self::otlp::traceparent;
+pub use self::relay::relay_sequence;
 pub use self::sse::sse_decode;
 pub use self::url::url_parse;

@@ -389,6 +389,10 @@ struct Session {
 struct Held {
     session: SessionKey,
     bytes: Vec<u8>,
+    /// What holding it charges: its admission [`cost`] (its line and, for
+    /// a request, its id-table entry), so that relaying it once
+    /// `initialize` is answered stays within what was admitted.
+    charged: usize,
 }
 
 enum Init {
@@ -852,13 +856,15 @@ impl Relay {
         let is_initialize = method == Some("initialize");
         if !is_initialize && matches!(self.init, Init::Pending { .. }) && method != Some("ping") {
             if self.held.len() < self.config.limits.max_held {
+                let charged = cost(bytes, message);
                 self.held.push_back(Held {
                     session: key,
                     bytes: bytes.to_vec(),
+                    charged,
                 });
-                self.budget.charge(bytes.len());
+                self.budget.charge(charged);
                 if let Some(session) = self.sessions.get_mut(&key) {
-                    session.pending_bytes = session.pending_bytes.saturating_add(bytes.len());
+                    session.pending_bytes = session.pending_bytes.saturating_add(charged);
                     if message.kind == Kind::Request {
                         session.owed = session.owed.saturating_add(1);
                     }
@@ -1149,7 +1155,24 @@ impl Relay {
                 session: owner,
             },
         );
-        self.push_child_message(owner, Frame::other(frame), false);
+        if !self.push_child_message(owner, Frame::other(frame), false) {
+            // Not delivered (the budget refused it, or the client was just
+            // dropped as slow): answer the child now rather than leave it
+            // waiting for an answer no client can give, and forget the
+            // token so that a later cancellation reaches nobody.
+            if let Some(request) = self.child_requests.remove(&token) {
+                self.child_tokens.remove(&request.child_id);
+                let mut answer = Vec::with_capacity(160);
+                encode_error(
+                    &mut answer,
+                    Some(request.child_id.as_bytes()),
+                    codes::INTERNAL_ERROR,
+                    "the gateway could not deliver this request to its client",
+                );
+                answer.push(b'\n');
+                self.queue_to_child(None, answer);
+            }
+        }
     }
 
     /// Who may be asked a request the child sends now (see
@@ -1243,7 +1266,9 @@ impl Relay {
                     .mux
                     .busiest(|key| sessions.get(&key).is_some_and(|s| !s.closing))
                 {
-                    Some(key) => self.push_child_message(key, Frame::other(line.to_vec()), false),
+                    Some(key) => {
+                        self.push_child_message(key, Frame::other(line.to_vec()), false);
+                    }
                     None => self.broadcast(line),
                 }
             }
@@ -1284,19 +1309,19 @@ impl Relay {
     /// Queues a message from the child for `key`. A client whose queue is
     /// full (in messages, or in bytes with something already queued) is too
     /// slow: it is disconnected. `charged`: the process budget already
-    /// counts the bytes (a shared broadcast buffer).
-    fn push_child_message(&mut self, key: SessionKey, frame: Frame, charged: bool) {
+    /// counts the bytes (a shared broadcast buffer). True when queued.
+    fn push_child_message(&mut self, key: SessionKey, frame: Frame, charged: bool) -> bool {
         let limits = self.config.limits;
         let session_bytes = self.session_bytes(key);
         let Some(session) = self.sessions.get(&key).filter(|s| !s.closing) else {
-            return;
+            return false;
         };
         let full = session.outbox.len() >= limits.session_frames
             || (!session.outbox.is_empty()
                 && session_bytes.saturating_add(frame.len()) > limits.session_bytes);
         if full {
             self.drop_slow_session(key);
-            return;
+            return false;
         }
         if !charged {
             if let Err(first) = self.budget.try_charge(frame.len()) {
@@ -1304,10 +1329,11 @@ impl Relay {
                     let limit = self.budget.limit();
                     self.report(Report::ProcessBudget { limit });
                 }
-                return;
+                return false;
             }
         }
         self.push(key, frame);
+        true
     }
 
     /// Queues the child's answer for `key`; if the process budget cannot
@@ -1423,7 +1449,7 @@ impl Relay {
             .held
             .iter()
             .filter(|held| held.session == key)
-            .map(|held| held.bytes.len())
+            .map(|held| held.charged)
             .sum();
         self.held.retain(|held| held.session != key);
         self.budget.release(held_bytes);
@@ -1545,10 +1571,10 @@ impl Relay {
     /// A held message leaves the held queue: its bytes and (for a request)
     /// its owed answer are no longer counted there.
     fn unhold(&mut self, held: &Held) {
-        self.budget.release(held.bytes.len());
+        self.budget.release(held.charged);
         let is_request = parse_message(&held.bytes).is_ok_and(|m| m.kind == Kind::Request);
         if let Some(session) = self.sessions.get_mut(&held.session) {
-            session.pending_bytes = session.pending_bytes.saturating_sub(held.bytes.len());
+            session.pending_bytes = session.pending_bytes.saturating_sub(held.charged);
             if is_request {
                 session.owed = session.owed.saturating_sub(1);
             }
