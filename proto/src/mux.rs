@@ -401,6 +401,12 @@ impl<S: Copy + Eq + Hash> Mux<S> {
         self.pending.len()
     }
 
+    /// The session whose request travels under `gateway_id`, while it is
+    /// in flight.
+    pub fn session_of(&self, gateway_id: u64) -> Option<S> {
+        self.pending.get(&gateway_id).map(|pending| pending.session)
+    }
+
     /// Number of client requests of `session` in flight at the child.
     pub fn in_flight_for(&self, session: S) -> usize {
         self.activity

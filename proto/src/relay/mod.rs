@@ -1442,8 +1442,19 @@ impl Relay {
     /// its requests are cancelled at the child, the child's requests to it
     /// answered with an error.
     fn forget_session(&mut self, key: SessionKey, reason: &str) {
-        if let Init::Pending { waiters, .. } = &mut self.init {
+        if let Init::Pending {
+            waiters,
+            gateway_id,
+        } = &mut self.init
+        {
             waiters.retain(|(session, _)| *session != key);
+            // Its own `initialize` stays at the child (never cancelled: the
+            // answer is still cached for the others), but nobody waits for
+            // it any more: its span ends here.
+            let gateway_id = *gateway_id;
+            if self.mux.session_of(gateway_id) == Some(key) {
+                self.finish_request(gateway_id, Some((codes::SERVER_ERROR, reason)), false);
+            }
         }
         let held_bytes: usize = self
             .held

@@ -732,3 +732,74 @@ fn a_stateful_clients_streams_are_one_client() {
         [r#"{"jsonrpc":"2.0","id":"s-1","result":{}}"#]
     );
 }
+
+#[test]
+fn a_child_request_the_budget_cannot_take_is_answered_at_once() {
+    // Found by relay_sequence: the request used to stay registered, and the
+    // child waited for an answer no client could give.
+    let mut relay = relay_with(Clients::Separate, Limits::DEFAULT, 600);
+    relay.open_session(A, true);
+    let pad = "c".repeat(1500);
+    child(
+        &mut relay,
+        &format!(
+            r#"{{"jsonrpc":"2.0","id":"1","method":"elicitation/create","params":{{"pad":"{pad}"}}}}"#
+        ),
+    );
+    assert_eq!(frames(&mut relay, A), Vec::<String>::new());
+    assert_eq!(
+        to_child(&mut relay),
+        [
+            r#"{"jsonrpc":"2.0","id":"1","error":{"code":-32603,"message":"the gateway could not deliver this request to its client"}}"#
+        ]
+    );
+}
+
+#[test]
+fn held_messages_are_charged_what_relaying_them_costs() {
+    let mut relay = relay_with(Clients::Separate, Limits::DEFAULT, 3000);
+    relay.open_session(A, true);
+    relay.initialize_child("2025-06-18");
+    let mut admitted = 0;
+    for id in 0..40 {
+        if send(
+            &mut relay,
+            A,
+            &format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"x"}}"#),
+        )
+        .is_ok()
+        {
+            admitted += 1;
+        }
+        assert!(relay.budget().used() <= 3000);
+    }
+    assert!(admitted > 0 && admitted < 40);
+    child(&mut relay, r#"{"jsonrpc":"2.0","id":1,"result":{}}"#);
+    assert!(relay.budget().used() <= 3000, "{}", relay.budget().used());
+    assert_eq!(relay.in_flight(), admitted);
+}
+
+#[test]
+fn an_initialize_whose_client_left_finishes_its_span() {
+    let mut relay = relay(Clients::Separate);
+    relay.config.request_events = true;
+    relay.open_session(A, true);
+    send(
+        &mut relay,
+        A,
+        r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}"#,
+    )
+    .unwrap();
+    relay.close_session(A);
+    child(&mut relay, r#"{"jsonrpc":"2.0","id":1,"result":{}}"#);
+    relay.handle_child_exit(0);
+    let (mut started, mut finished) = (0, 0);
+    while let Some(event) = relay.poll_event() {
+        match event {
+            Event::RequestStarted { .. } => started += 1,
+            Event::RequestFinished { .. } => finished += 1,
+            _ => {}
+        }
+    }
+    assert_eq!((started, finished), (1, 1));
+}
