@@ -1,0 +1,295 @@
+//! The child side of the relay: its answers, its requests (with the
+//! ownership rule), its notifications and broadcasts.
+
+use super::*;
+
+impl Relay {
+    pub(super) fn route_child_response(&mut self, line: &[u8], message: &Message<'_>) {
+        let (Some(raw), Some(span)) = (&message.id, &message.id_span) else {
+            return;
+        };
+        let is_initialize = matches!(
+            &self.init,
+            Init::Pending { gateway_id, .. } if parse_decimal(raw.as_bytes()) == Some(*gateway_id)
+        );
+        if is_initialize {
+            self.finish_initialize(line, message);
+        }
+        let weight_before = self.mux.weight();
+        let Some(routed) = self.mux.handle_child_response(raw.as_bytes()) else {
+            return; // a late answer to a cancelled request, or ours
+        };
+        self.budget
+            .release(weight_before.saturating_sub(self.mux.weight()));
+        if self.config.request_events {
+            if let Some(request) = parse_decimal(raw.as_bytes()) {
+                let child_error = message.kind == Kind::ErrorResponse;
+                self.finish_request(request, None, child_error);
+            }
+        }
+        let mut frame = Vec::with_capacity(line.len().saturating_add(16));
+        if splice(&mut frame, line, &[(span.clone(), routed.id.as_bytes())]).is_ok() {
+            self.push_answer(routed.session, &routed.id, frame);
+        }
+    }
+
+    /// The child answered an `initialize`: cache the result for later
+    /// clients, answer the ones that waited, relay the held messages.
+    pub(super) fn finish_initialize(&mut self, line: &[u8], message: &Message<'_>) {
+        let waiters = match std::mem::replace(&mut self.init, Init::Idle) {
+            Init::Pending { waiters, .. } => waiters,
+            other => {
+                self.init = other;
+                return;
+            }
+        };
+        let result = message
+            .result_span
+            .clone()
+            .and_then(|span| line.get(span))
+            .map(<[u8]>::to_vec);
+        for (key, id) in &waiters {
+            self.settle_owed(*key);
+            match &result {
+                Some(result) => {
+                    let mut frame = Vec::with_capacity(result.len().saturating_add(48));
+                    encode_result(&mut frame, id.as_bytes(), result);
+                    self.push_own(*key, Frame::response(frame));
+                }
+                None => self.answer_error(
+                    *key,
+                    id,
+                    codes::INTERNAL_ERROR,
+                    "the MCP server failed to initialize",
+                ),
+            }
+        }
+        match result {
+            Some(result) => self.init = Init::Done(result),
+            None => self.replay = None,
+        }
+        if self.self_initialized && !std::mem::replace(&mut self.initialized_sent, true) {
+            self.queue_to_child(
+                None,
+                b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n".to_vec(),
+            );
+        }
+        for held in std::mem::take(&mut self.held) {
+            self.unhold(&held);
+            if self.sessions.get(&held.session).is_some_and(|s| !s.closing) {
+                if let Ok(message) = parse_message(&held.bytes) {
+                    self.route_client_message(held.session, &held.bytes, &message);
+                }
+            }
+        }
+    }
+
+    pub(super) fn route_child_request(&mut self, line: &[u8], message: &Message<'_>) {
+        let (Some(raw), Some(span)) = (&message.id, &message.id_span) else {
+            return;
+        };
+        let child_id = raw.to_owned();
+        let owner = match self.owner_of_child_request() {
+            Ok(owner) => owner,
+            Err(report) => {
+                self.report(report);
+                let mut answer = Vec::with_capacity(160);
+                encode_error(
+                    &mut answer,
+                    Some(child_id.as_bytes()),
+                    codes::INTERNAL_ERROR,
+                    "the gateway cannot tell which client this request is for",
+                );
+                answer.push(b'\n');
+                self.queue_to_child(None, answer);
+                return;
+            }
+        };
+        let token = self.fresh_token();
+        let mut quoted = [0u8; 34];
+        quoted[0] = b'"';
+        quoted[33] = b'"';
+        if let Some(inner) = quoted.get_mut(1..33) {
+            inner.copy_from_slice(&token);
+        }
+        let mut frame = Vec::with_capacity(line.len().saturating_add(34));
+        if splice(&mut frame, line, &[(span.clone(), &quoted)]).is_err() {
+            return;
+        }
+        if let Some(old) = self.child_tokens.insert(child_id.clone(), token) {
+            // The child reused an id still pending: the older one is lost.
+            self.child_requests.remove(&old);
+        }
+        self.child_requests.insert(
+            token,
+            ChildRequest {
+                child_id,
+                session: owner,
+            },
+        );
+        if !self.push_child_message(owner, Frame::other(frame), false) {
+            // Not delivered (the budget refused it, or the client was just
+            // dropped as slow): answer the child now rather than leave it
+            // waiting for an answer no client can give, and forget the
+            // token so that a later cancellation reaches nobody.
+            if let Some(request) = self.child_requests.remove(&token) {
+                self.child_tokens.remove(&request.child_id);
+                let mut answer = Vec::with_capacity(160);
+                encode_error(
+                    &mut answer,
+                    Some(request.child_id.as_bytes()),
+                    codes::INTERNAL_ERROR,
+                    "the gateway could not deliver this request to its client",
+                );
+                answer.push(b'\n');
+                self.queue_to_child(None, answer);
+            }
+        }
+    }
+
+    /// Who may be asked a request the child sends now (see
+    /// [`Relay::handle_child_line`]).
+    pub(super) fn owner_of_child_request(&self) -> Result<SessionKey, Report> {
+        let open = || {
+            self.sessions
+                .iter()
+                .filter(|(_, session)| !session.closing)
+                .map(|(key, session)| (*key, session))
+        };
+        let busy: Vec<(SessionKey, u64)> = open()
+            .filter(|(key, session)| self.mux.in_flight_for(*key) > 0 || session.owed > 0)
+            .map(|(key, session)| (key, session.last))
+            .collect();
+        match self.config.clients {
+            Clients::One => {
+                // One client: its most recently busy stream, else its
+                // standalone stream.
+                busy.iter()
+                    .max_by_key(|(_, last)| *last)
+                    .map(|(key, _)| *key)
+                    .or_else(|| {
+                        open()
+                            .filter(|(_, session)| session.standalone)
+                            .max_by_key(|(_, session)| session.last)
+                            .map(|(key, _)| key)
+                    })
+                    .ok_or(Report::NoClientForChildRequest)
+            }
+            Clients::Separate | Clients::Anonymous => match busy.as_slice() {
+                [(key, _)] => Ok(*key),
+                [] => {
+                    let idle: Vec<SessionKey> = open().map(|(key, _)| key).collect();
+                    match idle.as_slice() {
+                        [key] if self.config.clients == Clients::Separate => Ok(*key),
+                        [] => Err(Report::NoClientForChildRequest),
+                        many => Err(Report::AmbiguousChildRequest {
+                            clients: many.len(),
+                        }),
+                    }
+                }
+                many => Err(Report::AmbiguousChildRequest {
+                    clients: many.len(),
+                }),
+            },
+        }
+    }
+
+    pub(super) fn route_child_notification(&mut self, line: &[u8], message: &Message<'_>) {
+        match message.method.as_deref() {
+            Some("notifications/progress") => {
+                let Some((raw, span)) = &message.progress_token else {
+                    return;
+                };
+                let Some((key, client_token)) = self.mux.handle_child_progress(raw.as_bytes())
+                else {
+                    return;
+                };
+                let mut frame = Vec::with_capacity(line.len().saturating_add(16));
+                if splice(&mut frame, line, &[(span.clone(), client_token.as_bytes())]).is_ok() {
+                    self.push_child_message(key, Frame::other(frame), false);
+                }
+            }
+            Some("notifications/cancelled") => {
+                // The child withdraws a request it sent to a client.
+                let Some((raw, span)) = &message.cancelled_id else {
+                    return;
+                };
+                let Some(token) = self.child_tokens.remove(&raw.to_owned()) else {
+                    return;
+                };
+                let Some(request) = self.child_requests.remove(&token) else {
+                    return;
+                };
+                let mut quoted = Vec::with_capacity(34);
+                quoted.push(b'"');
+                quoted.extend_from_slice(&token);
+                quoted.push(b'"');
+                let mut frame = Vec::with_capacity(line.len().saturating_add(34));
+                if splice(&mut frame, line, &[(span.clone(), &quoted)]).is_ok() {
+                    self.push_child_message(request.session, Frame::other(frame), false);
+                }
+            }
+            Some("notifications/message") if self.config.clients != Clients::Separate => {
+                // Streamable HTTP sends each message on exactly one stream:
+                // a log line the child writes while working on a request
+                // goes to that request's stream.
+                let sessions = &self.sessions;
+                match self
+                    .mux
+                    .busiest(|key| sessions.get(&key).is_some_and(|s| !s.closing))
+                {
+                    Some(key) => {
+                        self.push_child_message(key, Frame::other(line.to_vec()), false);
+                    }
+                    None => self.broadcast(line),
+                }
+            }
+            _ => self.broadcast(line),
+        }
+    }
+
+    pub(super) fn broadcast(&mut self, line: &[u8]) {
+        let targets: Vec<SessionKey> = self
+            .sessions
+            .iter()
+            .filter(|(_, session)| session.standalone && !session.closing)
+            .map(|(key, _)| *key)
+            .collect();
+        if targets.is_empty() {
+            return;
+        }
+        // One buffer for all, charged to the process budget once.
+        if let Err(first) = self.budget.try_charge(line.len()) {
+            if first {
+                let limit = self.budget.limit();
+                self.report(Report::ProcessBudget { limit });
+            }
+            return;
+        }
+        let shared: Rc<[u8]> = Rc::from(line);
+        for key in targets {
+            self.push_child_message(key, Frame::shared(&shared), true);
+        }
+        // If every session refused it, the budget gets the bytes back here.
+        if Rc::strong_count(&shared) == 1 {
+            self.budget.release(line.len());
+        }
+    }
+}
+
+/// A gateway id is the decimal we wrote; anything else is not ours.
+pub(super) fn parse_decimal(raw: &[u8]) -> Option<u64> {
+    if raw.is_empty() || raw.len() > 20 {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for &byte in raw {
+        if !byte.is_ascii_digit() {
+            return None;
+        }
+        value = value
+            .checked_mul(10)?
+            .checked_add(u64::from(byte.wrapping_sub(b'0')))?;
+    }
+    Some(value)
+}
