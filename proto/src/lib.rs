@@ -14,6 +14,7 @@
 #![cfg_attr(not(fuzzing), warn(missing_docs))]
 
 pub mod http;
+pub mod int_map;
 pub mod jsonrpc;
 pub mod mcp;
 pub mod mux;

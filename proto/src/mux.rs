@@ -22,6 +22,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
+use crate::int_map::{int_map, IntMap};
 pub use crate::jsonrpc::write_u64;
 use crate::jsonrpc::Id;
 
@@ -87,15 +88,15 @@ pub struct Mux<S> {
     /// the table without limit.
     max_in_flight: usize,
     /// Gateway id → the client request it stands for.
-    pending: HashMap<u64, Pending<S>>,
+    pending: IntMap<u64, Pending<S>>,
     /// (session, client id) → gateway id, for `notifications/cancelled`.
     by_client: HashMap<(S, Id), u64>,
     /// Gateway progress token → (session, client token).
-    progress: HashMap<u64, (S, Id)>,
+    progress: IntMap<u64, (S, Id)>,
     /// Child request id → the session asked to answer it.
     child_requests: HashMap<Id, S>,
     /// Per session: requests in flight and the sequence number of the latest.
-    activity: HashMap<S, Activity>,
+    activity: IntMap<S, Activity>,
     /// Counts requests, to tell which session asked most recently.
     sequence: u64,
     /// Bytes the table holds for all requests in flight (see [`Mux::weight`]).
@@ -131,11 +132,11 @@ impl<S: Copy + Eq + Hash> Mux<S> {
         Self {
             next: 1,
             max_in_flight,
-            pending: HashMap::new(),
+            pending: int_map(),
             by_client: HashMap::new(),
-            progress: HashMap::new(),
+            progress: int_map(),
             child_requests: HashMap::new(),
-            activity: HashMap::new(),
+            activity: int_map(),
             sequence: 0,
             weight: 0,
         }

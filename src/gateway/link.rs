@@ -10,11 +10,11 @@
 //! feeds the relay, it carries out the relay's events (`pump`).
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::io;
 use std::rc::{Rc, Weak};
 
 use smol::channel::{self, Receiver, Sender};
+use supergateway_proto::int_map::{int_map, IntMap};
 use supergateway_proto::relay::{Budget, Config, Detached, Event, Limits, Relay, Report};
 
 pub(crate) use supergateway_proto::relay::{ClientError, Clients, Frame, Replay, SessionKey};
@@ -145,7 +145,7 @@ pub(crate) struct Link {
     /// This link, for the ports of sessions opened on it.
     this: Weak<RefCell<Self>>,
     child: Option<Child>,
-    ports: HashMap<SessionKey, Rc<Port>>,
+    ports: IntMap<SessionKey, Rc<Port>>,
     /// What the current child was started with.
     spec: ChildSpec,
     /// Counts children: callbacks of a child replaced by a restart carry an
@@ -159,7 +159,7 @@ pub(crate) struct Link {
     retiring: Vec<Child>,
     /// The spans of the requests at the child, by gateway id (only while
     /// spans are on).
-    spans: HashMap<u64, RpcSpan>,
+    spans: IntMap<u64, RpcSpan>,
 }
 
 impl Link {
@@ -194,12 +194,12 @@ impl Link {
                 relay: Relay::new(config, budget, random),
                 this: this.clone(),
                 child: None,
-                ports: HashMap::new(),
+                ports: int_map(),
                 spec: spec.clone(),
                 generation: 0,
                 on_exit: Some(Box::new(on_exit)),
                 retiring: Vec::new(),
-                spans: HashMap::new(),
+                spans: int_map(),
             })
         });
         let child = spawn_child(&link, spec, 0)?;

@@ -74,6 +74,7 @@ use std::collections::{HashMap, VecDeque};
 use std::ops::Range;
 use std::rc::Rc;
 
+use crate::int_map::{int_map, IntMap};
 use crate::jsonrpc::{
     codes, encode_error, encode_result, encode_string, parse_message, splice, split_batch,
     write_u64, Id, Kind, Message, MessageError,
@@ -350,7 +351,7 @@ pub struct Relay {
     /// The driver's CSPRNG: 128 bits per child request token.
     random: Box<dyn FnMut() -> [u8; 16]>,
     mux: Mux<SessionKey>,
-    sessions: HashMap<SessionKey, Session>,
+    sessions: IntMap<SessionKey, Session>,
     init: Init,
     /// The relay initialised the child itself: it sends
     /// `notifications/initialized` when the result arrives.
@@ -431,7 +432,7 @@ impl Relay {
             budget,
             random,
             mux: Mux::new(config.limits.max_in_flight),
-            sessions: HashMap::new(),
+            sessions: int_map(),
             init: Init::Idle,
             self_initialized: false,
             initialized_sent: false,
