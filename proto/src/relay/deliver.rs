@@ -129,6 +129,18 @@ impl Relay {
         if self.exited.is_some() {
             return;
         }
+        // Client lines were admitted against `max_child_lines`; the relay's
+        // own (answers to the child's requests, cancellations) are bounded
+        // here: a child that never reads its stdin cannot make them pile
+        // up. Past twice the bound they are dropped, reported once.
+        let own_bound = self.config.limits.max_child_lines.saturating_mul(2);
+        if session.is_none() && self.to_child.len() >= own_bound {
+            if !std::mem::replace(&mut self.child_input_full, true) {
+                let lines = self.to_child.len();
+                self.report(Report::ChildNotReading { lines });
+            }
+            return;
+        }
         self.budget.charge(line.len());
         if let Some(session) = session.and_then(|key| self.sessions.get_mut(&key)) {
             session.pending_bytes = session.pending_bytes.saturating_add(line.len());

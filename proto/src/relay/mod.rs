@@ -262,6 +262,13 @@ pub enum Report {
     },
     /// A line from the child that is not a JSON-RPC message was dropped.
     BadChildLine(MessageError),
+    /// The child has not read its input for so long that the relay's own
+    /// lines for it (answers to its requests, cancellations) are being
+    /// dropped (reported once until it reads again).
+    ChildNotReading {
+        /// Lines waiting for the child.
+        lines: usize,
+    },
     /// A client answered a child request it was not asked (dropped).
     ForeignAnswer(SessionKey),
     /// The child sent a request and no client is connected to answer it.
@@ -298,6 +305,11 @@ impl core::fmt::Display for Report {
                     "dropped a line from the child that is not a JSON-RPC message ({err})"
                 )
             }
+            Self::ChildNotReading { lines } => write!(
+                f,
+                "the MCP server is not reading its input ({lines} lines waiting); the gateway's \
+                 own messages to it are dropped until it does"
+            ),
             Self::ForeignAnswer(session) => {
                 write!(
                     f,
@@ -370,6 +382,9 @@ pub struct Relay {
     child_tokens: HashMap<Id, Token>,
     /// Set once the child has exited.
     exited: Option<i32>,
+    /// The relay's own lines for the child were dropped (it is not
+    /// reading) and that was reported; cleared when it reads again.
+    child_input_full: bool,
     events: VecDeque<Event>,
     /// Counts sessions opened and requests sent, for "most recent".
     sequence: u64,
@@ -442,6 +457,7 @@ impl Relay {
             child_requests: HashMap::new(),
             child_tokens: HashMap::new(),
             exited: None,
+            child_input_full: false,
             events: VecDeque::new(),
             sequence: 0,
         }
@@ -647,6 +663,7 @@ impl Relay {
             };
             out.extend_from_slice(&line);
             self.budget.release(line.len());
+            self.child_input_full = false;
             if let Some(session) = session.and_then(|key| self.sessions.get_mut(&key)) {
                 session.pending_bytes = session.pending_bytes.saturating_sub(line.len());
             }

@@ -803,3 +803,38 @@ fn an_initialize_whose_client_left_finishes_its_span() {
     }
     assert_eq!((started, finished), (1, 1));
 }
+
+#[test]
+fn the_relays_own_lines_for_a_child_that_does_not_read_are_bounded() {
+    let limits = Limits {
+        max_child_lines: 4,
+        ..Limits::DEFAULT
+    };
+    let mut relay = relay_with(Clients::Separate, limits, 64 << 20);
+    relay.open_session(A, true);
+    relay.open_session(B, true);
+    // Two clients could own each of the child's requests: each is answered
+    // with an error line the child never reads.
+    for n in 0..20 {
+        child(
+            &mut relay,
+            &format!(r#"{{"jsonrpc":"2.0","id":{n},"method":"roots/list"}}"#),
+        );
+    }
+    let reports: Vec<Report> = reports(&mut relay)
+        .into_iter()
+        .filter(|report| matches!(report, Report::ChildNotReading { .. }))
+        .collect();
+    assert_eq!(
+        reports,
+        [Report::ChildNotReading { lines: 8 }],
+        "reported once"
+    );
+    assert_eq!(to_child(&mut relay).len(), 8);
+    // Once it reads, the relay's answers flow again.
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":"x","method":"roots/list"}"#,
+    );
+    assert_eq!(to_child(&mut relay).len(), 1);
+}
