@@ -89,16 +89,29 @@ impl Relay {
             return;
         };
         let child_id = raw.to_owned();
-        let owner = match self.owner_of_child_request() {
+        // A client that never answers cannot make the table grow without
+        // bound: past `session_frames` requests waiting, the child is told.
+        let owner = if self.child_requests.len() >= self.config.limits.session_frames {
+            Err(Report::TooManyChildRequests)
+        } else {
+            self.owner_of_child_request()
+        };
+        let owner = match owner {
             Ok(owner) => owner,
             Err(report) => {
+                let why = match report {
+                    Report::TooManyChildRequests => {
+                        "too many of this server's requests are waiting for client answers"
+                    }
+                    _ => "the gateway cannot tell which client this request is for",
+                };
                 self.report(report);
                 let mut answer = Vec::with_capacity(160);
                 encode_error(
                     &mut answer,
                     Some(child_id.as_bytes()),
                     codes::INTERNAL_ERROR,
-                    "the gateway cannot tell which client this request is for",
+                    why,
                 );
                 answer.push(b'\n');
                 self.queue_to_child(None, answer);
@@ -234,10 +247,24 @@ impl Relay {
                 // a log line the child writes while working on a request
                 // goes to that request's stream.
                 let sessions = &self.sessions;
-                match self
-                    .mux
-                    .busiest(|key| sessions.get(&key).is_some_and(|s| !s.closing))
-                {
+                let open = |key| sessions.get(&key).is_some_and(|s: &Session| !s.closing);
+                // Anonymous clients: only when one request is in flight
+                // (the line cannot be tied to one of several clients).
+                let target = match self.config.clients {
+                    Clients::Anonymous => {
+                        let mut busy = sessions
+                            .keys()
+                            .copied()
+                            .filter(|key| open(*key) && self.mux.in_flight_for(*key) > 0);
+                        match (busy.next(), busy.next()) {
+                            (Some(key), None) => Some(key),
+                            (Some(_), Some(_)) => return,
+                            _ => None,
+                        }
+                    }
+                    _ => self.mux.busiest(open),
+                };
+                match target {
                     Some(key) => {
                         self.push_child_message(key, Frame::other(line.to_vec()), false);
                     }
@@ -266,13 +293,10 @@ impl Relay {
             }
             return;
         }
-        let shared: Rc<[u8]> = Rc::from(line);
+        // Released when the last holder drops it (here, if nobody took it).
+        let shared = SharedBytes::charged(line, &self.budget);
         for key in targets {
             self.push_child_message(key, Frame::shared(&shared), true);
-        }
-        // If every session refused it, the budget gets the bytes back here.
-        if Rc::strong_count(&shared) == 1 {
-            self.budget.release(line.len());
         }
     }
 }

@@ -11,6 +11,10 @@ impl Relay {
         frames: VecDeque<Frame>,
     ) -> bool {
         if self.exited.is_some() || self.sessions.contains_key(&key) {
+            // Frames moved from another relay stay charged: give them back.
+            for frame in frames {
+                self.budget.release(frame.process_share());
+            }
             return false;
         }
         let standalone = match self.config.clients {
@@ -327,7 +331,13 @@ impl Relay {
             self.report(Report::ForeignAnswer(key));
             return Err(foreign);
         }
-        self.admit(key, 0, cost(bytes, message), 1)?;
+        // The line for the child carries the child's own id instead of the
+        // 34-byte token.
+        let child_id = self
+            .child_requests
+            .get(&token)
+            .map_or(0, |request| request.child_id.as_bytes().len());
+        self.admit(key, 0, cost(bytes, message).saturating_add(child_id), 1)?;
         let Some(request) = self.child_requests.remove(&token) else {
             return Err(foreign);
         };
@@ -348,6 +358,13 @@ pub(super) fn cost(bytes: &[u8], message: &Message<'_>) -> usize {
     if message.kind != Kind::Request {
         return line;
     }
+    // The gateway id and token (up to 20 digits each) may be longer than
+    // the client's.
+    let line = line.saturating_add(if message.progress_token.is_some() {
+        40
+    } else {
+        20
+    });
     let id = message.id.as_ref().map_or(0, |id| id.as_bytes().len());
     let token = message
         .progress_token

@@ -15,13 +15,14 @@ impl Relay {
         charged: bool,
     ) -> bool {
         let limits = self.config.limits;
-        let session_bytes = self.session_bytes(key);
         let Some(session) = self.sessions.get(&key).filter(|s| !s.closing) else {
             return false;
         };
+        // Too slow = its queue of the child's messages is full (what else
+        // it holds was bounded when admitted).
         let full = session.outbox.len() >= limits.session_frames
             || (!session.outbox.is_empty()
-                && session_bytes.saturating_add(frame.len()) > limits.session_bytes);
+                && session.outbox.bytes().saturating_add(frame.len()) > limits.session_bytes);
         if full {
             self.drop_slow_session(key);
             return false;
@@ -43,13 +44,12 @@ impl Relay {
     /// take it, the client gets an error answer instead.
     pub(super) fn push_answer(&mut self, key: SessionKey, id: &Id, frame: Vec<u8>) {
         let limits = self.config.limits;
-        let session_bytes = self.session_bytes(key);
         let Some(session) = self.sessions.get(&key).filter(|s| !s.closing) else {
             return;
         };
         let too_slow = !session.outbox.is_empty()
             && (session.outbox.len() >= limits.session_frames
-                || session_bytes.saturating_add(frame.len()) > limits.session_bytes);
+                || session.outbox.bytes().saturating_add(frame.len()) > limits.session_bytes);
         if too_slow {
             self.drop_slow_session(key);
             return;

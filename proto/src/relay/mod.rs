@@ -72,7 +72,6 @@ mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::ops::Range;
-use std::rc::Rc;
 
 use crate::int_map::{int_map, IntMap};
 use crate::jsonrpc::{
@@ -82,8 +81,8 @@ use crate::jsonrpc::{
 use crate::mux::Mux;
 
 use client::cost;
-use queue::Outbox;
 pub use queue::{Budget, Frame};
+use queue::{Outbox, SharedBytes};
 
 /// A session's key, chosen by the driver (unique per relay; a session that
 /// moves to another relay keeps its key).
@@ -271,6 +270,9 @@ pub enum Report {
     },
     /// A client answered a child request it was not asked (dropped).
     ForeignAnswer(SessionKey),
+    /// The child's requests waiting for client answers reached
+    /// `session_frames`: a new one was answered with an error.
+    TooManyChildRequests,
     /// The child sent a request and no client is connected to answer it.
     NoClientForChildRequest,
     /// The process-wide byte budget refused a message (reported once until
@@ -309,6 +311,10 @@ impl core::fmt::Display for Report {
                 f,
                 "the MCP server is not reading its input ({lines} lines waiting); the gateway's \
                  own messages to it are dropped until it does"
+            ),
+            Self::TooManyChildRequests => f.write_str(
+                "the MCP server has too many requests waiting for client answers; answered a \
+                 new one with an error",
             ),
             Self::ForeignAnswer(session) => {
                 write!(
@@ -737,5 +743,23 @@ impl Relay {
     /// The process budget this relay charges.
     pub fn budget(&self) -> &Budget {
         &self.budget
+    }
+}
+
+impl Drop for Relay {
+    /// A relay dropped with data still queued (a per-session child's link
+    /// going away) gives its bytes back to the process budget, which
+    /// outlives it.
+    fn drop(&mut self) {
+        for (_, line) in self.to_child.drain(..) {
+            self.budget.release(line.len());
+        }
+        for held in self.held.drain(..) {
+            self.budget.release(held.charged);
+        }
+        self.budget.release(self.mux.weight());
+        for session in self.sessions.values_mut() {
+            session.outbox.clear(&self.budget);
+        }
     }
 }

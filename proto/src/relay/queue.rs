@@ -98,8 +98,8 @@ enum FrameBytes {
     Owned(Vec<u8>),
     /// One buffer shared by every session a notification is broadcast to;
     /// the process budget is charged once for it and released when the
-    /// last session lets go of it.
-    Shared(Rc<[u8]>),
+    /// last holder (a queue, or a transport still writing it) drops it.
+    Shared(Rc<SharedBytes>),
 }
 
 impl Deref for Frame {
@@ -107,8 +107,32 @@ impl Deref for Frame {
     fn deref(&self) -> &[u8] {
         match &self.bytes {
             FrameBytes::Owned(bytes) => bytes,
-            FrameBytes::Shared(bytes) => bytes,
+            FrameBytes::Shared(shared) => &shared.bytes,
         }
+    }
+}
+
+/// A broadcast buffer and the budget its length is charged to: released
+/// on drop, whoever holds it last.
+#[derive(Debug)]
+pub(crate) struct SharedBytes {
+    bytes: Box<[u8]>,
+    budget: Budget,
+}
+
+impl SharedBytes {
+    /// `bytes`, already charged to `budget` by the caller.
+    pub(crate) fn charged(bytes: &[u8], budget: &Budget) -> Rc<Self> {
+        Rc::new(Self {
+            bytes: bytes.into(),
+            budget: budget.clone(),
+        })
+    }
+}
+
+impl Drop for SharedBytes {
+    fn drop(&mut self) {
+        self.budget.release(self.bytes.len());
     }
 }
 
@@ -127,7 +151,7 @@ impl Frame {
         }
     }
 
-    pub(crate) fn shared(bytes: &Rc<[u8]>) -> Self {
+    pub(crate) fn shared(bytes: &Rc<SharedBytes>) -> Self {
         Self {
             bytes: FrameBytes::Shared(Rc::clone(bytes)),
             is_response: false,
@@ -135,12 +159,11 @@ impl Frame {
     }
 
     /// The bytes to give back to the process budget when this frame leaves
-    /// the relay: its length, or for a shared buffer its length only when
-    /// this is the last holder.
-    fn process_share(&self) -> usize {
+    /// the relay: its length; nothing for a shared buffer (its last holder
+    /// gives it back on drop, `SharedBytes`).
+    pub(crate) fn process_share(&self) -> usize {
         match &self.bytes {
             FrameBytes::Owned(bytes) => bytes.len(),
-            FrameBytes::Shared(bytes) if Rc::strong_count(bytes) == 1 => bytes.len(),
             FrameBytes::Shared(_) => 0,
         }
     }
@@ -176,8 +199,6 @@ impl Outbox {
     pub(crate) fn pop(&mut self, budget: &Budget) -> Option<Frame> {
         let frame = self.frames.pop_front()?;
         self.bytes = self.bytes.saturating_sub(frame.len());
-        // Count the holder we return as the one that keeps a shared buffer
-        // alive only if no queue holds it any more.
         budget.release(frame.process_share());
         Some(frame)
     }
@@ -185,13 +206,7 @@ impl Outbox {
     /// Drops every queued frame, giving their bytes back.
     pub(crate) fn clear(&mut self, budget: &Budget) {
         while let Some(frame) = self.frames.pop_front() {
-            let share = {
-                // Dropped here: the last holder releases the shared bytes.
-                let share = frame.process_share();
-                drop(frame);
-                share
-            };
-            budget.release(share);
+            budget.release(frame.process_share());
         }
         self.bytes = 0;
     }

@@ -838,3 +838,98 @@ fn the_relays_own_lines_for_a_child_that_does_not_read_are_bounded() {
     );
     assert_eq!(to_child(&mut relay).len(), 1);
 }
+
+#[test]
+fn a_broadcast_taken_by_several_transports_gives_its_bytes_back_once_all_are_done() {
+    let mut relay = relay(Clients::Separate);
+    relay.open_session(A, true);
+    relay.open_session(B, true);
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#,
+    );
+    let used = relay.budget().used();
+    assert!(used > 0);
+    // Both transports hold their copy (a socket write in progress).
+    let a = relay.poll_frame(A).unwrap();
+    let b = relay.poll_frame(B).unwrap();
+    assert_eq!(relay.budget().used(), used, "still held");
+    drop(a);
+    assert_eq!(relay.budget().used(), used, "B still holds it");
+    drop(b);
+    assert_eq!(relay.budget().used(), 0);
+}
+
+#[test]
+fn a_dropped_relay_gives_back_what_it_still_held() {
+    let budget = Budget::new(1 << 20);
+    let config = Config {
+        clients: Clients::Separate,
+        limits: Limits::DEFAULT,
+        request_events: false,
+    };
+    let mut relay = Relay::new(config, budget.clone(), Box::new(|| [7; 16]));
+    relay.open_session(A, true);
+    relay.initialize_child("2025-06-18");
+    send(&mut relay, A, r#"{"jsonrpc":"2.0","id":1,"method":"held"}"#).unwrap();
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/n"}"#,
+    );
+    assert!(budget.used() > 0);
+    drop(relay);
+    assert_eq!(budget.used(), 0);
+}
+
+#[test]
+fn stateless_log_lines_go_only_to_the_one_request_in_flight() {
+    let mut relay = relay(Clients::Anonymous);
+    relay.initialize_child("2025-06-18");
+    child(&mut relay, r#"{"jsonrpc":"2.0","id":1,"result":{}}"#);
+    to_child(&mut relay);
+    relay.open_session(A, false);
+    relay.open_session(B, false);
+    send(
+        &mut relay,
+        A,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#,
+    )
+    .unwrap();
+    let log = r#"{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}"#;
+    child(&mut relay, log);
+    assert_eq!(frames(&mut relay, A), [log]);
+    // Two requests in flight: the line cannot be tied to either.
+    send(
+        &mut relay,
+        B,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call"}"#,
+    )
+    .unwrap();
+    child(&mut relay, log);
+    assert_eq!(frames(&mut relay, A), Vec::<String>::new());
+    assert_eq!(frames(&mut relay, B), Vec::<String>::new());
+}
+
+#[test]
+fn the_childs_requests_waiting_for_answers_are_bounded() {
+    let limits = Limits {
+        session_frames: 3,
+        ..Limits::DEFAULT
+    };
+    let mut relay = relay_with(Clients::Separate, limits, 64 << 20);
+    relay.open_session(A, true);
+    for n in 0..4 {
+        child(
+            &mut relay,
+            &format!(r#"{{"jsonrpc":"2.0","id":{n},"method":"roots/list"}}"#),
+        );
+    }
+    assert_eq!(frames(&mut relay, A).len(), 3);
+    assert_eq!(
+        to_child(&mut relay),
+        [
+            r#"{"jsonrpc":"2.0","id":3,"error":{"code":-32603,"message":"too many of this server's requests are waiting for client answers"}}"#
+        ]
+    );
+    assert!(reports(&mut relay).contains(&Report::TooManyChildRequests));
+}
