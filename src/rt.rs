@@ -40,3 +40,26 @@ pub(crate) async fn in_span<F: Future>(span: tracing::Span, future: F) -> F::Out
     })
     .await
 }
+
+/// 128 bits from the OS CSPRNG (session ids, tokens). Aborts the process if
+/// the OS has no randomness to give: a predictable id or token would be a
+/// security hole.
+pub(crate) fn random_bytes() -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    if let Err(err) = getrandom::fill(&mut bytes) {
+        tracing::error!("the OS random number generator failed: {err}");
+        std::process::abort();
+    }
+    bytes
+}
+
+/// Appends `bytes` to `out` as lowercase hex.
+pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        for nibble in [byte >> 4, byte & 0x0f] {
+            let digit = DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0');
+            out.push(char::from(digit));
+        }
+    }
+}

@@ -186,13 +186,7 @@ impl<S: Copy + Eq + Hash> Mux<S> {
             return Err(MuxError::TooManyInFlight);
         }
         let gateway_id = self.bump_next();
-        let weight = ENTRY_WEIGHT
-            .saturating_add(id.as_bytes().len())
-            .saturating_add(
-                progress_token
-                    .as_ref()
-                    .map_or(0, |token| token.as_bytes().len()),
-            );
+        let weight = entry_weight(id.as_bytes(), progress_token.as_ref().map(Id::as_bytes));
         let token = progress_token.map(|client_token| {
             let gateway_token = self.bump_next();
             self.progress.insert(gateway_token, (session, client_token));
@@ -225,7 +219,12 @@ impl<S: Copy + Eq + Hash> Mux<S> {
     /// client to route it to, or `None` for an id the table does not know
     /// (a late answer to a cancelled request, or a confused child).
     pub fn handle_child_response(&mut self, id: &[u8]) -> Option<Routed<S>> {
-        let gateway_id = parse_gateway_id(id)?;
+        self.handle_child_response_to(parse_gateway_id(id)?)
+    }
+
+    /// [`Mux::handle_child_response`] for an id already parsed with
+    /// [`parse_gateway_id`].
+    pub fn handle_child_response_to(&mut self, gateway_id: u64) -> Option<Routed<S>> {
         let pending = self.pending.remove(&gateway_id)?;
         self.forget(&pending);
         Some(Routed {
@@ -441,8 +440,17 @@ impl<S: Copy + Eq + Hash> Mux<S> {
     }
 }
 
-/// A gateway id is the decimal we wrote; anything else is not ours.
-fn parse_gateway_id(raw: &[u8]) -> Option<u64> {
+/// What one request in flight weighs in the table ([`Mux::weight`]):
+/// [`ENTRY_WEIGHT`] plus its saved client id and progress token (raw JSON).
+pub fn entry_weight(id: &[u8], progress_token: Option<&[u8]>) -> usize {
+    ENTRY_WEIGHT
+        .saturating_add(id.len())
+        .saturating_add(progress_token.map_or(0, <[u8]>::len))
+}
+
+/// A gateway id is the decimal we wrote (at most 20 digits, no sign, no
+/// fraction); anything else is not ours.
+pub fn parse_gateway_id(raw: &[u8]) -> Option<u64> {
     if raw.is_empty() || raw.len() > 20 {
         return None;
     }

@@ -32,6 +32,7 @@ mod flags;
 mod help;
 mod parse;
 mod validate;
+pub(crate) use validate::{is_env_name, MAX_ENV_NAME_BYTES};
 
 use std::ffi::OsString;
 use std::fmt;

@@ -227,13 +227,7 @@ fn allow_env(raw: &Raw) -> Result<Vec<String>, String> {
             .map(str::trim)
             .filter(|name| !name.is_empty())
         {
-            let mut bytes = name.bytes();
-            let valid = name.len() <= 256
-                && bytes
-                    .next()
-                    .is_some_and(|first| first == b'_' || first.is_ascii_alphabetic())
-                && bytes.all(|byte| byte == b'_' || byte.is_ascii_alphanumeric());
-            if !valid {
+            if !is_env_name(name) {
                 return Err(
                     "--runtimeAllowEnv takes environment names ([A-Za-z_][A-Za-z0-9_]*), comma-separated"
                         .to_owned(),
@@ -534,3 +528,18 @@ impl Scope {
 /// Header injection characters (STYLE.md: outbound CRLF injection), refused before proto
 /// sees the line, whatever its trimming rules.
 const FORBIDDEN_IN_HEADERS: [char; 3] = ['\r', '\n', '\0'];
+
+/// Longest environment variable name accepted (`--runtimeAllowEnv`, the
+/// runtime API's `env`).
+pub(crate) const MAX_ENV_NAME_BYTES: usize = 256;
+
+/// `[A-Za-z_][A-Za-z0-9_]*`, at most [`MAX_ENV_NAME_BYTES`]: the names the
+/// shell and the child's environment can carry.
+pub(crate) fn is_env_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= MAX_ENV_NAME_BYTES
+        && bytes
+            .next()
+            .is_some_and(|first| first == b'_' || first.is_ascii_alphabetic())
+        && bytes.all(|byte| byte == b'_' || byte.is_ascii_alphanumeric())
+}

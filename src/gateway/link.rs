@@ -20,7 +20,7 @@ use supergateway_proto::relay::{Budget, Config, Detached, Event, Limits, Relay, 
 pub(crate) use supergateway_proto::relay::{ClientError, Clients, Frame, Replay, SessionKey};
 
 use crate::child::{Child, ChildSpec};
-use crate::gateway::session_id;
+use crate::rt;
 use crate::telemetry::{self, RpcSpan};
 
 pub(crate) use supergateway_proto::relay::RESTARTED;
@@ -188,7 +188,7 @@ impl Link {
             limits,
             request_events: telemetry::spans_on(),
         };
-        let random = Box::new(session_id::random_bytes);
+        let random = Box::new(rt::random_bytes);
         let link = Rc::new_cyclic(|this| {
             RefCell::new(Self {
                 relay: Relay::new(config, budget, random),

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use smol::channel::{self, Receiver, Sender};
 use smol::Unblock;
-use supergateway_proto::jsonrpc::{codes, encode_error, Id, Line, LineDecoder};
+use supergateway_proto::jsonrpc::{
+    codes, encode_error, parse_message, split_batch, Id, Kind, Line, LineDecoder,
+};
 
 use crate::rt;
 
@@ -188,5 +190,22 @@ impl InFlight {
 pub(crate) fn fail_all(stdout: &Stdout, in_flight: &mut InFlight, message: &str) {
     for id in in_flight.drain() {
         stdout.error(Some(&id), codes::SERVER_ERROR, message);
+    }
+}
+
+/// Answers with `cause` every request in a batch `line` that could not be
+/// sent (a batch's requests are not tracked in flight, so nobody else
+/// would); anything that is not a batch is left alone.
+pub(crate) fn refuse_batch(stdout: &Stdout, line: &[u8], cause: &str) {
+    let Ok(elements) = split_batch(line) else {
+        return;
+    };
+    for range in elements {
+        let element = line.get(range).unwrap_or_default();
+        if let Ok(message) = parse_message(element) {
+            if let (Kind::Request, Some(id)) = (message.kind, &message.id) {
+                stdout.error(Some(&id.to_owned()), codes::SERVER_ERROR, cause);
+            }
+        }
     }
 }

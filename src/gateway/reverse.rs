@@ -239,10 +239,10 @@ mod tests {
         assert_eq!(delay(3, None, 0), RECONNECT_FLOOR * 8);
         assert_eq!(delay(3, None, 500), RECONNECT_FLOOR * 10);
         assert_eq!(delay(39, None, 0), RECONNECT_CAP);
-        // the same random number always gives the same wait
-        for random in [0, 1, 999, 1000, u64::MAX] {
-            assert_eq!(delay(2, None, random), delay(2, None, random));
-        }
+        // the jitter is random % 1001 thousandths of half the wait
+        assert_eq!(delay(2, None, 999), Duration::from_micros(1_499_500));
+        assert_eq!(delay(2, None, 1001), RECONNECT_FLOOR * 4);
+        assert_eq!(delay(2, None, 1002), Duration::from_micros(1_000_500));
     }
 
     #[test]

@@ -28,12 +28,12 @@ use async_io::Timer;
 use futures_lite::FutureExt;
 use smol::channel::{self, Receiver, Sender};
 use supergateway_proto::http::Method;
-use supergateway_proto::jsonrpc::{codes, parse_message, splice, split_batch, Kind, MessageError};
+use supergateway_proto::jsonrpc::{codes, parse_message, splice, Kind, MessageError};
 use supergateway_proto::sse::SseParser;
 use supergateway_proto::url::{redact, Url};
 
 use crate::cli::Config;
-use crate::gateway::local::{fail_all, InFlight, Stdin, Stdout};
+use crate::gateway::local::{self, fail_all, InFlight, Stdin, Stdout};
 use crate::gateway::reverse::{
     cancel_notification, connect, jitter_seed, wait_for_signal, Backoff, MAX_EVENT_BYTES,
 };
@@ -184,19 +184,7 @@ impl Bridge {
                 }
                 _ => tracing::debug!("dropped a message for the MCP server: {cause}"),
             },
-            // A batch's requests are not tracked in flight: each gets its
-            // error here.
-            Err(MessageError::Batch) => {
-                for range in split_batch(line).unwrap_or_default() {
-                    let element = line.get(range).unwrap_or_default();
-                    if let Ok(message) = parse_message(element) {
-                        if let (Kind::Request, Some(id)) = (message.kind, &message.id) {
-                            self.stdout
-                                .error(Some(&id.to_owned()), codes::SERVER_ERROR, cause);
-                        }
-                    }
-                }
-            }
+            Err(MessageError::Batch) => local::refuse_batch(&self.stdout, line, cause),
             Err(_) => {}
         }
     }

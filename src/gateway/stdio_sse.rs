@@ -117,7 +117,7 @@ impl StdioSse {
             .header("x-accel-buffering", b"no")
             .stream();
         let mut out = Vec::with_capacity(4096);
-        let written = self.front.decorate(head, response).encode(&mut out);
+        let written = conn.encode(&self.front.decorate(head, response), &mut out);
         let endpoint = format!("{}{}?sessionId={}", self.base_url, self.message_path, id);
         encode_event(
             &mut out,

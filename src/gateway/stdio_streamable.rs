@@ -229,10 +229,8 @@ impl StdioStreamable {
         );
         let mut pending = Vec::with_capacity(1024);
         let response = self.sse_response(session.as_deref());
-        if self
-            .front
-            .decorate(head, response)
-            .encode(&mut pending)
+        if conn
+            .encode(&self.front.decorate(head, response), &mut pending)
             .is_err()
         {
             link.borrow_mut().close_session(key);
@@ -371,10 +369,11 @@ impl StdioStreamable {
                         .refuse(head, conn, Refusal::STREAM_CONFLICT)
                         .await;
                 }
-                self.front
-                    .decorate(head, self.sse_response(Some(&session)))
-                    .encode_closing(&mut pending, conn.upgrade_request())
-                    .ok();
+                conn.encode(
+                    &self.front.decorate(head, self.sse_response(Some(&session))),
+                    &mut pending,
+                )
+                .ok();
                 let mut replay = Vec::new();
                 stream.replay_after(seq, &mut replay);
                 supergateway_proto::http::encode_chunk(&mut pending, &replay);
@@ -398,10 +397,11 @@ impl StdioStreamable {
                         .await;
                 }
                 let stream = EventStream::new(key, frames, 0, self.replay_limit);
-                self.front
-                    .decorate(head, self.sse_response(Some(&session)))
-                    .encode_closing(&mut pending, conn.upgrade_request())
-                    .ok();
+                conn.encode(
+                    &self.front.decorate(head, self.sse_response(Some(&session))),
+                    &mut pending,
+                )
+                .ok();
                 if version.primes_streams() {
                     let mut priming = Vec::new();
                     stream.prime(&mut priming);

@@ -35,7 +35,7 @@ use supergateway_proto::sse::SseParser;
 use supergateway_proto::url::Url;
 
 use crate::cli::Config;
-use crate::gateway::local::{fail_all, InFlight, Stdin, Stdout};
+use crate::gateway::local::{self, fail_all, InFlight, Stdin, Stdout};
 use crate::gateway::reverse::{
     cancel_notification, connect, jitter_seed, reconnect_delay, wait_for_signal, Backoff,
     HEALTHY_AFTER, MAX_EVENT_BYTES,
@@ -199,7 +199,7 @@ impl Bridge {
         if let Some(cause) = failing {
             // Not sent: answered at once while the background reconnection
             // goes on.
-            self.answer_error(request, &cause);
+            self.refuse(line, request, &cause);
             return Outcome::Relayed;
         }
         let mut headers: Vec<(&str, &[u8])> = vec![
@@ -232,10 +232,10 @@ impl Bridge {
                 let cause = format!("could not reach the MCP server: {err}");
                 if err.is_unreachable() {
                     self.unreachable(&cause);
-                    self.answer_error(request, &cause);
                 } else {
-                    self.fail(request, &cause);
+                    tracing::warn!("{cause}");
                 }
+                self.refuse(line, request, &cause);
                 return Outcome::Relayed;
             }
         };
@@ -262,10 +262,9 @@ impl Bridge {
         if !(200..300).contains(&status) {
             let body = response.body(64 * 1024).await.unwrap_or_default();
             let detail = error_message(&body).unwrap_or_default();
-            self.fail(
-                request,
-                &format!("the MCP server answered HTTP {status}{detail}"),
-            );
+            let cause = format!("the MCP server answered HTTP {status}{detail}");
+            tracing::warn!("{cause}");
+            self.refuse(line, request, &cause);
             return Outcome::Relayed;
         }
         if initialize {
@@ -478,6 +477,15 @@ impl Bridge {
             if self.state.borrow_mut().in_flight.answered(id) {
                 self.stdout.error(Some(id), codes::SERVER_ERROR, text);
             }
+        }
+    }
+
+    /// `line` was not relayed: its request (or each request of a batch)
+    /// gets `text` as its error.
+    fn refuse(&self, line: &[u8], request: Option<&Id>, text: &str) {
+        match request {
+            Some(_) => self.answer_error(request, text),
+            None => local::refuse_batch(&self.stdout, line, text),
         }
     }
 

@@ -75,21 +75,18 @@ struct Charge {
 }
 
 impl Charge {
-    /// Charges the growth of a body to `bytes` in all; false when the
-    /// budget cannot take it.
-    fn grow_to(&mut self, bytes: usize) -> bool {
+    /// Charges the growth of a body to `bytes` in all. `Err(first)` when the
+    /// budget cannot take it (`first`: the first refusal since it had room).
+    fn grow_to(&mut self, bytes: usize) -> Result<(), bool> {
         let Some(budget) = &self.budget else {
-            return true;
+            return Ok(());
         };
         let more = bytes.saturating_sub(self.bytes);
-        if more == 0 {
-            return true;
+        if more > 0 {
+            budget.try_charge(more)?;
+            self.bytes = bytes;
         }
-        if budget.try_charge(more).is_err() {
-            return false;
-        }
-        self.bytes = bytes;
-        true
+        Ok(())
     }
 }
 
@@ -157,24 +154,27 @@ impl Conn {
         )
     }
 
-    /// Whether the request being answered asked for an upgrade: the
-    /// connection closes after its answer (a head written by hand passes
-    /// this to `Response::encode_closing`).
-    pub(crate) fn upgrade_request(&self) -> bool {
-        self.upgrade_request
+    /// Appends `response` as this connection must send it: with
+    /// `connection: close` when answering an upgrade request (the connection
+    /// closes after it), the head alone when answering HEAD. Every response
+    /// goes through here, [`Conn::send`]'s and the heads streaming handlers
+    /// write themselves.
+    pub(crate) fn encode(&self, response: &Response<'_>, out: &mut Vec<u8>) -> io::Result<()> {
+        if self.head_only {
+            response.encode_head_closing(out, self.upgrade_request)
+        } else {
+            response.encode_closing(out, self.upgrade_request)
+        }
     }
 
-    /// Writes a complete response (head and body) in one write; only the
-    /// head when answering a HEAD request.
+    /// Writes a complete response (head and body) in one write.
     pub(crate) async fn send(&mut self, response: &Response<'_>) -> io::Result<()> {
-        self.out.clear();
-        if self.head_only {
-            response.encode_head_closing(&mut self.out, self.upgrade_request)?;
-        } else {
-            response.encode_closing(&mut self.out, self.upgrade_request)?;
-        }
-        let out = std::mem::take(&mut self.out);
-        let result = write_all(&self.stream, &out, self.write_timeout).await;
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        let result = match self.encode(response, &mut out) {
+            Ok(()) => write_all(&self.stream, &out, self.write_timeout).await,
+            Err(err) => Err(err),
+        };
         self.out = out;
         result
     }
@@ -357,7 +357,8 @@ enum ReadError {
     /// A phase deadline passed mid-request: 408, then close.
     Timeout,
     /// The body does not fit the process-wide budget: 503, then close.
-    OverBudget,
+    /// `first`: the first refusal since the budget last had room (logged).
+    OverBudget { first: bool },
 }
 
 async fn serve_connection<H: Handler>(mut conn: Conn, options: &ServerOptions, handler: Rc<H>) {
@@ -369,10 +370,12 @@ async fn serve_connection<H: Handler>(mut conn: Conn, options: &ServerOptions, h
         let request = match read_request(&conn, &mut buf, &mut decoder, options).await {
             Ok(request) => request,
             Err(ReadError::Closed) => return,
-            Err(ReadError::OverBudget) => {
-                tracing::warn!(
-                    "request body refused: the gateway's memory budget (--maxBufferedBytes) is full (503)"
-                );
+            Err(ReadError::OverBudget { first }) => {
+                if first {
+                    tracing::warn!(
+                        "request body refused: the gateway's memory budget (--maxBufferedBytes) is full (503)"
+                    );
+                }
                 let mut out = Vec::new();
                 error_response(
                     &mut out,
@@ -489,9 +492,9 @@ async fn read_request(
                 .decode(buf.filled(), &mut body)
                 .map_err(ReadError::Http)?;
             buf.consume(progress.consumed);
-            if !charge.grow_to(body.capacity()) {
-                return Err(ReadError::OverBudget);
-            }
+            charge
+                .grow_to(body.capacity())
+                .map_err(|first| ReadError::OverBudget { first })?;
             if progress.done {
                 return Ok(());
             }

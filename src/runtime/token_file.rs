@@ -18,6 +18,8 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::rt;
+
 /// Random bytes in a token (64 hex digits).
 const TOKEN_BYTES: usize = 32;
 
@@ -31,7 +33,7 @@ pub(crate) struct TokenFile {
 impl TokenFile {
     /// Makes a token and writes it to a new file; returns both.
     pub(crate) fn create() -> Result<(String, Self), String> {
-        let token = random_hex(TOKEN_BYTES)?;
+        let token = random_hex(TOKEN_BYTES);
         let pid = std::process::id();
         if let Some(runtime_dir) = private_runtime_dir() {
             let path = runtime_dir.join(format!("supergateway-admin-{pid}.token"));
@@ -39,7 +41,7 @@ impl TokenFile {
                 return Ok((token, Self { path, dir: None }));
             }
         }
-        let dir = std::env::temp_dir().join(format!("supergateway-{pid}-{}", random_hex(4)?));
+        let dir = std::env::temp_dir().join(format!("supergateway-{pid}-{}", random_hex(4)));
         DirBuilder::new()
             .mode(0o700)
             .create(&dir)
@@ -104,19 +106,12 @@ fn write_new(path: &Path, token: &str) -> std::io::Result<()> {
 }
 
 /// `bytes` random bytes from the OS, in lowercase hex.
-fn random_hex(bytes: usize) -> Result<String, String> {
-    let mut raw = vec![0u8; bytes];
-    getrandom::fill(&mut raw).map_err(|err| format!("no randomness from the OS: {err}"))?;
+/// `bytes` (at most 32) random bytes as hex (`rt::random_bytes`).
+fn random_hex(bytes: usize) -> String {
+    let random = [rt::random_bytes(), rt::random_bytes()].concat();
     let mut out = String::with_capacity(bytes.saturating_mul(2));
-    for byte in raw {
-        out.push(hex_digit(byte >> 4));
-        out.push(hex_digit(byte & 0x0f));
-    }
-    Ok(out)
-}
-
-fn hex_digit(nibble: u8) -> char {
-    char::from_digit(u32::from(nibble), 16).unwrap_or('0')
+    rt::push_hex(&mut out, random.get(..bytes).unwrap_or(&random));
+    out
 }
 
 #[cfg(test)]
@@ -127,8 +122,8 @@ mod tests {
 
     #[test]
     fn tokens_are_long_random_and_hex() {
-        let a = random_hex(TOKEN_BYTES).unwrap();
-        let b = random_hex(TOKEN_BYTES).unwrap();
+        let a = random_hex(TOKEN_BYTES);
+        let b = random_hex(TOKEN_BYTES);
         assert_eq!(a.len(), 64);
         assert!(a
             .bytes()

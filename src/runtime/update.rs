@@ -21,7 +21,7 @@ const MAX_ARG_BYTES: usize = 4096;
 /// `env` entries at most.
 const MAX_ENV: usize = 256;
 /// Bytes of one environment variable name at most.
-const MAX_ENV_NAME_BYTES: usize = 256;
+use crate::cli::{is_env_name, MAX_ENV_NAME_BYTES};
 /// Bytes of one environment variable value at most.
 const MAX_ENV_VALUE_BYTES: usize = 32 * 1024;
 /// `headers` entries at most.
@@ -331,15 +331,6 @@ fn headers(value: &Value) -> Result<Vec<(HeaderName, HeaderValue)>, FieldError> 
         out.push((header_name, header_value));
     }
     Ok(out)
-}
-
-fn is_env_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    name.len() <= MAX_ENV_NAME_BYTES
-        && bytes
-            .next()
-            .is_some_and(|first| first == b'_' || first.is_ascii_alphabetic())
-        && bytes.all(|byte| byte == b'_' || byte.is_ascii_alphanumeric())
 }
 
 /// A name as it may appear in an error (which is logged): at most 64

@@ -8,25 +8,20 @@ impl Relay {
         let (Some(raw), Some(span)) = (&message.id, &message.id_span) else {
             return;
         };
-        let is_initialize = matches!(
-            &self.init,
-            Init::Pending { gateway_id, .. } if parse_decimal(raw.as_bytes()) == Some(*gateway_id)
-        );
-        if is_initialize {
+        // Our ids are decimals: parsed once, for all the checks below.
+        let Some(gateway_id) = parse_gateway_id(raw.as_bytes()) else {
+            return; // not an id the gateway gave
+        };
+        if matches!(&self.init, Init::Pending { gateway_id: pending, .. } if *pending == gateway_id)
+        {
             self.finish_initialize(line, message);
         }
-        let weight_before = self.mux.weight();
-        let Some(routed) = self.mux.handle_child_response(raw.as_bytes()) else {
+        let Some(routed) = self.mux.handle_child_response_to(gateway_id) else {
             return; // a late answer to a cancelled request, or ours
         };
-        self.budget
-            .release(weight_before.saturating_sub(self.mux.weight()));
-        if self.config.request_events {
-            if let Some(request) = parse_decimal(raw.as_bytes()) {
-                let child_error = message.kind == Kind::ErrorResponse;
-                self.finish_request(request, None, child_error);
-            }
-        }
+        self.sync_mux_budget();
+        let child_error = message.kind == Kind::ErrorResponse;
+        self.finish_request(gateway_id, None, child_error);
         let mut frame = Vec::with_capacity(line.len().saturating_add(16));
         if splice(&mut frame, line, &[(span.clone(), routed.id.as_bytes())]).is_ok() {
             self.push_answer(routed.session, &routed.id, frame);
@@ -106,15 +101,7 @@ impl Relay {
                     _ => "the gateway cannot tell which client this request is for",
                 };
                 self.report(report);
-                let mut answer = Vec::with_capacity(160);
-                encode_error(
-                    &mut answer,
-                    Some(child_id.as_bytes()),
-                    codes::INTERNAL_ERROR,
-                    why,
-                );
-                answer.push(b'\n');
-                self.queue_to_child(None, answer);
+                self.answer_child(&child_id, why);
                 return;
             }
         };
@@ -147,15 +134,8 @@ impl Relay {
             // token so that a later cancellation reaches nobody.
             if let Some(request) = self.child_requests.remove(&token) {
                 self.child_tokens.remove(&request.child_id);
-                let mut answer = Vec::with_capacity(160);
-                encode_error(
-                    &mut answer,
-                    Some(request.child_id.as_bytes()),
-                    codes::INTERNAL_ERROR,
-                    "the gateway could not deliver this request to its client",
-                );
-                answer.push(b'\n');
-                self.queue_to_child(None, answer);
+                let why = "the gateway could not deliver this request to its client";
+                self.answer_child(&request.child_id, why);
             }
         }
     }
@@ -286,11 +266,7 @@ impl Relay {
             return;
         }
         // One buffer for all, charged to the process budget once.
-        if let Err(first) = self.budget.try_charge(line.len()) {
-            if first {
-                let limit = self.budget.limit();
-                self.report(Report::ProcessBudget { limit });
-            }
+        if !self.charge_or_report(line.len()) {
             return;
         }
         // Released when the last holder drops it (here, if nobody took it).
@@ -299,21 +275,4 @@ impl Relay {
             self.push_child_message(key, Frame::shared(&shared), true);
         }
     }
-}
-
-/// A gateway id is the decimal we wrote; anything else is not ours.
-pub(super) fn parse_decimal(raw: &[u8]) -> Option<u64> {
-    if raw.is_empty() || raw.len() > 20 {
-        return None;
-    }
-    let mut value: u64 = 0;
-    for &byte in raw {
-        if !byte.is_ascii_digit() {
-            return None;
-        }
-        value = value
-            .checked_mul(10)?
-            .checked_add(u64::from(byte.wrapping_sub(b'0')))?;
-    }
-    Some(value)
 }

@@ -78,13 +78,12 @@ impl Relay {
         if self.session_bytes(key).saturating_add(bytes) > limits.session_bytes {
             return Err(self.session_refusal(key, "this client's queues are full"));
         }
-        if !self.budget.has_room(bytes) {
-            if self.budget.try_charge(bytes) == Err(true) {
-                let limit = self.budget.limit();
-                self.report(Report::ProcessBudget { limit });
-            }
+        // Admission only looks: what is admitted is charged where it is
+        // queued.
+        if !self.charge_or_report(bytes) {
             return Err(ClientError::Busy("the gateway's memory budget is full"));
         }
+        self.budget.release(bytes);
         Ok(())
     }
 
@@ -110,28 +109,34 @@ impl Relay {
                 "batch has more elements than the gateway queues for one client",
             )));
         }
+        // Each element parsed once: for admission, then for relaying.
+        let parsed: Vec<(&[u8], Result<Message<'_>, MessageError>)> = elements
+            .into_iter()
+            .map(|range| {
+                let element = bytes.get(range).unwrap_or_default();
+                (element, parse_message(element))
+            })
+            .collect();
         let (mut answers, mut bytes_needed) = (0usize, 0usize);
-        for range in &elements {
-            let element = bytes.get(range.clone()).unwrap_or_default();
-            let (answer, needed) = match parse_message(element) {
+        for (element, message) in &parsed {
+            let (answer, needed) = match message {
                 Ok(message) => (
                     usize::from(message.kind == Kind::Request),
-                    cost(element, &message),
+                    cost(element, message),
                 ),
                 Err(_) => (1, 0),
             };
             answers = answers.saturating_add(answer);
             bytes_needed = bytes_needed.saturating_add(needed);
         }
-        self.admit(key, answers, bytes_needed, elements.len())
+        self.admit(key, answers, bytes_needed, parsed.len())
             .map_err(|_| {
                 ClientError::Malformed(MessageError::Invalid(
                     "batch does not fit the gateway's queues; send fewer or smaller messages",
                 ))
             })?;
-        for range in elements {
-            let element = bytes.get(range).unwrap_or_default();
-            match parse_message(element) {
+        for (element, message) in parsed {
+            match message {
                 Ok(message) if matches!(message.kind, Kind::Response | Kind::ErrorResponse) => {
                     // An answer inside a batch: relayed if this session was
                     // asked, else dropped (it has no id to answer).
@@ -156,9 +161,15 @@ impl Relay {
         if !is_initialize && matches!(self.init, Init::Pending { .. }) && method != Some("ping") {
             if self.held.len() < self.config.limits.max_held {
                 let charged = cost(bytes, message);
+                let request = message
+                    .id
+                    .as_ref()
+                    .filter(|_| message.kind == Kind::Request)
+                    .map(|id| id.to_owned());
                 self.held.push_back(Held {
                     session: key,
                     bytes: bytes.to_vec(),
+                    request,
                     charged,
                 });
                 self.budget.charge(charged);
@@ -219,10 +230,8 @@ impl Relay {
         let Some(gateway_id) = gateway_id else { return };
         // The entry is freed now: request + cancel cannot fill the table,
         // and the child's late answer (if any) is dropped.
-        let weight_before = self.mux.weight();
         self.mux.handle_abandoned(gateway_id);
-        self.budget
-            .release(weight_before.saturating_sub(self.mux.weight()));
+        self.sync_mux_budget();
         self.finish_request(gateway_id, Some((codes::SERVER_ERROR, "cancelled")), false);
         let mut buf = [0; 20];
         let new_id = write_u64(gateway_id, &mut buf);
@@ -262,7 +271,6 @@ impl Relay {
             .progress_token
             .as_ref()
             .map(|(raw, _)| raw.to_owned());
-        let weight_before = self.mux.weight();
         let outbound =
             match self
                 .mux
@@ -274,8 +282,7 @@ impl Relay {
                     return;
                 }
             };
-        self.budget
-            .charge(self.mux.weight().saturating_sub(weight_before));
+        self.sync_mux_budget();
         let last = self.bump_sequence();
         if let Some(session) = self.sessions.get_mut(&key) {
             session.last = last;
@@ -365,14 +372,12 @@ pub(super) fn cost(bytes: &[u8], message: &Message<'_>) -> usize {
     } else {
         20
     });
-    let id = message.id.as_ref().map_or(0, |id| id.as_bytes().len());
+    let id = message.id.as_ref().map_or(&b""[..], |id| id.as_bytes());
     let token = message
         .progress_token
         .as_ref()
-        .map_or(0, |(token, _)| token.as_bytes().len());
-    line.saturating_add(crate::mux::ENTRY_WEIGHT)
-        .saturating_add(id)
-        .saturating_add(token)
+        .map(|(token, _)| token.as_bytes());
+    line.saturating_add(crate::mux::entry_weight(id, token))
 }
 
 /// The token inside a client's answer id: exactly `"` + 32 lowercase hex

@@ -27,14 +27,8 @@ impl Relay {
             self.drop_slow_session(key);
             return false;
         }
-        if !charged {
-            if let Err(first) = self.budget.try_charge(frame.len()) {
-                if first {
-                    let limit = self.budget.limit();
-                    self.report(Report::ProcessBudget { limit });
-                }
-                return false;
-            }
+        if !charged && !self.charge_or_report(frame.len()) {
+            return false;
         }
         self.push(key, frame);
         true
@@ -54,16 +48,11 @@ impl Relay {
             self.drop_slow_session(key);
             return;
         }
-        match self.budget.try_charge(frame.len()) {
-            Ok(()) => self.push(key, Frame::response(frame)),
-            Err(first) => {
-                if first {
-                    let limit = self.budget.limit();
-                    self.report(Report::ProcessBudget { limit });
-                }
-                let why = "the answer does not fit the gateway's memory budget";
-                self.answer_error(key, id, codes::INTERNAL_ERROR, why);
-            }
+        if self.charge_or_report(frame.len()) {
+            self.push(key, Frame::response(frame));
+        } else {
+            let why = "the answer does not fit the gateway's memory budget";
+            self.answer_error(key, id, codes::INTERNAL_ERROR, why);
         }
     }
 
@@ -149,5 +138,46 @@ impl Relay {
             self.events.push_back(Event::ChildReady);
         }
         self.to_child.push_back((session, line));
+    }
+
+    /// Answers the child's request `child_id` with a -32603 error saying
+    /// `why` (no client will).
+    pub(super) fn answer_child(&mut self, child_id: &Id, why: &str) {
+        let mut line = Vec::with_capacity(why.len().saturating_add(64));
+        encode_error(
+            &mut line,
+            Some(child_id.as_bytes()),
+            codes::INTERNAL_ERROR,
+            why,
+        );
+        line.push(b'\n');
+        self.queue_to_child(None, line);
+    }
+
+    /// Charges `bytes` to the process budget if they fit; the first refusal
+    /// since the budget last had room is reported.
+    pub(super) fn charge_or_report(&mut self, bytes: usize) -> bool {
+        match self.budget.try_charge(bytes) {
+            Ok(()) => true,
+            Err(first) => {
+                if first {
+                    let limit = self.budget.limit();
+                    self.report(Report::ProcessBudget { limit });
+                }
+                false
+            }
+        }
+    }
+
+    /// Brings the process budget in line with what the id table holds
+    /// (called after every change to the mux).
+    pub(super) fn sync_mux_budget(&mut self) {
+        let weight = self.mux.weight();
+        if weight > self.mux_charged {
+            self.budget.charge(weight.saturating_sub(self.mux_charged));
+        } else {
+            self.budget.release(self.mux_charged.saturating_sub(weight));
+        }
+        self.mux_charged = weight;
     }
 }

@@ -30,10 +30,8 @@ impl Relay {
             .sum();
         self.held.retain(|held| held.session != key);
         self.budget.release(held_bytes);
-        let weight_before = self.mux.weight();
         let ended = self.mux.handle_session_end(key);
-        self.budget
-            .release(weight_before.saturating_sub(self.mux.weight()));
+        self.sync_mux_budget();
         for gateway_id in ended.cancelled {
             self.finish_request(gateway_id, Some((codes::SERVER_ERROR, reason)), false);
             let mut line = Vec::with_capacity(128);
@@ -55,15 +53,7 @@ impl Relay {
         for token in asked {
             if let Some(request) = self.child_requests.remove(&token) {
                 self.child_tokens.remove(&request.child_id);
-                let mut line = Vec::with_capacity(128);
-                encode_error(
-                    &mut line,
-                    Some(request.child_id.as_bytes()),
-                    codes::INTERNAL_ERROR,
-                    reason,
-                );
-                line.push(b'\n');
-                self.queue_to_child(None, line);
+                self.answer_child(&request.child_id, reason);
             }
         }
         // Lines this session queued for the child stay queued (they were
@@ -83,9 +73,8 @@ impl Relay {
         for session in self.sessions.values_mut() {
             session.pending_bytes = 0;
         }
-        let weight = self.mux.weight();
         let drained = self.mux.drain_requests();
-        self.budget.release(weight);
+        self.sync_mux_budget();
         for (request, key, id) in drained {
             self.finish_request(request, Some((codes::SERVER_ERROR, message)), false);
             self.answer_error(key, &id, codes::SERVER_ERROR, message);
@@ -138,10 +127,8 @@ impl Relay {
     }
 
     pub(super) fn answer_if_request(&mut self, held: &Held, message: &str) {
-        if let Ok(parsed) = parse_message(&held.bytes) {
-            if let (Kind::Request, Some(id)) = (parsed.kind, &parsed.id) {
-                self.answer_error(held.session, &id.to_owned(), codes::SERVER_ERROR, message);
-            }
+        if let Some(id) = &held.request {
+            self.answer_error(held.session, id, codes::SERVER_ERROR, message);
         }
     }
 
@@ -149,10 +136,9 @@ impl Relay {
     /// its owed answer are no longer counted there.
     pub(super) fn unhold(&mut self, held: &Held) {
         self.budget.release(held.charged);
-        let is_request = parse_message(&held.bytes).is_ok_and(|m| m.kind == Kind::Request);
         if let Some(session) = self.sessions.get_mut(&held.session) {
             session.pending_bytes = session.pending_bytes.saturating_sub(held.charged);
-            if is_request {
+            if held.request.is_some() {
                 session.owed = session.owed.saturating_sub(1);
             }
         }

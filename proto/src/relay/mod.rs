@@ -78,7 +78,7 @@ use crate::jsonrpc::{
     codes, encode_error, encode_result, encode_string, parse_message, splice, split_batch,
     write_u64, Id, Kind, Message, MessageError,
 };
-use crate::mux::Mux;
+use crate::mux::{parse_gateway_id, Mux};
 
 use client::cost;
 pub use queue::{Budget, Frame};
@@ -388,6 +388,9 @@ pub struct Relay {
     child_tokens: HashMap<Id, Token>,
     /// Set once the child has exited.
     exited: Option<i32>,
+    /// What the process budget is charged for the id table: its weight
+    /// as of the last `sync_mux_budget`.
+    mux_charged: usize,
     /// The relay's own lines for the child were dropped (it is not
     /// reading) and that was reported; cleared when it reads again.
     child_input_full: bool,
@@ -416,6 +419,9 @@ struct Session {
 struct Held {
     session: SessionKey,
     bytes: Vec<u8>,
+    /// The id of a held request (it is owed an answer), `None` for a
+    /// notification.
+    request: Option<Id>,
     /// What holding it charges: its admission [`cost`] (its line and, for
     /// a request, its id-table entry), so that relaying it once
     /// `initialize` is answered stays within what was admitted.
@@ -463,6 +469,7 @@ impl Relay {
             child_requests: HashMap::new(),
             child_tokens: HashMap::new(),
             exited: None,
+            mux_charged: 0,
             child_input_full: false,
             events: VecDeque::new(),
             sequence: 0,
@@ -757,7 +764,7 @@ impl Drop for Relay {
         for held in self.held.drain(..) {
             self.budget.release(held.charged);
         }
-        self.budget.release(self.mux.weight());
+        self.budget.release(self.mux_charged);
         for session in self.sessions.values_mut() {
             session.outbox.clear(&self.budget);
         }

@@ -402,13 +402,21 @@ fn a_cancelled_request_frees_its_entry_and_its_late_answer_is_dropped() {
         .unwrap();
         assert_eq!(relay.in_flight(), 0);
     }
-    let lines = to_child(&mut relay);
-    assert_eq!(lines[0], r#"{"jsonrpc":"2.0","id":2,"method":"slow"}"#);
-    assert_eq!(
-        lines[1],
-        r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2}}"#
-    );
+    // Each round: the request under a fresh gateway id, then its cancel.
+    let expected: Vec<String> = [2, 3, 4]
+        .iter()
+        .flat_map(|id| {
+            [
+                format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"slow"}}"#),
+                format!(
+                    r#"{{"jsonrpc":"2.0","method":"notifications/cancelled","params":{{"requestId":{id}}}}}"#
+                ),
+            ]
+        })
+        .collect();
+    assert_eq!(to_child(&mut relay), expected);
     child(&mut relay, r#"{"jsonrpc":"2.0","id":2,"result":"late"}"#);
+    child(&mut relay, r#"{"jsonrpc":"2.0","id":4,"result":"late"}"#);
     assert_eq!(frames(&mut relay, A), Vec::<String>::new());
     assert_eq!(relay.budget().used(), 0);
 }
@@ -777,6 +785,15 @@ fn held_messages_are_charged_what_relaying_them_costs() {
     child(&mut relay, r#"{"jsonrpc":"2.0","id":1,"result":{}}"#);
     assert!(relay.budget().used() <= 3000, "{}", relay.budget().used());
     assert_eq!(relay.in_flight(), admitted);
+    // The held requests reached the child, after the initialize and the
+    // gateway's notifications/initialized, under ids 2, 3, ...
+    let lines = to_child(&mut relay);
+    assert_eq!(lines.len(), 2 + admitted);
+    assert_eq!(
+        lines[1],
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#
+    );
+    assert_eq!(lines[2], r#"{"jsonrpc":"2.0","id":2,"method":"x"}"#);
 }
 
 #[test]
