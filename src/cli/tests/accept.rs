@@ -296,6 +296,38 @@ fn accept() {
         (&["--stdio", "cmd", "--maxSessions", "1"], |s| {
             s.max_sessions = 1
         }),
+        (
+            &[
+                "--stdio",
+                "cmd",
+                "--maxBufferedBytes",
+                "4096",
+                "--maxSessionBytes",
+                "2048",
+            ],
+            |s| {
+                s.max_buffered_bytes = 4096;
+                s.max_session_buffered_bytes = 2048;
+            },
+        ),
+        (
+            &["--stdio", "cmd", "--headTimeout", "5", "--bodyTimeout", "7"],
+            |s| {
+                s.head_timeout = Duration::from_millis(5);
+                s.body_timeout = Duration::from_millis(7);
+            },
+        ),
+        (
+            &[
+                "--stdio",
+                "cmd",
+                "--runtimeAllowEnv",
+                "A, B",
+                "--runtimeAllowEnv",
+                "C",
+            ],
+            |s| s.runtime_allow_env = vec!["A".to_owned(), "B".to_owned(), "C".to_owned()],
+        ),
         (&["--stdio", "cmd", "--max-sessions=5000"], |s| {
             s.max_sessions = 5000
         }),
