@@ -95,6 +95,18 @@ pub mod codes {
     /// Request timed out (the TypeScript SDK's `ErrorCode.RequestTimeout`;
     /// the same number as `SESSION_NOT_FOUND`, as in the SDK).
     pub const REQUEST_TIMEOUT: i32 = -32001;
+    /// MCP 2026-07-28: a standard `Mcp-*` header is missing, malformed or
+    /// disagrees with the body (HTTP 400).
+    pub const HEADER_MISMATCH: i32 = -32020;
+    /// MCP 2026-07-28: the request needs a client capability the request's
+    /// `_meta` did not declare (HTTP 400; `data.requiredCapabilities`).
+    pub const MISSING_CLIENT_CAPABILITY: i32 = -32021;
+    /// MCP 2026-07-28: the request's protocol version is not served (HTTP
+    /// 400; `data.supported`, `data.requested`).
+    pub const UNSUPPORTED_PROTOCOL_VERSION: i32 = -32022;
+    /// MCP ≤ 2025-11-25 resource not found; 2026-07-28 uses
+    /// [`INVALID_PARAMS`] instead and forbids this code.
+    pub const RESOURCE_NOT_FOUND_LEGACY: i32 = -32002;
 }
 
 #[cfg(test)]

@@ -109,6 +109,40 @@ impl fmt::Display for ProtocolVersion {
     }
 }
 
+/// The versions the gateway serves on its endpoints, newest first: the one
+/// list for `DiscoverResult.supportedVersions` and for every -32022 error's
+/// `data.supported` (so that each error's list is a subset of discover's).
+pub const ENDPOINT_VERSIONS: [&str; 5] = [
+    "2026-07-28",
+    "2025-11-25",
+    "2025-06-18",
+    "2025-03-26",
+    "2024-11-05",
+];
+
+/// The 2026-07-28 revision as written on the wire.
+pub const MODERN_VERSION: &str = "2026-07-28";
+
+/// The newest handshake-era revision: what the gateway asks for when it
+/// initialises a legacy child itself and `--protocolVersion` is not given.
+pub const NEWEST_HANDSHAKE_VERSION: &str = "2025-11-25";
+
+/// Reserved `_meta` keys of 2026-07-28 (basic/index.mdx §`_meta`).
+pub mod meta {
+    /// The request's protocol version (required on every request).
+    pub const PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+    /// The client's capabilities (required on every request).
+    pub const CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+    /// The client's name and version (optional).
+    pub const CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
+    /// The log level a request opts into (optional).
+    pub const LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
+    /// The listen a notification belongs to.
+    pub const SUBSCRIPTION_ID: &str = "io.modelcontextprotocol/subscriptionId";
+    /// The server's name and version, on `server/discover` results.
+    pub const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+}
+
 /// The value of 1 to 4 ASCII digits; `None` for any other byte.
 fn digits(bytes: &[u8]) -> Option<u32> {
     bytes.iter().try_fold(0_u32, |value, &b| {
