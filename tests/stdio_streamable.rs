@@ -148,24 +148,31 @@ fn post_header_rules() {
     let (head, _) = client.post_raw("{oops", "");
     assert_eq!(head.status, 400);
     assert_eq!(error_code(&head), json!(-32700));
-    // unsupported protocol version: 400 naming the supported ones
+    // unsupported protocol version: 400 with -32022 naming the supported
+    // ones and echoing the request's (MCP 2026-07-28 §Protocol Version
+    // Negotiation); a malformed revision is just as unsupported
     let unversioned = Streamable {
         version: None,
         ..client.clone()
     };
-    let (head, _) = unversioned.post_raw(ping, "MCP-Protocol-Version: 1999-01-01\r\n");
-    assert_eq!(head.status, 400);
-    assert_eq!(
-        head.json()["error"]["message"],
-        json!("Bad Request: Unsupported protocol version: 1999-01-01 (supported versions: 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05, 2024-10-07)")
-    );
-    // 2026-07-28 (no sessions, no GET stream) is not spoken; nor is a
-    // malformed revision
-    for version in ["2026-07-28", "2025-11-25-draft", "2025-1-25"] {
+    for version in ["1999-01-01", "2025-11-25-draft", "2025-1-25", "v999.0.0"] {
         let (head, _) = unversioned.post_raw(ping, &format!("MCP-Protocol-Version: {version}\r\n"));
         assert_eq!(head.status, 400, "{version}");
-        assert_eq!(error_code(&head), json!(-32000), "{version}");
+        assert_eq!(
+            head.json(),
+            json!({"jsonrpc":"2.0","id":null,"error":{"code":-32022,"message":"Unsupported protocol version","data":{
+                "supported":["2026-07-28","2025-11-25","2025-06-18","2025-03-26","2024-11-05"],
+                "requested":version}}}),
+            "{version}"
+        );
     }
+    // A 2026-07-28 client must name the method in Mcp-Method: 400 -32020.
+    let (head, _) = unversioned.post_raw(
+        r#"{"jsonrpc":"2.0","id":5,"method":"ping","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#,
+        "MCP-Protocol-Version: 2026-07-28\r\n",
+    );
+    assert_eq!(head.status, 400);
+    assert_eq!(error_code(&head), json!(-32020));
     // unsupported method
     let put = format!("PUT /mcp HTTP/1.1\r\nHost: localhost\r\n{session}Content-Length: 0\r\n\r\n");
     let response = gw.request(put.as_bytes());

@@ -167,7 +167,7 @@ pub(super) enum Scope {
 pub(super) const SHORT_HELP: &str = "-h";
 
 /// Every flag, in `--help` order.
-pub(super) static FLAGS: [&Flag; 36] = [
+pub(super) static FLAGS: [&Flag; 38] = [
     &STDIO,
     &SSE,
     &STREAMABLE_HTTP,
@@ -184,6 +184,8 @@ pub(super) static FLAGS: [&Flag; 36] = [
     &MAX_SESSION_BYTES,
     &HEAD_TIMEOUT,
     &BODY_TIMEOUT,
+    &UPSTREAM_PROTOCOL,
+    &PROBE_TIMEOUT,
     &KEEP_ALIVE,
     &SSE_PATH,
     &MESSAGE_PATH,
@@ -492,6 +494,29 @@ pub(super) static PROTOCOL_VERSION: Flag = Flag {
     modes: Scope::Stateless,
     group: Group::StreamableOutput,
     help: "version used to initialise the child in stateless mode",
+    secret: false,
+};
+
+pub(super) static UPSTREAM_PROTOCOL: Flag = Flag {
+    name: "upstreamProtocol",
+    value: "ERA",
+    kind: Kind::Single,
+    default: Absent::Value("legacy"),
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "the child's MCP era: auto (ask it with\n\
+           server/discover), legacy or 2026-07-28",
+    secret: false,
+};
+
+pub(super) static PROBE_TIMEOUT: Flag = Flag {
+    name: "probeTimeout",
+    value: "MS",
+    kind: Kind::Single,
+    default: Absent::Value("10000"),
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "wait for the child's server/discover answer",
     secret: false,
 };
 

@@ -179,6 +179,11 @@ pub(crate) struct Config {
     /// `--maxSessionBytes` (ours), default 8 MiB: the same, per
     /// client session; at least 1024.
     pub(crate) max_session_buffered_bytes: usize,
+    /// `--upstreamProtocol` (ours), default `legacy`: the child's MCP era,
+    /// or whether to ask it.
+    pub(crate) upstream_protocol: supergateway_proto::relay::UpstreamMode,
+    /// `--probeTimeout MS` (ours), default 10 s; at least 1 ms.
+    pub(crate) probe_timeout: Duration,
     /// `--maxSessions` (ours), default 1024; at least 1.
     pub(crate) max_sessions: usize,
     /// `--requestTimeout MS` (ours), default 60 s; `None` when 0.
@@ -362,6 +367,8 @@ impl fmt::Debug for Config {
                 "max_session_buffered_bytes",
                 &self.max_session_buffered_bytes,
             )
+            .field("upstream_protocol", &self.upstream_protocol)
+            .field("probe_timeout", &self.probe_timeout)
             .field("max_sessions", &self.max_sessions)
             .field("request_timeout", &self.request_timeout)
             .field("warnings", &self.warnings)

@@ -6,6 +6,7 @@ mod help_text;
 mod reject;
 
 use std::time::Duration;
+use supergateway_proto::relay::UpstreamMode;
 
 use super::flags::{self, Absent, Kind, FLAGS};
 use super::*;
@@ -39,6 +40,8 @@ struct Summary {
     max_sessions: usize,
     max_buffered_bytes: usize,
     max_session_buffered_bytes: usize,
+    upstream_protocol: UpstreamMode,
+    probe_timeout: Duration,
     head_timeout: Duration,
     body_timeout: Duration,
     replay_buffer: usize,
@@ -100,6 +103,8 @@ fn summary(config: &Config) -> Summary {
         max_sessions: config.max_sessions,
         max_buffered_bytes: config.max_buffered_bytes,
         max_session_buffered_bytes: config.max_session_buffered_bytes,
+        upstream_protocol: config.upstream_protocol,
+        probe_timeout: config.probe_timeout,
         head_timeout: config.head_timeout,
         body_timeout: config.body_timeout,
         replay_buffer: config.replay_buffer,
@@ -138,6 +143,8 @@ fn defaults() -> Summary {
         max_sessions: 1024,
         max_buffered_bytes: 67_108_864,
         max_session_buffered_bytes: 8_388_608,
+        upstream_protocol: UpstreamMode::Legacy,
+        probe_timeout: Duration::from_millis(10_000),
         head_timeout: Duration::from_millis(10_000),
         body_timeout: Duration::from_millis(60_000),
         replay_buffer: 256,

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use supergateway_proto::http::{parse_header_line, HeaderName, HeaderValue};
+use supergateway_proto::relay::UpstreamMode;
 
 use super::flags::{self, Flag, Scope};
 use super::parse::{Raw, ANY_ORIGIN};
@@ -194,6 +195,9 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         body_timeout: nonzero(millis(&flags::BODY_TIMEOUT, raw)?)
             .ok_or_else(|| "--bodyTimeout must be greater than 0".to_owned())?,
         replay_buffer: replay_buffer(raw.value_or_default(&flags::REPLAY_BUFFER))?,
+        upstream_protocol: upstream_protocol(raw.value_or_default(&flags::UPSTREAM_PROTOCOL))?,
+        probe_timeout: nonzero(millis(&flags::PROBE_TIMEOUT, raw)?)
+            .ok_or_else(|| "--probeTimeout must be greater than 0".to_owned())?,
         keep_alive: nonzero(millis(&flags::KEEP_ALIVE, raw)?),
         max_body_bytes,
         max_buffered_bytes: usize::try_from(max_buffered_bytes).unwrap_or(usize::MAX),
@@ -379,6 +383,17 @@ fn base_url(value: &str) -> Result<String, String> {
         return Err("--baseUrl must not contain spaces or control characters".to_owned());
     }
     Ok(value.to_owned())
+}
+
+fn upstream_protocol(value: &str) -> Result<UpstreamMode, String> {
+    match value {
+        "auto" => Ok(UpstreamMode::Auto),
+        "legacy" => Ok(UpstreamMode::Legacy),
+        "2026-07-28" => Ok(UpstreamMode::Modern),
+        _ => Err(format!(
+            "--upstreamProtocol must be auto, legacy or 2026-07-28 (got {value:?})"
+        )),
+    }
 }
 
 fn protocol_version(value: &str) -> Result<String, String> {

@@ -52,6 +52,21 @@ pub(crate) struct EventStream {
     replay_bytes: usize,
     /// Events kept for replay at most (0 = no replay).
     replay_limit: usize,
+    /// Events carry ids (MCP 2026-07-28 streams have none: no resumption).
+    numbered: bool,
+}
+
+/// What came first on a stream whose response form is not chosen yet
+/// ([`EventStream::first`]).
+pub(crate) enum First {
+    /// A frame (the caller writes it, then pumps the rest).
+    Frame(Frame),
+    /// Nothing within the keep-alive interval: commit to a stream.
+    Quiet,
+    /// The client's connection went away.
+    Gone,
+    /// The link closed the outlet without a frame.
+    Closed,
 }
 
 impl EventStream {
@@ -70,7 +85,42 @@ impl EventStream {
             replay: VecDeque::new(),
             replay_bytes: 0,
             replay_limit,
+            numbered: true,
         }
+    }
+
+    /// Events without ids (MCP 2026-07-28: streams are not resumable).
+    pub(crate) fn unnumbered(mut self) -> Self {
+        self.numbered = false;
+        self
+    }
+
+    /// Waits for the first frame, the client going away, or `quiet` (the
+    /// keep-alive interval) passing with nothing to send.
+    pub(crate) async fn first(&mut self, conn: &Conn, quiet: Option<Duration>) -> First {
+        let frame = async { self.frames.recv().await.map_or(First::Closed, First::Frame) };
+        let gone = async {
+            conn.closed().await;
+            First::Gone
+        };
+        let quiet = async {
+            match quiet {
+                Some(after) => {
+                    async_io::Timer::after(after).await;
+                    First::Quiet
+                }
+                None => std::future::pending().await,
+            }
+        };
+        frame.or(gone).or(quiet).await
+    }
+
+    /// Encodes `frame` as the stream's next event into `out` (the first
+    /// frame taken with [`EventStream::first`]).
+    pub(crate) fn push_first(&mut self, frame: &Frame, out: &mut Vec<u8>) {
+        let mut event = Vec::with_capacity(frame.len().saturating_add(32));
+        self.push_event(frame, &mut event);
+        encode_chunk(out, &event);
     }
 
     /// True for a session's standalone (GET) stream.
@@ -191,8 +241,8 @@ impl EventStream {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.saturating_add(1);
         let start = events.len();
-        let id = self.event_id(seq);
-        encode_event(events, Some(&SseField::MESSAGE), Some(&id), frame);
+        let id = self.numbered.then(|| self.event_id(seq));
+        encode_event(events, Some(&SseField::MESSAGE), id.as_ref(), frame);
         if self.replay_limit > 0 {
             let event = events.get(start..).unwrap_or_default().to_vec();
             self.replay_bytes = self.replay_bytes.saturating_add(event.len());

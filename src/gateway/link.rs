@@ -12,10 +12,14 @@
 use std::cell::{Cell, RefCell};
 use std::io;
 use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
 
 use smol::channel::{self, Receiver, Sender};
+use smol::Task;
 use supergateway_proto::int_map::{int_map, IntMap};
-use supergateway_proto::relay::{Budget, Config, Detached, Event, Limits, Relay, Report};
+use supergateway_proto::relay::{
+    Budget, Config, Detached, Event, Limits, Relay, Report, UpstreamMode,
+};
 
 pub(crate) use supergateway_proto::relay::{ClientError, Clients, Frame, Replay, SessionKey};
 
@@ -33,6 +37,14 @@ thread_local! {
     /// they share (set once from the command line, `configure`).
     static SETTINGS: RefCell<(Limits, Budget)> =
         RefCell::new((Limits::DEFAULT, Budget::new(DEFAULT_BUDGET)));
+    /// `--upstreamProtocol` and `--probeTimeout` (`configure_upstream`).
+    static UPSTREAM: Cell<(UpstreamMode, u64)> = const { Cell::new((UpstreamMode::Legacy, 10_000)) };
+}
+
+/// Sets which MCP era the children started from now on are taken to speak
+/// (or whether to ask them), and how long to wait for their answer.
+pub(crate) fn configure_upstream(mode: UpstreamMode, probe_timeout_ms: u64) {
+    UPSTREAM.with(|upstream| upstream.set((mode, probe_timeout_ms)));
 }
 
 /// Default of `--maxBufferedBytes`.
@@ -160,6 +172,11 @@ pub(crate) struct Link {
     /// The spans of the requests at the child, by gateway id (only while
     /// spans are on).
     spans: IntMap<u64, RpcSpan>,
+    /// The relay's clock starts here.
+    epoch: Instant,
+    /// The task that wakes the relay at its next deadline, and that
+    /// deadline (ms since `epoch`).
+    timer: Option<(u64, Task<()>)>,
 }
 
 impl Link {
@@ -183,10 +200,13 @@ impl Link {
         on_exit: impl FnOnce(i32) + 'static,
     ) -> io::Result<Rc<RefCell<Self>>> {
         let (limits, budget) = SETTINGS.with(|settings| settings.borrow().clone());
+        let (upstream, probe_timeout_ms) = UPSTREAM.with(Cell::get);
         let config = Config {
-            clients,
             limits,
             request_events: telemetry::spans_on(),
+            upstream,
+            probe_timeout_ms,
+            ..Config::new(clients)
         };
         let random = Box::new(rt::random_bytes);
         let link = Rc::new_cyclic(|this| {
@@ -200,11 +220,14 @@ impl Link {
                 on_exit: Some(Box::new(on_exit)),
                 retiring: Vec::new(),
                 spans: int_map(),
+                epoch: Instant::now(),
+                timer: None,
             })
         });
         let child = spawn_child(&link, spec, 0)?;
         let mut this = link.borrow_mut();
         this.child = Some(child);
+        this.relay.start_child();
         if let Some(replay) = replay {
             this.relay.replay_from(replay);
         }
@@ -242,6 +265,8 @@ impl Link {
                 this.retiring.push(old.clone());
             }
             this.spec = spec.clone();
+            let now = this.now_ms();
+            this.relay.advance(now);
             this.relay.handle_child_restart();
             this.pump(None);
             old
@@ -381,6 +406,45 @@ impl Link {
     /// Carries out what the relay has for the driver. `line`: the child's
     /// line just handled (its error, for the request's span).
     fn pump(&mut self, line: Option<&[u8]>) {
+        self.pump_events(line);
+        self.arm_timer();
+    }
+
+    /// The relay's time now, ms since the link started.
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Keeps one timer task aimed at the relay's next deadline.
+    fn arm_timer(&mut self) {
+        let Some(deadline) = self.relay.poll_timeout() else {
+            self.timer = None;
+            return;
+        };
+        if self
+            .timer
+            .as_ref()
+            .is_some_and(|(armed, _)| *armed == deadline)
+        {
+            return;
+        }
+        let weak = self.this.clone();
+        let wait = Duration::from_millis(deadline.saturating_sub(self.now_ms()));
+        let task = rt::spawn(async move {
+            async_io::Timer::after(wait).await;
+            let Some(link) = weak.upgrade() else { return };
+            let mut link = link.borrow_mut();
+            // This task is done: the next deadline gets a new one.
+            let _ = link.timer.take().map(|(_, task)| task.detach());
+            let now = link.now_ms();
+            link.relay.advance(now);
+            link.relay.handle_timeout();
+            link.pump(None);
+        });
+        self.timer = Some((deadline, task));
+    }
+
+    fn pump_events(&mut self, line: Option<&[u8]>) {
         while let Some(event) = self.relay.poll_event() {
             match event {
                 Event::ChildReady => {

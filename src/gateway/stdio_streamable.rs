@@ -14,6 +14,7 @@
 //! are single requests; `--childPerSession` gives each request its own child
 //! instead.
 
+mod modern;
 mod sessions;
 
 use crate::gateway::start_link;
@@ -25,6 +26,7 @@ use std::time::Duration;
 use supergateway_proto::http::{Method, RequestHead};
 use supergateway_proto::jsonrpc::{codes, parse_message, Kind, MessageError};
 use supergateway_proto::mcp::ProtocolVersion;
+use supergateway_proto::relay::encode_error_data;
 
 use crate::child::Child;
 use crate::cli::Config;
@@ -39,18 +41,9 @@ use crate::http::server::{Conn, Handler, Next, Request};
 use crate::runtime::Runtime;
 use crate::telemetry;
 
+use self::modern::VersionHeader;
 use self::sessions::{McpSession, Sessions};
 
-/// Protocol versions this transport speaks, newest first (the reference
-/// SDK's list). Not 2026-07-28, which drops the sessions and the GET
-/// stream this transport serves.
-const SUPPORTED_VERSIONS: [ProtocolVersion; 5] = [
-    ProtocolVersion::V2025_11_25,
-    ProtocolVersion::V2025_06_18,
-    ProtocolVersion::V2025_03_26,
-    ProtocolVersion::V2024_11_05,
-    ProtocolVersion::V2024_10_07,
-];
 /// What a request without `MCP-Protocol-Version` is taken to speak.
 const DEFAULT_VERSION: ProtocolVersion = ProtocolVersion::V2025_03_26;
 
@@ -70,8 +63,11 @@ pub(crate) struct StdioStreamable {
     shared: Option<Rc<RefCell<Link>>>,
     /// Stateful sessions.
     sessions: Rc<Sessions>,
-    /// Stateless: streams open now (and their children with
-    /// `--childPerSession`).
+    /// Stateful: the child that serves 2026-07-28 requests (they have no
+    /// session), started on first use.
+    modern_shared: RefCell<Option<Rc<RefCell<Link>>>>,
+    /// Stateless streams and 2026-07-28 requests open now (and their
+    /// children with `--childPerSession`).
     open_requests: RefCell<HashMap<SessionKey, Option<Child>>>,
     /// Stream keys, unique across the gateway (they name event ids).
     next_key: Cell<SessionKey>,
@@ -102,6 +98,7 @@ impl StdioStreamable {
             replay_limit: config.replay_buffer,
             shared,
             sessions: Sessions::new(runtime, config.max_sessions, timeout),
+            modern_shared: RefCell::new(None),
             open_requests: RefCell::new(HashMap::new()),
             next_key: Cell::new(1),
         })
@@ -136,15 +133,15 @@ impl StdioStreamable {
                 .error(head, conn, 415, codes::SERVER_ERROR, message)
                 .await;
         }
-        let header_version = match self.version_header(head) {
-            Ok(version) => version,
-            Err(message) => {
-                return self
-                    .front
-                    .error(head, conn, 400, codes::SERVER_ERROR, &message)
-                    .await
-            }
+        let header = modern::version_header(head);
+        let header_version = match &header {
+            VersionHeader::Unknown(text) => return self.unsupported(head, conn, text).await,
+            VersionHeader::Handshake(version) => Some(*version),
+            VersionHeader::Absent | VersionHeader::Modern => None,
         };
+        if modern::is_modern_post(&header, &request.body) {
+            return Rc::clone(&self).post_modern(request, conn).await;
+        }
         let body = &request.body;
         let batch = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
         let peek = match peek(body) {
@@ -334,13 +331,12 @@ impl StdioStreamable {
                 .error(head, conn, 406, codes::SERVER_ERROR, message)
                 .await;
         }
-        let version = match self.version_header(head) {
-            Ok(version) => version.unwrap_or(DEFAULT_VERSION),
-            Err(message) => {
-                return self
-                    .front
-                    .error(head, conn, 400, codes::SERVER_ERROR, &message)
-                    .await
+        let version = match modern::version_header(head) {
+            VersionHeader::Handshake(version) => version,
+            VersionHeader::Absent => DEFAULT_VERSION,
+            VersionHeader::Unknown(text) => return self.unsupported(head, conn, &text).await,
+            VersionHeader::Modern => {
+                return self.front.method_not_allowed(head, conn, "POST").await
             }
         };
         let Some(id) = head.header_str("mcp-session-id") else {
@@ -424,7 +420,7 @@ impl StdioStreamable {
     }
 
     async fn delete(&self, head: &RequestHead, conn: &mut Conn) -> Next {
-        if !self.stateful {
+        if !self.stateful || matches!(modern::version_header(head), VersionHeader::Modern) {
             return self.front.method_not_allowed(head, conn, "POST").await;
         }
         let Some(id) = head.header_str("mcp-session-id") else {
@@ -442,22 +438,15 @@ impl StdioStreamable {
         self.front.send(head, conn, Response::new(200)).await
     }
 
-    /// `MCP-Protocol-Version`, if given: must be one we speak.
-    fn version_header(&self, head: &RequestHead) -> Result<Option<ProtocolVersion>, String> {
-        let Some(text) = head.header_str("mcp-protocol-version") else {
-            return Ok(None);
-        };
-        match ProtocolVersion::parse(text) {
-            Some(version) if SUPPORTED_VERSIONS.contains(&version) => Ok(Some(version)),
-            _ => {
-                let supported: Vec<String> =
-                    SUPPORTED_VERSIONS.iter().map(ToString::to_string).collect();
-                Err(format!(
-                    "Bad Request: Unsupported protocol version: {text} (supported versions: {})",
-                    supported.join(", ")
-                ))
-            }
-        }
+    /// 400 with -32022 for an `MCP-Protocol-Version` this endpoint does not
+    /// serve.
+    async fn unsupported(&self, head: &RequestHead, conn: &mut Conn, text: &str) -> Next {
+        let (status, code, message, data) = modern::unsupported(text);
+        let mut body = Vec::with_capacity(192);
+        encode_error_data(&mut body, b"null", code, message, &data);
+        self.front
+            .send(head, conn, Response::new(status).json(&body))
+            .await
     }
 
     fn sse_response<'a>(&self, session: Option<&'a McpSession>) -> Response<'a> {
@@ -550,6 +539,9 @@ impl StdioMode for StdioStreamable {
             .map(|link| link.borrow().children())
             .unwrap_or_default();
         children.extend(self.sessions.children());
+        if let Some(link) = &*self.modern_shared.borrow() {
+            children.extend(link.borrow().children());
+        }
         children.extend(self.open_requests.borrow().values().flatten().cloned());
         children
     }

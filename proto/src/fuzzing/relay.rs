@@ -334,6 +334,7 @@ impl RelayModel {
                 clients,
                 limits,
                 request_events,
+                ..Config::new(clients)
             },
             Budget::new(600 + 64 * usize::from(b4)),
             random,

@@ -9,6 +9,7 @@ use std::ops::Range;
 use super::id::RawId;
 use super::scan::{Cursor, Token, Type};
 use super::MessageError;
+use crate::mcp::meta;
 
 /// What kind of JSON-RPC 2.0 message this is (JSON-RPC 2.0 §4, §5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +54,28 @@ pub struct Message<'a> {
     pub result_span: Option<Range<usize>>,
     /// Request `initialize`: `params.protocolVersion`, if it is a string.
     pub protocol_version: Option<Cow<'a, str>>,
+    /// Request: what its `params._meta` says about the 2026-07-28
+    /// revision (`None` when it has no `_meta` object).
+    pub meta: Option<Meta<'a>>,
+    /// Request `tools/call` or `prompts/get`: `params.name`;
+    /// `resources/read`: `params.uri` — when a string (what the
+    /// `Mcp-Name` header must equal).
+    pub target: Option<Cow<'a, str>>,
+}
+
+/// The MCP 2026-07-28 keys of a request's `params._meta` object
+/// (`io.modelcontextprotocol/…`), read in the same pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Meta<'a> {
+    /// The span of the `_meta` object (braces included).
+    pub span: Range<usize>,
+    /// `…/protocolVersion`: `Some(Ok(version))` for a string,
+    /// `Some(Err(span))` for a value of another type.
+    pub version: Option<Result<Cow<'a, str>, Range<usize>>>,
+    /// `…/clientCapabilities`: the span of its value (any type).
+    pub capabilities: Option<Range<usize>>,
+    /// `…/logLevel`: the span of its value (any type).
+    pub log_level: Option<Range<usize>>,
 }
 
 /// Parses and classifies one JSON-RPC 2.0 message.
@@ -182,7 +205,14 @@ struct Params {
     /// See [`Envelope::case_variant`].
     case_variant: bool,
     meta: bool,
+    /// The span of `_meta` when it is an object.
+    meta_span: Option<Range<usize>>,
     meta_progress_token: Slot,
+    meta_version: Slot,
+    meta_capabilities: Slot,
+    meta_log_level: Slot,
+    name: Slot,
+    uri: Slot,
     progress_token: Slot,
     request_id: Slot,
     protocol_version: Slot,
@@ -200,6 +230,17 @@ impl Slot {
     fn set(&mut self, token: Token) {
         self.duplicate |= self.token.is_some();
         self.token = Some(token);
+    }
+
+    /// The value if it is a string; `Invalid` if duplicated.
+    fn string<'a>(&self, cursor: &Cursor<'a>) -> Result<Option<Cow<'a, str>>, MessageError> {
+        if self.duplicate {
+            return Err(MessageError::Invalid("duplicate key in params"));
+        }
+        Ok(self
+            .token
+            .as_ref()
+            .and_then(|token| cursor.string_value(token)))
     }
 
     /// The token if it is a number or string; `Invalid` if duplicated.
@@ -317,6 +358,8 @@ impl<'a> Envelope<'a> {
             cancelled_id: None,
             result_span: self.result,
             protocol_version: None,
+            meta: None,
+            target: None,
         };
         if let Some(params) = &self.params {
             match (kind, method.as_deref()) {
@@ -324,6 +367,15 @@ impl<'a> Envelope<'a> {
                     message.progress_token = params.meta_progress_token.id(input)?;
                     if name == "initialize" {
                         message.protocol_version = params.protocol_version(cursor)?;
+                    }
+                    message.meta = params.meta(cursor)?;
+                    let target = match name {
+                        "tools/call" | "prompts/get" => Some(&params.name),
+                        "resources/read" => Some(&params.uri),
+                        _ => None,
+                    };
+                    if let Some(slot) = target {
+                        message.target = slot.string(cursor)?;
                     }
                 }
                 (Kind::Notification, Some("notifications/progress")) => {
@@ -351,22 +403,33 @@ impl Params {
                 "_meta" => {
                     // A second `_meta` makes its token ambiguous too.
                     self.meta_progress_token.duplicate |= self.meta;
+                    self.meta_version.duplicate |= self.meta;
+                    self.meta_span = None;
                     self.meta = true;
                     if cursor.peek() == Some(b'{') {
-                        let slot = &mut self.meta_progress_token;
+                        let start = cursor.pos();
                         let case_variant = &mut self.case_variant;
+                        let (progress, version, capabilities, log_level) = (
+                            &mut self.meta_progress_token,
+                            &mut self.meta_version,
+                            &mut self.meta_capabilities,
+                            &mut self.meta_log_level,
+                        );
                         cursor.object(3, |cursor, key| {
                             let token = cursor.skip_value(3)?;
                             let name = cursor
                                 .string_value(key)
                                 .ok_or(MessageError::Internal("key is not a string"))?;
-                            if name == "progressToken" {
-                                slot.set(token);
-                            } else {
-                                *case_variant |= is_case_variant(&name);
+                            match &*name {
+                                "progressToken" => progress.set(token),
+                                meta::PROTOCOL_VERSION => version.set(token),
+                                meta::CLIENT_CAPABILITIES => capabilities.set(token),
+                                meta::LOG_LEVEL => log_level.set(token),
+                                _ => *case_variant |= is_case_variant(&name),
                             }
                             Ok(())
                         })?;
+                        self.meta_span = Some(start..cursor.pos());
                     } else {
                         cursor.skip_value(2)?;
                     }
@@ -374,6 +437,8 @@ impl Params {
                 "progressToken" => self.progress_token.set(cursor.skip_value(2)?),
                 "requestId" => self.request_id.set(cursor.skip_value(2)?),
                 "protocolVersion" => self.protocol_version.set(cursor.skip_value(2)?),
+                "name" => self.name.set(cursor.skip_value(2)?),
+                "uri" => self.uri.set(cursor.skip_value(2)?),
                 _ => {
                     self.case_variant |= is_case_variant(&name);
                     cursor.skip_value(2)?;
@@ -381,6 +446,34 @@ impl Params {
             }
             Ok(())
         })
+    }
+
+    /// The 2026-07-28 keys of `_meta`, when `_meta` is an object.
+    fn meta<'a>(&self, cursor: &Cursor<'a>) -> Result<Option<Meta<'a>>, MessageError> {
+        let Some(span) = self.meta_span.clone() else {
+            return Ok(None);
+        };
+        for slot in [
+            &self.meta_version,
+            &self.meta_capabilities,
+            &self.meta_log_level,
+        ] {
+            if slot.duplicate {
+                return Err(MessageError::Invalid("duplicate key in params._meta"));
+            }
+        }
+        let version = self
+            .meta_version
+            .token
+            .as_ref()
+            .map(|token| cursor.string_value(token).ok_or_else(|| token.span.clone()));
+        let span_of = |slot: &Slot| slot.token.as_ref().map(|token| token.span.clone());
+        Ok(Some(Meta {
+            span,
+            version,
+            capabilities: span_of(&self.meta_capabilities),
+            log_level: span_of(&self.meta_log_level),
+        }))
     }
 
     fn protocol_version<'a>(

@@ -22,6 +22,7 @@
 mod encode;
 mod id;
 mod line;
+mod members;
 mod message;
 mod scan;
 
@@ -30,7 +31,8 @@ use std::fmt;
 pub use encode::{encode_error, encode_result, encode_string, splice};
 pub use id::{Id, RawId};
 pub use line::{Line, LineDecoder};
-pub use message::{parse_message, split_batch, Kind, Message};
+pub use members::{array_elements, member_string, object_members, Member, ValueKind};
+pub use message::{parse_message, split_batch, Kind, Message, Meta};
 
 pub use encode::write_u64;
 

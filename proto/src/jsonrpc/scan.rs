@@ -56,6 +56,11 @@ impl<'a> Cursor<'a> {
     }
 
     /// The byte under the cursor, `None` at the end.
+    /// The byte offset of the cursor.
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
     pub(crate) fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }

@@ -457,6 +457,13 @@ fn exact_message() {
             cancelled_id: None,
             result_span: None,
             protocol_version: None,
+            meta: Some(Meta {
+                span: 66..85,
+                version: None,
+                capabilities: None,
+                log_level: None,
+            }),
+            target: None,
         }
     );
     assert!(
@@ -920,4 +927,115 @@ proptest! {
         prop_assert_eq!(View::of(input, &msg), expected);
         crate::fuzzing::parse_message(input);
     }
+}
+
+// ------------------------------------------------- 2026-07-28 `_meta` facts
+
+/// (message, version, capabilities, logLevel, target) as read by
+/// `parse_message`: `Some("=…")` marks a version of another type.
+#[test]
+fn modern_meta_table() {
+    type Row = (
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+    let table: &[Row] = &[
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"sampling":{}},"io.modelcontextprotocol/logLevel":"info"}}}"#,
+            Some("2026-07-28"),
+            Some(r#"{"sampling":{}}"#),
+            Some(r#""info""#),
+            None,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a\u00e9","_meta":{"io.modelcontextprotocol/protocolVersion":7}}}"#,
+            Some("=7"),
+            None,
+            None,
+            Some("aé"),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"file:///x","name":"n","_meta":{}}}"#,
+            None,
+            None,
+            None,
+            Some("file:///x"),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":5}}"#,
+            None,
+            None,
+            None,
+            None,
+        ),
+        // Keys of other objects are not the request's.
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{"name":"x","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}}"#,
+            None,
+            None,
+            None,
+            None,
+        ),
+    ];
+    for (input, version, caps, level, target) in table {
+        let msg = parse_message(input.as_bytes()).unwrap();
+        let meta = msg.meta.as_ref();
+        let got_version = meta.and_then(|m| m.version.as_ref()).map(|v| match v {
+            Ok(text) => text.to_string(),
+            Err(span) => format!("={}", &input[span.clone()]),
+        });
+        assert_eq!(got_version.as_deref(), *version, "{input}");
+        let span_text = |span: Option<&std::ops::Range<usize>>| span.map(|s| &input[s.clone()]);
+        assert_eq!(
+            span_text(meta.and_then(|m| m.capabilities.as_ref())),
+            *caps,
+            "{input}"
+        );
+        assert_eq!(
+            span_text(meta.and_then(|m| m.log_level.as_ref())),
+            *level,
+            "{input}"
+        );
+        assert_eq!(msg.target.as_deref(), *target, "{input}");
+        if let Some(meta) = meta {
+            let object = &input[meta.span.clone()];
+            assert!(object.starts_with('{') && object.ends_with('}'), "{input}");
+        }
+    }
+    // No `_meta` at all, or not an object: no facts.
+    for input in [
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":[]}}"#,
+    ] {
+        assert_eq!(
+            parse_message(input.as_bytes()).unwrap().meta,
+            None,
+            "{input}"
+        );
+    }
+}
+
+#[test]
+fn modern_meta_duplicates_are_refused() {
+    for input in [
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/protocolVersion":"2025-11-25"}}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientCapabilities":{}}}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"},"_meta":{}}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a","name":"b"}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"a","uri":"b"}}"#,
+    ] {
+        assert!(
+            matches!(
+                parse_message(input.as_bytes()),
+                Err(MessageError::Invalid(_))
+            ),
+            "{input}"
+        );
+    }
+    // A duplicate `name` matters only where the method routes on it.
+    let input = br#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"u","name":"a","name":"b"}}"#;
+    assert_eq!(parse_message(input).unwrap().target.as_deref(), Some("u"));
 }

@@ -12,6 +12,10 @@ impl Relay {
         let Some(gateway_id) = parse_gateway_id(raw.as_bytes()) else {
             return; // not an id the gateway gave
         };
+        if self.probe_id() == Some(gateway_id) {
+            self.finish_probe(line, message);
+            return;
+        }
         if matches!(&self.init, Init::Pending { gateway_id: pending, .. } if *pending == gateway_id)
         {
             self.finish_initialize(line, message);
@@ -20,10 +24,25 @@ impl Relay {
             return; // a late answer to a cancelled request, or ours
         };
         self.sync_mux_budget();
+        let completion = self.completions.remove(&gateway_id);
         let child_error = message.kind == Kind::ErrorResponse;
         self.finish_request(gateway_id, None, child_error);
-        let mut frame = Vec::with_capacity(line.len().saturating_add(16));
-        if splice(&mut frame, line, &[(span.clone(), routed.id.as_bytes())]).is_ok() {
+        let frame = match completion {
+            Some(completion) => Self::completed_answer(
+                line,
+                message,
+                span.clone(),
+                routed.id.as_bytes(),
+                completion,
+            ),
+            None => {
+                let mut frame = Vec::with_capacity(line.len().saturating_add(16));
+                splice(&mut frame, line, &[(span.clone(), routed.id.as_bytes())])
+                    .ok()
+                    .map(|()| frame)
+            }
+        };
+        if let Some(frame) = frame {
             self.push_answer(routed.session, &routed.id, frame);
         }
     }
@@ -69,11 +88,17 @@ impl Relay {
                 b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n".to_vec(),
             );
         }
+        self.release_held();
+    }
+
+    /// Relays the messages held while the child was not ready, in order
+    /// (those that must wait again are held again).
+    pub(super) fn release_held(&mut self) {
         for held in std::mem::take(&mut self.held) {
             self.unhold(&held);
             if self.sessions.get(&held.session).is_some_and(|s| !s.closing) {
                 if let Ok(message) = parse_message(&held.bytes) {
-                    self.route_client_message(held.session, &held.bytes, &message);
+                    self.accept(held.session, &held.bytes, &message);
                 }
             }
         }
@@ -91,12 +116,23 @@ impl Relay {
         } else {
             self.owner_of_child_request()
         };
+        let owner = owner.and_then(|owner| {
+            // A 2026-07-28 client takes no requests (design c.5/c.6: input
+            // round trips for them are not built yet).
+            match self.sessions.get(&owner) {
+                Some(session) if session.modern => Err(Report::ModernClientAsked),
+                _ => Ok(owner),
+            }
+        });
         let owner = match owner {
             Ok(owner) => owner,
             Err(report) => {
                 let why = match report {
                     Report::TooManyChildRequests => {
                         "too many of this server's requests are waiting for client answers"
+                    }
+                    Report::ModernClientAsked => {
+                        "the client speaks MCP 2026-07-28, which has no server-to-client requests"
                     }
                     _ => "the gateway cannot tell which client this request is for",
                 };
@@ -246,7 +282,9 @@ impl Relay {
                 };
                 match target {
                     Some(key) => {
-                        self.push_child_message(key, Frame::other(line.to_vec()), false);
+                        if self.log_allowed(key, line) {
+                            self.push_child_message(key, Frame::other(line.to_vec()), false);
+                        }
                     }
                     None => self.broadcast(line),
                 }
@@ -259,7 +297,9 @@ impl Relay {
         let targets: Vec<SessionKey> = self
             .sessions
             .iter()
-            .filter(|(_, session)| session.standalone && !session.closing)
+            .filter(|(_, session)| {
+                session.standalone && !session.closing && self.takes_broadcasts(session)
+            })
             .map(|(key, _)| *key)
             .collect();
         if targets.is_empty() {

@@ -38,6 +38,8 @@ impl Relay {
                 closing: false,
                 over_reported: false,
                 last,
+                modern: false,
+                log_level: None,
             },
         );
         self.mux.handle_session_open(key);
@@ -158,7 +160,10 @@ impl Relay {
     pub(super) fn accept(&mut self, key: SessionKey, bytes: &[u8], message: &Message<'_>) {
         let method = message.method.as_deref();
         let is_initialize = method == Some("initialize");
-        if !is_initialize && matches!(self.init, Init::Pending { .. }) && method != Some("ping") {
+        if era::is_modern(message) {
+            self.initialize_for_modern();
+        }
+        if !is_initialize && self.holding() && method != Some("ping") {
             if self.held.len() < self.config.limits.max_held {
                 let charged = cost(bytes, message);
                 let request = message
@@ -247,6 +252,10 @@ impl Relay {
         let (Some(raw_id), Some(id_span)) = (&message.id, &message.id_span) else {
             return;
         };
+        let modern = era::is_modern(message);
+        if modern && !self.route_modern(key, bytes, message) {
+            return;
+        }
         let client_id = raw_id.to_owned();
         let initialize = message.method.as_deref() == Some("initialize");
         if initialize {
@@ -283,6 +292,9 @@ impl Relay {
                 }
             };
         self.sync_mux_budget();
+        if modern {
+            self.note_completion(outbound.id, message.method.as_deref().unwrap_or_default());
+        }
         let last = self.bump_sequence();
         if let Some(session) = self.sessions.get_mut(&key) {
             session.last = last;
@@ -308,7 +320,7 @@ impl Relay {
                 request: outbound.id,
                 method: message.method.as_deref().unwrap_or_default().into(),
                 client_id,
-                era: Era::Handshake,
+                era: if modern { Era::Modern } else { Era::Handshake },
             });
         }
     }

@@ -178,6 +178,7 @@ impl Relay {
         error: Option<(i32, &str)>,
         child_error: bool,
     ) {
+        self.completions.remove(&request);
         if self.config.request_events {
             self.events.push_back(Event::RequestFinished {
                 request,

@@ -66,6 +66,7 @@ mod child;
 mod client;
 mod deliver;
 mod endings;
+mod era;
 mod queue;
 #[cfg(test)]
 mod tests;
@@ -81,6 +82,8 @@ use crate::jsonrpc::{
 use crate::mux::{parse_gateway_id, Mux};
 
 use client::cost;
+pub use era::{encode_error_data, unsupported_version_data, UpstreamMode};
+use era::{ChildEra, Completion};
 pub use queue::{Budget, Frame};
 use queue::{Outbox, SharedBytes};
 
@@ -170,6 +173,29 @@ pub struct Config {
     /// Emit [`Event::RequestStarted`] / [`Event::RequestFinished`] (for
     /// tracing spans); off, the relay spends nothing on them.
     pub request_events: bool,
+    /// Which revision the child speaks, or whether to ask it
+    /// ([`Relay::start_child`]).
+    pub upstream: UpstreamMode,
+    /// How long the `server/discover` probe waits for an answer, ms.
+    pub probe_timeout_ms: u64,
+    /// The revision the relay asks for when it initialises a handshake-era
+    /// child itself for modern clients (`None`: 2025-11-25).
+    pub handshake_version: Option<crate::mcp::ProtocolVersion>,
+}
+
+impl Config {
+    /// A relay for `clients` with default bounds, no request events, a
+    /// handshake-era child and a 10 s probe timeout.
+    pub fn new(clients: Clients) -> Self {
+        Self {
+            clients,
+            limits: Limits::DEFAULT,
+            request_events: false,
+            upstream: UpstreamMode::Legacy,
+            probe_timeout_ms: 10_000,
+            handshake_version: None,
+        }
+    }
 }
 
 /// Why a client's message was refused as a whole. Nothing of it was
@@ -275,6 +301,9 @@ pub enum Report {
     TooManyChildRequests,
     /// The child sent a request and no client is connected to answer it.
     NoClientForChildRequest,
+    /// The child sent a request while serving a 2026-07-28 client, which
+    /// cannot be asked (answered with an error).
+    ModernClientAsked,
     /// The process-wide byte budget refused a message (reported once until
     /// usage falls to half the budget).
     ProcessBudget {
@@ -284,6 +313,20 @@ pub enum Report {
     /// The `initialize` kept from the first client is being replayed to a
     /// new child.
     Replaying,
+    /// The child's revision is known (`server/discover` probe).
+    ChildEra {
+        /// It speaks 2026-07-28.
+        modern: bool,
+    },
+    /// The child did not answer `server/discover` in time: taken to be
+    /// handshake-era.
+    ProbeTimedOut {
+        /// The probe timeout, ms.
+        after_ms: u64,
+    },
+    /// `--upstreamProtocol 2026-07-28` and the child did not answer
+    /// `server/discover`: modern requests get errors.
+    UpstreamRefused,
     /// A session's byte or message bound refused a message (reported once
     /// until its queue empties).
     SessionBudget(SessionKey),
@@ -322,6 +365,10 @@ impl core::fmt::Display for Report {
                     "session {session}: dropped an answer to a request it was not asked"
                 )
             }
+            Self::ModernClientAsked => f.write_str(
+                "the MCP server sent a request while serving a 2026-07-28 client, which takes \
+                 no requests; answered it with an error",
+            ),
             Self::NoClientForChildRequest => {
                 f.write_str("the MCP server sent a request and no client is connected to answer it")
             }
@@ -333,6 +380,23 @@ impl core::fmt::Display for Report {
             Self::Replaying => {
                 f.write_str("replaying the client's initialize to the new MCP server")
             }
+            Self::ChildEra { modern: true } => f.write_str(
+                "the MCP server speaks 2026-07-28 (it answered server/discover); \
+                 serving its clients as it speaks",
+            ),
+            Self::ChildEra { modern: false } => f.write_str(
+                "the MCP server speaks a handshake-era revision (no server/discover); \
+                 2026-07-28 clients are translated",
+            ),
+            Self::ProbeTimedOut { after_ms } => write!(
+                f,
+                "the MCP server did not answer server/discover within {after_ms} ms; taking it \
+                 to be handshake-era (pass --upstreamProtocol legacy to skip the probe)"
+            ),
+            Self::UpstreamRefused => f.write_str(
+                "the MCP server did not answer server/discover (--upstreamProtocol 2026-07-28); \
+                 2026-07-28 requests get errors",
+            ),
             Self::SessionBudget(session) => write!(
                 f,
                 "session {session}: its queues are full (--maxSessionBytes); refusing \
@@ -397,6 +461,17 @@ pub struct Relay {
     events: VecDeque<Event>,
     /// Counts sessions opened and requests sent, for "most recent".
     sequence: u64,
+    /// The time, ms ([`Relay::advance`]).
+    now: u64,
+    /// The child's revision.
+    child_era: ChildEra,
+    /// `initialize_child` was asked for during the probe (the version).
+    init_wanted: Option<String>,
+    /// An `initialize` replay was asked for during the probe.
+    replay_wanted: bool,
+    /// Modern requests at a handshake-era child, by gateway id: how their
+    /// answers are completed.
+    completions: IntMap<u64, Completion>,
 }
 
 struct Session {
@@ -414,6 +489,10 @@ struct Session {
     over_reported: bool,
     /// Sequence of its latest request or of its opening.
     last: u64,
+    /// Its client sent a 2026-07-28 request.
+    modern: bool,
+    /// The log level its latest modern request opted into (a rank).
+    log_level: Option<u8>,
 }
 
 struct Held {
@@ -473,6 +552,11 @@ impl Relay {
             child_input_full: false,
             events: VecDeque::new(),
             sequence: 0,
+            now: 0,
+            child_era: ChildEra::Legacy,
+            init_wanted: None,
+            replay_wanted: false,
+            completions: int_map(),
         }
     }
 
@@ -553,6 +637,13 @@ impl Relay {
                 if matches!(message.kind, Kind::Response | Kind::ErrorResponse) {
                     return self.handle_client_answer(key, bytes, &message);
                 }
+                if era::is_modern(&message) {
+                    if let Err(refused) = era::check_modern(bytes, &message) {
+                        let id = message.id.as_ref().map_or(&b"null"[..], |id| id.as_bytes());
+                        self.answer_refused(key, id, &refused);
+                        return Ok(1);
+                    }
+                }
                 let answers = usize::from(message.kind == Kind::Request);
                 self.admit(key, answers, cost(bytes, &message), 1)?;
                 self.accept(key, bytes, &message);
@@ -620,13 +711,29 @@ impl Relay {
         }
         self.fail_everything(RESTARTED);
         self.initialized_sent = false;
-        self.replay_initialize();
+        self.start_child();
+        if matches!(self.child_era, ChildEra::Probing { .. }) {
+            self.replay_wanted = self.replay.is_some();
+        } else {
+            self.replay_initialize();
+        }
     }
 
     /// Initialises the child on behalf of clients that will not
     /// (stateless Streamable HTTP): `initialize` with `protocol_version`;
     /// later `initialize` requests are answered from its result.
+    ///
+    /// While the child's revision is being probed this waits for the
+    /// verdict; a 2026-07-28 child is not initialised.
     pub fn initialize_child(&mut self, protocol_version: &str) {
+        match self.child_era {
+            ChildEra::Probing { .. } => {
+                self.init_wanted = Some(protocol_version.to_owned());
+                return;
+            }
+            ChildEra::Legacy => {}
+            ChildEra::Modern(_) | ChildEra::Failed => return,
+        }
         if !matches!(self.init, Init::Idle) || self.exited.is_some() {
             return;
         }
@@ -656,7 +763,11 @@ impl Relay {
     /// initialised.
     pub fn replay_from(&mut self, replay: Replay) {
         self.replay = Some(replay);
-        self.replay_initialize();
+        if matches!(self.child_era, ChildEra::Probing { .. }) {
+            self.replay_wanted = true;
+        } else {
+            self.replay_initialize();
+        }
     }
 
     // ----- outputs ------------------------------------------------------

@@ -22,6 +22,7 @@ fn relay_with(clients: Clients, limits: Limits, budget: usize) -> Relay {
             clients,
             limits,
             request_events: false,
+            ..Config::new(clients)
         },
         Budget::new(budget),
         random,
@@ -884,6 +885,7 @@ fn a_dropped_relay_gives_back_what_it_still_held() {
         clients: Clients::Separate,
         limits: Limits::DEFAULT,
         request_events: false,
+        ..Config::new(Clients::Separate)
     };
     let mut relay = Relay::new(config, budget.clone(), Box::new(|| [7; 16]));
     relay.open_session(A, true);
@@ -950,3 +952,5 @@ fn the_childs_requests_waiting_for_answers_are_bounded() {
     );
     assert!(reports(&mut relay).contains(&Report::TooManyChildRequests));
 }
+
+mod era;

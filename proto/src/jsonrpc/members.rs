@@ -1,0 +1,175 @@
+//! The members of one JSON object, with the byte span of each value: for
+//! the few places that look inside a result or an error (translating
+//! between MCP revisions) rather than routing it.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use super::scan::{Cursor, Type};
+use super::MessageError;
+
+/// What kind of JSON value a member holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    /// `{…}`
+    Object,
+    /// `[…]`
+    Array,
+    /// `"…"`
+    String,
+    /// A number.
+    Number,
+    /// `true` or `false`.
+    Bool,
+    /// `null`.
+    Null,
+}
+
+/// One member of an object: its key (unescaped) and its value's span in the
+/// input given to [`object_members`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member<'a> {
+    /// The key, unescaped.
+    pub key: Cow<'a, str>,
+    /// The value's span (quotes and brackets included).
+    pub span: Range<usize>,
+    /// The value's kind.
+    pub kind: ValueKind,
+}
+
+/// The members of the JSON object `input` (surrounding whitespace allowed),
+/// in order. `Err(Parse)` when `input` is not one valid JSON value,
+/// `Err(Invalid)` when it is not an object or repeats a key.
+///
+/// # Examples
+///
+/// ```
+/// use supergateway_proto::jsonrpc::{object_members, ValueKind};
+///
+/// let input = br#"{"a":1,"b":{"c":[]}}"#;
+/// let members = object_members(input)?;
+/// assert_eq!(members.len(), 2);
+/// assert_eq!((&*members[1].key, members[1].kind), ("b", ValueKind::Object));
+/// assert_eq!(&input[members[1].span.clone()], br#"{"c":[]}"#);
+/// # Ok::<(), supergateway_proto::jsonrpc::MessageError>(())
+/// ```
+pub fn object_members(input: &[u8]) -> Result<Vec<Member<'_>>, MessageError> {
+    let text = core::str::from_utf8(input).map_err(|_| MessageError::Parse)?;
+    let mut cursor = Cursor::new(text);
+    cursor.skip_ws();
+    if cursor.peek() != Some(b'{') {
+        cursor.skip_value(0)?;
+        return Err(MessageError::Invalid("not an object"));
+    }
+    let mut members: Vec<Member<'_>> = Vec::new();
+    let mut duplicate = false;
+    cursor.object(1, |cursor, key| {
+        let token = cursor.skip_value(1)?;
+        let key = cursor
+            .string_value(key)
+            .ok_or(MessageError::Internal("key is not a string"))?;
+        duplicate |= members.iter().any(|member| member.key == key);
+        let kind = match token.ty {
+            Type::Object => ValueKind::Object,
+            Type::Array => ValueKind::Array,
+            Type::String { .. } => ValueKind::String,
+            Type::Number => ValueKind::Number,
+            Type::True | Type::False => ValueKind::Bool,
+            Type::Null => ValueKind::Null,
+        };
+        members.push(Member {
+            key,
+            span: token.span,
+            kind,
+        });
+        Ok(())
+    })?;
+    cursor.skip_ws();
+    if !cursor.at_end() {
+        return Err(MessageError::Parse);
+    }
+    if duplicate {
+        return Err(MessageError::Invalid("duplicate key"));
+    }
+    Ok(members)
+}
+
+/// The string value of `member` in `input` (the bytes given to
+/// [`object_members`]), unescaped; `None` for other kinds.
+pub fn member_string<'a>(input: &'a [u8], member: &Member<'_>) -> Option<Cow<'a, str>> {
+    if member.kind != ValueKind::String {
+        return None;
+    }
+    let text = core::str::from_utf8(input).ok()?;
+    let cursor = Cursor::new(text);
+    let token = super::scan::Token {
+        ty: Type::String {
+            escaped: text.get(member.span.clone())?.contains('\\'),
+        },
+        span: member.span.clone(),
+    };
+    cursor.string_value(&token)
+}
+
+/// The elements of the JSON array `input`, as spans into it.
+pub fn array_elements(input: &[u8]) -> Result<Vec<Range<usize>>, MessageError> {
+    let text = core::str::from_utf8(input).map_err(|_| MessageError::Parse)?;
+    let mut cursor = Cursor::new(text);
+    cursor.skip_ws();
+    if cursor.peek() != Some(b'[') {
+        cursor.skip_value(0)?;
+        return Err(MessageError::Invalid("not an array"));
+    }
+    let spans = cursor.array_spans(1)?;
+    cursor.skip_ws();
+    if !cursor.at_end() {
+        return Err(MessageError::Parse);
+    }
+    Ok(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_table() {
+        let input = br#" { "k\u0041" : "v\n" , "n": -1.5e3, "t": true, "z": null, "a": [1,{}] } "#;
+        let members = object_members(input).unwrap();
+        let keys: Vec<&str> = members.iter().map(|m| &*m.key).collect();
+        assert_eq!(keys, ["kA", "n", "t", "z", "a"]);
+        let kinds: Vec<ValueKind> = members.iter().map(|m| m.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                ValueKind::String,
+                ValueKind::Number,
+                ValueKind::Bool,
+                ValueKind::Null,
+                ValueKind::Array
+            ]
+        );
+        assert_eq!(member_string(input, &members[0]).as_deref(), Some("v\n"));
+        assert_eq!(member_string(input, &members[1]), None);
+        assert_eq!(&input[members[4].span.clone()], b"[1,{}]");
+        assert_eq!(array_elements(b"[1,{}]").unwrap(), [1..2, 3..5]);
+        assert_eq!(object_members(b"{}").unwrap(), []);
+    }
+
+    #[test]
+    fn members_reject_table() {
+        for (input, err) in [
+            (&b"[]"[..], MessageError::Invalid("not an object")),
+            (b"{\"a\":1,\"a\":2}", MessageError::Invalid("duplicate key")),
+            (b"{\"a\":1} x", MessageError::Parse),
+            (b"{\"a\":}", MessageError::Parse),
+            (b"\xff", MessageError::Parse),
+        ] {
+            assert_eq!(object_members(input), Err(err), "{input:?}");
+        }
+        assert_eq!(
+            array_elements(b"{}"),
+            Err(MessageError::Invalid("not an array"))
+        );
+    }
+}

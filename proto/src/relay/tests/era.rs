@@ -1,0 +1,329 @@
+//! Protocol eras in the relay: the `server/discover` probe, the checks on
+//! 2026-07-28 requests, and a handshake-era child's answers completed for
+//! modern clients.
+
+use super::*;
+
+const META: &str = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}"#;
+
+fn modern(id: u32, method: &str, extra: &str) -> String {
+    format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"{method}","params":{{{extra}{META}}}}}"#)
+}
+
+fn relay_era(upstream: UpstreamMode) -> Relay {
+    let mut counter = 0u8;
+    let config = Config {
+        upstream,
+        probe_timeout_ms: 1000,
+        ..Config::new(Clients::Anonymous)
+    };
+    let mut relay = Relay::new(
+        config,
+        Budget::new(64 << 20),
+        Box::new(move || {
+            counter = counter.wrapping_add(1);
+            [counter; 16]
+        }),
+    );
+    relay.start_child();
+    relay
+}
+
+const PROBE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"supergateway","version":"VERSION"},"io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+
+fn probe_line() -> String {
+    PROBE.replace("VERSION", env!("CARGO_PKG_VERSION"))
+}
+
+#[test]
+fn a_child_that_answers_discover_is_modern_and_held_requests_follow() {
+    let mut relay = relay_era(UpstreamMode::Auto);
+    assert_eq!(to_child(&mut relay), [probe_line()]);
+    assert_eq!(relay.poll_timeout(), Some(1000));
+    relay.open_session(A, false);
+    relay.open_session(B, false);
+    assert_eq!(send(&mut relay, A, &modern(7, "tools/list", "")), Ok(1));
+    assert_eq!(
+        send(&mut relay, B, &modern(8, "server/discover", "")),
+        Ok(1)
+    );
+    assert!(to_child(&mut relay).is_empty(), "held during the probe");
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":1,"result":{"resultType":"complete","supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"ttlMs":5,"cacheScope":"public"}}"#,
+    );
+    assert_eq!(reports(&mut relay), [Report::ChildEra { modern: true }]);
+    assert_eq!(relay.poll_timeout(), None);
+    assert_eq!(
+        to_child(&mut relay),
+        [modern(2, "tools/list", "")],
+        "the child gets the request as sent, under a gateway id"
+    );
+    assert_eq!(
+        frames(&mut relay, B),
+        [
+            r#"{"jsonrpc":"2.0","id":8,"result":{"resultType":"complete","supportedVersions":["2026-07-28","2025-11-25","2025-06-18","2025-03-26","2024-11-05"],"capabilities":{"tools":{}},"ttlMs":5,"cacheScope":"public"}}"#
+        ],
+        "discover is answered from the probe, with the versions the gateway serves"
+    );
+    // A modern child's answers pass untouched.
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":2,"result":{"tools":[]}}"#,
+    );
+    assert_eq!(
+        frames(&mut relay, A),
+        [r#"{"jsonrpc":"2.0","id":7,"result":{"tools":[]}}"#]
+    );
+}
+
+#[test]
+fn a_child_that_refuses_discover_is_initialised_for_modern_clients() {
+    let mut relay = relay_era(UpstreamMode::Auto);
+    to_child(&mut relay);
+    relay.open_session(A, false);
+    send(&mut relay, A, &modern(7, "tools/list", "")).unwrap();
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}}"#,
+    );
+    assert_eq!(reports(&mut relay), [Report::ChildEra { modern: false }]);
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        to_child(&mut relay),
+        [format!(
+            r#"{{"jsonrpc":"2.0","id":2,"method":"initialize","params":{{"protocolVersion":"2025-11-25","capabilities":{{"sampling":{{}},"elicitation":{{}},"roots":{{"listChanged":true}}}},"clientInfo":{{"name":"supergateway","version":"{version}"}}}}}}"#
+        )],
+        "the request waits for the gateway's own initialize"
+    );
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":2,"result":{"protocolVersion":"2025-11-25","capabilities":{"tools":{"listChanged":true},"tasks":{}},"serverInfo":{"name":"old","version":"1"},"instructions":"hi"}}"#,
+    );
+    assert_eq!(
+        to_child(&mut relay),
+        [
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_owned(),
+            modern(3, "tools/list", ""),
+        ]
+    );
+    // The legacy result gets what 2026-07-28 requires.
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":3,"result":{"tools":[]}}"#,
+    );
+    assert_eq!(
+        frames(&mut relay, A),
+        [
+            r#"{"jsonrpc":"2.0","id":7,"result":{"resultType":"complete","ttlMs":0,"cacheScope":"private","tools":[]}}"#
+        ]
+    );
+    // discover comes from the InitializeResult (no tasks capability).
+    send(&mut relay, A, &modern(8, "server/discover", "")).unwrap();
+    assert_eq!(
+        frames(&mut relay, A),
+        [
+            r#"{"jsonrpc":"2.0","id":8,"result":{"resultType":"complete","supportedVersions":["2026-07-28","2025-11-25","2025-06-18","2025-03-26","2024-11-05"],"capabilities":{"tools":{"listChanged":true}},"instructions":"hi","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"old","version":"1"}},"ttlMs":0,"cacheScope":"private"}}"#
+        ]
+    );
+    assert!(to_child(&mut relay).is_empty());
+    // A call's empty result, an error the revision renamed, one it keeps.
+    send(&mut relay, A, &modern(9, "tools/call", r#""name":"t","#)).unwrap();
+    send(
+        &mut relay,
+        A,
+        &modern(10, "resources/read", r#""uri":"u","#),
+    )
+    .unwrap();
+    send(&mut relay, A, &modern(11, "prompts/get", r#""name":"p","#)).unwrap();
+    assert_eq!(to_child(&mut relay).len(), 3);
+    child(&mut relay, r#"{"jsonrpc":"2.0","id":4,"result":{}}"#);
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":5,"error":{"code":-32002,"message":"Resource not found","data":{"uri":"u"}}}"#,
+    );
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":6,"error":{"code":-32602,"message":"no such prompt"}}"#,
+    );
+    assert_eq!(
+        frames(&mut relay, A),
+        [
+            r#"{"jsonrpc":"2.0","id":9,"result":{"resultType":"complete"}}"#,
+            r#"{"jsonrpc":"2.0","id":10,"error":{"code":-32602,"message":"Resource not found","data":{"uri":"u"}}}"#,
+            r#"{"jsonrpc":"2.0","id":11,"error":{"code":-32602,"message":"no such prompt"}}"#,
+        ]
+    );
+}
+
+#[test]
+fn a_silent_child_is_taken_to_be_legacy_after_the_probe_timeout() {
+    let mut relay = relay_era(UpstreamMode::Auto);
+    to_child(&mut relay);
+    relay.open_session(A, false);
+    relay.initialize_child("2025-06-18");
+    send(
+        &mut relay,
+        A,
+        r#"{"jsonrpc":"2.0","id":"x","method":"tools/list"}"#,
+    )
+    .unwrap();
+    relay.advance(999);
+    relay.handle_timeout();
+    assert!(to_child(&mut relay).is_empty());
+    relay.advance(1000);
+    relay.handle_timeout();
+    assert_eq!(
+        reports(&mut relay),
+        [
+            Report::ProbeTimedOut { after_ms: 1000 },
+            Report::ChildEra { modern: false }
+        ]
+    );
+    let lines = to_child(&mut relay);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0]
+        .contains(r#""id":2,"method":"initialize","params":{"protocolVersion":"2025-06-18""#));
+    // A late answer to the probe is dropped.
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2026-07-28"],"capabilities":{}}}"#,
+    );
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":2,"result":{"capabilities":{}}}"#,
+    );
+    assert_eq!(
+        to_child(&mut relay),
+        [
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#,
+        ]
+    );
+    assert!(frames(&mut relay, A).is_empty());
+}
+
+#[test]
+fn modern_requests_that_fail_the_checks_never_reach_the_child() {
+    let mut relay = relay_era(UpstreamMode::Legacy);
+    relay.open_session(A, false);
+    let caps = r#""io.modelcontextprotocol/clientCapabilities":{}"#;
+    for (request, answer) in [
+        (
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#.to_owned(),
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"params._meta must carry io.modelcontextprotocol/clientCapabilities (an object)"}}"#,
+        ),
+        (
+            format!(r#"{{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{{"_meta":{{"io.modelcontextprotocol/protocolVersion":"v999.0.0",{caps}}}}}}}"#),
+            r#"{"jsonrpc":"2.0","id":2,"error":{"code":-32022,"message":"Unsupported protocol version","data":{"supported":["2026-07-28","2025-11-25","2025-06-18","2025-03-26","2024-11-05"],"requested":"v999.0.0"}}}"#,
+        ),
+        (
+            format!(r#"{{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{{"_meta":{{"io.modelcontextprotocol/protocolVersion":7,{caps}}}}}}}"#),
+            r#"{"jsonrpc":"2.0","id":3,"error":{"code":-32602,"message":"params._meta must carry io.modelcontextprotocol/protocolVersion (a string)"}}"#,
+        ),
+        (
+            modern(4, "tools/list", "").replace(r#"{}}"#, r#"{},"io.modelcontextprotocol/logLevel":"loud"}"#),
+            r#"{"jsonrpc":"2.0","id":4,"error":{"code":-32602,"message":"io.modelcontextprotocol/logLevel is not a log level"}}"#,
+        ),
+        (
+            modern(5, "ping", ""),
+            r#"{"jsonrpc":"2.0","id":5,"error":{"code":-32601,"message":"Method not found"}}"#,
+        ),
+        (
+            modern(6, "resources/subscribe", r#""uri":"u","#),
+            r#"{"jsonrpc":"2.0","id":6,"error":{"code":-32601,"message":"Method not found"}}"#,
+        ),
+    ] {
+        assert_eq!(send(&mut relay, A, &request), Ok(1), "{request}");
+        assert_eq!(frames(&mut relay, A), [answer], "{request}");
+    }
+    assert!(to_child(&mut relay).is_empty());
+    // `initialize` is handshake-era whatever its `_meta` says.
+    send(&mut relay, A, &modern(9, "initialize", "")).unwrap();
+    assert_eq!(to_child(&mut relay), [modern(1, "initialize", "")]);
+}
+
+#[test]
+fn a_legacy_childs_log_lines_reach_a_modern_client_only_when_it_opted_in() {
+    let mut relay = relay_era(UpstreamMode::Legacy);
+    relay.initialize_child("2025-11-25");
+    to_child(&mut relay);
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":1,"result":{"capabilities":{}}}"#,
+    );
+    to_child(&mut relay);
+    let log = |level: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","method":"notifications/message","params":{{"level":"{level}","data":"x"}}}}"#
+        )
+    };
+    relay.open_session(A, false);
+    send(&mut relay, A, &modern(1, "tools/call", r#""name":"t","#)).unwrap();
+    child(&mut relay, &log("error"));
+    assert!(
+        frames(&mut relay, A).is_empty(),
+        "no logLevel: no log lines"
+    );
+    child(&mut relay, r#"{"jsonrpc":"2.0","id":2,"result":{}}"#);
+    frames(&mut relay, A);
+    let opted = modern(2, "tools/call", r#""name":"t","#).replace(
+        r#"{}}"#,
+        r#"{},"io.modelcontextprotocol/logLevel":"warning"}"#,
+    );
+    send(&mut relay, A, &opted).unwrap();
+    child(&mut relay, &log("info"));
+    child(&mut relay, &log("warning"));
+    child(&mut relay, &log("emergency"));
+    assert_eq!(frames(&mut relay, A), [log("warning"), log("emergency")]);
+    // Notifications that belong to no request are not for it either.
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#,
+    );
+    assert!(frames(&mut relay, A).is_empty());
+}
+
+#[test]
+fn a_legacy_childs_request_to_a_modern_client_is_answered_with_an_error() {
+    let mut relay = relay_era(UpstreamMode::Legacy);
+    relay.initialize_child("2025-11-25");
+    to_child(&mut relay);
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":1,"result":{"capabilities":{}}}"#,
+    );
+    to_child(&mut relay);
+    relay.open_session(A, false);
+    send(&mut relay, A, &modern(1, "tools/call", r#""name":"t","#)).unwrap();
+    to_child(&mut relay);
+    child(&mut relay, SAMPLING);
+    assert!(frames(&mut relay, A).is_empty());
+    assert_eq!(
+        to_child(&mut relay),
+        [
+            r#"{"jsonrpc":"2.0","id":"s-1","error":{"code":-32603,"message":"the client speaks MCP 2026-07-28, which has no server-to-client requests"}}"#
+        ]
+    );
+    assert_eq!(reports(&mut relay), [Report::ModernClientAsked]);
+}
+
+#[test]
+fn a_forced_modern_child_that_refuses_discover_fails_modern_requests() {
+    let mut relay = relay_era(UpstreamMode::Modern);
+    to_child(&mut relay);
+    relay.open_session(A, false);
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"no"}}"#,
+    );
+    assert_eq!(reports(&mut relay), [Report::UpstreamRefused]);
+    send(&mut relay, A, &modern(3, "tools/list", "")).unwrap();
+    assert_eq!(
+        frames(&mut relay, A),
+        [
+            r#"{"jsonrpc":"2.0","id":3,"error":{"code":-32603,"message":"the MCP server did not answer server/discover (--upstreamProtocol 2026-07-28)"}}"#
+        ]
+    );
+    assert!(to_child(&mut relay).is_empty());
+}
