@@ -10,7 +10,6 @@ use crate::{text_content, Fixture, RpcError, PNG_BASE64, WATCHED_URI};
 const TEMPLATE_PREFIX: &str = "test://template/";
 const TEMPLATE_SUFFIX: &str = "/data";
 
-
 pub(crate) fn resource_list(fx: &Fixture) -> Value {
     let mut resources = vec![
         json!({"uri": "test://static-text", "name": "static-text", "title": "Static Text Resource",

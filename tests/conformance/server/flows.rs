@@ -208,7 +208,9 @@ pub(crate) fn step(
         }
         ("test_input_required_result_multi_round", _) => text_result(format!(
             "Hello, {}! Your favorite color is {}.",
-            memo.get("name").and_then(Value::as_str).unwrap_or("stranger"),
+            memo.get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("stranger"),
             field(ok("step2"), "color")
         )),
         (PROMPT_FLOW, _) => json!({
@@ -238,7 +240,11 @@ fn asks(
     Ok(match name {
         "test_sampling" => {
             let prompt = str_arg(args, "prompt")?;
-            vec![ask("sampling", "sampling/createMessage", sampling(prompt, 100))]
+            vec![ask(
+                "sampling",
+                "sampling/createMessage",
+                sampling(prompt, 100),
+            )]
         }
         "test_elicitation" => {
             let message = str_arg(args, "message")?;
@@ -307,7 +313,8 @@ fn asks(
             }
             asks
         }
-        "test_input_required_result_request_state" | "test_input_required_result_tampered_state" => {
+        "test_input_required_result_request_state"
+        | "test_input_required_result_tampered_state" => {
             vec![ask(
                 "confirm",
                 "elicitation/create",

@@ -215,7 +215,9 @@ fn start_reply_timer(fx: &Arc<Fixture>, our_id: String, method: &'static str) {
 
 /// The client's response to one of our server→client requests.
 pub(crate) fn handle_response(fx: &Arc<Fixture>, id: &Value, msg: &Map<String, Value>) {
-    let outgoing = id.as_str().and_then(|our_id| lock(&fx.outgoing).remove(our_id));
+    let outgoing = id
+        .as_str()
+        .and_then(|our_id| lock(&fx.outgoing).remove(our_id));
     let Some(Outgoing { call_key, key }) = outgoing else {
         eprintln!("conformance-server: ignoring response with unknown id {id}");
         return;

@@ -213,7 +213,9 @@ impl RpcError {
 enum Era {
     Legacy,
     /// `log_level`: index into `LOG_LEVELS` of `_meta.logLevel`; `None`: no logs at all.
-    Modern { log_level: Option<usize> },
+    Modern {
+        log_level: Option<usize>,
+    },
 }
 
 impl Era {

@@ -290,7 +290,12 @@ fn listen(fx: &Fixture, id: &Value, params: &Value) -> Result<(), RpcError> {
     let uris: Vec<String> = filter
         .get("resourceSubscriptions")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
     let listen = Listen {
         id: id.clone(),

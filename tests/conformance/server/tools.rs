@@ -231,19 +231,55 @@ pub(crate) fn tool_list(fx: &Fixture) -> Value {
     // The 2026-07-28 diagnostic tools (the suite only calls the ones it sees listed).
     tools.extend(
         [
-            ("test_missing_capability", "Needs the client's sampling capability"),
-            ("test_streaming_elicitation", "Asks the client for input while running"),
+            (
+                "test_missing_capability",
+                "Needs the client's sampling capability",
+            ),
+            (
+                "test_streaming_elicitation",
+                "Asks the client for input while running",
+            ),
             ("test_logging_tool", "Logs one info message, then answers"),
-            ("test_trigger_tool_change", "Sends notifications/tools/list_changed"),
-            ("test_trigger_prompt_change", "Sends notifications/prompts/list_changed"),
-            ("test_input_required_result_elicitation", "Asks for the user's name"),
-            ("test_input_required_result_sampling", "Asks the client's LLM a question"),
-            ("test_input_required_result_list_roots", "Asks for the client's roots"),
-            ("test_input_required_result_request_state", "Asks for a confirmation, with state"),
-            ("test_input_required_result_multiple_inputs", "Asks for three inputs at once"),
-            ("test_input_required_result_multi_round", "Asks twice, one input per round"),
-            ("test_input_required_result_tampered_state", "Rejects an edited requestState"),
-            ("test_input_required_result_capabilities", "Asks only what the client can serve"),
+            (
+                "test_trigger_tool_change",
+                "Sends notifications/tools/list_changed",
+            ),
+            (
+                "test_trigger_prompt_change",
+                "Sends notifications/prompts/list_changed",
+            ),
+            (
+                "test_input_required_result_elicitation",
+                "Asks for the user's name",
+            ),
+            (
+                "test_input_required_result_sampling",
+                "Asks the client's LLM a question",
+            ),
+            (
+                "test_input_required_result_list_roots",
+                "Asks for the client's roots",
+            ),
+            (
+                "test_input_required_result_request_state",
+                "Asks for a confirmation, with state",
+            ),
+            (
+                "test_input_required_result_multiple_inputs",
+                "Asks for three inputs at once",
+            ),
+            (
+                "test_input_required_result_multi_round",
+                "Asks twice, one input per round",
+            ),
+            (
+                "test_input_required_result_tampered_state",
+                "Rejects an edited requestState",
+            ),
+            (
+                "test_input_required_result_capabilities",
+                "Asks only what the client can serve",
+            ),
         ]
         .into_iter()
         .map(|(name, description)| tool(name, description, &no_args)),
