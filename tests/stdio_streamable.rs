@@ -160,7 +160,7 @@ fn post_header_rules() {
         assert_eq!(head.status, 400, "{version}");
         assert_eq!(
             head.json(),
-            json!({"jsonrpc":"2.0","id":null,"error":{"code":-32022,"message":"Unsupported protocol version","data":{
+            json!({"jsonrpc":"2.0","id":1,"error":{"code":-32022,"message":"Unsupported protocol version","data":{
                 "supported":["2026-07-28","2025-11-25","2025-06-18","2025-03-26","2024-11-05"],
                 "requested":version}}}),
             "{version}"

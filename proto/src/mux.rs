@@ -407,6 +407,14 @@ impl<S: Copy + Eq + Hash> Mux<S> {
         self.pending.get(&gateway_id).map(|pending| pending.session)
     }
 
+    /// The session and client id of the request that travels under
+    /// `gateway_id`, while it is in flight.
+    pub fn request_of(&self, gateway_id: u64) -> Option<(S, &Id)> {
+        self.pending
+            .get(&gateway_id)
+            .map(|pending| (pending.session, &pending.id))
+    }
+
     /// Number of client requests of `session` in flight at the child.
     pub fn in_flight_for(&self, session: S) -> usize {
         self.activity

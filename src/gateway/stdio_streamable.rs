@@ -135,7 +135,9 @@ impl StdioStreamable {
         }
         let header = modern::version_header(head);
         let header_version = match &header {
-            VersionHeader::Unknown(text) => return self.unsupported(head, conn, text).await,
+            VersionHeader::Unknown(text) => {
+                return self.unsupported(head, conn, text, &request.body).await
+            }
             VersionHeader::Handshake(version) => Some(*version),
             VersionHeader::Absent | VersionHeader::Modern => None,
         };
@@ -334,7 +336,7 @@ impl StdioStreamable {
         let version = match modern::version_header(head) {
             VersionHeader::Handshake(version) => version,
             VersionHeader::Absent => DEFAULT_VERSION,
-            VersionHeader::Unknown(text) => return self.unsupported(head, conn, &text).await,
+            VersionHeader::Unknown(text) => return self.unsupported(head, conn, &text, b"").await,
             VersionHeader::Modern => {
                 return self.front.method_not_allowed(head, conn, "POST").await
             }
@@ -439,11 +441,22 @@ impl StdioStreamable {
     }
 
     /// 400 with -32022 for an `MCP-Protocol-Version` this endpoint does not
-    /// serve.
-    async fn unsupported(&self, head: &RequestHead, conn: &mut Conn, text: &str) -> Next {
+    /// serve, echoing the id of the request in `body` if there is one.
+    async fn unsupported(
+        &self,
+        head: &RequestHead,
+        conn: &mut Conn,
+        text: &str,
+        request: &[u8],
+    ) -> Next {
         let (status, code, message, data) = modern::unsupported(text);
+        let parsed = parse_message(request).ok();
+        let id = parsed
+            .as_ref()
+            .and_then(|message| message.id.as_ref())
+            .map_or(&b"null"[..], |id| id.as_bytes());
         let mut body = Vec::with_capacity(192);
-        encode_error_data(&mut body, b"null", code, message, &data);
+        encode_error_data(&mut body, id, code, message, &data);
         self.front
             .send(head, conn, Response::new(status).json(&body))
             .await

@@ -61,6 +61,9 @@ pub struct Message<'a> {
     /// `resources/read`: `params.uri` — when a string (what the
     /// `Mcp-Name` header must equal).
     pub target: Option<Cow<'a, str>>,
+    /// Notification: `params._meta["io.modelcontextprotocol/subscriptionId"]`
+    /// (number or string): the listen it belongs to.
+    pub subscription_id: Option<(RawId<'a>, Range<usize>)>,
 }
 
 /// The MCP 2026-07-28 keys of a request's `params._meta` object
@@ -211,6 +214,7 @@ struct Params {
     meta_version: Slot,
     meta_capabilities: Slot,
     meta_log_level: Slot,
+    meta_subscription: Slot,
     name: Slot,
     uri: Slot,
     progress_token: Slot,
@@ -360,6 +364,7 @@ impl<'a> Envelope<'a> {
             protocol_version: None,
             meta: None,
             target: None,
+            subscription_id: None,
         };
         if let Some(params) = &self.params {
             match (kind, method.as_deref()) {
@@ -384,6 +389,9 @@ impl<'a> Envelope<'a> {
                 (Kind::Notification, Some("notifications/cancelled")) => {
                     message.cancelled_id = params.request_id.id(input)?;
                 }
+                (Kind::Notification, _) if params.meta_subscription.token.is_some() => {
+                    message.subscription_id = params.meta_subscription.id(input)?;
+                }
                 _ => {}
             }
         }
@@ -404,16 +412,18 @@ impl Params {
                     // A second `_meta` makes its token ambiguous too.
                     self.meta_progress_token.duplicate |= self.meta;
                     self.meta_version.duplicate |= self.meta;
+                    self.meta_subscription.duplicate |= self.meta;
                     self.meta_span = None;
                     self.meta = true;
                     if cursor.peek() == Some(b'{') {
                         let start = cursor.pos();
                         let case_variant = &mut self.case_variant;
-                        let (progress, version, capabilities, log_level) = (
+                        let (progress, version, capabilities, log_level, subscription) = (
                             &mut self.meta_progress_token,
                             &mut self.meta_version,
                             &mut self.meta_capabilities,
                             &mut self.meta_log_level,
+                            &mut self.meta_subscription,
                         );
                         cursor.object(3, |cursor, key| {
                             let token = cursor.skip_value(3)?;
@@ -425,6 +435,7 @@ impl Params {
                                 meta::PROTOCOL_VERSION => version.set(token),
                                 meta::CLIENT_CAPABILITIES => capabilities.set(token),
                                 meta::LOG_LEVEL => log_level.set(token),
+                                meta::SUBSCRIPTION_ID => subscription.set(token),
                                 _ => *case_variant |= is_case_variant(&name),
                             }
                             Ok(())

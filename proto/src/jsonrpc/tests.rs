@@ -464,6 +464,7 @@ fn exact_message() {
                 log_level: None,
             }),
             target: None,
+            subscription_id: None,
         }
     );
     assert!(
@@ -1038,4 +1039,16 @@ fn modern_meta_duplicates_are_refused() {
     // A duplicate `name` matters only where the method routes on it.
     let input = br#"{"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"u","name":"a","name":"b"}}"#;
     assert_eq!(parse_message(input).unwrap().target.as_deref(), Some("u"));
+}
+
+#[test]
+fn subscription_id_of_notifications() {
+    let input = br#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":17}}}"#;
+    let (id, span) = parse_message(input).unwrap().subscription_id.unwrap();
+    assert_eq!((id.as_bytes(), &input[span]), (&b"17"[..], &b"17"[..]));
+    let dup = br#"{"jsonrpc":"2.0","method":"n","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":1,"io.modelcontextprotocol/subscriptionId":2}}}"#;
+    assert!(matches!(parse_message(dup), Err(MessageError::Invalid(_))));
+    // On a cancellation the routing key is requestId; other types are left alone.
+    let other = br#"{"jsonrpc":"2.0","method":"n","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":{}}}}"#;
+    assert_eq!(parse_message(other).unwrap().subscription_id, None);
 }

@@ -25,9 +25,13 @@ impl Relay {
         };
         self.sync_mux_budget();
         let completion = self.completions.remove(&gateway_id);
+        let listen = self.listens.remove(&gateway_id).is_some();
         let child_error = message.kind == Kind::ErrorResponse;
         self.finish_request(gateway_id, None, child_error);
         let frame = match completion {
+            None if listen => {
+                Self::listen_result(line, message, span.clone(), routed.id.as_bytes())
+            }
             Some(completion) => Self::completed_answer(
                 line,
                 message,
@@ -224,6 +228,9 @@ impl Relay {
     }
 
     pub(super) fn route_child_notification(&mut self, line: &[u8], message: &Message<'_>) {
+        if self.child_is_modern() && self.route_tagged(line, message) {
+            return;
+        }
         match message.method.as_deref() {
             Some("notifications/progress") => {
                 let Some((raw, span)) = &message.progress_token else {
@@ -289,7 +296,13 @@ impl Relay {
                     None => self.broadcast(line),
                 }
             }
-            _ => self.broadcast(line),
+            Some(method) => {
+                if !self.child_is_modern() {
+                    self.fan_out(line, method);
+                }
+                self.broadcast(line);
+            }
+            None => {}
         }
     }
 

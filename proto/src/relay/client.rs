@@ -40,6 +40,7 @@ impl Relay {
                 last,
                 modern: false,
                 log_level: None,
+                listen: None,
             },
         );
         self.mux.handle_session_open(key);
@@ -293,7 +294,11 @@ impl Relay {
             };
         self.sync_mux_budget();
         if modern {
-            self.note_completion(outbound.id, message.method.as_deref().unwrap_or_default());
+            let method = message.method.as_deref().unwrap_or_default();
+            self.note_completion(outbound.id, method);
+            if method == "subscriptions/listen" {
+                self.listens.insert(outbound.id, ());
+            }
         }
         let last = self.bump_sequence();
         if let Some(session) = self.sessions.get_mut(&key) {

@@ -58,10 +58,12 @@ impl Relay {
         }
         // Lines this session queued for the child stay queued (they were
         // admitted); they are no longer charged to it.
-        if let Some(session) = self.sessions.get_mut(&key) {
+        let listen = self.sessions.get_mut(&key).and_then(|session| {
             session.pending_bytes = 0;
             session.owed = 0;
-        }
+            session.listen.take()
+        });
+        self.end_listen(listen);
     }
 
     /// Answers every request in flight, waiting or held with `message`,
@@ -179,6 +181,7 @@ impl Relay {
         child_error: bool,
     ) {
         self.completions.remove(&request);
+        self.listens.remove(&request);
         if self.config.request_events {
             self.events.push_back(Event::RequestFinished {
                 request,

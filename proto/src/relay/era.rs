@@ -387,6 +387,12 @@ impl Relay {
             }
             return false;
         }
+        if message.method.as_deref() == Some("subscriptions/listen")
+            && matches!(self.child_era, ChildEra::Legacy)
+        {
+            self.open_listen(key, bytes, &id.to_owned());
+            return false;
+        }
         if matches!(self.child_era, ChildEra::Failed) {
             self.answer_error(key, &id.to_owned(), codes::INTERNAL_ERROR, FAILED);
             return false;
@@ -397,7 +403,7 @@ impl Relay {
     /// How the answer to the modern request just routed as `gateway_id`
     /// must be completed (a handshake-era child only).
     pub(super) fn note_completion(&mut self, gateway_id: u64, method: &str) {
-        if matches!(self.child_era, ChildEra::Legacy) {
+        if matches!(self.child_era, ChildEra::Legacy) && method != "subscriptions/listen" {
             self.completions.insert(
                 gateway_id,
                 Completion {
@@ -469,6 +475,11 @@ impl Relay {
             return false;
         };
         notification_level(line).is_some_and(|level| level >= wanted)
+    }
+
+    /// Whether the child speaks 2026-07-28.
+    pub(super) fn child_is_modern(&self) -> bool {
+        matches!(self.child_era, ChildEra::Modern(_))
     }
 
     /// Whether `key` takes notifications that belong to no request: a

@@ -67,6 +67,7 @@ mod client;
 mod deliver;
 mod endings;
 mod era;
+mod listen;
 mod queue;
 #[cfg(test)]
 mod tests;
@@ -472,6 +473,10 @@ pub struct Relay {
     /// Modern requests at a handshake-era child, by gateway id: how their
     /// answers are completed.
     completions: IntMap<u64, Completion>,
+    /// Listens at a 2026-07-28 child, by gateway id.
+    listens: IntMap<u64, ()>,
+    /// Resource URIs the relay's listens subscribed to, with their counts.
+    uri_counts: HashMap<Box<str>, u32>,
 }
 
 struct Session {
@@ -493,6 +498,9 @@ struct Session {
     modern: bool,
     /// The log level its latest modern request opted into (a rank).
     log_level: Option<u8>,
+    /// The `subscriptions/listen` the relay serves on it (a handshake-era
+    /// child).
+    listen: Option<Box<listen::Listen>>,
 }
 
 struct Held {
@@ -557,6 +565,8 @@ impl Relay {
             init_wanted: None,
             replay_wanted: false,
             completions: int_map(),
+            listens: int_map(),
+            uri_counts: HashMap::new(),
         }
     }
 
@@ -582,6 +592,7 @@ impl Relay {
     pub fn close_session(&mut self, key: SessionKey) {
         if let Some(mut session) = self.sessions.remove(&key) {
             session.outbox.clear(&self.budget);
+            self.end_listen(session.listen.take());
         }
         self.forget_session(key, "client disconnected");
     }
@@ -690,6 +701,7 @@ impl Relay {
             return;
         }
         let message = format!("the MCP server exited (code {code})");
+        self.close_listens();
         self.fail_everything(&message);
         self.exited = Some(code);
         let keys: Vec<SessionKey> = self.sessions.keys().copied().collect();

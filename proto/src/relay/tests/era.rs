@@ -327,3 +327,160 @@ fn a_forced_modern_child_that_refuses_discover_fails_modern_requests() {
     );
     assert!(to_child(&mut relay).is_empty());
 }
+
+/// A legacy child initialised with `capabilities`, the relay serving
+/// modern clients.
+fn legacy_child(capabilities: &str) -> Relay {
+    let mut relay = relay_era(UpstreamMode::Legacy);
+    relay.initialize_child("2025-11-25");
+    to_child(&mut relay);
+    child(
+        &mut relay,
+        &format!(r#"{{"jsonrpc":"2.0","id":1,"result":{{"capabilities":{capabilities}}}}}"#),
+    );
+    to_child(&mut relay);
+    relay
+}
+
+#[test]
+fn the_relay_serves_listens_for_a_legacy_child() {
+    let mut relay =
+        legacy_child(r#"{"tools":{"listChanged":true},"resources":{"subscribe":true}}"#);
+    relay.open_session(A, false);
+    relay.open_session(B, false);
+    let listen = |id: &str, filter: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"subscriptions/listen","params":{{"notifications":{filter},{META}}}}}"#
+        )
+    };
+    assert_eq!(
+        send(
+            &mut relay,
+            A,
+            &listen(
+                "\"a\"",
+                r#"{"toolsListChanged":true,"promptsListChanged":true,"resourceSubscriptions":["file:///x","file:///y"]}"#
+            )
+        ),
+        Ok(1)
+    );
+    assert_eq!(
+        frames(&mut relay, A),
+        [
+            r#"{"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":"a"},"notifications":{"toolsListChanged":true,"resourceSubscriptions":["file:///x","file:///y"]}}}"#
+        ],
+        "only what the child can honour (no prompts capability)"
+    );
+    assert_eq!(
+        to_child(&mut relay),
+        [
+            r#"{"jsonrpc":"2.0","id":2,"method":"resources/subscribe","params":{"uri":"file:///x"}}"#,
+            r#"{"jsonrpc":"2.0","id":3,"method":"resources/subscribe","params":{"uri":"file:///y"}}"#,
+        ]
+    );
+    send(
+        &mut relay,
+        B,
+        &listen("7", r#"{"resourceSubscriptions":["file:///x"]}"#),
+    )
+    .unwrap();
+    frames(&mut relay, B);
+    assert!(
+        to_child(&mut relay).is_empty(),
+        "file:///x is subscribed already"
+    );
+    // The answers to the relay's own subscriptions go nowhere.
+    child(&mut relay, r#"{"jsonrpc":"2.0","id":2,"result":{}}"#);
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#,
+    );
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"file:///x","title":"t"}}"#,
+    );
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/prompts/list_changed"}"#,
+    );
+    assert_eq!(
+        frames(&mut relay, A),
+        [
+            r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":"a"}}}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":"a"},"title":"t","uri":"file:///x"}}"#,
+        ]
+    );
+    assert_eq!(
+        frames(&mut relay, B),
+        [
+            r#"{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":7},"title":"t","uri":"file:///x"}}"#
+        ]
+    );
+    // A's stream closes: file:///y is no longer wanted, file:///x still is.
+    relay.close_session(A);
+    assert_eq!(
+        to_child(&mut relay),
+        [
+            r#"{"jsonrpc":"2.0","id":4,"method":"resources/unsubscribe","params":{"uri":"file:///y"}}"#
+        ]
+    );
+    // The child exits: B's listen ends gracefully.
+    relay.handle_child_exit(0);
+    assert_eq!(
+        frames(&mut relay, B),
+        [
+            r#"{"jsonrpc":"2.0","id":7,"result":{"resultType":"complete","_meta":{"io.modelcontextprotocol/subscriptionId":7}}}"#
+        ]
+    );
+}
+
+#[test]
+fn a_modern_childs_listen_tags_carry_the_clients_id() {
+    let mut relay = relay_era(UpstreamMode::Modern);
+    to_child(&mut relay);
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2026-07-28"],"capabilities":{}}}"#,
+    );
+    relay.open_session(A, false);
+    let request = modern(
+        9,
+        "subscriptions/listen",
+        r#""notifications":{"toolsListChanged":true},"#,
+    );
+    send(&mut relay, A, &request).unwrap();
+    assert_eq!(
+        to_child(&mut relay),
+        [modern(
+            2,
+            "subscriptions/listen",
+            r#""notifications":{"toolsListChanged":true},"#
+        )]
+    );
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":2},"notifications":{"toolsListChanged":true}}}"#,
+    );
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":2}}}"#,
+    );
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":2,"result":{"resultType":"complete","_meta":{"io.modelcontextprotocol/subscriptionId":2}}}"#,
+    );
+    assert_eq!(
+        frames(&mut relay, A),
+        [
+            r#"{"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":9},"notifications":{"toolsListChanged":true}}}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":9}}}"#,
+            r#"{"jsonrpc":"2.0","id":9,"result":{"resultType":"complete","_meta":{"io.modelcontextprotocol/subscriptionId":9}}}"#,
+        ]
+    );
+    // A tag for a listen that has ended reaches nobody.
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":2}}}"#,
+    );
+    assert!(frames(&mut relay, A).is_empty());
+}
