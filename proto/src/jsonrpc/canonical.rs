@@ -152,9 +152,7 @@ enum Frame {
 /// Reads `"key" :` (and the whitespace after it), returning the key text.
 fn member_key(cursor: &mut Cursor<'_>) -> Result<String, CanonicalError> {
     let token = cursor.string().map_err(|_| CanonicalError::Json)?;
-    let raw = cursor
-        .slice(token.span)
-        .ok_or(CanonicalError::Json)?;
+    let raw = cursor.slice(token.span).ok_or(CanonicalError::Json)?;
     let key = unescape(raw)?;
     cursor.skip_ws();
     cursor.expect(b':').map_err(|_| CanonicalError::Json)?;
@@ -164,7 +162,9 @@ fn member_key(cursor: &mut Cursor<'_>) -> Result<String, CanonicalError> {
 /// The canonical text of the scalar under the cursor.
 fn scalar(cursor: &mut Cursor<'_>, depth: usize) -> Result<Vec<u8>, CanonicalError> {
     let token = cursor.skip_value(depth).map_err(|_| CanonicalError::Json)?;
-    let raw = cursor.slice(token.span.clone()).ok_or(CanonicalError::Json)?;
+    let raw = cursor
+        .slice(token.span.clone())
+        .ok_or(CanonicalError::Json)?;
     match token.ty {
         Type::String { escaped: false } => Ok(raw.as_bytes().to_vec()),
         Type::String { escaped: true } => {
@@ -209,8 +209,9 @@ fn close_object(mut members: Vec<(String, Vec<u8>)>) -> Result<Vec<u8>, Canonica
 /// Decodes a scanned string token (quotes included; the scanner has checked
 /// its escapes are well-formed). Unlike the scanner's lenient decoder this
 /// one refuses lone surrogates instead of mapping them to U+FFFD, which
-/// would give distinct inputs one canonical text.
-fn unescape(token: &str) -> Result<String, CanonicalError> {
+/// would give distinct inputs one canonical text (or, for the property
+/// names of `mcp::x_mcp_header`, one name to two distinct keys).
+pub(crate) fn unescape(token: &str) -> Result<String, CanonicalError> {
     let inner = token
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))

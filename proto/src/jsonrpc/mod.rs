@@ -39,6 +39,7 @@ pub use encode::write_u64;
 
 // The validating JSON cursor, for the other modules of this crate that read
 // JSON (mcp::capabilities, mcp::x_mcp_header, ...).
+pub(crate) use canonical::unescape as unescape_strict;
 pub(crate) use scan::{Cursor, Token, Type as JsonType};
 
 /// Why a message was refused.

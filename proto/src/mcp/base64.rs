@@ -190,15 +190,15 @@ mod tests {
             assert_eq!(decode(bad.as_bytes(), Alphabet::Standard), None, "{bad:?}");
         }
         for bad in [
-            "Zg==",          // padding
-            "Zh",            // non-zero trailing bits
-            "Zm9",           // non-zero trailing bits (9 = 61 = 0b111101)
-            "Z",             // one symbol cannot carry a byte
-            "Zm9vY",         // likewise after a full group
-            "+/8",           // standard symbols in the URL-safe alphabet
-            "Zm9v=",         // padding
-            "Zm9v.",         // a byte outside the alphabet
-            "Zm9\u{e9}",     // non-ASCII
+            "Zg==",      // padding
+            "Zh",        // non-zero trailing bits
+            "Zm9",       // non-zero trailing bits (9 = 61 = 0b111101)
+            "Z",         // one symbol cannot carry a byte
+            "Zm9vY",     // likewise after a full group
+            "+/8",       // standard symbols in the URL-safe alphabet
+            "Zm9v=",     // padding
+            "Zm9v.",     // a byte outside the alphabet
+            "Zm9\u{e9}", // non-ASCII
         ] {
             assert_eq!(decode(bad.as_bytes(), Alphabet::UrlNoPad), None, "{bad:?}");
         }

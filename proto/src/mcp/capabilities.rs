@@ -312,8 +312,14 @@ mod tests {
             (r#"{"roots":{"listChanged":true}}"#, C::ROOTS),
             (r#"{"roots":null}"#, C::NONE),
             (r#"{"sampling":{}}"#, C::SAMPLING),
-            (r#"{"sampling":{"tools":{}}}"#, all(&[C::SAMPLING, C::SAMPLING_TOOLS])),
-            (r#"{"sampling":{"context":{}}}"#, all(&[C::SAMPLING, C::SAMPLING_CONTEXT])),
+            (
+                r#"{"sampling":{"tools":{}}}"#,
+                all(&[C::SAMPLING, C::SAMPLING_TOOLS]),
+            ),
+            (
+                r#"{"sampling":{"context":{}}}"#,
+                all(&[C::SAMPLING, C::SAMPLING_CONTEXT]),
+            ),
             (
                 r#"{"sampling":{"context":{},"tools":{"x":1}}}"#,
                 all(&[C::SAMPLING, C::SAMPLING_CONTEXT, C::SAMPLING_TOOLS]),
@@ -378,7 +384,10 @@ mod tests {
             (r#"{"elicitation":[]}"#, E::NotObject),
             (r#"{"roots":{},"roots":{}}"#, E::Duplicate),
             (r#"{"roots":{},"\u0072oots":null}"#, E::Duplicate),
-            (r#"{"elicitation":{},"elicitation":{"url":{}}}"#, E::Duplicate),
+            (
+                r#"{"elicitation":{},"elicitation":{"url":{}}}"#,
+                E::Duplicate,
+            ),
             (r#"{"sampling":{"tools":{},"tools":{}}}"#, E::Duplicate),
             (r#"{"elicitation":{"url":{},"url":null}}"#, E::Duplicate),
             // A JSON error anywhere wins over a shape error before it.
@@ -426,7 +435,12 @@ mod tests {
             }
             let mut out = Vec::new();
             bits.write_object(&mut out);
-            assert_eq!(C::parse(&out), Ok(bits), "{}", String::from_utf8_lossy(&out));
+            assert_eq!(
+                C::parse(&out),
+                Ok(bits),
+                "{}",
+                String::from_utf8_lossy(&out)
+            );
         }
         let needed = C::ELICITATION_URL | C::ROOTS;
         assert_eq!(needed.missing_from(C::ROOTS), C::ELICITATION_URL);

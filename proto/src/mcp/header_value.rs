@@ -37,7 +37,7 @@ pub fn encode(value: &str) -> Cow<'_, str> {
             .len()
             .div_ceil(3)
             .saturating_mul(4)
-            .saturating_add(SENTINEL_PREFIX.len() + SENTINEL_SUFFIX.len()),
+            .saturating_add(SENTINEL_LEN),
     );
     out.push_str(SENTINEL_PREFIX);
     base64::encode(value.as_bytes(), Alphabet::Standard, &mut out);
@@ -114,6 +114,9 @@ impl std::error::Error for HeaderValueError {}
 
 const SENTINEL_PREFIX: &str = "=?base64?";
 const SENTINEL_SUFFIX: &str = "?=";
+/// Both markers: the shortest sentinel (an empty payload).
+const SENTINEL_LEN: usize = 11;
+const _: () = assert!(SENTINEL_LEN == SENTINEL_PREFIX.len() + SENTINEL_SUFFIX.len());
 
 /// Whether `value` can travel unencoded: field bytes only, no OWS at an end.
 fn is_plain(value: &[u8]) -> bool {
@@ -124,7 +127,7 @@ fn is_plain(value: &[u8]) -> bool {
 /// Whether a plain value reads as the sentinel (`=?base64?` … `?=`, the two
 /// markers not overlapping), which the encoder must therefore wrap.
 fn is_sentinel(value: &[u8]) -> bool {
-    value.len() >= SENTINEL_PREFIX.len() + SENTINEL_SUFFIX.len()
+    value.len() >= SENTINEL_LEN
         && value.starts_with(SENTINEL_PREFIX.as_bytes())
         && value.ends_with(SENTINEL_SUFFIX.as_bytes())
 }
@@ -174,8 +177,14 @@ mod tests {
             ("", ""),
             ("a", "a"),
             ("a b\tc", "a b\tc"),
-            ("file:///projects/myapp/config.json", "file:///projects/myapp/config.json"),
-            ("~!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}", "~!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}"),
+            (
+                "file:///projects/myapp/config.json",
+                "file:///projects/myapp/config.json",
+            ),
+            (
+                "~!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}",
+                "~!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}",
+            ),
             // Case-sensitive markers: these are not the sentinel.
             ("=?BASE64?SGk=?=", "=?BASE64?SGk=?="),
             ("=?Base64?x?=", "=?Base64?x?="),

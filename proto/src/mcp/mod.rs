@@ -6,8 +6,11 @@ use core::fmt;
 
 mod base64;
 pub mod capabilities;
+pub mod errors;
 pub mod header_value;
 pub mod log_level;
+pub mod request_state;
+pub mod x_mcp_header;
 
 pub use capabilities::{Capabilities, CapabilitiesError};
 pub use log_level::LogLevel;

@@ -27,16 +27,25 @@ fn accept_table() {
         ("{ }", "{}"),
         ("[1, [2, [3, []]], {}]", "[1,[2,[3,[]]],{}]"),
         (r#"{"b":1,"a":2}"#, r#"{"a":2,"b":1}"#),
-        (r#"{ "a" : { "d" : 1 , "c" : [ { "f":0,"e":0 } ] } }"#, r#"{"a":{"c":[{"e":0,"f":0}],"d":1}}"#),
+        (
+            r#"{ "a" : { "d" : 1 , "c" : [ { "f":0,"e":0 } ] } }"#,
+            r#"{"a":{"c":[{"e":0,"f":0}],"d":1}}"#,
+        ),
         // Keys sort by unescaped bytes: "\u0062" is "b".
         (r#"{"\u0062":1,"a":2,"c":3}"#, r#"{"a":2,"b":1,"c":3}"#),
         // Byte order: uppercase before lowercase, shorter prefix first,
         // and code point order beyond ASCII ("é" U+E9 < "😀" U+1F600).
-        (r#"{"b":0,"B":0,"ab":0,"a":0}"#, r#"{"B":0,"a":0,"ab":0,"b":0}"#),
+        (
+            r#"{"b":0,"B":0,"ab":0,"a":0}"#,
+            r#"{"B":0,"a":0,"ab":0,"b":0}"#,
+        ),
         (r#"{"😀":0,"é":0,"z":0}"#, r#"{"z":0,"é":0,"😀":0}"#),
         // Minimal re-escaping.
         (r#""\/\u0041\u00e9\ud83d\ude00""#, "\"/Aé😀\""),
-        (r#""\"\\\b\f\n\r\t\u0001\u001f\u007f""#, "\"\\\"\\\\\\b\\f\\n\\r\\t\\u0001\\u001f\u{7f}\""),
+        (
+            r#""\"\\\b\f\n\r\t\u0001\u001f\u007f""#,
+            "\"\\\"\\\\\\b\\f\\n\\r\\t\\u0001\\u001f\u{7f}\"",
+        ),
         (r#""\u000A""#, r#""\n""#),
         (r#"{"\n":"x"}"#, r#"{"\n":"x"}"#),
         (r#"{"a\u0000":1,"a":2}"#, r#"{"a":2,"a\u0000":1}"#),
@@ -44,7 +53,10 @@ fn accept_table() {
         ("\"a/b é\"", "\"a/b é\""),
         // Number text is never touched.
         ("[100, 1e2, 1E2, 100.0, 0.1e3]", "[100,1e2,1E2,100.0,0.1e3]"),
-        ("123456789012345678901234567890", "123456789012345678901234567890"),
+        (
+            "123456789012345678901234567890",
+            "123456789012345678901234567890",
+        ),
     ] {
         assert_eq!(canon(input).as_deref(), Ok(expected), "{input}");
         // Idempotent, and serde_json reads the same value from both.
@@ -79,7 +91,10 @@ fn reject_table() {
         ("{]", CanonicalError::Json),
         (r#"{"a":1,"a":1}"#, CanonicalError::DuplicateKey),
         (r#"{"a":1,"\u0061":2}"#, CanonicalError::DuplicateKey),
-        (r#"[{"x":{"b":0,"a":0,"b":1}}]"#, CanonicalError::DuplicateKey),
+        (
+            r#"[{"x":{"b":0,"a":0,"b":1}}]"#,
+            CanonicalError::DuplicateKey,
+        ),
         (r#""\ud800""#, CanonicalError::LoneSurrogate),
         (r#""\udc00""#, CanonicalError::LoneSurrogate),
         (r#""\ud800\u0041""#, CanonicalError::LoneSurrogate),
@@ -110,7 +125,9 @@ fn nesting_is_bounded() {
 /// equality of numbers) and a small key/string alphabet (so that random
 /// pairs are often equal).
 fn value() -> impl Strategy<Value = Value> {
-    let text = prop::sample::select(vec!["", "a", "b", "é", "😀", "\"", "\\", "\n", "\u{1}", "a b"]);
+    let text = prop::sample::select(vec![
+        "", "a", "b", "é", "😀", "\"", "\\", "\n", "\u{1}", "a b",
+    ]);
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
