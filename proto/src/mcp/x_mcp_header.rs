@@ -270,7 +270,8 @@ pub struct Tool<'a> {
 ///
 /// [`Invalid::Json`] when `result` is not one JSON value or `tools` is not
 /// an array; [`Invalid::DuplicateKey`] when `tools`, or a tool's `name` or
-/// `inputSchema`, appears twice in its object.
+/// `inputSchema`, appears twice in its object, or a key of the result has
+/// an unpaired surrogate escape (it could alias `tools`).
 ///
 /// # Examples
 ///
