@@ -42,7 +42,9 @@ dict_for() {
     url_parse) echo fuzz/dicts/url.dict ;;
     traceparent) echo fuzz/dicts/traceparent.dict ;;
     sse_decode) echo fuzz/dicts/sse.dict ;;
-    line_decode | parse_message) echo fuzz/dicts/json.dict ;;
+    line_decode | parse_message | canonical) echo fuzz/dicts/json.dict ;;
+    header_value) echo fuzz/dicts/header_value.dict ;;
+    request_state) echo fuzz/dicts/request_state.dict ;;
     *) return 1 ;;
     esac
 }

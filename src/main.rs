@@ -13,6 +13,7 @@ mod http;
 mod reaper;
 mod rt;
 mod runtime;
+mod seal;
 mod telemetry;
 
 use std::process::ExitCode;

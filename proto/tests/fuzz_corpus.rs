@@ -116,19 +116,37 @@ fn traceparent() {
     replay("traceparent", supergateway_proto::fuzzing::traceparent);
 }
 
+#[test]
+fn header_value() {
+    replay("header_value", supergateway_proto::fuzzing::header_value);
+}
+
+#[test]
+fn canonical() {
+    replay("canonical", supergateway_proto::fuzzing::canonical);
+}
+
+#[test]
+fn request_state() {
+    replay("request_state", supergateway_proto::fuzzing::request_state);
+}
+
 /// Every fuzz target (fuzz/fuzz_targets/*.rs) has a corpus folder and a test
 /// above, and every corpus folder belongs to a target.
 #[test]
 fn every_target_has_a_corpus() {
-    const TARGETS: [&str; 11] = [
+    const TARGETS: [&str; 14] = [
+        "canonical",
         "chunked_decode",
         "content_length",
+        "header_value",
         "line_decode",
         "mux_sequence",
         "parse_head",
         "parse_message",
         "parse_response_head",
         "relay_sequence",
+        "request_state",
         "sse_decode",
         "traceparent",
         "url_parse",

@@ -83,6 +83,44 @@ pub fn encode_error(out: &mut Vec<u8>, id: Option<&[u8]>, code: i32, message: &s
     out.extend_from_slice(b"}}");
 }
 
+/// Appends `{"jsonrpc":"2.0","id":ID,"error":{"code":CODE,"message":"MESSAGE","data":DATA}}`:
+/// [`encode_error`] with a `data` member. `data` is raw JSON text, written
+/// as is (the caller builds it, e.g. with
+/// [`Capabilities::write_object`](crate::mcp::Capabilities::write_object)).
+///
+/// # Examples
+///
+/// ```
+/// use supergateway_proto::jsonrpc::{codes, encode_error_with_data};
+///
+/// let mut out = Vec::new();
+/// encode_error_with_data(
+///     &mut out,
+///     Some(b"1"),
+///     codes::MISSING_CLIENT_CAPABILITY,
+///     "Server requires the elicitation capability for this request",
+///     br#"{"requiredCapabilities":{"elicitation":{}}}"#,
+/// );
+/// assert_eq!(
+///     out,
+///     br#"{"jsonrpc":"2.0","id":1,"error":{"code":-32021,"message":"Server requires the elicitation capability for this request","data":{"requiredCapabilities":{"elicitation":{}}}}}"#
+/// );
+/// ```
+pub fn encode_error_with_data(
+    out: &mut Vec<u8>,
+    id: Option<&[u8]>,
+    code: i32,
+    message: &str,
+    data: &[u8],
+) {
+    encode_error(out, id, code, message);
+    // `encode_error` ends with `}}`: reopen the error object before them.
+    out.truncate(out.len().saturating_sub(2));
+    out.extend_from_slice(b",\"data\":");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"}}");
+}
+
 /// Appends `{"jsonrpc":"2.0","id":ID,"result":RESULT}`, both raw JSON text.
 ///
 /// # Examples

@@ -19,6 +19,7 @@
 //! | nesting bounded, no recursion | `deep_nesting_is_bounded` |
 //! | stdio lines bounded, never buffered past the limit | `line_oversize_dropped_next_intact` |
 
+mod canonical;
 mod encode;
 mod id;
 mod line;
@@ -34,7 +35,14 @@ pub use line::{Line, LineDecoder};
 pub use members::{array_elements, member_string, object_members, Member, ValueKind};
 pub use message::{parse_message, split_batch, Kind, Message, Meta};
 
+pub use canonical::{canonical, CanonicalError};
+pub use encode::encode_error_with_data;
 pub use encode::write_u64;
+
+// The validating JSON cursor, for the other modules of this crate that read
+// JSON (mcp::capabilities, mcp::x_mcp_header, ...).
+pub(crate) use canonical::unescape as unescape_strict;
+pub(crate) use scan::{Cursor, Token, Type as JsonType};
 
 /// Why a message was refused.
 #[non_exhaustive]

@@ -4,6 +4,17 @@
 
 use core::fmt;
 
+mod base64;
+pub mod capabilities;
+pub mod errors;
+pub mod header_value;
+pub mod log_level;
+pub mod request_state;
+pub mod x_mcp_header;
+
+pub use capabilities::{Capabilities, CapabilitiesError};
+pub use log_level::LogLevel;
+
 /// An MCP protocol revision, `YYYY-MM-DD`: one of the published revisions
 /// ([`ProtocolVersion::KNOWN`]) or any other well-formed date, so that a
 /// revision newer than this crate still orders after the ones it knows.
