@@ -24,9 +24,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use supergateway_proto::http::{Method, RequestHead};
+use supergateway_proto::jsonrpc::encode_error_with_data;
 use supergateway_proto::jsonrpc::{codes, parse_message, Kind, MessageError};
 use supergateway_proto::mcp::ProtocolVersion;
-use supergateway_proto::relay::encode_error_data;
 
 use crate::child::Child;
 use crate::cli::Config;
@@ -454,9 +454,9 @@ impl StdioStreamable {
         let id = parsed
             .as_ref()
             .and_then(|message| message.id.as_ref())
-            .map_or(&b"null"[..], |id| id.as_bytes());
+            .map(|id| id.as_bytes());
         let mut body = Vec::with_capacity(192);
-        encode_error_data(&mut body, id, code, message, &data);
+        encode_error_with_data(&mut body, id, code, message, &data);
         self.front
             .send(head, conn, Response::new(status).json(&body))
             .await

@@ -98,7 +98,7 @@ pub fn encode_missing_capability(
 }
 
 /// `{"supported":[…],"requested":"…"}`.
-fn write_unsupported_version_data(out: &mut Vec<u8>, requested: &str) {
+pub fn write_unsupported_version_data(out: &mut Vec<u8>, requested: &str) {
     out.extend_from_slice(b"{\"supported\":[");
     for (i, version) in ENDPOINT_VERSIONS.iter().enumerate() {
         if i > 0 {

@@ -5,8 +5,9 @@
 //! (design/2026-07-28.md b.1–b.3, c.1, c.2).
 
 use super::*;
-use crate::jsonrpc::{member_string, object_members, ValueKind};
-use crate::mcp::{meta, ENDPOINT_VERSIONS, MODERN_VERSION, NEWEST_HANDSHAKE_VERSION};
+use crate::jsonrpc::{encode_error_with_data, member_string, object_members, ValueKind};
+use crate::mcp::errors::write_unsupported_version_data;
+use crate::mcp::{meta, LogLevel, ENDPOINT_VERSIONS, MODERN_VERSION, NEWEST_HANDSHAKE_VERSION};
 
 /// Which revision the child is taken to speak (`--upstreamProtocol`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -64,26 +65,6 @@ const CACHEABLE: [&str; 5] = [
     "resources/read",
 ];
 
-/// The log levels of RFC 5424 as MCP spells them, least severe first.
-const LOG_LEVELS: [&str; 8] = [
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-];
-
-/// The rank of a log level in [`LOG_LEVELS`].
-pub(super) fn log_rank(level: &str) -> Option<u8> {
-    LOG_LEVELS
-        .iter()
-        .position(|known| *known == level)
-        .and_then(|rank| u8::try_from(rank).ok())
-}
-
 /// A request whose `_meta` names a protocol version: a 2026-07-28 attempt.
 /// `initialize` is handshake-era whatever its `_meta` says.
 pub(super) fn is_modern(message: &Message<'_>) -> bool {
@@ -138,7 +119,7 @@ pub(super) fn check_modern(bytes: &[u8], message: &Message<'_>) -> Result<(), Re
             .and_then(|raw| raw.strip_prefix(b"\""))
             .and_then(|raw| raw.strip_suffix(b"\""))
             .and_then(|raw| core::str::from_utf8(raw).ok());
-        if level.and_then(log_rank).is_none() {
+        if level.and_then(LogLevel::parse).is_none() {
             return Err(invalid(
                 "io.modelcontextprotocol/logLevel is not a log level",
             ));
@@ -167,17 +148,6 @@ pub(super) fn unsupported_version(requested: &str) -> Refused {
     }
 }
 
-/// `{"supported":[…],"requested":"…"}` of a -32022 error.
-pub fn unsupported_version_data(requested: &str) -> Vec<u8> {
-    let mut data = Vec::with_capacity(128);
-    data.extend_from_slice(b"{\"supported\":");
-    push_versions(&mut data);
-    data.extend_from_slice(b",\"requested\":");
-    encode_string(&mut data, requested);
-    data.push(b'}');
-    data
-}
-
 fn push_versions(out: &mut Vec<u8>) {
     out.push(b'[');
     for (i, version) in ENDPOINT_VERSIONS.iter().enumerate() {
@@ -189,14 +159,11 @@ fn push_versions(out: &mut Vec<u8>) {
     out.push(b']');
 }
 
-/// A JSON-RPC error with a `data` member.
-pub fn encode_error_data(out: &mut Vec<u8>, id: &[u8], code: i32, message: &str, data: &[u8]) {
-    encode_error(out, Some(id), code, message);
-    // `…"message":"…"}}` → `…"message":"…","data":…}}`
-    out.truncate(out.len().saturating_sub(2));
-    out.extend_from_slice(b",\"data\":");
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"}}");
+/// `{"supported":[…],"requested":"…"}` of a -32022 error.
+fn unsupported_version_data(requested: &str) -> Vec<u8> {
+    let mut data = Vec::with_capacity(128);
+    write_unsupported_version_data(&mut data, requested);
+    data
 }
 
 impl Relay {
@@ -336,7 +303,9 @@ impl Relay {
     pub(super) fn answer_refused(&mut self, key: SessionKey, id: &[u8], refused: &Refused) {
         let mut frame = Vec::with_capacity(256);
         match &refused.data {
-            Some(data) => encode_error_data(&mut frame, id, refused.code, refused.message, data),
+            Some(data) => {
+                encode_error_with_data(&mut frame, Some(id), refused.code, refused.message, data)
+            }
             None => encode_error(&mut frame, Some(id), refused.code, refused.message),
         }
         self.push_own(key, Frame::response(frame));
@@ -358,7 +327,7 @@ impl Relay {
             .and_then(|meta| meta.log_level.clone())
             .and_then(|span| bytes.get(span))
             .and_then(|raw| core::str::from_utf8(raw).ok())
-            .and_then(|raw| log_rank(raw.trim_matches('"')));
+            .and_then(|raw| LogLevel::parse(raw.trim_matches('"')));
         if let Some(session) = self.sessions.get_mut(&key) {
             session.modern = true;
             session.log_level = log_level;
@@ -606,7 +575,7 @@ fn error_code(line: &[u8]) -> Option<(Range<usize>, &'static [u8])> {
 }
 
 /// The `params.level` rank of a `notifications/message` line.
-fn notification_level(line: &[u8]) -> Option<u8> {
+fn notification_level(line: &[u8]) -> Option<LogLevel> {
     let envelope = object_members(line).ok()?;
     let params = envelope
         .iter()
@@ -614,5 +583,5 @@ fn notification_level(line: &[u8]) -> Option<u8> {
     let raw = line.get(params.span.clone())?;
     let members = object_members(raw).ok()?;
     let level = members.iter().find(|member| member.key == "level")?;
-    log_rank(&member_string(raw, level)?)
+    LogLevel::parse(&member_string(raw, level)?)
 }

@@ -83,7 +83,7 @@ use crate::jsonrpc::{
 use crate::mux::{parse_gateway_id, Mux};
 
 use client::cost;
-pub use era::{encode_error_data, unsupported_version_data, UpstreamMode};
+pub use era::UpstreamMode;
 use era::{ChildEra, Completion};
 pub use queue::{Budget, Frame};
 use queue::{Outbox, SharedBytes};
@@ -496,8 +496,8 @@ struct Session {
     last: u64,
     /// Its client sent a 2026-07-28 request.
     modern: bool,
-    /// The log level its latest modern request opted into (a rank).
-    log_level: Option<u8>,
+    /// The log level its latest modern request opted into.
+    log_level: Option<crate::mcp::LogLevel>,
     /// The `subscriptions/listen` the relay serves on it (a handshake-era
     /// child).
     listen: Option<Box<listen::Listen>>,

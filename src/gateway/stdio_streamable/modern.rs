@@ -10,11 +10,12 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use supergateway_proto::http::RequestHead;
+use supergateway_proto::jsonrpc::encode_error_with_data;
 use supergateway_proto::jsonrpc::{
     codes, object_members, parse_message, Kind, Message, MessageError, ValueKind,
 };
+use supergateway_proto::mcp::errors::write_unsupported_version_data;
 use supergateway_proto::mcp::{ProtocolVersion, MODERN_VERSION};
-use supergateway_proto::relay::{encode_error_data, unsupported_version_data};
 
 use super::StdioStreamable;
 use crate::gateway::event_stream::{EventStream, First, PumpEnd};
@@ -99,7 +100,11 @@ pub(super) fn unsupported(requested: &str) -> (u16, i32, &'static str, Vec<u8>) 
         400,
         codes::UNSUPPORTED_PROTOCOL_VERSION,
         "Unsupported protocol version",
-        unsupported_version_data(requested),
+        {
+            let mut data = Vec::with_capacity(128);
+            write_unsupported_version_data(&mut data, requested);
+            data
+        },
     )
 }
 
@@ -319,13 +324,9 @@ impl StdioStreamable {
     ) -> Next {
         let mut body = Vec::with_capacity(160);
         match &rejection.data {
-            Some(data) => encode_error_data(
-                &mut body,
-                id.unwrap_or(b"null"),
-                rejection.code,
-                &rejection.message,
-                data,
-            ),
+            Some(data) => {
+                encode_error_with_data(&mut body, id, rejection.code, &rejection.message, data)
+            }
             None => supergateway_proto::jsonrpc::encode_error(
                 &mut body,
                 id,
