@@ -7,14 +7,10 @@ use ring::hmac;
 use supergateway_proto::mcp::request_state::Seal;
 
 /// HMAC-SHA-256 under a per-process random key.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) struct HmacSeal {
     key: hmac::Key,
 }
 
-// Wired into the relay by the MRTR step (design g.9); until then only the
-// tests use it.
-#[allow(dead_code)]
 impl HmacSeal {
     /// A seal with a fresh key from the OS CSPRNG. Aborts the process if the
     /// OS has no randomness to give, as `rt::random_bytes` does: a guessable

@@ -167,7 +167,7 @@ pub(super) enum Scope {
 pub(super) const SHORT_HELP: &str = "-h";
 
 /// Every flag, in `--help` order.
-pub(super) static FLAGS: [&Flag; 38] = [
+pub(super) static FLAGS: [&Flag; 39] = [
     &STDIO,
     &SSE,
     &STREAMABLE_HTTP,
@@ -186,6 +186,7 @@ pub(super) static FLAGS: [&Flag; 38] = [
     &BODY_TIMEOUT,
     &UPSTREAM_PROTOCOL,
     &PROBE_TIMEOUT,
+    &INPUT_TIMEOUT,
     &KEEP_ALIVE,
     &SSE_PATH,
     &MESSAGE_PATH,
@@ -517,6 +518,17 @@ pub(super) static PROBE_TIMEOUT: Flag = Flag {
     modes: Scope::Network,
     group: Group::Serving,
     help: "wait for the child's server/discover answer",
+    secret: false,
+};
+
+pub(super) static INPUT_TIMEOUT: Flag = Flag {
+    name: "inputTimeout",
+    value: "MS",
+    kind: Kind::Single,
+    default: Absent::Value("300000"),
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "wait for a 2026-07-28 client's retry with input",
     secret: false,
 };
 

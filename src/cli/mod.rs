@@ -184,6 +184,8 @@ pub(crate) struct Config {
     pub(crate) upstream_protocol: supergateway_proto::relay::UpstreamMode,
     /// `--probeTimeout MS` (ours), default 10 s; at least 1 ms.
     pub(crate) probe_timeout: Duration,
+    /// `--inputTimeout MS` (ours), default 300 s; at least 1 ms.
+    pub(crate) input_timeout: Duration,
     /// `--maxSessions` (ours), default 1024; at least 1.
     pub(crate) max_sessions: usize,
     /// `--requestTimeout MS` (ours), default 60 s; `None` when 0.
@@ -369,6 +371,7 @@ impl fmt::Debug for Config {
             )
             .field("upstream_protocol", &self.upstream_protocol)
             .field("probe_timeout", &self.probe_timeout)
+            .field("input_timeout", &self.input_timeout)
             .field("max_sessions", &self.max_sessions)
             .field("request_timeout", &self.request_timeout)
             .field("warnings", &self.warnings)

@@ -198,6 +198,8 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         upstream_protocol: upstream_protocol(raw.value_or_default(&flags::UPSTREAM_PROTOCOL))?,
         probe_timeout: nonzero(millis(&flags::PROBE_TIMEOUT, raw)?)
             .ok_or_else(|| "--probeTimeout must be greater than 0".to_owned())?,
+        input_timeout: nonzero(millis(&flags::INPUT_TIMEOUT, raw)?)
+            .ok_or_else(|| "--inputTimeout must be greater than 0".to_owned())?,
         keep_alive: nonzero(millis(&flags::KEEP_ALIVE, raw)?),
         max_body_bytes,
         max_buffered_bytes: usize::try_from(max_buffered_bytes).unwrap_or(usize::MAX),

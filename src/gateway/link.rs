@@ -25,6 +25,7 @@ pub(crate) use supergateway_proto::relay::{ClientError, Clients, Frame, Replay, 
 
 use crate::child::{Child, ChildSpec};
 use crate::rt;
+use crate::seal::HmacSeal;
 use crate::telemetry::{self, RpcSpan};
 
 pub(crate) use supergateway_proto::relay::RESTARTED;
@@ -37,14 +38,41 @@ thread_local! {
     /// they share (set once from the command line, `configure`).
     static SETTINGS: RefCell<(Limits, Budget)> =
         RefCell::new((Limits::DEFAULT, Budget::new(DEFAULT_BUDGET)));
-    /// `--upstreamProtocol` and `--probeTimeout` (`configure_upstream`).
-    static UPSTREAM: Cell<(UpstreamMode, u64)> = const { Cell::new((UpstreamMode::Legacy, 10_000)) };
+    /// `--upstreamProtocol`, `--probeTimeout` and `--inputTimeout`
+    /// (`configure_upstream`).
+    static UPSTREAM: Cell<(UpstreamMode, u64, u64)> =
+        const { Cell::new((UpstreamMode::Legacy, 10_000, 300_000)) };
+    /// The process's key for `requestState` tokens and its instance name,
+    /// made on first use; and the last relay number given out.
+    static SEALING: RefCell<Option<(Rc<HmacSeal>, [u8; 8])>> = const { RefCell::new(None) };
+    static RELAYS: Cell<u32> = const { Cell::new(0) };
 }
 
 /// Sets which MCP era the children started from now on are taken to speak
-/// (or whether to ask them), and how long to wait for their answer.
-pub(crate) fn configure_upstream(mode: UpstreamMode, probe_timeout_ms: u64) {
-    UPSTREAM.with(|upstream| upstream.set((mode, probe_timeout_ms)));
+/// (or whether to ask them), how long to wait for their answer, and how
+/// long a request that asked its client for input waits for the retry.
+pub(crate) fn configure_upstream(mode: UpstreamMode, probe_timeout_ms: u64, input_timeout_ms: u64) {
+    UPSTREAM.with(|upstream| upstream.set((mode, probe_timeout_ms, input_timeout_ms)));
+}
+
+/// The process's seal and instance name, and a fresh relay number.
+fn sealing() -> (Rc<HmacSeal>, [u8; 8], u32) {
+    let (seal, instance) = SEALING.with(|sealing| {
+        sealing
+            .borrow_mut()
+            .get_or_insert_with(|| {
+                let mut instance = [0u8; 8];
+                instance.copy_from_slice(rt::random_bytes().get(..8).unwrap_or(&[0; 8]));
+                (Rc::new(HmacSeal::random()), instance)
+            })
+            .clone()
+    });
+    let relay = RELAYS.with(|relays| {
+        let next = relays.get().wrapping_add(1);
+        relays.set(next);
+        next
+    });
+    (seal, instance, relay)
 }
 
 /// Default of `--maxBufferedBytes`.
@@ -200,12 +228,13 @@ impl Link {
         on_exit: impl FnOnce(i32) + 'static,
     ) -> io::Result<Rc<RefCell<Self>>> {
         let (limits, budget) = SETTINGS.with(|settings| settings.borrow().clone());
-        let (upstream, probe_timeout_ms) = UPSTREAM.with(Cell::get);
+        let (upstream, probe_timeout_ms, input_timeout_ms) = UPSTREAM.with(Cell::get);
         let config = Config {
             limits,
             request_events: telemetry::spans_on(),
             upstream,
             probe_timeout_ms,
+            input_timeout_ms,
             ..Config::new(clients)
         };
         let random = Box::new(rt::random_bytes);
@@ -227,6 +256,8 @@ impl Link {
         let child = spawn_child(&link, spec, 0)?;
         let mut this = link.borrow_mut();
         this.child = Some(child);
+        let (seal, instance, relay) = sealing();
+        this.relay.set_seal(seal, instance, relay);
         this.relay.start_child();
         if let Some(replay) = replay {
             this.relay.replay_from(replay);
@@ -378,6 +409,8 @@ impl Link {
         key: SessionKey,
         bytes: &[u8],
     ) -> Result<usize, ClientError> {
+        let now = self.now_ms();
+        self.relay.advance(now);
         let result = self.relay.handle_client_message(key, bytes);
         self.pump(None);
         result
@@ -391,6 +424,8 @@ impl Link {
     }
 
     fn handle_child_line(&mut self, line: &[u8]) {
+        let now = self.now_ms();
+        self.relay.advance(now);
         self.relay.handle_child_line(line);
         self.pump(Some(line));
     }

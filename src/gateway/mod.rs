@@ -214,6 +214,7 @@ pub(crate) async fn run_stdio<H: StdioMode>(
     link::configure_upstream(
         config.upstream_protocol,
         u64::try_from(config.probe_timeout.as_millis()).unwrap_or(u64::MAX),
+        u64::try_from(config.input_timeout.as_millis()).unwrap_or(u64::MAX),
     );
     let mut signals = match Signals::new([Signal::Term, Signal::Int, Signal::Hup]) {
         Ok(signals) => signals,

@@ -20,6 +20,9 @@ impl Relay {
         {
             self.finish_initialize(line, message);
         }
+        if self.mrtr_answer(gateway_id, line) {
+            return;
+        }
         let Some(routed) = self.mux.handle_child_response_to(gateway_id) else {
             return; // a late answer to a cancelled request, or ours
         };
@@ -112,6 +115,9 @@ impl Relay {
         let (Some(raw), Some(span)) = (&message.id, &message.id_span) else {
             return;
         };
+        if self.mrtr_child_request(line, message) {
+            return;
+        }
         let child_id = raw.to_owned();
         // A client that never answers cannot make the table grow without
         // bound: past `session_frames` requests waiting, the child is told.
@@ -251,6 +257,7 @@ impl Relay {
                     return;
                 };
                 let Some(token) = self.child_tokens.remove(&raw.to_owned()) else {
+                    self.mrtr_withdraw(&raw.to_owned());
                     return;
                 };
                 let Some(request) = self.child_requests.remove(&token) else {

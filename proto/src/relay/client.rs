@@ -296,6 +296,7 @@ impl Relay {
         if modern {
             let method = message.method.as_deref().unwrap_or_default();
             self.note_completion(outbound.id, method);
+            self.note_interactive(outbound.id, method, bytes);
             if method == "subscriptions/listen" {
                 self.listens.insert(outbound.id, ());
             }

@@ -64,11 +64,13 @@ impl Relay {
             session.listen.take()
         });
         self.end_listen(listen);
+        self.mrtr_session_end(key);
     }
 
     /// Answers every request in flight, waiting or held with `message`,
     /// drops the lines queued for the child and the child's requests.
     pub(super) fn fail_everything(&mut self, message: &str) {
+        self.mrtr_fail(message);
         for (_, line) in std::mem::take(&mut self.to_child) {
             self.budget.release(line.len());
         }
@@ -182,6 +184,7 @@ impl Relay {
     ) {
         self.completions.remove(&request);
         self.listens.remove(&request);
+        self.forget_interactive(request);
         if self.config.request_events {
             self.events.push_back(Event::RequestFinished {
                 request,

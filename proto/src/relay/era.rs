@@ -212,15 +212,20 @@ impl Relay {
     /// [`Relay::advance`]), if anything waits for time.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<u64> {
-        match self.child_era {
+        let probe = match self.child_era {
             ChildEra::Probing { deadline, .. } => Some(deadline),
             _ => None,
+        };
+        match (probe, self.mrtr_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
     /// Acts on every deadline that has passed: a probe without an answer
     /// makes the child handshake-era (or failed, when forced modern).
     pub fn handle_timeout(&mut self) {
+        self.mrtr_handle_timeout();
         if let ChildEra::Probing { deadline, .. } = self.child_era {
             if self.now >= deadline {
                 self.report(Report::ProbeTimedOut {
@@ -360,6 +365,9 @@ impl Relay {
             && matches!(self.child_era, ChildEra::Legacy)
         {
             self.open_listen(key, bytes, &id.to_owned());
+            return false;
+        }
+        if self.mrtr_retry(key, bytes, message) {
             return false;
         }
         if matches!(self.child_era, ChildEra::Failed) {

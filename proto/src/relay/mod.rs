@@ -68,6 +68,7 @@ mod deliver;
 mod endings;
 mod era;
 mod listen;
+mod mrtr;
 mod queue;
 #[cfg(test)]
 mod tests;
@@ -182,6 +183,12 @@ pub struct Config {
     /// The revision the relay asks for when it initialises a handshake-era
     /// child itself for modern clients (`None`: 2025-11-25).
     pub handshake_version: Option<crate::mcp::ProtocolVersion>,
+    /// How long a request that asked its client for input waits for the
+    /// retry, ms (`--inputTimeout`).
+    pub input_timeout_ms: u64,
+    /// How long a legacy child's back-to-back requests are gathered into
+    /// one `InputRequiredResult`, ms.
+    pub coalesce_ms: u64,
 }
 
 impl Config {
@@ -195,6 +202,8 @@ impl Config {
             upstream: UpstreamMode::Legacy,
             probe_timeout_ms: 10_000,
             handshake_version: None,
+            input_timeout_ms: 300_000,
+            coalesce_ms: mrtr::GATHER_MS,
         }
     }
 }
@@ -328,6 +337,17 @@ pub enum Report {
     /// `--upstreamProtocol 2026-07-28` and the child did not answer
     /// `server/discover`: modern requests get errors.
     UpstreamRefused,
+    /// A client asked for input never retried: the child's requests were
+    /// answered with errors.
+    InputExpired {
+        /// The child's requests that went unanswered.
+        requests: usize,
+    },
+    /// A retry presented a `requestState` that does not open.
+    StateRejected {
+        /// Why (never sent to the client).
+        reason: &'static str,
+    },
     /// A session's byte or message bound refused a message (reported once
     /// until its queue empties).
     SessionBudget(SessionKey),
@@ -394,6 +414,14 @@ impl core::fmt::Display for Report {
                 "the MCP server did not answer server/discover within {after_ms} ms; taking it \
                  to be handshake-era (pass --upstreamProtocol legacy to skip the probe)"
             ),
+            Self::InputExpired { requests } => write!(
+                f,
+                "a client asked for input did not come back within --inputTimeout; answered the \
+                 MCP server's {requests} waiting request(s) with errors"
+            ),
+            Self::StateRejected { reason } => {
+                write!(f, "refused a retry's requestState: {reason}")
+            }
             Self::UpstreamRefused => f.write_str(
                 "the MCP server did not answer server/discover (--upstreamProtocol 2026-07-28); \
                  2026-07-28 requests get errors",
@@ -477,6 +505,8 @@ pub struct Relay {
     listens: IntMap<u64, ()>,
     /// Resource URIs the relay's listens subscribed to, with their counts.
     uri_counts: HashMap<Box<str>, u32>,
+    /// Input round trips for modern clients of a legacy child.
+    mrtr: mrtr::Mrtr,
 }
 
 struct Session {
@@ -567,6 +597,7 @@ impl Relay {
             completions: int_map(),
             listens: int_map(),
             uri_counts: HashMap::new(),
+            mrtr: mrtr::Mrtr::new(),
         }
     }
 
