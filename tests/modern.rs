@@ -256,7 +256,7 @@ fn header_ladder_in_both_modes() {
         (
             "no _meta (header says 2026-07-28): -32602 before any header rung",
             r#"{"jsonrpc":"2.0","id":16,"method":"tools/call","params":{"name":"test_simple_text"}}"#.into(),
-            format!("{V}"),
+            V.to_owned(),
             400,
             -32602,
         ),
@@ -562,8 +562,13 @@ fn stateful_modern_requests_need_no_session_and_leave_a_legacy_session_alone() {
 
 #[test]
 fn listen_acknowledges_then_forwards_tagged_list_changes() {
-    for (era, listen_id) in [(Era::Dual, json!(41)), (Era::Legacy, json!("listen-1"))] {
-        let gw = gateway(era, "auto", &[]);
+    for (era, listen_id, extra) in [
+        (Era::Dual, json!(41), &[][..]),
+        (Era::Legacy, json!("listen-1"), &[][..]),
+        (Era::Dual, json!("listen-2"), &["--stateful"][..]),
+        (Era::Legacy, json!(42), &["--stateful"][..]),
+    ] {
+        let gw = gateway(era, "auto", extra);
         let http = client(&gw);
         let filter =
             json!({"toolsListChanged":true,"resourceSubscriptions":["test://watched-resource"]});
