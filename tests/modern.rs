@@ -759,3 +759,70 @@ fn the_probe_falls_back_to_legacy_after_probe_timeout() {
     );
     let _ = std::fs::remove_file(&script);
 }
+
+#[test]
+fn closing_a_listen_stream_ends_the_listen_at_the_child() {
+    for era in [Era::Dual, Era::Legacy] {
+        let seen = temp_path(&format!("listen-{era:?}"));
+        let command = format!("tee -a {} | {}", seen.display(), conformance_server());
+        let gw = gateway_for(&command, era, "auto", &[]);
+        let http = client(&gw);
+        let filter = json!({"resourceSubscriptions":["test://watched-resource"]});
+        let (head, events) = post(
+            &http,
+            json!(5),
+            "subscriptions/listen",
+            json!({"notifications": filter}),
+        );
+        assert_eq!(head.status, 200);
+        let mut events = events.unwrap();
+        let ack: Value = serde_json::from_str(&events.next_event().unwrap().data).unwrap();
+        assert_eq!(ack["params"]["notifications"], filter, "{era:?}: {ack}");
+        drop(events);
+        // A modern child's listen is cancelled by the id the gateway gave
+        // it; for a legacy child the last subscriber of the URI is gone.
+        eventually(&format!("{era:?}: the listen to end at the child"), || {
+            let lines: Vec<Value> = std::fs::read_to_string(&seen)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|line| serde_json::from_str(line).ok())
+                .collect();
+            match era {
+                Era::Dual => lines
+                    .iter()
+                    .find(|m| m["method"] == "subscriptions/listen")
+                    .is_some_and(|listen| {
+                        lines.iter().any(|m| {
+                            m["method"] == "notifications/cancelled"
+                                && m["params"]["requestId"] == listen["id"]
+                        })
+                    }),
+                Era::Legacy => lines.iter().any(|m| {
+                    m["method"] == "resources/unsubscribe"
+                        && m["params"]["uri"] == "test://watched-resource"
+                }),
+            }
+        });
+        let _ = std::fs::remove_file(&seen);
+    }
+}
+
+#[test]
+fn a_modern_notification_with_an_unsupported_version_is_400() {
+    let gw = gateway(Era::Dual, "auto", &[]);
+    let http = client(&gw);
+    let notification = json!({"jsonrpc":"2.0","method":"notifications/cancelled",
+        "params":{"requestId":1,"_meta":{VERSION:"v999.0.0",CAPS:{}}}});
+    let (head, events) = http.post_raw(
+        &notification.to_string(),
+        "MCP-Protocol-Version: v999.0.0\r\nMcp-Method: notifications/cancelled\r\n",
+    );
+    assert!(events.is_none());
+    assert_eq!(head.status, 400, "{}", head.text());
+    assert_eq!(
+        head.text(),
+        format!(
+            r#"{{"jsonrpc":"2.0","id":null,"error":{{"code":-32022,"message":"Unsupported protocol version","data":{{"supported":{SUPPORTED},"requested":"v999.0.0"}}}}}}"#
+        )
+    );
+}
