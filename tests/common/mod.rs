@@ -65,24 +65,33 @@ pub fn answer_after(
 /// here on first use.
 pub fn fixture() -> String {
     static BUILT: std::sync::Once = std::sync::Once::new();
+    example("fixture-server", &BUILT)
+}
+
+/// The conformance fixture's path (`tests/conformance/server/`), built on
+/// first use like [`fixture`].
+pub fn conformance_server() -> String {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    example("conformance-server", &BUILT)
+}
+
+/// The path of example `name` of this build's profile, built once.
+fn example(name: &str, built: &std::sync::Once) -> String {
     let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<test> → target/<profile>/examples/fixture-server
+    // target/<profile>/deps/<test> → target/<profile>/examples/<name>
     let dir = exe.parent().unwrap().parent().unwrap();
-    let path: PathBuf = dir.join("examples").join("fixture-server");
-    BUILT.call_once(|| {
+    let path: PathBuf = dir.join("examples").join(name);
+    built.call_once(|| {
         if !path.exists() {
             let mut cargo = Command::new(option_env!("CARGO").unwrap_or("cargo"));
-            cargo.args(["build", "--example", "fixture-server"]);
-            if dir.file_name().is_some_and(|name| name == "release") {
+            cargo.args(["build", "--example", name]);
+            if dir.file_name().is_some_and(|profile| profile == "release") {
                 cargo.arg("--release");
             }
-            assert!(
-                cargo.status().unwrap().success(),
-                "building the fixture failed"
-            );
+            assert!(cargo.status().unwrap().success(), "building {name} failed");
         }
     });
-    assert!(path.exists(), "fixture not built at {}", path.display());
+    assert!(path.exists(), "{name} not built at {}", path.display());
     path.to_string_lossy().into_owned()
 }
 
@@ -630,6 +639,42 @@ impl EventReader {
             let event = self.next_event()?;
             if !event.data.is_empty() {
                 return Some(serde_json::from_str(&event.data).unwrap());
+            }
+        }
+    }
+
+    /// Asserts that no event arrives for [`QUIET`] (comments, the
+    /// gateway's keep-alives, and a lone `retry:` field are not events) and
+    /// that the body goes on.
+    pub fn expect_nothing(&mut self) {
+        let deadline = Instant::now() + QUIET;
+        loop {
+            let only_comments = self
+                .text
+                .lines()
+                .all(|line| line.is_empty() || line.starts_with(':') || line.starts_with("retry:"));
+            assert!(
+                only_comments,
+                "unexpected SSE data {:?} when nothing was expected",
+                self.text
+            );
+            if self.text.ends_with('\n') {
+                self.text.clear();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            self.reader.get_ref().set_read_timeout(Some(left)).unwrap();
+            let arrived = self.reader.fill_buf().map(|buf| !buf.is_empty());
+            self.reader.get_ref().set_read_timeout(Some(WAIT)).unwrap();
+            match arrived {
+                Err(err) if is_timeout(&err) => break,
+                Err(err) => panic!("reading the SSE body: {err}"),
+                Ok(more) => assert!(
+                    more && self.fill(),
+                    "the SSE body ended while nothing was expected"
+                ),
             }
         }
     }

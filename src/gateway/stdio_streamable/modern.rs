@@ -15,7 +15,7 @@ use supergateway_proto::jsonrpc::{
     codes, object_members, parse_message, Kind, Message, MessageError, ValueKind,
 };
 use supergateway_proto::mcp::errors::write_unsupported_version_data;
-use supergateway_proto::mcp::{ProtocolVersion, MODERN_VERSION};
+use supergateway_proto::mcp::{header_value, ProtocolVersion, MODERN_VERSION};
 
 use super::StdioStreamable;
 use crate::gateway::event_stream::{EventStream, First, PumpEnd};
@@ -165,7 +165,12 @@ fn check_headers(head: &RequestHead, body: &[u8], message: &Message<'_>) -> Resu
         message.method.as_deref(),
         Some("tools/call" | "prompts/get" | "resources/read")
     );
-    if named && head.header_str("mcp-name") != message.target.as_deref() {
+    // §Value Encoding: the header may carry the Base64 sentinel; compare
+    // the decoded value (a malformed one matches nothing).
+    let name = head
+        .header("mcp-name")
+        .map(|raw| header_value::decode(raw).ok());
+    if named && name.as_ref().map(|n| n.as_deref()) != message.target.as_deref().map(Some) {
         return Err(Rejection::mismatch(
             "Mcp-Name does not match params.name or params.uri",
         ));
