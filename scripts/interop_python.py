@@ -33,25 +33,9 @@ from pathlib import Path
 
 import anyio
 
-# Cases today's gateway cannot serve yet (issue 14). An XFAIL case that passes is reported
-# as XPASS and counts as a failure, so this list has to shrink as the features land.
-XFAIL: frozenset[str] = frozenset(
-    {
-        # /mcp answers 400 (-32000 "Unsupported protocol version") to every 2026-07-28
-        # request, stateless and --stateful alike (issue 14 item 1).
-        "streamable-stateless/time/2026-07-28",
-        "streamable-stateless/everything/2026-07-28",
-        "streamable-stateful/time/2026-07-28",
-        "streamable-stateful/everything/2026-07-28",
-        # The same 400 answers the server/discover probe, so `auto` falls back to the
-        # handshake although mcp-server-time speaks 2026-07-28 (items 1 and 2).
-        "streamable-stateless/time/auto",
-        "streamable-stateful/time/auto",
-        # SSE relays the modern request to the legacy child untranslated; its results
-        # lack resultType/ttlMs/cacheScope, which the SDK requires (items 3 and 5).
-        "sse/everything/2026-07-28",
-    }
-)
+# Cases the gateway cannot serve (none today). An XFAIL case that passes is reported as
+# XPASS and counts as a failure, so this list only holds what is known to fail.
+XFAIL: frozenset[str] = frozenset()
 
 TRANSPORTS = ("streamable-stateless", "streamable-stateful", "sse")
 SERVERS = ("time", "everything")
@@ -245,8 +229,10 @@ async def exercise(case: Case, url: str) -> str:
         raise CaseError(f"mode=legacy settled on {era!r}, not a handshake-era version")
     if case.mode == MODERN and era != MODERN:
         raise CaseError(f"mode={MODERN} settled on {era!r}")
-    if case.mode == "auto" and case.server == "time" and era != MODERN:
-        raise CaseError(f"mode=auto settled on {era!r} in front of a dual-era child (want {MODERN})")
+    # The gateway serves 2026-07-28 in front of either child (it translates for a legacy
+    # one), so `auto` must settle on it.
+    if case.mode == "auto" and era != MODERN:
+        raise CaseError(f"mode=auto settled on {era!r} (want {MODERN}: the gateway serves it)")
     return f"era {era}, {len(tools)} tools, {called}"
 
 

@@ -316,8 +316,23 @@ impl Relay {
         let mut token_buf = [0; 20];
         let mut replacements: Vec<(Range<usize>, &[u8])> = Vec::with_capacity(2);
         replacements.push((id_span.clone(), write_u64(outbound.id, &mut id_buf)));
-        if let (Some(token), Some((_, span))) = (outbound.progress_token, &message.progress_token) {
-            replacements.push((span.clone(), write_u64(token, &mut token_buf)));
+        let token = match (outbound.progress_token, &message.progress_token) {
+            (Some(token), Some((_, span))) => {
+                Some((span.clone(), write_u64(token, &mut token_buf)))
+            }
+            _ => None,
+        };
+        // A legacy child gets the request without the 2026-07-28 `_meta`
+        // keys (the progress token, if any, rewritten inside it).
+        let stripped = if modern {
+            self.legacy_meta(bytes, message, token.as_ref().map(|(_, t)| *t))
+        } else {
+            None
+        };
+        match (&stripped, token) {
+            (Some((span, meta)), _) => replacements.push((span.clone(), meta)),
+            (None, Some(token)) => replacements.push(token),
+            (None, None) => {}
         }
         replacements.sort_by_key(|(range, _)| range.start);
         self.splice_to_child(Some(key), bytes, &replacements);

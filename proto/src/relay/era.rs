@@ -377,6 +377,42 @@ impl Relay {
         true
     }
 
+    /// For a handshake-era child, the request's `_meta` object without the
+    /// 2026-07-28 keys (`io.modelcontextprotocol/…`: a dual-era server that
+    /// settled on the handshake era refuses requests carrying them), with
+    /// `progressToken` set to `token`: the span to replace and its bytes.
+    pub(super) fn legacy_meta(
+        &self,
+        bytes: &[u8],
+        message: &Message<'_>,
+        token: Option<&[u8]>,
+    ) -> Option<(Range<usize>, Vec<u8>)> {
+        if !matches!(self.child_era, ChildEra::Legacy) {
+            return None;
+        }
+        let span = message.meta.as_ref()?.span.clone();
+        let raw = bytes.get(span.clone())?;
+        let members = object_members(raw).ok()?;
+        let mut out = Vec::with_capacity(raw.len());
+        out.push(b'{');
+        for member in members
+            .iter()
+            .filter(|member| !member.key.starts_with("io.modelcontextprotocol/"))
+        {
+            if out.len() > 1 {
+                out.push(b',');
+            }
+            encode_string(&mut out, &member.key);
+            out.push(b':');
+            match (&*member.key, token) {
+                ("progressToken", Some(token)) => out.extend_from_slice(token),
+                _ => out.extend_from_slice(raw.get(member.span.clone())?),
+            }
+        }
+        out.push(b'}');
+        Some((span, out))
+    }
+
     /// How the answer to the modern request just routed as `gateway_id`
     /// must be completed (a handshake-era child only).
     pub(super) fn note_completion(&mut self, gateway_id: u64, method: &str) {

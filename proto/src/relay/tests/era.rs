@@ -103,9 +103,10 @@ fn a_child_that_refuses_discover_is_initialised_for_modern_clients() {
     assert_eq!(
         to_child(&mut relay),
         [
-            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_owned(),
-            modern(3, "tools/list", ""),
-        ]
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            r#"{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{"_meta":{}}}"#,
+        ],
+        "a legacy child gets no 2026-07-28 _meta keys"
     );
     // The legacy result gets what 2026-07-28 requires.
     child(
@@ -483,4 +484,28 @@ fn a_modern_childs_listen_tags_carry_the_clients_id() {
         r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":2}}}"#,
     );
     assert!(frames(&mut relay, A).is_empty());
+}
+
+#[test]
+fn a_legacy_child_gets_modern_requests_without_the_2026_meta_keys() {
+    let mut relay = legacy_child("{}");
+    relay.open_session(A, false);
+    let request = r#"{"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"t","_meta":{"progressToken":"p","io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/logLevel":"info","x.example/trace":[1]}}}"#;
+    send(&mut relay, A, request).unwrap();
+    assert_eq!(
+        to_child(&mut relay),
+        [
+            r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"t","_meta":{"progressToken":3,"x.example/trace":[1]}}}"#
+        ]
+    );
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":3,"progress":1}}"#,
+    );
+    assert_eq!(
+        frames(&mut relay, A),
+        [
+            r#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"p","progress":1}}"#
+        ]
+    );
 }
