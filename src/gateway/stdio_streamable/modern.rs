@@ -278,7 +278,10 @@ impl StdioStreamable {
             Ok(link) => link,
             Err(refusal) => return self.front.refuse(head, conn, refusal).await,
         };
-        if let Err(what) = check_param_headers(head, body, &message, &link.borrow()) {
+        // Bound first: a scrutinee's temporaries (the borrow) would live
+        // through the `await` below.
+        let params_checked = check_param_headers(head, body, &message, &link.borrow());
+        if let Err(what) = params_checked {
             self.end_modern_child(&link);
             let rejection = Rejection::mismatch(&what);
             return self.reject(head, conn, id.as_deref(), rejection).await;
