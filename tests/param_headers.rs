@@ -18,32 +18,8 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
-
-use common::{post, Gateway, Response, Streamable};
+use common::{conformance_server, post, Gateway, Response, Streamable};
 use serde_json::{json, Value};
-
-/// The conformance fixture, built once per test binary (`cargo test --test
-/// param_headers` does not build examples by itself).
-fn conformance_server() -> String {
-    static BUILT: std::sync::Once = std::sync::Once::new();
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    BUILT.call_once(|| {
-        let mut cargo = Command::new(option_env!("CARGO").unwrap_or("cargo"));
-        cargo.args(["build", "--example", "conformance-server"]);
-        if dir.file_name().is_some_and(|name| name == "release") {
-            cargo.arg("--release");
-        }
-        assert!(
-            cargo.status().unwrap().success(),
-            "building the fixture failed"
-        );
-    });
-    let path: PathBuf = dir.join("examples").join("conformance-server");
-    path.to_string_lossy().into_owned()
-}
 
 /// The gateway with `--upstreamProtocol upstream`, its fixture in `era`
 /// (`legacy`: handshake-era only, so the gateway translates; `dual`: it
