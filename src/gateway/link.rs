@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use smol::channel::{self, Receiver, Sender};
 use smol::Task;
 use supergateway_proto::int_map::{int_map, IntMap};
+use supergateway_proto::mcp::x_mcp_header::Param;
 use supergateway_proto::relay::{
     Budget, Config, Detached, Event, Limits, Relay, Report, UpstreamMode,
 };
@@ -327,6 +328,12 @@ impl Link {
     /// answered it.
     pub(crate) fn replay_request(&self) -> Option<Replay> {
         self.relay.replay_request()
+    }
+
+    /// The `x-mcp-header` parameters to check on a `tools/call` of `tool`
+    /// (see `Relay::param_headers`).
+    pub(crate) fn param_headers(&self, tool: &str) -> Option<&[Param]> {
+        self.relay.param_headers(tool)
     }
 
     /// The child process.

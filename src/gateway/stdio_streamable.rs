@@ -15,6 +15,7 @@
 //! instead.
 
 mod modern;
+mod param_headers;
 mod sessions;
 
 use crate::gateway::start_link;

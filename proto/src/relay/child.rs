@@ -23,6 +23,7 @@ impl Relay {
         if self.mrtr_answer(gateway_id, line) {
             return;
         }
+        self.learn_tools(gateway_id, line, message);
         let Some(routed) = self.mux.handle_child_response_to(gateway_id) else {
             return; // a late answer to a cancelled request, or ours
         };

@@ -293,6 +293,7 @@ impl Relay {
                 }
             };
         self.sync_mux_budget();
+        self.note_tools_list(outbound.id, bytes, message);
         if modern {
             let method = message.method.as_deref().unwrap_or_default();
             self.note_completion(outbound.id, method);

@@ -69,6 +69,7 @@ mod endings;
 mod era;
 mod listen;
 mod mrtr;
+mod params;
 mod queue;
 #[cfg(test)]
 mod tests;
@@ -354,6 +355,21 @@ pub enum Report {
     /// A session's queue was full of the child's messages: the client is
     /// too slow and was disconnected.
     SlowClient(SessionKey),
+    /// A `tools/list` result the relay carried has an invalid tool
+    /// definition: its `Mcp-Param-*` headers are not checked (reported once
+    /// per tool while it stays invalid).
+    InvalidToolSchema {
+        /// The tool; `None` when the whole result could not be read.
+        tool: Option<Box<str>>,
+        /// Why.
+        reason: crate::mcp::x_mcp_header::Invalid,
+    },
+    /// The learned `x-mcp-header` annotations reached their bound: tools
+    /// listed beyond it are not checked (reported once per listing).
+    ToolParamsFull {
+        /// The bound, tools.
+        tools: usize,
+    },
 }
 
 impl core::fmt::Display for Report {
@@ -435,6 +451,24 @@ impl core::fmt::Display for Report {
                 f,
                 "session {session}: client is not reading its stream fast enough; disconnecting it"
             ),
+            Self::InvalidToolSchema {
+                tool: Some(tool),
+                reason,
+            } => write!(
+                f,
+                "tool {tool:?} has an invalid x-mcp-header annotation ({reason}); clients drop \
+                 it and its Mcp-Param-* headers are not checked"
+            ),
+            Self::InvalidToolSchema { tool: None, reason } => write!(
+                f,
+                "a tools/list result could not be read for x-mcp-header annotations ({reason}); \
+                 Mcp-Param-* headers of the tools it lists are not checked"
+            ),
+            Self::ToolParamsFull { tools } => write!(
+                f,
+                "the MCP server lists more tools with x-mcp-header annotations than the gateway \
+                 keeps ({tools}, or 1 MiB); Mcp-Param-* headers of the others are not checked"
+            ),
         }
     }
 }
@@ -507,6 +541,8 @@ pub struct Relay {
     uri_counts: HashMap<Box<str>, u32>,
     /// Input round trips for modern clients of a legacy child.
     mrtr: mrtr::Mrtr,
+    /// `x-mcp-header` annotations from the `tools/list` results relayed.
+    tool_params: params::ToolParams,
 }
 
 struct Session {
@@ -598,6 +634,7 @@ impl Relay {
             listens: int_map(),
             uri_counts: HashMap::new(),
             mrtr: mrtr::Mrtr::new(),
+            tool_params: params::ToolParams::default(),
         }
     }
 
@@ -899,6 +936,16 @@ impl Relay {
                 .saturating_add(session.pending_bytes)
                 .saturating_add(self.mux.weight_of(key))
         })
+    }
+
+    /// The `x-mcp-header` parameters of `tool` to check against a
+    /// `tools/call`'s `Mcp-Param-*` headers, as the last `tools/list`
+    /// result this relay carried declared them (any client's, any era's).
+    /// `None`: nothing to check — the tool has no annotated parameter, its
+    /// annotations are invalid (a client drops such a tool), or it was
+    /// never listed here.
+    pub fn param_headers(&self, tool: &str) -> Option<&[crate::mcp::x_mcp_header::Param]> {
+        self.tool_params.get(tool)
     }
 
     /// The process budget this relay charges.

@@ -955,3 +955,4 @@ fn the_childs_requests_waiting_for_answers_are_bounded() {
 
 mod era;
 mod mrtr;
+mod params;

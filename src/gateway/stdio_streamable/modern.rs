@@ -17,7 +17,7 @@ use supergateway_proto::jsonrpc::{
 use supergateway_proto::mcp::errors::write_unsupported_version_data;
 use supergateway_proto::mcp::{header_value, ProtocolVersion, MODERN_VERSION};
 
-use super::StdioStreamable;
+use super::{param_headers, StdioStreamable};
 use crate::gateway::event_stream::{EventStream, First, PumpEnd};
 use crate::gateway::link::{outlet, ClientError, Clients, Link};
 use crate::gateway::refusal::Refusal;
@@ -178,6 +178,31 @@ fn check_headers(head: &RequestHead, body: &[u8], message: &Message<'_>) -> Resu
     Ok(())
 }
 
+/// Rung 5 of the ladder: a `tools/call`'s `Mcp-Param-*` headers against
+/// the annotations `link` learned (none learned, nothing checked). Only for
+/// 2026-07-28 itself: a body version the endpoint does not serve gets
+/// -32022 from the relay first (rung 4).
+fn check_param_headers(
+    head: &RequestHead,
+    body: &[u8],
+    message: &Message<'_>,
+    link: &Link,
+) -> Result<(), String> {
+    if message.method.as_deref() != Some("tools/call")
+        || head.header_str("mcp-protocol-version") != Some(MODERN_VERSION)
+    {
+        return Ok(());
+    }
+    match message
+        .target
+        .as_deref()
+        .and_then(|tool| link.param_headers(tool))
+    {
+        Some(params) => param_headers::check(head, body, params),
+        None => Ok(()),
+    }
+}
+
 /// The HTTP status for an answer that is the first thing a modern request
 /// gets (the reference SDK's table): 400 for the malformed-request codes,
 /// 404 for an unknown method, 200 otherwise.
@@ -249,11 +274,19 @@ impl StdioStreamable {
             // the stream cancels): accepted and dropped.
             return self.front.send(head, conn, Response::new(202)).await;
         }
-        drop(message);
         let link = match self.modern_link() {
             Ok(link) => link,
             Err(refusal) => return self.front.refuse(head, conn, refusal).await,
         };
+        // Bound first: a scrutinee's temporaries (the borrow) would live
+        // through the `await` below.
+        let params_checked = check_param_headers(head, body, &message, &link.borrow());
+        if let Err(what) = params_checked {
+            self.end_modern_child(&link);
+            let rejection = Rejection::mismatch(&what);
+            return self.reject(head, conn, id.as_deref(), rejection).await;
+        }
+        drop(message);
         let key = self.new_key();
         let (outlet, frames) = outlet();
         if !link.borrow_mut().open_session(key, outlet, false) {

@@ -85,6 +85,10 @@
 //!   (`untitledSingle`, `titledSingle`, `legacyEnum`, `untitledMulti`, `titledMulti`); same text.
 //! - `json_schema_2020_12_tool {name?, address?}` (pending scenario `json-schema-2020-12`):
 //!   listed with a `$schema`/`$defs`/`additionalProperties: false` input schema; echoes args.
+//! - `test_param_header {region: string}` (`"x-mcp-header": "Region"`) → text "Region: REGION";
+//!   `test_param_header_types {count?: integer, verbose?: boolean, target?: {zone?: string},
+//!   note?: string}` (`x-mcp-header` `Count`, `Verbose`, `Zone`) → text "Arguments: JSON" (the
+//!   arguments as received). Both eras; the headers are the gateway's business.
 //! - The 2026-07-28 tools (no arguments), listed in both eras. Legacy requests get them as
 //!   server→client requests whose ids are the keys below (`KEY-2`, `KEY-3`, ... while `KEY` is
 //!   still outstanding); a round's requests are written back to back and the next round (or the

@@ -136,6 +136,15 @@ pub(crate) fn call_plain_tool(
             "JSON Schema 2020-12 tool called with: {}",
             Value::Object(args.clone())
         )),
+        "test_param_header" => text_result(format!(
+            "Region: {}",
+            args.get("region")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+        )),
+        "test_param_header_types" => {
+            text_result(format!("Arguments: {}", Value::Object(args.clone())))
+        }
         "test_dynamic_tool" if fx.dynamic_added.load(Ordering::SeqCst) => {
             text_result("This tool was added dynamically.")
         }
@@ -225,6 +234,35 @@ pub(crate) fn tool_list(fx: &Fixture) -> Value {
                     "address": {"$ref": "#/$defs/address"}
                 },
                 "additionalProperties": false
+            }),
+        ),
+        // `Mcp-Param-*` (SEP-2243): the pending scenario
+        // `http-custom-header-server-validation` calls the first tool with a string
+        // `x-mcp-header` parameter, so this one comes first.
+        tool(
+            "test_param_header",
+            "Echoes its region, which clients mirror into Mcp-Param-Region",
+            &json!({
+                "type": "object",
+                "properties": {
+                    "region": {"type": "string", "description": "A region", "x-mcp-header": "Region"}
+                },
+                "required": ["region"]
+            }),
+        ),
+        tool(
+            "test_param_header_types",
+            "Echoes its arguments; integer, boolean and nested x-mcp-header parameters",
+            &json!({
+                "type": "object",
+                "properties": {
+                    "count": {"type": "integer", "x-mcp-header": "Count"},
+                    "verbose": {"type": "boolean", "x-mcp-header": "Verbose"},
+                    "target": {"type": "object", "properties": {
+                        "zone": {"type": "string", "x-mcp-header": "Zone"}
+                    }},
+                    "note": {"type": "string"}
+                }
             }),
         ),
     ]);
