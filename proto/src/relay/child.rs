@@ -95,6 +95,7 @@ impl Relay {
                 None,
                 b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n".to_vec(),
             );
+            self.resubscribe();
         }
         self.release_held();
     }

@@ -144,6 +144,15 @@ impl Relay {
         }
     }
 
+    /// A replacement child has been initialised: it is subscribed to every
+    /// resource the open listens follow (they stay open across restarts).
+    pub(super) fn resubscribe(&mut self) {
+        let uris: Vec<Box<str>> = self.uri_counts.keys().cloned().collect();
+        for uri in uris {
+            self.subscribe_line("resources/subscribe", &uri);
+        }
+    }
+
     /// Counts a listen's use of `uri`; the child is subscribed on the first
     /// and unsubscribed after the last (the answers are not routed: the
     /// ids are reserved).
@@ -160,6 +169,12 @@ impl Relay {
             self.uri_counts.remove(uri);
         }
         if let Some(method) = method {
+            self.subscribe_line(method, uri);
+        }
+    }
+
+    fn subscribe_line(&mut self, method: &str, uri: &str) {
+        {
             let gateway_id = self.mux.reserve_id();
             let mut line = Vec::with_capacity(uri.len().saturating_add(96));
             line.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");

@@ -509,3 +509,43 @@ fn a_legacy_child_gets_modern_requests_without_the_2026_meta_keys() {
         ]
     );
 }
+
+#[test]
+fn listens_survive_a_restart_and_the_new_child_is_subscribed_again() {
+    let mut relay = legacy_child(r#"{"resources":{"subscribe":true}}"#);
+    relay.open_session(A, false);
+    let listen = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{{"notifications":{{"resourceSubscriptions":["file:///x"]}},{META}}}}}"#
+    );
+    send(&mut relay, A, &listen).unwrap();
+    frames(&mut relay, A);
+    assert_eq!(to_child(&mut relay).len(), 1);
+    relay.handle_child_restart();
+    let lines = to_child(&mut relay);
+    assert_eq!(lines.len(), 1, "the initialize replay: {lines:?}");
+    assert!(
+        lines[0].contains(r#""id":3,"method":"initialize""#),
+        "{lines:?}"
+    );
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":3,"result":{"capabilities":{}}}"#,
+    );
+    assert_eq!(
+        to_child(&mut relay),
+        [
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            r#"{"jsonrpc":"2.0","id":4,"method":"resources/subscribe","params":{"uri":"file:///x"}}"#,
+        ]
+    );
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"file:///x"}}"#,
+    );
+    assert_eq!(
+        frames(&mut relay, A),
+        [
+            r#"{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":1},"uri":"file:///x"}}"#
+        ]
+    );
+}
