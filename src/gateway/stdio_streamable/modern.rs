@@ -207,6 +207,12 @@ fn check_param_headers(
 /// gets (the reference SDK's table): 400 for the malformed-request codes,
 /// 404 for an unknown method, 200 otherwise.
 fn status_of(frame: &[u8]) -> u16 {
+    // Results (the common case) are not parsed: an error response names its
+    // `error` member, and a result without those bytes cannot be one.
+    const ERROR: &[u8] = b"\"error\"";
+    if !frame.windows(ERROR.len()).any(|window| window == ERROR) {
+        return 200;
+    }
     let Ok(message) = parse_message(frame) else {
         return 200;
     };
