@@ -282,6 +282,9 @@ impl Relay {
         }
         self.init_wanted = None;
         self.replay_wanted = false;
+        // A restarted modern child: the relay's listen for the legacy
+        // clients it kept is opened again.
+        self.refresh_listen();
         self.release_held();
     }
 

@@ -67,6 +67,7 @@ mod client;
 mod deliver;
 mod endings;
 mod era;
+mod legacy_client;
 mod listen;
 mod queue;
 #[cfg(test)]
@@ -477,6 +478,8 @@ pub struct Relay {
     listens: IntMap<u64, ()>,
     /// Resource URIs the relay's listens subscribed to, with their counts.
     uri_counts: HashMap<Box<str>, u32>,
+    /// Handshake-era clients of a 2026-07-28 child.
+    legacy: legacy_client::LegacyClients,
 }
 
 struct Session {
@@ -567,6 +570,7 @@ impl Relay {
             completions: int_map(),
             listens: int_map(),
             uri_counts: HashMap::new(),
+            legacy: legacy_client::LegacyClients::new(),
         }
     }
 
