@@ -329,6 +329,13 @@ pub enum Report {
     /// `--upstreamProtocol 2026-07-28` and the child did not answer
     /// `server/discover`: modern requests get errors.
     UpstreamRefused,
+    /// The child exited while it was asked `server/discover` (some
+    /// handshake-era servers abort on a request before `initialize`): a new
+    /// one is started and served as handshake-era without a probe.
+    ProbeExited {
+        /// Its exit code.
+        code: i32,
+    },
     /// A session's byte or message bound refused a message (reported once
     /// until its queue empties).
     SessionBudget(SessionKey),
@@ -394,6 +401,11 @@ impl core::fmt::Display for Report {
                 f,
                 "the MCP server did not answer server/discover within {after_ms} ms; taking it \
                  to be handshake-era (pass --upstreamProtocol legacy to skip the probe)"
+            ),
+            Self::ProbeExited { code } => write!(
+                f,
+                "the MCP server exited (code {code}) when asked server/discover; starting it \
+                 again as a handshake-era server (pass --upstreamProtocol legacy to skip the probe)"
             ),
             Self::UpstreamRefused => f.write_str(
                 "the MCP server did not answer server/discover (--upstreamProtocol 2026-07-28); \

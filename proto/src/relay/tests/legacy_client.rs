@@ -478,3 +478,57 @@ fn the_childs_exit_answers_requests_waiting_for_input() {
         ]
     );
 }
+
+#[test]
+fn a_child_that_exits_during_the_probe_is_served_as_handshake_era_next_time() {
+    let mut relay = Relay::new(
+        Config {
+            upstream: UpstreamMode::Auto,
+            ..Config::new(Clients::Separate)
+        },
+        Budget::new(64 << 20),
+        Box::new(|| [7; 16]),
+    );
+    relay.start_child();
+    assert_eq!(to_child(&mut relay).len(), 1, "the probe");
+    relay.open_session(A, true);
+    send(&mut relay, A, INITIALIZE).unwrap();
+    send(&mut relay, A, r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#).unwrap();
+    assert!(to_child(&mut relay).is_empty(), "held during the probe");
+    assert!(relay.handle_probe_exit(1));
+    assert_eq!(
+        reports(&mut relay),
+        [
+            Report::ProbeExited { code: 1 },
+            Report::ChildEra { modern: false }
+        ]
+    );
+    assert_eq!(
+        to_child(&mut relay),
+        [
+            INITIALIZE.replace(r#""id":0"#, r#""id":2"#),
+            r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#.to_owned()
+        ],
+        "the held messages go to the new child, no probe first"
+    );
+    assert_eq!(relay.poll_timeout(), None);
+    // The new child is not probed: its exit is an ordinary one.
+    assert!(!relay.handle_probe_exit(1));
+    relay.handle_child_exit(1);
+    assert_eq!(relay.exit_code(), Some(1));
+}
+
+#[test]
+fn a_probe_exit_under_a_forced_revision_is_an_ordinary_exit() {
+    let mut relay = Relay::new(
+        Config {
+            upstream: UpstreamMode::Modern,
+            ..Config::new(Clients::Separate)
+        },
+        Budget::new(64 << 20),
+        Box::new(|| [7; 16]),
+    );
+    relay.start_child();
+    assert!(!relay.handle_probe_exit(1));
+    assert!(reports(&mut relay).is_empty());
+}
