@@ -33,25 +33,11 @@ from pathlib import Path
 
 import anyio
 
-# Cases today's gateway cannot serve yet (issue 14). An XFAIL case that passes is reported
-# as XPASS and counts as a failure, so this list has to shrink as the features land.
-XFAIL: frozenset[str] = frozenset(
-    {
-        # /mcp answers 400 (-32000 "Unsupported protocol version") to every 2026-07-28
-        # request, stateless and --stateful alike (issue 14 item 1).
-        "streamable-stateless/time/2026-07-28",
-        "streamable-stateless/everything/2026-07-28",
-        "streamable-stateful/time/2026-07-28",
-        "streamable-stateful/everything/2026-07-28",
-        # The same 400 answers the server/discover probe, so `auto` falls back to the
-        # handshake although mcp-server-time speaks 2026-07-28 (items 1 and 2).
-        "streamable-stateless/time/auto",
-        "streamable-stateful/time/auto",
-        # SSE relays the modern request to the legacy child untranslated; its results
-        # lack resultType/ttlMs/cacheScope, which the SDK requires (items 3 and 5).
-        "sse/everything/2026-07-28",
-    }
-)
+# Cases today's gateway cannot serve yet. An XFAIL case that passes is reported as XPASS and
+# counts as a failure, so this list has to shrink as features land. Empty since issue 14's
+# legacy-client translation: with `--upstreamProtocol auto` (the default) mcp-server-time is a
+# 2026-07-28 child, and its handshake-era clients are served through the relay's translation.
+XFAIL: frozenset[str] = frozenset()
 
 TRANSPORTS = ("streamable-stateless", "streamable-stateful", "sse")
 SERVERS = ("time", "everything")

@@ -529,7 +529,9 @@ fn log_report(report: &Report, line: Option<&[u8]>) {
             let shown = String::from_utf8_lossy(line.get(..200).unwrap_or(line)).into_owned();
             tracing::warn!("{report}: {shown}");
         }
-        Report::ForeignAnswer(_) | Report::Replaying => tracing::info!("{report}"),
+        Report::ForeignAnswer(_) | Report::Replaying | Report::ChildEra { .. } => {
+            tracing::info!("{report}")
+        }
         _ => tracing::warn!("{report}"),
     }
 }

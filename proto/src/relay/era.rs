@@ -15,9 +15,9 @@ pub enum UpstreamMode {
     /// Ask with `server/discover` when the child starts: a result listing
     /// 2026-07-28 makes it modern; an error, another result or silence
     /// within the probe timeout makes it handshake-era.
+    #[default]
     Auto,
     /// Handshake-era without asking: modern clients are translated.
-    #[default]
     Legacy,
     /// 2026-07-28 without fallback: `server/discover` is still sent (its
     /// result answers clients); if it fails, modern requests get errors.
