@@ -57,6 +57,9 @@ impl Relay {
     /// The child answered an `initialize`: cache the result for later
     /// clients, answer the ones that waited, relay the held messages.
     pub(super) fn finish_initialize(&mut self, line: &[u8], message: &Message<'_>) {
+        if self.slow_start(line, message) {
+            return;
+        }
         let waiters = match std::mem::replace(&mut self.init, Init::Idle) {
             Init::Pending { waiters, .. } => waiters,
             other => {

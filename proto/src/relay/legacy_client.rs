@@ -52,6 +52,9 @@ pub(super) struct LegacyClients {
     /// and the resource URIs it asked for.
     listen: Option<u64>,
     listen_uris: Vec<Box<str>>,
+    /// The child was probed again after refusing `initialize` with -32022
+    /// (the slow-start rule: once per relay).
+    reprobed: bool,
 }
 
 impl LegacyClients {
@@ -63,6 +66,7 @@ impl LegacyClients {
             inputs: HashMap::new(),
             listen: None,
             listen_uris: Vec::new(),
+            reprobed: false,
         }
     }
 }
@@ -741,6 +745,83 @@ impl Relay {
         true
     }
 
+    // ----- the slow-start rule (b.2) ----------------------------------------
+
+    /// The child answered the pending `initialize` (`line`): if it refused
+    /// it with -32022, it locked itself to 2026-07-28 after a probe that
+    /// timed out. It is asked `server/discover` again (once), and the
+    /// `initialize` requests (the one at the child and those waiting for
+    /// it) are held, to be answered from the discover result. True when
+    /// that happened.
+    pub(super) fn slow_start(&mut self, line: &[u8], message: &Message<'_>) -> bool {
+        if message.kind != Kind::ErrorResponse
+            || self.legacy.reprobed
+            || self.config.upstream != UpstreamMode::Auto
+            || error_code(line) != Some(codes::UNSUPPORTED_PROTOCOL_VERSION)
+        {
+            return false;
+        }
+        let (gateway_id, waiters) = match std::mem::replace(&mut self.init, Init::Idle) {
+            Init::Pending {
+                gateway_id,
+                waiters,
+            } => (gateway_id, waiters),
+            other => {
+                self.init = other;
+                return false;
+            }
+        };
+        self.legacy.reprobed = true;
+        let replay = self.replay.take();
+        self.self_initialized = false;
+        // The client whose `initialize` reached the child, then those that
+        // waited for it: their requests wait again, ahead of what is held.
+        let mut again: Vec<(SessionKey, Id, bool)> =
+            Vec::with_capacity(waiters.len().saturating_add(1));
+        if let Some(routed) = self.mux.handle_child_response_to(gateway_id) {
+            self.sync_mux_budget();
+            self.finish_request(gateway_id, None, false);
+            again.push((routed.session, routed.id, false));
+        }
+        again.extend(waiters.into_iter().map(|(key, id)| (key, id, true)));
+        let mut held = VecDeque::with_capacity(again.len());
+        for (session, id, owed) in again {
+            // Only the first client's `initialize` was kept: the others
+            // are taken to have asked the same.
+            let Some(bytes) = replay.as_ref().and_then(|(bytes, span)| {
+                let mut out = Vec::with_capacity(bytes.len());
+                splice(&mut out, bytes, &[(span.clone(), id.as_bytes())]).ok()?;
+                Some(out)
+            }) else {
+                self.answer_error(
+                    session,
+                    &id,
+                    codes::INTERNAL_ERROR,
+                    "the MCP server failed to initialize",
+                );
+                if owed {
+                    self.settle_owed(session);
+                }
+                continue;
+            };
+            if !owed {
+                if let Some(open) = self.sessions.get_mut(&session) {
+                    open.owed = open.owed.saturating_add(1);
+                }
+            }
+            held.push_back(Held {
+                session,
+                bytes,
+                request: Some(id),
+                charged: 0,
+            });
+        }
+        held.append(&mut self.held);
+        self.held = held;
+        self.start_child();
+        true
+    }
+
     // ----- endings --------------------------------------------------------
 
     /// Session `key` ended: its rounds and input requests are forgotten,
@@ -786,6 +867,20 @@ impl Relay {
         self.legacy.listen = None;
         self.legacy.listen_uris.clear();
     }
+}
+
+/// The `error.code` of an error response.
+fn error_code(line: &[u8]) -> Option<i32> {
+    let error = object_members(line)
+        .ok()?
+        .into_iter()
+        .find(|m| m.key == "error" && m.kind == ValueKind::Object)?;
+    let raw = line.get(error.span)?;
+    let code = object_members(raw)
+        .ok()?
+        .into_iter()
+        .find(|m| m.key == "code" && m.kind == ValueKind::Number)?;
+    core::str::from_utf8(raw.get(code.span)?).ok()?.parse().ok()
 }
 
 /// The `InitializeResult` a legacy client gets from a discover result.

@@ -532,3 +532,74 @@ fn a_probe_exit_under_a_forced_revision_is_an_ordinary_exit() {
     assert!(!relay.handle_probe_exit(1));
     assert!(reports(&mut relay).is_empty());
 }
+
+#[test]
+fn a_child_that_refuses_the_fallback_initialize_as_too_old_is_probed_again() {
+    let mut relay = Relay::new(
+        Config {
+            upstream: UpstreamMode::Auto,
+            probe_timeout_ms: 100,
+            ..Config::new(Clients::Separate)
+        },
+        Budget::new(64 << 20),
+        Box::new(|| [7; 16]),
+    );
+    relay.start_child();
+    to_child(&mut relay);
+    relay.advance(100);
+    relay.handle_timeout();
+    relay.open_session(A, true);
+    relay.open_session(B, true);
+    send(&mut relay, A, INITIALIZE).unwrap();
+    send(
+        &mut relay,
+        B,
+        &INITIALIZE.replace(r#""id":0"#, r#""id":"b""#),
+    )
+    .unwrap();
+    send(
+        &mut relay,
+        A,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        to_child(&mut relay),
+        [INITIALIZE.replace(r#""id":0"#, r#""id":2"#)],
+        "the silent child was taken to be handshake-era"
+    );
+    // It locked itself to 2026-07-28 when the late probe arrived.
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":2,"error":{"code":-32022,"message":"Unsupported protocol version","data":{"supported":["2026-07-28"],"requested":"2025-06-18"}}}"#,
+    );
+    let probe = to_child(&mut relay);
+    assert_eq!(probe.len(), 1);
+    assert!(probe[0].starts_with(r#"{"jsonrpc":"2.0","id":3,"method":"server/discover","#));
+    assert!(frames(&mut relay, A).is_empty(), "nothing answered yet");
+    child(&mut relay, &DISCOVER.replace(r#""id":1"#, r#""id":3"#));
+    let result = r#""result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{"listChanged":true},"resources":{"subscribe":true}},"serverInfo":{"name":"srv","version":"1.2"},"instructions":"be kind"}}"#;
+    assert_eq!(
+        frames(&mut relay, A),
+        [format!(r#"{{"jsonrpc":"2.0","id":0,{result}"#)]
+    );
+    assert_eq!(
+        frames(&mut relay, B),
+        [format!(r#"{{"jsonrpc":"2.0","id":"b",{result}"#)]
+    );
+    assert_eq!(
+        to_child(&mut relay),
+        [
+            listen_line(4, r#""toolsListChanged":true"#),
+            format!(
+                r#"{{"jsonrpc":"2.0","id":5,"method":"tools/list","params":{{{}}}}}"#,
+                meta(
+                    r#"{"sampling":{}}"#,
+                    r#"{"name":"cli","version":"9"}"#,
+                    "debug"
+                )
+            ),
+        ],
+        "the held request follows, as a modern one"
+    );
+}
