@@ -502,7 +502,7 @@ pub(super) static UPSTREAM_PROTOCOL: Flag = Flag {
     name: "upstreamProtocol",
     value: "ERA",
     kind: Kind::Single,
-    default: Absent::Value("legacy"),
+    default: Absent::Value("auto"),
     modes: Scope::Network,
     group: Group::Serving,
     help: "the child's MCP era: auto (ask it with\n\

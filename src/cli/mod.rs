@@ -179,7 +179,7 @@ pub(crate) struct Config {
     /// `--maxSessionBytes` (ours), default 8 MiB: the same, per
     /// client session; at least 1024.
     pub(crate) max_session_buffered_bytes: usize,
-    /// `--upstreamProtocol` (ours), default `legacy`: the child's MCP era,
+    /// `--upstreamProtocol` (ours), default `auto`: the child's MCP era,
     /// or whether to ask it.
     pub(crate) upstream_protocol: supergateway_proto::relay::UpstreamMode,
     /// `--probeTimeout MS` (ours), default 10 s; at least 1 ms.

@@ -145,7 +145,7 @@ fn defaults() -> Summary {
         max_sessions: 1024,
         max_buffered_bytes: 67_108_864,
         max_session_buffered_bytes: 8_388_608,
-        upstream_protocol: UpstreamMode::Legacy,
+        upstream_protocol: UpstreamMode::Auto,
         probe_timeout: Duration::from_millis(10_000),
         input_timeout: Duration::from_millis(300_000),
         head_timeout: Duration::from_millis(10_000),

@@ -309,6 +309,31 @@ impl Link {
         Ok(())
     }
 
+    /// The child exited while it was asked `server/discover` and the relay
+    /// wants it started again (once, as a handshake-era server): spawns
+    /// the new child. False when that fails (the exit is then an ordinary
+    /// one).
+    fn restart_after_probe(link: &Rc<RefCell<Self>>) -> bool {
+        let (generation, spec) = {
+            let this = link.borrow();
+            (this.generation.wrapping_add(1), this.spec.clone())
+        };
+        let child = match spawn_child(link, &spec, generation) {
+            Ok(child) => child,
+            Err(err) => {
+                tracing::error!("could not start the MCP server again: {err}");
+                return false;
+            }
+        };
+        let mut this = link.borrow_mut();
+        this.generation = generation;
+        // Lines the relay released to the new child are waiting already.
+        child.input_ready();
+        this.child = Some(child);
+        this.pump(None);
+        true
+    }
+
     /// Every child of this link that may still run: the current one and
     /// those a restart replaced (stopping the gateway stops them all).
     pub(crate) fn children(&self) -> Vec<Child> {
@@ -546,7 +571,9 @@ fn log_report(report: &Report, line: Option<&[u8]>) {
             let shown = String::from_utf8_lossy(line.get(..200).unwrap_or(line)).into_owned();
             tracing::warn!("{report}: {shown}");
         }
-        Report::ForeignAnswer(_) | Report::Replaying => tracing::info!("{report}"),
+        Report::ForeignAnswer(_) | Report::Replaying | Report::ChildEra { .. } => {
+            tracing::info!("{report}")
+        }
         _ => tracing::warn!("{report}"),
     }
 }
@@ -574,11 +601,19 @@ fn spawn_child(link: &Rc<RefCell<Link>>, spec: &ChildSpec, generation: u64) -> i
     };
     let weak: Weak<RefCell<Link>> = Rc::downgrade(link);
     Child::spawn(spec, on_line, input, move |code| {
-        let Some(link) = weak.upgrade() else { return };
+        let Some(strong) = weak.upgrade() else { return };
         let on_exit = {
-            let mut link = link.borrow_mut();
+            let mut link = strong.borrow_mut();
             if link.generation != generation {
                 return; // replaced by a restart: nobody is told
+            }
+            if link.relay.handle_probe_exit(code) {
+                link.pump(None);
+                drop(link);
+                if Link::restart_after_probe(&strong) {
+                    return;
+                }
+                link = strong.borrow_mut();
             }
             link.handle_child_exit(code);
             link.on_exit.take()

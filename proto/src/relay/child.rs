@@ -16,6 +16,9 @@ impl Relay {
             self.finish_probe(line, message);
             return;
         }
+        if self.legacy_child_response(gateway_id, line, message) {
+            return;
+        }
         if matches!(&self.init, Init::Pending { gateway_id: pending, .. } if *pending == gateway_id)
         {
             self.finish_initialize(line, message);
@@ -58,6 +61,9 @@ impl Relay {
     /// The child answered an `initialize`: cache the result for later
     /// clients, answer the ones that waited, relay the held messages.
     pub(super) fn finish_initialize(&mut self, line: &[u8], message: &Message<'_>) {
+        if self.slow_start(line, message) {
+            return;
+        }
         let waiters = match std::mem::replace(&mut self.init, Init::Idle) {
             Init::Pending { waiters, .. } => waiters,
             other => {
@@ -236,7 +242,9 @@ impl Relay {
     }
 
     pub(super) fn route_child_notification(&mut self, line: &[u8], message: &Message<'_>) {
-        if self.child_is_modern() && self.route_tagged(line, message) {
+        if self.child_is_modern()
+            && (self.legacy_listen_notification(line, message) || self.route_tagged(line, message))
+        {
             return;
         }
         match message.method.as_deref() {

@@ -164,7 +164,10 @@ impl Relay {
         if era::is_modern(message) {
             self.initialize_for_modern();
         }
-        if !is_initialize && self.holding() && method != Some("ping") {
+        // While the child's revision is unknown everything waits (how
+        // `initialize` and `ping` are served depends on it).
+        let probing = self.probe_id().is_some();
+        if self.holding() && (probing || (!is_initialize && method != Some("ping"))) {
             if self.held.len() < self.config.limits.max_held {
                 let charged = cost(bytes, message);
                 let request = message
@@ -200,6 +203,9 @@ impl Relay {
         bytes: &[u8],
         message: &Message<'_>,
     ) {
+        if self.serve_legacy_client(key, bytes, message) {
+            return;
+        }
         match message.kind {
             Kind::Request => self.route_client_request(key, bytes, message),
             Kind::Notification => match message.method.as_deref() {
@@ -358,6 +364,9 @@ impl Relay {
         let foreign = ClientError::Malformed(MessageError::Invalid(
             "no request of the server's with this id awaits this client's answer",
         ));
+        if let Some(answered) = self.legacy_input_answer(key, bytes, message) {
+            return answered;
+        }
         let (Some(raw), Some(span)) = (&message.id, &message.id_span) else {
             return Err(foreign);
         };

@@ -56,6 +56,7 @@ impl Relay {
                 self.answer_child(&request.child_id, reason);
             }
         }
+        self.forget_legacy_client(key);
         // Lines this session queued for the child stay queued (they were
         // admitted); they are no longer charged to it.
         let listen = self.sessions.get_mut(&key).and_then(|session| {
@@ -101,6 +102,7 @@ impl Relay {
         }
         self.child_requests.clear();
         self.child_tokens.clear();
+        self.fail_legacy_rounds(message);
     }
 
     pub(super) fn answer_waiters_of(&mut self, key: SessionKey, message: &str) {

@@ -15,9 +15,9 @@ pub enum UpstreamMode {
     /// Ask with `server/discover` when the child starts: a result listing
     /// 2026-07-28 makes it modern; an error, another result or silence
     /// within the probe timeout makes it handshake-era.
+    #[default]
     Auto,
     /// Handshake-era without asking: modern clients are translated.
-    #[default]
     Legacy,
     /// 2026-07-28 without fallback: `server/discover` is still sent (its
     /// result answers clients); if it fails, modern requests get errors.
@@ -241,6 +241,31 @@ impl Relay {
         }
     }
 
+    /// The child exited while it was being asked `server/discover`. True
+    /// (only under [`UpstreamMode::Auto`]): the driver starts a new child
+    /// and tells the relay nothing more — it is served as handshake-era
+    /// without a probe, and the messages held meanwhile go to it. False: an
+    /// ordinary exit ([`Relay::handle_child_exit`]); a second exit is one,
+    /// since the new child is not probed.
+    pub fn handle_probe_exit(&mut self, code: i32) -> bool {
+        if self.exited.is_some()
+            || self.probe_id().is_none()
+            || self.config.upstream != UpstreamMode::Auto
+        {
+            return false;
+        }
+        self.report(Report::ProbeExited { code });
+        // The probe line (and anything else for the dead child) is dropped.
+        for (session, line) in std::mem::take(&mut self.to_child) {
+            self.budget.release(line.len());
+            if let Some(session) = session.and_then(|key| self.sessions.get_mut(&key)) {
+                session.pending_bytes = session.pending_bytes.saturating_sub(line.len());
+            }
+        }
+        self.settle_era(ChildEra::Legacy);
+        true
+    }
+
     /// Whether client messages wait (for the probe or for `initialize`).
     pub(super) fn holding(&self) -> bool {
         matches!(self.init, Init::Pending { .. })
@@ -287,6 +312,9 @@ impl Relay {
         }
         self.init_wanted = None;
         self.replay_wanted = false;
+        // A restarted modern child: the relay's listen for the legacy
+        // clients it kept is opened again.
+        self.refresh_listen();
         self.release_held();
     }
 

@@ -360,7 +360,7 @@ fn requested_filter(bytes: &[u8]) -> Result<Filter, &'static str> {
 }
 
 /// Whether `InitializeResult.capabilities.<group>.<flag>` is `true`.
-fn capability(init: &[u8], group: &str, flag: &str) -> bool {
+pub(super) fn capability(init: &[u8], group: &str, flag: &str) -> bool {
     (|| {
         let caps = find(init, "capabilities", ValueKind::Object)?;
         let caps = init.get(caps.span)?;

@@ -67,6 +67,7 @@ mod client;
 mod deliver;
 mod endings;
 mod era;
+mod legacy_client;
 mod listen;
 mod mrtr;
 mod params;
@@ -349,6 +350,13 @@ pub enum Report {
         /// Why (never sent to the client).
         reason: &'static str,
     },
+    /// The child exited while it was asked `server/discover` (some
+    /// handshake-era servers abort on a request before `initialize`): a new
+    /// one is started and served as handshake-era without a probe.
+    ProbeExited {
+        /// Its exit code.
+        code: i32,
+    },
     /// A session's byte or message bound refused a message (reported once
     /// until its queue empties).
     SessionBudget(SessionKey),
@@ -438,6 +446,11 @@ impl core::fmt::Display for Report {
             Self::StateRejected { reason } => {
                 write!(f, "refused a retry's requestState: {reason}")
             }
+            Self::ProbeExited { code } => write!(
+                f,
+                "the MCP server exited (code {code}) when asked server/discover; starting it \
+                 again as a handshake-era server (pass --upstreamProtocol legacy to skip the probe)"
+            ),
             Self::UpstreamRefused => f.write_str(
                 "the MCP server did not answer server/discover (--upstreamProtocol 2026-07-28); \
                  2026-07-28 requests get errors",
@@ -543,6 +556,8 @@ pub struct Relay {
     mrtr: mrtr::Mrtr,
     /// `x-mcp-header` annotations from the `tools/list` results relayed.
     tool_params: params::ToolParams,
+    /// Handshake-era clients of a 2026-07-28 child.
+    legacy: legacy_client::LegacyClients,
 }
 
 struct Session {
@@ -635,6 +650,7 @@ impl Relay {
             uri_counts: HashMap::new(),
             mrtr: mrtr::Mrtr::new(),
             tool_params: params::ToolParams::default(),
+            legacy: legacy_client::LegacyClients::new(),
         }
     }
 

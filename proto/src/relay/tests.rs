@@ -954,5 +954,6 @@ fn the_childs_requests_waiting_for_answers_are_bounded() {
 }
 
 mod era;
+mod legacy_client;
 mod mrtr;
 mod params;
