@@ -19,7 +19,7 @@
 mod common;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use common::{conformance_server, eventually, Gateway, SseClient, Streamable, WsClient};
 use serde_json::{json, Value};
@@ -45,7 +45,7 @@ fn temp_path(name: &str) -> PathBuf {
 }
 
 /// The lines the child was sent (its stdin, through `tee`).
-fn child_lines(seen: &PathBuf) -> Vec<String> {
+fn child_lines(seen: &Path) -> Vec<String> {
     std::fs::read_to_string(seen)
         .unwrap_or_default()
         .lines()
@@ -56,7 +56,7 @@ fn child_lines(seen: &PathBuf) -> Vec<String> {
 /// The child's lines from the first that contains `from` on, once there
 /// are at least `at_least` (`tee` writes its file after the child's pipe,
 /// so the file may lag behind what the child answered).
-fn lines_from(seen: &PathBuf, from: &str, at_least: usize) -> Vec<String> {
+fn lines_from(seen: &Path, from: &str, at_least: usize) -> Vec<String> {
     let mut found = Vec::new();
     eventually(
         &format!("{at_least} lines from {from} at the child"),
@@ -81,7 +81,7 @@ fn gateway_id(line: &str) -> u64 {
 
 /// `supergateway --stdio "tee -a SEEN | <legacy fixture>" --outputTransport
 /// OUTPUT --upstreamProtocol UPSTREAM EXTRA…`.
-fn gateway(seen: &PathBuf, output: &str, upstream: &str, extra: &[&str]) -> Gateway {
+fn gateway(seen: &Path, output: &str, upstream: &str, extra: &[&str]) -> Gateway {
     let command = format!("tee -a {} | {}", seen.display(), conformance_server());
     gateway_for(&command, output, upstream, extra)
 }
@@ -186,6 +186,8 @@ fn an_elicitation_becomes_an_input_required_result_and_the_retry_completes_it() 
         ("auto", &[][..]),
         ("legacy", &["--stateful"][..]),
         ("auto", &["--stateful"][..]),
+        // (2026-07-28 requests share one child in stateful mode.)
+        ("legacy", &["--stateful", "--childPerSession"][..]),
     ] {
         let what = format!("--upstreamProtocol {upstream} {extra:?}");
         let seen = temp_path(&format!("basic-{upstream}-{}", extra.len()));
@@ -692,7 +694,7 @@ done
 
 /// The gateway (streamableHttp, `--upstreamProtocol legacy`) in front of
 /// [`ASKER`], its stdin teed to `seen`.
-fn asker_gateway(seen: &PathBuf, extra: &[&str]) -> (Gateway, PathBuf) {
+fn asker_gateway(seen: &Path, extra: &[&str]) -> (Gateway, PathBuf) {
     let script = temp_path(&format!(
         "asker-{}.sh",
         seen.file_name().unwrap().to_string_lossy()
@@ -966,6 +968,23 @@ fn with_a_child_per_request_the_child_is_gone_before_the_retry() {
         post(&http, "tools/call", ELICITATION, &late),
         (400, format!(r#"{{"jsonrpc":"2.0","id":2,{INVALID_STATE}"#))
     );
+    let _ = std::fs::remove_file(&seen);
+
+    // On a WebSocket the connection's child lives as long as the socket:
+    // the retry works there, not on another socket (another child).
+    let seen = temp_path("per-socket");
+    let gw = gateway(&seen, "ws", "legacy", &["--childPerSession"]);
+    let (mut first, mut second) = (WsClient::connect(&gw), WsClient::connect(&gw));
+    first.send_text(&request("1", "tools/call", ELICITATION, ALL_CAPS, ""));
+    let (_, state) = take_state(&ws_text(&mut first));
+    let answer = retry(&format!(r#"{{"user_name":{ALICE}}}"#), &state);
+    second.send_text(&request("2", "tools/call", ELICITATION, ALL_CAPS, &answer));
+    assert_eq!(
+        ws_text(&mut second),
+        format!(r#"{{"jsonrpc":"2.0","id":2,{INVALID_STATE}"#)
+    );
+    first.send_text(&request("3", "tools/call", ELICITATION, ALL_CAPS, &answer));
+    assert_eq!(ws_text(&mut first), completed_text("3", "Hello, Alice!"));
     let _ = std::fs::remove_file(&seen);
 }
 
