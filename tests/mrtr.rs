@@ -1070,11 +1070,9 @@ fn a_question_while_a_handshake_client_is_busy_on_the_shared_child_is_refused() 
 }
 
 /// Design c.6 step 5: the retry's `progressToken` replaces the original
-/// request's. Fails today: the relay forgets the token when it parks the
-/// request (`open_entry` → `mux.handle_abandoned`) and never learns the
-/// retry's, so the child's progress is dropped and the answer comes alone.
+/// request's (the relay keeps the child's token for the parked request and
+/// maps it to the waiting client's).
 #[test]
-#[ignore = "relay bug: progress after an input round is dropped (proto/src/relay/mrtr.rs)"]
 fn what_the_child_sends_after_the_answers_goes_to_the_retrys_stream() {
     let seen = temp_path("progress");
     let (gw, script) = asker_gateway(&seen, &[]);

@@ -415,6 +415,12 @@ impl<S: Copy + Eq + Hash> Mux<S> {
             .map(|pending| (pending.session, &pending.id))
     }
 
+    /// The gateway's progress token of the request under `gateway_id`, if
+    /// its client gave one.
+    pub fn progress_token_of(&self, gateway_id: u64) -> Option<u64> {
+        self.pending.get(&gateway_id)?.progress_token
+    }
+
     /// Number of client requests of `session` in flight at the child.
     pub fn in_flight_for(&self, session: S) -> usize {
         self.activity

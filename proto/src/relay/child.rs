@@ -254,6 +254,7 @@ impl Relay {
                 };
                 let Some((key, client_token)) = self.mux.handle_child_progress(raw.as_bytes())
                 else {
+                    self.mrtr_progress(line, raw.as_bytes(), span.clone());
                     return;
                 };
                 let mut frame = Vec::with_capacity(line.len().saturating_add(16));

@@ -88,6 +88,9 @@ struct Entry {
     nonce: [u8; 8],
     /// The child's final answer, kept while parked.
     answer: Option<Vec<u8>>,
+    /// The progress token the child knows the request by (the gateway's),
+    /// and the one the waiting client gave (its latest try's).
+    progress: Option<(u64, Option<Id>)>,
 }
 
 struct Pending {
@@ -302,7 +305,15 @@ impl Relay {
             .and_then(|span| bytes.get(span))
             .and_then(|caps| Capabilities::parse(caps).ok())
             .unwrap_or_default();
+        let progress = self.mux.progress_token_of(g).map(|token| {
+            let client = message
+                .progress_token
+                .as_ref()
+                .map(|(raw, _)| raw.to_owned());
+            (token, client)
+        });
         let entry = Entry {
+            progress,
             method: message.method.as_deref().unwrap_or_default().into(),
             target: message.target.as_deref().unwrap_or_default().into(),
             arguments: arguments_of(&bytes),
@@ -608,6 +619,13 @@ impl Relay {
         if let Some(session) = self.sessions.get_mut(&key) {
             session.owed = session.owed.saturating_add(1);
         }
+        // The child's progress now goes to the retry, under its token.
+        if let Some((_, client)) = &mut entry.progress {
+            *client = message
+                .progress_token
+                .as_ref()
+                .map(|(raw, _)| raw.to_owned());
+        }
         entry.phase = Phase::Waiting {
             session: key,
             client_id: id,
@@ -715,6 +733,35 @@ impl Relay {
         if let Some(frame) = frame {
             self.push_answer(session, client_id, frame);
         }
+    }
+
+    /// The child's progress for a request that has an entry: to the client
+    /// waiting on it, under that client's token (dropped while parked, or
+    /// when that client gave none). True when it was one.
+    pub(super) fn mrtr_progress(&mut self, line: &[u8], token: &[u8], span: Range<usize>) -> bool {
+        let Some(token) = parse_gateway_id(token) else {
+            return false;
+        };
+        let Some(entry) = self
+            .mrtr
+            .entries
+            .values()
+            .find(|entry| entry.progress.as_ref().is_some_and(|(t, _)| *t == token))
+        else {
+            return false;
+        };
+        let session = match &entry.phase {
+            Phase::Gathering { session, .. } | Phase::Waiting { session, .. } => *session,
+            Phase::Parked { .. } => return true,
+        };
+        let Some(client) = entry.progress.as_ref().and_then(|(_, c)| c.clone()) else {
+            return true;
+        };
+        let mut frame = Vec::with_capacity(line.len().saturating_add(16));
+        if splice(&mut frame, line, &[(span, client.as_bytes())]).is_ok() {
+            self.push_child_message(session, Frame::other(frame), false);
+        }
+        true
     }
 
     /// The child withdrew one of its requests (`notifications/cancelled`):
