@@ -163,6 +163,11 @@ impl Relay {
         let is_initialize = method == Some("initialize");
         if era::is_modern(message) {
             self.initialize_for_modern();
+            // From now on its client is asked nothing, even while this
+            // request is held behind `initialize` or the probe.
+            if let Some(session) = self.sessions.get_mut(&key) {
+                session.modern = true;
+            }
         }
         if !is_initialize && self.holding() && method != Some("ping") {
             if self.held.len() < self.config.limits.max_held {
