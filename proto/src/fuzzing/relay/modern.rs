@@ -13,7 +13,7 @@
 //! | --- | --- | --- |
 //! | 16 | a modern request: valid (`tools/call`, `prompts/get`, `resources/read`, `tools/list`; some with `logLevel` or a progress token), without capabilities, version `v999`, a non-string version, a bad `logLevel`, a removed method, `server/discover` | session, kind, form |
 //! | 17 | `subscriptions/listen` with a filter (or a broken one) | session, filter |
-//! | 18 | a retry of an interactive request: a `requestState` seen in an `InputRequiredResult`, tampered, made up or not a string, with all, some, none or malformed `inputResponses` | session, which, form, answers |
+//! | 18 | a retry of an interactive request: a `requestState` seen in an `InputRequiredResult`, tampered, made up, not a string or missing, the arguments changed or not, with all, some, none or malformed `inputResponses` | session, which, form, answers |
 //! | 19 | time passes (1 ms to 10 s), the timer fires or not | step |
 //! | 20 | every deadline passes (twice `inputTimeout`), the child reads | — |
 //! | 21 | a modern request with an unsupported version from a fresh session closed at once | — |
@@ -185,7 +185,10 @@ pub(super) struct ModernModel {
     withdrawn: HashSet<u64>,
     /// Gateway ids of listens a 2026-07-28 child read.
     child_listens: Vec<u64>,
-    /// The relay dropped lines for the child since it last started.
+    /// The relay dropped lines for the child (its own answers to the
+    /// child's requests among them). Never reset: the relay reports this
+    /// once until the child reads again, and a restart does not make it
+    /// report anew.
     child_not_reading: bool,
     /// Retries that opened (for the unit tests: the path was reached).
     opened: usize,
@@ -238,7 +241,6 @@ impl ModernModel {
 
     /// The child was replaced: a new probe, and the old one's lines are gone.
     pub(super) fn restarted(&mut self) {
-        self.child_not_reading = false;
         self.child_listens.clear();
         if self.upstream != UpstreamMode::Legacy {
             self.era = EraModel::Probing {
@@ -593,20 +595,27 @@ impl RelayModel {
         } else {
             format!("{{{responses}}}")
         };
+        // Without a state, the answers are unsolicited: a fresh request.
+        let fresh = form & 0x40 != 0;
+        let state_member = if fresh {
+            String::new()
+        } else {
+            format!(r#","requestState":{token}"#)
+        };
         let extra = format!(
-            r#"{},"inputResponses":{responses},"requestState":{token}"#,
+            r#"{},"inputResponses":{responses}{state_member}"#,
             call_params(name, arguments)
         );
         let text = request_text(nonce, "tools/call", &extra, &valid_meta(CAPS[0]));
         let request = Request {
-            origin,
+            origin: if fresh { nonce } else { origin },
             method: "tools/call",
             name,
             arguments,
             refusal: None,
             legacy_child: None,
             listen: None,
-            retry: Some(Retry { state, forged }),
+            retry: (!fresh).then_some(Retry { state, forged }),
         };
         // A retry may deliver the child's final answer, kept while the
         // request was parked: a child's message, which may find the
