@@ -363,8 +363,9 @@ impl RelayModel {
         self.modern.as_mut().expect("2026-07-28 configuration")
     }
 
-    /// Sends a modern request and records it if accepted; `local`: the
-    /// relay must answer it itself (and may not refuse it as busy).
+    /// Sends a modern request and records it if accepted. One with a
+    /// `refusal` (and `server/discover`) the relay answers itself: it never
+    /// reaches the child, and a refusal is never busy.
     fn send_modern(&mut self, key: SessionKey, nonce: u64, text: &str, request: Request) {
         let token = text.contains("\"progressToken\"").then_some("\"p\"");
         let refusal = request.refusal;
