@@ -5,12 +5,16 @@
 // small (one byte picks from a fixed table) and every count is bounded by the
 // number of operations.
 
+mod modern;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::jsonrpc::{parse_message, Kind};
 use crate::relay::{
     Budget, ClientError, Clients, Config, Event, Frame, Limits, Relay, Report, SessionKey,
 };
+
+use self::modern::ModernModel;
 
 /// Fuzz target `relay_sequence`: drives a [`crate::relay::Relay`] with random
 /// interleavings of what its driver can do, playing every client and a
@@ -22,8 +26,11 @@ use crate::relay::{
 /// rather than with every session closing), then `max_in_flight` 1–8 and
 /// `session_frames` 1–8, `max_held` 1–8 and `max_child_lines` 1–16,
 /// `session_bytes` 300–4,380, and the process budget 600–16,920 bytes, so
-/// every bound is actually reached. Then each operation is one byte
-/// (`op % 16`) followed by its operands (a missing byte reads as 0):
+/// every bound is actually reached; bits 4–6 of the first byte turn on the
+/// MCP 2026-07-28 part (upstream mode, seal, ops 16–21 and their
+/// properties: see `modern.rs`). Then each operation is one byte
+/// (`op % 16`, or `op % 22` with that part on) followed by its operands (a
+/// missing byte reads as 0):
 ///
 /// | op | operation | operand bytes |
 /// | --- | --- | --- |
@@ -83,8 +90,13 @@ use crate::relay::{
 pub fn relay_sequence(data: &[u8]) {
     let mut ops = RelayOps { data, at: 0 };
     let mut model = RelayModel::new(&mut ops);
+    let kinds = if model.modern.is_some() {
+        modern::OPS
+    } else {
+        16
+    };
     for _ in 0..2048 {
-        let Some(op) = ops.next_op() else {
+        let Some(op) = ops.next_op(kinds) else {
             break;
         };
         model.child_op = false;
@@ -184,10 +196,11 @@ struct RelayOps<'a> {
 }
 
 impl RelayOps<'_> {
-    fn next_op(&mut self) -> Option<u8> {
+    /// The next operation byte, modulo `kinds`.
+    fn next_op(&mut self, kinds: u8) -> Option<u8> {
         let op = *self.data.get(self.at)?;
         self.at = self.at.saturating_add(1);
-        Some(op % 16)
+        op.checked_rem(kinds)
     }
 
     /// The next byte, or 0 past the end.
@@ -226,6 +239,13 @@ struct ClientModel {
     notes: HashSet<u64>,
     /// Tokens of child requests it was sent.
     tokens: HashSet<Vec<u8>>,
+    /// The nonce of its first 2026-07-28 request the relay accepted (one
+    /// that passed the relay's checks), held or not.
+    modern: Option<u64>,
+    /// It sent a handshake-era message (request, notification, answer).
+    handshake: bool,
+    /// Listen-tagged notifications it received: (bnonce, tag).
+    listen_notes: HashSet<(u64, Vec<u8>)>,
 }
 
 /// A client request the relay accepted.
@@ -249,6 +269,8 @@ struct Seen {
     gateway_id: u64,
     nonce: Option<u64>,
     initialize: bool,
+    /// The relay's `server/discover` probe.
+    discover: bool,
 }
 
 /// The child process as the harness plays it.
@@ -298,6 +320,8 @@ struct RelayModel {
     child_op: bool,
     longest_child_line: usize,
     longest_initialize: usize,
+    /// The 2026-07-28 part of the model (configurations that enable it).
+    modern: Option<ModernModel>,
 }
 
 #[allow(
@@ -324,22 +348,26 @@ impl RelayModel {
             session_bytes: 300 + 16 * usize::from(b3),
         };
         let request_events = b0 & 4 != 0;
+        let modern = ModernModel::configure(b0);
         let mut counter = 0u128;
         let random = Box::new(move || {
             counter = counter.wrapping_add(0x0123_4567_89ab_cdef_0fed_cba9_8765_4321);
             counter.to_be_bytes()
         });
-        let relay = Relay::new(
-            Config {
-                clients,
-                limits,
-                request_events,
-                ..Config::new(clients)
-            },
-            Budget::new(600 + 64 * usize::from(b4)),
-            random,
-        );
-        Self {
+        let mut config = Config {
+            clients,
+            limits,
+            request_events,
+            ..Config::new(clients)
+        };
+        if let Some(modern) = &modern {
+            modern.adjust(&mut config);
+        }
+        let mut relay = Relay::new(config, Budget::new(600 + 64 * usize::from(b4)), random);
+        if let Some(modern) = &modern {
+            modern.start(&mut relay);
+        }
+        let mut model = Self {
             relay,
             clients,
             limits,
@@ -369,7 +397,11 @@ impl RelayModel {
             child_op: false,
             longest_child_line: 0,
             longest_initialize: 0,
-        }
+            modern,
+        };
+        // The probe may already wait for the child.
+        model.settle();
+        model
     }
 
     fn step(&mut self, op: u8, ops: &mut RelayOps<'_>) {
@@ -423,10 +455,14 @@ impl RelayModel {
                 self.relay.handle_child_restart();
                 if !self.exited {
                     self.child_gone();
+                    if let Some(modern) = &mut self.modern {
+                        modern.restarted();
+                    }
                 }
             }
             14 => self.relay.initialize_child("2025-06-18"),
-            _ => self.stale_answer(ops),
+            15 => self.stale_answer(ops),
+            _ => self.modern_step(op, ops),
         }
     }
 
@@ -557,7 +593,10 @@ impl RelayModel {
         }
         let result = self.send(key, &text);
         match result {
-            Ok(1) if variant.is_none() => self.accept_request(key, nonce, id, token),
+            Ok(1) if variant.is_none() => {
+                self.mark_handshake(key);
+                self.accept_request(key, nonce, id, token);
+            }
             Err(ClientError::Busy(_)) if variant.is_none() => {
                 self.refused.insert(nonce);
             }
@@ -568,6 +607,12 @@ impl RelayModel {
                 self.refused.insert(nonce);
             }
             other => panic!("request {text}: {other:?}"),
+        }
+    }
+
+    fn mark_handshake(&mut self, key: SessionKey) {
+        if let Some(session) = self.sessions.get_mut(&key) {
+            session.handshake = true;
         }
     }
 
@@ -643,6 +688,7 @@ impl RelayModel {
         let text = Self::notification_text(method, nonce, cancel, pad, variant);
         match self.send(key, &text) {
             Ok(0) if variant.is_none() => {
+                self.mark_handshake(key);
                 self.accepted.insert(nonce);
                 if let Some(id) = cancel {
                     self.taint(key, id);
@@ -720,6 +766,7 @@ impl RelayModel {
         let text = Self::answer_text(&id, cnonce, nonce, form & 1 != 0, variant);
         match self.send(key, &text) {
             Ok(0) if !variant => {
+                self.mark_handshake(key);
                 self.accepted.insert(nonce);
                 let separate = self.clients == Clients::Separate;
                 let asked = self
@@ -832,6 +879,7 @@ impl RelayModel {
         match self.send(key, &text) {
             Ok(n) => {
                 assert_eq!(n, answers, "batch {text}");
+                self.mark_handshake(key);
                 for (nonce, id, token) in requests {
                     self.accept_request(key, nonce, id, token);
                 }
@@ -977,6 +1025,10 @@ impl RelayModel {
     }
 
     fn client_answered(&mut self, key: SessionKey, id: Option<Vec<u8>>, text: &str) {
+        if let Some(request) = id.as_deref().and_then(modern::request_nonce) {
+            self.modern_answered(key, request, text);
+            return;
+        }
         let nonce = find_number(text.as_bytes(), b"\"nonce\":");
         match (nonce, id) {
             (Some(nonce), Some(id)) => {
@@ -1034,6 +1086,14 @@ impl RelayModel {
     ) {
         if let Some(token) = id {
             // A child request, under a token.
+            // (Written after the client spoke 2026-07-28: its cnonce is
+            // later on the same clock.)
+            let session = self.sessions.get(&key).expect("live session");
+            let cnonce = find_number(text.as_bytes(), b"\"cnonce\":").unwrap_or(0);
+            assert!(
+                session.modern.is_none_or(|since| since > cnonce) || session.handshake,
+                "a 2026-07-28 client was sent a request: {text}"
+            );
             assert!(
                 is_token(&token),
                 "child request id not a 32-hex token: {text}"
@@ -1080,14 +1140,19 @@ impl RelayModel {
                     "cancellation of a child request this session was not sent: {text}"
                 );
             }
-            "notifications/tools/list_changed" | "notifications/message" => {
+            _ if modern::tag_of(text).is_some() => self.listen_notified(key, method, text),
+            "notifications/tools/list_changed"
+            | "notifications/message"
+            | "notifications/prompts/list_changed"
+            | "notifications/resources/list_changed"
+            | "notifications/resources/updated" => {
                 let bnonce = find_number(text.as_bytes(), b"\"bnonce\":")
                     .unwrap_or_else(|| panic!("child notification without bnonce: {text}"));
                 assert!(
                     session.notes.insert(bnonce),
                     "child notification twice on session {key}: {text}"
                 );
-                if method == "notifications/tools/list_changed" {
+                if method != "notifications/message" {
                     assert!(
                         session.standalone,
                         "broadcast to a non-standalone session {key}"
@@ -1190,7 +1255,13 @@ impl RelayModel {
                             assert_eq!(*client_id, sent.id, "RequestStarted client id: {text}");
                         }
                         (Some(_), None) => panic!("started request without nonce: {text}"),
-                        (None, _) => assert!(initialize, "request without RequestStarted: {text}"),
+                        (None, Some(_)) => {
+                            assert!(initialize, "request without RequestStarted: {text}")
+                        }
+                        (None, None) => assert!(
+                            initialize || modern::relay_own(message.method.as_deref()),
+                            "request without RequestStarted: {text}"
+                        ),
                     }
                 }
                 if let Some((token, _)) = message.progress_token.as_ref().filter(|_| !initialize) {
@@ -1202,10 +1273,12 @@ impl RelayModel {
                     );
                     self.child.progress.push((token.as_bytes().to_vec(), nonce));
                 }
+                let discover = self.modern_child_reads(&message, gateway_id, nonce, &text);
                 self.child.pending.push(Seen {
                     gateway_id,
                     nonce,
                     initialize,
+                    discover,
                 });
             }
             Kind::Notification => {
@@ -1261,7 +1334,21 @@ impl RelayModel {
         };
         let id = seen.gateway_id;
         let error = form & 1 != 0;
+        if seen.discover || (seen.nonce.is_none() && !seen.initialize) {
+            let line = self.relay_own_answer(&seen, form, &pad);
+            self.child_line(&line);
+            return;
+        }
+        if let (Some(modern), Some(nonce), false) = (&self.modern, seen.nonce, seen.initialize) {
+            let line = modern.child_answer(id, nonce, form, &pad);
+            self.child_line(&line);
+            return;
+        }
         let line = match (seen.initialize, error, seen.nonce) {
+            (true, false, _) if self.modern.is_some() => format!(
+                "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":{{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{}}}}}",
+                modern::child_capabilities(form)
+            ),
             (true, false, _) => format!(
                 "{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":{{\"protocolVersion\":\"2025-06-18\"}}}}"
             ),
@@ -1307,6 +1394,12 @@ impl RelayModel {
         let kind = ops.byte();
         let which = usize::from(ops.byte());
         let pad = Self::pad_text(ops);
+        if self.modern.is_some() && kind % 10 >= 6 {
+            if let Some(line) = self.modern_notification(kind % 10 - 6, which, &pad) {
+                self.child_line(&line);
+            }
+            return;
+        }
         let line = match kind % 6 {
             0 => {
                 let Some((token, nonce)) = self
@@ -1339,6 +1432,9 @@ impl RelayModel {
                 let Some(id) = ids.get(which.checked_rem(ids.len()).unwrap_or(0)) else {
                     return;
                 };
+                if let Some(cnonce) = self.child.own.get(id).copied() {
+                    self.withdrawn(cnonce);
+                }
                 let id = String::from_utf8_lossy(id).into_owned();
                 format!(
                     "{{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{{\"requestId\":{id},\"reason\":\"gone\"}}}}"
@@ -1383,6 +1479,10 @@ impl RelayModel {
                 };
                 // A request still pending at the child is answered now.
                 self.child.pending.retain(|seen| seen.gateway_id != *id);
+                let id = *id;
+                if let Some(modern) = &mut self.modern {
+                    modern.probe_answered(id, false);
+                }
                 id.to_string()
             }
             1 => (which * 7).to_string(),
@@ -1425,7 +1525,11 @@ impl RelayModel {
                         session.slow = true;
                     }
                 }
-                Event::Report(_) => {}
+                Event::Report(report) => {
+                    if let Some(modern) = &mut self.modern {
+                        modern.reported(&report);
+                    }
+                }
                 Event::RequestStarted {
                     request, client_id, ..
                 } => {
@@ -1479,8 +1583,9 @@ impl RelayModel {
         let growth = self.limits.max_child_lines * SPLICE_GROWTH;
         let child_errors = self.child.own.len() * (CHILD_ERROR + 24);
         let replay = self.longest_initialize.max(SELF_INIT_LINES) + 24 + 56;
-        let process = own + growth + child_errors + replay;
-        let session = session_own + growth + self.longest_child_line + 64;
+        let modern = self.modern_slack();
+        let process = own + growth + child_errors + replay + modern;
+        let session = session_own + growth + self.longest_child_line + 64 + modern;
         (process, session)
     }
 

@@ -164,6 +164,11 @@ impl Relay {
         let is_initialize = method == Some("initialize");
         if era::is_modern(message) {
             self.initialize_for_modern();
+            // From now on its client is asked nothing, even while this
+            // request is held behind `initialize` or the probe.
+            if let Some(session) = self.sessions.get_mut(&key) {
+                session.modern = true;
+            }
         }
         // While the child's revision is unknown everything waits (how
         // `initialize` and `ping` are served depends on it).

@@ -305,7 +305,12 @@ impl Relay {
         self.report(report);
         if matches!(self.child_era, ChildEra::Legacy) {
             if std::mem::take(&mut self.replay_wanted) {
-                self.replay_initialize();
+                // A client's `initialize` that reached the new child during
+                // the probe initialises it: a replay on top would be a
+                // second `initialize`, and would drop that one's waiters.
+                if matches!(self.init, Init::Idle) {
+                    self.replay_initialize();
+                }
             } else if let Some(version) = self.init_wanted.take() {
                 self.initialize_child(&version);
             }
