@@ -308,7 +308,8 @@ impl Relay {
                 // A client's `initialize` that reached the new child during
                 // the probe initialises it: a replay on top would be a
                 // second `initialize`, and would drop that one's waiters.
-                if matches!(self.init, Init::Idle) {
+                // (`Done` is the old child's result: replay.)
+                if !matches!(self.init, Init::Pending { .. }) {
                     self.replay_initialize();
                 }
             } else if let Some(version) = self.init_wanted.take() {
