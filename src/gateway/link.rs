@@ -64,6 +64,11 @@ fn sealing() -> (Rc<HmacSeal>, [u8; 8], u32) {
             .get_or_insert_with(|| {
                 let mut instance = [0u8; 8];
                 instance.copy_from_slice(rt::random_bytes().get(..8).unwrap_or(&[0; 8]));
+                // A load balancer routes a retry by this (the first 8 bytes
+                // of a requestState's payload): say it once.
+                let mut hex = String::with_capacity(16);
+                rt::push_hex(&mut hex, &instance);
+                tracing::info!("this gateway instance is {hex} (in requestState tokens)");
                 (Rc::new(HmacSeal::random()), instance)
             })
             .clone()
