@@ -301,7 +301,14 @@ pub(super) fn request_nonce(id: &[u8]) -> Option<u64> {
 pub(super) fn relay_own(method: Option<&str>) -> bool {
     matches!(
         method,
-        Some("server/discover" | "resources/subscribe" | "resources/unsubscribe")
+        Some(
+            "server/discover"
+                | "resources/subscribe"
+                | "resources/unsubscribe"
+                // The listen the relay holds at a 2026-07-28 child for its
+                // handshake-era clients (legacy_client.rs).
+                | "subscriptions/listen"
+        )
     )
 }
 
