@@ -454,9 +454,20 @@ impl RelayModel {
             13 => {
                 self.relay.handle_child_restart();
                 if !self.exited {
+                    let unanswered: Vec<u64> = self
+                        .child
+                        .pending
+                        .iter()
+                        .filter_map(|seen| seen.nonce)
+                        .collect();
                     self.child_gone();
                     if let Some(modern) = &mut self.modern {
-                        modern.restarted();
+                        // Listens open at a 2026-07-28 child are carried to
+                        // the replacement: sent to it again (or served by
+                        // the relay if it is handshake-era), unanswered.
+                        for nonce in modern.restarted(&unanswered) {
+                            self.arrived.remove(&nonce);
+                        }
                     }
                 }
             }
@@ -1333,6 +1344,9 @@ impl RelayModel {
             self.child.pending.remove(at)
         };
         let id = seen.gateway_id;
+        if let (Some(modern), Some(nonce)) = (&mut self.modern, seen.nonce) {
+            modern.child_answered.insert(nonce);
+        }
         let error = form & 1 != 0;
         if seen.discover || (seen.nonce.is_none() && !seen.initialize) {
             let line = self.relay_own_answer(&seen, form, &pad);

@@ -41,6 +41,7 @@ impl Relay {
                 modern: false,
                 log_level: None,
                 listen: None,
+                relisten: false,
             },
         );
         self.mux.handle_session_open(key);
@@ -310,7 +311,7 @@ impl Relay {
             self.note_completion(outbound.id, method);
             self.note_interactive(outbound.id, method, bytes);
             if method == "subscriptions/listen" {
-                self.listens.insert(outbound.id, ());
+                self.listens.insert(outbound.id, bytes.into());
             }
         }
         let last = self.bump_sequence();

@@ -121,6 +121,11 @@ impl Relay {
         for uri in &honoured.uris {
             self.count_uri(uri, true);
         }
+        // A listen carried over a restart has its acknowledgement already.
+        let carried = self
+            .sessions
+            .get_mut(&key)
+            .is_some_and(|session| std::mem::take(&mut session.relisten));
         if let Some(session) = self.sessions.get_mut(&key) {
             session.owed = session.owed.saturating_add(1);
             session.listen = Some(Box::new(Listen {
@@ -131,7 +136,9 @@ impl Relay {
                 uris: honoured.uris,
             }));
         }
-        self.push_own(key, Frame::other(ack));
+        if !carried {
+            self.push_own(key, Frame::other(ack));
+        }
     }
 
     /// A session with a listen is going away: its resource subscriptions
@@ -251,6 +258,37 @@ impl Relay {
         self.uri_counts.clear();
     }
 
+    /// Before a restart: the listens open at the 2026-07-28 child leave the
+    /// id table (their clients are not told the child went away), to be
+    /// sent again to the replacement ([`Relay::relisten`]).
+    pub(super) fn carry_listens(&mut self) -> Vec<(SessionKey, Box<[u8]>)> {
+        let listens: Vec<(u64, Box<[u8]>)> = self.listens.drain().collect();
+        let mut carried = Vec::with_capacity(listens.len());
+        for (g, bytes) in listens {
+            if let Some((session, _)) = self.mux.request_of(g) {
+                self.mux.handle_abandoned(g);
+                self.finish_request(g, None, false);
+                carried.push((session, bytes));
+            }
+        }
+        self.sync_mux_budget();
+        carried
+    }
+
+    /// After a restart: each carried listen is sent to the new child as if
+    /// its client had just sent it (held while the child is probed).
+    pub(super) fn relisten(&mut self, listens: Vec<(SessionKey, Box<[u8]>)>) {
+        for (key, bytes) in listens {
+            match self.sessions.get_mut(&key) {
+                Some(session) if !session.closing => session.relisten = true,
+                _ => continue,
+            }
+            if let Ok(message) = parse_message(&bytes) {
+                self.accept(key, &bytes, &message);
+            }
+        }
+    }
+
     /// A 2026-07-28 child's notification tagged with a listen's gateway id:
     /// to that listen's session, with the client's id instead. True when
     /// it was one.
@@ -265,6 +303,13 @@ impl Relay {
             return true; // a listen that has ended: nobody to tell
         };
         let client_id = client_id.clone();
+        if message.method.as_deref() == Some("notifications/subscriptions/acknowledged") {
+            if let Some(session) = self.sessions.get_mut(&key) {
+                if std::mem::take(&mut session.relisten) {
+                    return true; // the client has its acknowledgement
+                }
+            }
+        }
         let mut frame = Vec::with_capacity(line.len().saturating_add(16));
         if splice(&mut frame, line, &[(span.clone(), client_id.as_bytes())]).is_ok() {
             self.push_child_message(key, Frame::other(frame), false);

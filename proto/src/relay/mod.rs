@@ -548,8 +548,9 @@ pub struct Relay {
     /// Modern requests at a handshake-era child, by gateway id: how their
     /// answers are completed.
     completions: IntMap<u64, Completion>,
-    /// Listens at a 2026-07-28 child, by gateway id.
-    listens: IntMap<u64, ()>,
+    /// Listens at a 2026-07-28 child, by gateway id: the request as the
+    /// client sent it (sent again to a replacement child).
+    listens: IntMap<u64, Box<[u8]>>,
     /// Resource URIs the relay's listens subscribed to, with their counts.
     uri_counts: HashMap<Box<str>, u32>,
     /// Input round trips for modern clients of a legacy child.
@@ -582,6 +583,9 @@ struct Session {
     /// The `subscriptions/listen` the relay serves on it (a handshake-era
     /// child).
     listen: Option<Box<listen::Listen>>,
+    /// Its listen was sent again to a replacement child: that child's
+    /// acknowledgement is not passed on (the client has one).
+    relisten: bool,
 }
 
 struct Held {
@@ -805,6 +809,7 @@ impl Relay {
         if self.exited.is_some() {
             return;
         }
+        let listens = self.carry_listens();
         self.fail_everything(RESTARTED);
         self.initialized_sent = false;
         self.start_child();
@@ -813,6 +818,7 @@ impl Relay {
         } else {
             self.replay_initialize();
         }
+        self.relisten(listens);
     }
 
     /// Initialises the child on behalf of clients that will not

@@ -185,6 +185,8 @@ pub(super) struct ModernModel {
     withdrawn: HashSet<u64>,
     /// Gateway ids of listens a 2026-07-28 child read.
     child_listens: Vec<u64>,
+    /// Nonces of requests the child has answered (at least once).
+    pub(super) child_answered: HashSet<u64>,
     /// The relay dropped lines for the child (its own answers to the
     /// child's requests among them). Never reset: the relay reports this
     /// once until the child reads again, and a restart does not make it
@@ -221,6 +223,7 @@ impl ModernModel {
             states: Vec::new(),
             withdrawn: HashSet::new(),
             child_listens: Vec::new(),
+            child_answered: HashSet::new(),
             child_not_reading: false,
             opened: 0,
         })
@@ -240,14 +243,29 @@ impl ModernModel {
     }
 
     /// The child was replaced: a new probe, and the old one's lines are gone.
-    pub(super) fn restarted(&mut self) {
+    /// Returns the nonces of the listens the old (2026-07-28) child served
+    /// and had not ended (`unanswered`: what it read and did not answer),
+    /// which the relay carries to the new one.
+    pub(super) fn restarted(&mut self, unanswered: &[u64]) -> Vec<u64> {
         self.child_listens.clear();
+        let mut carried = Vec::new();
+        for (nonce, request) in &mut self.requests {
+            if request.listen.is_some()
+                && request.legacy_child == Some(false)
+                && unanswered.contains(nonce)
+                && !self.child_answered.contains(nonce)
+            {
+                request.legacy_child = None;
+                carried.push(*nonce);
+            }
+        }
         if self.upstream != UpstreamMode::Legacy {
             self.era = EraModel::Probing {
                 deadline: self.now + PROBE_MS,
                 id: None,
             };
         }
+        carried
     }
 
     /// The child answered gateway id `id`: if that was the probe, the era

@@ -549,3 +549,110 @@ fn listens_survive_a_restart_and_the_new_child_is_subscribed_again() {
         ]
     );
 }
+
+#[test]
+fn a_modern_childs_listens_are_sent_again_to_its_replacement() {
+    let mut relay = relay_era(UpstreamMode::Modern);
+    to_child(&mut relay);
+    let discover = r#"{"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2026-07-28"],"capabilities":{}}}"#;
+    child(&mut relay, discover);
+    relay.open_session(A, false);
+    let request = modern(
+        9,
+        "subscriptions/listen",
+        r#""notifications":{"toolsListChanged":true},"#,
+    );
+    send(&mut relay, A, &request).unwrap();
+    to_child(&mut relay);
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":2},"notifications":{"toolsListChanged":true}}}"#,
+    );
+    assert_eq!(frames(&mut relay, A).len(), 1);
+    relay.handle_child_restart();
+    assert!(frames(&mut relay, A).is_empty(), "the listen is not failed");
+    let probe = probe_line().replace(r#""id":1"#, r#""id":3"#);
+    assert_eq!(
+        to_child(&mut relay),
+        [probe],
+        "held while the new child is probed"
+    );
+    child(&mut relay, &discover.replace(r#""id":1"#, r#""id":3"#));
+    assert_eq!(
+        to_child(&mut relay),
+        [modern(
+            4,
+            "subscriptions/listen",
+            r#""notifications":{"toolsListChanged":true},"#
+        )]
+    );
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":4},"notifications":{"toolsListChanged":true}}}"#,
+    );
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":4}}}"#,
+    );
+    assert_eq!(
+        frames(&mut relay, A),
+        [
+            r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":9}}}"#
+        ],
+        "the second acknowledgement is not passed on"
+    );
+}
+
+#[test]
+fn a_listen_carried_to_a_legacy_replacement_is_served_by_the_relay_without_a_second_ack() {
+    let mut relay = relay_era(UpstreamMode::Auto);
+    to_child(&mut relay);
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2026-07-28"],"capabilities":{}}}"#,
+    );
+    relay.open_session(A, false);
+    let request = modern(
+        9,
+        "subscriptions/listen",
+        r#""notifications":{"toolsListChanged":true},"#,
+    );
+    send(&mut relay, A, &request).unwrap();
+    to_child(&mut relay);
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":2},"notifications":{"toolsListChanged":true}}}"#,
+    );
+    assert_eq!(frames(&mut relay, A).len(), 1);
+    // The replacement refuses server/discover: handshake-era.
+    relay.handle_child_restart();
+    to_child(&mut relay);
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":3,"error":{"code":-32601,"message":"Method not found"}}"#,
+    );
+    let lines = to_child(&mut relay);
+    assert!(
+        lines[0].contains(r#""id":4,"method":"initialize""#),
+        "{lines:?}"
+    );
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":4,"result":{"capabilities":{"tools":{"listChanged":true}}}}"#,
+    );
+    to_child(&mut relay);
+    assert!(
+        frames(&mut relay, A).is_empty(),
+        "no second acknowledgement"
+    );
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}"#,
+    );
+    assert_eq!(
+        frames(&mut relay, A),
+        [
+            r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":9}}}"#
+        ]
+    );
+}
