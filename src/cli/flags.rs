@@ -145,8 +145,6 @@ pub(super) enum Scope {
     AdminPort,
     /// Every mode.
     All,
-    /// stdio→SSE, stdio→WS, stdio→Streamable HTTP stateless.
-    ChildPerSession,
     /// Any stdio→network mode.
     Network,
     /// SSE→stdio and Streamable HTTP→stdio.
@@ -320,7 +318,7 @@ pub(super) static CHILD_PER_SESSION: Flag = Flag {
     value: "",
     kind: Kind::Switch,
     default: Absent::Off,
-    modes: Scope::ChildPerSession,
+    modes: Scope::Network,
     group: Group::Serving,
     help: "one child per connection or request instead of one shared child",
     secret: false,

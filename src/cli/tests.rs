@@ -306,7 +306,7 @@ fn warnings_name_the_flag_and_the_mode() {
         (&["--stdio", "x", "--outputTransport", "streamableHttp", "--stateful", "--sessionTimeout", "5"], &[]),
         (
             &["--stdio", "x", "--outputTransport", "streamableHttp", "--stateful", "--protocolVersion", "v", "--childPerSession"],
-            &["--childPerSession has no effect", "--protocolVersion has no effect"],
+            &["--protocolVersion has no effect"],
         ),
         (
             &["--stdio", "x", "--outputTransport", "streamableHttp", "--protocolVersion", "v", "--childPerSession", "--keepAlive", "1"],

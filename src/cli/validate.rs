@@ -512,7 +512,6 @@ impl Scope {
         match self {
             Self::AdminPort => mode.admin_port,
             Self::All => true,
-            Self::ChildPerSession => network && !(streamable && mode.stateful),
             Self::Network => network,
             Self::Reverse => !network,
             Self::Sse => network && sse,
@@ -528,9 +527,6 @@ impl Scope {
         match self {
             Self::AdminPort => "--runtimeAdminPort",
             Self::All => "every mode",
-            Self::ChildPerSession => {
-                "--outputTransport sse, ws, or streamableHttp without --stateful"
-            }
             Self::Network => "--stdio served over the network",
             Self::Reverse => "--sse and --streamableHttp",
             Self::Sse => "--outputTransport sse",

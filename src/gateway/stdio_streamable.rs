@@ -56,6 +56,9 @@ pub(crate) struct StdioStreamable {
     stateful: bool,
     /// Stateless with `--childPerSession`: a child per request.
     child_per_request: bool,
+    /// `--childPerSession`: each 2026-07-28 request (sessionless in both
+    /// modes) gets a child of its own.
+    modern_child_per_request: bool,
     /// `--protocolVersion`: used when the gateway initialises the child.
     protocol_version: String,
     keep_alive: Option<Duration>,
@@ -94,6 +97,7 @@ impl StdioStreamable {
             path: config.streamable_http_path.clone(),
             stateful: config.stateful,
             child_per_request: !config.stateful && config.child_per_session,
+            modern_child_per_request: config.child_per_session,
             protocol_version: config.protocol_version.clone(),
             keep_alive: config.keep_alive,
             replay_limit: config.replay_buffer,

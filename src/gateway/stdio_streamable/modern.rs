@@ -320,7 +320,7 @@ impl StdioStreamable {
                 .error(head, conn, status, err.code(), &err.to_string())
                 .await;
         }
-        let child = if self.child_per_request {
+        let child = if self.modern_child_per_request {
             link.borrow().child().cloned()
         } else {
             None
@@ -394,9 +394,9 @@ impl StdioStreamable {
         pending
     }
 
-    /// The link a modern request goes to: stateless, the shared child (or
-    /// one for this request with `--childPerSession`); stateful, a shared
-    /// child started on first use, outside every session.
+    /// The link a modern request goes to: with `--childPerSession`, a child
+    /// for this request; else stateless, the shared child; stateful, a
+    /// shared child started on first use, outside every session.
     fn modern_link(&self) -> Result<Rc<RefCell<Link>>, Refusal> {
         let start = || {
             start_link(&self.runtime, Clients::Anonymous).map_err(|err| {
@@ -404,10 +404,13 @@ impl StdioStreamable {
                 Refusal::CHILD_START
             })
         };
+        if self.modern_child_per_request {
+            return start();
+        }
         if !self.stateful {
             return match &self.shared {
-                Some(link) if !self.child_per_request => Ok(Rc::clone(link)),
-                _ => start(),
+                Some(link) => Ok(Rc::clone(link)),
+                None => start(),
             };
         }
         let mut shared = self.modern_shared.borrow_mut();
@@ -423,7 +426,7 @@ impl StdioStreamable {
 
     /// With a child per request, stops the request's child.
     fn end_modern_child(&self, link: &Rc<RefCell<Link>>) {
-        if self.child_per_request {
+        if self.modern_child_per_request {
             if let Some(child) = link.borrow().child() {
                 child.stop_in_background();
             }
