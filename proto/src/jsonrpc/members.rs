@@ -111,6 +111,48 @@ pub fn member_string<'a>(input: &'a [u8], member: &Member<'_>) -> Option<Cow<'a,
     cursor.string_value(&token)
 }
 
+/// The value of the member `key` of the JSON object `object`, if it is of
+/// `kind`.
+pub fn member<'a>(object: &'a [u8], key: &str, kind: ValueKind) -> Option<&'a [u8]> {
+    let found = object_members(object)
+        .ok()?
+        .into_iter()
+        .find(|member| member.key == key && member.kind == kind)?;
+    object.get(found.span)
+}
+
+/// The text of the JSON string token `raw` (quotes included), unescaped;
+/// `None` when `raw` is not exactly one string.
+pub fn string_token(raw: &[u8]) -> Option<Cow<'_, str>> {
+    let text = core::str::from_utf8(raw).ok()?;
+    let mut cursor = Cursor::new(text);
+    let token = cursor.string().ok()?;
+    if !cursor.at_end() {
+        return None;
+    }
+    cursor.string_value(&token)
+}
+
+/// The span of an error response's `error.code` in `line`, and its value.
+pub fn error_code(line: &[u8]) -> Option<(Range<usize>, i64)> {
+    let error = object_members(line)
+        .ok()?
+        .into_iter()
+        .find(|m| m.key == "error" && m.kind == ValueKind::Object)?;
+    let raw = line.get(error.span.clone())?;
+    let code = object_members(raw)
+        .ok()?
+        .into_iter()
+        .find(|m| m.key == "code" && m.kind == ValueKind::Number)?;
+    let value = core::str::from_utf8(raw.get(code.span.clone())?)
+        .ok()?
+        .parse()
+        .ok()?;
+    let start = error.span.start.checked_add(code.span.start)?;
+    let end = error.span.start.checked_add(code.span.end)?;
+    Some((start..end, value))
+}
+
 /// The elements of the JSON array `input`, as spans into it.
 pub fn array_elements(input: &[u8]) -> Result<Vec<Range<usize>>, MessageError> {
     let text = core::str::from_utf8(input).map_err(|_| MessageError::Parse)?;
@@ -154,6 +196,16 @@ mod tests {
         assert_eq!(&input[members[4].span.clone()], b"[1,{}]");
         assert_eq!(array_elements(b"[1,{}]").unwrap(), [1..2, 3..5]);
         assert_eq!(object_members(b"{}").unwrap(), []);
+        assert_eq!(member(input, "a", ValueKind::Array), Some(&b"[1,{}]"[..]));
+        assert_eq!(member(input, "a", ValueKind::Object), None);
+        assert_eq!(string_token(br#""x\ny""#).as_deref(), Some("x\ny"));
+        for bad in [&b"7"[..], b"\"x\" ", b"\"x", b""] {
+            assert_eq!(string_token(bad), None, "{bad:?}");
+        }
+        let line = br#"{"jsonrpc":"2.0","id":1,"error":{"message":"m","code":-32002}}"#;
+        let (span, code) = error_code(line).unwrap();
+        assert_eq!((&line[span], code), (&b"-32002"[..], -32002));
+        assert_eq!(error_code(br#"{"id":1,"result":{"code":1}}"#), None);
     }
 
     #[test]

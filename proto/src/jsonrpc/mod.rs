@@ -32,7 +32,10 @@ use std::fmt;
 pub use encode::{encode_error, encode_result, encode_string, splice};
 pub use id::{Id, RawId};
 pub use line::{Line, LineDecoder};
-pub use members::{array_elements, member_string, object_members, Member, ValueKind};
+pub use members::{
+    array_elements, error_code, member, member_string, object_members, string_token, Member,
+    ValueKind,
+};
 pub use message::{parse_message, split_batch, Kind, Message, Meta};
 
 pub use canonical::{canonical, CanonicalError};

@@ -97,16 +97,24 @@ pub fn encode_missing_capability(
     encode_error_with_data(out, id, codes::MISSING_CLIENT_CAPABILITY, message, &data);
 }
 
-/// `{"supported":[…],"requested":"…"}`.
-pub fn write_unsupported_version_data(out: &mut Vec<u8>, requested: &str) {
-    out.extend_from_slice(b"{\"supported\":[");
+/// [`ENDPOINT_VERSIONS`] as a JSON array: `data.supported` of -32022 and
+/// `supportedVersions` of the gateway's `server/discover` answers.
+pub fn write_endpoint_versions(out: &mut Vec<u8>) {
+    out.push(b'[');
     for (i, version) in ENDPOINT_VERSIONS.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
         encode_string(out, version);
     }
-    out.extend_from_slice(b"],\"requested\":");
+    out.push(b']');
+}
+
+/// `{"supported":[…],"requested":"…"}`.
+pub fn write_unsupported_version_data(out: &mut Vec<u8>, requested: &str) {
+    out.extend_from_slice(b"{\"supported\":");
+    write_endpoint_versions(out);
+    out.extend_from_slice(b",\"requested\":");
     encode_string(out, requested);
     out.push(b'}');
 }

@@ -143,13 +143,13 @@ impl Relay {
     /// Answers the child's request `child_id` with a -32603 error saying
     /// `why` (no client will).
     pub(super) fn answer_child(&mut self, child_id: &Id, why: &str) {
+        self.answer_child_with(child_id, codes::INTERNAL_ERROR, why);
+    }
+
+    /// Answers the child's request `child_id` with the error `code`.
+    pub(super) fn answer_child_with(&mut self, child_id: &Id, code: i32, why: &str) {
         let mut line = Vec::with_capacity(why.len().saturating_add(64));
-        encode_error(
-            &mut line,
-            Some(child_id.as_bytes()),
-            codes::INTERNAL_ERROR,
-            why,
-        );
+        encode_error(&mut line, Some(child_id.as_bytes()), code, why);
         line.push(b'\n');
         self.queue_to_child(None, line);
     }

@@ -34,15 +34,7 @@ impl Relay {
         self.sync_mux_budget();
         for gateway_id in ended.cancelled {
             self.finish_request(gateway_id, Some((codes::SERVER_ERROR, reason)), false);
-            let mut line = Vec::with_capacity(128);
-            line.extend_from_slice(
-                b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":",
-            );
-            line.extend_from_slice(write_u64(gateway_id, &mut [0; 20]));
-            line.extend_from_slice(b",\"reason\":");
-            encode_string(&mut line, reason);
-            line.extend_from_slice(b"}}\n");
-            self.queue_to_child(None, line);
+            self.cancel_at_child(gateway_id, Some(reason));
         }
         let asked: Vec<Token> = self
             .child_requests
@@ -175,6 +167,21 @@ impl Relay {
             waiters: Vec::new(),
         };
         self.report(Report::Replaying);
+        self.queue_to_child(None, line);
+    }
+
+    /// Tells the child the request under `gateway_id` is cancelled.
+    pub(super) fn cancel_at_child(&mut self, gateway_id: u64, reason: Option<&str>) {
+        let mut line = Vec::with_capacity(128);
+        line.extend_from_slice(
+            b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":",
+        );
+        line.extend_from_slice(write_u64(gateway_id, &mut [0; 20]));
+        if let Some(reason) = reason {
+            line.extend_from_slice(b",\"reason\":");
+            encode_string(&mut line, reason);
+        }
+        line.extend_from_slice(b"}}\n");
         self.queue_to_child(None, line);
     }
 

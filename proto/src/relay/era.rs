@@ -6,8 +6,8 @@
 
 use super::*;
 use crate::jsonrpc::{encode_error_with_data, member_string, object_members, ValueKind};
-use crate::mcp::errors::write_unsupported_version_data;
-use crate::mcp::{meta, LogLevel, ENDPOINT_VERSIONS, MODERN_VERSION, NEWEST_HANDSHAKE_VERSION};
+use crate::mcp::errors::{write_endpoint_versions, write_unsupported_version_data};
+use crate::mcp::{meta, LogLevel, MODERN_VERSION, NEWEST_HANDSHAKE_VERSION};
 
 /// Which revision the child is taken to speak (`--upstreamProtocol`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -146,17 +146,6 @@ pub(super) fn unsupported_version(requested: &str) -> Refused {
         message: "Unsupported protocol version",
         data: Some(unsupported_version_data(requested)),
     }
-}
-
-fn push_versions(out: &mut Vec<u8>) {
-    out.push(b'[');
-    for (i, version) in ENDPOINT_VERSIONS.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        encode_string(out, version);
-    }
-    out.push(b']');
 }
 
 /// `{"supported":[…],"requested":"…"}` of a -32022 error.
@@ -500,7 +489,7 @@ impl Relay {
                 let at = span.start.checked_add(1)?;
                 replacements.push((at..at, &inserted));
             }
-        } else if let Some((span, code)) = error_code(line) {
+        } else if let Some((span, code)) = changed_error_code(line) {
             replacements.push((span, code));
         }
         replacements.sort_by_key(|(range, _)| range.start);
@@ -565,7 +554,7 @@ fn served_discover(result: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let mut ours = Vec::with_capacity(96);
-    push_versions(&mut ours);
+    write_endpoint_versions(&mut ours);
     let mut served = Vec::with_capacity(result.len().saturating_add(64));
     splice(&mut served, result, &[(versions.span.clone(), &ours)]).ok()?;
     Some(served)
@@ -584,7 +573,7 @@ fn discover_from_initialize(init: &[u8]) -> Result<Vec<u8>, &'static str> {
     };
     let mut out = Vec::with_capacity(init.len().saturating_add(160));
     out.extend_from_slice(b"{\"resultType\":\"complete\",\"supportedVersions\":");
-    push_versions(&mut out);
+    write_endpoint_versions(&mut out);
     out.extend_from_slice(b",\"capabilities\":");
     match value("capabilities") {
         Some((member, raw)) if member.kind == ValueKind::Object => {
@@ -630,26 +619,16 @@ fn discover_from_initialize(init: &[u8]) -> Result<Vec<u8>, &'static str> {
 
 /// The span of an error response's `error.code` and what a modern client
 /// must see instead, when the code is one 2026-07-28 changed or reserves.
-fn error_code(line: &[u8]) -> Option<(Range<usize>, &'static [u8])> {
-    let envelope = object_members(line).ok()?;
-    let error = envelope
-        .iter()
-        .find(|member| member.key == "error" && member.kind == ValueKind::Object)?;
-    let raw = line.get(error.span.clone())?;
-    let members = object_members(raw).ok()?;
-    let code = members.iter().find(|member| member.key == "code")?;
-    let text = raw.get(code.span.clone())?;
-    let value: i64 = core::str::from_utf8(text).ok()?.parse().ok()?;
-    let mapped: &'static [u8] = match value {
+fn changed_error_code(line: &[u8]) -> Option<(Range<usize>, &'static [u8])> {
+    let (span, code) = crate::jsonrpc::error_code(line)?;
+    let mapped: &'static [u8] = match code {
         // Resource not found: 2026-07-28 uses invalid params.
         -32002 => b"-32602",
         // Reserved by 2026-07-28 beyond the three codes it defines.
         -32099..=-32023 => b"-32603",
         _ => return None,
     };
-    let start = error.span.start.checked_add(code.span.start)?;
-    let end = error.span.start.checked_add(code.span.end)?;
-    Some((start..end, mapped))
+    Some((span, mapped))
 }
 
 /// The `params.level` rank of a `notifications/message` line.

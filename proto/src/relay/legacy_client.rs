@@ -678,13 +678,7 @@ impl Relay {
         }
         self.legacy.listen_uris = uris;
         if let Some(old) = old {
-            let mut line = Vec::with_capacity(96);
-            line.extend_from_slice(
-                b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":",
-            );
-            line.extend_from_slice(write_u64(old, &mut [0; 20]));
-            line.extend_from_slice(b"}}\n");
-            self.queue_to_child(None, line);
+            self.cancel_at_child(old, None);
         }
     }
 
@@ -757,7 +751,8 @@ impl Relay {
         if message.kind != Kind::ErrorResponse
             || self.legacy.reprobed
             || self.config.upstream != UpstreamMode::Auto
-            || error_code(line) != Some(codes::UNSUPPORTED_PROTOCOL_VERSION)
+            || crate::jsonrpc::error_code(line).map(|(_, code)| code)
+                != Some(i64::from(codes::UNSUPPORTED_PROTOCOL_VERSION))
         {
             return false;
         }
@@ -867,20 +862,6 @@ impl Relay {
         self.legacy.listen = None;
         self.legacy.listen_uris.clear();
     }
-}
-
-/// The `error.code` of an error response.
-fn error_code(line: &[u8]) -> Option<i32> {
-    let error = object_members(line)
-        .ok()?
-        .into_iter()
-        .find(|m| m.key == "error" && m.kind == ValueKind::Object)?;
-    let raw = line.get(error.span)?;
-    let code = object_members(raw)
-        .ok()?
-        .into_iter()
-        .find(|m| m.key == "code" && m.kind == ValueKind::Number)?;
-    core::str::from_utf8(raw.get(code.span)?).ok()?.parse().ok()
 }
 
 /// The `InitializeResult` a legacy client gets from a discover result.

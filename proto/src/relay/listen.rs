@@ -17,7 +17,9 @@
 use std::collections::HashMap;
 
 use super::*;
-use crate::jsonrpc::{array_elements, member_string, object_members, Member, ValueKind};
+use crate::jsonrpc::{
+    array_elements, member_string, object_members, string_token, Member, ValueKind,
+};
 use crate::mcp::meta;
 
 /// A listen the relay serves for a handshake-era child.
@@ -387,12 +389,7 @@ fn requested_filter(bytes: &[u8]) -> Result<Filter, &'static str> {
                 }
                 for span in elements {
                     let element = list.get(span).ok_or(bad)?;
-                    let wrapped = [b"{\"u\":", element, b"}"].concat();
-                    let uri = object_members(&wrapped)
-                        .ok()
-                        .and_then(|m| m.into_iter().next())
-                        .and_then(|m| member_string(&wrapped, &m).map(|s| s.into_owned()))
-                        .ok_or(bad)?;
+                    let uri = string_token(element).ok_or(bad)?;
                     if !filter.uris.iter().any(|known| **known == *uri) {
                         filter.uris.push(uri.into());
                     }

@@ -18,10 +18,13 @@
 //! process's) is refused with -32602; one that lacks some answers is asked
 //! again.
 
+use std::borrow::Cow;
 use std::rc::Rc;
 
 use super::*;
-use crate::jsonrpc::{canonical, encode_error_with_data, member_string, object_members, ValueKind};
+use crate::jsonrpc::{
+    canonical, encode_error_with_data, member_string, object_members, string_token, ValueKind,
+};
 use crate::mcp::request_state::{open, seal, Seal, StatePayload};
 use crate::mcp::Capabilities;
 
@@ -217,15 +220,7 @@ impl Relay {
             method,
             "sampling/createMessage" | "elicitation/create" | "roots/list"
         ) {
-            let mut answer = Vec::with_capacity(96);
-            encode_error(
-                &mut answer,
-                Some(child_id.as_bytes()),
-                codes::METHOD_NOT_FOUND,
-                "Method not found",
-            );
-            answer.push(b'\n');
-            self.queue_to_child(None, answer);
+            self.answer_child_with(&child_id, codes::METHOD_NOT_FOUND, "Method not found");
             return true;
         }
         if !self.mrtr.entries.contains_key(&g) && !self.open_entry(g) {
@@ -401,15 +396,8 @@ impl Relay {
             }
         });
         for child_id in refused {
-            let mut answer = Vec::with_capacity(96);
-            encode_error(
-                &mut answer,
-                Some(child_id.as_bytes()),
-                codes::METHOD_NOT_FOUND,
-                "the client did not declare the capability this request needs",
-            );
-            answer.push(b'\n');
-            self.queue_to_child(None, answer);
+            let why = "the client did not declare the capability this request needs";
+            self.answer_child_with(&child_id, codes::METHOD_NOT_FOUND, why);
         }
         self.settle_owed(session);
         if entry.pending.is_empty() {
@@ -427,7 +415,7 @@ impl Relay {
                 &data,
             );
             self.push_own(session, Frame::response(frame));
-            self.cancel_at_child(g, "the client lacks a capability");
+            self.cancel_at_child(g, Some("the client lacks a capability"));
             self.finish_request(
                 g,
                 Some((codes::MISSING_CLIENT_CAPABILITY, "missing")),
@@ -497,20 +485,8 @@ impl Relay {
         for pending in &entry.pending {
             self.answer_child(&pending.child_id, "the client did not answer in time");
         }
-        self.cancel_at_child(g, "the client did not answer in time");
+        self.cancel_at_child(g, Some("the client did not answer in time"));
         self.finish_request(g, Some((codes::SERVER_ERROR, "input timed out")), false);
-    }
-
-    fn cancel_at_child(&mut self, g: u64, reason: &str) {
-        let mut line = Vec::with_capacity(128);
-        line.extend_from_slice(
-            b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{\"requestId\":",
-        );
-        line.extend_from_slice(write_u64(g, &mut [0; 20]));
-        line.extend_from_slice(b",\"reason\":");
-        encode_string(&mut line, reason);
-        line.extend_from_slice(b"}}\n");
-        self.queue_to_child(None, line);
     }
 
     /// A modern retry of an interactive request (it carries
@@ -554,14 +530,7 @@ impl Relay {
             return false; // a fresh request with unsolicited answers: forwarded
         };
         let token = (kind == ValueKind::String)
-            .then(|| {
-                let wrapped =
-                    [b"{\"s\":", bytes.get(state_span).unwrap_or_default(), b"}"].concat();
-                object_members(&wrapped)
-                    .ok()
-                    .and_then(|m| m.into_iter().next())
-                    .and_then(|m| member_string(&wrapped, &m).map(|s| s.into_owned()))
-            })
+            .then(|| string_token(bytes.get(state_span)?))
             .flatten();
         let target = message.target.as_deref().unwrap_or_default();
         let opened = match token.as_deref() {
@@ -799,7 +768,7 @@ impl Relay {
                 for pending in &entry.pending {
                     self.answer_child(&pending.child_id, "client disconnected");
                 }
-                self.cancel_at_child(g, "client disconnected");
+                self.cancel_at_child(g, Some("client disconnected"));
                 self.finish_request(g, Some((codes::SERVER_ERROR, "client disconnected")), false);
             }
         }
@@ -830,15 +799,10 @@ impl Relay {
 /// The `inputRequests` key for a child request id: the string it is, or
 /// the number as written.
 fn input_key(raw: &[u8]) -> String {
-    let wrapped = [b"{\"k\":", raw, b"}"].concat();
-    object_members(&wrapped)
-        .ok()
-        .and_then(|m| m.into_iter().next())
-        .and_then(|m| match m.kind {
-            ValueKind::String => member_string(&wrapped, &m).map(|s| s.into_owned()),
-            _ => None,
-        })
-        .unwrap_or_else(|| String::from_utf8_lossy(raw).into_owned())
+    string_token(raw).map_or_else(
+        || String::from_utf8_lossy(raw).into_owned(),
+        Cow::into_owned,
+    )
 }
 
 /// What a child request needs the client to have declared (c.5).

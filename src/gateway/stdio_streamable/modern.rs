@@ -11,9 +11,7 @@ use std::rc::Rc;
 
 use supergateway_proto::http::RequestHead;
 use supergateway_proto::jsonrpc::encode_error_with_data;
-use supergateway_proto::jsonrpc::{
-    codes, object_members, parse_message, Kind, Message, MessageError, ValueKind,
-};
+use supergateway_proto::jsonrpc::{codes, error_code, parse_message, Kind, Message, MessageError};
 use supergateway_proto::mcp::errors::write_unsupported_version_data;
 use supergateway_proto::mcp::{header_value, ProtocolVersion, MODERN_VERSION};
 
@@ -213,27 +211,8 @@ fn status_of(frame: &[u8]) -> u16 {
     if !frame.windows(ERROR.len()).any(|window| window == ERROR) {
         return 200;
     }
-    let Ok(message) = parse_message(frame) else {
-        return 200;
-    };
-    if message.kind != Kind::ErrorResponse {
-        return 200;
-    }
-    let code = object_members(frame)
-        .ok()
-        .and_then(|members| {
-            let error = members
-                .iter()
-                .find(|m| m.key == "error" && m.kind == ValueKind::Object)?;
-            let raw = frame.get(error.span.clone())?;
-            let inner = object_members(raw).ok()?;
-            let code = inner.iter().find(|m| m.key == "code")?;
-            core::str::from_utf8(raw.get(code.span.clone())?)
-                .ok()?
-                .parse::<i64>()
-                .ok()
-        })
-        .unwrap_or(0);
+    // Only an error response has a top-level `error` object.
+    let code = error_code(frame).map_or(0, |(_, code)| code);
     match code {
         -32700 | -32600 | -32602 | -32020 | -32021 | -32022 => 400,
         -32601 => 404,
