@@ -58,7 +58,7 @@ for ((group = 0; group < parallel; group++)); do
         share+=("${targets[i]}")
     done
     [ ${#share[@]} -gt 0 ] || continue
-    FUZZ_SECONDS=$seconds FUZZ_WORK_DIR="$work" scripts/fuzz-smoke.sh "${share[@]}" \
+    FUZZ_SECONDS=$seconds FUZZ_SEED=0 FUZZ_WORK_DIR="$work" scripts/fuzz-smoke.sh "${share[@]}" \
         >"$work/group$group.out" 2>&1 &
     pids+=($!)
 done

@@ -185,6 +185,10 @@ pub(super) struct ModernModel {
     withdrawn: HashSet<u64>,
     /// Gateway ids of listens a 2026-07-28 child read.
     child_listens: Vec<u64>,
+    /// Bnonces of the notifications a 2026-07-28 child tagged with a
+    /// listen's id itself: passed through unfiltered, even when they reach
+    /// the client after a restart carried that listen to a new child.
+    child_tagged: HashSet<u64>,
     /// Nonces of requests the child has answered (at least once).
     pub(super) child_answered: HashSet<u64>,
     /// The relay dropped lines for the child (its own answers to the
@@ -223,6 +227,7 @@ impl ModernModel {
             states: Vec::new(),
             withdrawn: HashSet::new(),
             child_listens: Vec::new(),
+            child_tagged: HashSet::new(),
             child_answered: HashSet::new(),
             child_not_reading: false,
             opened: 0,
@@ -819,7 +824,7 @@ impl RelayModel {
         pad: &str,
     ) -> Option<String> {
         let bnonce = self.fresh_nonce();
-        let modern = self.modern.as_ref()?;
+        let modern = self.modern.as_mut()?;
         let (method, params) = match kind {
             0 => (
                 "notifications/resources/updated",
@@ -836,6 +841,7 @@ impl RelayModel {
             _ => {
                 let listens = &modern.child_listens;
                 let id = listens.get(which.checked_rem(listens.len())?)?;
+                modern.child_tagged.insert(bnonce);
                 (
                     "notifications/tools/list_changed",
                     format!(
@@ -1007,7 +1013,7 @@ impl RelayModel {
         }
         let bnonce = find_number(text.as_bytes(), b"\"bnonce\":")
             .unwrap_or_else(|| panic!("listen notification without bnonce: {text}"));
-        if relay_served {
+        if relay_served && !modern.child_tagged.contains(&bnonce) {
             let wanted = match method {
                 "notifications/tools/list_changed" => filter.tools,
                 "notifications/prompts/list_changed" => filter.prompts,
