@@ -7,7 +7,7 @@
 #                  GATEWAY FIXTURE stateless|stateful|chained
 #   conformance.sh [--scenario NAME] [--verbose] [--fixtureEra dual|legacy] [--upstreamProtocol X]
 #                  GATEWAY FIXTURE stateless-2026|stateful-2026
-#   conformance.sh [--scenario NAME] [--verbose] GATEWAY CLIENT client
+#   conformance.sh [--scenario NAME] [--verbose] GATEWAY CLIENT client|client-2026
 #
 # stateless|stateful: starts `GATEWAY --stdio FIXTURE --outputTransport streamableHttp
 #   [--stateful] --port P --logLevel info` on a free loopback port and runs the SERVER suite,
@@ -20,6 +20,10 @@
 #   `conformance client --command "CLIENT GATEWAY" --scenario S`: CLIENT (target/release/
 #   examples/conformance-client) runs `GATEWAY --streamableHttp URL` and drives that reverse
 #   bridge over stdio like an MCP client. A client that fails or times out is one failed check.
+# client-2026: the CLIENT scenarios MCP 2026-07-28 requires (suite 0.2.0-alpha.12,
+#   `conformance client --command "CLIENT GATEWAY" --requirements 2026-07-28`, all scenarios at
+#   once; or `--spec-version 2026-07-28 --scenario S` for one), reported like the server 2026
+#   modes below: one line per scored scenario, then the "Not scored" ones.
 # stateless-2026|stateful-2026: like stateless|stateful, with suite 0.2.0-alpha.12 and
 #   `--requirements 2026-07-28` (the 37 server scenarios MCP 2026-07-28 requires). Prints one
 #   line per scenario (✓ passed, ⚠ passed with warnings, ✗ a check failed) with its failed checks,
@@ -66,7 +70,7 @@ die() {
 }
 usage() {
   sed -n '2,/^[^#]/{/^#/p;}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-  die "usage: conformance.sh [--scenario NAME] [--suite SUITE] [--verbose] [--fixtureEra dual|legacy] [--upstreamProtocol X] GATEWAY FIXTURE|CLIENT stateless|stateful|chained|stateless-2026|stateful-2026|client"
+  die "usage: conformance.sh [--scenario NAME] [--suite SUITE] [--verbose] [--fixtureEra dual|legacy] [--upstreamProtocol X] GATEWAY FIXTURE|CLIENT stateless|stateful|chained|stateless-2026|stateful-2026|client|client-2026"
 }
 bounded() { # bounded SECONDS CMD...: run CMD, killed after SECONDS
   local secs=$1
@@ -112,7 +116,7 @@ mode=${positional[2]}
 case "$mode" in
   stateless | stateless-2026) mode_flags=() ;;
   stateful | chained | stateful-2026) mode_flags=(--stateful) ;;
-  client) mode_flags=() ;;
+  client | client-2026) mode_flags=() ;;
   *) usage ;;
 esac
 modern=0
@@ -138,7 +142,7 @@ case "$suite" in "" | active | all | pending) ;; *) die "unknown suite: $suite (
 GW="$(abs_exe "${positional[0]}")"
 [[ -n "$GW" ]] || die "gateway is not an executable file: ${positional[0]}"
 FIXTURE="$(abs_exe "${positional[1]}")" # the conformance client in client mode
-if [[ "$mode" == client ]]; then
+if [[ "$mode" == client || "$mode" == client-2026 ]]; then
   [[ -n "$FIXTURE" ]] || die "client is not an executable file: ${positional[1]}"
   [[ -z "$suite" ]] || die "--suite applies to the server modes only"
   [[ -z "$fixture_era$upstream_protocol" ]] || die "--fixtureEra/--upstreamProtocol apply to the server modes only"
@@ -411,7 +415,10 @@ fi
 
 # ---- gateways (server modes) -------------------------------------------------
 # `--stdio` is run through `sh -c`: quote paths for the shell.
-if [[ "$mode" == chained ]]; then
+if [[ "$mode" == client-2026 ]]; then
+  # No gateway of ours: the suite runs the client (which runs the bridge) per scenario.
+  gw_logs="the client's stderr in each scenario's stderr.txt"
+elif [[ "$mode" == chained ]]; then
   start_gateway "$LOGS/gateway-upstream.log" "$(printf '%q' "$FIXTURE")"
   upstream="http://127.0.0.1:$started_port/mcp"
   start_gateway "$GW_LOG" "$(printf '%q' "$GW") --streamableHttp $(printf '%q' "$upstream") --logLevel info"
@@ -420,10 +427,15 @@ else
   start_gateway "$GW_LOG" "$(printf '%q' "$FIXTURE")"
   gw_logs="$GW_LOG"
 fi
-url="http://localhost:$started_port/mcp"
 
 # ---- suite -------------------------------------------------------------------
-suite_args=(server --url "$url" -o "$RESULTS")
+if [[ "$mode" == client-2026 ]]; then
+  # The suite splits --command at spaces and joins it again for `sh -c`: quote for the shell.
+  suite_args=(client --command "$(printf '%q' "$FIXTURE") $(printf '%q' "$GW")"
+    --timeout "$CLIENT_MS" -o "$RESULTS")
+else
+  suite_args=(server --url "http://localhost:$started_port/mcp" -o "$RESULTS")
+fi
 if ((modern)) && [[ -n "$scenario" ]]; then
   # The suite refuses --requirements with --scenario; --spec-version runs it at the same wire.
   suite_args+=(--spec-version "$REQUIREMENTS_2026")
@@ -450,9 +462,15 @@ if ((modern)); then
   if [[ -n "$scenario" ]]; then
     scored="$scenario"
   else
-    scored="$("$NODE" "$SUITE" list --requirements "$REQUIREMENTS_2026" 2>/dev/null |
-      sed 's/\x1b\[[0-9;]*m//g' |
-      sed -n '/^Server scenarios/,/^Client scenarios/{s/^  - \([^ ]*\).*/\1/p;}')"
+    listed="$("$NODE" "$SUITE" list --requirements "$REQUIREMENTS_2026" 2>/dev/null |
+      sed 's/\x1b\[[0-9;]*m//g')"
+    if [[ "$mode" == client-2026 ]]; then
+      scored="$(printf '%s\n' "$listed" |
+        sed -n '/^Client scenarios/,/^$/{s/^  - \([^ ]*\).*/\1/p;}')"
+    else
+      scored="$(printf '%s\n' "$listed" |
+        sed -n '/^Server scenarios/,/^Client scenarios/{s/^  - \([^ ]*\).*/\1/p;}')"
+    fi
   fi
   # One line per scenario (the suite's order), failed checks and warnings under it, then the
   # "Not scored" block; "COUNTS scored_passed scored_failed checks_passed checks_failed".
@@ -462,11 +480,20 @@ if ((modern)); then
     const log = fs.readFileSync(0, "utf8");
     const scored = scoredList.split("\n").filter(Boolean);
     const byName = new Map();
-    for (const d of fs.existsSync(results) ? fs.readdirSync(results).sort() : []) {
-      const f = path.join(results, d, "checks.json");
-      const name = d.replace(/^server-/, "").replace(/-\d{4}-\d\d-\d\dT.*$/, "");
-      if (fs.existsSync(f)) byName.set(name, JSON.parse(fs.readFileSync(f, "utf8")));
-    }
+    // Results are in DIR/<name>-<timestamp>/checks.json, where the name of a client
+    // scenario may hold a "/" (auth/metadata-default: one folder deeper).
+    const walk = (dir, rel) => {
+      for (const d of fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []) {
+        const sub = path.join(dir, d), f = path.join(sub, "checks.json");
+        if (fs.existsSync(f)) {
+          const name = (rel + d).replace(/^server-/, "").replace(/-\d{4}-\d\d-\d\dT.*$/, "");
+          byName.set(name, JSON.parse(fs.readFileSync(f, "utf8")));
+        } else if (fs.statSync(sub).isDirectory()) {
+          walk(sub, `${rel}${d}/`);
+        }
+      }
+    };
+    walk(results, "");
     const line = (name, checks, suffix) => {
       if (!checks) return { failed: true, text: `✗ ${name}${suffix}: no results (the scenario threw or did not finish; see the suite log)` };
       const msg = (c) => String(c.errorMessage || c.description).replace(/\n/g, "\n      ");
@@ -523,6 +550,7 @@ if ((modern)); then
   read -r green red passed failed <<<"$counts"
   echo
   era_note="fixture ${fixture_era:-dual}${upstream_protocol:+, --upstreamProtocol $upstream_protocol}"
+  [[ "$mode" != client-2026 ]] || era_note="the reverse bridge through $(basename "$FIXTURE")"
   echo "conformance: $mode ($era_note), conformance@$CONFORMANCE_VERSION --requirements $REQUIREMENTS_2026, ${elapsed}s; suite log: $SUITE_LOG; results: $RESULTS; gateway log: $gw_logs"
   echo "scored scenarios: $green passed, $red failed"
   echo "$passed passed, $failed failed"
