@@ -75,6 +75,13 @@ pub fn conformance_server() -> String {
     example("conformance-server", &BUILT)
 }
 
+/// The headless browser (`tests/oauth/browser.rs`), built on first use like
+/// [`fixture`].
+pub fn oauth_browser() -> String {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    example("oauth-browser", &BUILT)
+}
+
 /// The path of example `name` of this build's profile, built once.
 fn example(name: &str, built: &std::sync::Once) -> String {
     let exe = std::env::current_exe().unwrap();
