@@ -88,6 +88,29 @@ pub fn resource_matches(resource: &str, mcp: &Url) -> bool {
             .is_some_and(|rest| rest.starts_with('/'))
 }
 
+/// The canonical URI of the MCP endpoint `mcp` (MCP "Canonical Server
+/// URI", RFC 8707 §2): lowercase scheme and host, the port only when not
+/// the default, the path without a lone `/`, no query, no fragment. The
+/// `resource` to send when there is no protected-resource metadata to name
+/// one (the 2025-03-26 fallbacks).
+///
+/// # Examples
+///
+/// ```
+/// use supergateway_proto::oauth::discovery::canonical_resource;
+/// use supergateway_proto::url::Url;
+///
+/// let url = |s| Url::parse(s).unwrap();
+/// assert_eq!(canonical_resource(&url("HTTPS://MCP.Example.com:443/")), "https://mcp.example.com");
+/// assert_eq!(canonical_resource(&url("http://localhost:3000/mcp?k=1")), "http://localhost:3000/mcp");
+/// ```
+#[must_use]
+pub fn canonical_resource(mcp: &Url) -> String {
+    let path = mcp.path();
+    let path = if path == "/" { "" } else { path };
+    format!("{}{path}", origin(mcp))
+}
+
 /// A validated protected-resource metadata document (RFC 9728 §2).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProtectedResource {
@@ -290,6 +313,49 @@ impl AuthorizationServer {
                 "authorization_response_iss_parameter_supported",
             )?,
             issuer: stated,
+        })
+    }
+
+    /// The 2025-03-26 fallback for a server with no metadata at all (no
+    /// protected-resource metadata, nothing at the well-known AS URLs of its
+    /// origin): the MCP origin is the issuer, with `/authorize`, `/token`
+    /// and `/register` at its root, PKCE with S256 (that revision required
+    /// it of clients) and no RFC 9207 `iss`. Only for a driver that has
+    /// found no metadata document of either kind.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use supergateway_proto::oauth::discovery::AuthorizationServer;
+    /// use supergateway_proto::url::Url;
+    ///
+    /// let server = AuthorizationServer::legacy_fallback(&Url::parse("http://localhost:3000/mcp").unwrap())?;
+    /// assert_eq!(server.issuer(), "http://localhost:3000");
+    /// assert_eq!(server.token_endpoint().to_string(), "http://localhost:3000/token");
+    /// # Ok::<(), supergateway_proto::oauth::Error>(())
+    /// ```
+    pub fn legacy_fallback(mcp: &Url) -> Result<Self, Error> {
+        let issuer = origin(mcp);
+        issuer_url(&issuer)?;
+        let at = |path: &str| endpoint_url(&format!("{issuer}{path}"), "the MCP server URL");
+        Ok(Self {
+            authorization_endpoint: Some(at("/authorize")?),
+            token_endpoint: at("/token")?,
+            registration_endpoint: Some(at("/register")?),
+            device_authorization_endpoint: None,
+            scopes_supported: Vec::new(),
+            grant_types_supported: None,
+            token_endpoint_auth_methods_supported: [
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            code_challenge_methods_supported: vec!["S256".to_owned()],
+            client_id_metadata_document_supported: false,
+            authorization_response_iss_parameter_supported: false,
+            issuer,
         })
     }
 

@@ -20,7 +20,9 @@
 //! 3. Pick an issuer from `authorization_servers` (the first), then try
 //!    [`discovery::authorization_server_urls`] in order and parse with
 //!    [`discovery::AuthorizationServer::parse`], which checks `issuer` and
-//!    the endpoints. Stored credentials are keyed by
+//!    the endpoints. With no metadata of either kind (a 2025-03-26
+//!    server), [`discovery::AuthorizationServer::legacy_fallback`] and
+//!    [`discovery::canonical_resource`] stand in. Stored credentials are keyed by
 //!    [`discovery::AuthorizationServer::issuer`]: a different issuer than
 //!    the stored one means re-registration (authorization-server migration).
 //! 4. Scope: [`scope::initial`] (challenge, else PRM `scopes_supported`, else

@@ -2,8 +2,8 @@
 //! reject tables for both metadata documents.
 
 use super::{
-    authorization_server_urls, protected_resource_urls, resource_matches, resource_metadata_url,
-    AuthorizationServer, ProtectedResource,
+    authorization_server_urls, canonical_resource, protected_resource_urls, resource_matches,
+    resource_metadata_url, AuthorizationServer, ProtectedResource,
 };
 use crate::oauth::Error;
 use crate::url::Url;
@@ -321,4 +321,46 @@ fn authorization_server_rejects() {
         AuthorizationServer::parse(plain, "http://as.example"),
         Err(Error::Insecure("the issuer"))
     );
+}
+
+#[test]
+fn legacy_fallback_and_canonical_resource() {
+    let mcp = Url::parse("http://127.0.0.1:3000/a/mcp").unwrap();
+    let server = AuthorizationServer::legacy_fallback(&mcp).unwrap();
+    assert_eq!(server.issuer(), "http://127.0.0.1:3000");
+    assert_eq!(
+        server
+            .authorization_endpoint()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("http://127.0.0.1:3000/authorize")
+    );
+    assert_eq!(
+        server
+            .registration_endpoint()
+            .map(ToString::to_string)
+            .as_deref(),
+        Some("http://127.0.0.1:3000/register")
+    );
+    assert!(server.supports_s256());
+    assert!(!server.authorization_response_iss_parameter_supported());
+    assert_eq!(
+        AuthorizationServer::legacy_fallback(&Url::parse("http://mcp.example/mcp").unwrap()),
+        Err(Error::Insecure("the issuer"))
+    );
+    for (url, canonical) in [
+        ("https://mcp.example.com", "https://mcp.example.com"),
+        ("https://mcp.example.com/", "https://mcp.example.com"),
+        (
+            "https://mcp.example.com:8443/server/mcp/",
+            "https://mcp.example.com:8443/server/mcp/",
+        ),
+        ("http://[::1]:80/mcp#x", "http://[::1]/mcp"),
+    ] {
+        assert_eq!(
+            canonical_resource(&Url::parse(url).unwrap()),
+            canonical,
+            "{url}"
+        );
+    }
 }
