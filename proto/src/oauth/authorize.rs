@@ -197,7 +197,7 @@ impl Callback {
     ) -> Result<Secret, CallbackError> {
         match &self.iss {
             Some(iss) if iss != issuer => return Err(CallbackError::Invalid(Error::IssMismatch)),
-            None if iss_supported => return Err(CallbackError::Invalid(Error::IssMismatch)),
+            None if iss_supported => return Err(CallbackError::Invalid(Error::IssMissing)),
             _ => {}
         }
         let state_ok = self
@@ -356,7 +356,7 @@ mod tests {
             (
                 format!("code=c&state={s}"),
                 true,
-                invalid(Error::IssMismatch),
+                invalid(Error::IssMissing),
             ),
             (format!("code=c&state={s}&iss={iss_ok}"), false, ok("c")),
             (

@@ -28,6 +28,9 @@
 //! 4. Scope: [`scope::initial`] (challenge, else PRM `scopes_supported`, else
 //!    none; `offline_access` added when the AS offers it), and on 403
 //!    `insufficient_scope` [`scope::step_up`] (union with what was asked).
+//!    The retry limit is the driver's ([`scope::covers`] tells a challenge
+//!    that asks for nothing new; the conformance suite's
+//!    `auth/scope-retry-limit` fails a client past 3 tries).
 //! 5. Client: pre-registered (`--oauthClientId`), or a Client ID Metadata
 //!    Document URL when [`discovery::AuthorizationServer::client_id_metadata_document_supported`],
 //!    else [`registration::Request::to_json`] POSTed to the
@@ -47,10 +50,14 @@
 //!    a [`token::TokenError`] whose [`token::ErrorCode::action`] says what to
 //!    do (wipe stored credentials, keep polling, slow down, give up).
 //!    [`token::Tokens::needs_refresh`] says when to use the refresh grant.
-//! 8. Headless: device code (RFC 8628) — [`token::device_authorization_body`],
+//! 8. Headless: device code (RFC 8628) — [`token::Request::device_authorization`],
 //!    [`token::DeviceAuthorization::parse`], then the device-code grant
-//!    polled as [`token::ErrorCode::action`] says; client credentials — the
+//!    polled every [`token::next_interval`] seconds as
+//!    [`token::ErrorCode::action`] says; client credentials — the
 //!    `client_credentials` grant directly.
+//!
+//! Text a server chose (`error_description`) goes through [`printable`]
+//! before it is shown.
 //!
 //! Values that are secrets (tokens, codes, verifiers, client secrets, state)
 //! are [`Secret`]s: their `Debug` prints `[redacted]` and they have no
@@ -119,8 +126,11 @@ pub enum Error {
     NoAuthMethod,
     /// An endpoint or issuer URL is neither https nor http on loopback.
     Insecure(&'static str),
+    /// The authorization response has no `iss` though the metadata says
+    /// the server sends one (RFC 9207 §2.4).
+    IssMissing,
     /// The `iss` of an authorization response differs from the issuer
-    /// recorded for it, or is absent though the metadata promised it.
+    /// recorded for it.
     IssMismatch,
     /// The metadata's `issuer` differs from the issuer it was fetched for.
     IssuerMismatch,
@@ -149,6 +159,9 @@ impl fmt::Display for Error {
                 "no token endpoint authentication method supported by both the authorization server and this client",
             ),
             Self::Insecure(what) => write!(f, "{what} is not https (http only on loopback)"),
+            Self::IssMissing => f.write_str(
+                "the authorization response has no issuer (iss) though the authorization server promised one",
+            ),
             Self::IssMismatch => f.write_str(
                 "the authorization response's issuer (iss) is not the authorization server we sent the user to",
             ),
