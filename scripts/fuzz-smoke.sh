@@ -51,6 +51,7 @@ dict_for() {
     line_decode | parse_message | canonical) echo fuzz/dicts/json.dict ;;
     header_value) echo fuzz/dicts/header_value.dict ;;
     request_state) echo fuzz/dicts/request_state.dict ;;
+    oauth_documents) echo fuzz/dicts/oauth.dict ;;
     *) return 1 ;;
     esac
 }

@@ -127,6 +127,14 @@ fn canonical() {
 }
 
 #[test]
+fn oauth_documents() {
+    replay(
+        "oauth_documents",
+        supergateway_proto::fuzzing::oauth_documents,
+    );
+}
+
+#[test]
 fn request_state() {
     replay("request_state", supergateway_proto::fuzzing::request_state);
 }
@@ -135,13 +143,14 @@ fn request_state() {
 /// above, and every corpus folder belongs to a target.
 #[test]
 fn every_target_has_a_corpus() {
-    const TARGETS: [&str; 14] = [
+    const TARGETS: [&str; 15] = [
         "canonical",
         "chunked_decode",
         "content_length",
         "header_value",
         "line_decode",
         "mux_sequence",
+        "oauth_documents",
         "parse_head",
         "parse_message",
         "parse_response_head",

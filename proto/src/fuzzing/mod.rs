@@ -14,6 +14,7 @@ mod http;
 mod jsonrpc;
 mod mcp;
 mod mux;
+mod oauth;
 mod otlp;
 mod relay;
 mod sse;
@@ -23,6 +24,7 @@ pub use self::http::{chunked_decode, content_length, parse_head, parse_response_
 pub use self::jsonrpc::{line_decode, parse_message};
 pub use self::mcp::{canonical, header_value, request_state};
 pub use self::mux::mux_sequence;
+pub use self::oauth::oauth_documents;
 pub use self::otlp::traceparent;
 pub use self::relay::relay_sequence;
 pub use self::sse::sse_decode;

@@ -1,0 +1,8 @@
+//! Fuzz target `oauth_documents`: see `supergateway_proto::fuzzing::oauth_documents` for the
+//! properties it asserts. Replayed on stable by proto/tests/fuzz_corpus.rs.
+#![no_main]
+#![forbid(unsafe_code)]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    supergateway_proto::fuzzing::oauth_documents(data);
+});
