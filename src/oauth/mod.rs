@@ -22,12 +22,15 @@
 use std::fmt;
 
 pub(crate) mod browser;
+mod config;
 pub(crate) mod fetch;
 pub(crate) mod loopback;
 pub(crate) mod store;
 
 #[cfg(test)]
 mod tests;
+
+pub(crate) use config::{Config, Flow};
 
 /// A credential: a token, a client secret. `Debug` shows no byte of it.
 #[derive(Clone, PartialEq, Eq)]
