@@ -6,7 +6,7 @@
 #                  [--fixtureEra dual|legacy] [--upstreamProtocol X]
 #                  GATEWAY FIXTURE stateless|stateful|chained
 #   conformance.sh [--scenario NAME] [--verbose] [--fixtureEra dual|legacy] [--upstreamProtocol X]
-#                  GATEWAY FIXTURE stateless-2026|stateful-2026
+#                  GATEWAY FIXTURE stateless-2026|stateful-2026|chained-2026
 #   conformance.sh [--scenario NAME] [--verbose] GATEWAY CLIENT client|client-2026
 #
 # stateless|stateful: starts `GATEWAY --stdio FIXTURE --outputTransport streamableHttp
@@ -28,7 +28,8 @@
 #   `--requirements 2026-07-28` (the 37 server scenarios MCP 2026-07-28 requires). Prints one
 #   line per scenario (✓ passed, ⚠ passed with warnings, ✗ a check failed) with its failed checks,
 #   then the "Not scored" scenarios (extension/pending: shown, never counted). Exits 0 iff no
-#   scored scenario has a failed check.
+#   scored scenario has a failed check. chained-2026: the same 2026-07-28 requirements through
+#   the chain of `chained` (front gateway → our reverse bridge → gateway → FIXTURE).
 # --fixtureEra legacy: exports CONFORMANCE_FIXTURE_ERA=legacy, so the fixture (inheriting the
 #   gateway's environment) is a handshake-era server only; dual (default) unsets it: a dual-era
 #   fixture. --upstreamProtocol X: passed to each gateway that runs a stdio child.
@@ -70,7 +71,7 @@ die() {
 }
 usage() {
   sed -n '2,/^[^#]/{/^#/p;}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-  die "usage: conformance.sh [--scenario NAME] [--suite SUITE] [--verbose] [--fixtureEra dual|legacy] [--upstreamProtocol X] GATEWAY FIXTURE|CLIENT stateless|stateful|chained|stateless-2026|stateful-2026|client|client-2026"
+  die "usage: conformance.sh [--scenario NAME] [--suite SUITE] [--verbose] [--fixtureEra dual|legacy] [--upstreamProtocol X] GATEWAY FIXTURE|CLIENT stateless|stateful|chained|stateless-2026|stateful-2026|chained-2026|client|client-2026"
 }
 bounded() { # bounded SECONDS CMD...: run CMD, killed after SECONDS
   local secs=$1
@@ -115,7 +116,7 @@ done
 mode=${positional[2]}
 case "$mode" in
   stateless | stateless-2026) mode_flags=() ;;
-  stateful | chained | stateful-2026) mode_flags=(--stateful) ;;
+  stateful | chained | stateful-2026 | chained-2026) mode_flags=(--stateful) ;;
   client | client-2026) mode_flags=() ;;
   *) usage ;;
 esac
@@ -418,7 +419,7 @@ fi
 if [[ "$mode" == client-2026 ]]; then
   # No gateway of ours: the suite runs the client (which runs the bridge) per scenario.
   gw_logs="the client's stderr in each scenario's stderr.txt"
-elif [[ "$mode" == chained ]]; then
+elif [[ "$mode" == chained || "$mode" == chained-2026 ]]; then
   start_gateway "$LOGS/gateway-upstream.log" "$(printf '%q' "$FIXTURE")"
   upstream="http://127.0.0.1:$started_port/mcp"
   start_gateway "$GW_LOG" "$(printf '%q' "$GW") --streamableHttp $(printf '%q' "$upstream") --logLevel info"
