@@ -18,6 +18,7 @@ pub mod int_map;
 pub mod jsonrpc;
 pub mod mcp;
 pub mod mux;
+pub mod oauth;
 pub mod otlp;
 pub mod relay;
 pub mod sse;

@@ -4,7 +4,7 @@
 
 use core::fmt;
 
-mod base64;
+pub(crate) mod base64;
 pub mod capabilities;
 pub mod errors;
 pub mod header_value;
