@@ -163,6 +163,8 @@ impl FetchError {
     fn from_client(err: ClientError) -> Self {
         match err {
             ClientError::Http(HttpError::BodyTooLarge) => Self::TooLarge,
+            // The client's own head deadline is the exchange's.
+            ClientError::Timeout("response head") => Self::Timeout,
             other => Self::Http(other),
         }
     }
