@@ -629,3 +629,70 @@ fn a_denied_authorization_fails_with_the_servers_code() {
         "authorization refused: access_denied"
     );
 }
+
+#[test]
+fn a_client_metadata_url_is_the_client_id_where_supported() {
+    let cimd = "https://conformance-test.local/client-metadata.json";
+    for supported in [true, false] {
+        let test_as = TestAs::start(AsConfig {
+            cimd: supported,
+            ..AsConfig::default()
+        });
+        let dir = TempDir::new("cimd");
+        rt::block_on(async {
+            let (opener, _) = headless();
+            let config = Config {
+                client_metadata_url: Some(cimd.into()),
+                ..Config::default()
+            };
+            let auth = authorizer(&test_as, config, dir.store(), opener);
+            assert_eq!(call(&auth, &test_as.mcp_url(), LIST).await.unwrap().0, 200);
+        });
+        let client_id = test_as.authorizations()[0].query["client_id"].clone();
+        if supported {
+            assert_eq!(client_id, cimd);
+            assert_eq!(test_as.counts().register, 0);
+        } else {
+            assert_ne!(client_id, cimd);
+            assert_eq!(test_as.counts().register, 1);
+        }
+    }
+}
+
+#[test]
+fn the_token_endpoint_is_authenticated_as_registered() {
+    // (methods the AS supports, Basic header sent?, client_secret in the body?)
+    let cases = [
+        ("client_secret_basic", true, false),
+        ("client_secret_post", false, true),
+        ("none", false, false),
+    ];
+    for (method, basic, in_body) in cases {
+        let test_as = TestAs::start(AsConfig {
+            auth_methods: vec![method.into()],
+            ..AsConfig::default()
+        });
+        let dir = TempDir::new("method");
+        rt::block_on(async {
+            let (opener, _) = headless();
+            let auth = authorizer(&test_as, Config::default(), dir.store(), opener);
+            assert_eq!(
+                call(&auth, &test_as.mcp_url(), LIST).await.unwrap().0,
+                200,
+                "{method}"
+            );
+        });
+        assert_eq!(
+            test_as.registrations()[0].body["token_endpoint_auth_method"],
+            method
+        );
+        let token = &test_as.token_requests()[0];
+        assert_eq!(token.basic_client.is_some(), basic, "{method}");
+        assert_eq!(
+            token.form.contains_key("client_secret"),
+            in_body,
+            "{method}"
+        );
+        assert_eq!(token.form["resource"], test_as.mcp_url(), "{method}");
+    }
+}
