@@ -10,6 +10,10 @@ mod child;
 mod cli;
 mod gateway;
 mod http;
+// Not called by the bridges yet: the hook goes into the Streamable HTTP
+// bridge's upstream path once its restructuring onto the relay lands.
+#[allow(dead_code)]
+mod oauth;
 mod reaper;
 mod rt;
 mod runtime;

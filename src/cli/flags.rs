@@ -118,6 +118,8 @@ pub(super) enum Group {
     StreamableOutput,
     Reverse,
     Headers,
+    /// The reverse bridges' OAuth client.
+    OAuth,
     Runtime,
     Logging,
     /// `--version` and `--help`.
@@ -125,13 +127,14 @@ pub(super) enum Group {
 }
 
 impl Group {
-    pub(super) const ALL: [Self; 9] = [
+    pub(super) const ALL: [Self; 10] = [
         Self::Input,
         Self::Serving,
         Self::SseOutput,
         Self::StreamableOutput,
         Self::Reverse,
         Self::Headers,
+        Self::OAuth,
         Self::Runtime,
         Self::Logging,
         Self::Exits,
@@ -165,7 +168,7 @@ pub(super) enum Scope {
 pub(super) const SHORT_HELP: &str = "-h";
 
 /// Every flag, in `--help` order.
-pub(super) static FLAGS: [&Flag; 39] = [
+pub(super) static FLAGS: [&Flag; 48] = [
     &STDIO,
     &SSE,
     &STREAMABLE_HTTP,
@@ -197,6 +200,15 @@ pub(super) static FLAGS: [&Flag; 39] = [
     &REQUEST_TIMEOUT,
     &HEADER,
     &OAUTH2_BEARER,
+    &OAUTH,
+    &OAUTH_FLOW,
+    &OAUTH_CLIENT_ID,
+    &OAUTH_CLIENT_SECRET,
+    &OAUTH_CLIENT_SECRET_FILE,
+    &OAUTH_ISSUER,
+    &OAUTH_CLIENT_METADATA_URL,
+    &OAUTH_CALLBACK_PORT,
+    &OAUTH_TIMEOUT,
     &RUNTIME_PROMPT,
     &RUNTIME_ADMIN_PORT,
     &RUNTIME_ADMIN_TOKEN,
@@ -566,6 +578,109 @@ pub(super) static OAUTH2_BEARER: Flag = Flag {
     group: Group::Headers,
     help: "adds the header \"Authorization: Bearer TOKEN\"",
     secret: true,
+};
+
+// OAuth client (reverse bridges; design/oauth-client.md "Flags").
+
+pub(super) static OAUTH: Flag = Flag {
+    name: "oauth",
+    value: "",
+    kind: Kind::Switch,
+    default: Absent::Off,
+    modes: Scope::Reverse,
+    group: Group::OAuth,
+    help: "use OAuth even when an Authorization header is configured (it is\n\
+           then not sent); without it OAuth starts on the first 401",
+    secret: false,
+};
+
+pub(super) static OAUTH_FLOW: Flag = Flag {
+    name: "oauthFlow",
+    value: "FLOW",
+    kind: Kind::Single,
+    default: Absent::Value("authorization_code"),
+    modes: Scope::Reverse,
+    group: Group::OAuth,
+    help: "authorization_code (browser), device or client_credentials",
+    secret: false,
+};
+
+pub(super) static OAUTH_CLIENT_ID: Flag = Flag {
+    name: "oauthClientId",
+    value: "ID",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::Reverse,
+    group: Group::OAuth,
+    help: "a pre-registered client id (else registration or a metadata URL)",
+    secret: false,
+};
+
+pub(super) static OAUTH_CLIENT_SECRET: Flag = Flag {
+    name: "oauthClientSecret",
+    value: "SECRET",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::Reverse,
+    group: Group::OAuth,
+    help: "its secret (visible in ps: prefer --oauthClientSecretFile)",
+    secret: true,
+};
+
+pub(super) static OAUTH_CLIENT_SECRET_FILE: Flag = Flag {
+    name: "oauthClientSecretFile",
+    value: "PATH",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::Reverse,
+    group: Group::OAuth,
+    help: "a file holding its secret, read at start",
+    secret: false,
+};
+
+pub(super) static OAUTH_ISSUER: Flag = Flag {
+    name: "oauthIssuer",
+    value: "URL",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::Reverse,
+    group: Group::OAuth,
+    help: "the authorization server the pre-registered client belongs to",
+    secret: false,
+};
+
+pub(super) static OAUTH_CLIENT_METADATA_URL: Flag = Flag {
+    name: "oauthClientMetadataUrl",
+    value: "URL",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::Reverse,
+    group: Group::OAuth,
+    help: "https URL of a client ID metadata document, the client id where\n\
+           the authorization server supports them",
+    secret: false,
+};
+
+pub(super) static OAUTH_CALLBACK_PORT: Flag = Flag {
+    name: "oauthCallbackPort",
+    value: "PORT",
+    kind: Kind::Single,
+    default: Absent::Value("0"),
+    modes: Scope::Reverse,
+    group: Group::OAuth,
+    help: "port of the 127.0.0.1 redirect listener, 0 = any free port",
+    secret: false,
+};
+
+pub(super) static OAUTH_TIMEOUT: Flag = Flag {
+    name: "oauthTimeout",
+    value: "MS",
+    kind: Kind::Single,
+    default: Absent::Value("300000"),
+    modes: Scope::Reverse,
+    group: Group::OAuth,
+    help: "time for the browser, device code or another process's lock",
+    secret: false,
 };
 
 // Runtime args injection.

@@ -46,8 +46,18 @@ fn push_flag(out: &mut String, flag: &Flag) {
         }
     }
     let pad = COLUMN.saturating_sub(INDENT.len());
+    // A label that would leave fewer than two spaces stands on a line of
+    // its own, its description below it (`--oauthClientMetadataUrl URL`).
+    let own_line = name.len().saturating_add(2) > pad;
+    if own_line {
+        out.push_str(&format!("{INDENT}{name}\n"));
+    }
     for (index, line) in lines.iter().enumerate() {
-        let label = if index == 0 { name.as_str() } else { "" };
+        let label = if index == 0 && !own_line {
+            name.as_str()
+        } else {
+            ""
+        };
         out.push_str(&format!("{INDENT}{label:<pad$}{line}\n"));
     }
 }
@@ -67,6 +77,9 @@ fn heading(group: Group) -> Option<&'static str> {
             "Reverse bridges (--sse URL or --streamableHttp URL, served on stdin/stdout):"
         }
         Group::Headers => "Headers (all modes):",
+        Group::OAuth => {
+            "OAuth client (reverse bridges; tokens in $XDG_CONFIG_HOME/supergateway/oauth):"
+        }
         Group::Runtime => "Runtime args injection (all modes):",
         Group::Logging => "Logging (all modes):",
         Group::Exits => return None,

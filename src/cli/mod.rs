@@ -30,6 +30,7 @@
 
 mod flags;
 mod help;
+mod oauth;
 mod parse;
 mod validate;
 pub(crate) use validate::{is_env_name, MAX_ENV_NAME_BYTES};
@@ -190,6 +191,8 @@ pub(crate) struct Config {
     pub(crate) max_sessions: usize,
     /// `--requestTimeout MS` (ours), default 60 s; `None` when 0.
     pub(crate) request_timeout: Option<Duration>,
+    /// The `--oauth*` flags (ours): the reverse bridges' OAuth client.
+    pub(crate) oauth: crate::oauth::Config,
     /// Flags given that have no effect in this mode, one sentence each, for main to log.
     pub(crate) warnings: Vec<String>,
 }
@@ -374,6 +377,7 @@ impl fmt::Debug for Config {
             .field("input_timeout", &self.input_timeout)
             .field("max_sessions", &self.max_sessions)
             .field("request_timeout", &self.request_timeout)
+            .field("oauth", &self.oauth)
             .field("warnings", &self.warnings)
             .finish()
     }

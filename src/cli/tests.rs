@@ -3,6 +3,7 @@
 
 mod accept;
 mod help_text;
+mod oauth;
 mod reject;
 
 use std::time::Duration;

@@ -149,6 +149,8 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         admin_port: raw.given(&flags::RUNTIME_ADMIN_PORT),
     };
     let mut warnings = warnings(raw, mode);
+    let (oauth, oauth_warnings) = super::oauth::config(raw)?;
+    warnings.extend(oauth_warnings);
     warnings.extend(replaced.into_iter().map(|name| {
         format!(
             "header {name} is given more than once (--header or --oauth2Bearer); the last one wins"
@@ -208,6 +210,7 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         max_sessions: usize::try_from(max_sessions)
             .map_err(|_| "--maxSessions is too large for this platform".to_owned())?,
         request_timeout: nonzero(millis(&flags::REQUEST_TIMEOUT, raw)?),
+        oauth,
         warnings,
     })
 }
@@ -435,7 +438,7 @@ fn cors(raw: &Raw) -> Result<Cors, String> {
 }
 
 /// Strict decimal: ASCII digits only (no sign, no spaces, no hex), fitting in u64.
-fn number(flag: &Flag, value: &str) -> Result<u64, String> {
+pub(super) fn number(flag: &Flag, value: &str) -> Result<u64, String> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!(
             "{flag} expects a non-negative whole number (got {value:?})"
@@ -446,14 +449,14 @@ fn number(flag: &Flag, value: &str) -> Result<u64, String> {
         .map_err(|_| format!("{flag} is out of range (got {value:?})"))
 }
 
-fn port_number(flag: &Flag, value: &str) -> Result<u16, String> {
+pub(super) fn port_number(flag: &Flag, value: &str) -> Result<u16, String> {
     let port = number(flag, value)?;
     u16::try_from(port)
         .map_err(|_| format!("{flag} must be a port from 0 to 65535 (got {value:?})"))
 }
 
 /// A duration flag in milliseconds, given or its default.
-fn millis(flag: &Flag, raw: &Raw) -> Result<Duration, String> {
+pub(super) fn millis(flag: &Flag, raw: &Raw) -> Result<Duration, String> {
     number(flag, raw.value_or_default(flag)).map(Duration::from_millis)
 }
 

@@ -55,10 +55,22 @@ fn help_lists_every_flag_in_table_order_with_its_default() {
     assert_eq!(listed, expected);
     assert!(help.lines().all(|line| line.chars().count() <= help::WIDTH));
     assert!(!help.ends_with('\n'));
-    // Each label leaves at least two spaces before the descriptions.
+    // Each label leaves at least two spaces before the descriptions, or
+    // stands on a line of its own.
     for flag in FLAGS {
         let label = format!("{flag} {}", flag.value);
-        assert!(label.len() + 4 <= help::COLUMN, "{label}");
+        let label = label.trim_end();
+        let line = help
+            .lines()
+            .filter_map(|line| line.strip_prefix("  "))
+            .map(|line| line.strip_prefix("-h, ").unwrap_or(line))
+            .find(|line| *line == label || line.starts_with(&format!("{label} ")))
+            .unwrap_or_else(|| panic!("{label} is not in --help"));
+        if label.len() + 4 <= help::COLUMN {
+            assert!(line.len() + 2 > help::COLUMN, "{line}");
+        } else {
+            assert_eq!(line, label);
+        }
     }
 }
 
