@@ -236,7 +236,33 @@ fn stateful_session_is_deleted_on_stdin_eof() {
     });
 }
 
-/// A server that records each request head and answers it with `answer`.
+/// `answer` (an HTTP response whose body is a JSON-RPC answer with
+/// `"id":0`) for the POSTed `request`: with the request's id, as a real
+/// server answers (the bridge sends its own ids upstream, never the local
+/// client's).
+fn answer_with_id(answer: &str, request: &[u8]) -> String {
+    let id = serde_json::from_slice::<Value>(request)
+        .ok()
+        .and_then(|value| value.get("id").cloned())
+        .unwrap_or_else(|| json!(0));
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let body = body.replacen("\"id\":0", &format!("\"id\":{id}"), 1);
+    let head: String = head
+        .split("\r\n")
+        .map(|line| {
+            if line.to_ascii_lowercase().starts_with("content-length:") {
+                format!("Content-Length: {}", body.len())
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    format!("{head}\r\n\r\n{body}")
+}
+
+/// A server that records each request head and answers it with `answer`
+/// (see `answer_with_id`).
 fn recording_server(answer: &'static str) -> (String, Receiver<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -276,6 +302,7 @@ fn recording_server(answer: &'static str) -> (String, Receiver<String>) {
                         let _ = std::io::copy(&mut reader, &mut std::io::sink());
                         return;
                     }
+                    let answer = answer_with_id(answer, &body);
                     if stream.write_all(answer.as_bytes()).is_err() {
                         return;
                     }
@@ -455,6 +482,7 @@ fn tls_server() -> (u16, std::path::PathBuf) {
                 stream.read_exact(&mut body).unwrap();
                 let answer = r#"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"tls","version":"1"}}}"#;
                 let response = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}", answer.len());
+                let response = answer_with_id(&response, &body);
                 let _ = stream.write_all(response.as_bytes());
                 let _ = stream.flush();
             });
@@ -627,6 +655,7 @@ fn closing_stream_server(
                         let _ = stream.write_all(get_answer.as_bytes());
                         return; // and close
                     }
+                    let post_answer = answer_with_id(post_answer, &body);
                     if stream.write_all(post_answer.as_bytes()).is_err() {
                         return;
                     }

@@ -155,11 +155,6 @@ impl InFlight {
         self.requests.insert(id, Instant::now());
     }
 
-    /// True while `id` waits for its answer.
-    pub(crate) fn contains(&self, id: &Id) -> bool {
-        self.requests.contains_key(id)
-    }
-
     /// The server answered `id`: true if it was ours and in flight.
     pub(crate) fn answered(&mut self, id: &Id) -> bool {
         self.requests.remove(id).is_some()

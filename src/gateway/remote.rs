@@ -1,0 +1,805 @@
+//! A remote MCP server on the Streamable HTTP transport in the place of a
+//! link's child (the reverse bridge, design/2026-07-28.md d.4): the lines
+//! the relay has for "the child" are POSTed, and what the server answers is
+//! handed back to the relay as child lines. The relay does the era work
+//! (the `server/discover` probe, legacy clients of a modern server, modern
+//! clients of a legacy one); this side does HTTP.
+//!
+//! - Lines go out in order: `initialize`, the probe, notifications and the
+//!   local client's answers are each sent once the one before has been
+//!   answered; requests are sent on tasks of their own, so that a slow
+//!   tool call (a server that answers with JSON sends its head only with
+//!   the result) does not hold up the others.
+//! - A JSON answer is one child line; each event of an SSE answer is one;
+//!   202 gives nothing.
+//! - A request whose `_meta` names 2026-07-28 (the relay puts it there for
+//!   a modern server) carries the modern headers (`modern`); anything else
+//!   the legacy ones: `Mcp-Session-Id` from the answer to `initialize`,
+//!   `MCP-Protocol-Version` the version it chose. The legacy session's GET
+//!   stream, `Last-Event-ID` resumption and the reconnection backoff are
+//!   those of the handshake-era transport.
+//! - Whatever goes wrong over HTTP becomes a JSON-RPC error answer to the
+//!   gateway id, as if the child had answered it, so that the relay maps it
+//!   back to the local client.
+
+mod modern;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+use async_io::Timer;
+use futures_lite::FutureExt;
+use smol::channel::{Receiver, Sender};
+use smol::Task;
+use supergateway_proto::http::Method;
+use supergateway_proto::jsonrpc::{
+    codes, encode_error, encode_error_with_data, parse_message, split_batch, Id, Kind, Message,
+    MessageError,
+};
+use supergateway_proto::mcp::MODERN_VERSION;
+use supergateway_proto::sse::SseParser;
+use supergateway_proto::url::Url;
+
+use crate::gateway::link::Link;
+use crate::gateway::reverse::{
+    cancel_notification, jitter_seed, reconnect_delay, Backoff, HEALTHY_AFTER, MAX_EVENT_BYTES,
+};
+use crate::http::client::{Client, ClientResponse};
+use crate::rt;
+use crate::telemetry;
+
+/// Resumption attempts for one broken answer stream.
+const MAX_RESUMES: u32 = 5;
+/// Delay before resuming when the server gave no `retry`.
+const DEFAULT_RETRY: Duration = Duration::from_millis(1000);
+/// Bound on an error body read to explain an HTTP error.
+const ERROR_BODY_BYTES: u64 = 64 * 1024;
+
+/// See the module documentation.
+pub(crate) struct Remote {
+    client: Client,
+    url: Url,
+    link: Weak<RefCell<Link>>,
+    request_timeout: Option<Duration>,
+    /// Told once when the URL answers `initialize` like an HTTP+SSE server
+    /// (400, 404 or 405 without a session): the driver switches transports.
+    fall_back: Sender<()>,
+    state: RefCell<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The legacy session, from the answer to `initialize`.
+    session: Option<String>,
+    /// `MCP-Protocol-Version` of legacy requests: the version the server
+    /// chose in its `InitializeResult`.
+    version: Option<String>,
+    /// Gateway ids (raw) of the requests at the server without an answer
+    /// yet, each answered exactly once: by the server or by us.
+    in_flight: HashMap<Vec<u8>, Pending>,
+    /// The standalone GET stream of the legacy session.
+    listener: Option<Task<()>>,
+    /// Whether the server can be reached, and the waits between attempts.
+    backoff: Backoff,
+    /// Connects in the background while the server cannot be reached.
+    reconnecting: Option<Task<()>>,
+    /// Modern requests being sent, by gateway id: dropping one closes its
+    /// connection, which is how a 2026-07-28 request is cancelled.
+    exchanges: HashMap<Vec<u8>, Task<()>>,
+    /// The server gave a `server/discover` result listing 2026-07-28.
+    modern: bool,
+    /// Some exchange with the server succeeded (the HTTP+SSE fallback is
+    /// decided before that).
+    settled: bool,
+    /// What the bridge learned from `tools/list` results (modern).
+    tools: modern::Tools,
+}
+
+/// What an answer to a request in flight means to this side.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    Initialize,
+    Probe,
+    ToolsList { first_page: bool },
+    Other,
+}
+
+/// One line for the server, classified.
+struct Outgoing {
+    line: Vec<u8>,
+    /// The gateway id of a request.
+    request: Option<Vec<u8>>,
+    pending: Pending,
+    /// A 2026-07-28 request (its `_meta` names the version).
+    modern: bool,
+    /// Headers beyond the common ones (modern requests).
+    headers: Vec<(String, Vec<u8>)>,
+}
+
+impl Remote {
+    pub(crate) fn new(
+        client: Client,
+        url: Url,
+        link: Weak<RefCell<Link>>,
+        request_timeout: Option<Duration>,
+        fall_back: Sender<()>,
+    ) -> Rc<Self> {
+        Rc::new(Self {
+            client,
+            url,
+            link,
+            request_timeout,
+            fall_back,
+            state: RefCell::new(State::default()),
+        })
+    }
+
+    /// Sends the relay's lines for the server as they come: `woken`
+    /// receives a signal whenever lines wait. Runs until the link is gone.
+    pub(crate) async fn write(self: Rc<Self>, woken: Receiver<()>) {
+        let mut batch = Vec::new();
+        loop {
+            batch.clear();
+            let Some(link) = self.link.upgrade() else {
+                return;
+            };
+            let any = link.borrow_mut().poll_child_transmit(&mut batch);
+            drop(link);
+            if !any {
+                if woken.recv().await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            for line in batch.split(|byte| *byte == b'\n') {
+                if !line.is_empty() {
+                    Rc::clone(&self).send_line(line.to_vec()).await;
+                }
+            }
+        }
+    }
+
+    /// Whether the URL has proven to be a Streamable HTTP server.
+    pub(crate) fn settled(&self) -> bool {
+        self.state.borrow().settled
+    }
+
+    /// One line of the relay's: see the module documentation for the
+    /// order it keeps.
+    async fn send_line(self: Rc<Self>, line: Vec<u8>) {
+        let Some(outgoing) = self.classify(line).await else {
+            return;
+        };
+        if outgoing.pending == Pending::Initialize {
+            // A new initialize starts a new session.
+            self.forget_session();
+        }
+        if let Some(id) = &outgoing.request {
+            self.state
+                .borrow_mut()
+                .in_flight
+                .insert(id.clone(), outgoing.pending);
+        }
+        let concurrent = outgoing.request.is_some()
+            && matches!(outgoing.pending, Pending::Other | Pending::ToolsList { .. });
+        if !concurrent {
+            self.exchange(&outgoing).await;
+            return;
+        }
+        let id = outgoing.request.clone().unwrap_or_default();
+        let modern = outgoing.modern;
+        let remote = Rc::clone(&self);
+        let task = rt::spawn(async move {
+            remote.exchange(&outgoing).await;
+            if outgoing.modern {
+                let id = outgoing.request.unwrap_or_default();
+                // This task ends here: detach it before its handle drops.
+                if let Some(task) = remote.state.borrow_mut().exchanges.remove(&id) {
+                    task.detach();
+                }
+            }
+        });
+        if modern {
+            self.state.borrow_mut().exchanges.insert(id, task);
+        } else {
+            task.detach();
+        }
+    }
+
+    /// What `line` is, and the modern headers it needs; `None` when it is
+    /// not sent (a modern request's cancellation closes its connection
+    /// instead).
+    async fn classify(self: &Rc<Self>, line: Vec<u8>) -> Option<Outgoing> {
+        let Ok(message) = parse_message(&line) else {
+            // A batch (or anything else) goes as it is.
+            return Some(Outgoing {
+                modern: self.state.borrow().modern,
+                line,
+                request: None,
+                pending: Pending::Other,
+                headers: Vec::new(),
+            });
+        };
+        let modern = message
+            .meta
+            .as_ref()
+            .and_then(|meta| meta.version.as_ref())
+            .is_some_and(|version| version.as_deref() == Ok(MODERN_VERSION));
+        let method = message.method.as_deref().unwrap_or_default();
+        if message.kind == Kind::Notification
+            && method == "notifications/cancelled"
+            && self.state.borrow().modern
+        {
+            // 2026-07-28 over HTTP: closing the stream cancels.
+            if let Some((id, _)) = &message.cancelled_id {
+                let task = self.state.borrow_mut().exchanges.remove(id.as_bytes());
+                drop(task);
+                self.state.borrow_mut().in_flight.remove(id.as_bytes());
+            }
+            return None;
+        }
+        let request = (message.kind == Kind::Request)
+            .then(|| message.id.as_ref().map(|id| id.as_bytes().to_vec()))
+            .flatten();
+        let pending = match method {
+            "initialize" => Pending::Initialize,
+            "server/discover" => Pending::Probe,
+            "tools/list" => Pending::ToolsList {
+                first_page: !modern::has_cursor(&line),
+            },
+            _ => Pending::Other,
+        };
+        let mut headers = Vec::new();
+        let message_modern = modern || (request.is_none() && self.state.borrow().modern);
+        if message_modern {
+            if modern && method == "tools/call" {
+                self.list_tools_for(&message).await;
+            }
+            let link = self.link.upgrade();
+            let link = link.as_ref().map(|link| link.borrow());
+            let params = message
+                .target
+                .as_deref()
+                .filter(|_| method == "tools/call")
+                .and_then(|tool| link.as_ref()?.param_headers(tool));
+            headers = modern::headers(&line, &message, params);
+        }
+        Some(Outgoing {
+            request,
+            pending,
+            modern: message_modern,
+            headers,
+            line,
+        })
+    }
+
+    /// One POST and its answer, bounded by `--requestTimeout` for a
+    /// request.
+    async fn exchange(self: &Rc<Self>, outgoing: &Outgoing) {
+        let posting = self.post(outgoing);
+        let Some(timeout) = self.request_timeout.filter(|_| outgoing.request.is_some()) else {
+            posting.await;
+            return;
+        };
+        let timed_out = async {
+            Timer::after(timeout).await;
+            false
+        };
+        let done = async {
+            posting.await;
+            true
+        };
+        if done.or(timed_out).await {
+            return;
+        }
+        let Some(id) = &outgoing.request else { return };
+        self.answer_error(id, codes::REQUEST_TIMEOUT, "Request timed out");
+        if !outgoing.modern {
+            // A legacy server is told; a modern one saw its connection
+            // close (the posting was dropped).
+            let cancel = cancel_notification_raw(id);
+            let remote = Rc::clone(self);
+            rt::spawn(async move {
+                let outgoing = Outgoing {
+                    line: cancel,
+                    request: None,
+                    pending: Pending::Other,
+                    modern: false,
+                    headers: Vec::new(),
+                };
+                remote.post(&outgoing).await;
+            })
+            .detach();
+        }
+    }
+
+    /// Sends one line and hands what comes back to the relay.
+    async fn post(self: &Rc<Self>, outgoing: &Outgoing) {
+        let (session, version, failing) = {
+            let state = self.state.borrow();
+            let failing = state.backoff.failing().map(str::to_owned);
+            (state.session.clone(), state.version.clone(), failing)
+        };
+        let request = outgoing.request.as_deref();
+        if let Some(cause) = failing {
+            // Not sent: answered at once while the background reconnection
+            // goes on.
+            self.refuse(outgoing, &cause);
+            return;
+        }
+        let mut headers: Vec<(&str, &[u8])> = vec![
+            ("accept", b"application/json, text/event-stream"),
+            ("content-type", b"application/json"),
+        ];
+        if outgoing.modern {
+            headers.push(("mcp-protocol-version", MODERN_VERSION.as_bytes()));
+            headers.extend(
+                outgoing
+                    .headers
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), value.as_slice())),
+            );
+        } else {
+            if let Some(session) = &session {
+                headers.push(("mcp-session-id", session.as_bytes()));
+            }
+            if let Some(version) = &version {
+                headers.push(("mcp-protocol-version", version.as_bytes()));
+            }
+        }
+        let span = telemetry::client_span(&outgoing.line, "streamableHttp", self.url.host());
+        if let Some(traceparent) = span.as_ref().and_then(telemetry::ClientSpan::traceparent) {
+            headers.push(("traceparent", traceparent));
+        }
+        let response = match self
+            .client
+            .send(
+                Method::Post,
+                &self.url,
+                &headers,
+                Some(&outgoing.line),
+                None,
+            )
+            .await
+        {
+            Ok(response) => {
+                if let Some(span) = &span {
+                    span.record_status(response.status());
+                }
+                self.state.borrow_mut().backoff.succeeded();
+                response
+            }
+            Err(err) => {
+                let cause = format!("could not reach the MCP server: {err}");
+                if err.is_unreachable() {
+                    self.unreachable(&cause);
+                } else {
+                    tracing::warn!("{cause}");
+                }
+                self.refuse(outgoing, &cause);
+                return;
+            }
+        };
+        let status = response.status();
+        let initialize = outgoing.pending == Pending::Initialize;
+        if initialize && session.is_none() && !self.settled() && matches!(status, 400 | 404 | 405) {
+            let _ = response.body(ERROR_BODY_BYTES).await;
+            if let Some(id) = request {
+                self.state.borrow_mut().in_flight.remove(id);
+            }
+            let _ = self.fall_back.try_send(());
+            return;
+        }
+        if status == 404 && session.is_some() && !outgoing.modern {
+            let _ = response.body(ERROR_BODY_BYTES).await;
+            self.session_ended(request);
+            return;
+        }
+        if !(200..300).contains(&status) {
+            let body = response.body(ERROR_BODY_BYTES).await.unwrap_or_default();
+            self.http_error(outgoing, status, &body);
+            return;
+        }
+        {
+            let mut state = self.state.borrow_mut();
+            state.settled = true;
+            if initialize {
+                state.session = response.header_str("mcp-session-id").map(str::to_owned);
+            }
+        }
+        let content_type = response
+            .header_str("content-type")
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if content_type.starts_with("text/event-stream") {
+            self.read_answer_stream(response, request).await;
+        } else if status != 202 {
+            match response.body(u64::MAX).await {
+                Ok(body) if !body.iter().all(u8::is_ascii_whitespace) => self.feed(&body),
+                Ok(_) => {}
+                Err(err) => self.fail(request, &format!("reading the answer failed: {err}")),
+            }
+        }
+        if let Some(id) = request.filter(|_| initialize || outgoing.pending == Pending::Probe) {
+            // The relay waits for these: they must settle.
+            if self.state.borrow().in_flight.contains_key(id) {
+                self.fail(request, "the MCP server sent no answer");
+            }
+        }
+        if initialize && self.state.borrow().session.is_some() {
+            self.start_listening();
+        }
+    }
+
+    /// The events of an SSE answer; resumed with `Last-Event-ID` if it
+    /// breaks before the request's answer.
+    async fn read_answer_stream(
+        self: &Rc<Self>,
+        mut response: ClientResponse,
+        request: Option<&[u8]>,
+    ) {
+        let mut parser = SseParser::new(MAX_EVENT_BYTES);
+        let mut resumes = 0u32;
+        loop {
+            let ended = self.feed_events(&mut response, &mut parser).await;
+            let answered = request.is_none_or(|id| !self.state.borrow().in_flight.contains_key(id));
+            if answered {
+                return;
+            }
+            let last_id = parser.last_event_id().to_owned();
+            if last_id.is_empty() || resumes >= MAX_RESUMES || self.state.borrow().modern {
+                let why = ended
+                    .err()
+                    .unwrap_or_else(|| "the answer stream ended early".to_owned());
+                self.fail(request, &format!("the MCP server's answer was lost: {why}"));
+                return;
+            }
+            let retry = parser
+                .retry_ms()
+                .map_or(DEFAULT_RETRY, Duration::from_millis);
+            Timer::after(reconnect_delay(resumes, Some(retry), jitter_seed())).await;
+            resumes = resumes.saturating_add(1);
+            match self.get_stream(Some(&last_id)).await {
+                Ok(resumed) => response = resumed,
+                Err(err) => {
+                    self.fail(
+                        request,
+                        &format!("could not resume the answer stream: {err}"),
+                    );
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Hands every event of `response` to the relay until the body ends.
+    async fn feed_events(
+        &self,
+        response: &mut ClientResponse,
+        parser: &mut SseParser,
+    ) -> Result<(), String> {
+        while let Some(chunk) = response.chunk().await.map_err(|err| err.to_string())? {
+            let mut input = chunk.as_slice();
+            while !input.is_empty() {
+                let (consumed, event) = parser.decode(input).map_err(|err| err.to_string())?;
+                input = input.get(consumed..).unwrap_or_default();
+                if let Some(event) = event {
+                    if event.event == "message" && !event.data.is_empty() {
+                        self.feed(event.data.as_bytes());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands a message (or each message of a batch) from the server to the
+    /// relay, noting answers.
+    fn feed(&self, body: &[u8]) {
+        match parse_message(body) {
+            Ok(message) => {
+                self.note_answer(&message, body);
+                self.to_link(trim(body));
+            }
+            Err(MessageError::Batch) => {
+                for range in split_batch(body).unwrap_or_default() {
+                    if let Some(element) = body.get(range) {
+                        self.feed(element);
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::warn!("dropped a message from the MCP server that is not JSON-RPC: {err}")
+            }
+        }
+    }
+
+    fn to_link(&self, line: &[u8]) {
+        if let Some(link) = self.link.upgrade() {
+            link.borrow_mut().handle_child_line(line);
+        }
+    }
+
+    /// Notes an answer to a request in flight.
+    fn note_answer(&self, message: &Message<'_>, line: &[u8]) {
+        if !matches!(message.kind, Kind::Response | Kind::ErrorResponse) {
+            return;
+        }
+        let Some(id) = &message.id else { return };
+        let pending = self.state.borrow_mut().in_flight.remove(id.as_bytes());
+        let result = message.result_span.clone().and_then(|span| line.get(span));
+        match (pending, result) {
+            (Some(Pending::Initialize), Some(result)) => {
+                // MCP-Protocol-Version from now on: the version it chose.
+                self.state.borrow_mut().version = result_version(result);
+            }
+            (Some(Pending::Probe), Some(result)) if modern::lists_modern(result) => {
+                let mut state = self.state.borrow_mut();
+                state.modern = true;
+                state.settled = true;
+            }
+            (Some(Pending::ToolsList { .. }), Some(result)) => {
+                self.state.borrow_mut().tools.learn(result);
+            }
+            _ => {}
+        }
+    }
+
+    /// A non-2xx answer: a modern server's JSON-RPC error is passed on with
+    /// its code; anything else is explained with the status.
+    fn http_error(&self, outgoing: &Outgoing, status: u16, body: &[u8]) {
+        let request = outgoing.request.as_deref();
+        if let (Some(id), Some(error)) = (request, modern::rpc_error(body)) {
+            if outgoing.modern || outgoing.pending == Pending::Probe {
+                if modern::is_modern_error(status, error.code) {
+                    self.state.borrow_mut().settled = true;
+                }
+                if self.state.borrow_mut().in_flight.remove(id).is_some() {
+                    let mut line = Vec::with_capacity(128);
+                    match &error.data {
+                        Some(data) => encode_error_with_data(
+                            &mut line,
+                            Some(id),
+                            error.code,
+                            &error.message,
+                            data,
+                        ),
+                        None => encode_error(&mut line, Some(id), error.code, &error.message),
+                    }
+                    self.to_link(&line);
+                }
+                return;
+            }
+        }
+        let detail = modern::rpc_error(body)
+            .map(|error| format!(": {}", error.message.chars().take(200).collect::<String>()))
+            .unwrap_or_default();
+        let cause = format!("the MCP server answered HTTP {status}{detail}");
+        tracing::warn!("{cause}");
+        self.refuse(outgoing, &cause);
+    }
+
+    /// The server ended the legacy session: the request gets an error, and
+    /// the relay starts a new session with the `initialize` it kept.
+    fn session_ended(&self, request: Option<&[u8]>) {
+        tracing::warn!("the MCP server ended the session; starting a new one");
+        if let Some(id) = request {
+            self.answer_error(
+                id,
+                codes::SERVER_ERROR,
+                "Session not found: the MCP server ended the session; a new one was started, retry the request",
+            );
+        }
+        self.forget_session();
+        if let Some(link) = self.link.upgrade() {
+            link.borrow_mut()
+                .replace_remote("the MCP server ended the session; retry the request");
+        }
+    }
+
+    /// Opens the standalone GET stream of the legacy session (the server's
+    /// own messages), reconnecting while the session lasts.
+    fn start_listening(self: &Rc<Self>) {
+        let session = self.state.borrow().session.clone();
+        let remote = Rc::clone(self);
+        let task = rt::spawn(async move {
+            let mut parser = SseParser::new(MAX_EVENT_BYTES);
+            // Streams in a row that ended before `HEALTHY_AFTER`: a server
+            // that sends `retry: 0` and closes gets growing waits, not a
+            // reconnect storm.
+            let mut short = 0u32;
+            loop {
+                let started = Instant::now();
+                let last = parser.last_event_id().to_owned();
+                let mut response = match remote
+                    .get_stream((!last.is_empty()).then_some(last.as_str()))
+                    .await
+                {
+                    Ok(response) => response,
+                    Err(err) => {
+                        tracing::debug!("no standalone stream: {err}");
+                        return;
+                    }
+                };
+                let _ = remote.feed_events(&mut response, &mut parser).await;
+                if remote.state.borrow().session != session {
+                    return;
+                }
+                if started.elapsed() >= HEALTHY_AFTER {
+                    short = 0;
+                }
+                let retry = parser
+                    .retry_ms()
+                    .map_or(DEFAULT_RETRY, Duration::from_millis);
+                let wait = reconnect_delay(short, Some(retry), jitter_seed());
+                tracing::debug!(
+                    "the standalone stream ended; reopening it in {} ms",
+                    wait.as_millis()
+                );
+                short = short.saturating_add(1);
+                Timer::after(wait).await;
+            }
+        });
+        self.state.borrow_mut().listener = Some(task);
+    }
+
+    /// GET the endpoint as an event stream (resuming after `last_event_id`).
+    async fn get_stream(&self, last_event_id: Option<&str>) -> Result<ClientResponse, String> {
+        let (session, version) = {
+            let state = self.state.borrow();
+            (state.session.clone(), state.version.clone())
+        };
+        let mut headers: Vec<(&str, &[u8])> = vec![("accept", b"text/event-stream")];
+        if let Some(session) = &session {
+            headers.push(("mcp-session-id", session.as_bytes()));
+        }
+        if let Some(version) = &version {
+            headers.push(("mcp-protocol-version", version.as_bytes()));
+        }
+        if let Some(last) = last_event_id {
+            headers.push(("last-event-id", last.as_bytes()));
+        }
+        let response = self
+            .client
+            .send(Method::Get, &self.url, &headers, None, None)
+            .await
+            .map_err(|err| err.to_string())?;
+        match response.status() {
+            200 => Ok(response),
+            status => {
+                let _ = response.body(ERROR_BODY_BYTES).await;
+                Err(format!("HTTP {status}"))
+            }
+        }
+    }
+
+    /// The request gets `text` as an error (if still in flight), logged.
+    fn fail(&self, request: Option<&[u8]>, text: &str) {
+        tracing::warn!("{text}");
+        if let Some(id) = request {
+            self.answer_error(id, codes::SERVER_ERROR, text);
+        }
+    }
+
+    /// Answers request `id` (if still in flight) with an error, as the
+    /// server would have.
+    fn answer_error(&self, id: &[u8], code: i32, text: &str) {
+        if self.state.borrow_mut().in_flight.remove(id).is_none() {
+            return;
+        }
+        let mut line = Vec::with_capacity(96);
+        encode_error(&mut line, Some(id), code, text);
+        self.to_link(&line);
+    }
+
+    /// `outgoing` was not relayed: its request (or each request of a
+    /// batch) gets `text` as its error.
+    fn refuse(&self, outgoing: &Outgoing, text: &str) {
+        if let Some(id) = &outgoing.request {
+            self.answer_error(id, codes::SERVER_ERROR, text);
+            return;
+        }
+        let Ok(elements) = split_batch(&outgoing.line) else {
+            return;
+        };
+        for range in elements {
+            let element = outgoing.line.get(range).unwrap_or_default();
+            if let Ok(message) = parse_message(element) {
+                if let (Kind::Request, Some(id)) = (message.kind, &message.id) {
+                    let mut line = Vec::with_capacity(96);
+                    encode_error(&mut line, Some(id.as_bytes()), codes::SERVER_ERROR, text);
+                    self.to_link(&line);
+                }
+            }
+        }
+    }
+
+    /// No connection could be made: requests are refused from now on, and
+    /// a background task connects with backoff until one can be made.
+    fn unreachable(self: &Rc<Self>, cause: &str) {
+        let mut state = self.state.borrow_mut();
+        if state.reconnecting.is_some() {
+            return; // another request's failure of the same outage
+        }
+        let first = state.backoff.fail(cause.to_owned(), None, jitter_seed());
+        let remote = Rc::clone(self);
+        state.reconnecting = Some(rt::spawn(async move {
+            let mut wait = first;
+            loop {
+                Timer::after(wait).await;
+                match remote.client.connect(&remote.url).await {
+                    Ok(()) => break,
+                    Err(err) => {
+                        let cause = format!("could not reach the MCP server: {err}");
+                        wait = remote
+                            .state
+                            .borrow_mut()
+                            .backoff
+                            .fail(cause, None, jitter_seed());
+                    }
+                }
+            }
+            let mut state = remote.state.borrow_mut();
+            state.backoff.succeeded();
+            // This task ends here: detach it before its handle is dropped.
+            if let Some(task) = state.reconnecting.take() {
+                task.detach();
+            }
+        }));
+    }
+
+    /// Drops the legacy session (the server ended it, or a new initialize
+    /// starts another).
+    fn forget_session(&self) {
+        let mut state = self.state.borrow_mut();
+        state.session = None;
+        state.version = None;
+        state.listener = None;
+    }
+
+    /// DELETEs the legacy session on the way out.
+    pub(crate) async fn end_session(&self) {
+        let session = self.state.borrow_mut().session.take();
+        self.state.borrow_mut().listener = None;
+        let Some(session) = session else { return };
+        let headers: [(&str, &[u8]); 1] = [("mcp-session-id", session.as_bytes())];
+        let deleting = self.client.send(
+            Method::Delete,
+            &self.url,
+            &headers,
+            None,
+            Some(Duration::from_secs(2)),
+        );
+        let _ = deleting
+            .or(async {
+                Timer::after(Duration::from_secs(3)).await;
+                Err(crate::http::client::ClientError::Timeout("DELETE"))
+            })
+            .await;
+    }
+}
+
+/// `notifications/cancelled` for the raw gateway id `id`.
+fn cancel_notification_raw(id: &[u8]) -> Vec<u8> {
+    Id::from_raw(id).map_or_else(Vec::new, |id| cancel_notification(&id))
+}
+
+/// `protocolVersion` of an `InitializeResult`.
+fn result_version(result: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(result).ok()?;
+    value.get("protocolVersion")?.as_str().map(str::to_owned)
+}
+
+fn trim(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |i| i.saturating_add(1));
+    bytes.get(start..end).unwrap_or_default()
+}
