@@ -208,6 +208,20 @@ fn streamable_bridge_round_trips_everything_stateless() {
 }
 
 #[test]
+fn streamable_bridge_round_trips_everything_to_a_legacy_upstream() {
+    // Our forward gateway speaks both eras: under `auto` the bridge finds a
+    // 2026-07-28 server (the tests above), under `legacy` it keeps the
+    // handshake era and its session.
+    for extra in [&["--stateful"][..], &[]] {
+        let gw = forward("streamableHttp", extra);
+        let url = format!("http://{}/mcp", gw.addr);
+        let mut local = Local::start(&["--streamableHttp", &url, "--upstreamProtocol", "legacy"]);
+        round_trip(&mut local);
+        assert!(local.lines.try_recv().is_err(), "nothing else on stdout");
+    }
+}
+
+#[test]
 fn streamable_bridge_falls_back_to_sse() {
     // POST to an SSE stream URL is 405: the bridge must switch transports.
     let gw = forward("sse", &[]);
@@ -220,7 +234,8 @@ fn streamable_bridge_falls_back_to_sse() {
 fn stateful_session_is_deleted_on_stdin_eof() {
     let gw = forward("streamableHttp", &["--stateful"]);
     let url = format!("http://{}/mcp", gw.addr);
-    let mut local = Local::start(&["--streamableHttp", &url]);
+    // The legacy session is what is deleted (a 2026-07-28 server has none).
+    let mut local = Local::start(&["--streamableHttp", &url, "--upstreamProtocol", "legacy"]);
     local.initialize();
     drop(std::mem::replace(&mut local.stdin, {
         // close stdin: swap in a dummy pipe end that we drop at once

@@ -514,6 +514,13 @@ impl Link {
         self.pump(None);
     }
 
+    /// The remote server refused the probe with a 2026-07-28 error: no
+    /// fallback to `initialize` (see `Relay::handle_probe_refused`).
+    pub(crate) fn handle_probe_refused(&mut self) {
+        self.relay.handle_probe_refused();
+        self.pump(None);
+    }
+
     /// Learns the `x-mcp-header` annotations of a `tools/list` result the
     /// remote fetched itself.
     pub(crate) fn handle_tool_list(&mut self, result: &[u8], first_page: bool) {

@@ -554,7 +554,21 @@ impl Remote {
         if let (Some(id), Some(error)) = (request, modern::rpc_error(body)) {
             if outgoing.modern || outgoing.pending == Pending::Probe {
                 if modern::is_modern_error(status, error.code) {
-                    self.state.borrow_mut().settled = true;
+                    let probe = outgoing.pending == Pending::Probe;
+                    {
+                        let mut state = self.state.borrow_mut();
+                        state.settled = true;
+                        state.modern |= probe;
+                    }
+                    if probe {
+                        tracing::warn!(
+                            "the MCP server speaks 2026-07-28 but refused server/discover: {}",
+                            error.message.chars().take(200).collect::<String>()
+                        );
+                        if let Some(link) = self.link.upgrade() {
+                            link.borrow_mut().handle_probe_refused();
+                        }
+                    }
                 }
                 if self.state.borrow_mut().in_flight.remove(id).is_some() {
                     let mut line = Vec::with_capacity(128);

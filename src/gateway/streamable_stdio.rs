@@ -49,8 +49,7 @@ pub(crate) async fn run(config: &Config, url: &str, headers: &LiveHeaders) -> i3
     tracing::info!("Streamable HTTP→stdio: {}", parsed.redacted());
     link::configure(config.max_session_buffered_bytes, config.max_buffered_bytes);
     link::configure_upstream(
-        // Step 1: the handshake era only (the probe comes next).
-        supergateway_proto::relay::UpstreamMode::Legacy,
+        config.upstream_protocol,
         u64::try_from(config.probe_timeout.as_millis()).unwrap_or(u64::MAX),
         u64::try_from(config.input_timeout.as_millis()).unwrap_or(u64::MAX),
     );
