@@ -95,6 +95,12 @@ struct State {
     settled: bool,
     /// What the bridge learned from `tools/list` results (modern).
     tools: modern::Tools,
+    /// The probe was refused with -32022 although the server lists
+    /// 2026-07-28 as supported: it is sent once more (a server may reject
+    /// a first attempt to see that the client retries; SEP-2575).
+    probe_again: bool,
+    /// That retry was made.
+    probe_retried: bool,
 }
 
 /// What an answer to a request in flight means to this side.
@@ -186,6 +192,9 @@ impl Remote {
             && matches!(outgoing.pending, Pending::Other | Pending::ToolsList { .. });
         if !concurrent {
             self.exchange(&outgoing).await;
+            if std::mem::take(&mut self.state.borrow_mut().probe_again) {
+                self.exchange(&outgoing).await;
+            }
             return;
         }
         let id = outgoing.request.clone().unwrap_or_default();
@@ -553,6 +562,19 @@ impl Remote {
         let request = outgoing.request.as_deref();
         if let (Some(id), Some(error)) = (request, modern::rpc_error(body)) {
             if outgoing.modern || outgoing.pending == Pending::Probe {
+                if outgoing.pending == Pending::Probe
+                    && error.code == codes::UNSUPPORTED_PROTOCOL_VERSION
+                    && modern::supports_modern(error.data.as_deref())
+                {
+                    let mut state = self.state.borrow_mut();
+                    if !std::mem::replace(&mut state.probe_retried, true) {
+                        tracing::info!(
+                            "the MCP server refused server/discover with -32022 but lists 2026-07-28; asking again"
+                        );
+                        state.probe_again = true;
+                        return;
+                    }
+                }
                 if modern::is_modern_error(status, error.code) {
                     let probe = outgoing.pending == Pending::Probe;
                     {

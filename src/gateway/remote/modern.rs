@@ -112,6 +112,17 @@ pub(super) fn lists_modern(result: &[u8]) -> bool {
         .is_some_and(|versions| versions.iter().any(|v| v == MODERN_VERSION))
 }
 
+/// The `data` of a -32022 error lists 2026-07-28 in `supported`.
+pub(super) fn supports_modern(data: Option<&[u8]>) -> bool {
+    data.and_then(|data| serde_json::from_slice::<serde_json::Value>(data).ok())
+        .and_then(|data| {
+            data.get("supported")?
+                .as_array()
+                .map(|versions| versions.iter().any(|v| v == MODERN_VERSION))
+        })
+        .unwrap_or(false)
+}
+
 /// The error of a JSON-RPC error body.
 pub(super) struct RpcError {
     pub(super) code: i32,
