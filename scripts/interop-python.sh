@@ -5,7 +5,8 @@
 #
 # For {Streamable HTTP stateless, --stateful, SSE} x {mcp-server-time (PyPI, dual-era),
 # @modelcontextprotocol/server-everything (npm, handshake era only)} x {mode="legacy",
-# "2026-07-28", "auto"}: mcp.Client lists the tools and calls one (scripts/interop_python.py).
+# "2026-07-28", "auto"}: mcp.Client lists the tools and calls one (scripts/interop_python.py);
+# and the same through our --streamableHttp bridge (the SDK over stdio, "bridge" cases).
 # Installs once into $PYINTEROP_CACHE (default $HOME/.cache/sg-python): a venv with the
 # pinned `mcp` and `mcp-server-time`, and the pinned server-everything from npm. One gateway
 # log per case in $PYINTEROP_LOGS (default $PYINTEROP_CACHE/logs).

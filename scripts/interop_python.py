@@ -37,7 +37,9 @@ import anyio
 # XPASS and counts as a failure, so this list only holds what is known to fail.
 XFAIL: frozenset[str] = frozenset()
 
-TRANSPORTS = ("streamable-stateless", "streamable-stateful", "sse")
+# "bridge": the SDK over stdio to our `--streamableHttp` bridge, in front of a stateless
+# Streamable HTTP gateway (the bridge's relay finds the era of that server itself).
+TRANSPORTS = ("streamable-stateless", "streamable-stateful", "sse", "bridge")
 SERVERS = ("time", "everything")
 MODES = ("legacy", "2026-07-28", "auto")
 MODERN = "2026-07-28"
@@ -105,7 +107,7 @@ class Gateway:
     def __init__(self, gw: str, case: Case, child: str, log: Path, pgid_file: Path) -> None:
         self.port = free_port()
         args = [gw, "--stdio", child]
-        if case.transport.startswith("streamable"):
+        if case.transport.startswith("streamable") or case.transport == "bridge":
             args += ["--outputTransport", "streamableHttp"]
         if case.transport == "streamable-stateful":
             args.append("--stateful")
@@ -185,12 +187,20 @@ def only_text(result: object, what: str) -> str:
     return content[0].text
 
 
-async def exercise(case: Case, url: str) -> str:
+async def exercise(case: Case, url: str, args: argparse.Namespace) -> str:
     from mcp import Client
     from mcp.client.sse import sse_client
+    from mcp.client.stdio import StdioServerParameters, stdio_client
     from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
-    target = sse_client(url) if case.transport == "sse" else url
+    if case.transport == "sse":
+        target = sse_client(url)
+    elif case.transport == "bridge":
+        bridge_log = open(Path(args.logs) / (case.name.replace("/", "_") + ".bridge.log"), "w")  # noqa: SIM115
+        params = StdioServerParameters(command=args.gateway, args=["--streamableHttp", url])
+        target = stdio_client(params, errlog=bridge_log)
+    else:
+        target = url
     stage = "connect"
     try:
         async with Client(target, mode=case.mode, read_timeout_seconds=REQUEST_S) as client:
@@ -245,7 +255,7 @@ def run_case(case: Case, args: argparse.Namespace) -> str:
 
         async def bounded() -> str:
             with anyio.fail_after(CASE_S):
-                return await exercise(case, gw.url(case.transport))
+                return await exercise(case, gw.url(case.transport), args)
 
         try:
             return anyio.run(bounded)
