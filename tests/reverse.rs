@@ -846,3 +846,46 @@ fn streamable_bridge_answers_at_once_while_the_server_is_down_and_recovers() {
     assert_eq!(tool_text(&echo), "back");
     assert!(local.lines.try_recv().is_err(), "one answer per request");
 }
+
+#[test]
+fn a_session_the_server_ended_is_started_again() {
+    // The server drops idle sessions after 300 ms; the bridge's GET stream
+    // does not count as activity once the session is gone.
+    let gw = forward("streamableHttp", &["--stateful", "--sessionTimeout", "300"]);
+    let url = format!("http://{}/mcp", gw.addr);
+    let mut local = Local::start(&["--streamableHttp", &url, "--upstreamProtocol", "legacy"]);
+    local.initialize();
+    common::eventually("the idle session expires", || {
+        gw.log().contains("expired after 300 ms idle")
+    });
+    let (before, lost) = local.call(
+        json!(1),
+        "tools/call",
+        json!({"name":"echo","arguments":{"message":"one"}}),
+    );
+    assert_eq!(before, Vec::<Value>::new());
+    assert_eq!(lost["error"]["code"], json!(-32000), "{lost}");
+    assert!(
+        lost["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Session not found: the MCP server ended the session"),
+        "{lost}"
+    );
+    // the bridge initialised a new session with the client's initialize
+    common::eventually("a second session", || {
+        gw.log()
+            .lines()
+            .filter(|line| line.contains(" session ") && line.ends_with(" started"))
+            .count()
+            == 2
+    });
+    let (before, echo) = local.call(
+        json!(2),
+        "tools/call",
+        json!({"name":"echo","arguments":{"message":"two"}}),
+    );
+    assert_eq!(before, Vec::<Value>::new());
+    assert_eq!(tool_text(&echo), "two");
+    assert!(local.lines.try_recv().is_err(), "nothing else on stdout");
+}
