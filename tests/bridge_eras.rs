@@ -344,3 +344,110 @@ fn modern_client_of_a_legacy_server() {
     );
     local.expect_nothing();
 }
+
+/// A 2026-07-28 server on a thread that answers `server/discover` and
+/// `tools/list` (one valid tool, one whose `x-mcp-header` sits on a
+/// `number` property: invalid), and records the methods it was sent.
+fn listing_server() -> (String, Arc<Mutex<Vec<String>>>) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if let Some(value) =
+                            line.to_ascii_lowercase().strip_prefix("content-length:")
+                        {
+                            length = value.trim().parse().unwrap();
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    reader.read_exact(&mut body).unwrap();
+                    let request: Value = serde_json::from_slice(&body).unwrap();
+                    let method = request["method"].as_str().unwrap_or_default().to_owned();
+                    log.lock().unwrap().push(method.clone());
+                    let result = match method.as_str() {
+                        "server/discover" => json!({"resultType":"complete",
+                            "supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},
+                            "_meta":{"io.modelcontextprotocol/serverInfo":{"name":"lister","version":"1"}}}),
+                        "tools/list" => json!({"resultType":"complete","tools":[
+                            {"name":"ok_tool","inputSchema":{"type":"object","properties":{
+                                "r":{"type":"string","x-mcp-header":"R"}}}},
+                            {"name":"bad_tool","inputSchema":{"type":"object","properties":{
+                                "n":{"type":"number","x-mcp-header":"N"}}}}]}),
+                        _ => {
+                            let answer = "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
+                            if stream.write_all(answer.as_bytes()).is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                    };
+                    let body =
+                        json!({"jsonrpc":"2.0","id":request["id"],"result":result}).to_string();
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if stream.write_all(answer.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}/mcp"), seen)
+}
+
+#[test]
+fn tools_with_invalid_header_annotations_are_left_out() {
+    let (url, seen) = listing_server();
+    // a 2026-07-28 client
+    let mut local = Local::start(&["--streamableHttp", &url]);
+    let tools = local.call(json!(1), "tools/list", json!({"_meta":modern_meta()}));
+    let names: Vec<&str> = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tool| tool["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ok_tool"], "{tools}");
+    local.expect_nothing();
+    assert!(
+        local
+            .log()
+            .contains("left tool \"bad_tool\" out of tools/list"),
+        "{}",
+        local.log()
+    );
+    // a legacy client
+    let mut legacy = Local::start(&["--streamableHttp", &url]);
+    let init = legacy_initialize(&mut legacy);
+    assert_eq!(init["result"]["serverInfo"]["name"], "lister", "{init}");
+    let tools = legacy.call(json!("t"), "tools/list", json!({}));
+    let names: Vec<&str> = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tool| tool["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ok_tool"], "{tools}");
+    legacy.expect_nothing();
+    // neither bridge sent initialize
+    assert!(!seen.lock().unwrap().iter().any(|m| m == "initialize"));
+}

@@ -837,6 +837,13 @@ fn streamable_bridge_answers_at_once_while_the_server_is_down_and_recovers() {
     });
     let init = local.initialize();
     assert_eq!(init["result"]["serverInfo"]["name"], "supergateway-fixture");
+    // the probe that could not reach it was made again: the era is the
+    // server's (our gateway speaks 2026-07-28), not a fallback's
+    assert!(
+        local.log().contains("the MCP server speaks 2026-07-28"),
+        "{}",
+        local.log()
+    );
     let (before, echo) = local.call(
         json!(1),
         "tools/call",

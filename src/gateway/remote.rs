@@ -101,6 +101,9 @@ struct State {
     probe_again: bool,
     /// That retry was made.
     probe_retried: bool,
+    /// The probe could not reach the server: the era the relay settled on
+    /// says nothing, and the probe is made again once it can be reached.
+    probe_unreached: bool,
 }
 
 /// What an answer to a request in flight means to this side.
@@ -383,6 +386,9 @@ impl Remote {
             Err(err) => {
                 let cause = format!("could not reach the MCP server: {err}");
                 if err.is_unreachable() {
+                    if outgoing.pending == Pending::Probe {
+                        self.state.borrow_mut().probe_unreached = true;
+                    }
                     self.unreachable(&cause);
                 } else {
                     tracing::warn!("{cause}");
@@ -508,10 +514,10 @@ impl Remote {
     /// relay, noting answers.
     fn feed(&self, body: &[u8]) {
         match parse_message(body) {
-            Ok(message) => {
-                self.note_answer(&message, body);
-                self.to_link(trim(body));
-            }
+            Ok(message) => match self.note_answer(&message, body) {
+                Some(rewritten) => self.to_link(&rewritten),
+                None => self.to_link(trim(body)),
+            },
             Err(MessageError::Batch) => {
                 for range in split_batch(body).unwrap_or_default() {
                     if let Some(element) = body.get(range) {
@@ -531,12 +537,14 @@ impl Remote {
         }
     }
 
-    /// Notes an answer to a request in flight.
-    fn note_answer(&self, message: &Message<'_>, line: &[u8]) {
+    /// Notes an answer to a request in flight; `Some`: the line to hand
+    /// on instead (a modern server's `tools/list` without its invalid
+    /// tools).
+    fn note_answer(&self, message: &Message<'_>, line: &[u8]) -> Option<Vec<u8>> {
         if !matches!(message.kind, Kind::Response | Kind::ErrorResponse) {
-            return;
+            return None;
         }
-        let Some(id) = &message.id else { return };
+        let id = message.id.as_ref()?;
         let pending = self.state.borrow_mut().in_flight.remove(id.as_bytes());
         let result = message.result_span.clone().and_then(|span| line.get(span));
         match (pending, result) {
@@ -551,9 +559,13 @@ impl Remote {
             }
             (Some(Pending::ToolsList { .. }), Some(result)) => {
                 self.state.borrow_mut().tools.learn(result);
+                if self.state.borrow().modern {
+                    return modern::drop_invalid_tools(line, result);
+                }
             }
             _ => {}
         }
+        None
     }
 
     /// A non-2xx answer: a modern server's JSON-RPC error is passed on with
@@ -777,11 +789,21 @@ impl Remote {
                     }
                 }
             }
-            let mut state = remote.state.borrow_mut();
-            state.backoff.succeeded();
-            // This task ends here: detach it before its handle is dropped.
-            if let Some(task) = state.reconnecting.take() {
-                task.detach();
+            let probe_again = {
+                let mut state = remote.state.borrow_mut();
+                state.backoff.succeeded();
+                // This task ends here: detach it before its handle is dropped.
+                if let Some(task) = state.reconnecting.take() {
+                    task.detach();
+                }
+                std::mem::take(&mut state.probe_unreached)
+            };
+            if probe_again {
+                if let Some(link) = remote.link.upgrade() {
+                    tracing::info!("asking the MCP server server/discover again");
+                    link.borrow_mut()
+                        .replace_remote("the MCP server was unreachable; retry the request");
+                }
             }
         }));
     }

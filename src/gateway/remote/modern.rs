@@ -90,6 +90,41 @@ pub(super) fn headers(
     out
 }
 
+/// The answer `line` to a `tools/list` (its `result` given) without the
+/// tools whose `x-mcp-header` annotations are invalid: a client MUST
+/// exclude such a tool and keep the others (§Custom Headers from Tool
+/// Parameters). `None` when every tool is valid (the line goes on as it
+/// is: nothing is re-serialised on the common path).
+pub(super) fn drop_invalid_tools(line: &[u8], result: &[u8]) -> Option<Vec<u8>> {
+    let tools = x_mcp_header::list_tools(result).ok()?;
+    let invalid: HashSet<String> = tools
+        .iter()
+        .filter_map(|tool| {
+            let why = x_mcp_header::annotations(tool.input_schema?).err()?;
+            tracing::warn!(
+                "left tool {:?} out of tools/list: {why} (a client must not use it)",
+                tool.name
+            );
+            Some(tool.name.clone().into_owned())
+        })
+        .collect();
+    if invalid.is_empty() {
+        return None;
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(line).ok()?;
+    value
+        .get_mut("result")?
+        .get_mut("tools")?
+        .as_array_mut()?
+        .retain(|tool| {
+            !tool
+                .get("name")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|name| invalid.contains(name))
+        });
+    serde_json::to_vec(&value).ok()
+}
+
 /// Whether a `tools/list` request asks for a later page.
 pub(super) fn has_cursor(line: &[u8]) -> bool {
     member(line, "params", ValueKind::Object).is_some_and(|params| {
