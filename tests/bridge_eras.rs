@@ -451,3 +451,35 @@ fn tools_with_invalid_header_annotations_are_left_out() {
     // neither bridge sent initialize
     assert!(!seen.lock().unwrap().iter().any(|m| m == "initialize"));
 }
+
+#[test]
+fn modern_client_through_the_sse_bridge() {
+    // HTTP+SSE is handshake-era: the bridge translates a 2026-07-28 client.
+    let fixture = conformance_server();
+    let gw = Gateway::start_with_env(
+        &["--stdio", &fixture, "--outputTransport", "sse"],
+        &[("CONFORMANCE_FIXTURE_ERA", "legacy")],
+    );
+    let url = format!("http://{}/sse", gw.addr);
+    let mut local = Local::start(&["--sse", &url]);
+    let discover = local.call(json!(1), "server/discover", json!({"_meta":modern_meta()}));
+    assert_eq!(discover["result"]["resultType"], "complete", "{discover}");
+    assert_eq!(
+        discover["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+        "supergateway-conformance-server",
+        "{discover}"
+    );
+    let tools = local.call(json!(2), "tools/list", json!({"_meta":modern_meta()}));
+    assert_eq!(tools["result"]["cacheScope"], "private", "{tools}");
+    let simple = local.call(
+        json!(3),
+        "tools/call",
+        json!({"name":"test_simple_text","arguments":{},"_meta":modern_meta()}),
+    );
+    assert_eq!(simple["result"]["resultType"], "complete", "{simple}");
+    assert_eq!(
+        tool_text(&simple),
+        "This is a simple text response for testing."
+    );
+    local.expect_nothing();
+}

@@ -17,25 +17,23 @@
 //! replaying the local client's lines so far. On stdin EOF or a signal the
 //! legacy session is DELETEd.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
 use futures_lite::FutureExt;
 use smol::channel;
-use supergateway_proto::jsonrpc::{encode_error, parse_message, Kind};
 
 use crate::cli::Config;
-use crate::gateway::link::{self, ClientError, Clients, Link};
+use crate::gateway::link::{Clients, Link};
 use crate::gateway::local::{Stdin, Stdout};
 use crate::gateway::remote::Remote;
-use crate::gateway::reverse::{connect, wait_for_signal};
+use crate::gateway::reverse::{
+    configure_link, connect, handle_stdin, open_stdio_session, wait_for_signal,
+};
 use crate::gateway::sse_stdio;
 use crate::http::LiveHeaders;
 use crate::rt;
 
-/// The local client's session key on the link.
-const SESSION: link::SessionKey = 1;
 /// Lines kept for an HTTP+SSE fallback, at most (a client waits for its
 /// `initialize` answer, so only a few arrive before the fallback).
 const MAX_KEPT_LINES: usize = 64;
@@ -47,12 +45,7 @@ pub(crate) async fn run(config: &Config, url: &str, headers: &LiveHeaders) -> i3
         Err(code) => return code,
     };
     tracing::info!("Streamable HTTP→stdio: {}", parsed.redacted());
-    link::configure(config.max_session_buffered_bytes, config.max_buffered_bytes);
-    link::configure_upstream(
-        config.upstream_protocol,
-        u64::try_from(config.probe_timeout.as_millis()).unwrap_or(u64::MAX),
-        u64::try_from(config.input_timeout.as_millis()).unwrap_or(u64::MAX),
-    );
+    configure_link(config, config.upstream_protocol);
     let (wake, woken) = channel::bounded::<()>(1);
     let link = Link::start_remote(Clients::Separate, move || {
         let _ = wake.try_send(());
@@ -67,14 +60,7 @@ pub(crate) async fn run(config: &Config, url: &str, headers: &LiveHeaders) -> i3
     );
     let writer = rt::spawn(Rc::clone(&remote).write(woken));
     let stdout = Stdout::new();
-    let (outlet, inbox) = link::outlet();
-    link.borrow_mut().open_session(SESSION, outlet, true);
-    let out = stdout.clone();
-    let frames = rt::spawn(async move {
-        while let Ok(frame) = inbox.recv().await {
-            out.send(&frame);
-        }
-    });
+    let frames = open_stdio_session(&link, &stdout);
     let mut stdin = Stdin::new();
     let mut kept = Vec::new();
     let relay = async {
@@ -109,22 +95,4 @@ pub(crate) async fn run(config: &Config, url: &str, headers: &LiveHeaders) -> i3
     drop(frames);
     stdout.flush(Duration::from_secs(1)).await;
     0
-}
-
-/// A message from the local client, to the relay; a message it refuses
-/// whole is answered here.
-fn handle_stdin(link: &Rc<RefCell<Link>>, stdout: &Stdout, line: &[u8]) {
-    let result = link.borrow_mut().handle_client_message(SESSION, line);
-    if let Err(err @ (ClientError::Malformed(_) | ClientError::Busy(_))) = result {
-        // A request refused as busy gets its own id.
-        let id = matches!(err, ClientError::Busy(_))
-            .then(|| parse_message(line).ok())
-            .flatten()
-            .filter(|message| message.kind == Kind::Request)
-            .and_then(|message| message.id)
-            .map(|id| id.as_bytes().to_vec());
-        let mut out = Vec::with_capacity(96);
-        encode_error(&mut out, id.as_deref(), err.code(), &err.to_string());
-        stdout.send(&out);
-    }
 }
