@@ -22,12 +22,14 @@
 //!   gateway id, as if the child had answered it, so that the relay maps it
 //!   back to the local client.
 
+mod errors;
+mod legacy;
 mod modern;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::{Rc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_io::Timer;
 use futures_lite::FutureExt;
@@ -35,17 +37,14 @@ use smol::channel::{Receiver, Sender};
 use smol::Task;
 use supergateway_proto::http::Method;
 use supergateway_proto::jsonrpc::{
-    codes, encode_error, encode_error_with_data, parse_message, split_batch, Id, Kind, Message,
-    MessageError,
+    codes, parse_message, split_batch, Id, Kind, Message, MessageError,
 };
 use supergateway_proto::mcp::MODERN_VERSION;
 use supergateway_proto::sse::SseParser;
 use supergateway_proto::url::Url;
 
 use crate::gateway::link::Link;
-use crate::gateway::reverse::{
-    cancel_notification, jitter_seed, reconnect_delay, Backoff, HEALTHY_AFTER, MAX_EVENT_BYTES,
-};
+use crate::gateway::reverse::{cancel_notification, Backoff, MAX_EVENT_BYTES};
 use crate::http::client::{Client, ClientResponse};
 use crate::rt;
 use crate::telemetry;
@@ -448,47 +447,6 @@ impl Remote {
         }
     }
 
-    /// The events of an SSE answer; resumed with `Last-Event-ID` if it
-    /// breaks before the request's answer.
-    async fn read_answer_stream(
-        self: &Rc<Self>,
-        mut response: ClientResponse,
-        request: Option<&[u8]>,
-    ) {
-        let mut parser = SseParser::new(MAX_EVENT_BYTES);
-        let mut resumes = 0u32;
-        loop {
-            let ended = self.feed_events(&mut response, &mut parser).await;
-            let answered = request.is_none_or(|id| !self.state.borrow().in_flight.contains_key(id));
-            if answered {
-                return;
-            }
-            let last_id = parser.last_event_id().to_owned();
-            if last_id.is_empty() || resumes >= MAX_RESUMES || self.state.borrow().modern {
-                let why = ended
-                    .err()
-                    .unwrap_or_else(|| "the answer stream ended early".to_owned());
-                self.fail(request, &format!("the MCP server's answer was lost: {why}"));
-                return;
-            }
-            let retry = parser
-                .retry_ms()
-                .map_or(DEFAULT_RETRY, Duration::from_millis);
-            Timer::after(reconnect_delay(resumes, Some(retry), jitter_seed())).await;
-            resumes = resumes.saturating_add(1);
-            match self.get_stream(Some(&last_id)).await {
-                Ok(resumed) => response = resumed,
-                Err(err) => {
-                    self.fail(
-                        request,
-                        &format!("could not resume the answer stream: {err}"),
-                    );
-                    return;
-                }
-            }
-        }
-    }
-
     /// Hands every event of `response` to the relay until the body ends.
     async fn feed_events(
         &self,
@@ -566,276 +524,6 @@ impl Remote {
             _ => {}
         }
         None
-    }
-
-    /// A non-2xx answer: a modern server's JSON-RPC error is passed on with
-    /// its code; anything else is explained with the status.
-    fn http_error(&self, outgoing: &Outgoing, status: u16, body: &[u8]) {
-        let request = outgoing.request.as_deref();
-        if let (Some(id), Some(error)) = (request, modern::rpc_error(body)) {
-            if outgoing.modern || outgoing.pending == Pending::Probe {
-                if outgoing.pending == Pending::Probe
-                    && error.code == codes::UNSUPPORTED_PROTOCOL_VERSION
-                    && modern::supports_modern(error.data.as_deref())
-                {
-                    let mut state = self.state.borrow_mut();
-                    if !std::mem::replace(&mut state.probe_retried, true) {
-                        tracing::info!(
-                            "the MCP server refused server/discover with -32022 but lists 2026-07-28; asking again"
-                        );
-                        state.probe_again = true;
-                        return;
-                    }
-                }
-                if modern::is_modern_error(status, error.code) {
-                    let probe = outgoing.pending == Pending::Probe;
-                    {
-                        let mut state = self.state.borrow_mut();
-                        state.settled = true;
-                        state.modern |= probe;
-                    }
-                    if probe {
-                        tracing::warn!(
-                            "the MCP server speaks 2026-07-28 but refused server/discover: {}",
-                            error.message.chars().take(200).collect::<String>()
-                        );
-                        if let Some(link) = self.link.upgrade() {
-                            link.borrow_mut().handle_probe_refused();
-                        }
-                    }
-                }
-                if self.state.borrow_mut().in_flight.remove(id).is_some() {
-                    let mut line = Vec::with_capacity(128);
-                    match &error.data {
-                        Some(data) => encode_error_with_data(
-                            &mut line,
-                            Some(id),
-                            error.code,
-                            &error.message,
-                            data,
-                        ),
-                        None => encode_error(&mut line, Some(id), error.code, &error.message),
-                    }
-                    self.to_link(&line);
-                }
-                return;
-            }
-        }
-        let detail = modern::rpc_error(body)
-            .map(|error| format!(": {}", error.message.chars().take(200).collect::<String>()))
-            .unwrap_or_default();
-        let cause = format!("the MCP server answered HTTP {status}{detail}");
-        tracing::warn!("{cause}");
-        self.refuse(outgoing, &cause);
-    }
-
-    /// The server ended the legacy session: the request gets an error, and
-    /// the relay starts a new session with the `initialize` it kept.
-    fn session_ended(&self, request: Option<&[u8]>) {
-        tracing::warn!("the MCP server ended the session; starting a new one");
-        if let Some(id) = request {
-            self.answer_error(
-                id,
-                codes::SERVER_ERROR,
-                "Session not found: the MCP server ended the session; a new one was started, retry the request",
-            );
-        }
-        self.forget_session();
-        if let Some(link) = self.link.upgrade() {
-            link.borrow_mut()
-                .replace_remote("the MCP server ended the session; retry the request");
-        }
-    }
-
-    /// Opens the standalone GET stream of the legacy session (the server's
-    /// own messages), reconnecting while the session lasts.
-    fn start_listening(self: &Rc<Self>) {
-        let session = self.state.borrow().session.clone();
-        let remote = Rc::clone(self);
-        let task = rt::spawn(async move {
-            let mut parser = SseParser::new(MAX_EVENT_BYTES);
-            // Streams in a row that ended before `HEALTHY_AFTER`: a server
-            // that sends `retry: 0` and closes gets growing waits, not a
-            // reconnect storm.
-            let mut short = 0u32;
-            loop {
-                let started = Instant::now();
-                let last = parser.last_event_id().to_owned();
-                let mut response = match remote
-                    .get_stream((!last.is_empty()).then_some(last.as_str()))
-                    .await
-                {
-                    Ok(response) => response,
-                    Err(err) => {
-                        tracing::debug!("no standalone stream: {err}");
-                        return;
-                    }
-                };
-                let _ = remote.feed_events(&mut response, &mut parser).await;
-                if remote.state.borrow().session != session {
-                    return;
-                }
-                if started.elapsed() >= HEALTHY_AFTER {
-                    short = 0;
-                }
-                let retry = parser
-                    .retry_ms()
-                    .map_or(DEFAULT_RETRY, Duration::from_millis);
-                let wait = reconnect_delay(short, Some(retry), jitter_seed());
-                tracing::debug!(
-                    "the standalone stream ended; reopening it in {} ms",
-                    wait.as_millis()
-                );
-                short = short.saturating_add(1);
-                Timer::after(wait).await;
-            }
-        });
-        self.state.borrow_mut().listener = Some(task);
-    }
-
-    /// GET the endpoint as an event stream (resuming after `last_event_id`).
-    async fn get_stream(&self, last_event_id: Option<&str>) -> Result<ClientResponse, String> {
-        let (session, version) = {
-            let state = self.state.borrow();
-            (state.session.clone(), state.version.clone())
-        };
-        let mut headers: Vec<(&str, &[u8])> = vec![("accept", b"text/event-stream")];
-        if let Some(session) = &session {
-            headers.push(("mcp-session-id", session.as_bytes()));
-        }
-        if let Some(version) = &version {
-            headers.push(("mcp-protocol-version", version.as_bytes()));
-        }
-        if let Some(last) = last_event_id {
-            headers.push(("last-event-id", last.as_bytes()));
-        }
-        let response = self
-            .client
-            .send(Method::Get, &self.url, &headers, None, None)
-            .await
-            .map_err(|err| err.to_string())?;
-        match response.status() {
-            200 => Ok(response),
-            status => {
-                let _ = response.body(ERROR_BODY_BYTES).await;
-                Err(format!("HTTP {status}"))
-            }
-        }
-    }
-
-    /// The request gets `text` as an error (if still in flight), logged.
-    fn fail(&self, request: Option<&[u8]>, text: &str) {
-        tracing::warn!("{text}");
-        if let Some(id) = request {
-            self.answer_error(id, codes::SERVER_ERROR, text);
-        }
-    }
-
-    /// Answers request `id` (if still in flight) with an error, as the
-    /// server would have.
-    fn answer_error(&self, id: &[u8], code: i32, text: &str) {
-        if self.state.borrow_mut().in_flight.remove(id).is_none() {
-            return;
-        }
-        let mut line = Vec::with_capacity(96);
-        encode_error(&mut line, Some(id), code, text);
-        self.to_link(&line);
-    }
-
-    /// `outgoing` was not relayed: its request (or each request of a
-    /// batch) gets `text` as its error.
-    fn refuse(&self, outgoing: &Outgoing, text: &str) {
-        if let Some(id) = &outgoing.request {
-            self.answer_error(id, codes::SERVER_ERROR, text);
-            return;
-        }
-        let Ok(elements) = split_batch(&outgoing.line) else {
-            return;
-        };
-        for range in elements {
-            let element = outgoing.line.get(range).unwrap_or_default();
-            if let Ok(message) = parse_message(element) {
-                if let (Kind::Request, Some(id)) = (message.kind, &message.id) {
-                    let mut line = Vec::with_capacity(96);
-                    encode_error(&mut line, Some(id.as_bytes()), codes::SERVER_ERROR, text);
-                    self.to_link(&line);
-                }
-            }
-        }
-    }
-
-    /// No connection could be made: requests are refused from now on, and
-    /// a background task connects with backoff until one can be made.
-    fn unreachable(self: &Rc<Self>, cause: &str) {
-        let mut state = self.state.borrow_mut();
-        if state.reconnecting.is_some() {
-            return; // another request's failure of the same outage
-        }
-        let first = state.backoff.fail(cause.to_owned(), None, jitter_seed());
-        let remote = Rc::clone(self);
-        state.reconnecting = Some(rt::spawn(async move {
-            let mut wait = first;
-            loop {
-                Timer::after(wait).await;
-                match remote.client.connect(&remote.url).await {
-                    Ok(()) => break,
-                    Err(err) => {
-                        let cause = format!("could not reach the MCP server: {err}");
-                        wait = remote
-                            .state
-                            .borrow_mut()
-                            .backoff
-                            .fail(cause, None, jitter_seed());
-                    }
-                }
-            }
-            let probe_again = {
-                let mut state = remote.state.borrow_mut();
-                state.backoff.succeeded();
-                // This task ends here: detach it before its handle is dropped.
-                if let Some(task) = state.reconnecting.take() {
-                    task.detach();
-                }
-                std::mem::take(&mut state.probe_unreached)
-            };
-            if probe_again {
-                if let Some(link) = remote.link.upgrade() {
-                    tracing::info!("asking the MCP server server/discover again");
-                    link.borrow_mut()
-                        .replace_remote("the MCP server was unreachable; retry the request");
-                }
-            }
-        }));
-    }
-
-    /// Drops the legacy session (the server ended it, or a new initialize
-    /// starts another).
-    fn forget_session(&self) {
-        let mut state = self.state.borrow_mut();
-        state.session = None;
-        state.version = None;
-        state.listener = None;
-    }
-
-    /// DELETEs the legacy session on the way out.
-    pub(crate) async fn end_session(&self) {
-        let session = self.state.borrow_mut().session.take();
-        self.state.borrow_mut().listener = None;
-        let Some(session) = session else { return };
-        let headers: [(&str, &[u8]); 1] = [("mcp-session-id", session.as_bytes())];
-        let deleting = self.client.send(
-            Method::Delete,
-            &self.url,
-            &headers,
-            None,
-            Some(Duration::from_secs(2)),
-        );
-        let _ = deleting
-            .or(async {
-                Timer::after(Duration::from_secs(3)).await;
-                Err(crate::http::client::ClientError::Timeout("DELETE"))
-            })
-            .await;
     }
 }
 
