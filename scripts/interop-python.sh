@@ -5,7 +5,10 @@
 #
 # For {Streamable HTTP stateless, --stateful, SSE} x {mcp-server-time (PyPI, dual-era),
 # @modelcontextprotocol/server-everything (npm, handshake era only)} x {mode="legacy",
-# "2026-07-28", "auto"}: mcp.Client lists the tools and calls one (scripts/interop_python.py).
+# "2026-07-28", "auto"}: mcp.Client lists the tools and calls one (scripts/interop_python.py);
+# and the same through our --streamableHttp bridge (the SDK over stdio, "bridge" cases), plus
+# the bridge to our conformance fixture as a 2026-07-28-only server (an elicitation round too;
+# the fixture is GATEWAY's sibling examples/conformance-server, or $CONFORMANCE_SERVER).
 # Installs once into $PYINTEROP_CACHE (default $HOME/.cache/sg-python): a venv with the
 # pinned `mcp` and `mcp-server-time`, and the pinned server-everything from npm. One gateway
 # log per case in $PYINTEROP_LOGS (default $PYINTEROP_CACHE/logs).
@@ -104,9 +107,13 @@ rm -f "$LOGS"/*.log "$LOGS/gateway.pgid" # only what a previous run wrote
 
 time_cmd="$(printf '%q --local-timezone UTC' "$VENV/bin/mcp-server-time")"
 everything_cmd="$(printf '%q %q stdio' "$(command -v node)" "$EVERYTHING_JS")"
+conformance="${CONFORMANCE_SERVER:-$(dirname "$GW")/examples/conformance-server}"
+conformance_cmd=""
+[[ -x "$conformance" ]] && conformance_cmd="$(printf '%q' "$conformance")"
 rc=0
 bounded "$DRIVER_S" "$VENV/bin/python" "$HERE/interop_python.py" --gateway "$GW" \
-  --time-cmd "$time_cmd" --everything-cmd "$everything_cmd" --logs "$LOGS" "$@" || rc=$?
+  --time-cmd "$time_cmd" --everything-cmd "$everything_cmd" --conformance-cmd "$conformance_cmd" \
+  --logs "$LOGS" "$@" || rc=$?
 
 # The driver stops each gateway it starts; if it was killed first, stop the one it left.
 if [[ -f "$LOGS/gateway.pgid" ]]; then

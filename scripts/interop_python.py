@@ -37,8 +37,14 @@ import anyio
 # XPASS and counts as a failure, so this list only holds what is known to fail.
 XFAIL: frozenset[str] = frozenset()
 
-TRANSPORTS = ("streamable-stateless", "streamable-stateful", "sse")
+# "bridge": the SDK over stdio to our `--streamableHttp` bridge, in front of a stateless
+# Streamable HTTP gateway (the bridge's relay finds the era of that server itself).
+TRANSPORTS = ("streamable-stateless", "streamable-stateful", "sse", "bridge")
 SERVERS = ("time", "everything")
+# Through the bridge only: our conformance fixture as a 2026-07-28-only server
+# (CONFORMANCE_FIXTURE_ERA=modern: it refuses `initialize`), behind the gateway; the case
+# also answers an elicitation the server asks for with an InputRequiredResult.
+MODERN_ONLY = "modern-only"
 MODES = ("legacy", "2026-07-28", "auto")
 MODERN = "2026-07-28"
 
@@ -73,7 +79,8 @@ class CaseError(Exception):
 
 
 def all_cases() -> list[Case]:
-    return [Case(t, s, m) for t in TRANSPORTS for s in SERVERS for m in MODES]
+    cases = [Case(t, s, m) for t in TRANSPORTS for s in SERVERS for m in MODES]
+    return cases + [Case("bridge", MODERN_ONLY, m) for m in MODES]
 
 
 def free_port() -> int:
@@ -105,7 +112,7 @@ class Gateway:
     def __init__(self, gw: str, case: Case, child: str, log: Path, pgid_file: Path) -> None:
         self.port = free_port()
         args = [gw, "--stdio", child]
-        if case.transport.startswith("streamable"):
+        if case.transport.startswith("streamable") or case.transport == "bridge":
             args += ["--outputTransport", "streamableHttp"]
         if case.transport == "streamable-stateful":
             args.append("--stateful")
@@ -185,15 +192,33 @@ def only_text(result: object, what: str) -> str:
     return content[0].text
 
 
-async def exercise(case: Case, url: str) -> str:
+async def exercise(case: Case, url: str, args: argparse.Namespace) -> str:
     from mcp import Client
     from mcp.client.sse import sse_client
+    from mcp.client.stdio import StdioServerParameters, stdio_client
     from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
-    target = sse_client(url) if case.transport == "sse" else url
+    if case.transport == "sse":
+        target = sse_client(url)
+    elif case.transport == "bridge":
+        bridge_log = open(Path(args.logs) / (case.name.replace("/", "_") + ".bridge.log"), "w")  # noqa: SIM115
+        params = StdioServerParameters(command=args.gateway, args=["--streamableHttp", url])
+        target = stdio_client(params, errlog=bridge_log)
+    else:
+        target = url
+    from mcp_types import ElicitResult
+
+    asked: list[str] = []
+
+    async def elicit(_context: object, params: object) -> ElicitResult:
+        asked.append(getattr(params, "message", ""))
+        return ElicitResult(action="accept", content={"name": "Py"})
+
     stage = "connect"
     try:
-        async with Client(target, mode=case.mode, read_timeout_seconds=REQUEST_S) as client:
+        async with Client(
+            target, mode=case.mode, read_timeout_seconds=REQUEST_S, elicitation_callback=elicit
+        ) as client:
             era = client.protocol_version
             stage = "tools/list"
             tools = sorted(t.name for t in (await client.list_tools()).tools)
@@ -208,6 +233,19 @@ async def exercise(case: Case, url: str) -> str:
                 if text not in time_texts(before, after):
                     raise CaseError(f"{stage}: unexpected text {one_line(text)!r}")
                 called = "get_current_time ok"
+            elif case.server == MODERN_ONLY:
+                flow = "test_input_required_result_elicitation"
+                if flow not in tools or "test_simple_text" not in tools:
+                    raise CaseError(f"tools/list lacks the fixture's tools (got {len(tools)})")
+                stage = "tools/call test_simple_text"
+                text = only_text(await client.call_tool("test_simple_text", {}), stage)
+                if text != "This is a simple text response for testing.":
+                    raise CaseError(f"{stage}: unexpected text {one_line(text)!r}")
+                stage = f"tools/call {flow}"
+                text = only_text(await client.call_tool(flow, {}), stage)
+                if text != "Hello, Py!" or asked != ["What is your name?"]:
+                    raise CaseError(f"{stage}: got {one_line(text)!r} after questions {asked}")
+                called = "elicitation round ok"
             else:
                 if "echo" not in tools:
                     raise CaseError(f"tools/list has no 'echo' (got {tools})")
@@ -237,7 +275,13 @@ async def exercise(case: Case, url: str) -> str:
 
 
 def run_case(case: Case, args: argparse.Namespace) -> str:
-    child = args.time_cmd if case.server == "time" else args.everything_cmd
+    if case.server == MODERN_ONLY and not args.conformance_cmd:
+        raise CaseError("no conformance-server (cargo build --example conformance-server)")
+    child = {
+        "time": args.time_cmd,
+        "everything": args.everything_cmd,
+        MODERN_ONLY: f"env CONFORMANCE_FIXTURE_ERA=modern {args.conformance_cmd}",
+    }[case.server]
     log = Path(args.logs) / (case.name.replace("/", "_") + ".log")
     gw = Gateway(args.gateway, case, child, log, Path(args.logs) / "gateway.pgid")
     try:
@@ -245,7 +289,7 @@ def run_case(case: Case, args: argparse.Namespace) -> str:
 
         async def bounded() -> str:
             with anyio.fail_after(CASE_S):
-                return await exercise(case, gw.url(case.transport))
+                return await exercise(case, gw.url(case.transport), args)
 
         try:
             return anyio.run(bounded)
@@ -261,6 +305,7 @@ def main() -> int:
     p.add_argument("--time-cmd", required=True, help="shell command of mcp-server-time (stdio)")
     p.add_argument("--everything-cmd", required=True, help="shell command of server-everything (stdio)")
     p.add_argument("--logs", required=True, help="folder for one gateway log per case")
+    p.add_argument("--conformance-cmd", default="", help="our conformance-server example (stdio)")
     p.add_argument("cases", nargs="*", help="run only the cases whose name contains one of these")
     args = p.parse_args()
     Path(args.logs).mkdir(parents=True, exist_ok=True)

@@ -208,6 +208,20 @@ fn streamable_bridge_round_trips_everything_stateless() {
 }
 
 #[test]
+fn streamable_bridge_round_trips_everything_to_a_legacy_upstream() {
+    // Our forward gateway speaks both eras: under `auto` the bridge finds a
+    // 2026-07-28 server (the tests above), under `legacy` it keeps the
+    // handshake era and its session.
+    for extra in [&["--stateful"][..], &[]] {
+        let gw = forward("streamableHttp", extra);
+        let url = format!("http://{}/mcp", gw.addr);
+        let mut local = Local::start(&["--streamableHttp", &url, "--upstreamProtocol", "legacy"]);
+        round_trip(&mut local);
+        assert!(local.lines.try_recv().is_err(), "nothing else on stdout");
+    }
+}
+
+#[test]
 fn streamable_bridge_falls_back_to_sse() {
     // POST to an SSE stream URL is 405: the bridge must switch transports.
     let gw = forward("sse", &[]);
@@ -220,7 +234,8 @@ fn streamable_bridge_falls_back_to_sse() {
 fn stateful_session_is_deleted_on_stdin_eof() {
     let gw = forward("streamableHttp", &["--stateful"]);
     let url = format!("http://{}/mcp", gw.addr);
-    let mut local = Local::start(&["--streamableHttp", &url]);
+    // The legacy session is what is deleted (a 2026-07-28 server has none).
+    let mut local = Local::start(&["--streamableHttp", &url, "--upstreamProtocol", "legacy"]);
     local.initialize();
     drop(std::mem::replace(&mut local.stdin, {
         // close stdin: swap in a dummy pipe end that we drop at once
@@ -236,7 +251,33 @@ fn stateful_session_is_deleted_on_stdin_eof() {
     });
 }
 
-/// A server that records each request head and answers it with `answer`.
+/// `answer` (an HTTP response whose body is a JSON-RPC answer with
+/// `"id":0`) for the POSTed `request`: with the request's id, as a real
+/// server answers (the bridge sends its own ids upstream, never the local
+/// client's).
+fn answer_with_id(answer: &str, request: &[u8]) -> String {
+    let id = serde_json::from_slice::<Value>(request)
+        .ok()
+        .and_then(|value| value.get("id").cloned())
+        .unwrap_or_else(|| json!(0));
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let body = body.replacen("\"id\":0", &format!("\"id\":{id}"), 1);
+    let head: String = head
+        .split("\r\n")
+        .map(|line| {
+            if line.to_ascii_lowercase().starts_with("content-length:") {
+                format!("Content-Length: {}", body.len())
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    format!("{head}\r\n\r\n{body}")
+}
+
+/// A server that records each request head and answers it with `answer`
+/// (see `answer_with_id`).
 fn recording_server(answer: &'static str) -> (String, Receiver<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -276,6 +317,7 @@ fn recording_server(answer: &'static str) -> (String, Receiver<String>) {
                         let _ = std::io::copy(&mut reader, &mut std::io::sink());
                         return;
                     }
+                    let answer = answer_with_id(answer, &body);
                     if stream.write_all(answer.as_bytes()).is_err() {
                         return;
                     }
@@ -455,6 +497,7 @@ fn tls_server() -> (u16, std::path::PathBuf) {
                 stream.read_exact(&mut body).unwrap();
                 let answer = r#"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":"2025-06-18","capabilities":{},"serverInfo":{"name":"tls","version":"1"}}}"#;
                 let response = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}", answer.len());
+                let response = answer_with_id(&response, &body);
                 let _ = stream.write_all(response.as_bytes());
                 let _ = stream.flush();
             });
@@ -627,6 +670,7 @@ fn closing_stream_server(
                         let _ = stream.write_all(get_answer.as_bytes());
                         return; // and close
                     }
+                    let post_answer = answer_with_id(post_answer, &body);
                     if stream.write_all(post_answer.as_bytes()).is_err() {
                         return;
                     }
@@ -793,6 +837,13 @@ fn streamable_bridge_answers_at_once_while_the_server_is_down_and_recovers() {
     });
     let init = local.initialize();
     assert_eq!(init["result"]["serverInfo"]["name"], "supergateway-fixture");
+    // the probe that could not reach it was made again: the era is the
+    // server's (our gateway speaks 2026-07-28), not a fallback's
+    assert!(
+        local.log().contains("the MCP server speaks 2026-07-28"),
+        "{}",
+        local.log()
+    );
     let (before, echo) = local.call(
         json!(1),
         "tools/call",
@@ -801,4 +852,47 @@ fn streamable_bridge_answers_at_once_while_the_server_is_down_and_recovers() {
     assert_eq!(before, Vec::<Value>::new());
     assert_eq!(tool_text(&echo), "back");
     assert!(local.lines.try_recv().is_err(), "one answer per request");
+}
+
+#[test]
+fn a_session_the_server_ended_is_started_again() {
+    // The server drops idle sessions after 300 ms; the bridge's GET stream
+    // does not count as activity once the session is gone.
+    let gw = forward("streamableHttp", &["--stateful", "--sessionTimeout", "300"]);
+    let url = format!("http://{}/mcp", gw.addr);
+    let mut local = Local::start(&["--streamableHttp", &url, "--upstreamProtocol", "legacy"]);
+    local.initialize();
+    common::eventually("the idle session expires", || {
+        gw.log().contains("expired after 300 ms idle")
+    });
+    let (before, lost) = local.call(
+        json!(1),
+        "tools/call",
+        json!({"name":"echo","arguments":{"message":"one"}}),
+    );
+    assert_eq!(before, Vec::<Value>::new());
+    assert_eq!(lost["error"]["code"], json!(-32000), "{lost}");
+    assert!(
+        lost["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Session not found: the MCP server ended the session"),
+        "{lost}"
+    );
+    // the bridge initialised a new session with the client's initialize
+    common::eventually("a second session", || {
+        gw.log()
+            .lines()
+            .filter(|line| line.contains(" session ") && line.ends_with(" started"))
+            .count()
+            == 2
+    });
+    let (before, echo) = local.call(
+        json!(2),
+        "tools/call",
+        json!({"name":"echo","arguments":{"message":"two"}}),
+    );
+    assert_eq!(before, Vec::<Value>::new());
+    assert_eq!(tool_text(&echo), "two");
+    assert!(local.lines.try_recv().is_err(), "nothing else on stdout");
 }

@@ -162,6 +162,9 @@ pub(super) enum Scope {
     Stateless,
     /// stdio→Streamable HTTP.
     Streamable,
+    /// Any stdio→network mode, and Streamable HTTP→stdio: the modes with
+    /// an upstream whose MCP era matters (a child or the remote server).
+    Upstream,
 }
 
 /// The one short flag, an alias of `--help`.
@@ -513,10 +516,11 @@ pub(super) static UPSTREAM_PROTOCOL: Flag = Flag {
     value: "ERA",
     kind: Kind::Single,
     default: Absent::Value("auto"),
-    modes: Scope::Network,
+    modes: Scope::Upstream,
     group: Group::Serving,
-    help: "the child's MCP era: auto (ask it with\n\
-           server/discover), legacy or 2026-07-28",
+    help: "the child's (or --streamableHttp server's) MCP\n\
+           era: auto (ask it with server/discover),\n\
+           legacy or 2026-07-28",
     secret: false,
 };
 
@@ -525,9 +529,9 @@ pub(super) static PROBE_TIMEOUT: Flag = Flag {
     value: "MS",
     kind: Kind::Single,
     default: Absent::Value("10000"),
-    modes: Scope::Network,
+    modes: Scope::Upstream,
     group: Group::Serving,
-    help: "wait for the child's server/discover answer",
+    help: "wait for the upstream's server/discover answer",
     secret: false,
 };
 
@@ -536,7 +540,7 @@ pub(super) static INPUT_TIMEOUT: Flag = Flag {
     value: "MS",
     kind: Kind::Single,
     default: Absent::Value("300000"),
-    modes: Scope::Network,
+    modes: Scope::Upstream,
     group: Group::Serving,
     help: "wait for a 2026-07-28 client's retry with input",
     secret: false,

@@ -522,6 +522,7 @@ impl Scope {
             Self::Stateful => network && streamable && mode.stateful,
             Self::Stateless => network && streamable && !mode.stateful,
             Self::Streamable => network && streamable,
+            Self::Upstream => network || mode.input.name == flags::STREAMABLE_HTTP.name,
         }
     }
 
@@ -537,6 +538,7 @@ impl Scope {
             Self::Stateful => "--outputTransport streamableHttp with --stateful",
             Self::Stateless => "--outputTransport streamableHttp without --stateful",
             Self::Streamable => "--outputTransport streamableHttp",
+            Self::Upstream => "--stdio served over the network and --streamableHttp",
         }
     }
 }

@@ -8,6 +8,11 @@
 //! `Relay::poll_frame` and is woken on `Event::SessionReady`), the request
 //! spans, and the log lines for the relay's reports. After every verb it
 //! feeds the relay, it carries out the relay's events (`pump`).
+//!
+//! The child is either that process or, for a reverse bridge, the remote
+//! MCP server (`gateway::remote`): the link then only wakes the remote's
+//! writer when lines wait (`start_remote`), and the remote feeds the
+//! server's messages back as child lines.
 
 use std::cell::{Cell, RefCell};
 use std::io;
@@ -191,6 +196,9 @@ pub(crate) struct Link {
     /// This link, for the ports of sessions opened on it.
     this: Weak<RefCell<Self>>,
     child: Option<Child>,
+    /// A remote server in the child's place: wakes its writer (lines wait
+    /// in `Relay::poll_child_transmit`). `None` for a process child.
+    remote: Option<Box<dyn Fn()>>,
     ports: IntMap<SessionKey, Rc<Port>>,
     /// What the current child was started with.
     spec: ChildSpec,
@@ -233,6 +241,36 @@ impl Link {
         replay: Option<Replay>,
         on_exit: impl FnOnce(i32) + 'static,
     ) -> io::Result<Rc<RefCell<Self>>> {
+        let link = Self::new(spec, clients, None, Box::new(on_exit));
+        let child = spawn_child(&link, spec, 0)?;
+        let mut this = link.borrow_mut();
+        this.child = Some(child);
+        this.start_relay(replay);
+        drop(this);
+        Ok(link)
+    }
+
+    /// A link whose child is a remote server (a reverse bridge): `wake`
+    /// runs whenever lines wait for it (`poll_child_transmit`); the remote
+    /// hands back what the server sends with `handle_child_line`. Under
+    /// `--upstreamProtocol auto` the first line waiting is the probe.
+    pub(crate) fn start_remote(clients: Clients, wake: impl Fn() + 'static) -> Rc<RefCell<Self>> {
+        let link = Self::new(
+            &ChildSpec::default(),
+            clients,
+            Some(Box::new(wake)),
+            Box::new(|_| {}),
+        );
+        link.borrow_mut().start_relay(None);
+        link
+    }
+
+    fn new(
+        spec: &ChildSpec,
+        clients: Clients,
+        remote: Option<Box<dyn Fn()>>,
+        on_exit: Box<dyn FnOnce(i32)>,
+    ) -> Rc<RefCell<Self>> {
         let (limits, budget) = SETTINGS.with(|settings| settings.borrow().clone());
         let (upstream, probe_timeout_ms, input_timeout_ms) = UPSTREAM.with(Cell::get);
         let config = Config {
@@ -244,33 +282,33 @@ impl Link {
             ..Config::new(clients)
         };
         let random = Box::new(rt::random_bytes);
-        let link = Rc::new_cyclic(|this| {
+        Rc::new_cyclic(|this| {
             RefCell::new(Self {
                 relay: Relay::new(config, budget, random),
                 this: this.clone(),
                 child: None,
+                remote,
                 ports: int_map(),
                 spec: spec.clone(),
                 generation: 0,
-                on_exit: Some(Box::new(on_exit)),
+                on_exit: Some(on_exit),
                 retiring: Vec::new(),
                 spans: int_map(),
                 epoch: Instant::now(),
                 timer: None,
             })
-        });
-        let child = spawn_child(&link, spec, 0)?;
-        let mut this = link.borrow_mut();
-        this.child = Some(child);
+        })
+    }
+
+    /// The relay starts serving the new child (the probe, a replay).
+    fn start_relay(&mut self, replay: Option<Replay>) {
         let (seal, instance, relay) = sealing();
-        this.relay.set_seal(seal, instance, relay);
-        this.relay.start_child();
+        self.relay.set_seal(seal, instance, relay);
+        self.relay.start_child();
         if let Some(replay) = replay {
-            this.relay.replay_from(replay);
+            self.relay.replay_from(replay);
         }
-        this.pump(None);
-        drop(this);
-        Ok(link)
+        self.pump(None);
     }
 
     /// Replaces the child with one started from `spec`: the old one is
@@ -460,7 +498,39 @@ impl Link {
         self.ports.insert(key, port);
     }
 
-    fn handle_child_line(&mut self, line: &[u8]) {
+    /// Appends the lines waiting for a remote child to `out` (false when
+    /// there were none).
+    pub(crate) fn poll_child_transmit(&mut self, out: &mut Vec<u8>) -> bool {
+        self.relay.poll_child_transmit(out, WRITE_BATCH)
+    }
+
+    /// A remote child lost its state (the server ended the session): the
+    /// requests in flight get `message`, and the kept `initialize` is sent
+    /// again to start a new one; sessions stay open.
+    pub(crate) fn replace_remote(&mut self, message: &str) {
+        let now = self.now_ms();
+        self.relay.advance(now);
+        self.relay.handle_child_replaced(message);
+        self.pump(None);
+    }
+
+    /// The remote server refused the probe with a 2026-07-28 error: no
+    /// fallback to `initialize` (see `Relay::handle_probe_refused`).
+    pub(crate) fn handle_probe_refused(&mut self) {
+        self.relay.handle_probe_refused();
+        self.pump(None);
+    }
+
+    /// Learns the `x-mcp-header` annotations of a `tools/list` result the
+    /// remote fetched itself.
+    pub(crate) fn handle_tool_list(&mut self, result: &[u8], first_page: bool) {
+        self.relay.handle_tool_list(result, first_page);
+        self.pump(None);
+    }
+
+    /// One line from the child (a process's stdout line, or one message
+    /// from a remote server).
+    pub(crate) fn handle_child_line(&mut self, line: &[u8]) {
         let now = self.now_ms();
         self.relay.advance(now);
         self.relay.handle_child_line(line);
@@ -522,6 +592,8 @@ impl Link {
                 Event::ChildReady => {
                     if let Some(child) = &self.child {
                         child.input_ready();
+                    } else if let Some(wake) = &self.remote {
+                        wake();
                     }
                 }
                 Event::SessionReady(key) | Event::SessionClosed(key) => {

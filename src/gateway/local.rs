@@ -6,16 +6,13 @@
 //! one write). Nothing but MCP messages is ever written to stdout: logs go
 //! to stderr.
 
-use std::collections::HashMap;
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use smol::channel::{self, Receiver, Sender};
 use smol::Unblock;
-use supergateway_proto::jsonrpc::{
-    codes, encode_error, parse_message, split_batch, Id, Kind, Line, LineDecoder,
-};
+use supergateway_proto::jsonrpc::{Line, LineDecoder};
 
 use crate::rt;
 
@@ -120,13 +117,6 @@ impl Stdout {
         let _ = self.lines.try_send(line);
     }
 
-    /// Answers request `id` with a JSON-RPC error.
-    pub(crate) fn error(&self, id: Option<&Id>, code: i32, message: &str) {
-        let mut out = Vec::with_capacity(96);
-        encode_error(&mut out, id.map(Id::as_bytes), code, message);
-        self.send(&out);
-    }
-
     /// Waits until everything written so far is out (bounded by `limit`).
     pub(crate) async fn flush(&self, limit: Duration) {
         self.lines.close();
@@ -139,73 +129,5 @@ impl Stdout {
             },
         )
         .await;
-    }
-}
-
-/// The local client's requests in flight upstream, so that each gets
-/// exactly one answer: the server's, or our error when the upstream
-/// connection is lost or the request times out.
-#[derive(Default)]
-pub(crate) struct InFlight {
-    requests: HashMap<Id, Instant>,
-}
-
-impl InFlight {
-    pub(crate) fn insert(&mut self, id: Id) {
-        self.requests.insert(id, Instant::now());
-    }
-
-    /// True while `id` waits for its answer.
-    pub(crate) fn contains(&self, id: &Id) -> bool {
-        self.requests.contains_key(id)
-    }
-
-    /// The server answered `id`: true if it was ours and in flight.
-    pub(crate) fn answered(&mut self, id: &Id) -> bool {
-        self.requests.remove(id).is_some()
-    }
-
-    /// Removes and returns every request older than `timeout`.
-    pub(crate) fn expired(&mut self, timeout: Duration) -> Vec<Id> {
-        let now = Instant::now();
-        let expired: Vec<Id> = self
-            .requests
-            .iter()
-            .filter(|(_, since)| now.saturating_duration_since(**since) >= timeout)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in &expired {
-            self.requests.remove(id);
-        }
-        expired
-    }
-
-    /// Removes and returns every request.
-    pub(crate) fn drain(&mut self) -> Vec<Id> {
-        self.requests.drain().map(|(id, _)| id).collect()
-    }
-}
-
-/// The error the local client gets for a request the upstream lost.
-pub(crate) fn fail_all(stdout: &Stdout, in_flight: &mut InFlight, message: &str) {
-    for id in in_flight.drain() {
-        stdout.error(Some(&id), codes::SERVER_ERROR, message);
-    }
-}
-
-/// Answers with `cause` every request in a batch `line` that could not be
-/// sent (a batch's requests are not tracked in flight, so nobody else
-/// would); anything that is not a batch is left alone.
-pub(crate) fn refuse_batch(stdout: &Stdout, line: &[u8], cause: &str) {
-    let Ok(elements) = split_batch(line) else {
-        return;
-    };
-    for range in elements {
-        let element = line.get(range).unwrap_or_default();
-        if let Ok(message) = parse_message(element) {
-            if let (Kind::Request, Some(id)) = (message.kind, &message.id) {
-                stdout.error(Some(&id.to_owned()), codes::SERVER_ERROR, cause);
-            }
-        }
     }
 }

@@ -5,6 +5,7 @@ pub(crate) mod front;
 pub(crate) mod link;
 pub(crate) mod local;
 pub(crate) mod refusal;
+pub(crate) mod remote;
 pub(crate) mod reverse;
 pub(crate) mod session_id;
 pub(crate) mod sse_stdio;

@@ -1,15 +1,22 @@
 //! What the two reverse bridges (SSE→stdio, Streamable HTTP→stdio) share.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use async_signal::{Signal, Signals};
 use futures_lite::StreamExt;
-use supergateway_proto::jsonrpc::Id;
+use smol::Task;
+use supergateway_proto::jsonrpc::{encode_error, parse_message, Id, Kind};
+use supergateway_proto::relay::UpstreamMode;
 use supergateway_proto::url::Url;
 
 use crate::cli::Config;
+use crate::gateway::link::{self, ClientError, Link, SessionKey};
+use crate::gateway::local::Stdout;
 use crate::http::client::{Client, ClientOptions};
 use crate::http::LiveHeaders;
+use crate::rt;
 
 /// Bound on one SSE event from the server.
 pub(crate) const MAX_EVENT_BYTES: usize = 16 * 1024 * 1024;
@@ -188,6 +195,51 @@ pub(crate) async fn wait_for_signal() {
             std::future::pending::<()>().await;
         }
     }
+}
+
+/// The local client's session key on a bridge's link.
+pub(crate) const STDIO_SESSION: SessionKey = 1;
+
+/// Opens the local client's session on a bridge's link (the remote server
+/// is the link's child) and writes its frames to `stdout` until it ends.
+pub(crate) fn open_stdio_session(link: &Rc<RefCell<Link>>, stdout: &Stdout) -> Task<()> {
+    let (outlet, inbox) = link::outlet();
+    link.borrow_mut().open_session(STDIO_SESSION, outlet, true);
+    let stdout = stdout.clone();
+    rt::spawn(async move {
+        while let Ok(frame) = inbox.recv().await {
+            stdout.send(&frame);
+        }
+    })
+}
+
+/// A message from the local client, to the bridge's relay; a message it
+/// refuses whole is answered here.
+pub(crate) fn handle_stdin(link: &Rc<RefCell<Link>>, stdout: &Stdout, line: &[u8]) {
+    let result = link.borrow_mut().handle_client_message(STDIO_SESSION, line);
+    if let Err(err @ (ClientError::Malformed(_) | ClientError::Busy(_))) = result {
+        // A request refused as busy gets its own id.
+        let id = matches!(err, ClientError::Busy(_))
+            .then(|| parse_message(line).ok())
+            .flatten()
+            .filter(|message| message.kind == Kind::Request)
+            .and_then(|message| message.id)
+            .map(|id| id.as_bytes().to_vec());
+        let mut out = Vec::with_capacity(96);
+        encode_error(&mut out, id.as_deref(), err.code(), &err.to_string());
+        stdout.send(&out);
+    }
+}
+
+/// Sets the relay bounds and the upstream era of the bridge's link from
+/// the command line (`upstream`: the era to take the server to speak).
+pub(crate) fn configure_link(config: &Config, upstream: UpstreamMode) {
+    link::configure(config.max_session_buffered_bytes, config.max_buffered_bytes);
+    link::configure_upstream(
+        upstream,
+        u64::try_from(config.probe_timeout.as_millis()).unwrap_or(u64::MAX),
+        u64::try_from(config.input_timeout.as_millis()).unwrap_or(u64::MAX),
+    );
 }
 
 /// `notifications/cancelled` for request `id`, sent upstream when the

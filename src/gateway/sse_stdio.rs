@@ -1,11 +1,18 @@
 //! SSE→stdio: a remote MCP server on the 2024-11-05 HTTP+SSE transport,
 //! exposed as a local stdio server.
 //!
+//! As in the Streamable HTTP bridge, the server takes the place of a link's
+//! child and the local client is the link's one session: stdin lines go to
+//! the relay, its frames to stdout. The server is handshake-era (the
+//! transport is), so a 2026-07-28 local client is translated by the relay
+//! (design/2026-07-28.md c.1, c.2) and a legacy one passes through.
+//!
 //! The bridge GETs the event stream, resolves the `endpoint` event against
-//! the stream URL, and POSTs each stdin message there, in order. Every event
-//! the server sends (responses, notifications, its own requests) goes to
-//! stdout as is; the local client's replies go back by POST. Messages read
-//! before the endpoint is known are held (bounded), not failed.
+//! the stream URL, and POSTs each of the relay's lines there, in order.
+//! Every event the server sends (responses, notifications, its own
+//! requests) goes to the relay as a child line; the local client's replies
+//! come back from it. Lines that wait for the endpoint are held (bounded),
+//! not failed.
 //!
 //! When the stream drops, or cannot be opened, the requests in flight get a
 //! JSON-RPC error (the server's session is gone with the stream), and the
@@ -15,27 +22,32 @@
 //! error naming the cause rather than held: the local client learns that
 //! the server is down now, not after `--requestTimeout`. Only the very first
 //! attempt holds requests (it may take its connect timeout). A new stream
-//! is a new server session: the bridge replays the local client's
-//! `initialize` (answer swallowed) and `notifications/initialized`, so the
-//! local client carries on.
+//! is a new server session: the relay replays the local client's
+//! `initialize` (answer swallowed) and `notifications/initialized`
+//! (`Link::replace_remote`), so the local client carries on.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
-use std::rc::Rc;
+use std::collections::{HashMap, VecDeque};
+use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
 use futures_lite::FutureExt;
 use smol::channel::{self, Receiver, Sender};
 use supergateway_proto::http::Method;
-use supergateway_proto::jsonrpc::{codes, parse_message, splice, Kind, MessageError};
+use supergateway_proto::jsonrpc::{
+    codes, encode_error, parse_message, split_batch, Id, Kind, MessageError,
+};
+use supergateway_proto::relay::UpstreamMode;
 use supergateway_proto::sse::SseParser;
 use supergateway_proto::url::{redact, Url};
 
 use crate::cli::Config;
-use crate::gateway::local::{self, fail_all, InFlight, Stdin, Stdout};
+use crate::gateway::link::{Clients, Link};
+use crate::gateway::local::{Stdin, Stdout};
 use crate::gateway::reverse::{
-    cancel_notification, connect, jitter_seed, wait_for_signal, Backoff, MAX_EVENT_BYTES,
+    cancel_notification, configure_link, connect, handle_stdin, jitter_seed, open_stdio_session,
+    wait_for_signal, Backoff, MAX_EVENT_BYTES,
 };
 use crate::http::client::Client;
 use crate::http::LiveHeaders;
@@ -44,13 +56,11 @@ use crate::telemetry;
 
 /// Messages held while there is no endpoint, at most.
 const MAX_HELD: usize = 1024;
-/// The id of the `initialize` the bridge replays on a new session.
-const REINIT_ID: &[u8] = b"\"supergateway-reinitialize\"";
 
 struct Bridge {
     client: Client,
     stream_url: Url,
-    stdout: Stdout,
+    link: Weak<RefCell<Link>>,
     request_timeout: Option<Duration>,
     posts: Sender<Vec<u8>>,
     state: RefCell<State>,
@@ -60,10 +70,9 @@ struct Bridge {
 struct State {
     endpoint: Option<Url>,
     held: VecDeque<Vec<u8>>,
-    in_flight: InFlight,
-    /// The local client's `initialize`, for replay on a new session.
-    initialize: Option<Vec<u8>>,
-    initialized: bool,
+    /// The relay's requests at the server without an answer yet, by
+    /// gateway id (raw), with when they were sent.
+    in_flight: HashMap<Vec<u8>, Instant>,
     /// Endpoints received so far (a second one is a new server session).
     sessions: u64,
     /// Reconnection waits, and why the server cannot be reached while a
@@ -88,11 +97,17 @@ pub(crate) async fn run(
         Err(code) => return code,
     };
     tracing::info!("SSE→stdio: connecting to {}", stream_url.redacted());
+    // HTTP+SSE is the handshake era's transport: no probe.
+    configure_link(config, UpstreamMode::Legacy);
+    let (wake, woken) = channel::bounded::<()>(1);
+    let link = Link::start_remote(Clients::Separate, move || {
+        let _ = wake.try_send(());
+    });
     let (posts, to_post) = channel::unbounded();
     let bridge = Rc::new(Bridge {
         client,
         stream_url,
-        stdout: Stdout::new(),
+        link: Rc::downgrade(&link),
         request_timeout: config.request_timeout,
         posts,
         state: RefCell::new(State::default()),
@@ -100,49 +115,78 @@ pub(crate) async fn run(
     let _stream = rt::spawn(Rc::clone(&bridge).read_stream());
     let _poster = rt::spawn(Rc::clone(&bridge).post_in_order(to_post));
     let _sweeper = rt::spawn(Rc::clone(&bridge).expire_requests());
+    let _writer = rt::spawn(Rc::clone(&bridge).take_lines(woken));
+    let stdout = Stdout::new();
+    let _frames = open_stdio_session(&link, &stdout);
     for line in pending {
-        bridge.handle_stdin(line);
+        handle_stdin(&link, &stdout, &line);
     }
     let reading = async {
         while let Some(line) = stdin.next_line().await {
-            bridge.handle_stdin(line);
+            handle_stdin(&link, &stdout, &line);
         }
         tracing::info!("stdin closed; exiting");
     };
     reading.or(wait_for_signal()).await;
-    bridge.stdout.flush(Duration::from_secs(1)).await;
+    stdout.flush(Duration::from_secs(1)).await;
     0
 }
 
 impl Bridge {
-    /// A message from the local client.
-    fn handle_stdin(&self, line: Vec<u8>) {
-        let message = match parse_message(&line) {
-            Ok(message) => message,
-            Err(MessageError::Batch) => {
-                // Batches pass through; their answers come on the stream.
-                self.post(line);
+    /// Takes the relay's lines for the server as they come (`woken`: lines
+    /// wait). Runs until the link is gone.
+    async fn take_lines(self: Rc<Self>, woken: Receiver<()>) {
+        let mut batch = Vec::new();
+        loop {
+            batch.clear();
+            let Some(link) = self.link.upgrade() else {
                 return;
+            };
+            let any = link.borrow_mut().poll_child_transmit(&mut batch);
+            drop(link);
+            if !any {
+                if woken.recv().await.is_err() {
+                    return;
+                }
+                continue;
             }
-            Err(err) => {
-                self.stdout.error(None, err.code(), &err.to_string());
-                return;
-            }
-        };
-        {
-            let mut state = self.state.borrow_mut();
-            if message.kind == Kind::Request {
-                if let Some(id) = &message.id {
-                    state.in_flight.insert(id.to_owned());
+            for line in batch.split(|byte| *byte == b'\n') {
+                if !line.is_empty() {
+                    self.take_line(line.to_vec());
                 }
             }
-            match message.method.as_deref() {
-                Some("initialize") => state.initialize = Some(line.clone()),
-                Some("notifications/initialized") => state.initialized = true,
-                _ => {}
+        }
+    }
+
+    /// One line of the relay's for the server.
+    fn take_line(&self, line: Vec<u8>) {
+        if let Ok(message) = parse_message(&line) {
+            if let (Kind::Request, Some(id)) = (message.kind, &message.id) {
+                self.state
+                    .borrow_mut()
+                    .in_flight
+                    .insert(id.as_bytes().to_vec(), Instant::now());
             }
         }
         self.post(line);
+    }
+
+    /// Hands `line` from the server to the relay.
+    fn to_link(&self, line: &[u8]) {
+        if let Some(link) = self.link.upgrade() {
+            link.borrow_mut().handle_child_line(line);
+        }
+    }
+
+    /// Answers the relay's request `id` (if still in flight) with an
+    /// error, as the server would have.
+    fn answer_error(&self, id: &[u8], code: i32, text: &str) {
+        if self.state.borrow_mut().in_flight.remove(id).is_none() {
+            return;
+        }
+        let mut line = Vec::with_capacity(96);
+        encode_error(&mut line, Some(id), code, text);
+        self.to_link(&line);
     }
 
     /// Queues `line` for POSTing, holds it until there is an endpoint, or
@@ -158,15 +202,8 @@ impl Bridge {
             state.held.push_back(line);
         } else {
             drop(state);
-            if let Ok(message) = parse_message(&line) {
-                if let (Kind::Request, Some(id)) = (message.kind, &message.id) {
-                    let id = id.to_owned();
-                    self.state.borrow_mut().in_flight.answered(&id);
-                    let text =
-                        "not connected to the MCP server yet, and too many messages are waiting";
-                    self.stdout.error(Some(&id), codes::SERVER_ERROR, text);
-                }
-            }
+            let text = "not connected to the MCP server yet, and too many messages are waiting";
+            self.refuse(&line, text);
         }
     }
 
@@ -177,14 +214,17 @@ impl Bridge {
         match parse_message(line) {
             Ok(message) => match (message.kind, message.id) {
                 (Kind::Request, Some(id)) => {
-                    let id = id.to_owned();
-                    if self.state.borrow_mut().in_flight.answered(&id) {
-                        self.stdout.error(Some(&id), codes::SERVER_ERROR, cause);
-                    }
+                    self.answer_error(id.as_bytes(), codes::SERVER_ERROR, cause);
                 }
                 _ => tracing::debug!("dropped a message for the MCP server: {cause}"),
             },
-            Err(MessageError::Batch) => local::refuse_batch(&self.stdout, line, cause),
+            Err(MessageError::Batch) => {
+                for range in split_batch(line).unwrap_or_default() {
+                    if let Some(element) = line.get(range) {
+                        self.refuse(element, cause);
+                    }
+                }
+            }
             Err(_) => {}
         }
     }
@@ -225,10 +265,7 @@ impl Bridge {
                 tracing::warn!("{text}");
                 if let Ok(message) = parse_message(&line) {
                     if let (Kind::Request, Some(id)) = (message.kind, &message.id) {
-                        let id = id.to_owned();
-                        if self.state.borrow_mut().in_flight.answered(&id) {
-                            self.stdout.error(Some(&id), codes::SERVER_ERROR, &text);
-                        }
+                        self.answer_error(id.as_bytes(), codes::SERVER_ERROR, &text);
                     }
                 }
             }
@@ -250,13 +287,19 @@ impl Bridge {
                         .to_owned()
                 }
             };
-            let wait = {
+            let lost: Vec<Vec<u8>> = {
                 let mut state = self.state.borrow_mut();
                 state.endpoint = None;
                 // Held lines are requests in flight (answered just below),
                 // or notifications and answers for a session that is gone.
                 state.held.clear();
-                fail_all(&self.stdout, &mut state.in_flight, &cause);
+                state.in_flight.keys().cloned().collect()
+            };
+            for id in lost {
+                self.answer_error(&id, codes::SERVER_ERROR, &cause);
+            }
+            let wait = {
+                let mut state = self.state.borrow_mut();
                 if let Some(retry) = parser.retry_ms() {
                     state.retry = Some(Duration::from_millis(retry));
                 }
@@ -339,29 +382,22 @@ impl Bridge {
             return;
         }
         tracing::info!("SSE→stdio: messages go to {}", endpoint.redacted());
-        let mut state = self.state.borrow_mut();
-        state.sessions = state.sessions.saturating_add(1);
-        let replay = if state.sessions > 1 {
-            state.initialize.clone()
-        } else {
-            None
+        let new_session = {
+            let mut state = self.state.borrow_mut();
+            state.sessions = state.sessions.saturating_add(1);
+            state.endpoint = Some(endpoint);
+            state.sessions > 1
         };
-        state.endpoint = Some(endpoint);
-        // A new server session: initialise it as the local client did.
-        if let Some(initialize) = replay {
-            if let Ok(message) = parse_message(&initialize) {
-                if let Some(span) = message.id_span.clone() {
-                    let mut copy = Vec::with_capacity(initialize.len().saturating_add(32));
-                    if splice(&mut copy, &initialize, &[(span, REINIT_ID)]).is_ok() {
-                        let _ = self.posts.try_send(copy);
-                        if state.initialized {
-                            let note = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-                            let _ = self.posts.try_send(note.to_vec());
-                        }
-                    }
-                }
+        // A new server session: the relay initialises it as the local
+        // client did (its requests in flight were answered when the stream
+        // was lost).
+        if new_session {
+            if let Some(link) = self.link.upgrade() {
+                link.borrow_mut()
+                    .replace_remote("the connection to the MCP server was lost");
             }
         }
+        let mut state = self.state.borrow_mut();
         while let Some(line) = state.held.pop_front() {
             let _ = self.posts.try_send(line);
         }
@@ -369,24 +405,25 @@ impl Bridge {
 
     fn handle_message(&self, data: &[u8]) {
         match parse_message(data) {
-            Ok(message) if matches!(message.kind, Kind::Response | Kind::ErrorResponse) => {
-                if let Some(id) = &message.id {
-                    if id.as_bytes() == REINIT_ID {
-                        return; // the answer to our replayed initialize
+            Ok(message) => {
+                if matches!(message.kind, Kind::Response | Kind::ErrorResponse) {
+                    if let Some(id) = &message.id {
+                        self.state.borrow_mut().in_flight.remove(id.as_bytes());
                     }
-                    let id = id.to_owned();
-                    if !self.state.borrow_mut().in_flight.answered(&id) {
-                        tracing::debug!("an answer for a request no longer in flight");
+                }
+                self.to_link(data);
+            }
+            Err(MessageError::Batch) => {
+                for range in split_batch(data).unwrap_or_default() {
+                    if let Some(element) = data.get(range) {
+                        self.handle_message(element);
                     }
                 }
             }
-            Ok(_) | Err(MessageError::Batch) => {}
             Err(err) => {
                 tracing::warn!("dropped an event from the MCP server that is not JSON-RPC: {err}");
-                return;
             }
         }
-        self.stdout.send(data);
     }
 
     /// Requests past `--requestTimeout`: cancelled upstream, and an error
@@ -397,11 +434,20 @@ impl Bridge {
         };
         loop {
             Timer::after(Duration::from_millis(250)).await;
-            let expired = self.state.borrow_mut().in_flight.expired(timeout);
+            let now = Instant::now();
+            let expired: Vec<Vec<u8>> = self
+                .state
+                .borrow()
+                .in_flight
+                .iter()
+                .filter(|(_, since)| now.saturating_duration_since(**since) >= timeout)
+                .map(|(id, _)| id.clone())
+                .collect();
             for id in expired {
-                self.stdout
-                    .error(Some(&id), codes::REQUEST_TIMEOUT, "Request timed out");
-                self.post(cancel_notification(&id));
+                self.answer_error(&id, codes::REQUEST_TIMEOUT, "Request timed out");
+                if let Some(id) = Id::from_raw(&id) {
+                    self.post(cancel_notification(&id));
+                }
             }
         }
     }

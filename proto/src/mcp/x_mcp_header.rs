@@ -253,6 +253,39 @@ pub fn check(param: &Param, arguments: &[u8], header: Option<&[u8]>) -> Result<(
     }
 }
 
+/// The value a client sends in `Mcp-Param-{header}` for `param`, given the
+/// raw `params.arguments` of a `tools/call`, before it is encoded for the
+/// header ([`header_value::encode`]): a string unescaped, `true`/`false`, a
+/// number as written — what [`check`] accepts. `None`: no header (the value
+/// is absent, `null`, an object or an array, or `arguments` is not JSON).
+///
+/// # Examples
+///
+/// ```
+/// use supergateway_proto::mcp::x_mcp_header::{annotations, render};
+///
+/// let schema = br#"{"properties":{"r":{"type":"string","x-mcp-header":"R"}}}"#;
+/// let r = &annotations(schema)?[0];
+/// assert_eq!(render(r, br#"{"r":"us\u002dwest"}"#).as_deref(), Some("us-west"));
+/// assert_eq!(render(r, br#"{"r":null}"#), None);
+/// # Ok::<(), supergateway_proto::mcp::x_mcp_header::Invalid>(())
+/// ```
+#[must_use]
+pub fn render(param: &Param, arguments: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(arguments).ok()?;
+    let mut span = whole_value(text)?;
+    for key in &param.path {
+        span = member_span(text, span, key).ok()??;
+    }
+    let value = text.get(span)?;
+    let token = Cursor::new(value).skip_value(0).ok()?;
+    match token.ty {
+        JsonType::String { .. } => unescape_strict(value).ok(),
+        JsonType::True | JsonType::False | JsonType::Number => Some(value.to_owned()),
+        JsonType::Null | JsonType::Object | JsonType::Array => None,
+    }
+}
+
 /// A tool of a `tools/list` result.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tool<'a> {

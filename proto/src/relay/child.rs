@@ -293,10 +293,18 @@ impl Relay {
                 // (the line cannot be tied to one of several clients).
                 let target = match self.config.clients {
                     Clients::Anonymous => {
-                        let mut busy = sessions
-                            .keys()
-                            .copied()
-                            .filter(|key| open(*key) && self.mux.in_flight_for(*key) > 0);
+                        // A listen at a 2026-07-28 child is never sent log
+                        // lines (its stream carries tagged notifications
+                        // only): it does not make the line ambiguous.
+                        let listening = |key: SessionKey| {
+                            self.listens
+                                .keys()
+                                .filter(|id| self.mux.session_of(**id) == Some(key))
+                                .count()
+                        };
+                        let mut busy = sessions.keys().copied().filter(|key| {
+                            open(*key) && self.mux.in_flight_for(*key) > listening(*key)
+                        });
                         match (busy.next(), busy.next()) {
                             (Some(key), None) => Some(key),
                             (Some(_), Some(_)) => return,

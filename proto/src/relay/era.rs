@@ -255,6 +255,19 @@ impl Relay {
         true
     }
 
+    /// The driver found the child to speak 2026-07-28 but without a
+    /// `server/discover` result to serve (a reverse bridge whose server
+    /// refused the probe with one of the revision's errors over HTTP:
+    /// streamable-http.mdx §Backward Compatibility forbids falling back to
+    /// `initialize` then). Served as a failed probe under
+    /// `--upstreamProtocol 2026-07-28`; the probe's answer, if it comes
+    /// later, is dropped.
+    pub fn handle_probe_refused(&mut self) {
+        if self.probe_id().is_some() {
+            self.settle_era(ChildEra::Failed);
+        }
+    }
+
     /// Whether client messages wait (for the probe or for `initialize`).
     pub(super) fn holding(&self) -> bool {
         matches!(self.init, Init::Pending { .. })

@@ -806,11 +806,19 @@ impl Relay {
     /// and the new child is initialised with the kept `initialize` (its
     /// answer swallowed) and `notifications/initialized`. Sessions stay.
     pub fn handle_child_restart(&mut self) {
+        self.handle_child_replaced(RESTARTED);
+    }
+
+    /// [`Relay::handle_child_restart`] for a child replaced for another
+    /// reason: requests in flight get `message`. A reverse bridge whose
+    /// remote server ended its session calls this: the "new child" is a
+    /// new session, initialised with the kept `initialize`.
+    pub fn handle_child_replaced(&mut self, message: &str) {
         if self.exited.is_some() {
             return;
         }
         let listens = self.carry_listens();
-        self.fail_everything(RESTARTED);
+        self.fail_everything(message);
         self.initialized_sent = false;
         self.start_child();
         if matches!(self.child_era, ChildEra::Probing { .. }) {
@@ -968,6 +976,16 @@ impl Relay {
     /// never listed here.
     pub fn param_headers(&self, tool: &str) -> Option<&[crate::mcp::x_mcp_header::Param]> {
         self.tool_params.get(tool)
+    }
+
+    /// Learns the `x-mcp-header` annotations of a `tools/list` `result` the
+    /// driver fetched itself (a reverse bridge lists the tools when a
+    /// `tools/call` names one it has not seen); `first_page`: the listing
+    /// had no cursor and replaces the table.
+    pub fn handle_tool_list(&mut self, result: &[u8], first_page: bool) {
+        for report in self.tool_params.learn(result, first_page) {
+            self.report(report);
+        }
     }
 
     /// The process budget this relay charges.

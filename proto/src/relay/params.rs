@@ -72,7 +72,7 @@ impl ToolParams {
     }
 
     /// Learns from the `result` of a listing; returns what to report.
-    fn learn(&mut self, result: &[u8], first_page: bool) -> Vec<Report> {
+    pub(super) fn learn(&mut self, result: &[u8], first_page: bool) -> Vec<Report> {
         let mut reports = Vec::new();
         let listed = match x_mcp_header::list_tools(result) {
             Ok(listed) => listed,

@@ -17,6 +17,11 @@
 //! `_meta` ignored, as a real legacy server does). `resources/read` of an unknown URI is then the
 //! legacy -32002 (so a gateway's mapping to -32602 is exercised).
 //!
+//! With `CONFORMANCE_FIXTURE_ERA=modern` it is a 2026-07-28 server only: `initialize` and every
+//! other request without the 2026 `_meta` version get -32022 `"Unsupported protocol version"`,
+//! `data {"supported":["2026-07-28"],"requested":V}` (V: `params.protocolVersion`, else null), as
+//! a modern-only server refuses the handshake era (the reverse bridge's tests use it).
+//!
 //! # Framing
 //!
 //! Newline-delimited JSON-RPC 2.0 on stdin (a trailing `\r` is tolerated, blank lines ignored);
@@ -241,6 +246,8 @@ struct Listen {
 struct Fixture {
     /// `CONFORMANCE_FIXTURE_ERA=legacy`: handshake era only.
     legacy_only: bool,
+    /// `CONFORMANCE_FIXTURE_ERA=modern`: 2026-07-28 only.
+    modern_only: bool,
     /// `initialize` was answered (the legacy-only mode serves `_meta` requests after that).
     initialized: AtomicBool,
     next_request: AtomicU64,
@@ -265,17 +272,21 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn main() {
-    let legacy_only = match std::env::var("CONFORMANCE_FIXTURE_ERA") {
-        Ok(era) if era == "legacy" => true,
-        Ok(era) if era == "dual" || era.is_empty() => false,
+    let (legacy_only, modern_only) = match std::env::var("CONFORMANCE_FIXTURE_ERA") {
+        Ok(era) if era == "legacy" => (true, false),
+        Ok(era) if era == "modern" => (false, true),
+        Ok(era) if era == "dual" || era.is_empty() => (false, false),
         Ok(era) => {
-            eprintln!("conformance-server: CONFORMANCE_FIXTURE_ERA={era:?} is not dual|legacy");
+            eprintln!(
+                "conformance-server: CONFORMANCE_FIXTURE_ERA={era:?} is not dual|legacy|modern"
+            );
             std::process::exit(2);
         }
-        Err(_) => false,
+        Err(_) => (false, false),
     };
     let fx = Arc::new(Fixture {
         legacy_only,
+        modern_only,
         ..Fixture::default()
     });
     if let Some(ms) = env_ms("CONFORMANCE_WATCH_MS") {
@@ -501,6 +512,17 @@ fn handle_request(
             return Some(Err(RpcError::new(-32601, "Method not found")));
         }
         return legacy::handle_request(fx, method, id, params);
+    }
+    if fx.modern_only && !modern && !modern_only {
+        let requested = params
+            .get("protocolVersion")
+            .cloned()
+            .unwrap_or(Value::Null);
+        return Some(Err(RpcError {
+            code: -32022,
+            message: "Unsupported protocol version".to_owned(),
+            data: Some(serde_json::json!({"supported":["2026-07-28"],"requested":requested})),
+        }));
     }
     if modern || modern_only {
         start_dynamic_timer_once(fx);

@@ -656,3 +656,60 @@ fn a_listen_carried_to_a_legacy_replacement_is_served_by_the_relay_without_a_sec
         ]
     );
 }
+
+#[test]
+fn a_listen_at_a_modern_child_does_not_make_a_log_line_ambiguous() {
+    let mut relay = relay_era(UpstreamMode::Auto);
+    to_child(&mut relay);
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2026-07-28"],"capabilities":{}}}"#,
+    );
+    reports(&mut relay);
+    relay.open_session(A, false);
+    relay.open_session(B, false);
+    let listen = modern(
+        5,
+        "subscriptions/listen",
+        r#""notifications":{"toolsListChanged":true},"#,
+    );
+    assert_eq!(send(&mut relay, A, &listen), Ok(1));
+    assert_eq!(send(&mut relay, B, &modern(6, "tools/call", "")), Ok(1));
+    assert_eq!(to_child(&mut relay).len(), 2);
+    let log = r#"{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}"#;
+    child(&mut relay, log);
+    // the call's stream gets it, the listen's does not
+    assert_eq!(frames(&mut relay, B), [log]);
+    assert_eq!(frames(&mut relay, A), Vec::<String>::new());
+    // a second call makes it ambiguous again: nobody gets it
+    relay.open_session(C, false);
+    assert_eq!(send(&mut relay, C, &modern(7, "tools/call", "")), Ok(1));
+    child(&mut relay, log);
+    assert_eq!(frames(&mut relay, B), Vec::<String>::new());
+    assert_eq!(frames(&mut relay, C), Vec::<String>::new());
+}
+
+#[test]
+fn a_probe_refused_with_a_modern_error_does_not_fall_back() {
+    let mut relay = relay_era(UpstreamMode::Auto);
+    to_child(&mut relay);
+    relay.open_session(A, false);
+    assert_eq!(send(&mut relay, A, &modern(7, "tools/list", "")), Ok(1));
+    // a reverse bridge saw a 2026-07-28 error over HTTP
+    relay.handle_probe_refused();
+    assert_eq!(reports(&mut relay), [Report::UpstreamRefused]);
+    assert!(to_child(&mut relay).is_empty(), "no initialize, no request");
+    let answer = frames(&mut relay, A);
+    assert_eq!(answer.len(), 1);
+    assert!(
+        answer[0].contains(r#""id":7"#) && answer[0].contains("-32603"),
+        "{answer:?}"
+    );
+    // the probe's late answer changes nothing
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32022,"message":"x"}}"#,
+    );
+    assert!(to_child(&mut relay).is_empty());
+    assert!(frames(&mut relay, A).is_empty());
+}
