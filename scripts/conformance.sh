@@ -5,9 +5,10 @@
 #   conformance.sh [--scenario NAME] [--suite active|all|pending] [--verbose]
 #                  [--fixtureEra dual|legacy] [--upstreamProtocol X]
 #                  GATEWAY FIXTURE stateless|stateful|chained
-#   conformance.sh [--scenario NAME] [--verbose] [--fixtureEra dual|legacy] [--upstreamProtocol X]
-#                  GATEWAY FIXTURE stateless-2026|stateful-2026|chained-2026
-#   conformance.sh [--scenario NAME] [--verbose] GATEWAY CLIENT client|client-2026
+#   conformance.sh [--scenario NAME | --scenarios A,B,...] [--verbose] [--fixtureEra dual|legacy]
+#                  [--upstreamProtocol X] GATEWAY FIXTURE stateless-2026|stateful-2026|chained-2026
+#   conformance.sh [--scenario NAME] [--verbose] GATEWAY CLIENT client
+#   conformance.sh [--scenario NAME | --scenarios A,B,...] [--verbose] GATEWAY CLIENT client-2026
 #
 # stateless|stateful: starts `GATEWAY --stdio FIXTURE --outputTransport streamableHttp
 #   [--stateful] --port P --logLevel info` on a free loopback port and runs the SERVER suite,
@@ -24,6 +25,9 @@
 #   `conformance client --command "CLIENT GATEWAY" --requirements 2026-07-28`, all scenarios at
 #   once; or `--spec-version 2026-07-28 --scenario S` for one), reported like the server 2026
 #   modes below: one line per scored scenario, then the "Not scored" ones.
+# --scenarios A,B,... (the 2026 modes): only these scenarios, each run on its own
+#   (`--spec-version 2026-07-28 --scenario S`, bounded like one client scenario in client-2026)
+#   and all of them scored, e.g. the client scenarios the bridge passes today without OAuth.
 # stateless-2026|stateful-2026: like stateless|stateful, with suite 0.2.0-alpha.12 and
 #   `--requirements 2026-07-28` (the 37 server scenarios MCP 2026-07-28 requires). Prints one
 #   line per scenario (✓ passed, ⚠ passed with warnings, ✗ a check failed) with its failed checks,
@@ -71,7 +75,7 @@ die() {
 }
 usage() {
   sed -n '2,/^[^#]/{/^#/p;}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-  die "usage: conformance.sh [--scenario NAME] [--suite SUITE] [--verbose] [--fixtureEra dual|legacy] [--upstreamProtocol X] GATEWAY FIXTURE|CLIENT stateless|stateful|chained|stateless-2026|stateful-2026|chained-2026|client|client-2026"
+  die "usage: conformance.sh [--scenario NAME | --scenarios A,B,...] [--suite SUITE] [--verbose] [--fixtureEra dual|legacy] [--upstreamProtocol X] GATEWAY FIXTURE|CLIENT stateless|stateful|chained|stateless-2026|stateful-2026|chained-2026|client|client-2026"
 }
 bounded() { # bounded SECONDS CMD...: run CMD, killed after SECONDS
   local secs=$1
@@ -90,6 +94,7 @@ abs_exe() { # abs_exe PATH: absolute path of an executable file, or empty
 
 # ---- arguments ---------------------------------------------------------------
 scenario=""
+scenario_list=""
 suite=""
 verbose=0
 fixture_era=""
@@ -100,6 +105,8 @@ while [[ $# -gt 0 ]]; do
     -h | --help) usage ;;
     --scenario) [[ $# -ge 2 ]] || usage; scenario=$2; shift 2 ;;
     --scenario=*) scenario=${1#*=}; shift ;;
+    --scenarios) [[ $# -ge 2 ]] || usage; scenario_list=$2; shift 2 ;;
+    --scenarios=*) scenario_list=${1#*=}; shift ;;
     --suite) [[ $# -ge 2 ]] || usage; suite=$2; shift 2 ;;
     --suite=*) suite=${1#*=}; shift ;;
     --verbose) verbose=1; shift ;;
@@ -140,6 +147,13 @@ fi
 [[ -z "$scenario" || -z "$suite" ]] || die "give --scenario or --suite, not both"
 case "$suite" in "" | active | all | pending) ;; *) die "unknown suite: $suite (active, all, pending)" ;; esac
 [[ -z "$scenario" || "$scenario" =~ ^[A-Za-z0-9_./-]+$ ]] || die "bad scenario name: $scenario"
+if [[ -n "$scenario_list" ]]; then
+  ((modern)) || die "--scenarios applies to the 2026 modes only (else give --scenario)"
+  [[ -z "$scenario" ]] || die "give --scenario or --scenarios, not both"
+  [[ "$scenario_list" =~ ^[A-Za-z0-9_./-]+(,[A-Za-z0-9_./-]+)*$ ]] ||
+    die "bad --scenarios: $scenario_list (names separated by commas)"
+  IFS=, read -r -a listed_scenarios <<<"$scenario_list"
+fi
 GW="$(abs_exe "${positional[0]}")"
 [[ -n "$GW" ]] || die "gateway is not an executable file: ${positional[0]}"
 FIXTURE="$(abs_exe "${positional[1]}")" # the conformance client in client mode
@@ -437,7 +451,7 @@ if [[ "$mode" == client-2026 ]]; then
 else
   suite_args=(server --url "http://localhost:$started_port/mcp" -o "$RESULTS")
 fi
-if ((modern)) && [[ -n "$scenario" ]]; then
+if ((modern)) && [[ -n "$scenario$scenario_list" ]]; then
   # The suite refuses --requirements with --scenario; --spec-version runs it at the same wire.
   suite_args+=(--spec-version "$REQUIREMENTS_2026")
 elif ((modern)); then
@@ -450,7 +464,23 @@ elif [[ -n "$suite" ]]; then
 fi
 echo "conformance: conformance@$CONFORMANCE_VERSION ${suite_args[*]} ($mode; gateway log: $gw_logs)"
 t0=$SECONDS
-run_suite "$SUITE_LOG" "$SUITE_S" "${suite_args[@]}"
+if [[ -n "$scenario_list" ]]; then
+  # One suite run per scenario (the suite takes one --scenario); the logs are concatenated.
+  one_s=$SUITE_S
+  [[ "$mode" != client-2026 ]] || one_s=$CLIENT_S
+  : >"$SUITE_LOG"
+  for s in "${listed_scenarios[@]}"; do
+    run_suite "$SUITE_LOG.one" "$one_s" "${suite_args[@]}" --scenario "$s"
+    cat "$SUITE_LOG.one" >>"$SUITE_LOG"
+    rm -f "$SUITE_LOG.one"
+    if ((rc == 124 || rc == 137)); then
+      echo "conformance.sh: scenario $s did not finish within ${one_s}s (log: $SUITE_LOG)" >&2
+      rc=0 # reported here; its missing results count as a failed scenario
+    fi
+  done
+else
+  run_suite "$SUITE_LOG" "$SUITE_S" "${suite_args[@]}"
+fi
 elapsed=$((SECONDS - t0))
 stop_all
 trap - EXIT INT TERM HUP
@@ -462,6 +492,8 @@ if ((modern)); then
   # left no results (a hang, a crash) still counts as failed.
   if [[ -n "$scenario" ]]; then
     scored="$scenario"
+  elif [[ -n "$scenario_list" ]]; then
+    scored="$(printf '%s\n' "${listed_scenarios[@]}")"
   else
     listed="$("$NODE" "$SUITE" list --requirements "$REQUIREMENTS_2026" 2>/dev/null |
       sed 's/\x1b\[[0-9;]*m//g')"
@@ -552,7 +584,9 @@ if ((modern)); then
   echo
   era_note="fixture ${fixture_era:-dual}${upstream_protocol:+, --upstreamProtocol $upstream_protocol}"
   [[ "$mode" != client-2026 ]] || era_note="the reverse bridge through $(basename "$FIXTURE")"
-  echo "conformance: $mode ($era_note), conformance@$CONFORMANCE_VERSION --requirements $REQUIREMENTS_2026, ${elapsed}s; suite log: $SUITE_LOG; results: $RESULTS; gateway log: $gw_logs"
+  run_note="--requirements $REQUIREMENTS_2026"
+  [[ -z "$scenario$scenario_list" ]] || run_note="--spec-version $REQUIREMENTS_2026, ${scenario:-${#listed_scenarios[@]} scenarios}"
+  echo "conformance: $mode ($era_note), conformance@$CONFORMANCE_VERSION $run_note, ${elapsed}s; suite log: $SUITE_LOG; results: $RESULTS; gateway log: $gw_logs"
   echo "scored scenarios: $green passed, $red failed"
   echo "$passed passed, $failed failed"
   ((red == 0)) || exit 1

@@ -19,7 +19,11 @@
 //! - `sse-retry`: `tools/call test_reconnection {}`; the server closes the answer stream after a
 //!   priming event and the bridge must resume it (GET + `Last-Event-ID` after `retry`); the
 //!   answer must arrive.
-//! - anything else: calls each listed tool whose input schema requires no argument.
+//! - anything else: calls each listed tool: with the arguments the scenario's context gives for
+//!   it (`toolCalls`, e.g. http-custom-headers: values whose `Mcp-Param-*` encoding it checks),
+//!   else with a value for each required argument built from its input schema (default, first
+//!   enum value, or a placeholder of its primitive type); a tool with a required argument that
+//!   is not a plain primitive (object, array, `$ref`) is skipped.
 //!
 //! Server→client requests are answered while waiting: `ping` → `{}`, `sampling/createMessage`
 //! → a fixed assistant text, `elicitation/create` → `accept` with the schema's defaults (and a
@@ -533,20 +537,88 @@ fn run_scenario(session: &mut Session, scenario: &str) -> Result<(), String> {
             call_tool(session, "test_reconnection", json!({})).map(|_| ())
         }
         _ => {
+            let planned = planned_calls();
             for tool in &tools {
                 let name = tool["name"].as_str().unwrap_or_default();
-                let needs_arguments = tool["inputSchema"]["required"]
-                    .as_array()
-                    .is_some_and(|r| !r.is_empty());
-                if needs_arguments {
-                    log(&format!("skipping {name}: it requires arguments"));
+                for arguments in planned.iter().filter(|(n, _)| n == name).map(|(_, a)| a) {
+                    call_tool(session, name, arguments.clone())?;
+                }
+                if planned.iter().any(|(n, _)| n == name) {
                     continue;
                 }
-                call_tool(session, name, json!({}))?;
+                match schema_arguments(&tool["inputSchema"]) {
+                    Some(arguments) => {
+                        call_tool(session, name, arguments)?;
+                    }
+                    None => log(&format!(
+                        "skipping {name}: a required argument is not a plain string, number, \
+                         integer or boolean"
+                    )),
+                }
+            }
+            for (name, _) in &planned {
+                if !names.contains(&name.as_str()) {
+                    log(&format!(
+                        "the scenario asked for {name}, which tools/list did not list"
+                    ));
+                }
             }
             Ok(())
         }
     }
+}
+
+/// The calls the scenario's context asks for (`toolCalls: [{name, arguments}]`, as
+/// http-custom-headers gives the values whose encoding it checks), in its order.
+fn planned_calls() -> Vec<(String, Value)> {
+    let context: Value = env::var("MCP_CONFORMANCE_CONTEXT")
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or(Value::Null);
+    context["toolCalls"]
+        .as_array()
+        .map(|calls| {
+            calls
+                .iter()
+                .filter_map(|call| {
+                    let name = call["name"].as_str()?;
+                    let arguments = match &call["arguments"] {
+                        Value::Null => json!({}),
+                        arguments => arguments.clone(),
+                    };
+                    Some((name.to_owned(), arguments))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Arguments for a tool from its input schema: a value for each required property (its
+/// default, its first enum value, else a placeholder of its type), or `None` when a required
+/// property is not a plain primitive (an object, an array, a `$ref` this client does not
+/// follow): such a tool is not called.
+fn schema_arguments(schema: &Value) -> Option<Value> {
+    let mut arguments = Map::new();
+    let required = schema["required"].as_array().map_or(&[][..], Vec::as_slice);
+    for name in required {
+        let name = name.as_str()?;
+        let property = &schema["properties"][name];
+        let value = if let Some(default) = property.get("default") {
+            default.clone()
+        } else if let Some(first) = property["enum"].get(0) {
+            first.clone()
+        } else {
+            match property["type"].as_str()? {
+                "string" => json!("conformance"),
+                "integer" => json!(1),
+                "number" => json!(1.5),
+                "boolean" => json!(true),
+                _ => return None,
+            }
+        };
+        arguments.insert(name.to_owned(), value);
+    }
+    Some(Value::Object(arguments))
 }
 
 fn require_tool(names: &[&str], name: &str) -> Result<(), String> {

@@ -348,6 +348,9 @@ impl Relay {
             }
         };
         self.sync_mux_budget();
+        // A legacy client's listing teaches the annotations too: a reverse
+        // bridge sends its later tools/call with the Mcp-Param-* headers.
+        self.note_tools_list(outbound.id, line, &message);
         let last = self.bump_sequence();
         if let Some(session) = self.sessions.get_mut(&key) {
             session.last = last;

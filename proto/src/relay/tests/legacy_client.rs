@@ -603,3 +603,53 @@ fn a_child_that_refuses_the_fallback_initialize_as_too_old_is_probed_again() {
         "the held request follows, as a modern one"
     );
 }
+
+#[test]
+fn a_legacy_clients_listing_teaches_the_x_mcp_header_annotations() {
+    let mut relay = modern_child(Clients::Separate);
+    relay.open_session(A, true);
+    send(&mut relay, A, INITIALIZE).unwrap();
+    send(
+        &mut relay,
+        A,
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+    )
+    .unwrap();
+    frames(&mut relay, A);
+    to_child(&mut relay);
+    assert_eq!(relay.param_headers("execute_sql"), None, "never listed");
+    send(
+        &mut relay,
+        A,
+        r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#,
+    )
+    .unwrap();
+    let sent = to_child(&mut relay);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let gateway_id = parse_message(sent[0].as_bytes())
+        .unwrap()
+        .id
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    let gateway_id = String::from_utf8(gateway_id).unwrap();
+    let tool = r#"{"name":"execute_sql","inputSchema":{"type":"object","properties":{"region":{"type":"string","x-mcp-header":"Region"}}}}"#;
+    child(
+        &mut relay,
+        &format!(
+            r#"{{"jsonrpc":"2.0","id":{gateway_id},"result":{{"resultType":"complete","tools":[{tool}]}}}}"#
+        ),
+    );
+    assert_eq!(
+        frames(&mut relay, A),
+        [format!(
+            r#"{{"jsonrpc":"2.0","id":7,"result":{{"resultType":"complete","tools":[{tool}]}}}}"#
+        )]
+    );
+    let region = [crate::mcp::x_mcp_header::Param {
+        path: vec!["region".to_owned()],
+        header: "Region".to_owned(),
+        ty: crate::mcp::x_mcp_header::ParamType::String,
+    }];
+    assert_eq!(relay.param_headers("execute_sql"), Some(&region[..]));
+}
