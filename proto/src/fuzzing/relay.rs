@@ -27,9 +27,9 @@ use self::modern::ModernModel;
 /// `session_frames` 1–8, `max_held` 1–8 and `max_child_lines` 1–16,
 /// `session_bytes` 300–4,380, and the process budget 600–16,920 bytes, so
 /// every bound is actually reached; bits 4–6 of the first byte turn on the
-/// MCP 2026-07-28 part (upstream mode, seal, ops 16–21 and their
+/// MCP 2026-07-28 part (upstream mode, seal, ops 16–24 and their
 /// properties: see `modern.rs`). Then each operation is one byte
-/// (`op % 16`, or `op % 22` with that part on) followed by its operands (a
+/// (`op % 16`, or `op % 25` with that part on) followed by its operands (a
 /// missing byte reads as 0):
 ///
 /// | op | operation | operand bytes |
@@ -451,26 +451,7 @@ impl RelayModel {
                 self.child_gone();
                 self.exited = true;
             }
-            13 => {
-                self.relay.handle_child_restart();
-                if !self.exited {
-                    let unanswered: Vec<u64> = self
-                        .child
-                        .pending
-                        .iter()
-                        .filter_map(|seen| seen.nonce)
-                        .collect();
-                    self.child_gone();
-                    if let Some(modern) = &mut self.modern {
-                        // Listens open at a 2026-07-28 child are carried to
-                        // the replacement: sent to it again (or served by
-                        // the relay if it is handshake-era), unanswered.
-                        for nonce in modern.restarted(&unanswered) {
-                            self.arrived.remove(&nonce);
-                        }
-                    }
-                }
-            }
+            13 => self.replace_child(None),
             14 => self.relay.initialize_child("2025-06-18"),
             15 => self.stale_answer(ops),
             _ => self.modern_step(op, ops),
@@ -1191,6 +1172,35 @@ impl RelayModel {
         self.child.pending.clear();
         self.child.progress.clear();
         self.child.own.clear();
+    }
+
+    /// The child is replaced: a runtime update (`message` `None`:
+    /// `handle_child_restart`) or, for a reverse bridge, a session the
+    /// remote server ended (`handle_child_replaced(message)`); the same
+    /// promises hold either way.
+    fn replace_child(&mut self, message: Option<&str>) {
+        match message {
+            None => self.relay.handle_child_restart(),
+            Some(message) => self.relay.handle_child_replaced(message),
+        }
+        if self.exited {
+            return;
+        }
+        let unanswered: Vec<u64> = self
+            .child
+            .pending
+            .iter()
+            .filter_map(|seen| seen.nonce)
+            .collect();
+        self.child_gone();
+        if let Some(modern) = &mut self.modern {
+            // Listens open at a 2026-07-28 child are carried to the
+            // replacement: sent to it again (or served by the relay if it
+            // is handshake-era), unanswered.
+            for nonce in modern.restarted(&unanswered) {
+                self.arrived.remove(&nonce);
+            }
+        }
     }
 
     /// The child reads its stdin: `poll_child_transmit` with `max`, once or

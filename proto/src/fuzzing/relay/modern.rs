@@ -17,6 +17,9 @@
 //! | 19 | time passes (1 ms to 10 s), the timer fires or not | step |
 //! | 20 | every deadline passes (twice `inputTimeout`), the child reads | — |
 //! | 21 | a modern request with an unsupported version from a fresh session closed at once | — |
+//! | 22 | the child is replaced as a reverse bridge does when its server ended the session (`handle_child_replaced`) | — |
+//! | 23 | the driver found the probe refused with a 2026-07-28 error (`handle_probe_refused`; a live child only) | — |
+//! | 24 | the driver's own `tools/list` page (`handle_tool_list`): a subset of five tools (annotated string, annotated integer, invalid annotation, none, duplicate header), first page or later, or a result that is no listing | which, form |
 //!
 //! The child also answers the probe (op 7: a 2026-07-28 result, an error,
 //! a result without 2026-07-28 or without capabilities), answers with error
@@ -42,7 +45,15 @@
 //!   to each of its requests that no handshake-era client holds;
 //! - listen notifications reach only the session of that listen, once,
 //!   and only what it asked for; after `handle_timeout`, no deadline is
-//!   left in the past.
+//!   left in the past;
+//! - a replaced child keeps every promise a restarted one does; a refused
+//!   probe fails the revision (no modern request reaches the child after
+//!   it, and a late probe answer changes nothing);
+//! - after a driver's listing, each tool it names has exactly the
+//!   `x-mcp-header` parameters it declares (none when they are invalid), a
+//!   first page forgets the tools it does not name, a later page or a
+//!   result that is no listing leaves them as they were, and nothing is
+//!   charged or sent.
 
 #![allow(
     clippy::panic,
@@ -60,11 +71,42 @@ use serde_json::Value;
 use super::{find_number, ClientError, RelayModel, RelayOps, Seen, SessionKey};
 use crate::jsonrpc::Message;
 use crate::mcp::request_state::Seal;
+use crate::mcp::x_mcp_header::{Param, ParamType};
 use crate::relay::{Config, Relay, Report, UpstreamMode};
 
 /// Operation kinds when the 2026-07-28 part is on (16 handshake-era ones,
-/// then ops 16–21).
-pub(super) const OPS: u8 = 22;
+/// then ops 16–24).
+pub(super) const OPS: u8 = 25;
+
+/// The tools of op 24's listings: name, inputSchema, and the parameter
+/// the relay must learn (`None`: nothing to check).
+const LISTED: [(&str, &str, Option<(&str, &str, ParamType)>); 5] = [
+    (
+        "region",
+        r#"{"type":"object","properties":{"r":{"type":"string","x-mcp-header":"Region"}}}"#,
+        Some(("r", "Region", ParamType::String)),
+    ),
+    (
+        "count",
+        r#"{"type":"object","properties":{"n":{"type":"integer","x-mcp-header":"N"}}}"#,
+        Some(("n", "N", ParamType::Integer)),
+    ),
+    (
+        "score",
+        r#"{"type":"object","properties":{"s":{"type":"number","x-mcp-header":"Score"}}}"#,
+        None,
+    ),
+    (
+        "plain",
+        r#"{"type":"object","properties":{"q":{"type":"string"}}}"#,
+        None,
+    ),
+    (
+        "twice",
+        r#"{"type":"object","properties":{"a":{"type":"string","x-mcp-header":"X"},"b":{"type":"string","x-mcp-header":"x"}}}"#,
+        None,
+    ),
+];
 
 /// The probe timeout the harness configures, ms.
 const PROBE_MS: u64 = 1_000;
@@ -385,7 +427,83 @@ impl RelayModel {
                 self.pass_time(STEPS[usize::from(step % 8)], step & 0x80 == 0);
             }
             20 => self.expire_everything(),
-            _ => self.unsupported_on_fresh_session(),
+            21 => self.unsupported_on_fresh_session(),
+            22 => self.replace_child(Some("the MCP server ended the session")),
+            23 => self.probe_refused(),
+            _ => self.tool_listing(ops),
+        }
+    }
+
+    /// `handle_probe_refused`: while the probe is out, the revision fails
+    /// (as a probe answered without 2026-07-28 under `Modern` does);
+    /// otherwise nothing changes.
+    fn probe_refused(&mut self) {
+        if self.exited {
+            return; // a driver reports this for a live child only
+        }
+        self.relay.handle_probe_refused();
+        let modern = self.modern();
+        if matches!(modern.era, EraModel::Probing { .. }) {
+            modern.era = EraModel::Failed;
+        }
+    }
+
+    /// `handle_tool_list` with a page of [`LISTED`] tools (bits 0–4 of
+    /// `which`), or a result that is no listing (bit 7 of `form`); checks
+    /// the table the relay keeps against it.
+    fn tool_listing(&mut self, ops: &mut RelayOps<'_>) {
+        let (which, form) = (ops.byte(), ops.byte());
+        let first_page = form & 1 == 0;
+        let before: Vec<Option<Vec<Param>>> = LISTED
+            .iter()
+            .map(|(name, _, _)| self.relay.param_headers(name).map(<[Param]>::to_vec))
+            .collect();
+        let used = self.relay.budget().used();
+        let listed: Vec<usize> = (0..LISTED.len())
+            .filter(|i| which & (1 << i) != 0)
+            .collect();
+        let result = if form & 0x80 != 0 {
+            r#"{"tools":{"not":"a list"}}"#.to_owned()
+        } else {
+            let tools: Vec<String> = listed
+                .iter()
+                .map(|&i| {
+                    let (name, schema, _) = LISTED[i];
+                    format!(r#"{{"name":"{name}","inputSchema":{schema}}}"#)
+                })
+                .collect();
+            let next = if form & 2 != 0 {
+                r#","nextCursor":"c""#
+            } else {
+                ""
+            };
+            format!(r#"{{"tools":[{}]{next}}}"#, tools.join(","))
+        };
+        self.relay.handle_tool_list(result.as_bytes(), first_page);
+        assert_eq!(
+            self.relay.budget().used(),
+            used,
+            "a driver's listing charged the budget"
+        );
+        for (i, (name, _, expected)) in LISTED.iter().enumerate() {
+            let got = self.relay.param_headers(name).map(<[Param]>::to_vec);
+            let want = if form & 0x80 != 0 || (!listed.contains(&i) && !first_page) {
+                before[i].clone()
+            } else if listed.contains(&i) {
+                expected.map(|(path, header, ty)| {
+                    vec![Param {
+                        path: vec![path.to_owned()],
+                        header: header.to_owned(),
+                        ty,
+                    }]
+                })
+            } else {
+                None
+            };
+            assert_eq!(
+                got, want,
+                "tool {name} after the listing {result} (first page: {first_page})"
+            );
         }
     }
 
@@ -1124,6 +1242,49 @@ mod tests {
             .collect();
         data.extend_from_slice(&[20, 6, 4]);
         assert_eq!(run(&data), 0);
+    }
+
+    /// The bridge's verbs: a modern call held by the probe, the probe
+    /// refused (the call is answered by the relay, the revision failed),
+    /// the driver's listings (first page, later page, no listing), the
+    /// child replaced (probed again) and answering as a 2026-07-28 server.
+    #[test]
+    fn the_bridge_verbs_keep_the_promises() {
+        // Separate clients, roomy limits, Auto with a seal.
+        let mut data = vec![0x20, 0xff, 0xff, 0xff, 0xff];
+        data.extend_from_slice(&[
+            0, 0, // a session
+            16, 0, 0, 0,  // modern tools/call: held while the probe is out
+            23, // the probe refused over HTTP
+            11, // the client reads the relay's error
+            24, 0b11011, 0, // a first page: region, count, plain, twice
+            24, 0b00100, 2, // a later page: score (invalid), with nextCursor
+            24, 0, 0x80, // no listing
+            24, 0b00001, 0,  // a new first page: region only
+            22, // the server ended the session: a new child, probed
+            6, 4, // the child reads the probe
+            7, 0, 0, 0, // and answers it as a 2026-07-28 server
+            16, 0, 0, 0, // another modern call now reaches it
+            6, 4, 7, 0, 0, 0, 11, // read, answered, delivered
+        ]);
+        let mut ops = RelayOps { data: &data, at: 0 };
+        let mut model = RelayModel::new(&mut ops);
+        let mut eras = Vec::new();
+        while let Some(op) = ops.next_op(super::OPS) {
+            model.child_op = false;
+            model.step(op, &mut ops);
+            model.settle();
+            eras.push(model.modern.as_ref().map(|m| m.era));
+        }
+        assert_eq!(eras[2], Some(super::EraModel::Failed), "{eras:?}");
+        assert_eq!(
+            eras.last(),
+            Some(&Some(super::EraModel::Modern)),
+            "{eras:?}"
+        );
+        assert_eq!(model.relay.param_headers("region").map(<[_]>::len), Some(1));
+        assert_eq!(model.relay.param_headers("count"), None, "forgotten");
+        model.finish();
     }
 
     proptest! {
