@@ -78,9 +78,12 @@ use crate::relay::{Config, Relay, Report, UpstreamMode};
 /// then ops 16–24).
 pub(super) const OPS: u8 = 25;
 
+/// The one parameter a listed tool declares: property, header, type.
+type Declared = Option<(&'static str, &'static str, ParamType)>;
+
 /// The tools of op 24's listings: name, inputSchema, and the parameter
 /// the relay must learn (`None`: nothing to check).
-const LISTED: [(&str, &str, Option<(&str, &str, ParamType)>); 5] = [
+const LISTED: [(&str, &str, Declared); 5] = [
     (
         "region",
         r#"{"type":"object","properties":{"r":{"type":"string","x-mcp-header":"Region"}}}"#,
