@@ -31,7 +31,6 @@ use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use async_io::Timer;
 use futures_lite::FutureExt;
 use smol::channel::{Receiver, Sender};
 use smol::Task;
@@ -43,9 +42,10 @@ use supergateway_proto::mcp::MODERN_VERSION;
 use supergateway_proto::sse::SseParser;
 use supergateway_proto::url::Url;
 
+use crate::gateway::authorized::{Answer, SendError, Upstream};
 use crate::gateway::link::Link;
 use crate::gateway::reverse::{cancel_notification, Backoff, MAX_EVENT_BYTES};
-use crate::http::client::{Client, ClientResponse};
+use crate::http::client::ClientResponse;
 use crate::rt;
 use crate::telemetry;
 
@@ -58,7 +58,7 @@ const ERROR_BODY_BYTES: u64 = 64 * 1024;
 
 /// See the module documentation.
 pub(crate) struct Remote {
-    client: Client,
+    upstream: Rc<Upstream>,
     url: Url,
     link: Weak<RefCell<Link>>,
     request_timeout: Option<Duration>,
@@ -128,14 +128,14 @@ struct Outgoing {
 
 impl Remote {
     pub(crate) fn new(
-        client: Client,
+        upstream: Rc<Upstream>,
         url: Url,
         link: Weak<RefCell<Link>>,
         request_timeout: Option<Duration>,
         fall_back: Sender<()>,
     ) -> Rc<Self> {
         Rc::new(Self {
-            client,
+            upstream,
             url,
             link,
             request_timeout,
@@ -295,7 +295,8 @@ impl Remote {
             return;
         };
         let timed_out = async {
-            Timer::after(timeout).await;
+            // Time spent waiting for an authorization does not count.
+            self.upstream.pauses().sleep(timeout).await;
             false
         };
         let done = async {
@@ -365,7 +366,7 @@ impl Remote {
             headers.push(("traceparent", traceparent));
         }
         let response = match self
-            .client
+            .upstream
             .send(
                 Method::Post,
                 &self.url,
@@ -375,14 +376,29 @@ impl Remote {
             )
             .await
         {
-            Ok(response) => {
+            Ok(Answer::Head(response)) => {
                 if let Some(span) = &span {
                     span.record_status(response.status());
                 }
                 self.state.borrow_mut().backoff.succeeded();
-                response
+                *response
             }
-            Err(err) => {
+            Ok(Answer::Read { status, body }) => {
+                if let Some(span) = &span {
+                    span.record_status(status);
+                }
+                self.state.borrow_mut().backoff.succeeded();
+                self.http_error(outgoing, status, &body);
+                return;
+            }
+            Err(SendError::Auth { status, error }) => {
+                if let Some(span) = &span {
+                    span.record_status(status);
+                }
+                self.auth_failed(outgoing, status, &error);
+                return;
+            }
+            Err(SendError::Http(err)) => {
                 let cause = format!("could not reach the MCP server: {err}");
                 if err.is_unreachable() {
                     if outgoing.pending == Pending::Probe {

@@ -49,7 +49,7 @@ mod flow_tests;
 #[cfg(test)]
 mod tests;
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -89,7 +89,9 @@ pub(crate) struct Authorizer {
     /// The MCP endpoint (what the PRM must name).
     mcp: Url,
     fetcher: Fetcher,
-    store: Store,
+    /// Opened at the first authorization: a bridge whose server never asks
+    /// for one creates no directory.
+    store: OnceCell<Store>,
     opener: Opener,
     /// One authorization or refresh at a time.
     flight: Mutex<()>,
@@ -156,16 +158,20 @@ impl Authorizer {
     pub(crate) fn new(config: Config, mcp: Url) -> Result<Self, OAuthError> {
         let fetcher = Fetcher::new()
             .map_err(|err| OAuthError::Fetch("HTTP client", fetch::FetchError::Http(err)))?;
-        Ok(Self::with_parts(
+        Ok(Self {
             config,
             mcp,
             fetcher,
-            Store::from_env(),
-            Rc::new(browser::open),
-        ))
+            store: OnceCell::new(),
+            opener: Rc::new(browser::open),
+            flight: Mutex::new(()),
+            held: RefCell::default(),
+        })
     }
 
-    /// The same from its parts.
+    /// The same from its parts (tests: a store in a temp dir, a browser
+    /// they follow themselves).
+    #[cfg(test)]
     pub(crate) fn with_parts(
         config: Config,
         mcp: Url,
@@ -177,7 +183,7 @@ impl Authorizer {
             config,
             mcp,
             fetcher,
-            store,
+            store: OnceCell::from(store),
             opener,
             flight: Mutex::new(()),
             held: RefCell::default(),
@@ -241,10 +247,8 @@ impl Authorizer {
         }
         match self.authorize(&bearer, step_up).await {
             Ok(()) => Verdict::Retry,
-            Err(err) => {
-                tracing::warn!("oauth: authorization failed: {err}");
-                Verdict::Fail(err)
-            }
+            // The bridge logs the failure once, as the local client sees it.
+            Err(err) => Verdict::Fail(err),
         }
     }
 
@@ -262,7 +266,7 @@ impl Authorizer {
             "oauth: MCP server requires authorization (resource {resource}, authorization server {issuer})"
         );
         let locked = self
-            .store
+            .store()
             .lock(&issuer, &resource, self.config.timeout)
             .await
             .map_err(OAuthError::Store)?;
@@ -421,7 +425,7 @@ impl Authorizer {
             )
         };
         let locked = self
-            .store
+            .store()
             .lock(&issuer, &resource, self.config.timeout)
             .await
             .map_err(OAuthError::Store)?;
@@ -463,6 +467,11 @@ impl Authorizer {
                 Err(err)
             }
         }
+    }
+
+    /// The token store (from the environment at first use).
+    fn store(&self) -> &Store {
+        self.store.get_or_init(Store::from_env)
     }
 
     /// The client to refresh with: the stored registration, else the
