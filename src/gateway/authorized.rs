@@ -170,9 +170,9 @@ struct PauseState {
 }
 
 /// Ends a pause when dropped (also when the waiting request is cancelled).
-pub(crate) struct Paused<'a>(&'a Pauses);
+pub(crate) struct Paused(Rc<Pauses>);
 
-impl Drop for Paused<'_> {
+impl Drop for Paused {
     fn drop(&mut self) {
         let mut state = self.0.state.borrow_mut();
         state.depth = state.depth.saturating_sub(1);
@@ -186,13 +186,13 @@ impl Drop for Paused<'_> {
 
 impl Pauses {
     /// Stops the clocks until the guard is dropped.
-    pub(crate) fn pause(&self) -> Paused<'_> {
+    pub(crate) fn pause(self: &Rc<Self>) -> Paused {
         let mut state = self.state.borrow_mut();
         if state.depth == 0 {
             state.since = Some(Instant::now());
         }
         state.depth = state.depth.saturating_add(1);
-        Paused(self)
+        Paused(Rc::clone(self))
     }
 
     /// All paused time so far (the current pause included).
@@ -226,7 +226,7 @@ mod tests {
 
     #[test]
     fn pauses_nest_and_add_up() {
-        let pauses = Pauses::default();
+        let pauses = std::rc::Rc::new(Pauses::default());
         assert_eq!(pauses.paused(), Duration::ZERO);
         let first = pauses.pause();
         let second = pauses.pause();
@@ -241,7 +241,7 @@ mod tests {
 
     #[test]
     fn sleep_leaves_paused_time_out() {
-        let pauses = Pauses::default();
+        let pauses = std::rc::Rc::new(Pauses::default());
         let started = std::time::Instant::now();
         crate::rt::block_on(async {
             let paused = pauses.pause();

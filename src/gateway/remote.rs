@@ -42,7 +42,7 @@ use supergateway_proto::mcp::MODERN_VERSION;
 use supergateway_proto::sse::SseParser;
 use supergateway_proto::url::Url;
 
-use crate::gateway::authorized::{Answer, SendError, Upstream};
+use crate::gateway::authorized::{Answer, Paused, SendError, Upstream};
 use crate::gateway::link::Link;
 use crate::gateway::reverse::{cancel_notification, Backoff, MAX_EVENT_BYTES};
 use crate::http::client::ClientResponse;
@@ -100,6 +100,12 @@ struct State {
     probe_again: bool,
     /// That retry was made.
     probe_retried: bool,
+    /// The probe's authorization failed: the relay's next probe waits for
+    /// the local client's next message (a new authorization then, not a
+    /// second browser window at once), the relay's clock paused meanwhile
+    /// so that it does not settle the era by timeout.
+    park_next_probe: bool,
+    parked_probe: Option<(Vec<u8>, Paused)>,
     /// The probe could not reach the server: the era the relay settled on
     /// says nothing, and the probe is made again once it can be reached.
     probe_unreached: bool,
@@ -169,6 +175,17 @@ impl Remote {
         }
     }
 
+    /// The local client sent a message: a probe parked after a failed
+    /// authorization goes now (the relay holds the message until its
+    /// answer).
+    pub(crate) fn client_active(self: &Rc<Self>) {
+        let Some((line, paused)) = self.state.borrow_mut().parked_probe.take() else {
+            return;
+        };
+        drop(paused);
+        rt::spawn(Rc::clone(self).send_line(line)).detach();
+    }
+
     /// Whether the URL has proven to be a Streamable HTTP server.
     pub(crate) fn settled(&self) -> bool {
         self.state.borrow().settled
@@ -180,6 +197,13 @@ impl Remote {
         let Some(outgoing) = self.classify(line).await else {
             return;
         };
+        if outgoing.pending == Pending::Probe
+            && std::mem::take(&mut self.state.borrow_mut().park_next_probe)
+        {
+            let paused = self.upstream.pauses().pause();
+            self.state.borrow_mut().parked_probe = Some((outgoing.line, paused));
+            return;
+        }
         if outgoing.pending == Pending::Initialize {
             // A new initialize starts a new session.
             self.forget_session();
@@ -395,7 +419,11 @@ impl Remote {
                 if let Some(span) = &span {
                     span.record_status(status);
                 }
-                self.auth_failed(outgoing, status, &error);
+                if outgoing.pending == Pending::Probe {
+                    self.probe_auth_failed(outgoing, &error);
+                } else {
+                    self.auth_failed(outgoing, status, &error);
+                }
                 return;
             }
             Err(SendError::Http(err)) => {

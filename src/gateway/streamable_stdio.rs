@@ -73,6 +73,7 @@ pub(crate) async fn run(config: &Config, url: &str, headers: &LiveHeaders) -> i3
             if !remote.settled() && kept.len() < MAX_KEPT_LINES {
                 kept.push(line.clone());
             }
+            remote.client_active();
             handle_stdin(&link, &stdout, &line);
         }
         tracing::info!("stdin closed; exiting");

@@ -111,6 +111,22 @@ impl Remote {
         }
     }
 
+    /// The probe's authorization failed: that says nothing about the
+    /// server's era. The relay answers the local client's messages it held
+    /// with the failure and probes again (`replace_remote`); that probe
+    /// waits for the local client's next message (`Remote::client_active`).
+    pub(super) fn probe_auth_failed(&self, outgoing: &Outgoing, error: &OAuthError) {
+        let text = format!("Authorization failed: {error}");
+        tracing::warn!("{text}");
+        if let Some(id) = &outgoing.request {
+            self.state.borrow_mut().in_flight.remove(id);
+        }
+        self.state.borrow_mut().park_next_probe = true;
+        if let Some(link) = self.link.upgrade() {
+            link.borrow_mut().replace_remote(&text);
+        }
+    }
+
     /// The request gets `text` as an error (if still in flight), logged.
     pub(super) fn fail(&self, request: Option<&[u8]>, text: &str) {
         tracing::warn!("{text}");
