@@ -113,6 +113,23 @@ pub(crate) struct Attempt {
     generation: Option<u64>,
     retried: bool,
     stepped_up: bool,
+    /// Retries made with a token taken from the store, which the server
+    /// may still refuse (revoked, or expired before its `expires_at`): each
+    /// earns one more round, up to [`MAX_ADOPTED`].
+    adopted: u8,
+}
+
+/// Rounds of a request spent on stored tokens, at most (each is a token
+/// another process wrote since the last one).
+const MAX_ADOPTED: u8 = 2;
+
+/// How [`Authorizer::authorize`] got the token it holds now.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Obtained {
+    /// Taken from the store as it was (not checked by anyone yet).
+    Stored,
+    /// Issued just now (refresh or a new authorization).
+    Issued,
 }
 
 /// What to do with a 401 or 403.
@@ -246,14 +263,20 @@ impl Authorizer {
             }
         }
         match self.authorize(&bearer, step_up).await {
-            Ok(()) => Verdict::Retry,
+            Ok(Obtained::Stored) if status == 401 && attempt.adopted < MAX_ADOPTED => {
+                // The server may refuse it too: that 401 is not the retry's.
+                attempt.adopted = attempt.adopted.saturating_add(1);
+                attempt.retried = false;
+                Verdict::Retry
+            }
+            Ok(_) => Verdict::Retry,
             // The bridge logs the failure once, as the local client sees it.
             Err(err) => Verdict::Fail(err),
         }
     }
 
     /// Discovery, then stored tokens, a refresh, or a new authorization.
-    async fn authorize(&self, bearer: &Bearer, step_up: bool) -> Result<(), OAuthError> {
+    async fn authorize(&self, bearer: &Bearer, step_up: bool) -> Result<Obtained, OAuthError> {
         let found = flow::discover(&self.fetcher, &self.mcp, bearer).await?;
         let issuer = found.server.issuer().to_owned();
         let resource = found.prm.resource().to_owned();
@@ -292,7 +315,7 @@ impl Authorizer {
                     // Another bridge (or an earlier run) has a token we do
                     // not: take it.
                     self.adopt(&found, tokens);
-                    return Ok(());
+                    return Ok(Obtained::Stored);
                 }
                 if tokens.refresh_token.is_some() {
                     if let Some(client) = self.refresh_client(&record, &found.server) {
@@ -309,7 +332,7 @@ impl Authorizer {
                                 record.tokens = Some(new.clone());
                                 locked.write(&record).map_err(OAuthError::Store)?;
                                 self.adopt(&found, new);
-                                return Ok(());
+                                return Ok(Obtained::Issued);
                             }
                             Err(OAuthError::Token(err)) if err.action() == Action::WipeTokens => {
                                 tracing::info!(
@@ -403,7 +426,7 @@ impl Authorizer {
         record.tokens = Some(tokens.clone());
         locked.write(&record).map_err(OAuthError::Store)?;
         self.adopt(&found, tokens);
-        Ok(())
+        Ok(Obtained::Issued)
     }
 
     /// Refreshes the held token (under the store lock: a token another
