@@ -565,3 +565,54 @@ fn request_and_probe_timeouts_do_not_run_while_the_user_authorises() {
     assert_eq!(lines_with(&log, "timed out"), 0, "{log}");
     assert_eq!(server.counts().authorize, 1);
 }
+
+#[test]
+fn request_timeouts_do_not_run_while_the_local_client_answers_the_server() {
+    // No OAuth here: our forward gateway in front of the fixture, whose `sample` tool asks
+    // the client (sampling/createMessage) before it answers.
+    let fixture = common::fixture();
+    let forward = common::Gateway::start(&[
+        "--stdio",
+        &fixture,
+        "--outputTransport",
+        "streamableHttp",
+        "--stateful",
+    ]);
+    let url = format!("http://{}/mcp", forward.addr);
+    let config = TempDir::new("asking");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_supergateway"));
+    command
+        // Handshake-era upstream: the server's request arrives while the tools/call is open
+        // (2026-07-28 would end the call with input_required instead).
+        .args(["--streamableHttp", &url, "--requestTimeout", "500"])
+        .args(["--upstreamProtocol", "legacy"])
+        .env("XDG_CONFIG_HOME", &config.0);
+    let mut bridge = Bridge::spawn(command);
+    bridge.call(
+        0,
+        "initialize",
+        json!({"protocolVersion":"2025-06-18","capabilities":{"sampling":{}},"clientInfo":{"name":"t","version":"1"}}),
+    );
+    bridge.send(&json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
+    bridge.send(&json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"sample","arguments":{"prompt":"hi"}}}));
+    let ask = bridge.lines.recv_timeout(WAIT).unwrap();
+    assert_eq!(ask["method"], "sampling/createMessage", "{ask}");
+    // The user takes longer than --requestTimeout to approve.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    bridge.send(&json!({"jsonrpc":"2.0","id":ask["id"],"result":{"role":"assistant","content":{"type":"text","text":"sure"},"model":"m"}}));
+    let answer = bridge.lines.recv_timeout(WAIT).unwrap();
+    assert_eq!(answer["id"], 7, "{answer}\nlog:\n{}", bridge.log());
+    assert_eq!(tool_text(&answer), "sampled: sure", "{answer}");
+    // The clock runs again once answered: a call that hangs still times out.
+    let slow = bridge.call(
+        8,
+        "tools/call",
+        json!({"name":"sleep","arguments":{"ms":5000}}),
+    );
+    assert_eq!(
+        slow,
+        json!({"jsonrpc":"2.0","id":8,"error":{"code":-32001,"message":"Request timed out"}})
+    );
+    bridge.finish();
+    assert!(!config.store().exists(), "no store without a 401");
+}

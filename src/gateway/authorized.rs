@@ -5,22 +5,27 @@
 //! `Authorization` the [`Authorizer`] holds and hands it a 401 or 403.
 //!
 //! While an authorization runs (the user in the browser, device polling,
-//! another process's lock) the bridge's clocks stop ([`Pauses`]): a
-//! `--requestTimeout` budget and the relay's own deadlines (the probe's)
-//! only count time nobody waits for a person.
+//! another process's lock), and while the local client answers the
+//! server's elicitation or sampling request ([`Asking`]), the bridge's
+//! clocks stop ([`Pauses`]): a `--requestTimeout` budget and the relay's
+//! own deadlines (the probe's) only count time nobody waits for a person.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
+use smol::Task;
 use supergateway_proto::http::{HeaderName, HeaderValue, Method};
+use supergateway_proto::jsonrpc::{Kind, Message};
 use supergateway_proto::url::Url;
 
 use crate::cli::Config;
 use crate::http::client::{Client, ClientError, ClientResponse};
 use crate::oauth::{Attempt, Authorizer, OAuthError, Verdict};
+use crate::rt;
 
 /// Bound on a 401/403 body read before the request is sent again (the
 /// connection then goes back to the pool).
@@ -39,11 +44,12 @@ pub(crate) fn wants_oauth(config: &Config) -> bool {
     config.oauth.forced || !has_static_authorization(&config.headers)
 }
 
-/// The remote MCP server's HTTP client with its OAuth client, if any.
+/// The remote MCP server's client with its OAuth client, if any.
 pub(crate) struct Upstream {
     client: Client,
     auth: Option<Authorizer>,
     pauses: Rc<Pauses>,
+    asking: Rc<Asking>,
 }
 
 /// What came back from a request.
@@ -75,12 +81,26 @@ impl fmt::Display for SendError {
 }
 
 impl Upstream {
-    pub(crate) fn new(client: Client, auth: Option<Authorizer>) -> Self {
+    /// `input_timeout` (`--inputTimeout`) bounds each pause for a server
+    /// request the local client answers.
+    pub(crate) fn new(client: Client, auth: Option<Authorizer>, input_timeout: Duration) -> Self {
+        let pauses = Rc::new(Pauses::default());
+        let asking = Rc::new(Asking {
+            pauses: Rc::clone(&pauses),
+            limit: input_timeout,
+            open: RefCell::default(),
+        });
         Self {
             client,
             auth,
-            pauses: Rc::new(Pauses::default()),
+            pauses,
+            asking,
         }
+    }
+
+    /// The server's requests that wait for a person.
+    pub(crate) fn asking(&self) -> &Rc<Asking> {
+        &self.asking
     }
 
     /// The HTTP client (for connects that carry no request).
@@ -151,6 +171,67 @@ impl Upstream {
                 Verdict::PassOn => return Ok(Answer::Read { status, body }),
                 Verdict::Fail(error) => return Err(SendError::Auth { status, error }),
             }
+        }
+    }
+}
+
+/// Server requests that wait for the local client's user: elicitation
+/// and sampling (the client may ask its user to approve). From the request
+/// until its answer goes upstream the clocks pause, at most `limit` each.
+pub(crate) struct Asking {
+    pauses: Rc<Pauses>,
+    limit: Duration,
+    /// By the server's request id (raw JSON).
+    open: RefCell<HashMap<Vec<u8>, Open>>,
+}
+
+/// One request waiting for its answer: its pause, and the task that ends
+/// it at the limit.
+type Open = (Paused, Task<()>);
+
+/// Requests tracked at once, at most (more are not paused for).
+const MAX_ASKING: usize = 64;
+
+impl Asking {
+    /// Notes a message from the server: a request for a person pauses.
+    pub(crate) fn from_server(self: &Rc<Self>, message: &Message<'_>) {
+        let asks = matches!(
+            message.method.as_deref(),
+            Some("elicitation/create" | "sampling/createMessage")
+        );
+        let (Kind::Request, true, Some(id)) = (message.kind, asks, &message.id) else {
+            return;
+        };
+        let id = id.as_bytes().to_vec();
+        if self.open.borrow().len() >= MAX_ASKING || self.open.borrow().contains_key(&id) {
+            return;
+        }
+        let paused = self.pauses.pause();
+        let weak = Rc::downgrade(self);
+        let limit = self.limit;
+        let key = id.clone();
+        let expiry = rt::spawn(async move {
+            Timer::after(limit).await;
+            if let Some(asking) = weak.upgrade() {
+                // This task ends here: detach it before its handle drops.
+                let entry = asking.open.borrow_mut().remove(&key);
+                if let Some((_, task)) = entry {
+                    task.detach();
+                }
+            }
+        });
+        self.open.borrow_mut().insert(id, (paused, expiry));
+    }
+
+    /// Notes a message for the server: the answer to such a request ends
+    /// its pause.
+    pub(crate) fn to_server(&self, message: &Message<'_>) {
+        if !matches!(message.kind, Kind::Response | Kind::ErrorResponse) {
+            return;
+        }
+        if let Some(id) = &message.id {
+            let entry = self.open.borrow_mut().remove(id.as_bytes());
+            drop(entry);
         }
     }
 }

@@ -257,6 +257,7 @@ impl Remote {
                 headers: Vec::new(),
             });
         };
+        self.upstream.asking().to_server(&message);
         let modern = message
             .meta
             .as_ref()
@@ -516,10 +517,13 @@ impl Remote {
     /// relay, noting answers.
     fn feed(&self, body: &[u8]) {
         match parse_message(body) {
-            Ok(message) => match self.note_answer(&message, body) {
-                Some(rewritten) => self.to_link(&rewritten),
-                None => self.to_link(trim(body)),
-            },
+            Ok(message) => {
+                self.upstream.asking().from_server(&message);
+                match self.note_answer(&message, body) {
+                    Some(rewritten) => self.to_link(&rewritten),
+                    None => self.to_link(trim(body)),
+                }
+            }
             Err(MessageError::Batch) => {
                 for range in split_batch(body).unwrap_or_default() {
                     if let Some(element) = body.get(range) {

@@ -165,10 +165,14 @@ pub(crate) fn connect(
 /// metadata must name. Exits 1 (after one line) when it cannot be built.
 pub(crate) fn upstream(config: &Config, url: &Url, client: Client) -> Result<Rc<Upstream>, i32> {
     if !wants_oauth(config) {
-        return Ok(Rc::new(Upstream::new(client, None)));
+        return Ok(Rc::new(Upstream::new(client, None, config.input_timeout)));
     }
     match Authorizer::new(config.oauth.clone(), url.clone()) {
-        Ok(auth) => Ok(Rc::new(Upstream::new(client, Some(auth)))),
+        Ok(auth) => Ok(Rc::new(Upstream::new(
+            client,
+            Some(auth),
+            config.input_timeout,
+        ))),
         Err(err) => {
             eprintln!("supergateway: OAuth client: {err}");
             Err(1)

@@ -182,6 +182,7 @@ impl Bridge {
     /// One line of the relay's for the server.
     fn take_line(&self, line: Vec<u8>) {
         if let Ok(message) = parse_message(&line) {
+            self.upstream.asking().to_server(&message);
             if let (Kind::Request, Some(id)) = (message.kind, &message.id) {
                 self.state
                     .borrow_mut()
@@ -456,6 +457,7 @@ impl Bridge {
     fn handle_message(&self, data: &[u8]) {
         match parse_message(data) {
             Ok(message) => {
+                self.upstream.asking().from_server(&message);
                 if matches!(message.kind, Kind::Response | Kind::ErrorResponse) {
                     if let Some(id) = &message.id {
                         self.state.borrow_mut().in_flight.remove(id.as_bytes());
