@@ -114,6 +114,29 @@ impl Upstream {
         &self.pauses
     }
 
+    /// Sends a request with the held credential (if any) and no more: a
+    /// 401 is not acted on (the session's DELETE on the way out must not
+    /// open a browser).
+    pub(crate) async fn send_held(
+        &self,
+        method: Method,
+        url: &Url,
+        headers: &[(&str, &[u8])],
+        head_timeout: Option<Duration>,
+    ) -> Result<ClientResponse, ClientError> {
+        let credential = match &self.auth {
+            Some(auth) => auth.credential().await,
+            None => None,
+        };
+        let mut all = headers.to_vec();
+        if let Some(credential) = &credential {
+            all.push(("authorization", credential.header.expose().as_bytes()));
+        }
+        self.client
+            .send(method, url, &all, None, head_timeout)
+            .await
+    }
+
     /// Sends a request as [`Client::send`] does, with the held credential;
     /// a 401 or 403 goes to the authorizer, and the same request (body
     /// included) is sent again when it says so.

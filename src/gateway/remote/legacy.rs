@@ -13,7 +13,7 @@ use supergateway_proto::jsonrpc::codes;
 use supergateway_proto::sse::SseParser;
 
 use super::{Remote, DEFAULT_RETRY, ERROR_BODY_BYTES, MAX_RESUMES};
-use crate::gateway::authorized::{Answer, SendError};
+use crate::gateway::authorized::Answer;
 use crate::gateway::reverse::{jitter_seed, reconnect_delay, HEALTHY_AFTER, MAX_EVENT_BYTES};
 use crate::http::client::ClientResponse;
 use crate::rt;
@@ -176,19 +176,16 @@ impl Remote {
         self.state.borrow_mut().listener = None;
         let Some(session) = session else { return };
         let headers: [(&str, &[u8]); 1] = [("mcp-session-id", session.as_bytes())];
-        let deleting = self.upstream.send(
+        let deleting = self.upstream.send_held(
             Method::Delete,
             &self.url,
             &headers,
-            None,
             Some(Duration::from_secs(2)),
         );
         let _ = deleting
             .or(async {
                 Timer::after(Duration::from_secs(3)).await;
-                Err(SendError::Http(crate::http::client::ClientError::Timeout(
-                    "DELETE",
-                )))
+                Err(crate::http::client::ClientError::Timeout("DELETE"))
             })
             .await;
     }
