@@ -10,9 +10,6 @@ mod child;
 mod cli;
 mod gateway;
 mod http;
-// Not called by the bridges yet: the hook goes into the Streamable HTTP
-// bridge's upstream path once its restructuring onto the relay lands.
-#[allow(dead_code)]
 mod oauth;
 mod reaper;
 mod rt;
@@ -94,6 +91,7 @@ async fn run(config: Rc<Config>) -> i32 {
                 &headers,
                 gateway::local::Stdin::new(),
                 Vec::new(),
+                None,
             )
             .await
         }

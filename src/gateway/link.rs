@@ -30,6 +30,7 @@ use supergateway_proto::relay::{
 pub(crate) use supergateway_proto::relay::{ClientError, Clients, Frame, Replay, SessionKey};
 
 use crate::child::{Child, ChildSpec};
+use crate::gateway::authorized::Pauses;
 use crate::rt;
 use crate::seal::HmacSeal;
 use crate::telemetry::{self, RpcSpan};
@@ -216,6 +217,9 @@ pub(crate) struct Link {
     spans: IntMap<u64, RpcSpan>,
     /// The relay's clock starts here.
     epoch: Instant,
+    /// Time the relay's clock leaves out (a reverse bridge waiting for an
+    /// OAuth authorization: the probe's deadline must not run out).
+    pauses: Option<Rc<Pauses>>,
     /// The task that wakes the relay at its next deadline, and that
     /// deadline (ms since `epoch`).
     timer: Option<(u64, Task<()>)>,
@@ -295,6 +299,7 @@ impl Link {
                 retiring: Vec::new(),
                 spans: int_map(),
                 epoch: Instant::now(),
+                pauses: None,
                 timer: None,
             })
         })
@@ -552,9 +557,18 @@ impl Link {
         self.arm_timer();
     }
 
-    /// The relay's time now, ms since the link started.
+    /// The relay's time now, ms since the link started (paused time left
+    /// out).
     fn now_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+        let paused = self.pauses.as_ref().map_or(Duration::ZERO, |p| p.paused());
+        let running = self.epoch.elapsed().saturating_sub(paused);
+        u64::try_from(running.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The relay's clock stops while `pauses` runs one (a reverse bridge's
+    /// authorization).
+    pub(crate) fn set_pauses(&mut self, pauses: Rc<Pauses>) {
+        self.pauses = Some(pauses);
     }
 
     /// Keeps one timer task aimed at the relay's next deadline.

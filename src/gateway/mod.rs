@@ -1,5 +1,6 @@
 //! The gateway modes, and what they share.
 
+pub(crate) mod authorized;
 pub(crate) mod event_stream;
 pub(crate) mod front;
 pub(crate) mod link;

@@ -31,7 +31,6 @@ use std::collections::HashMap;
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use async_io::Timer;
 use futures_lite::FutureExt;
 use smol::channel::{Receiver, Sender};
 use smol::Task;
@@ -43,9 +42,10 @@ use supergateway_proto::mcp::MODERN_VERSION;
 use supergateway_proto::sse::SseParser;
 use supergateway_proto::url::Url;
 
+use crate::gateway::authorized::{Answer, Paused, SendError, Upstream};
 use crate::gateway::link::Link;
 use crate::gateway::reverse::{cancel_notification, Backoff, MAX_EVENT_BYTES};
-use crate::http::client::{Client, ClientResponse};
+use crate::http::client::ClientResponse;
 use crate::rt;
 use crate::telemetry;
 
@@ -58,7 +58,7 @@ const ERROR_BODY_BYTES: u64 = 64 * 1024;
 
 /// See the module documentation.
 pub(crate) struct Remote {
-    client: Client,
+    upstream: Rc<Upstream>,
     url: Url,
     link: Weak<RefCell<Link>>,
     request_timeout: Option<Duration>,
@@ -100,6 +100,12 @@ struct State {
     probe_again: bool,
     /// That retry was made.
     probe_retried: bool,
+    /// The probe's authorization failed: the relay's next probe waits for
+    /// the local client's next message (a new authorization then, not a
+    /// second browser window at once), the relay's clock paused meanwhile
+    /// so that it does not settle the era by timeout.
+    park_next_probe: bool,
+    parked_probe: Option<(Vec<u8>, Paused)>,
     /// The probe could not reach the server: the era the relay settled on
     /// says nothing, and the probe is made again once it can be reached.
     probe_unreached: bool,
@@ -128,14 +134,14 @@ struct Outgoing {
 
 impl Remote {
     pub(crate) fn new(
-        client: Client,
+        upstream: Rc<Upstream>,
         url: Url,
         link: Weak<RefCell<Link>>,
         request_timeout: Option<Duration>,
         fall_back: Sender<()>,
     ) -> Rc<Self> {
         Rc::new(Self {
-            client,
+            upstream,
             url,
             link,
             request_timeout,
@@ -169,6 +175,17 @@ impl Remote {
         }
     }
 
+    /// The local client sent a message: a probe parked after a failed
+    /// authorization goes now (the relay holds the message until its
+    /// answer).
+    pub(crate) fn client_active(self: &Rc<Self>) {
+        let Some((line, paused)) = self.state.borrow_mut().parked_probe.take() else {
+            return;
+        };
+        drop(paused);
+        rt::spawn(Rc::clone(self).send_line(line)).detach();
+    }
+
     /// Whether the URL has proven to be a Streamable HTTP server.
     pub(crate) fn settled(&self) -> bool {
         self.state.borrow().settled
@@ -180,6 +197,13 @@ impl Remote {
         let Some(outgoing) = self.classify(line).await else {
             return;
         };
+        if outgoing.pending == Pending::Probe
+            && std::mem::take(&mut self.state.borrow_mut().park_next_probe)
+        {
+            let paused = self.upstream.pauses().pause();
+            self.state.borrow_mut().parked_probe = Some((outgoing.line, paused));
+            return;
+        }
         if outgoing.pending == Pending::Initialize {
             // A new initialize starts a new session.
             self.forget_session();
@@ -233,6 +257,7 @@ impl Remote {
                 headers: Vec::new(),
             });
         };
+        self.upstream.asking().to_server(&message);
         let modern = message
             .meta
             .as_ref()
@@ -295,7 +320,8 @@ impl Remote {
             return;
         };
         let timed_out = async {
-            Timer::after(timeout).await;
+            // Time spent waiting for an authorization does not count.
+            self.upstream.pauses().sleep(timeout).await;
             false
         };
         let done = async {
@@ -365,7 +391,7 @@ impl Remote {
             headers.push(("traceparent", traceparent));
         }
         let response = match self
-            .client
+            .upstream
             .send(
                 Method::Post,
                 &self.url,
@@ -375,14 +401,33 @@ impl Remote {
             )
             .await
         {
-            Ok(response) => {
+            Ok(Answer::Head(response)) => {
                 if let Some(span) = &span {
                     span.record_status(response.status());
                 }
                 self.state.borrow_mut().backoff.succeeded();
-                response
+                *response
             }
-            Err(err) => {
+            Ok(Answer::Read { status, body }) => {
+                if let Some(span) = &span {
+                    span.record_status(status);
+                }
+                self.state.borrow_mut().backoff.succeeded();
+                self.http_error(outgoing, status, &body);
+                return;
+            }
+            Err(SendError::Auth { status, error }) => {
+                if let Some(span) = &span {
+                    span.record_status(status);
+                }
+                if outgoing.pending == Pending::Probe {
+                    self.probe_auth_failed(outgoing, &error);
+                } else {
+                    self.auth_failed(outgoing, status, &error);
+                }
+                return;
+            }
+            Err(SendError::Http(err)) => {
                 let cause = format!("could not reach the MCP server: {err}");
                 if err.is_unreachable() {
                     if outgoing.pending == Pending::Probe {
@@ -472,10 +517,13 @@ impl Remote {
     /// relay, noting answers.
     fn feed(&self, body: &[u8]) {
         match parse_message(body) {
-            Ok(message) => match self.note_answer(&message, body) {
-                Some(rewritten) => self.to_link(&rewritten),
-                None => self.to_link(trim(body)),
-            },
+            Ok(message) => {
+                self.upstream.asking().from_server(&message);
+                match self.note_answer(&message, body) {
+                    Some(rewritten) => self.to_link(&rewritten),
+                    None => self.to_link(trim(body)),
+                }
+            }
             Err(MessageError::Batch) => {
                 for range in split_batch(body).unwrap_or_default() {
                     if let Some(element) = body.get(range) {

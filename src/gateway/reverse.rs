@@ -12,10 +12,12 @@ use supergateway_proto::relay::UpstreamMode;
 use supergateway_proto::url::Url;
 
 use crate::cli::Config;
+use crate::gateway::authorized::{wants_oauth, Upstream};
 use crate::gateway::link::{self, ClientError, Link, SessionKey};
 use crate::gateway::local::Stdout;
 use crate::http::client::{Client, ClientOptions};
 use crate::http::LiveHeaders;
+use crate::oauth::Authorizer;
 use crate::rt;
 
 /// Bound on one SSE event from the server.
@@ -158,12 +160,33 @@ pub(crate) fn connect(
     Ok((url, client))
 }
 
+/// The remote server's client with the OAuth client when the bridge runs
+/// one (`wants_oauth`); `url` is the MCP endpoint its protected resource
+/// metadata must name. Exits 1 (after one line) when it cannot be built.
+pub(crate) fn upstream(config: &Config, url: &Url, client: Client) -> Result<Rc<Upstream>, i32> {
+    if !wants_oauth(config) {
+        return Ok(Rc::new(Upstream::new(client, None, config.input_timeout)));
+    }
+    match Authorizer::new(config.oauth.clone(), url.clone()) {
+        Ok(auth) => Ok(Rc::new(Upstream::new(
+            client,
+            Some(auth),
+            config.input_timeout,
+        ))),
+        Err(err) => {
+            eprintln!("supergateway: OAuth client: {err}");
+            Err(1)
+        }
+    }
+}
+
 /// The HTTP client settings for the reverse modes: `headers` (`--header`
 /// and the runtime headers) are read at each request.
 fn client_options(config: &Config, headers: &LiveHeaders) -> ClientOptions {
     ClientOptions {
         headers: config.headers.clone(),
         live_headers: Some(headers.clone()),
+        omit_authorization: config.oauth.forced,
         connect_timeout: Duration::from_secs(10),
         // The bridges bound each request with --requestTimeout themselves
         // (and answer the local client with -32001); the client's own bound

@@ -43,22 +43,32 @@ use supergateway_proto::sse::SseParser;
 use supergateway_proto::url::{redact, Url};
 
 use crate::cli::Config;
+use crate::gateway::authorized::{Answer, SendError, Upstream};
 use crate::gateway::link::{Clients, Link};
 use crate::gateway::local::{Stdin, Stdout};
+use crate::gateway::reverse;
 use crate::gateway::reverse::{
     cancel_notification, configure_link, connect, handle_stdin, jitter_seed, open_stdio_session,
     wait_for_signal, Backoff, MAX_EVENT_BYTES,
 };
-use crate::http::client::Client;
 use crate::http::LiveHeaders;
 use crate::rt;
 use crate::telemetry;
+
+/// Why an event stream ended or could not be opened.
+enum Lost {
+    /// The server wants authorization and it failed (the line says so).
+    Auth(String),
+    Io(String),
+}
 
 /// Messages held while there is no endpoint, at most.
 const MAX_HELD: usize = 1024;
 
 struct Bridge {
-    client: Client,
+    upstream: Rc<Upstream>,
+    /// The start of the request timers' clock (see [`Bridge::clock`]).
+    epoch: Instant,
     stream_url: Url,
     link: Weak<RefCell<Link>>,
     request_timeout: Option<Duration>,
@@ -71,8 +81,8 @@ struct State {
     endpoint: Option<Url>,
     held: VecDeque<Vec<u8>>,
     /// The relay's requests at the server without an answer yet, by
-    /// gateway id (raw), with when they were sent.
-    in_flight: HashMap<Vec<u8>, Instant>,
+    /// gateway id (raw), with when they were sent ([`Bridge::clock`]).
+    in_flight: HashMap<Vec<u8>, Duration>,
     /// Endpoints received so far (a second one is a new server session).
     sessions: u64,
     /// Reconnection waits, and why the server cannot be reached while a
@@ -83,18 +93,27 @@ struct State {
 }
 
 /// Runs the bridge until stdin ends or a signal arrives. `pending` are
-/// messages already read from stdin (by a Streamable HTTP bridge that fell
-/// back to this transport).
+/// messages already read from stdin, and `upstream` the client (with its
+/// OAuth client and tokens), of a Streamable HTTP bridge that fell back to
+/// this transport.
 pub(crate) async fn run(
     config: &Config,
     url: &str,
     headers: &LiveHeaders,
     mut stdin: Stdin,
     pending: Vec<Vec<u8>>,
+    upstream: Option<Rc<Upstream>>,
 ) -> i32 {
     let (stream_url, client) = match connect("--sse", url, config, headers) {
         Ok(connected) => connected,
         Err(code) => return code,
+    };
+    let upstream = match upstream {
+        Some(upstream) => upstream,
+        None => match reverse::upstream(config, &stream_url, client) {
+            Ok(upstream) => upstream,
+            Err(code) => return code,
+        },
     };
     tracing::info!("SSE→stdio: connecting to {}", stream_url.redacted());
     // HTTP+SSE is the handshake era's transport: no probe.
@@ -103,9 +122,11 @@ pub(crate) async fn run(
     let link = Link::start_remote(Clients::Separate, move || {
         let _ = wake.try_send(());
     });
+    link.borrow_mut().set_pauses(Rc::clone(upstream.pauses()));
     let (posts, to_post) = channel::unbounded();
     let bridge = Rc::new(Bridge {
-        client,
+        upstream,
+        epoch: Instant::now(),
         stream_url,
         link: Rc::downgrade(&link),
         request_timeout: config.request_timeout,
@@ -161,14 +182,23 @@ impl Bridge {
     /// One line of the relay's for the server.
     fn take_line(&self, line: Vec<u8>) {
         if let Ok(message) = parse_message(&line) {
+            self.upstream.asking().to_server(&message);
             if let (Kind::Request, Some(id)) = (message.kind, &message.id) {
                 self.state
                     .borrow_mut()
                     .in_flight
-                    .insert(id.as_bytes().to_vec(), Instant::now());
+                    .insert(id.as_bytes().to_vec(), self.clock());
             }
         }
         self.post(line);
+    }
+
+    /// The request timers' time: since the bridge started, without the
+    /// time spent waiting for an authorization.
+    fn clock(&self) -> Duration {
+        self.epoch
+            .elapsed()
+            .saturating_sub(self.upstream.pauses().paused())
     }
 
     /// Hands `line` from the server to the relay.
@@ -246,11 +276,20 @@ impl Bridge {
                 headers.push(("traceparent", traceparent));
             }
             let result = self
-                .client
+                .upstream
                 .send(Method::Post, &endpoint, &headers, Some(&line), None)
                 .await;
             let refused = match result {
-                Ok(response) => {
+                Ok(Answer::Read { status, .. }) => {
+                    if let Some(span) = &span {
+                        span.record_status(status);
+                    }
+                    Some(format!(
+                        "the MCP server refused the message (HTTP {status})"
+                    ))
+                }
+                Err(err @ SendError::Auth { .. }) => Some(err.to_string()),
+                Ok(Answer::Head(response)) => {
                     let status = response.status();
                     if let Some(span) = &span {
                         span.record_status(status);
@@ -280,8 +319,11 @@ impl Bridge {
             let mut connected = false;
             let ended = self.stream_once(&mut parser, &mut connected).await;
             let cause = match (connected, ended) {
-                (false, Err(err)) => format!("could not reach the MCP server: {err}"),
-                (true, Err(err)) => format!("the connection to the MCP server was lost: {err}"),
+                (_, Err(Lost::Auth(err))) => err,
+                (false, Err(Lost::Io(err))) => format!("could not reach the MCP server: {err}"),
+                (true, Err(Lost::Io(err))) => {
+                    format!("the connection to the MCP server was lost: {err}")
+                }
                 (_, Ok(())) => {
                     "the connection to the MCP server was lost: it closed the event stream"
                         .to_owned()
@@ -315,32 +357,41 @@ impl Bridge {
 
     /// One connection of the event stream, until it ends.
     /// `connected` becomes true once the server answered 200.
-    async fn stream_once(
-        &self,
-        parser: &mut SseParser,
-        connected: &mut bool,
-    ) -> Result<(), String> {
+    async fn stream_once(&self, parser: &mut SseParser, connected: &mut bool) -> Result<(), Lost> {
         let headers: [(&str, &[u8]); 2] = [
             ("accept", b"text/event-stream"),
             ("cache-control", b"no-cache"),
         ];
-        let mut response = self
-            .client
+        let mut response = match self
+            .upstream
             .send(Method::Get, &self.stream_url, &headers, None, None)
             .await
-            .map_err(|err| err.to_string())?;
+        {
+            Ok(Answer::Head(response)) => *response,
+            Ok(Answer::Read { status, .. }) => {
+                return Err(Lost::Io(format!("the event stream answered HTTP {status}")))
+            }
+            Err(err @ SendError::Auth { .. }) => return Err(Lost::Auth(err.to_string())),
+            Err(err) => return Err(Lost::Io(err.to_string())),
+        };
         if response.status() != 200 {
-            return Err(format!(
+            return Err(Lost::Io(format!(
                 "the event stream answered HTTP {}",
                 response.status()
-            ));
+            )));
         }
         *connected = true;
         self.state.borrow_mut().backoff.connected();
-        while let Some(chunk) = response.chunk().await.map_err(|err| err.to_string())? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|err| Lost::Io(err.to_string()))?
+        {
             let mut input = chunk.as_slice();
             while !input.is_empty() {
-                let (consumed, event) = parser.decode(input).map_err(|err| err.to_string())?;
+                let (consumed, event) = parser
+                    .decode(input)
+                    .map_err(|err| Lost::Io(err.to_string()))?;
                 input = input.get(consumed..).unwrap_or_default();
                 if let Some(event) = event {
                     self.handle_event(&event.event, event.data.as_bytes());
@@ -406,6 +457,7 @@ impl Bridge {
     fn handle_message(&self, data: &[u8]) {
         match parse_message(data) {
             Ok(message) => {
+                self.upstream.asking().from_server(&message);
                 if matches!(message.kind, Kind::Response | Kind::ErrorResponse) {
                     if let Some(id) = &message.id {
                         self.state.borrow_mut().in_flight.remove(id.as_bytes());
@@ -434,13 +486,13 @@ impl Bridge {
         };
         loop {
             Timer::after(Duration::from_millis(250)).await;
-            let now = Instant::now();
+            let now = self.clock();
             let expired: Vec<Vec<u8>> = self
                 .state
                 .borrow()
                 .in_flight
                 .iter()
-                .filter(|(_, since)| now.saturating_duration_since(**since) >= timeout)
+                .filter(|(_, since)| now.saturating_sub(**since) >= timeout)
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in expired {

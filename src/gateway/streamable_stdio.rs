@@ -28,7 +28,7 @@ use crate::gateway::link::{Clients, Link};
 use crate::gateway::local::{Stdin, Stdout};
 use crate::gateway::remote::Remote;
 use crate::gateway::reverse::{
-    configure_link, connect, handle_stdin, open_stdio_session, wait_for_signal,
+    configure_link, connect, handle_stdin, open_stdio_session, upstream, wait_for_signal,
 };
 use crate::gateway::sse_stdio;
 use crate::http::LiveHeaders;
@@ -44,15 +44,20 @@ pub(crate) async fn run(config: &Config, url: &str, headers: &LiveHeaders) -> i3
         Ok(connected) => connected,
         Err(code) => return code,
     };
+    let upstream = match upstream(config, &parsed, client) {
+        Ok(upstream) => upstream,
+        Err(code) => return code,
+    };
     tracing::info!("Streamable HTTP→stdio: {}", parsed.redacted());
     configure_link(config, config.upstream_protocol);
     let (wake, woken) = channel::bounded::<()>(1);
     let link = Link::start_remote(Clients::Separate, move || {
         let _ = wake.try_send(());
     });
+    link.borrow_mut().set_pauses(Rc::clone(upstream.pauses()));
     let (fall_back, fell_back) = channel::bounded::<()>(1);
     let remote = Remote::new(
-        client,
+        Rc::clone(&upstream),
         parsed,
         Rc::downgrade(&link),
         config.request_timeout,
@@ -68,6 +73,7 @@ pub(crate) async fn run(config: &Config, url: &str, headers: &LiveHeaders) -> i3
             if !remote.settled() && kept.len() < MAX_KEPT_LINES {
                 kept.push(line.clone());
             }
+            remote.client_active();
             handle_stdin(&link, &stdout, &line);
         }
         tracing::info!("stdin closed; exiting");
@@ -89,7 +95,7 @@ pub(crate) async fn run(config: &Config, url: &str, headers: &LiveHeaders) -> i3
             "the server answered initialize like an HTTP+SSE server; using that transport"
         );
         stdout.flush(Duration::from_millis(100)).await;
-        return sse_stdio::run(config, url, headers, stdin, kept).await;
+        return sse_stdio::run(config, url, headers, stdin, kept, Some(upstream)).await;
     }
     remote.end_session().await;
     drop(frames);

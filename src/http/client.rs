@@ -72,6 +72,9 @@ pub(crate) struct ClientOptions {
     /// When set, sent on every request instead of `headers`: read at each
     /// request, so runtime updates apply to the next one.
     pub(crate) live_headers: Option<LiveHeaders>,
+    /// A configured `Authorization` is not sent (`--oauth`: the OAuth
+    /// client's credential replaces it).
+    pub(crate) omit_authorization: bool,
     /// DNS, TCP connect and TLS handshake together.
     pub(crate) connect_timeout: Duration,
     /// From the start of writing a request to its final response head, when
@@ -91,6 +94,7 @@ impl Default for ClientOptions {
         Self {
             headers: Vec::new(),
             live_headers: None,
+            omit_authorization: false,
             connect_timeout: Duration::from_secs(10),
             head_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(30),
@@ -279,7 +283,11 @@ impl Client {
         if !host_given {
             head.header("host", url.authority().as_bytes());
         }
+        let omit = self.inner.options.omit_authorization;
         for (name, value) in configured {
+            if omit && name.as_str().eq_ignore_ascii_case("authorization") {
+                continue;
+            }
             head.header(name.as_str(), value.as_bytes());
         }
         for (name, value) in headers {

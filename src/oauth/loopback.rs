@@ -72,6 +72,7 @@ impl Loopback {
     }
 
     /// The port listened on.
+    #[cfg(test)]
     pub(crate) fn port(&self) -> u16 {
         self.port
     }

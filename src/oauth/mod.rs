@@ -49,7 +49,7 @@ mod flow_tests;
 #[cfg(test)]
 mod tests;
 
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -89,7 +89,9 @@ pub(crate) struct Authorizer {
     /// The MCP endpoint (what the PRM must name).
     mcp: Url,
     fetcher: Fetcher,
-    store: Store,
+    /// Opened at the first authorization: a bridge whose server never asks
+    /// for one creates no directory.
+    store: OnceCell<Store>,
     opener: Opener,
     /// One authorization or refresh at a time.
     flight: Mutex<()>,
@@ -111,6 +113,23 @@ pub(crate) struct Attempt {
     generation: Option<u64>,
     retried: bool,
     stepped_up: bool,
+    /// Retries made with a token taken from the store, which the server
+    /// may still refuse (revoked, or expired before its `expires_at`): each
+    /// earns one more round, up to [`MAX_ADOPTED`].
+    adopted: u8,
+}
+
+/// Rounds of a request spent on stored tokens, at most (each is a token
+/// another process wrote since the last one).
+const MAX_ADOPTED: u8 = 2;
+
+/// How [`Authorizer::authorize`] got the token it holds now.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Obtained {
+    /// Taken from the store as it was (not checked by anyone yet).
+    Stored,
+    /// Issued just now (refresh or a new authorization).
+    Issued,
 }
 
 /// What to do with a 401 or 403.
@@ -156,16 +175,20 @@ impl Authorizer {
     pub(crate) fn new(config: Config, mcp: Url) -> Result<Self, OAuthError> {
         let fetcher = Fetcher::new()
             .map_err(|err| OAuthError::Fetch("HTTP client", fetch::FetchError::Http(err)))?;
-        Ok(Self::with_parts(
+        Ok(Self {
             config,
             mcp,
             fetcher,
-            Store::from_env(),
-            Rc::new(browser::open),
-        ))
+            store: OnceCell::new(),
+            opener: Rc::new(browser::open),
+            flight: Mutex::new(()),
+            held: RefCell::default(),
+        })
     }
 
-    /// The same from its parts.
+    /// The same from its parts (tests: a store in a temp dir, a browser
+    /// they follow themselves).
+    #[cfg(test)]
     pub(crate) fn with_parts(
         config: Config,
         mcp: Url,
@@ -177,7 +200,7 @@ impl Authorizer {
             config,
             mcp,
             fetcher,
-            store,
+            store: OnceCell::from(store),
             opener,
             flight: Mutex::new(()),
             held: RefCell::default(),
@@ -240,16 +263,20 @@ impl Authorizer {
             }
         }
         match self.authorize(&bearer, step_up).await {
-            Ok(()) => Verdict::Retry,
-            Err(err) => {
-                tracing::warn!("oauth: authorization failed: {err}");
-                Verdict::Fail(err)
+            Ok(Obtained::Stored) if status == 401 && attempt.adopted < MAX_ADOPTED => {
+                // The server may refuse it too: that 401 is not the retry's.
+                attempt.adopted = attempt.adopted.saturating_add(1);
+                attempt.retried = false;
+                Verdict::Retry
             }
+            Ok(_) => Verdict::Retry,
+            // The bridge logs the failure once, as the local client sees it.
+            Err(err) => Verdict::Fail(err),
         }
     }
 
     /// Discovery, then stored tokens, a refresh, or a new authorization.
-    async fn authorize(&self, bearer: &Bearer, step_up: bool) -> Result<(), OAuthError> {
+    async fn authorize(&self, bearer: &Bearer, step_up: bool) -> Result<Obtained, OAuthError> {
         let found = flow::discover(&self.fetcher, &self.mcp, bearer).await?;
         let issuer = found.server.issuer().to_owned();
         let resource = found.prm.resource().to_owned();
@@ -262,7 +289,7 @@ impl Authorizer {
             "oauth: MCP server requires authorization (resource {resource}, authorization server {issuer})"
         );
         let locked = self
-            .store
+            .store()
             .lock(&issuer, &resource, self.config.timeout)
             .await
             .map_err(OAuthError::Store)?;
@@ -288,7 +315,7 @@ impl Authorizer {
                     // Another bridge (or an earlier run) has a token we do
                     // not: take it.
                     self.adopt(&found, tokens);
-                    return Ok(());
+                    return Ok(Obtained::Stored);
                 }
                 if tokens.refresh_token.is_some() {
                     if let Some(client) = self.refresh_client(&record, &found.server) {
@@ -305,7 +332,7 @@ impl Authorizer {
                                 record.tokens = Some(new.clone());
                                 locked.write(&record).map_err(OAuthError::Store)?;
                                 self.adopt(&found, new);
-                                return Ok(());
+                                return Ok(Obtained::Issued);
                             }
                             Err(OAuthError::Token(err)) if err.action() == Action::WipeTokens => {
                                 tracing::info!(
@@ -399,7 +426,7 @@ impl Authorizer {
         record.tokens = Some(tokens.clone());
         locked.write(&record).map_err(OAuthError::Store)?;
         self.adopt(&found, tokens);
-        Ok(())
+        Ok(Obtained::Issued)
     }
 
     /// Refreshes the held token (under the store lock: a token another
@@ -421,7 +448,7 @@ impl Authorizer {
             )
         };
         let locked = self
-            .store
+            .store()
             .lock(&issuer, &resource, self.config.timeout)
             .await
             .map_err(OAuthError::Store)?;
@@ -463,6 +490,11 @@ impl Authorizer {
                 Err(err)
             }
         }
+    }
+
+    /// The token store (from the environment at first use).
+    fn store(&self) -> &Store {
+        self.store.get_or_init(Store::from_env)
     }
 
     /// The client to refresh with: the stored registration, else the

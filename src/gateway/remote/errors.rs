@@ -12,6 +12,7 @@ use supergateway_proto::jsonrpc::{
 
 use super::{modern, Outgoing, Pending, Remote};
 use crate::gateway::reverse::jitter_seed;
+use crate::oauth::OAuthError;
 use crate::rt;
 
 impl Remote {
@@ -76,6 +77,56 @@ impl Remote {
         self.refuse(outgoing, &cause);
     }
 
+    /// Authorization for `outgoing` failed: one line on stderr, and its
+    /// request (or each of a batch) gets -32000 "Authorization failed: …"
+    /// with the server's last status as `data.httpStatus`.
+    pub(super) fn auth_failed(&self, outgoing: &Outgoing, status: u16, error: &OAuthError) {
+        let text = format!("Authorization failed: {error}");
+        tracing::warn!("{text}");
+        let data = format!("{{\"httpStatus\":{status}}}");
+        let answer = |id: &[u8]| {
+            if self.state.borrow_mut().in_flight.remove(id).is_some() {
+                let mut line = Vec::with_capacity(128);
+                encode_error_with_data(
+                    &mut line,
+                    Some(id),
+                    codes::SERVER_ERROR,
+                    &text,
+                    data.as_bytes(),
+                );
+                self.to_link(&line);
+            }
+        };
+        if let Some(id) = &outgoing.request {
+            answer(id);
+            return;
+        }
+        for range in split_batch(&outgoing.line).unwrap_or_default() {
+            let element = outgoing.line.get(range).unwrap_or_default();
+            if let Ok(message) = parse_message(element) {
+                if let (Kind::Request, Some(id)) = (message.kind, &message.id) {
+                    answer(id.as_bytes());
+                }
+            }
+        }
+    }
+
+    /// The probe's authorization failed: that says nothing about the
+    /// server's era. The relay answers the local client's messages it held
+    /// with the failure and probes again (`replace_remote`); that probe
+    /// waits for the local client's next message (`Remote::client_active`).
+    pub(super) fn probe_auth_failed(&self, outgoing: &Outgoing, error: &OAuthError) {
+        let text = format!("Authorization failed: {error}");
+        tracing::warn!("{text}");
+        if let Some(id) = &outgoing.request {
+            self.state.borrow_mut().in_flight.remove(id);
+        }
+        self.state.borrow_mut().park_next_probe = true;
+        if let Some(link) = self.link.upgrade() {
+            link.borrow_mut().replace_remote(&text);
+        }
+    }
+
     /// The request gets `text` as an error (if still in flight), logged.
     pub(super) fn fail(&self, request: Option<&[u8]>, text: &str) {
         tracing::warn!("{text}");
@@ -130,7 +181,7 @@ impl Remote {
             let mut wait = first;
             loop {
                 Timer::after(wait).await;
-                match remote.client.connect(&remote.url).await {
+                match remote.upstream.client().connect(&remote.url).await {
                     Ok(()) => break,
                     Err(err) => {
                         let cause = format!("could not reach the MCP server: {err}");

@@ -13,6 +13,7 @@ use supergateway_proto::jsonrpc::codes;
 use supergateway_proto::sse::SseParser;
 
 use super::{Remote, DEFAULT_RETRY, ERROR_BODY_BYTES, MAX_RESUMES};
+use crate::gateway::authorized::Answer;
 use crate::gateway::reverse::{jitter_seed, reconnect_delay, HEALTHY_AFTER, MAX_EVENT_BYTES};
 use crate::http::client::ClientResponse;
 use crate::rt;
@@ -142,11 +143,15 @@ impl Remote {
         if let Some(last) = last_event_id {
             headers.push(("last-event-id", last.as_bytes()));
         }
-        let response = self
-            .client
+        let response = match self
+            .upstream
             .send(Method::Get, &self.url, &headers, None, None)
             .await
-            .map_err(|err| err.to_string())?;
+        {
+            Ok(Answer::Head(response)) => *response,
+            Ok(Answer::Read { status, .. }) => return Err(format!("HTTP {status}")),
+            Err(err) => return Err(err.to_string()),
+        };
         match response.status() {
             200 => Ok(response),
             status => {
@@ -171,11 +176,10 @@ impl Remote {
         self.state.borrow_mut().listener = None;
         let Some(session) = session else { return };
         let headers: [(&str, &[u8]); 1] = [("mcp-session-id", session.as_bytes())];
-        let deleting = self.client.send(
+        let deleting = self.upstream.send_held(
             Method::Delete,
             &self.url,
             &headers,
-            None,
             Some(Duration::from_secs(2)),
         );
         let _ = deleting

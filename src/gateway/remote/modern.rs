@@ -16,6 +16,7 @@ use supergateway_proto::mcp::{header_value, meta, MODERN_VERSION};
 use supergateway_proto::sse::SseParser;
 
 use super::{Remote, MAX_EVENT_BYTES};
+use crate::gateway::authorized::Answer;
 
 /// Pages of its own `tools/list` the bridge reads at most (a server that
 /// pages forever is not followed).
@@ -269,11 +270,15 @@ impl Remote {
             ("mcp-method", b"tools/list"),
         ];
         let response = match self
-            .client
+            .upstream
             .send(Method::Post, &self.url, &headers, Some(&line), None)
             .await
         {
-            Ok(response) => response,
+            Ok(Answer::Head(response)) => *response,
+            Ok(Answer::Read { status, .. }) => {
+                tracing::warn!("could not list the MCP server's tools: HTTP {status}");
+                return None;
+            }
             Err(err) => {
                 tracing::warn!("could not list the MCP server's tools: {err}");
                 return None;
