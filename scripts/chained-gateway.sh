@@ -9,10 +9,14 @@
 # <B>"`: every request crosses A, the Streamable HTTP→stdio bridge, and B.
 # Compared with a run of the forward gateway alone, the difference is the
 # bridge's cost. B lives in the caller's process group, so the harness's
-# group kill stops it too.
+# group kill stops it too. SUPERGATEWAY names the binary of A and B,
+# SUPERGATEWAY_BRIDGE the bridge's (default: the same), so two bridges can be
+# compared between the same two gateways; BRIDGE_FLAGS are added to the
+# bridge's command line (e.g. `--upstreamProtocol legacy`).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 GW="${SUPERGATEWAY:-$HERE/../target/release/supergateway}"
+BRIDGE="${SUPERGATEWAY_BRIDGE:-$GW}"
 
 args=()
 stdio=""
@@ -31,4 +35,4 @@ for _ in $(seq 1 200); do
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
   sleep 0.02
 done
-exec "$GW" --stdio "$GW --streamableHttp http://127.0.0.1:$port/mcp --logLevel none" "${args[@]}"
+exec "$GW" --stdio "$BRIDGE --streamableHttp http://127.0.0.1:$port/mcp --logLevel none ${BRIDGE_FLAGS:-}" "${args[@]}"
