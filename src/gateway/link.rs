@@ -503,10 +503,31 @@ impl Link {
         self.ports.insert(key, port);
     }
 
-    /// Appends the lines waiting for a remote child to `out` (false when
-    /// there were none).
-    pub(crate) fn poll_child_transmit(&mut self, out: &mut Vec<u8>) -> bool {
-        self.relay.poll_child_transmit(out, WRITE_BATCH)
+    /// Waits for the lines the relay has for a remote child and puts them in
+    /// `batch` (replacing what it held); `woken` gets a signal whenever lines
+    /// wait. False once the link is gone.
+    pub(crate) async fn next_remote_lines(
+        link: &Weak<RefCell<Self>>,
+        woken: &Receiver<()>,
+        batch: &mut Vec<u8>,
+    ) -> bool {
+        loop {
+            batch.clear();
+            let Some(link) = link.upgrade() else {
+                return false;
+            };
+            let any = link
+                .borrow_mut()
+                .relay
+                .poll_child_transmit(batch, WRITE_BATCH);
+            drop(link);
+            if any {
+                return true;
+            }
+            if woken.recv().await.is_err() {
+                return false;
+            }
+        }
     }
 
     /// A remote child lost its state (the server ended the session): the

@@ -154,19 +154,7 @@ impl Remote {
     /// receives a signal whenever lines wait. Runs until the link is gone.
     pub(crate) async fn write(self: Rc<Self>, woken: Receiver<()>) {
         let mut batch = Vec::new();
-        loop {
-            batch.clear();
-            let Some(link) = self.link.upgrade() else {
-                return;
-            };
-            let any = link.borrow_mut().poll_child_transmit(&mut batch);
-            drop(link);
-            if !any {
-                if woken.recv().await.is_err() {
-                    return;
-                }
-                continue;
-            }
+        while Link::next_remote_lines(&self.link, &woken, &mut batch).await {
             for line in batch.split(|byte| *byte == b'\n') {
                 if !line.is_empty() {
                     Rc::clone(&self).send_line(line.to_vec()).await;

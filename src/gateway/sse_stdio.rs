@@ -158,19 +158,7 @@ impl Bridge {
     /// wait). Runs until the link is gone.
     async fn take_lines(self: Rc<Self>, woken: Receiver<()>) {
         let mut batch = Vec::new();
-        loop {
-            batch.clear();
-            let Some(link) = self.link.upgrade() else {
-                return;
-            };
-            let any = link.borrow_mut().poll_child_transmit(&mut batch);
-            drop(link);
-            if !any {
-                if woken.recv().await.is_err() {
-                    return;
-                }
-                continue;
-            }
+        while Link::next_remote_lines(&self.link, &woken, &mut batch).await {
             for line in batch.split(|byte| *byte == b'\n') {
                 if !line.is_empty() {
                     self.take_line(line.to_vec());

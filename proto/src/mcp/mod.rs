@@ -154,6 +154,24 @@ pub mod meta {
     pub const SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
 }
 
+/// Appends the members of the `_meta` the gateway puts on a 2026-07-28
+/// request of its own (the probe, a listen, a tools listing): the version,
+/// the gateway as client (`clientInfo`), and no client capabilities —
+/// without the enclosing braces.
+pub fn push_own_meta(line: &mut Vec<u8>) {
+    use crate::jsonrpc::encode_string;
+    encode_string(line, meta::PROTOCOL_VERSION);
+    line.push(b':');
+    encode_string(line, MODERN_VERSION);
+    line.push(b',');
+    encode_string(line, meta::CLIENT_INFO);
+    line.extend_from_slice(b":{\"name\":\"supergateway\",\"version\":\"");
+    line.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
+    line.extend_from_slice(b"\"},");
+    encode_string(line, meta::CLIENT_CAPABILITIES);
+    line.extend_from_slice(b":{}");
+}
+
 /// The value of 1 to 4 ASCII digits; `None` for any other byte.
 fn digits(bytes: &[u8]) -> Option<u32> {
     bytes.iter().try_fold(0_u32, |value, &b| {

@@ -7,7 +7,7 @@
 use super::*;
 use crate::jsonrpc::{encode_error_with_data, member_string, object_members, ValueKind};
 use crate::mcp::errors::{write_endpoint_versions, write_unsupported_version_data};
-use crate::mcp::{meta, LogLevel, MODERN_VERSION, NEWEST_HANDSHAKE_VERSION};
+use crate::mcp::{meta, push_own_meta, LogLevel, MODERN_VERSION, NEWEST_HANDSHAKE_VERSION};
 
 /// Which revision the child is taken to speak (`--upstreamProtocol`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -173,16 +173,8 @@ impl Relay {
         line.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"id\":");
         line.extend_from_slice(write_u64(gateway_id, &mut [0; 20]));
         line.extend_from_slice(b",\"method\":\"server/discover\",\"params\":{\"_meta\":{");
-        encode_string(&mut line, meta::PROTOCOL_VERSION);
-        line.push(b':');
-        encode_string(&mut line, MODERN_VERSION);
-        line.push(b',');
-        encode_string(&mut line, meta::CLIENT_INFO);
-        line.extend_from_slice(b":{\"name\":\"supergateway\",\"version\":\"");
-        line.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
-        line.extend_from_slice(b"\"},");
-        encode_string(&mut line, meta::CLIENT_CAPABILITIES);
-        line.extend_from_slice(b":{}}}}\n");
+        push_own_meta(&mut line);
+        line.extend_from_slice(b"}}}\n");
         self.child_era = ChildEra::Probing {
             gateway_id,
             deadline: self.now.saturating_add(self.config.probe_timeout_ms),

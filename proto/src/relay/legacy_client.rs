@@ -28,7 +28,8 @@ use super::*;
 use crate::jsonrpc::{member_string, object_members, ValueKind};
 use crate::mcp::errors::encode_missing_capability;
 use crate::mcp::{
-    meta, Capabilities, LogLevel, ProtocolVersion, MODERN_VERSION, NEWEST_HANDSHAKE_VERSION,
+    meta, push_own_meta, Capabilities, LogLevel, ProtocolVersion, MODERN_VERSION,
+    NEWEST_HANDSHAKE_VERSION,
 };
 
 /// Most `input_required` rounds one request may go through (the SDKs' cap).
@@ -666,16 +667,8 @@ impl Relay {
                 line.push(b']');
             }
             line.extend_from_slice(b"},\"_meta\":{");
-            encode_string(&mut line, meta::PROTOCOL_VERSION);
-            line.push(b':');
-            encode_string(&mut line, MODERN_VERSION);
-            line.push(b',');
-            encode_string(&mut line, meta::CLIENT_INFO);
-            line.extend_from_slice(b":{\"name\":\"supergateway\",\"version\":\"");
-            line.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
-            line.extend_from_slice(b"\"},");
-            encode_string(&mut line, meta::CLIENT_CAPABILITIES);
-            line.extend_from_slice(b":{}}}}\n");
+            push_own_meta(&mut line);
+            line.extend_from_slice(b"}}}\n");
             self.queue_to_child(None, line);
             self.legacy.listen = Some(gateway_id);
         }

@@ -12,7 +12,7 @@ use supergateway_proto::jsonrpc::{
     codes, encode_string, member, object_members, parse_message, Kind, Message, ValueKind,
 };
 use supergateway_proto::mcp::x_mcp_header::{self, Param};
-use supergateway_proto::mcp::{header_value, meta, MODERN_VERSION};
+use supergateway_proto::mcp::{header_value, push_own_meta, MODERN_VERSION};
 use supergateway_proto::sse::SseParser;
 
 use super::{Remote, MAX_EVENT_BYTES};
@@ -253,16 +253,8 @@ impl Remote {
             line.push(b',');
         }
         line.extend_from_slice(b"\"_meta\":{");
-        encode_string(&mut line, meta::PROTOCOL_VERSION);
-        line.push(b':');
-        encode_string(&mut line, MODERN_VERSION);
-        line.push(b',');
-        encode_string(&mut line, meta::CLIENT_INFO);
-        line.extend_from_slice(b":{\"name\":\"supergateway\",\"version\":\"");
-        line.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
-        line.extend_from_slice(b"\"},");
-        encode_string(&mut line, meta::CLIENT_CAPABILITIES);
-        line.extend_from_slice(b":{}}}}");
+        push_own_meta(&mut line);
+        line.extend_from_slice(b"}}}");
         let headers: [(&str, &[u8]); 4] = [
             ("accept", b"application/json, text/event-stream"),
             ("content-type", b"application/json"),
