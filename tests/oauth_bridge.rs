@@ -477,6 +477,7 @@ fn the_client_credentials_flow_needs_no_person() {
         .and_then(|mut file| file.write_all(b"s3cret:with%odd&chars\n"))
         .unwrap();
     let secret_path = secret_file.to_string_lossy().into_owned();
+    let issuer = server.issuer(0);
     let mut bridge = Bridge::start(
         &server,
         &config,
@@ -487,6 +488,8 @@ fn the_client_credentials_flow_needs_no_person() {
             "robot",
             "--oauthClientSecretFile",
             &secret_path,
+            "--oauthIssuer",
+            &issuer,
         ],
     );
     bridge.initialize();

@@ -649,7 +649,7 @@ pub(super) static OAUTH_ISSUER: Flag = Flag {
     default: Absent::Nothing,
     modes: Scope::Reverse,
     group: Group::OAuth,
-    help: "the authorization server the pre-registered client belongs to",
+    help: "the pre-registered client's authorization server (needed with a secret)",
     secret: false,
 };
 

@@ -62,6 +62,16 @@ pub(super) fn config(raw: &Raw) -> Result<(Config, Vec<String>), String> {
         }
         None => None,
     };
+    // A client secret goes to one authorization server only (client-registration.mdx,
+    // "Authorization Server Binding"): without the issuer named here, a protected-resource
+    // metadata document naming another server would receive it.
+    if client_secret.is_some() && issuer.is_none() {
+        return Err(
+            "a client secret needs --oauthIssuer (the authorization server the client is \
+             registered with: the secret is sent to no other)"
+                .to_owned(),
+        );
+    }
     let client_metadata_url = match raw.value(&flags::OAUTH_CLIENT_METADATA_URL) {
         Some(value) => {
             let url = http_url(&flags::OAUTH_CLIENT_METADATA_URL, value)?;

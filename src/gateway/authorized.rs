@@ -17,6 +17,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
+use futures_lite::FutureExt;
 use smol::Task;
 use supergateway_proto::http::{HeaderName, HeaderValue, Method};
 use supergateway_proto::jsonrpc::{Kind, Message};
@@ -30,6 +31,8 @@ use crate::rt;
 /// Bound on a 401/403 body read before the request is sent again (the
 /// connection then goes back to the pool).
 const CHALLENGE_BODY_BYTES: u64 = 64 * 1024;
+/// Longest the body of a 401/403 may take to arrive.
+const CHALLENGE_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Whether `headers` (`--header`, `--oauth2Bearer`) set `Authorization`.
 pub(crate) fn has_static_authorization(headers: &[(HeaderName, HeaderValue)]) -> bool {
@@ -179,9 +182,15 @@ impl Upstream {
                 .filter(|(name, _)| name.eq_ignore_ascii_case("www-authenticate"))
                 .map(|(_, value)| String::from_utf8_lossy(value).into_owned())
                 .collect();
-            // Read (bounded) so that the connection can be used again.
+            // Read (bounded in size and time) so that the connection can be used again; a
+            // server that trickles this body must not hold the request (or the writer).
+            let deadline = async {
+                Timer::after(CHALLENGE_BODY_TIMEOUT).await;
+                Err(ClientError::Timeout("error body"))
+            };
             let body = response
                 .body(CHALLENGE_BODY_BYTES)
+                .or(deadline)
                 .await
                 .unwrap_or_default();
             let challenges: Vec<&str> = challenges.iter().map(String::as_str).collect();

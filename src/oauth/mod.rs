@@ -476,15 +476,23 @@ impl Authorizer {
             }
             Err(err) => {
                 if let OAuthError::Token(token_err) = &err {
-                    match token_err.action() {
+                    let wiped = match token_err.action() {
                         Action::WipeTokens => {
                             record.tokens = None;
                             let _ = locked.write(&record);
+                            true
                         }
                         Action::WipeClient => {
                             let _ = locked.remove();
+                            true
                         }
-                        _ => {}
+                        _ => false,
+                    };
+                    // The held tokens are as dead as the stored ones: the next request goes
+                    // without them (its 401 starts an authorization) instead of refreshing
+                    // with a revoked token first.
+                    if wiped {
+                        self.held.borrow_mut().current = None;
                     }
                 }
                 Err(err)

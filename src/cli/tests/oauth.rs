@@ -95,6 +95,7 @@ fn oauth_accepts() {
         "--oauthFlow=device",
         "--oauthClientId=c",
         "--oauthClientSecret=a b:c%",
+        "--oauthIssuer=https://as.example",
     ]))
     .unwrap();
     assert_eq!(config.oauth.flow, Flow::Device);
@@ -109,6 +110,8 @@ fn oauth_secret_file_readable_by_others_is_a_warning() {
         "c",
         "--oauthClientSecretFile",
         file.path(),
+        "--oauthIssuer",
+        "https://as.example",
     ]))
     .unwrap();
     assert_eq!(config.oauth.client_secret.unwrap().expose(), "s");
@@ -146,6 +149,12 @@ fn oauth_rejects() {
             "--oauthClientSecret and --oauthClientSecretFile cannot be combined".into(),
         ),
         (vec!["--oauthClientSecret", "s"], "a client secret needs --oauthClientId".into()),
+        (
+            vec!["--oauthClientId", "c", "--oauthClientSecret", "s"],
+            "a client secret needs --oauthIssuer (the authorization server the client is \
+             registered with: the secret is sent to no other)"
+                .into(),
+        ),
         (vec!["--oauthIssuer", "https://as"], "--oauthIssuer needs --oauthClientId".into()),
         (
             vec!["--oauthClientId", "c", "--oauthIssuer", "as.example.com"],
@@ -209,6 +218,8 @@ fn oauth_secrets_stay_out_of_errors_and_debug() {
         "c",
         "--oauthClientSecret",
         "topsecret",
+        "--oauthIssuer",
+        "https://as.example",
     ]))
     .unwrap();
     let shown = format!("{config:?}");

@@ -17,6 +17,8 @@ use supergateway_proto::sse::SseParser;
 
 use super::{Remote, MAX_EVENT_BYTES};
 use crate::gateway::authorized::Answer;
+use crate::http::client::ClientError;
+use futures_lite::FutureExt;
 
 /// Pages of its own `tools/list` the bridge reads at most (a server that
 /// pages forever is not followed).
@@ -26,6 +28,8 @@ const MAX_PAGE_BYTES: u64 = 16 * 1024 * 1024;
 /// Tool names remembered as listed (past it, unknown tools are listed
 /// again, which costs a request, never correctness).
 const MAX_NAMES: usize = 4096;
+/// Longest a page of the bridge's own tools listing may take to arrive.
+const LISTING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The tools the server was seen to list (any listing through the bridge).
 #[derive(Default)]
@@ -280,7 +284,13 @@ impl Remote {
         let sse = response
             .header_str("content-type")
             .is_some_and(|ty| ty.to_ascii_lowercase().starts_with("text/event-stream"));
-        let body = match response.body(MAX_PAGE_BYTES).await {
+        // A listing the bridge makes for itself holds the ordered writer: a server that
+        // leaves its answer stream open (or trickles keep-alives) must not stall it.
+        let deadline = async {
+            async_io::Timer::after(LISTING_TIMEOUT).await;
+            Err(ClientError::Timeout("tools/list answer"))
+        };
+        let body = match response.body(MAX_PAGE_BYTES).or(deadline).await {
             Ok(body) => body,
             Err(err) => {
                 tracing::warn!("could not list the MCP server's tools: {err}");
