@@ -109,11 +109,19 @@ impl Denied {
         }
     }
 
+    /// RFC 6750 §3.1: `invalid_request` is 400, the others 401.
+    pub(crate) fn status(self) -> u16 {
+        match self {
+            Self::SeveralHeaders => 400,
+            Self::NoToken | Self::Malformed | Self::UnknownToken => 401,
+        }
+    }
+
     /// For the log line and the JSON-RPC error message; never the token.
     pub(crate) fn reason(self) -> &'static str {
         match self {
             Self::NoToken => "Unauthorized: a bearer token is required",
-            Self::SeveralHeaders => "Unauthorized: more than one Authorization header",
+            Self::SeveralHeaders => "Bad Request: more than one Authorization header",
             Self::Malformed => "Unauthorized: malformed bearer token",
             Self::UnknownToken => "Unauthorized: unknown bearer token",
         }

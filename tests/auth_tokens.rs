@@ -41,6 +41,7 @@ impl TokenFile {
     fn new(name: &str, text: &str) -> Self {
         let path = std::env::temp_dir().join(format!("sg-auth16-{}-{name}", std::process::id()));
         std::fs::write(&path, text).unwrap();
+        chmod_600(&path);
         Self(path)
     }
 
@@ -52,8 +53,14 @@ impl TokenFile {
     fn replace(&self, text: &str) {
         let next = self.0.with_extension("next");
         std::fs::write(&next, text).unwrap();
+        chmod_600(&next);
         std::fs::rename(&next, &self.0).unwrap();
     }
+}
+
+fn chmod_600(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 impl Drop for TokenFile {
@@ -179,6 +186,12 @@ fn sse_stream_and_posts_need_a_token_and_keep_to_their_caller() {
         &get(&gw, "/sse", "Authorization: Bearer two words\r\n"),
         "Bearer error=\"invalid_token\"",
         "Unauthorized: malformed bearer token",
+    );
+    let two = get(&gw, "/sse", &format!("{}{}", bearer(ALICE), bearer(ALICE)));
+    assert_eq!(two.status, 400, "{}", two.text());
+    assert_eq!(
+        two.header("www-authenticate"),
+        Some("Bearer error=\"invalid_request\"")
     );
     // A browser may read the challenge (CORS).
     let browser = get(&gw, "/sse", "Origin: http://app.example\r\n");
@@ -379,12 +392,22 @@ fn the_environment_token_alone_or_beside_the_file() {
     drop(gw);
 
     let file = TokenFile::new("env", &format!("{ALICE}\n"));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file.0, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
     let mut both = args.to_vec();
     both.extend(["--authTokenFile", file.path()]);
     let gw = Gateway::start_with_env(&both, &env);
     assert_eq!(ping_status(&gw, "env-Zt5Kq8Rw2Lm"), 200);
     assert_eq!(ping_status(&gw, ALICE), 200);
     assert_eq!(ping_status(&gw, BOB), 401);
+    assert!(
+        gw.log()
+            .contains("can be read by other users (chmod 600 it)"),
+        "{}",
+        gw.log()
+    );
 }
 
 #[test]
@@ -424,6 +447,7 @@ fn tokens_never_reach_the_log() {
     assert_eq!(head.status, 403);
 
     let log = gw.log();
+    assert!(!log.contains("can be read by other users"), "{log}");
     for reason in [
         "(401): Unauthorized: unknown bearer token",
         "(401): Unauthorized: a bearer token is required",

@@ -89,19 +89,21 @@ impl Front {
         }
     }
 
-    /// 401 with the RFC 6750 challenge and a JSON-RPC error body. The log
-    /// line says why, never what was presented.
+    /// 401 (400 for two `Authorization` headers) with the RFC 6750
+    /// challenge and a JSON-RPC error body. The log line says why, never
+    /// what was presented.
     async fn unauthorized(&self, head: &RequestHead, conn: &mut Conn, denied: Denied) -> Next {
         let why = denied.reason();
+        let status = denied.status();
         tracing::warn!(
-            "refused {} {} from {} (401): {why}",
+            "refused {} {} from {} ({status}): {why}",
             head.method_str(),
             head.path(),
             conn.peer()
         );
         let mut body = Vec::with_capacity(96);
         encode_error(&mut body, None, codes::SERVER_ERROR, why);
-        let response = Response::new(401)
+        let response = Response::new(status)
             .header("www-authenticate", denied.challenge())
             .json(&body);
         self.send(head, conn, response).await
