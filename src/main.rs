@@ -6,6 +6,7 @@
 //! signal (SIGINT, SIGTERM, SIGHUP) asks for shutdown.
 #![forbid(unsafe_code)]
 
+mod auth;
 mod child;
 mod cli;
 mod gateway;

@@ -116,6 +116,8 @@ pub(super) enum Group {
     Serving,
     SseOutput,
     StreamableOutput,
+    /// Who may call the served endpoints.
+    Auth,
     Reverse,
     Headers,
     /// The reverse bridges' OAuth client.
@@ -127,11 +129,12 @@ pub(super) enum Group {
 }
 
 impl Group {
-    pub(super) const ALL: [Self; 10] = [
+    pub(super) const ALL: [Self; 11] = [
         Self::Input,
         Self::Serving,
         Self::SseOutput,
         Self::StreamableOutput,
+        Self::Auth,
         Self::Reverse,
         Self::Headers,
         Self::OAuth,
@@ -171,7 +174,7 @@ pub(super) enum Scope {
 pub(super) const SHORT_HELP: &str = "-h";
 
 /// Every flag, in `--help` order.
-pub(super) static FLAGS: [&Flag; 48] = [
+pub(super) static FLAGS: [&Flag; 49] = [
     &STDIO,
     &SSE,
     &STREAMABLE_HTTP,
@@ -200,6 +203,7 @@ pub(super) static FLAGS: [&Flag; 48] = [
     &SESSION_TIMEOUT,
     &REPLAY_BUFFER,
     &PROTOCOL_VERSION,
+    &AUTH_TOKEN_FILE,
     &REQUEST_TIMEOUT,
     &HEADER,
     &OAUTH2_BEARER,
@@ -556,6 +560,20 @@ pub(super) static REQUEST_TIMEOUT: Flag = Flag {
     modes: Scope::Reverse,
     group: Group::Reverse,
     help: "per-request deadline, 0 = none",
+    secret: false,
+};
+
+// Authentication of the served endpoints (issue 16).
+
+pub(super) static AUTH_TOKEN_FILE: Flag = Flag {
+    name: "authTokenFile",
+    value: "PATH",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::Network,
+    group: Group::Auth,
+    help: "bearer tokens the MCP endpoints require, one per line (# comments);\n\
+           re-read when it changes",
     secret: false,
 };
 

@@ -73,6 +73,9 @@ fn heading(group: Group) -> Option<&'static str> {
         Group::Serving => "Serving a stdio server (--stdio, any network output):",
         Group::SseOutput => "  SSE output (--outputTransport sse, the default):",
         Group::StreamableOutput => "  Streamable HTTP output (--outputTransport streamableHttp):",
+        Group::Auth => {
+            "Authentication of the MCP endpoints (any network output; or env SUPERGATEWAY_AUTH_TOKEN):"
+        }
         Group::Reverse => {
             "Reverse bridges (--sse URL or --streamableHttp URL, served on stdin/stdout):"
         }

@@ -193,6 +193,10 @@ pub(crate) struct Config {
     pub(crate) request_timeout: Option<Duration>,
     /// The `--oauth*` flags (ours): the reverse bridges' OAuth client.
     pub(crate) oauth: crate::oauth::Config,
+    /// `--authTokenFile` (read once here, then watched) and the
+    /// `SUPERGATEWAY_AUTH_TOKEN` environment variable: the bearer tokens the
+    /// served MCP endpoints require. `None`: no authentication.
+    pub(crate) auth_tokens: Option<crate::auth::Source>,
     /// Flags given that have no effect in this mode, one sentence each, for main to log.
     pub(crate) warnings: Vec<String>,
 }
@@ -261,6 +265,23 @@ pub(crate) fn from_env() -> Result<Config, Exit> {
             config.runtime_admin_token =
                 Some(validate::admin_token(ADMIN_TOKEN_ENV, token).map_err(Exit::usage)?);
         }
+    }
+    // Only a served stdio server has endpoints to protect.
+    let env_token = std::env::var_os(crate::auth::TOKEN_ENV)
+        .filter(|token| !token.is_empty() && matches!(config.input, Input::Stdio(_)));
+    if let Some(token) = env_token {
+        let token = token.into_string().map_err(|_| {
+            Exit::usage(format_args!(
+                "{} is not valid UTF-8",
+                crate::auth::TOKEN_ENV
+            ))
+        })?;
+        let digest = crate::auth::Source::env_token(&token).map_err(Exit::usage)?;
+        let source = config.auth_tokens.get_or_insert(crate::auth::Source {
+            env: None,
+            file: None,
+        });
+        source.env = Some(digest);
     }
     Ok(config)
 }
@@ -378,6 +399,7 @@ impl fmt::Debug for Config {
             .field("max_sessions", &self.max_sessions)
             .field("request_timeout", &self.request_timeout)
             .field("oauth", &self.oauth)
+            .field("auth_tokens", &self.auth_tokens)
             .field("warnings", &self.warnings)
             .finish()
     }

@@ -318,6 +318,15 @@ fn warnings_name_the_flag_and_the_mode() {
             &["--ssePath has no effect", "--baseUrl has no effect"],
         ),
         (
+            &["--stdio", "x", "--oauth2Bearer", "t"],
+            &["--oauth2Bearer sets a response header when serving a stdio server and protects nothing"],
+        ),
+        (&["--sse", "http://h", "--oauth2Bearer", "t"], &[]),
+        (
+            &["--sse", "http://h", "--authTokenFile", "/nonexistent/tokens"],
+            &["--authTokenFile has no effect with --sse"],
+        ),
+        (
             &["--stdio", "x", "--requestTimeout", "5", "--streamableHttpPath", "/m"],
             &["--streamableHttpPath has no effect", "--requestTimeout has no effect"],
         ),

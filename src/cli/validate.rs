@@ -2,6 +2,7 @@
 //! table, one-line errors (without the program prefix), and a warning for each flag given
 //! that the selected mode ignores.
 
+use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
 use supergateway_proto::http::{parse_header_line, HeaderName, HeaderValue};
@@ -141,6 +142,27 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         None => None,
     };
 
+    let mut auth_warnings = Vec::new();
+    // Read only where it has an effect (a reverse mode warns instead).
+    let auth_tokens = match raw.value(&flags::AUTH_TOKEN_FILE) {
+        Some(path) if matches!(input, Input::Stdio(_)) => {
+            let path = std::path::PathBuf::from(path);
+            let loaded =
+                crate::auth::load(&path).map_err(|why| format!("--authTokenFile {why}"))?;
+            if std::fs::metadata(&path).is_ok_and(|meta| meta.mode() & 0o077 != 0) {
+                auth_warnings.push(format!(
+                    "--authTokenFile {} can be read by other users (chmod 600 it)",
+                    path.display()
+                ));
+            }
+            Some(crate::auth::Source {
+                env: None,
+                file: Some((path, loaded)),
+            })
+        }
+        _ => None,
+    };
+
     let stateful = raw.switch(&flags::STATEFUL);
     let mode = Mode {
         input: input_flag,
@@ -151,6 +173,14 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
     let mut warnings = warnings(raw, mode);
     let (oauth, oauth_warnings) = super::oauth::config(raw)?;
     warnings.extend(oauth_warnings);
+    warnings.extend(auth_warnings);
+    if matches!(input, Input::Stdio(_)) && raw.given(&flags::OAUTH2_BEARER) {
+        warnings.push(
+            "--oauth2Bearer sets a response header when serving a stdio server and protects \
+             nothing; use --authTokenFile or SUPERGATEWAY_AUTH_TOKEN to require a token"
+                .to_owned(),
+        );
+    }
     warnings.extend(replaced.into_iter().map(|name| {
         format!(
             "header {name} is given more than once (--header or --oauth2Bearer); the last one wins"
@@ -211,6 +241,7 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
             .map_err(|_| "--maxSessions is too large for this platform".to_owned())?,
         request_timeout: nonzero(millis(&flags::REQUEST_TIMEOUT, raw)?),
         oauth,
+        auth_tokens,
         warnings,
     })
 }

@@ -9,6 +9,7 @@ use supergateway_proto::http::{
 };
 use supergateway_proto::jsonrpc::{codes, encode_error};
 
+use crate::auth::{Caller, Denied, Tokens};
 use crate::cli::{Config, Cors};
 use crate::gateway::refusal::Refusal;
 use crate::http::response::Response;
@@ -27,6 +28,9 @@ pub(crate) struct Front {
     /// `--allowedHost`: names that pass that check besides the local ones.
     allowed_hosts: Vec<String>,
     health: Vec<String>,
+    /// `--authTokenFile`, `SUPERGATEWAY_AUTH_TOKEN`: the bearer tokens every
+    /// request past the health endpoints and CORS preflights needs.
+    tokens: Option<Tokens>,
 }
 
 impl Front {
@@ -37,30 +41,33 @@ impl Front {
             local_only: is_loopback_host(&config.host),
             allowed_hosts: config.allowed_hosts.clone(),
             health: config.health_endpoints.clone(),
+            tokens: config.auth_tokens.as_ref().map(Tokens::new),
         }
     }
 
     /// Handles what comes before a mode's routes: the Host/Origin check, CORS
-    /// preflight and health endpoints. `Some(next)` when the request has been
-    /// answered here.
+    /// preflight, health endpoints and authentication. `Ok(caller)` when the
+    /// mode is to answer, `Err(next)` when the request has been answered here.
     pub(crate) async fn intercept(
         &self,
         head: &RequestHead,
         conn: &mut Conn,
         healthy: bool,
-    ) -> Option<Next> {
+    ) -> Result<Caller, Next> {
         if let Err(why) = self.check_origin(head) {
             tracing::warn!("refused {} {} (403): {why}", head.method_str(), head.path());
-            return Some(self.error(head, conn, 403, codes::SERVER_ERROR, why).await);
+            return Err(self.error(head, conn, 403, codes::SERVER_ERROR, why).await);
         }
         if let Err(why) = one_session_id(head) {
             tracing::info!("refused {} {} (400): {why}", head.method_str(), head.path());
-            return Some(self.error(head, conn, 400, codes::SERVER_ERROR, why).await);
+            return Err(self.error(head, conn, 400, codes::SERVER_ERROR, why).await);
         }
+        // Preflights carry no credentials (Fetch standard), so they cannot
+        // be asked for them; they reveal nothing but the CORS policy.
         if head.method() == Method::Options
             && head.header("access-control-request-method").is_some()
         {
-            return Some(self.preflight(head, conn).await);
+            return Err(self.preflight(head, conn).await);
         }
         // HEAD gets GET's head (the driver drops the body).
         if matches!(head.method(), Method::Get | Method::Head)
@@ -71,9 +78,35 @@ impl Front {
             } else {
                 Response::new(503).text("unhealthy")
             };
-            return Some(self.send(head, conn, response).await);
+            return Err(self.send(head, conn, response).await);
         }
-        None
+        match &self.tokens {
+            None => Ok(Caller::Anyone),
+            Some(tokens) => match tokens.authenticate(head.header_values("authorization")) {
+                Ok(caller) => Ok(caller),
+                Err(denied) => Err(self.unauthorized(head, conn, denied).await),
+            },
+        }
+    }
+
+    /// 401 (400 for two `Authorization` headers) with the RFC 6750
+    /// challenge and a JSON-RPC error body. The log line says why, never
+    /// what was presented.
+    async fn unauthorized(&self, head: &RequestHead, conn: &mut Conn, denied: Denied) -> Next {
+        let why = denied.reason();
+        let status = denied.status();
+        tracing::warn!(
+            "refused {} {} from {} ({status}): {why}",
+            head.method_str(),
+            head.path(),
+            conn.peer()
+        );
+        let mut body = Vec::with_capacity(96);
+        encode_error(&mut body, None, codes::SERVER_ERROR, why);
+        let response = Response::new(status)
+            .header("www-authenticate", denied.challenge())
+            .json(&body);
+        self.send(head, conn, response).await
     }
 
     /// Adds the user's headers and the CORS headers to `response`, writes it.
@@ -107,10 +140,20 @@ impl Front {
         if let Some(origin) = self.cors_origin(head) {
             response = response
                 .header("access-control-allow-origin", origin)
-                .header("access-control-expose-headers", b"mcp-session-id")
+                .header("access-control-expose-headers", self.exposed_headers())
                 .header("vary", b"origin");
         }
         response
+    }
+
+    /// What browsers may read: the session id, and the bearer challenge
+    /// when tokens are required (a browser client needs it to know why).
+    fn exposed_headers(&self) -> &'static [u8] {
+        if self.tokens.is_some() {
+            b"mcp-session-id, www-authenticate"
+        } else {
+            b"mcp-session-id"
+        }
     }
 
     /// An error response with a JSON-RPC error body (`id: null`).
@@ -135,6 +178,15 @@ impl Front {
         conn: &mut Conn,
         refusal: Refusal,
     ) -> Next {
+        if refusal == Refusal::OTHER_CALLER {
+            // Logged as the 401s are: who was refused, without either token.
+            tracing::warn!(
+                "refused {} {} from {} (403): the session was opened by another caller",
+                head.method_str(),
+                head.path(),
+                conn.peer()
+            );
+        }
         self.error(head, conn, refusal.status, refusal.code, refusal.message)
             .await
     }

@@ -47,6 +47,10 @@ impl Refusal {
     pub(crate) const STREAM_CONFLICT: Self =
         Self::server_error(409, "Conflict: Only one SSE stream is allowed per session");
 
+    /// 403: a session opened by another caller (another bearer token).
+    pub(crate) const OTHER_CALLER: Self =
+        Self::server_error(403, "Forbidden: the session belongs to another caller");
+
     /// A refusal with the generic `SERVER_ERROR` code.
     pub(crate) const fn server_error(status: u16, message: &'static str) -> Self {
         Self {

@@ -19,10 +19,12 @@ use supergateway_proto::http::{Method, RequestHead};
 use supergateway_proto::jsonrpc::codes;
 use supergateway_proto::sse::{encode_comment, encode_event, SseField};
 
+use crate::auth::Caller;
 use crate::child::Child;
 use crate::cli::Config;
 use crate::gateway::front::Front;
 use crate::gateway::link::{ClientError, Frame, Inbox, Link, SessionKey};
+use crate::gateway::refusal::Refusal;
 use crate::gateway::{
     open_client_session, session_id, ClientSession, Route, RoutedSession, StdioMode,
 };
@@ -54,6 +56,8 @@ pub(crate) struct StdioSse {
 struct Session {
     key: SessionKey,
     route: Rc<Route>,
+    /// Who opened the stream: only they may POST to it.
+    caller: Caller,
 }
 
 impl StdioSse {
@@ -84,7 +88,12 @@ impl StdioSse {
             .is_none_or(|link| link.borrow().is_running())
     }
 
-    async fn open_stream(self: Rc<Self>, head: &RequestHead, conn: &mut Conn) -> Next {
+    async fn open_stream(
+        self: Rc<Self>,
+        head: &RequestHead,
+        conn: &mut Conn,
+        caller: Caller,
+    ) -> Next {
         if self.sessions.borrow().len() >= self.max_sessions {
             return self
                 .front
@@ -102,6 +111,7 @@ impl StdioSse {
             Session {
                 key,
                 route: Rc::clone(&route),
+                caller,
             },
         );
         let served = RoutedSession {
@@ -184,7 +194,7 @@ impl StdioSse {
         }
     }
 
-    async fn post_message(&self, request: &Request, conn: &mut Conn) -> Next {
+    async fn post_message(&self, request: &Request, conn: &mut Conn, caller: &Caller) -> Next {
         let head = &request.head;
         let Some(id) = head.query_param("sessionId") else {
             return self
@@ -211,9 +221,8 @@ impl StdioSse {
             .sessions
             .borrow()
             .get(&id)
-            .map(|session| (session.key, session.route.link()));
-        self.runtime.touch(&id);
-        let Some((key, link)) = target else {
+            .map(|session| (session.key, session.route.link(), session.caller.is(caller)));
+        let Some((key, link, same_caller)) = target else {
             return self
                 .front
                 .error(
@@ -225,6 +234,10 @@ impl StdioSse {
                 )
                 .await;
         };
+        if !same_caller {
+            return self.front.refuse(head, conn, Refusal::OTHER_CALLER).await;
+        }
+        self.runtime.touch(&id);
         let carrier = telemetry::Carrier {
             transport: "sse",
             session: Some(&id),
@@ -289,21 +302,22 @@ impl StdioMode for StdioSse {
 impl Handler for StdioSse {
     async fn handle(self: Rc<Self>, request: Request, conn: &mut Conn) -> Next {
         let head = &request.head;
-        if let Some(next) = self.front.intercept(head, conn, self.healthy()).await {
-            return next;
-        }
+        let caller = match self.front.intercept(head, conn, self.healthy()).await {
+            Ok(caller) => caller,
+            Err(next) => return next,
+        };
         let path = head.path();
         if path == self.sse_path {
             if head.method() != Method::Get {
                 return self.front.method_not_allowed(head, conn, "GET").await;
             }
-            return Rc::clone(&self).open_stream(head, conn).await;
+            return Rc::clone(&self).open_stream(head, conn, caller).await;
         }
         if path == self.message_path {
             if head.method() != Method::Post {
                 return self.front.method_not_allowed(head, conn, "POST").await;
             }
-            return self.post_message(&request, conn).await;
+            return self.post_message(&request, conn, &caller).await;
         }
         self.front
             .error(head, conn, 404, codes::SERVER_ERROR, "Not found")

@@ -29,6 +29,7 @@ use supergateway_proto::jsonrpc::encode_error_with_data;
 use supergateway_proto::jsonrpc::{codes, parse_message, Kind, MessageError};
 use supergateway_proto::mcp::ProtocolVersion;
 
+use crate::auth::Caller;
 use crate::child::Child;
 use crate::cli::Config;
 use crate::gateway::event_stream::{parse_event_id, EventStream, PumpEnd};
@@ -121,7 +122,7 @@ impl StdioStreamable {
             .is_none_or(|link| link.borrow().is_running())
     }
 
-    async fn post(self: Rc<Self>, request: Request, conn: &mut Conn) -> Next {
+    async fn post(self: Rc<Self>, request: Request, conn: &mut Conn, caller: Caller) -> Next {
         let head = &request.head;
         if !accepts(head, "application/json") || !accepts(head, "text/event-stream") {
             let message =
@@ -163,7 +164,7 @@ impl StdioStreamable {
 
         // Which link, and which session (stateful).
         let target = if self.stateful {
-            self.stateful_target(head, &peek)
+            self.stateful_target(head, &peek, caller)
                 .map(|session| (Rc::clone(&session.link), Some(session)))
         } else {
             self.stateless_link(&peek).map(|link| (link, None))
@@ -297,16 +298,21 @@ impl StdioStreamable {
     }
 
     /// Stateful: the session a POST belongs to, created by `initialize`.
-    fn stateful_target(&self, head: &RequestHead, peek: &Peek) -> Result<Rc<McpSession>, Refusal> {
+    fn stateful_target(
+        &self,
+        head: &RequestHead,
+        peek: &Peek,
+        caller: Caller,
+    ) -> Result<Rc<McpSession>, Refusal> {
         match head.header_str("mcp-session-id") {
             Some(id) => {
-                let session = self.sessions.get(id).ok_or(Refusal::SESSION_NOT_FOUND)?;
+                let session = self.sessions.get(id, &caller)?;
                 if peek.initialize {
                     return Err(Refusal::ALREADY_INITIALIZED);
                 }
                 Ok(session)
             }
-            None if peek.initialize => self.sessions.open(),
+            None if peek.initialize => self.sessions.open(caller),
             None => Err(Refusal::SESSION_ID_REQUIRED),
         }
     }
@@ -327,7 +333,7 @@ impl StdioStreamable {
         Ok(link)
     }
 
-    async fn get(self: Rc<Self>, head: &RequestHead, conn: &mut Conn) -> Next {
+    async fn get(self: Rc<Self>, head: &RequestHead, conn: &mut Conn, caller: &Caller) -> Next {
         if !self.stateful {
             return self.front.method_not_allowed(head, conn, "POST").await;
         }
@@ -352,11 +358,9 @@ impl StdioStreamable {
                 .refuse(head, conn, Refusal::SESSION_ID_REQUIRED)
                 .await;
         };
-        let Some(session) = self.sessions.get(id) else {
-            return self
-                .front
-                .refuse(head, conn, Refusal::SESSION_NOT_FOUND)
-                .await;
+        let session = match self.sessions.get(id, caller) {
+            Ok(session) => session,
+            Err(refusal) => return self.front.refuse(head, conn, refusal).await,
         };
         let resume = head.header_str("last-event-id").and_then(parse_event_id);
         let resumed =
@@ -426,7 +430,7 @@ impl StdioStreamable {
         }
     }
 
-    async fn delete(&self, head: &RequestHead, conn: &mut Conn) -> Next {
+    async fn delete(&self, head: &RequestHead, conn: &mut Conn, caller: &Caller) -> Next {
         if !self.stateful || matches!(modern::version_header(head), VersionHeader::Modern) {
             return self.front.method_not_allowed(head, conn, "POST").await;
         }
@@ -436,11 +440,8 @@ impl StdioStreamable {
                 .refuse(head, conn, Refusal::SESSION_ID_REQUIRED)
                 .await;
         };
-        if !self.sessions.end(id) {
-            return self
-                .front
-                .refuse(head, conn, Refusal::SESSION_NOT_FOUND)
-                .await;
+        if let Err(refusal) = self.sessions.end(id, caller) {
+            return self.front.refuse(head, conn, refusal).await;
         }
         self.front.send(head, conn, Response::new(200)).await
     }
@@ -568,9 +569,10 @@ impl StdioMode for StdioStreamable {
 impl Handler for StdioStreamable {
     async fn handle(self: Rc<Self>, request: Request, conn: &mut Conn) -> Next {
         let head = &request.head;
-        if let Some(next) = self.front.intercept(head, conn, self.healthy()).await {
-            return next;
-        }
+        let caller = match self.front.intercept(head, conn, self.healthy()).await {
+            Ok(caller) => caller,
+            Err(next) => return next,
+        };
         if head.path() != self.path {
             return self
                 .front
@@ -578,12 +580,12 @@ impl Handler for StdioStreamable {
                 .await;
         }
         match head.method() {
-            Method::Post => Rc::clone(&self).post(request, conn).await,
+            Method::Post => Rc::clone(&self).post(request, conn, caller).await,
             Method::Get => {
                 let head = request.head;
-                Rc::clone(&self).get(&head, conn).await
+                Rc::clone(&self).get(&head, conn, &caller).await
             }
-            Method::Delete => self.delete(head, conn).await,
+            Method::Delete => self.delete(head, conn, &caller).await,
             _ => {
                 self.front
                     .method_not_allowed(head, conn, "GET, POST, DELETE")

@@ -493,7 +493,9 @@ impl Handler for StdioWs {
         let head = &request.head;
         // Host/Origin (403), CORS preflight and health endpoints come first,
         // so a refused upgrade is refused before it happens.
-        if let Some(next) = self.front.intercept(head, conn, self.healthy()).await {
+        // With bearer tokens, the upgrade needs one too; the connection is
+        // then its session, so no later message can come from another caller.
+        if let Err(next) = self.front.intercept(head, conn, self.healthy()).await {
             return next;
         }
         if head.path() != self.message_path {

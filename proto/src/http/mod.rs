@@ -74,6 +74,7 @@
 //! | Outbound requests | method a token; origin-form target of visible ASCII without `#` or `\`; exactly one Host that our server's Host rule accepts; fields and framing conflicts as for responses (shared writer); always CL or chunked with a body is the caller's rule | `finish` fails, `out` unchanged | `request_writer::accept_heads`, `request_writer::reject_heads` |
 //! | URLs | no userinfo, ASCII only, no `\`, strict IPv4, bracketed IPv6 without zone, port 1–65535, percent-encoding checked, dot segments removed; `join` per RFC 3986 §5.2 | `UrlError` | `url::tests::*` |
 
+mod bearer;
 mod body;
 mod error;
 mod framing;
@@ -90,6 +91,9 @@ mod target;
 #[cfg(test)]
 mod tests;
 
+pub use bearer::{
+    is_b64token, parse_bearer, parse_token_file, BearerError, TokenFileError, TokenFileLimits,
+};
 pub use body::{encode_chunk, encode_last_chunk, BodyDecoder, BodyProgress};
 pub use error::HttpError;
 pub use framing::{BodyFraming, ContentLength, ResponseFraming};

@@ -418,7 +418,8 @@ fn accept() {
             ],
             |s| {
                 s.headers = headers(&[("Authorization", "Bearer t")]);
-                s.warnings = 1;
+                // The replaced header, and --oauth2Bearer protecting nothing here.
+                s.warnings = 2;
             },
         ),
         (&["--stdio", "cmd", "--header", "X-Empty:"], |s| {
@@ -441,6 +442,7 @@ fn accept() {
         ),
         (&["--stdio", "cmd", "--oauth2-bearer=a=b"], |s| {
             s.headers = headers(&[("Authorization", "Bearer a=b")]);
+            s.warnings = 1;
         }),
         // CORS.
         (&["--stdio", "cmd", "--cors"], |s| {

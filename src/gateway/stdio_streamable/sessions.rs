@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use async_io::Timer;
 
+use crate::auth::Caller;
 use crate::child::Child;
 use crate::gateway::event_stream::EventStream;
 use crate::gateway::link::{Clients, Link, SessionKey};
@@ -37,6 +38,8 @@ pub(super) struct Sessions {
 pub(super) struct McpSession {
     pub(super) id: String,
     pub(super) link: Rc<RefCell<Link>>,
+    /// Who opened it (`initialize`): only they may use it.
+    caller: Caller,
     /// Last request seen; idle sessions end after `--sessionTimeout`.
     last_active: Cell<Instant>,
     /// A standalone GET stream is attached to a connection now.
@@ -61,12 +64,22 @@ impl Sessions {
         sessions
     }
 
-    /// The session `id`, marked active now; `None` if there is none.
-    pub(super) fn get(&self, id: &str) -> Option<Rc<McpSession>> {
-        let session = self.by_id.borrow().get(id).cloned()?;
+    /// The session `id` for `caller`, marked active now: 404 if there is
+    /// none, 403 if another caller opened it (its idle clock unchanged, so
+    /// another caller cannot keep it alive).
+    pub(super) fn get(&self, id: &str, caller: &Caller) -> Result<Rc<McpSession>, Refusal> {
+        let session = self
+            .by_id
+            .borrow()
+            .get(id)
+            .cloned()
+            .ok_or(Refusal::SESSION_NOT_FOUND)?;
+        if !session.caller.is(caller) {
+            return Err(Refusal::OTHER_CALLER);
+        }
         session.last_active.set(Instant::now());
         self.runtime.touch(id);
-        Some(session)
+        Ok(session)
     }
 
     /// Whether `id` is still live (not ended meanwhile).
@@ -76,7 +89,7 @@ impl Sessions {
 
     /// Starts a session (an `initialize` without `Mcp-Session-Id`): a new
     /// child and link, registered with the runtime.
-    pub(super) fn open(&self) -> Result<Rc<McpSession>, Refusal> {
+    pub(super) fn open(&self, caller: Caller) -> Result<Rc<McpSession>, Refusal> {
         if self.by_id.borrow().len() >= self.max {
             return Err(Refusal::TOO_MANY_SESSIONS);
         }
@@ -87,6 +100,7 @@ impl Sessions {
         let session = Rc::new(McpSession {
             id: session_id::new(),
             link: Rc::clone(&link),
+            caller,
             last_active: Cell::new(Instant::now()),
             standalone_open: Cell::new(false),
             detached: RefCell::new(Vec::new()),
@@ -105,15 +119,26 @@ impl Sessions {
         Ok(session)
     }
 
-    /// Ends session `id` (DELETE); `false` if there is none.
-    pub(super) fn end(&self, id: &str) -> bool {
+    /// Ends session `id` (DELETE) for `caller`: 404 if there is none, 403
+    /// if another caller opened it.
+    pub(super) fn end(&self, id: &str, caller: &Caller) -> Result<(), Refusal> {
+        let owned = self
+            .by_id
+            .borrow()
+            .get(id)
+            .map(|session| session.caller.is(caller));
+        match owned {
+            None => return Err(Refusal::SESSION_NOT_FOUND),
+            Some(false) => return Err(Refusal::OTHER_CALLER),
+            Some(true) => {}
+        }
         let removed = self.by_id.borrow_mut().remove(id);
         let Some(session) = removed else {
-            return false;
+            return Err(Refusal::SESSION_NOT_FOUND);
         };
         tracing::info!("session {} ended by the client", session.id);
         session.end(&self.runtime);
-        true
+        Ok(())
     }
 
     pub(super) fn len(&self) -> usize {
