@@ -38,6 +38,10 @@ pub(crate) const MAX_JSON_BYTES: u64 = 64 * 1024;
 pub(crate) struct Fetcher {
     client: Client,
     timeout: Duration,
+    /// Whether plain-http URLs (loopback only, as proto's checks allow)
+    /// may be fetched: not for an https MCP server, whose metadata must not
+    /// send the bridge to a service on this machine.
+    plain_http: bool,
 }
 
 /// A POST's answer.
@@ -58,6 +62,8 @@ pub(crate) enum FetchError {
     Redirect(u16),
     /// A GET answered with this status instead of 200.
     Status(u16),
+    /// A plain-http URL named by an https MCP server's metadata.
+    PlainHttp,
     /// A 200 GET whose Content-Type is not JSON.
     NotJson,
     /// The body is over [`MAX_JSON_BYTES`].
@@ -79,7 +85,15 @@ impl Fetcher {
         Ok(Self {
             client: Client::new(options)?,
             timeout: EXCHANGE_TIMEOUT,
+            plain_http: true,
         })
+    }
+
+    /// The same for the MCP server at `mcp`: plain http (to loopback) only
+    /// if that server is plain http too.
+    pub(crate) fn for_server(mut self, mcp: &Url) -> Self {
+        self.plain_http = !mcp.is_tls();
+        self
     }
 
     /// The same with another exchange timeout (tests).
@@ -133,6 +147,9 @@ impl Fetcher {
         headers: &[(&str, &[u8])],
         body: Option<&[u8]>,
     ) -> Result<Answer, FetchError> {
+        if !url.is_tls() && !self.plain_http {
+            return Err(FetchError::PlainHttp);
+        }
         let exchange = async {
             let response = self
                 .client
@@ -189,6 +206,7 @@ impl fmt::Display for FetchError {
                 write!(f, "redirected ({status}; redirects are not followed)")
             }
             Self::Status(status) => write!(f, "answered {status}"),
+            Self::PlainHttp => f.write_str("not fetched: plain http named by an https MCP server"),
             Self::NotJson => f.write_str("answered 200 without a JSON content type"),
             Self::TooLarge => write!(f, "answer larger than {} KiB", MAX_JSON_BYTES / 1024),
             Self::Timeout => write!(f, "no answer within {} s", EXCHANGE_TIMEOUT.as_secs()),

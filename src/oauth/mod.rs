@@ -174,7 +174,8 @@ impl Authorizer {
     /// environment and the system browser.
     pub(crate) fn new(config: Config, mcp: Url) -> Result<Self, OAuthError> {
         let fetcher = Fetcher::new()
-            .map_err(|err| OAuthError::Fetch("HTTP client", fetch::FetchError::Http(err)))?;
+            .map_err(|err| OAuthError::Fetch("HTTP client", fetch::FetchError::Http(err)))?
+            .for_server(&mcp);
         Ok(Self {
             config,
             mcp,

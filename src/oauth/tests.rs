@@ -596,3 +596,26 @@ fn fetch_times_out_on_a_silent_server() {
         .unwrap()
         .starts_with(b"GET /slow HTTP/1.1\r\n"));
 }
+
+#[test]
+fn an_https_server_cannot_send_the_fetcher_to_plain_http_on_this_machine() {
+    // A listener that would record any connection: none may come.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let target = Url::parse(&format!("http://127.0.0.1:{port}/admin")).unwrap();
+    let remote = Fetcher::new()
+        .unwrap()
+        .for_server(&Url::parse("https://mcp.example/mcp").unwrap());
+    let result = rt::block_on(remote.get_json(&target, &[]));
+    assert!(matches!(result, Err(FetchError::PlainHttp)), "{result:?}");
+    assert!(listener.accept().is_err(), "the fetcher connected");
+    // A plain-http (local) MCP server may name a plain-http authorization server: the
+    // fetcher tries (here a closed port, so the attempt fails at connect).
+    drop(listener);
+    let local = Fetcher::new()
+        .unwrap()
+        .for_server(&Url::parse("http://127.0.0.1:1/mcp").unwrap());
+    let result = rt::block_on(local.get_json(&target, &[]));
+    assert!(matches!(result, Err(FetchError::Http(_))), "{result:?}");
+}
