@@ -23,6 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 use supergateway_proto::http::{
     is_b64token, parse_bearer, parse_token_file, BearerError, TokenFileLimits,
 };
+use supergateway_proto::secrets::constant_time_eq;
 
 /// Where the gateway looks for `SUPERGATEWAY_AUTH_TOKEN`.
 pub(crate) const TOKEN_ENV: &str = "SUPERGATEWAY_AUTH_TOKEN";
@@ -46,12 +47,7 @@ impl Digest {
 
     /// Equal, in time that does not depend on where the digests differ.
     fn matches(&self, other: &Self) -> bool {
-        let diff = self
-            .0
-            .iter()
-            .zip(other.0.iter())
-            .fold(0u8, |diff, (a, b)| diff | (a ^ b));
-        std::hint::black_box(diff) == 0
+        constant_time_eq(&self.0, &other.0)
     }
 }
 

@@ -212,12 +212,26 @@ fn streamable_bridge_round_trips_everything_to_a_legacy_upstream() {
     // Our forward gateway speaks both eras: under `auto` the bridge finds a
     // 2026-07-28 server (the tests above), under `legacy` it keeps the
     // handshake era and its session.
+    const PROBED: &str = "the MCP server speaks 2026-07-28";
     for extra in [&["--stateful"][..], &[]] {
         let gw = forward("streamableHttp", extra);
         let url = format!("http://{}/mcp", gw.addr);
         let mut local = Local::start(&["--streamableHttp", &url, "--upstreamProtocol", "legacy"]);
         round_trip(&mut local);
-        assert!(local.lines.try_recv().is_err(), "nothing else on stdout");
+        assert!(
+            local
+                .lines
+                .recv_timeout(Duration::from_millis(300))
+                .is_err(),
+            "nothing else on stdout"
+        );
+        // No probe: the server was never asked server/discover.
+        assert!(!local.log().contains(PROBED), "{}", local.log());
+        // Under `auto` the same server is probed and found modern (so the
+        // check above can tell the two apart).
+        let mut auto = Local::start(&["--streamableHttp", &url]);
+        round_trip(&mut auto);
+        assert!(auto.log().contains(PROBED), "{}", auto.log());
     }
 }
 

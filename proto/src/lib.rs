@@ -21,6 +21,7 @@ pub mod mux;
 pub mod oauth;
 pub mod otlp;
 pub mod relay;
+pub mod secrets;
 pub mod sse;
 pub mod url;
 pub mod ws;

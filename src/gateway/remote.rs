@@ -236,14 +236,10 @@ impl Remote {
     /// instead).
     async fn classify(self: &Rc<Self>, line: Vec<u8>) -> Option<Outgoing> {
         let Ok(message) = parse_message(&line) else {
-            // A batch (or anything else) goes as it is.
-            return Some(Outgoing {
-                modern: self.state.borrow().modern,
-                line,
-                request: None,
-                pending: Pending::Other,
-                headers: Vec::new(),
-            });
+            // The relay writes only single messages it has parsed (it splits
+            // a client's batch): nothing else can come.
+            tracing::debug!("dropped a line for the MCP server that is not one JSON-RPC message");
+            return None;
         };
         self.upstream.asking().to_server(&message);
         let modern = message
@@ -509,7 +505,7 @@ impl Remote {
                 self.upstream.asking().from_server(&message);
                 match self.note_answer(&message, body) {
                     Some(rewritten) => self.to_link(&rewritten),
-                    None => self.to_link(trim(body)),
+                    None => self.to_link(body.trim_ascii()),
                 }
             }
             Err(MessageError::Batch) => {
@@ -572,16 +568,4 @@ fn cancel_notification_raw(id: &[u8]) -> Vec<u8> {
 fn result_version(result: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(result).ok()?;
     value.get("protocolVersion")?.as_str().map(str::to_owned)
-}
-
-fn trim(bytes: &[u8]) -> &[u8] {
-    let start = bytes
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(start, |i| i.saturating_add(1));
-    bytes.get(start..end).unwrap_or_default()
 }

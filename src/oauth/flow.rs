@@ -123,15 +123,14 @@ pub(crate) fn known_client(
             server.token_endpoint_auth_methods_supported(),
             config.client_secret.is_some(),
         )
-        .or_else(|_| {
-            // A server that lists none of ours: try what we can do.
-            Ok::<_, ProtoError>(if config.client_secret.is_some() {
+        // A server that lists none of ours: try what we can do.
+        .unwrap_or_else(|_| {
+            if config.client_secret.is_some() {
                 AuthMethod::ClientSecretBasic
             } else {
                 AuthMethod::None
-            })
-        })
-        .map_err(|err| OAuthError::Proto("client authentication", err))?;
+            }
+        });
         return Ok(Some(ClientRecord {
             client_id: id.clone(),
             client_secret: config.client_secret.clone(),
@@ -143,9 +142,7 @@ pub(crate) fn known_client(
         }));
     }
     if let Some(client) = stored {
-        let expired = client
-            .secret_expires_at
-            .is_some_and(|at| at != 0 && at <= now());
+        let expired = registration::secret_expired(client.secret_expires_at, now());
         if client.kind == ClientKind::Dcr && !expired {
             return Ok(Some(client.clone()));
         }
@@ -263,7 +260,6 @@ pub(crate) async fn code_flow(
                 &["authorization_code", "refresh_token"],
             )
             .await?;
-            record.client = Some(client.clone());
             client
         }
     };

@@ -27,6 +27,7 @@ use async_io::Timer;
 use futures_lite::{AsyncReadExt, AsyncWriteExt, FutureExt};
 use smol::net::{TcpListener, TcpStream};
 use supergateway_proto::http::{HeadDecoder, Limits, Method};
+use supergateway_proto::secrets::constant_time_eq;
 
 /// Connections accepted per flow, at most.
 pub(crate) const MAX_CONNECTIONS: usize = 32;
@@ -180,7 +181,9 @@ async fn serve(mut stream: TcpStream, state: &str) -> Option<Callback> {
         let ours = head.method() == Method::Get
             && head.path() == "/callback"
             && head.query_param_count("state") == 1
-            && head.query_param("state").as_deref() == Some(state);
+            && head
+                .query_param("state")
+                .is_some_and(|given| constant_time_eq(given.as_bytes(), state.as_bytes()));
         ours.then(|| Callback {
             target: head.target().to_owned(),
         })

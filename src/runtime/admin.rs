@@ -36,7 +36,9 @@ use crate::http::response::Response;
 use crate::http::server::{self, Conn, Handler, Next, Request, ServerOptions};
 use crate::rt;
 use crate::runtime::token_file::TokenFile;
-use crate::runtime::update::{self, constant_time_eq, Scope, MAX_BODY_BYTES};
+use supergateway_proto::secrets::constant_time_eq;
+
+use crate::runtime::update::{self, Scope, MAX_BODY_BYTES};
 use crate::runtime::{ok_reply, Runtime};
 
 /// Connections the admin API serves at once at most (more wait for a slot).

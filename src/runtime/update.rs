@@ -365,20 +365,6 @@ pub(crate) fn command_with_args(command: &str, args: &[String]) -> String {
     out
 }
 
-/// Compares two secrets in time that depends only on their lengths (not on
-/// where they first differ).
-pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = u8::from(a.len() != b.len());
-    // Walk the longer one whole, so the time does not reveal a prefix.
-    let len = a.len().max(b.len());
-    for index in 0..len {
-        let x = a.get(index).copied().unwrap_or(0);
-        let y = b.get(index).copied().unwrap_or(0);
-        diff |= x ^ y;
-    }
-    std::hint::black_box(diff) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -600,21 +586,5 @@ mod tests {
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote(""), "''");
         assert_eq!(command_with_args("srv", &[]), "srv");
-    }
-
-    #[test]
-    fn constant_time_compare() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(constant_time_eq(b"", b""));
-        for (a, b) in [
-            (&b"secret"[..], &b"secreT"[..]),
-            (b"secret", b"secret2"),
-            (b"secret", b""),
-            (b"", b"x"),
-            (b"Secret", b"secret"),
-        ] {
-            assert!(!constant_time_eq(a, b));
-            assert!(!constant_time_eq(b, a));
-        }
     }
 }

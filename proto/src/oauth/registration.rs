@@ -213,8 +213,15 @@ impl ClientInformation {
     /// so the client must register again.
     #[must_use]
     pub fn secret_expired(&self, now: u64) -> bool {
-        self.client_secret_expires_at.is_some_and(|at| at <= now)
+        secret_expired(self.client_secret_expires_at, now)
     }
+}
+
+/// Whether a secret with `client_secret_expires_at` = `expires_at` has
+/// expired at `now`: RFC 7591 §3.2.1 says 0 means it never does.
+#[must_use]
+pub fn secret_expired(expires_at: Option<u64>, now: u64) -> bool {
+    expires_at.is_some_and(|at| at != 0 && at <= now)
 }
 
 #[cfg(test)]
@@ -303,6 +310,12 @@ mod tests {
         assert_eq!(public.client_secret, None);
         assert_eq!(public.auth_method, Some(AuthMethod::None));
         assert!(!public.secret_expired(u64::MAX));
+        // RFC 7591 §3.2.1: 0 is "never expires".
+        let forever = ClientInformation::parse(
+            br#"{"client_id":"abc","client_secret_expires_at":0,"client_secret":"s"}"#,
+        )
+        .unwrap();
+        assert!(!forever.secret_expired(u64::MAX));
     }
 
     #[test]

@@ -6,9 +6,7 @@
 use std::rc::Rc;
 
 use async_io::Timer;
-use supergateway_proto::jsonrpc::{
-    codes, encode_error, encode_error_with_data, parse_message, split_batch, Kind,
-};
+use supergateway_proto::jsonrpc::{codes, encode_error, encode_error_with_data};
 
 use super::{modern, Outgoing, Pending, Remote};
 use crate::gateway::reverse::jitter_seed;
@@ -78,37 +76,13 @@ impl Remote {
     }
 
     /// Authorization for `outgoing` failed: one line on stderr, and its
-    /// request (or each of a batch) gets -32000 "Authorization failed: …"
+    /// request gets -32000 "Authorization failed: …"
     /// with the server's last status as `data.httpStatus`.
     pub(super) fn auth_failed(&self, outgoing: &Outgoing, status: u16, error: &OAuthError) {
         let text = format!("Authorization failed: {error}");
         tracing::warn!("{text}");
         let data = format!("{{\"httpStatus\":{status}}}");
-        let answer = |id: &[u8]| {
-            if self.state.borrow_mut().in_flight.remove(id).is_some() {
-                let mut line = Vec::with_capacity(128);
-                encode_error_with_data(
-                    &mut line,
-                    Some(id),
-                    codes::SERVER_ERROR,
-                    &text,
-                    data.as_bytes(),
-                );
-                self.to_link(&line);
-            }
-        };
-        if let Some(id) = &outgoing.request {
-            answer(id);
-            return;
-        }
-        for range in split_batch(&outgoing.line).unwrap_or_default() {
-            let element = outgoing.line.get(range).unwrap_or_default();
-            if let Ok(message) = parse_message(element) {
-                if let (Kind::Request, Some(id)) = (message.kind, &message.id) {
-                    answer(id.as_bytes());
-                }
-            }
-        }
+        self.answer_requests(outgoing, &text, Some(data.as_bytes()));
     }
 
     /// The probe's authorization failed: that says nothing about the
@@ -146,26 +120,29 @@ impl Remote {
         self.to_link(&line);
     }
 
-    /// `outgoing` was not relayed: its request (or each request of a
-    /// batch) gets `text` as its error.
+    /// `outgoing` was not relayed: its request gets `text` as its error.
     pub(super) fn refuse(&self, outgoing: &Outgoing, text: &str) {
-        if let Some(id) = &outgoing.request {
-            self.answer_error(id, codes::SERVER_ERROR, text);
-            return;
-        }
-        let Ok(elements) = split_batch(&outgoing.line) else {
+        self.answer_requests(outgoing, text, None);
+    }
+
+    /// Answers -32000 `text` (with `data`, if any) to the request of
+    /// `outgoing`, if it is one and still in flight. (The relay hands the
+    /// server single messages: it splits a client's batch.)
+    fn answer_requests(&self, outgoing: &Outgoing, text: &str, data: Option<&[u8]>) {
+        let Some(id) = &outgoing.request else {
             return;
         };
-        for range in elements {
-            let element = outgoing.line.get(range).unwrap_or_default();
-            if let Ok(message) = parse_message(element) {
-                if let (Kind::Request, Some(id)) = (message.kind, &message.id) {
-                    let mut line = Vec::with_capacity(96);
-                    encode_error(&mut line, Some(id.as_bytes()), codes::SERVER_ERROR, text);
-                    self.to_link(&line);
-                }
-            }
+        if self.state.borrow_mut().in_flight.remove(id).is_none() {
+            return;
         }
+        let mut line = Vec::with_capacity(128);
+        match data {
+            Some(data) => {
+                encode_error_with_data(&mut line, Some(id), codes::SERVER_ERROR, text, data)
+            }
+            None => encode_error(&mut line, Some(id), codes::SERVER_ERROR, text),
+        }
+        self.to_link(&line);
     }
 
     /// No connection could be made: requests are refused from now on, and
