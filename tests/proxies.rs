@@ -220,8 +220,31 @@ struct Proxy {
 }
 
 impl Proxy {
+    /// Starts the proxy on a free loopback port. The port is chosen before
+    /// the proxy binds it, so something else (the other proxy's gateway,
+    /// a client's local port) can take it first: the proxy then fails to
+    /// bind, and a connect may even reach that other listener. So a start
+    /// counts only once a request through the port shows up in this
+    /// proxy's own log; otherwise it is tried again on another port.
     fn start(name: &str, program: &Path, gateway: SocketAddr) -> Self {
-        let dir = std::env::temp_dir().join(format!("sg-proxy-{name}-{}", std::process::id()));
+        let mut failures = Vec::new();
+        for attempt in 0..3 {
+            match Self::launch(name, program, gateway, attempt) {
+                Ok(proxy) => return proxy,
+                Err(failure) => failures.push(failure),
+            }
+        }
+        panic!("{name} did not start:\n{}", failures.join("\n---\n"));
+    }
+
+    fn launch(
+        name: &str,
+        program: &Path,
+        gateway: SocketAddr,
+        attempt: u32,
+    ) -> Result<Self, String> {
+        let dir =
+            std::env::temp_dir().join(format!("sg-proxy-{name}-{}-{attempt}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let listen = free_port();
@@ -281,17 +304,57 @@ impl Proxy {
             output,
             access_log,
         };
+        let ready = format!("tag-{name}-ready-{attempt}");
         let deadline = Instant::now() + WAIT;
-        while TcpStream::connect(addr).is_err() {
-            let exited = proxy.child.try_wait().unwrap();
-            assert!(
-                exited.is_none() && Instant::now() < deadline,
-                "{name} did not start ({exited:?}):\n{}",
-                proxy.diagnostics()
-            );
+        loop {
+            if let Some(status) = proxy.child.try_wait().unwrap() {
+                return Err(format!(
+                    "attempt {attempt} on port {listen}: exited ({status}):\n{}",
+                    proxy.diagnostics()
+                ));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "attempt {attempt} on port {listen}: no request through it reached its log:\n{}",
+                    proxy.diagnostics()
+                ));
+            }
+            if proxy.answers_probe(&ready) {
+                return Ok(proxy);
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        proxy
+    }
+
+    /// Whether a request for `tag` through the port is answered and
+    /// appears in this proxy's log (its log line follows the answer).
+    fn answers_probe(&self, tag: &str) -> bool {
+        let Ok(mut stream) = TcpStream::connect(self.addr) else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+        let request =
+            format!("GET /healthz?{tag} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        if stream.write_all(request.as_bytes()).is_err() {
+            return false;
+        }
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        if !answer.starts_with("HTTP/1.1 200") {
+            return false;
+        }
+        let logged = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < logged {
+            if self
+                .requests()
+                .iter()
+                .any(|line| tags_in(line).iter().any(|t| t == tag))
+            {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
     }
 
     /// The request log so far: one line per request the proxy handled.
