@@ -18,6 +18,7 @@ use std::fmt;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use supergateway_proto::http::{
@@ -58,25 +59,50 @@ impl fmt::Debug for Digest {
     }
 }
 
-/// Who made a request, as far as the gateway knows. Sessions remember the
-/// caller that opened them and refuse any other (403). Item 2 (OAuth)
-/// adds the issuer and subject of a verified access token here.
-#[derive(Clone, Debug)]
-pub(crate) enum Caller {
-    /// No authentication is configured: everyone is the same caller.
-    Anyone,
-    /// A static bearer token, by digest.
-    Token(Digest),
+/// Who made a request, as far as the gateway knows: each mechanism that is
+/// configured adds what it proved. Sessions remember the caller that opened
+/// them and refuse any other (403). With no authentication configured every
+/// caller is the default one, and all are the same.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Caller {
+    /// A static bearer token, by digest (item 1).
+    pub(crate) token: Option<Digest>,
+    /// The principal of a verified OAuth access token (item 2).
+    pub(crate) principal: Option<Rc<Principal>>,
+    /// The subject of a verified client certificate (item 3, mutual TLS),
+    /// as an RFC 4514 distinguished name.
+    pub(crate) certificate: Option<Rc<str>>,
+}
+
+/// What a verified OAuth access token says about its holder. A session is
+/// bound to issuer and subject, not to the token, so a refreshed token
+/// keeps its session.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Principal {
+    pub(crate) issuer: String,
+    pub(crate) subject: String,
+    /// `client_id` (RFC 9068), else `azp`.
+    pub(crate) client_id: Option<String>,
+    /// The allow-listed string claims `--authEnv` may hand to a child
+    /// (name, value), values already checked printable and bounded.
+    pub(crate) claims: Vec<(&'static str, String)>,
 }
 
 impl Caller {
-    /// Whether `other` may use a session `self` opened.
+    /// Whether `other` may use a session `self` opened: every part agrees
+    /// (both absent, or both present and equal).
     pub(crate) fn is(&self, other: &Self) -> bool {
-        match (self, other) {
-            (Self::Anyone, Self::Anyone) => true,
-            (Self::Token(a), Self::Token(b)) => a.matches(b),
+        let token = match (&self.token, &other.token) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.matches(b),
             _ => false,
-        }
+        };
+        let principal = match (&self.principal, &other.principal) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.issuer == b.issuer && a.subject == b.subject,
+            _ => false,
+        };
+        token && principal && self.certificate == other.certificate
     }
 }
 
@@ -272,7 +298,10 @@ impl Tokens {
             }
         }
         if found {
-            Ok(Caller::Token(presented))
+            Ok(Caller {
+                token: Some(presented),
+                ..Caller::default()
+            })
         } else {
             Err(Denied::UnknownToken)
         }
@@ -328,8 +357,8 @@ mod tests {
     fn authenticates_by_digest() {
         let tokens = Tokens::new(&source(Some("s3cret")));
         let check = |values: &[&[u8]]| tokens.authenticate(values.iter().copied());
-        assert!(matches!(check(&[b"Bearer s3cret"]), Ok(Caller::Token(_))));
-        assert!(matches!(check(&[b"bearer s3cret"]), Ok(Caller::Token(_))));
+        assert!(check(&[b"Bearer s3cret"]).unwrap().token.is_some());
+        assert!(check(&[b"bearer s3cret"]).unwrap().token.is_some());
         assert_eq!(check(&[]).unwrap_err(), Denied::NoToken);
         assert_eq!(check(&[b"Basic czNjcmV0"]).unwrap_err(), Denied::NoToken);
         assert_eq!(check(&[b"Bearer s3cre"]).unwrap_err(), Denied::UnknownToken);
@@ -345,14 +374,42 @@ mod tests {
     }
 
     #[test]
-    fn callers_compare_by_token() {
-        let a = Caller::Token(Digest::of(b"a"));
-        let a2 = Caller::Token(Digest::of(b"a"));
-        let b = Caller::Token(Digest::of(b"b"));
+    fn callers_compare_by_every_part() {
+        let token = |t: &[u8]| Caller {
+            token: Some(Digest::of(t)),
+            ..Caller::default()
+        };
+        let (a, a2, b) = (token(b"a"), token(b"a"), token(b"b"));
         assert!(a.is(&a2));
         assert!(!a.is(&b));
-        assert!(!a.is(&Caller::Anyone));
-        assert!(Caller::Anyone.is(&Caller::Anyone));
+        assert!(!a.is(&Caller::default()));
+        assert!(!Caller::default().is(&a));
+        assert!(Caller::default().is(&Caller::default()));
+        let principal = |issuer: &str, subject: &str, client: &str| Caller {
+            principal: Some(Rc::new(Principal {
+                issuer: issuer.to_owned(),
+                subject: subject.to_owned(),
+                client_id: Some(client.to_owned()),
+                claims: Vec::new(),
+            })),
+            ..Caller::default()
+        };
+        // A refreshed token (another client id, same subject) keeps the session.
+        assert!(principal("https://as", "alice", "c1").is(&principal("https://as", "alice", "c2")));
+        assert!(!principal("https://as", "alice", "c1").is(&principal("https://as", "bob", "c1")));
+        assert!(!principal("https://as", "alice", "c1").is(&principal(
+            "https://other",
+            "alice",
+            "c1"
+        )));
+        assert!(!principal("https://as", "alice", "c1").is(&Caller::default()));
+        let cert = |subject: &str| Caller {
+            certificate: Some(Rc::from(subject)),
+            ..Caller::default()
+        };
+        assert!(cert("CN=a").is(&cert("CN=a")));
+        assert!(!cert("CN=a").is(&cert("CN=b")));
+        assert!(!cert("CN=a").is(&Caller::default()));
     }
 
     #[test]

@@ -81,7 +81,7 @@ impl Front {
             return Err(self.send(head, conn, response).await);
         }
         match &self.tokens {
-            None => Ok(Caller::Anyone),
+            None => Ok(Caller::default()),
             Some(tokens) => match tokens.authenticate(head.header_values("authorization")) {
                 Ok(caller) => Ok(caller),
                 Err(denied) => Err(self.unauthorized(head, conn, denied).await),
