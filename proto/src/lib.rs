@@ -20,6 +20,7 @@ pub mod mcp;
 pub mod mux;
 pub mod oauth;
 pub mod otlp;
+pub mod rate_limit;
 pub mod relay;
 pub mod secrets;
 pub mod sse;

@@ -77,6 +77,7 @@
 mod bearer;
 mod body;
 mod error;
+mod forwarded;
 mod framing;
 mod head;
 mod limits;
@@ -96,6 +97,7 @@ pub use bearer::{
 };
 pub use body::{encode_chunk, encode_last_chunk, BodyDecoder, BodyProgress};
 pub use error::HttpError;
+pub use forwarded::{client_address, Cidr, CidrError};
 pub use framing::{BodyFraming, ContentLength, ResponseFraming};
 pub use head::HeadDecoder;
 pub use limits::Limits;
