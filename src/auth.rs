@@ -104,6 +104,39 @@ impl Caller {
         };
         token && principal && self.certificate == other.certificate
     }
+
+    /// A digest naming what this caller proved, for per-caller state (the
+    /// rate limit's buckets): the token's digest, the principal's issuer
+    /// and subject (as [`Caller::is`] compares), the certificate subject,
+    /// each length-prefixed so no two callers share one. `None` when
+    /// nothing was proved.
+    pub(crate) fn identity_key(&self) -> Option<[u8; 32]> {
+        if self.token.is_none() && self.principal.is_none() && self.certificate.is_none() {
+            return None;
+        }
+        let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+        context.update(b"supergateway rate key: caller\0");
+        let mut part = |tag: u8, bytes: &[u8]| {
+            context.update(&[tag]);
+            context.update(&u64::try_from(bytes.len()).unwrap_or(u64::MAX).to_be_bytes());
+            context.update(bytes);
+        };
+        if let Some(token) = &self.token {
+            part(b't', &token.0);
+        }
+        if let Some(principal) = &self.principal {
+            part(b'i', principal.issuer.as_bytes());
+            part(b's', principal.subject.as_bytes());
+        }
+        if let Some(certificate) = &self.certificate {
+            part(b'c', certificate.as_bytes());
+        }
+        let mut key = [0u8; 32];
+        for (out, byte) in key.iter_mut().zip(context.finish().as_ref()) {
+            *out = *byte;
+        }
+        Some(key)
+    }
 }
 
 /// Why a request was not authenticated.
@@ -410,6 +443,41 @@ mod tests {
         assert!(cert("CN=a").is(&cert("CN=a")));
         assert!(!cert("CN=a").is(&cert("CN=b")));
         assert!(!cert("CN=a").is(&Caller::default()));
+    }
+
+    #[test]
+    fn identity_keys_follow_what_was_proved() {
+        let token = |t: &[u8]| Caller {
+            token: Some(Digest::of(t)),
+            ..Caller::default()
+        };
+        assert_eq!(Caller::default().identity_key(), None);
+        assert_eq!(token(b"a").identity_key(), token(b"a").identity_key());
+        assert_ne!(token(b"a").identity_key(), token(b"b").identity_key());
+        let principal = |issuer: &str, subject: &str| Caller {
+            principal: Some(Rc::new(Principal {
+                issuer: issuer.to_owned(),
+                subject: subject.to_owned(),
+                client_id: None,
+                claims: Vec::new(),
+            })),
+            ..Caller::default()
+        };
+        // Length prefixes: ("ab", "c") is not ("a", "bc").
+        assert_ne!(
+            principal("ab", "c").identity_key(),
+            principal("a", "bc").identity_key()
+        );
+        assert_eq!(
+            principal("a", "b").identity_key(),
+            principal("a", "b").identity_key()
+        );
+        let cert = Caller {
+            certificate: Some(Rc::from("b")),
+            ..Caller::default()
+        };
+        assert!(cert.identity_key().is_some());
+        assert_ne!(cert.identity_key(), principal("a", "b").identity_key());
     }
 
     #[test]

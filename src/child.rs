@@ -51,11 +51,15 @@ const TERM_GRACE: Duration = Duration::from_millis(2000);
 
 /// What a child is started with: the shell command (the `--stdio` command
 /// with any runtime `extra_cli_args` appended, quoted) and variables added
-/// to the gateway's environment (runtime `env`).
+/// to the gateway's environment (runtime `env`, then `--authEnv`'s).
 #[derive(Clone, Default, PartialEq, Eq)]
 pub(crate) struct ChildSpec {
     pub(crate) command: String,
     pub(crate) env: Vec<(String, String)>,
+    /// `--authEnv`: the identity of the caller whose child this is. Set
+    /// when the child is first started and kept across runtime restarts
+    /// (`Runtime::apply` carries it over); set after `env`, so it wins.
+    pub(crate) identity: Vec<(String, String)>,
 }
 
 /// A running (or exited) child process. Cheap to clone: all clones share it.
@@ -98,6 +102,7 @@ impl Child {
             .arg("-c")
             .arg(shell_script(command).as_ref())
             .envs(spec.env.iter().map(|(name, value)| (name, value)))
+            .envs(spec.identity.iter().map(|(name, value)| (name, value)))
             .process_group(0);
         // The stdio settings go on the async command: its `From` conversion
         // resets them to "inherit".
@@ -109,17 +114,33 @@ impl Child {
         let raw_pid = i32::try_from(process.id()).unwrap_or(0);
         OWN.with(|own| own.borrow_mut().insert(raw_pid));
         let pid = rustix::process::Pid::from_raw(raw_pid);
-        if spec.env.is_empty() {
-            tracing::info!("child started (pid {}): {}", process.id(), command);
-        } else {
-            // Names only: runtime environment values are often secrets.
-            let names: Vec<&str> = spec.env.iter().map(|(name, _)| name.as_str()).collect();
-            tracing::info!(
+        // Names only: runtime environment values are often secrets, and
+        // identities are personal data.
+        let names = |env: &[(String, String)]| -> String {
+            let names: Vec<&str> = env.iter().map(|(name, _)| name.as_str()).collect();
+            names.join(", ")
+        };
+        match (spec.env.is_empty(), spec.identity.is_empty()) {
+            (true, true) => tracing::info!("child started (pid {}): {}", process.id(), command),
+            (false, true) => tracing::info!(
                 "child started (pid {}): {} (runtime env: {})",
                 process.id(),
                 command,
-                names.join(", ")
-            );
+                names(&spec.env)
+            ),
+            (true, false) => tracing::info!(
+                "child started (pid {}): {} (caller env: {})",
+                process.id(),
+                command,
+                names(&spec.identity)
+            ),
+            (false, false) => tracing::info!(
+                "child started (pid {}): {} (runtime env: {}; caller env: {})",
+                process.id(),
+                command,
+                names(&spec.env),
+                names(&spec.identity)
+            ),
         }
 
         let (stdin_tx, stdin_rx) = channel::bounded::<()>(1);

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod auth_env;
 mod child;
 mod cli;
 mod gateway;

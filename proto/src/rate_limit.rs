@@ -261,7 +261,7 @@ impl RateLimiter {
         if !self.buckets.contains_key(&key) && self.buckets.len() >= self.max_keys {
             self.evict_oldest();
         }
-        let bucket = self.buckets.entry(key).or_insert(Bucket {
+        let bucket = self.buckets.entry(key).or_insert_with(|| Bucket {
             level: rate.capacity(),
             updated: now,
             stamp,

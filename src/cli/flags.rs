@@ -174,7 +174,7 @@ pub(super) enum Scope {
 pub(super) const SHORT_HELP: &str = "-h";
 
 /// Every flag, in `--help` order.
-pub(super) static FLAGS: [&Flag; 49] = [
+pub(super) static FLAGS: [&Flag; 52] = [
     &STDIO,
     &SSE,
     &STREAMABLE_HTTP,
@@ -204,6 +204,9 @@ pub(super) static FLAGS: [&Flag; 49] = [
     &REPLAY_BUFFER,
     &PROTOCOL_VERSION,
     &AUTH_TOKEN_FILE,
+    &AUTH_ENV,
+    &RATE_LIMIT,
+    &TRUSTED_PROXY,
     &REQUEST_TIMEOUT,
     &HEADER,
     &OAUTH2_BEARER,
@@ -574,6 +577,41 @@ pub(super) static AUTH_TOKEN_FILE: Flag = Flag {
     group: Group::Auth,
     help: "bearer tokens the MCP endpoints require, one per line (# comments);\n\
            re-read when it changes",
+    secret: false,
+};
+
+pub(super) static AUTH_ENV: Flag = Flag {
+    name: "authEnv",
+    value: "CLAIM=VAR",
+    kind: Kind::Repeated,
+    default: Absent::Nothing,
+    modes: Scope::Network,
+    group: Group::Auth,
+    help: "with --childPerSession: the caller's claim (sub, email, ...,\n\
+           tls_subject) in its child's environment as VAR; repeatable",
+    secret: false,
+};
+
+pub(super) static RATE_LIMIT: Flag = Flag {
+    name: "rateLimit",
+    value: "N/s",
+    kind: Kind::Single,
+    default: Absent::Off,
+    modes: Scope::Network,
+    group: Group::Auth,
+    help: "requests per second (or N/m per minute) per caller, burst N;\n\
+           per client address without authentication (429 beyond)",
+    secret: false,
+};
+
+pub(super) static TRUSTED_PROXY: Flag = Flag {
+    name: "trustedProxy",
+    value: "CIDR",
+    kind: Kind::Repeated,
+    default: Absent::Nothing,
+    modes: Scope::Network,
+    group: Group::Auth,
+    help: "a proxy whose X-Forwarded-For names the client address; repeatable",
     secret: false,
 };
 

@@ -197,6 +197,15 @@ pub(crate) struct Config {
     /// `SUPERGATEWAY_AUTH_TOKEN` environment variable: the bearer tokens the
     /// served MCP endpoints require. `None`: no authentication.
     pub(crate) auth_tokens: Option<crate::auth::Source>,
+    /// `--authEnv CLAIM=VAR` (ours, repeatable): the caller's claims in the
+    /// environment of its own child; names checked against the refusal list.
+    pub(crate) auth_env: Vec<crate::auth_env::Mapping>,
+    /// `--rateLimit N/s` or `N/m` (ours): requests per caller (or client
+    /// address), burst N; `None`: no limit.
+    pub(crate) rate_limit: Option<supergateway_proto::rate_limit::Rate>,
+    /// `--trustedProxy CIDR` (ours, repeatable): peers whose
+    /// `X-Forwarded-For` names the client.
+    pub(crate) trusted_proxies: Vec<supergateway_proto::http::Cidr>,
     /// Flags given that have no effect in this mode, one sentence each, for main to log.
     pub(crate) warnings: Vec<String>,
 }
@@ -283,7 +292,37 @@ pub(crate) fn from_env() -> Result<Config, Exit> {
         });
         source.env = Some(digest);
     }
+    // After SUPERGATEWAY_AUTH_TOKEN: it protects the port too.
+    if let Some(warning) = exposed_warning(&config) {
+        config.warnings.push(warning);
+    }
     Ok(config)
+}
+
+/// Whether anything decides who may call the served endpoints.
+// TODO(issue 16 merge): also `--authIssuer`/`--authIntrospectionUrl` (the
+// OAuth resource server) and `--tlsClientCa` (mutual TLS) once their
+// `Config` fields exist, and name them in `PROTECTING`.
+pub(crate) fn has_inbound_auth(config: &Config) -> bool {
+    config.auth_tokens.is_some()
+}
+
+/// The settings [`has_inbound_auth`] looks for, as the warning names them.
+const PROTECTING: &str = "--authTokenFile or SUPERGATEWAY_AUTH_TOKEN";
+
+/// A stdio server served on a non-loopback address without authentication:
+/// the one line saying so (issue 16, item 6).
+fn exposed_warning(config: &Config) -> Option<String> {
+    let exposed = matches!(config.input, Input::Stdio(_))
+        && !supergateway_proto::http::is_loopback_host(&config.host)
+        && !has_inbound_auth(config);
+    exposed.then(|| {
+        format!(
+            "--host {} without authentication: anyone who can reach this port may call every \
+             tool of the MCP server; protect it with {PROTECTING}, or bind 127.0.0.1",
+            config.host
+        )
+    })
 }
 
 /// Parses argv (without argv[0]) into a Config, or the outcome to print: help/version text
@@ -400,6 +439,9 @@ impl fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("oauth", &self.oauth)
             .field("auth_tokens", &self.auth_tokens)
+            .field("auth_env", &self.auth_env)
+            .field("rate_limit", &self.rate_limit)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("warnings", &self.warnings)
             .finish()
     }

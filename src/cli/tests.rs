@@ -533,3 +533,110 @@ fn supergateway_host_is_the_default_bind_address_and_the_flag_wins() {
     );
     assert!(config.is_ok_and(|config| config.warnings.is_empty()));
 }
+
+#[test]
+fn rate_limit_trusted_proxy_and_auth_env_flags() {
+    let parse_args = |list: &[&str]| parse(&args(list));
+    let config = parse_args(&["--stdio", "x", "--rateLimit", "2/s"]).unwrap();
+    assert_eq!(
+        config.rate_limit.map(|rate| rate.to_string()).as_deref(),
+        Some("2/s")
+    );
+    let config = parse_args(&["--stdio", "x", "--rate-limit=60/m"]).unwrap();
+    assert_eq!(
+        config.rate_limit.map(|rate| rate.to_string()).as_deref(),
+        Some("60/m")
+    );
+    assert!(parse_args(&["--stdio", "x"]).unwrap().rate_limit.is_none());
+    let config = parse_args(&[
+        "--stdio",
+        "x",
+        "--trustedProxy",
+        "127.0.0.1",
+        "--trustedProxy",
+        "10.0.0.0/8, fd00::/8",
+    ])
+    .unwrap();
+    let shown: Vec<String> = config
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(shown, ["127.0.0.1/32", "10.0.0.0/8", "fd00::/8"]);
+
+    for (list, error) in [
+        (&["--rateLimit", "0/s"][..], "--rateLimit must be N/s or N/m, N from 1 to 1000000: N must be from 1 to 1000000 (got \"0/s\")"),
+        (&["--rateLimit", "5/h"][..], "--rateLimit must be N/s or N/m, N from 1 to 1000000: expected N/s or N/m with N a whole number (got \"5/h\")"),
+        (&["--rateLimit", "1000001/s"][..], "N must be from 1 to 1000000"),
+        (&["--rateLimit", "1/s", "--rateLimit", "2/s"][..], "--rateLimit"),
+        (&["--trustedProxy", "10.0.0.1/8"][..], "--trustedProxy must be an IP address or CIDR range: bits are set past the prefix length (write the network address) (got \"10.0.0.1/8\")"),
+        (&["--trustedProxy", "proxy.local"][..], "--trustedProxy must be an IP address or CIDR range: not an IPv4 or IPv6 address"),
+        (&["--trustedProxy", "10.0.0.0/8,"][..], "(got \"\")"),
+        (&["--authEnv", "sub"][..], "--authEnv must look like CLAIM=VAR (got \"sub\")"),
+        (&["--authEnv", "groups=G"][..], "--authEnv claim must be one of sub, client_id, azp, email, preferred_username, name, iss, tls_subject (got \"groups\")"),
+        (&["--authEnv", "sub=1X"][..], "--authEnv sub=1X: the variable name must match [A-Za-z_][A-Za-z0-9_]*"),
+        (&["--authEnv", "sub=LD_PRELOAD"][..], "--authEnv sub=LD_PRELOAD: LD_PRELOAD refused: it can change how the child's loader"),
+        (&["--authEnv", "email=path"][..], "--authEnv email=path: path refused"),
+        (&["--authEnv", "sub=MCP_USER", "--childPerSession"][..], "--authEnv sub=MCP_USER needs an OAuth resource server (--authIssuer or --authIntrospectionUrl): nothing else proves a caller's sub"),
+        (&["--authEnv", "tls_subject=DN", "--childPerSession"][..], "--authEnv tls_subject=DN needs client certificates (--tlsClientCa)"),
+    ] {
+        let mut full = vec!["--stdio", "x"];
+        full.extend_from_slice(list);
+        let exit = parse_args(&full).err().unwrap_or_else(|| panic!("{list:?} parsed"));
+        assert_eq!(exit.code, 2, "{list:?}");
+        assert!(exit.message.contains(error), "{list:?}: {}", exit.message);
+        assert!(!exit.message.contains('\n'));
+    }
+    // The refusal list's operator override applies to --authEnv too (then
+    // the claim's source is what is missing on this branch).
+    let exit = parse_args(&[
+        "--stdio",
+        "x",
+        "--runtimeAllowEnv",
+        "PATH",
+        "--authEnv",
+        "sub=PATH",
+    ])
+    .err()
+    .unwrap();
+    assert!(
+        exit.message.contains("needs an OAuth resource server"),
+        "{}",
+        exit.message
+    );
+}
+
+#[test]
+fn exposed_port_warning() {
+    let config = |list: &[&str]| parse(&args(list)).unwrap();
+    let exposed = config(&["--stdio", "x", "--host", "0.0.0.0"]);
+    let warning = exposed_warning(&exposed).unwrap();
+    assert_eq!(
+        warning,
+        "--host 0.0.0.0 without authentication: anyone who can reach this port may call every \
+         tool of the MCP server; protect it with --authTokenFile or SUPERGATEWAY_AUTH_TOKEN, or \
+         bind 127.0.0.1"
+    );
+    assert!(exposed_warning(&config(&["--stdio", "x", "--host", "::"])).is_some());
+    assert!(exposed_warning(&config(&["--stdio", "x", "--host", "192.0.2.1"])).is_some());
+    for loopback in ["127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"] {
+        assert_eq!(
+            exposed_warning(&config(&["--stdio", "x", "--host", loopback])),
+            None,
+            "{loopback}"
+        );
+    }
+    // A reverse mode serves nothing.
+    assert_eq!(
+        exposed_warning(&config(&["--sse", "http://h/sse", "--host", "0.0.0.0"])),
+        None
+    );
+    // Any authentication protects it.
+    let mut protected = config(&["--stdio", "x", "--host", "0.0.0.0"]);
+    protected.auth_tokens = Some(crate::auth::Source {
+        env: Some(crate::auth::Source::env_token("t0ken").unwrap()),
+        file: None,
+    });
+    assert!(has_inbound_auth(&protected));
+    assert_eq!(exposed_warning(&protected), None);
+}

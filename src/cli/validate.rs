@@ -5,12 +5,15 @@
 use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
-use supergateway_proto::http::{parse_header_line, HeaderName, HeaderValue};
+use supergateway_proto::http::{parse_header_line, Cidr, HeaderName, HeaderValue};
+use supergateway_proto::rate_limit::Rate;
 use supergateway_proto::relay::UpstreamMode;
 
 use super::flags::{self, Flag, Scope};
 use super::parse::{Raw, ANY_ORIGIN};
 use super::{Config, Cors, CorsOrigin, Input, Output};
+use crate::auth_env;
+use crate::runtime::env_policy;
 use crate::telemetry::{LogFormat, LogLevel};
 
 /// Turns the scanned strings into a [`Config`], or a one-line error (without the program
@@ -163,6 +166,17 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         _ => None,
     };
 
+    let rate_limit = match raw.value(&flags::RATE_LIMIT) {
+        Some(text) => Some(Rate::parse(text).map_err(|why| {
+            format!("--rateLimit must be N/s or N/m, N from 1 to 1000000: {why} (got {text:?})")
+        })?),
+        None => None,
+    };
+    let trusted_proxies = trusted_proxies(raw)?;
+    let child_per_session = raw.switch(&flags::CHILD_PER_SESSION);
+    let runtime_allow_env = allow_env(raw)?;
+    let auth_env = auth_env(raw, child_per_session, &runtime_allow_env)?;
+
     let stateful = raw.switch(&flags::STATEFUL);
     let mode = Mode {
         input: input_flag,
@@ -220,8 +234,8 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         runtime_prompt: raw.switch(&flags::RUNTIME_PROMPT),
         runtime_admin_port,
         runtime_admin_token,
-        runtime_allow_env: allow_env(raw)?,
-        child_per_session: raw.switch(&flags::CHILD_PER_SESSION),
+        runtime_allow_env,
+        child_per_session,
         head_timeout: nonzero(millis(&flags::HEAD_TIMEOUT, raw)?)
             .ok_or_else(|| "--headTimeout must be greater than 0".to_owned())?,
         body_timeout: nonzero(millis(&flags::BODY_TIMEOUT, raw)?)
@@ -242,8 +256,97 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         request_timeout: nonzero(millis(&flags::REQUEST_TIMEOUT, raw)?),
         oauth,
         auth_tokens,
+        auth_env,
+        rate_limit,
+        trusted_proxies,
         warnings,
     })
+}
+
+/// `--trustedProxy` values, comma-separated and repeatable: each a CIDR or
+/// a bare address (`/32`, `/128`).
+fn trusted_proxies(raw: &Raw) -> Result<Vec<Cidr>, String> {
+    let mut ranges = Vec::new();
+    for value in raw.values(&flags::TRUSTED_PROXY) {
+        for text in value.split(',').map(str::trim) {
+            let range = Cidr::parse(text).map_err(|why| {
+                format!("--trustedProxy must be an IP address or CIDR range: {why} (got {text:?})")
+            })?;
+            ranges.push(range);
+        }
+    }
+    Ok(ranges)
+}
+
+/// `--authEnv CLAIM=VAR` values: allow-listed claims, names that the
+/// runtime API's `env` could set too (the refusal list, `--runtimeAllowEnv`),
+/// each name once; only with a child per caller and a mechanism that proves
+/// the claim.
+fn auth_env(
+    raw: &Raw,
+    child_per_session: bool,
+    allowed: &[String],
+) -> Result<Vec<auth_env::Mapping>, String> {
+    let mut mappings: Vec<auth_env::Mapping> = Vec::new();
+    for value in raw.values(&flags::AUTH_ENV) {
+        let mapping = auth_env::parse(value)?;
+        let var = mapping.var.as_str();
+        if !is_env_name(var) {
+            return Err(format!(
+                "--authEnv {value}: the variable name must match [A-Za-z_][A-Za-z0-9_]*"
+            ));
+        }
+        if let Some(why) = env_policy::refusal(var, allowed) {
+            return Err(format!("--authEnv {value}: {var} {why}"));
+        }
+        if mappings.iter().any(|earlier| earlier.var == var) {
+            return Err(format!("--authEnv sets {var} more than once"));
+        }
+        let sources = claim_sources(raw);
+        let proved = match mapping.claim.source() {
+            auth_env::Source::OAuth => sources.oauth,
+            auth_env::Source::Certificate => sources.certificate,
+        };
+        if !proved {
+            let needs = match mapping.claim.source() {
+                auth_env::Source::OAuth => {
+                    "an OAuth resource server (--authIssuer or --authIntrospectionUrl)"
+                }
+                auth_env::Source::Certificate => "client certificates (--tlsClientCa)",
+            };
+            return Err(format!(
+                "--authEnv {value} needs {needs}: nothing else proves a caller's {}",
+                mapping.claim.name()
+            ));
+        }
+        mappings.push(mapping);
+    }
+    if !mappings.is_empty() && !child_per_session {
+        return Err(
+            "--authEnv needs --childPerSession: each caller's identity goes into a child of its own"
+                .to_owned(),
+        );
+    }
+    Ok(mappings)
+}
+
+/// Which configured mechanisms prove the claims `--authEnv` hands over.
+struct ClaimSources {
+    /// A verified OAuth access token (sub, email, ...).
+    oauth: bool,
+    /// A verified client certificate (tls_subject).
+    certificate: bool,
+}
+
+// TODO(issue 16 merge): `oauth` is `--authIssuer` or `--authIntrospectionUrl`
+// given (helper rs), `certificate` is `--tlsClientCa` given (helper tls);
+// neither flag exists on this branch, so every `--authEnv` is refused here
+// until they are connected.
+fn claim_sources(_raw: &Raw) -> ClaimSources {
+    ClaimSources {
+        oauth: false,
+        certificate: false,
+    }
 }
 
 /// An admin API token: visible ASCII without spaces (it travels in an `Authorization`

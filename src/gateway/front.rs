@@ -5,12 +5,14 @@
 use std::rc::Rc;
 
 use supergateway_proto::http::{
-    is_allowed_authority, is_allowed_origin, is_loopback_host, Method, RequestHead,
+    is_allowed_authority, is_allowed_origin, is_loopback_host, Cidr, Method, RequestHead,
 };
 use supergateway_proto::jsonrpc::{codes, encode_error};
+use supergateway_proto::rate_limit::Refused;
 
 use crate::auth::{Caller, Denied, Tokens};
 use crate::cli::{Config, Cors};
+use crate::gateway::rate::{self, Client, MessageLimit, RateLimits};
 use crate::gateway::refusal::Refusal;
 use crate::http::response::Response;
 use crate::http::server::{Conn, Next};
@@ -31,6 +33,11 @@ pub(crate) struct Front {
     /// `--authTokenFile`, `SUPERGATEWAY_AUTH_TOKEN`: the bearer tokens every
     /// request past the health endpoints and CORS preflights needs.
     tokens: Option<Tokens>,
+    /// `--trustedProxy`: peers whose `X-Forwarded-For` names the client.
+    trusted: Vec<Cidr>,
+    /// `--rateLimit`: the buckets every request past authentication (and
+    /// every WebSocket message) takes a token from.
+    rate: Option<Rc<RateLimits>>,
 }
 
 impl Front {
@@ -42,6 +49,8 @@ impl Front {
             allowed_hosts: config.allowed_hosts.clone(),
             health: config.health_endpoints.clone(),
             tokens: config.auth_tokens.as_ref().map(Tokens::new),
+            trusted: config.trusted_proxies.clone(),
+            rate: config.rate_limit.map(RateLimits::new),
         }
     }
 
@@ -80,13 +89,75 @@ impl Front {
             };
             return Err(self.send(head, conn, response).await);
         }
-        match &self.tokens {
-            None => Ok(Caller::default()),
+        let caller = match &self.tokens {
+            None => Caller::default(),
             Some(tokens) => match tokens.authenticate(head.header_values("authorization")) {
-                Ok(caller) => Ok(caller),
-                Err(denied) => Err(self.unauthorized(head, conn, denied).await),
+                Ok(caller) => caller,
+                Err(denied) => return Err(self.unauthorized(head, conn, denied).await),
             },
+        };
+        // Counted once authenticated: a caller is who it proved to be, and
+        // refusals of the unauthenticated cost no bucket.
+        if let Some(rate) = &self.rate {
+            let client = self.client(head, conn);
+            if let Err(refused) = rate.check(rate::key_of(&caller, client.address)) {
+                return Err(self.too_many_requests(head, conn, client, refused).await);
+            }
         }
+        Ok(caller)
+    }
+
+    /// Where the request came from: the peer, or behind a `--trustedProxy`
+    /// the address its `X-Forwarded-For` names.
+    pub(crate) fn client(&self, head: &RequestHead, conn: &Conn) -> Client {
+        Client::of(head, conn.peer(), &self.trusted)
+    }
+
+    /// The bucket the messages of a WebSocket opened by this request take
+    /// from (the same as its requests'), with `--rateLimit`.
+    pub(crate) fn message_limit(
+        &self,
+        head: &RequestHead,
+        conn: &Conn,
+        caller: &Caller,
+    ) -> Option<MessageLimit> {
+        let limits = self.rate.as_ref()?;
+        let client = self.client(head, conn);
+        Some(MessageLimit {
+            limits: Rc::clone(limits),
+            key: rate::key_of(caller, client.address),
+        })
+    }
+
+    /// 429 with `Retry-After` (whole seconds, rounded up) and a JSON-RPC
+    /// error body; logged on the first refusal of a burst only.
+    async fn too_many_requests(
+        &self,
+        head: &RequestHead,
+        conn: &mut Conn,
+        client: Client,
+        refused: Refused,
+    ) -> Next {
+        let retry_after = refused.retry_after_secs();
+        if refused.first {
+            tracing::warn!(
+                "refused {} {} from {client} (429): over --rateLimit {}; \
+                 further refusals until it refills are not logged",
+                head.method_str(),
+                head.path(),
+                self.rate
+                    .as_ref()
+                    .map(|rate| rate.rate().to_string())
+                    .unwrap_or_default()
+            );
+        }
+        let mut body = Vec::with_capacity(96);
+        encode_error(&mut body, None, codes::SERVER_ERROR, rate::TOO_MANY);
+        let retry_after = retry_after.to_string();
+        let response = Response::new(429)
+            .header("retry-after", retry_after.as_bytes())
+            .json(&body);
+        self.send(head, conn, response).await
     }
 
     /// 401 (400 for two `Authorization` headers) with the RFC 6750
@@ -99,7 +170,7 @@ impl Front {
             "refused {} {} from {} ({status}): {why}",
             head.method_str(),
             head.path(),
-            conn.peer()
+            self.client(head, conn)
         );
         let mut body = Vec::with_capacity(96);
         encode_error(&mut body, None, codes::SERVER_ERROR, why);
@@ -184,7 +255,7 @@ impl Front {
                 "refused {} {} from {} (403): the session was opened by another caller",
                 head.method_str(),
                 head.path(),
-                conn.peer()
+                self.client(head, conn)
             );
         }
         self.error(head, conn, refusal.status, refusal.code, refusal.message)

@@ -5,6 +5,7 @@ pub(crate) mod event_stream;
 pub(crate) mod front;
 pub(crate) mod link;
 pub(crate) mod local;
+pub(crate) mod rate;
 pub(crate) mod refusal;
 pub(crate) mod remote;
 pub(crate) mod reverse;
@@ -26,6 +27,7 @@ use futures_lite::{FutureExt, StreamExt};
 use smol::channel;
 use supergateway_proto::http::Limits;
 
+use crate::auth::Caller;
 use crate::child::{Child, ChildSpec};
 use crate::cli::Config;
 use crate::gateway::link::{outlet, Clients, Inbox, Link, SessionKey, RESTARTED};
@@ -140,10 +142,24 @@ impl ServedSession for RoutedSession {
     }
 }
 
-/// Starts a child that belongs to one session (`--childPerSession`, a
-/// stateful Streamable HTTP session), with the runtime's defaults.
-pub(crate) fn start_link(runtime: &Runtime, clients: Clients) -> io::Result<Rc<RefCell<Link>>> {
-    Link::start(&runtime.child_spec(), clients, |_| {})
+/// Starts a child that belongs to one caller's session or request
+/// (`--childPerSession`, a stateful Streamable HTTP session), with the
+/// runtime's defaults and `--authEnv`'s variables from `caller`: 403 when
+/// the caller lacks a claim they need (no child without its caller's
+/// identity), 500 when the child cannot be spawned.
+pub(crate) fn start_link(
+    runtime: &Runtime,
+    clients: Clients,
+    caller: &Caller,
+) -> Result<Rc<RefCell<Link>>, Refusal> {
+    let spec = runtime.child_spec_for(caller).map_err(|refused| {
+        tracing::warn!("no MCP server started for a caller (403): {refused}");
+        Refusal::server_error(403, refused.message())
+    })?;
+    Link::start(&spec, clients, |_| {}).map_err(|err| {
+        tracing::error!("could not start the MCP server: {err}");
+        Refusal::CHILD_START
+    })
 }
 
 /// A client session of a mode whose clients are separate (SSE, WebSocket):
@@ -155,19 +171,18 @@ pub(crate) struct ClientSession {
 }
 
 /// Opens a `ClientSession` (keys from `next_key`), or says what to answer:
-/// 500 when a per-session child cannot start, 503 when the child has
-/// exited (a per-session child is then stopped, not left behind).
+/// 403 or 500 when a per-session child cannot start ([`start_link`]), 503
+/// when the child has exited (a per-session child is then stopped, not
+/// left behind).
 pub(crate) fn open_client_session(
     shared: Option<&Rc<RefCell<Link>>>,
     runtime: &Runtime,
     next_key: &Cell<SessionKey>,
+    caller: &Caller,
 ) -> Result<ClientSession, Refusal> {
     let link = match shared {
         Some(link) => Rc::clone(link),
-        None => start_link(runtime, Clients::Separate).map_err(|err| {
-            tracing::error!("could not start the MCP server: {err}");
-            Refusal::CHILD_START
-        })?,
+        None => start_link(runtime, Clients::Separate, caller)?,
     };
     let key = next_key.get();
     next_key.set(key.wrapping_add(1));

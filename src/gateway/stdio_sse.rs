@@ -100,7 +100,8 @@ impl StdioSse {
                 .error(head, conn, 503, codes::SERVER_ERROR, "too many sessions")
                 .await;
         }
-        let opened = open_client_session(self.shared.as_ref(), &self.runtime, &self.next_key);
+        let opened =
+            open_client_session(self.shared.as_ref(), &self.runtime, &self.next_key, &caller);
         let ClientSession { route, key, frames } = match opened {
             Ok(session) => session,
             Err(refusal) => return self.front.refuse(head, conn, refusal).await,
@@ -119,7 +120,10 @@ impl StdioSse {
             key,
         };
         self.runtime.register(&id, "sse", Rc::new(served));
-        tracing::info!("SSE session {id} opened by {}", conn.peer());
+        tracing::info!(
+            "SSE session {id} opened by {}",
+            self.front.client(head, conn)
+        );
 
         let response = Response::new(200)
             .header("content-type", b"text/event-stream")

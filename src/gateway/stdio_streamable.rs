@@ -148,7 +148,7 @@ impl StdioStreamable {
             VersionHeader::Absent | VersionHeader::Modern => None,
         };
         if modern::is_modern_post(&header, &request.body) {
-            return Rc::clone(&self).post_modern(request, conn).await;
+            return Rc::clone(&self).post_modern(request, conn, &caller).await;
         }
         let body = &request.body;
         let batch = body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
@@ -167,7 +167,7 @@ impl StdioStreamable {
             self.stateful_target(head, &peek, caller)
                 .map(|session| (Rc::clone(&session.link), Some(session)))
         } else {
-            self.stateless_link(&peek).map(|link| (link, None))
+            self.stateless_link(&peek, &caller).map(|link| (link, None))
         };
         let (link, session) = match target {
             Ok(target) => target,
@@ -319,13 +319,10 @@ impl StdioStreamable {
 
     /// Stateless: the shared link, or a new child for this request; the
     /// child is initialised by the gateway unless this is `initialize`.
-    fn stateless_link(&self, peek: &Peek) -> Result<Rc<RefCell<Link>>, Refusal> {
+    fn stateless_link(&self, peek: &Peek, caller: &Caller) -> Result<Rc<RefCell<Link>>, Refusal> {
         let link = match &self.shared {
             Some(link) => Rc::clone(link),
-            None => start_link(&self.runtime, Clients::Anonymous).map_err(|err| {
-                tracing::error!("could not start the MCP server: {err}");
-                Refusal::CHILD_START
-            })?,
+            None => start_link(&self.runtime, Clients::Anonymous, caller)?,
         };
         if !peek.initialize {
             link.borrow_mut().initialize_child(&self.protocol_version);

@@ -51,13 +51,17 @@ use futures_lite::io::{AsyncRead, AsyncWrite};
 use futures_lite::{future, AsyncReadExt, FutureExt, StreamExt};
 use futures_util::SinkExt;
 use supergateway_proto::http::RequestHead;
-use supergateway_proto::jsonrpc::{codes, encode_error, parse_message, Kind};
+use supergateway_proto::jsonrpc::{
+    codes, encode_error, encode_error_with_data, parse_message, Kind,
+};
 use supergateway_proto::ws::accept_key;
 
+use crate::auth::Caller;
 use crate::child::Child;
 use crate::cli::Config;
 use crate::gateway::front::Front;
 use crate::gateway::link::{ClientError, Frame, Inbox, Link, SessionKey};
+use crate::gateway::rate::{self, MessageLimit};
 use crate::gateway::{
     open_client_session, server_options, session_id, ClientSession, Route, RoutedSession, StdioMode,
 };
@@ -146,7 +150,7 @@ impl StdioWs {
 
     /// Validates the opening handshake (RFC 6455 §4.2.1), opens a session
     /// and upgrades; returns when the socket has closed.
-    async fn accept(&self, head: &RequestHead, conn: &mut Conn) -> Next {
+    async fn accept(&self, head: &RequestHead, conn: &mut Conn, caller: &Caller) -> Next {
         let mut versions = head.header_values("sec-websocket-version");
         if versions.next() != Some(VERSION) || versions.next().is_some() {
             // §4.4: name the versions we speak.
@@ -175,7 +179,8 @@ impl StdioWs {
                 .error(head, conn, 503, codes::SERVER_ERROR, "too many sessions")
                 .await;
         }
-        let opened = open_client_session(self.shared.as_ref(), &self.runtime, &self.next_key);
+        let opened =
+            open_client_session(self.shared.as_ref(), &self.runtime, &self.next_key, caller);
         let ClientSession { route, key, frames } = match opened {
             Ok(session) => session,
             Err(refusal) => return self.front.refuse(head, conn, refusal).await,
@@ -202,7 +207,11 @@ impl StdioWs {
         let mut end = End::Gone;
         let mut socket = None;
         if upgraded {
-            tracing::info!("WebSocket session {id} opened by {}", conn.peer());
+            tracing::info!(
+                "WebSocket session {id} opened by {}",
+                self.front.client(head, conn)
+            );
+            let limit = self.front.message_limit(head, conn, caller);
             let mut ws = WebSocketStream::from_partially_read(
                 Socket(Rc::clone(&stream)),
                 read_ahead,
@@ -211,7 +220,8 @@ impl StdioWs {
             )
             .await;
             let span = tracing::info_span!("session", transport = "ws", id = %id);
-            end = rt::in_span(span, self.pump(&mut ws, key, &route, &frames)).await;
+            let pumped = self.pump(&mut ws, key, &route, &frames, limit.as_ref());
+            end = rt::in_span(span, pumped).await;
             socket = Some(ws);
         }
 
@@ -239,6 +249,7 @@ impl StdioWs {
         key: SessionKey,
         route: &Route,
         frames: &Inbox,
+        limit: Option<&MessageLimit>,
     ) -> End {
         enum Wake {
             Incoming(Option<Result<Message, WsError>>),
@@ -249,6 +260,8 @@ impl StdioWs {
         // Something arrived since the last ping (a pong, or anything else).
         let mut heard = true;
         let mut out = Vec::with_capacity(128);
+        // Notifications dropped over `--rateLimit` in this session.
+        let mut dropped = 0u64;
         loop {
             // `race`: when both ways are ready, either may go first, so a
             // client that never stops sending still gets its answers, and
@@ -271,6 +284,15 @@ impl StdioWs {
                 Wake::Incoming(Some(Ok(message))) => {
                     heard = true;
                     match message {
+                        Message::Text(text)
+                            if over_limit(limit, text.as_bytes(), &mut dropped, &mut out) =>
+                        {
+                            // Answered (a request) or dropped (a notification).
+                            if !out.is_empty() && !self.send_text(ws, frames, &out).await {
+                                return End::Gone;
+                            }
+                            future::yield_now().await;
+                        }
                         Message::Text(text) => {
                             let carrier = telemetry::Carrier {
                                 transport: "ws",
@@ -495,9 +517,10 @@ impl Handler for StdioWs {
         // so a refused upgrade is refused before it happens.
         // With bearer tokens, the upgrade needs one too; the connection is
         // then its session, so no later message can come from another caller.
-        if let Err(next) = self.front.intercept(head, conn, self.healthy()).await {
-            return next;
-        }
+        let caller = match self.front.intercept(head, conn, self.healthy()).await {
+            Ok(caller) => caller,
+            Err(next) => return next,
+        };
         if head.path() != self.message_path {
             return self
                 .front
@@ -508,7 +531,7 @@ impl Handler for StdioWs {
             let message = "Upgrade Required: this endpoint speaks WebSocket";
             return self.refuse(head, conn, 426, message, &[]).await;
         }
-        self.accept(head, conn).await
+        self.accept(head, conn, &caller).await
     }
 }
 
@@ -542,6 +565,55 @@ impl AsyncWrite for Socket {
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut &*self.0).poll_close(cx)
     }
+}
+
+/// Takes `text`'s token from the connection's bucket. Over the limit:
+/// true, with `out` holding the error answer of a request (its id echoed;
+/// `id: null` when it is not a JSON-RPC request, e.g. a batch) or empty
+/// for a notification (dropped, counted in `dropped`). A client's response
+/// passes whatever the bucket says (false): it answers the server's own
+/// request, which would otherwise wait in vain.
+fn over_limit(
+    limit: Option<&MessageLimit>,
+    text: &[u8],
+    dropped: &mut u64,
+    out: &mut Vec<u8>,
+) -> bool {
+    let Some(refused) = limit.and_then(|limit| limit.check().err()) else {
+        return false;
+    };
+    out.clear();
+    let message = parse_message(text).ok();
+    let kind = message.as_ref().map(|message| message.kind);
+    match kind {
+        Some(Kind::Response | Kind::ErrorResponse) => return false,
+        Some(Kind::Notification) => *dropped = dropped.saturating_add(1),
+        Some(Kind::Request) | None => {
+            let id = message
+                .as_ref()
+                .and_then(|message| message.id.as_ref())
+                .map(|id| id.as_bytes());
+            let data = format!("{{\"retryAfter\":{}}}", refused.retry_after_secs());
+            encode_error_with_data(
+                out,
+                id,
+                codes::SERVER_ERROR,
+                rate::TOO_MANY,
+                data.as_bytes(),
+            );
+        }
+    }
+    if refused.first {
+        tracing::warn!(
+            "over --rateLimit {}: refusing this session's requests and dropping its \
+             notifications until its bucket refills ({} notification(s) dropped so far)",
+            limit
+                .map(|limit| limit.limits.rate().to_string())
+                .unwrap_or_default(),
+            dropped
+        );
+    }
+    true
 }
 
 /// How a read error ends the socket.

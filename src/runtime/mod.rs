@@ -27,6 +27,8 @@ use serde_json::{json, Value};
 use smol::Task;
 use supergateway_proto::http::{HeaderName, HeaderValue};
 
+use crate::auth::Caller;
+use crate::auth_env;
 use crate::child::ChildSpec;
 use crate::cli::{Config, Input};
 use crate::http::server::ServerOptions;
@@ -103,6 +105,8 @@ pub(crate) struct Runtime {
     /// `--runtimeAllowEnv`: names `env_policy` would refuse that updates
     /// may set.
     allow_env: Vec<String>,
+    /// `--authEnv`: what of a caller's identity its own child gets.
+    auth_env: Vec<auth_env::Mapping>,
 }
 
 impl Runtime {
@@ -122,12 +126,22 @@ impl Runtime {
             session_headers: RefCell::new(HashMap::new()),
             configured: config.headers.clone(),
             allow_env: config.runtime_allow_env.clone(),
+            auth_env: config.auth_env.clone(),
         })
     }
 
     /// What a new child is started with: the command and the defaults.
     pub(crate) fn child_spec(&self) -> ChildSpec {
         self.spec_for(None)
+    }
+
+    /// What a child of `caller`'s own is started with: the defaults, and
+    /// `--authEnv`'s variables from the caller's identity; refused when
+    /// the caller lacks a configured claim (no child without it).
+    pub(crate) fn child_spec_for(&self, caller: &Caller) -> Result<ChildSpec, auth_env::Refused> {
+        let mut spec = self.spec_for(None);
+        spec.identity = auth_env::env_for(&self.auth_env, caller)?;
+        Ok(spec)
     }
 
     /// The shared child (restarted when the defaults change).
@@ -257,6 +271,7 @@ impl Runtime {
                 let child = entry.session.child();
                 let is_shared = shared.as_ref().is_some_and(|s| s.is(&*child));
                 let spec = self.spec_for(Some(&entry.overrides));
+                let spec = keep_identity(spec, &child.spec());
                 (!is_shared && child.spec() != spec).then(|| (id.clone(), child, spec))
             })
             .collect();
@@ -292,8 +307,8 @@ impl Runtime {
         if !update.touches_child() {
             return Ok(false);
         }
-        let spec = self.spec_for(Some(&overrides));
         let child = session.child();
+        let spec = keep_identity(self.spec_for(Some(&overrides)), &child.spec());
         if child.spec() == spec {
             return Ok(false);
         }
@@ -367,6 +382,7 @@ impl Runtime {
         ChildSpec {
             command,
             env: env.into_iter().collect(),
+            identity: Vec::new(),
         }
     }
 
@@ -422,6 +438,14 @@ fn merge_headers(
         .collect();
     out.extend(over.iter().cloned());
     out
+}
+
+/// `spec` with the caller identity of the running child's `current`:
+/// a runtime update changes arguments and environment, never whose child
+/// it is (and the identity's variables still win over the update's).
+fn keep_identity(mut spec: ChildSpec, current: &ChildSpec) -> ChildSpec {
+    spec.identity.clone_from(&current.identity);
+    spec
 }
 
 fn unix_ms(time: SystemTime) -> u64 {
@@ -501,6 +525,79 @@ mod tests {
         );
         let own = update(r#"{"extra_cli_args":[]}"#);
         assert_eq!(rt.spec_for(Some(&own)).command, "srv --x");
+    }
+
+    /// A session's own child, recording what it was restarted with.
+    struct OwnChild(RefCell<ChildSpec>, Cell<usize>);
+
+    impl ServedChild for OwnChild {
+        fn spec(&self) -> ChildSpec {
+            self.0.borrow().clone()
+        }
+        fn restart(&self, spec: &ChildSpec) -> std::io::Result<()> {
+            *self.0.borrow_mut() = spec.clone();
+            self.1.set(self.1.get().saturating_add(1));
+            Ok(())
+        }
+        fn pid(&self) -> Option<i32> {
+            None
+        }
+        fn identity(&self) -> usize {
+            std::ptr::from_ref(&self.1).cast::<()>() as usize
+        }
+    }
+
+    struct OwnSession(Rc<OwnChild>);
+
+    impl ServedSession for OwnSession {
+        fn child(&self) -> Rc<dyn ServedChild> {
+            Rc::clone(&self.0) as Rc<dyn ServedChild>
+        }
+        fn move_to_own_child(&self, _: &ChildSpec) -> std::io::Result<bool> {
+            Ok(false)
+        }
+    }
+
+    #[test]
+    fn a_callers_identity_survives_runtime_restarts() {
+        let mut rt = runtime(&["--stdio", "srv"]);
+        Rc::get_mut(&mut rt).unwrap().auth_env =
+            vec![auth_env::parse("tls_subject=CLIENT_DN").unwrap()];
+        let alice = Caller {
+            certificate: Some(Rc::from("CN=alice")),
+            ..Caller::default()
+        };
+        let spec = rt.child_spec_for(&alice).unwrap();
+        assert_eq!(spec.identity, vec![("CLIENT_DN".into(), "CN=alice".into())]);
+        assert_eq!(
+            rt.child_spec_for(&Caller::default()).err(),
+            Some(auth_env::Refused::Missing(auth_env::Claim::TlsSubject))
+        );
+        let child = Rc::new(OwnChild(RefCell::new(spec), Cell::new(0)));
+        rt.register("s1", "ws", Rc::new(OwnSession(Rc::clone(&child))));
+        // A session update restarts the child with the identity kept (and
+        // still winning: it comes after the runtime env).
+        let restarted = rt
+            .apply(
+                &Scope::Session("s1".into()),
+                &update(r#"{"env":{"CLIENT_DN":"CN=mallory","A":"1"}}"#),
+            )
+            .unwrap();
+        assert!(restarted);
+        let now = child.spec();
+        assert_eq!(now.identity, vec![("CLIENT_DN".into(), "CN=alice".into())]);
+        assert_eq!(now.env.len(), 2);
+        // A defaults update too; and an update that changes nothing
+        // restarts nothing (the identity does not make specs differ).
+        assert!(rt
+            .apply(&Scope::Defaults, &update(r#"{"env":{"B":"2"}}"#))
+            .unwrap());
+        assert_eq!(child.spec().identity, now.identity);
+        assert_eq!(child.1.get(), 2);
+        assert!(!rt
+            .apply(&Scope::Defaults, &update(r#"{"env":{"B":"2"}}"#))
+            .unwrap());
+        assert_eq!(child.1.get(), 2);
     }
 
     #[test]

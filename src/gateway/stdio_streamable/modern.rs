@@ -16,6 +16,7 @@ use supergateway_proto::mcp::errors::write_unsupported_version_data;
 use supergateway_proto::mcp::{header_value, ProtocolVersion, MODERN_VERSION};
 
 use super::{param_headers, StdioStreamable};
+use crate::auth::Caller;
 use crate::gateway::event_stream::{EventStream, First, PumpEnd};
 use crate::gateway::link::{outlet, ClientError, Clients, Link};
 use crate::gateway::refusal::Refusal;
@@ -223,7 +224,12 @@ fn status_of(frame: &[u8]) -> u16 {
 impl StdioStreamable {
     /// Serves one 2026-07-28 POST (the generic checks — Accept,
     /// Content-Type, Origin — have passed).
-    pub(super) async fn post_modern(self: Rc<Self>, request: Request, conn: &mut Conn) -> Next {
+    pub(super) async fn post_modern(
+        self: Rc<Self>,
+        request: Request,
+        conn: &mut Conn,
+        caller: &Caller,
+    ) -> Next {
         let head = &request.head;
         let body = &request.body;
         let message = match parse_message(body) {
@@ -259,7 +265,7 @@ impl StdioStreamable {
             // the stream cancels): accepted and dropped.
             return self.front.send(head, conn, Response::new(202)).await;
         }
-        let link = match self.modern_link() {
+        let link = match self.modern_link(caller) {
             Ok(link) => link,
             Err(refusal) => return self.front.refuse(head, conn, refusal).await,
         };
@@ -376,13 +382,8 @@ impl StdioStreamable {
     /// The link a modern request goes to: with `--childPerSession`, a child
     /// for this request; else stateless, the shared child; stateful, a
     /// shared child started on first use, outside every session.
-    fn modern_link(&self) -> Result<Rc<RefCell<Link>>, Refusal> {
-        let start = || {
-            start_link(&self.runtime, Clients::Anonymous).map_err(|err| {
-                tracing::error!("could not start the MCP server: {err}");
-                Refusal::CHILD_START
-            })
-        };
+    fn modern_link(&self, caller: &Caller) -> Result<Rc<RefCell<Link>>, Refusal> {
+        let start = || start_link(&self.runtime, Clients::Anonymous, caller);
         if self.modern_child_per_request {
             return start();
         }

@@ -93,10 +93,7 @@ impl Sessions {
         if self.by_id.borrow().len() >= self.max {
             return Err(Refusal::TOO_MANY_SESSIONS);
         }
-        let link = start_link(&self.runtime, Clients::One).map_err(|err| {
-            tracing::error!("could not start the MCP server: {err}");
-            Refusal::CHILD_START
-        })?;
+        let link = start_link(&self.runtime, Clients::One, &caller)?;
         let session = Rc::new(McpSession {
             id: session_id::new(),
             link: Rc::clone(&link),
