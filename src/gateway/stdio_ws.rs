@@ -681,6 +681,45 @@ mod tests {
     }
 
     #[test]
+    fn messages_over_the_limit() {
+        use supergateway_proto::rate_limit::{Key, Rate};
+
+        let limit = MessageLimit {
+            limits: rate::RateLimits::new(Rate::parse("1/m").unwrap()),
+            key: Key([7; 32]),
+        };
+        let (mut dropped, mut out) = (0, Vec::new());
+        let request = br#"{"jsonrpc":"2.0","id":"a-1","method":"tools/list"}"#;
+        assert!(!over_limit(None, request, &mut dropped, &mut out));
+        // The one token of the minute.
+        assert!(!over_limit(Some(&limit), request, &mut dropped, &mut out));
+        assert!(out.is_empty());
+        assert!(over_limit(Some(&limit), request, &mut dropped, &mut out));
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            r#"{"jsonrpc":"2.0","id":"a-1","error":{"code":-32000,"message":"Too Many Requests: rate limit exceeded","data":{"retryAfter":60}}}"#
+        );
+        let notification = br#"{"jsonrpc":"2.0","method":"notifications/progress"}"#;
+        assert!(over_limit(
+            Some(&limit),
+            notification,
+            &mut dropped,
+            &mut out
+        ));
+        assert!(out.is_empty(), "dropped without an answer");
+        assert_eq!(dropped, 1);
+        // Not JSON-RPC (a batch): answered with `id: null`.
+        assert!(over_limit(Some(&limit), b"[]", &mut dropped, &mut out));
+        assert!(out.starts_with(br#"{"jsonrpc":"2.0","id":null,"error""#));
+        // The client's answers to the server pass.
+        let response = br#"{"jsonrpc":"2.0","id":"0f3a","result":{}}"#;
+        assert!(!over_limit(Some(&limit), response, &mut dropped, &mut out));
+        let error = br#"{"jsonrpc":"2.0","id":"0f3a","error":{"code":1,"message":"no"}}"#;
+        assert!(!over_limit(Some(&limit), error, &mut dropped, &mut out));
+        assert_eq!(dropped, 1);
+    }
+
+    #[test]
     fn accept_key_matches_rfc_6455() {
         // RFC 6455 §1.3's example.
         assert_eq!(
