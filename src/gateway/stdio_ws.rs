@@ -284,6 +284,8 @@ impl StdioWs {
                 Wake::Incoming(Some(Ok(message))) => {
                     heard = true;
                     match message {
+                        // The guard takes the message's token (`--rateLimit`);
+                        // only a message over the limit enters this arm.
                         Message::Text(text)
                             if over_limit(limit, text.as_bytes(), &mut dropped, &mut out) =>
                         {
