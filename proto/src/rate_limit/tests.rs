@@ -1,3 +1,5 @@
+#![allow(clippy::arithmetic_side_effects)]
+
 use super::*;
 
 fn key(n: u8) -> Key {
@@ -234,4 +236,60 @@ fn retry_after_rounds_up_to_whole_seconds() {
 #[test]
 fn keys_are_not_shown() {
     assert_eq!(format!("{:?}", key(7)), "Key(..)");
+}
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever the sequence: the table stays within its bound with one
+        /// order entry per bucket; one key never gets more than its burst
+        /// plus what the time that passed earned; and a refusal's
+        /// `retry_after` is enough: a request that much later passes.
+        #[test]
+        fn buckets_keep_their_promises(
+            tokens in 1u64..=20,
+            per_minute in any::<bool>(),
+            max_keys in 1usize..=4,
+            steps in proptest::collection::vec((0u8..6, 0u64..400_000_000, any::<bool>()), 1..200),
+        ) {
+            let unit = if per_minute { "m" } else { "s" };
+            let rate = Rate::parse(&format!("{tokens}/{unit}")).unwrap();
+            let period: u128 = if per_minute { 60_000_000_000 } else { 1_000_000_000 };
+            let mut limiter = RateLimiter::new(rate, max_keys);
+            let mut now = Duration::ZERO;
+            // One key alone in a table of its own, time only forwards:
+            // what it was allowed, against what the time earned.
+            let mut single = RateLimiter::new(rate, DEFAULT_MAX_KEYS);
+            let mut allowed = 0u128;
+            let mut single_now = Duration::ZERO;
+            for (key_byte, advance, backwards) in steps {
+                now = if backwards {
+                    now.saturating_sub(Duration::from_nanos(advance))
+                } else {
+                    now + Duration::from_nanos(advance)
+                };
+                let decision = limiter.handle_request(key(key_byte), now);
+                prop_assert!(limiter.len() <= max_keys);
+                prop_assert_eq!(limiter.order.len(), limiter.len());
+                if let Decision::Refuse(refused) = decision {
+                    prop_assert!(refused.retry_after <= Duration::from_nanos(period as u64));
+                    let later = now.max(limiter.buckets[&key(key_byte)].updated) + refused.retry_after;
+                    prop_assert_eq!(limiter.handle_request(key(key_byte), later), Decision::Allow);
+                    now = later;
+                }
+                single_now += Duration::from_nanos(advance);
+                if single.handle_request(key(0), single_now) == Decision::Allow {
+                    allowed += 1;
+                }
+                let elapsed = single_now.as_nanos();
+                prop_assert!(
+                    allowed * period <= u128::from(tokens) * period + u128::from(tokens) * elapsed,
+                    "{} allowed in {:?} at {}", allowed, single_now, rate
+                );
+            }
+        }
+    }
 }
