@@ -10,6 +10,7 @@ mod auth;
 mod auth_env;
 mod child;
 mod cli;
+mod env_policy;
 mod gateway;
 mod http;
 mod oauth;

@@ -156,7 +156,7 @@ pub(crate) struct Config {
     /// (which keeps it out of `ps`): the admin API then needs `Authorization: Bearer TOKEN`.
     pub(crate) runtime_admin_token: Option<String>,
     /// `--runtimeAllowEnv NAME,...` (ours, repeatable): environment names runtime updates may
-    /// set although `runtime::env_policy` refuses them by default; exact names.
+    /// set although `env_policy` refuses them by default; exact names.
     pub(crate) runtime_allow_env: Vec<String>,
     /// `--childPerSession` (ours): one child per connection/request instead of a shared one.
     pub(crate) child_per_session: bool,

@@ -13,7 +13,7 @@ use super::flags::{self, Flag, Scope};
 use super::parse::{Raw, ANY_ORIGIN};
 use super::{Config, Cors, CorsOrigin, Input, Output};
 use crate::auth_env;
-use crate::runtime::env_policy;
+use crate::env_policy;
 use crate::telemetry::{LogFormat, LogLevel};
 
 /// Turns the scanned strings into a [`Config`], or a one-line error (without the program

@@ -12,7 +12,6 @@
 //! (`Rc<RefCell<..>>`), borrowed only in synchronous sections.
 
 pub(crate) mod admin;
-pub(crate) mod env_policy;
 pub(crate) mod prompt;
 pub(crate) mod served;
 pub(crate) mod token_file;
@@ -223,7 +222,7 @@ impl Runtime {
         // Names that would let the caller run code in the child (or choose
         // the code it fetches) need the operator's `--runtimeAllowEnv`.
         for name in update.env.iter().flat_map(BTreeMap::keys) {
-            if let Some(why) = env_policy::refusal(name, &self.allow_env) {
+            if let Some(why) = crate::env_policy::refusal(name, &self.allow_env) {
                 return Err(UpdateError::Field(FieldError {
                     field: format!("env.{name}"),
                     message: why,
