@@ -28,6 +28,7 @@
 //! Flags that have no effect in the selected mode are accepted and reported in
 //! [`Config::warnings`] (the Node version ignores them silently), in table order.
 
+mod auth;
 mod flags;
 mod help;
 mod oauth;
@@ -197,6 +198,9 @@ pub(crate) struct Config {
     /// `SUPERGATEWAY_AUTH_TOKEN` environment variable: the bearer tokens the
     /// served MCP endpoints require. `None`: no authentication.
     pub(crate) auth_tokens: Option<crate::auth::Source>,
+    /// `--authIssuer` and the other `--auth*` OAuth flags: the served MCP
+    /// endpoints accept the issuer's access tokens. `None`: no OAuth.
+    pub(crate) auth_oauth: Option<crate::auth::resource::Settings>,
     /// Flags given that have no effect in this mode, one sentence each, for main to log.
     pub(crate) warnings: Vec<String>,
 }
@@ -400,6 +404,7 @@ impl fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("oauth", &self.oauth)
             .field("auth_tokens", &self.auth_tokens)
+            .field("auth_oauth", &self.auth_oauth)
             .field("warnings", &self.warnings)
             .finish()
     }

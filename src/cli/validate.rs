@@ -163,6 +163,15 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         _ => None,
     };
 
+    // Like the token file: only where there are endpoints to protect.
+    let auth_oauth = if matches!(input, Input::Stdio(_)) {
+        let (settings, warnings) = super::auth::settings(raw)?;
+        auth_warnings.extend(warnings);
+        settings
+    } else {
+        None
+    };
+
     let stateful = raw.switch(&flags::STATEFUL);
     let mode = Mode {
         input: input_flag,
@@ -242,6 +251,7 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         request_timeout: nonzero(millis(&flags::REQUEST_TIMEOUT, raw)?),
         oauth,
         auth_tokens,
+        auth_oauth,
         warnings,
     })
 }

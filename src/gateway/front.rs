@@ -9,8 +9,9 @@ use supergateway_proto::http::{
 };
 use supergateway_proto::jsonrpc::{codes, encode_error};
 
-use crate::auth::{Caller, Denied, Tokens};
-use crate::cli::{Config, Cors};
+use crate::auth::resource::{Refused, Resource};
+use crate::auth::{bearer_token, Caller, Denied, Tokens};
+use crate::cli::{Config, Cors, Output};
 use crate::gateway::refusal::Refusal;
 use crate::http::response::Response;
 use crate::http::server::{Conn, Next};
@@ -31,6 +32,9 @@ pub(crate) struct Front {
     /// `--authTokenFile`, `SUPERGATEWAY_AUTH_TOKEN`: the bearer tokens every
     /// request past the health endpoints and CORS preflights needs.
     tokens: Option<Tokens>,
+    /// `--authIssuer`: OAuth access tokens pass too (with tokens, either
+    /// does).
+    resource: Option<Rc<Resource>>,
 }
 
 impl Front {
@@ -42,6 +46,15 @@ impl Front {
             allowed_hosts: config.allowed_hosts.clone(),
             health: config.health_endpoints.clone(),
             tokens: config.auth_tokens.as_ref().map(Tokens::new),
+            resource: config.auth_oauth.as_ref().map(|settings| {
+                let paths: &[&str] = match config.output {
+                    Output::Sse => &[&config.sse_path, &config.message_path],
+                    Output::Ws => &[&config.message_path],
+                    Output::StreamableHttp => &[&config.streamable_http_path],
+                    Output::Stdio => &[],
+                };
+                Resource::new(settings, paths)
+            }),
         }
     }
 
@@ -80,12 +93,47 @@ impl Front {
             };
             return Err(self.send(head, conn, response).await);
         }
-        match &self.tokens {
-            None => Ok(Caller::default()),
-            Some(tokens) => match tokens.authenticate(head.header_values("authorization")) {
-                Ok(caller) => Ok(caller),
-                Err(denied) => Err(self.unauthorized(head, conn, denied).await),
-            },
+        if let Some(resource) = &self.resource {
+            // RFC 9728: open, so that a client without a token learns
+            // where to get one.
+            if matches!(head.method(), Method::Get | Method::Head) {
+                if let Some(document) = resource.metadata(head.path()) {
+                    let response = Response::new(200).json(document);
+                    return Err(self.send(head, conn, response).await);
+                }
+            }
+        }
+        if self.tokens.is_none() && self.resource.is_none() {
+            return Ok(Caller::default());
+        }
+        let token = match bearer_token(head.header_values("authorization")) {
+            Ok(token) => token,
+            Err(denied) => return Err(self.unauthorized(head, conn, denied).await),
+        };
+        if let Some(digest) = self.tokens.as_ref().and_then(|tokens| tokens.check(token)) {
+            return Ok(Caller {
+                token: Some(digest),
+                ..Caller::default()
+            });
+        }
+        let Some(resource) = &self.resource else {
+            return Err(self.unauthorized(head, conn, Denied::UnknownToken).await);
+        };
+        match resource.authenticate(token).await {
+            Ok(principal) => {
+                tracing::debug!(
+                    "request {} {} authenticated: subject {:?}, client {:?}",
+                    head.method_str(),
+                    head.path(),
+                    principal.subject,
+                    principal.client_id.as_deref().unwrap_or("")
+                );
+                Ok(Caller {
+                    principal: Some(principal),
+                    ..Caller::default()
+                })
+            }
+            Err(refused) => Err(self.refused(head, conn, resource, &refused).await),
         }
     }
 
@@ -101,12 +149,69 @@ impl Front {
             head.path(),
             conn.peer()
         );
+        let challenge = match &self.resource {
+            // The OAuth challenge tells a client where to get a token.
+            Some(resource) => {
+                std::borrow::Cow::Owned(resource.challenge(denied.error().map(|code| (code, why))))
+            }
+            None => std::borrow::Cow::Borrowed(denied.challenge()),
+        };
         let mut body = Vec::with_capacity(96);
         encode_error(&mut body, None, codes::SERVER_ERROR, why);
         let response = Response::new(status)
-            .header("www-authenticate", denied.challenge())
+            .header("www-authenticate", &challenge)
             .json(&body);
         self.send(head, conn, response).await
+    }
+
+    /// An OAuth token refused: 401 `invalid_token`, 403
+    /// `insufficient_scope` (MCP authorization, "Scope Challenge
+    /// Handling"), or 503 when the issuer could not be asked.
+    async fn refused(
+        &self,
+        head: &RequestHead,
+        conn: &mut Conn,
+        resource: &Resource,
+        refused: &Refused,
+    ) -> Next {
+        let (status, code, why) = match refused {
+            Refused::Token(err) => {
+                let code = if err.status() == 403 {
+                    "insufficient_scope"
+                } else {
+                    "invalid_token"
+                };
+                (err.status(), code, err.describe())
+            }
+            Refused::Unavailable => (
+                503,
+                "",
+                "the authorization server's keys or introspection endpoint are unavailable",
+            ),
+        };
+        let reason = match refused {
+            Refused::Token(err) => err.to_string(),
+            Refused::Unavailable => why.to_owned(),
+        };
+        tracing::warn!(
+            "refused {} {} from {} ({status}): {reason}",
+            head.method_str(),
+            head.path(),
+            conn.peer()
+        );
+        let message = match status {
+            403 => format!("Forbidden: {why}"),
+            503 => format!("Service Unavailable: {why}"),
+            _ => format!("Unauthorized: {why}"),
+        };
+        let mut body = Vec::with_capacity(128);
+        encode_error(&mut body, None, codes::SERVER_ERROR, &message);
+        let challenge = resource.challenge(Some((code, why)));
+        let mut response = Response::new(status);
+        if status != 503 {
+            response = response.header("www-authenticate", &challenge);
+        }
+        self.send(head, conn, response.json(&body)).await
     }
 
     /// Adds the user's headers and the CORS headers to `response`, writes it.
@@ -149,7 +254,7 @@ impl Front {
     /// What browsers may read: the session id, and the bearer challenge
     /// when tokens are required (a browser client needs it to know why).
     fn exposed_headers(&self) -> &'static [u8] {
-        if self.tokens.is_some() {
+        if self.tokens.is_some() || self.resource.is_some() {
             b"mcp-session-id, www-authenticate"
         } else {
             b"mcp-session-id"
