@@ -138,8 +138,11 @@ fn assert_insufficient_scope(response: &Response) {
     assert_refused(
         response,
         403,
-        Some(("insufficient_scope", "the token lacks a required scope")),
-        "Forbidden: the token lacks a required scope",
+        Some((
+            "insufficient_scope",
+            "the token lacks required scopes: mcp:write",
+        )),
+        "Forbidden: the token lacks required scopes: mcp:write",
     );
 }
 
@@ -625,4 +628,81 @@ fn bad_oauth_flags_are_usage_errors() {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(!stderr.contains("no-colon-here"), "{stderr}");
     }
+}
+
+#[test]
+fn static_tokens_and_access_tokens_together_either_passes() {
+    let key = Key::ed25519("k1");
+    let issuer = Issuer::start(&[&key]);
+    let file = ClientFile::new("tokens", "static-Wq3Rt7Yu1Io\n");
+    let gw = start(
+        &issuer,
+        &[
+            "--outputTransport",
+            "streamableHttp",
+            "--authTokenFile",
+            file.path(),
+        ],
+    );
+    let client = Streamable::new(&gw);
+    let jwt = key.sign(&claims(&issuer, "alice", "both"));
+    for token in ["static-Wq3Rt7Yu1Io", jwt.as_str()] {
+        let (head, events) = client.post_raw(PING, &bearer(token));
+        assert_eq!(head.status, 200, "{}", head.text());
+        assert_eq!(events.unwrap().rest(), vec![pong(json!(1))]);
+    }
+    // Neither: the OAuth challenge, so that a client learns where to go.
+    assert_no_token(&client.post_raw(PING, "").0);
+    assert_invalid(
+        &client.post_raw(PING, &bearer("static-wrong")).0,
+        "malformed token: not three parts",
+    );
+    assert_refused(
+        &client
+            .post_raw(PING, "Authorization: Bearer two words\r\n")
+            .0,
+        401,
+        Some(("invalid_token", "malformed bearer token")),
+        "Unauthorized: malformed bearer token",
+    );
+    let two = client
+        .post_raw(PING, &format!("{}{}", bearer(&jwt), bearer(&jwt)))
+        .0;
+    assert_refused(
+        &two,
+        400,
+        Some(("invalid_request", "more than one Authorization header")),
+        "Bad Request: more than one Authorization header",
+    );
+}
+
+#[test]
+fn an_unreachable_issuer_is_503_and_logged_once() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let fixture = fixture();
+    let gw = Gateway::start(&[
+        "--stdio",
+        fixture.as_str(),
+        "--outputTransport",
+        "streamableHttp",
+        "--authIssuer",
+        issuer.as_str(),
+        "--authResource",
+        RESOURCE,
+    ]);
+    let warning = format!("--authIssuer {issuer}: signing keys not fetched");
+    eventually("the warning", || gw.log().contains(&warning));
+    let key = Key::ed25519("k1");
+    let token = key.sign(&json!({"iss": issuer, "sub": "a", "aud": RESOURCE, "exp": now() + 60}));
+    for _ in 0..2 {
+        let (head, _) = Streamable::new(&gw).post_raw(PING, &bearer(&token));
+        assert_eq!(head.status, 503, "{}", head.text());
+        assert_eq!(head.header("www-authenticate"), None);
+    }
+    assert_eq!(gw.log().matches(&warning).count(), 1, "{}", gw.log());
 }

@@ -6,7 +6,9 @@
 //!
 //! - One fetch at a time: requests that need keys while a fetch runs wait
 //!   for it and use its result (the gate is an async mutex; whoever gets it
-//!   after a fetch sees the new generation and does not fetch again).
+//!   after a fetch sees the new generation and does not fetch again). Only
+//!   requests that find no keys at all wait: stale keys are used while a
+//!   background fetch replaces them.
 //! - A failed fetch keeps the last good keys, and the next attempt waits
 //!   [`RETRY_AFTER`], so an unreachable issuer costs a request no more than
 //!   one wait per [`RETRY_AFTER`]. It is logged once until a fetch succeeds.
@@ -24,6 +26,7 @@ use supergateway_proto::oauth::discovery::{authorization_server_urls, Authorizat
 use supergateway_proto::url::Url;
 
 use crate::oauth::fetch::{FetchError, Fetcher};
+use crate::rt;
 
 /// Keys kept at least this long, whatever `max-age` says.
 const MIN_MAX_AGE: Duration = Duration::from_secs(60);
@@ -45,6 +48,8 @@ pub(crate) struct Keys {
     gate: Mutex<()>,
     /// When the last refetch for an unknown key started.
     last_no_key: Cell<Option<Instant>>,
+    /// A background refresh of stale keys is spawned.
+    refreshing: Cell<bool>,
 }
 
 struct State {
@@ -80,29 +85,41 @@ impl Keys {
             }),
             gate: Mutex::new(()),
             last_no_key: Cell::new(None),
+            refreshing: Cell::new(false),
         }
     }
 
-    /// The keys to verify with now: the cached ones while fresh (or while a
-    /// failed fetch's retry time has not come), else after a shared fetch;
-    /// the last good ones when that fails.
-    pub(crate) async fn current(&self) -> Result<Rc<Jwks>, Unavailable> {
+    /// The keys to verify with now. Cached keys are used at once; once
+    /// stale (and no failed fetch is waiting out [`RETRY_AFTER`]) they are
+    /// refetched in the background, so no request waits for the issuer
+    /// while there are keys. Without keys yet, the request waits for the
+    /// (shared) fetch.
+    pub(crate) async fn current(self: &Rc<Self>) -> Result<Rc<Jwks>, Unavailable> {
         let now = Instant::now();
-        let (generation, usable, waiting) = {
+        let (generation, jwks, due) = {
             let state = self.state.borrow();
             let fresh = state.fresh_until.is_some_and(|until| now < until);
             let waiting = state.retry_at.is_some_and(|at| now < at);
-            let usable = state.jwks.clone().filter(|_| fresh || waiting);
-            (state.generation, usable, waiting)
+            (state.generation, state.jwks.clone(), !fresh && !waiting)
         };
-        if let Some(jwks) = usable {
-            return Ok(jwks);
+        match jwks {
+            Some(jwks) => {
+                if due && !self.refreshing.replace(true) {
+                    let keys = Rc::clone(self);
+                    rt::spawn(async move {
+                        keys.fetch_once(generation).await;
+                        keys.refreshing.set(false);
+                    })
+                    .detach();
+                }
+                Ok(jwks)
+            }
+            None if due => {
+                self.fetch_once(generation).await;
+                self.state.borrow().jwks.clone().ok_or(Unavailable)
+            }
+            None => Err(Unavailable),
         }
-        if waiting {
-            return Err(Unavailable);
-        }
-        self.fetch_once(generation).await;
-        self.state.borrow().jwks.clone().ok_or(Unavailable)
     }
 
     /// Fetches now unless another fetch already ran or runs: the start-up

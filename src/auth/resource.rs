@@ -82,7 +82,7 @@ pub(crate) struct Resource {
 }
 
 enum Verifier {
-    Jwt(Keys),
+    Jwt(Rc<Keys>),
     Introspection(Fetcher, IntrospectionClient),
     /// No HTTP client (its TLS roots failed to load): nothing verifies.
     Broken,
@@ -108,7 +108,7 @@ impl Resource {
                 };
                 match &settings.introspection {
                     Some(client) => Verifier::Introspection(fetcher, client.clone()),
-                    None => Verifier::Jwt(Keys::new(&settings.issuer, fetcher)),
+                    None => Verifier::Jwt(Rc::new(Keys::new(&settings.issuer, fetcher))),
                 }
             }
         };
@@ -237,7 +237,7 @@ impl Resource {
 
 /// Decodes and verifies a JWT; an unknown key refetches the keys (rate
 /// limited by [`Keys`]) and verifies once more.
-async fn verify_jwt(keys: &Keys, token: &[u8], expect: &Expect<'_>) -> Result<Claims, Refused> {
+async fn verify_jwt(keys: &Rc<Keys>, token: &[u8], expect: &Expect<'_>) -> Result<Claims, Refused> {
     let unverified = decode(token, Limits::DEFAULT).map_err(Refused::Token)?;
     let jwks = keys.current().await.map_err(|_| Refused::Unavailable)?;
     match verify(&unverified, &jwks, expect, unix_now()) {

@@ -152,7 +152,11 @@ impl Front {
         let challenge = match &self.resource {
             // The OAuth challenge tells a client where to get a token.
             Some(resource) => {
-                std::borrow::Cow::Owned(resource.challenge(denied.error().map(|code| (code, why))))
+                // The description without the status word the body has.
+                let description = why.split_once(": ").map_or(why, |(_, rest)| rest);
+                std::borrow::Cow::Owned(
+                    resource.challenge(denied.error().map(|code| (code, description))),
+                )
             }
             None => std::borrow::Cow::Borrowed(denied.challenge()),
         };
@@ -174,6 +178,8 @@ impl Front {
         resource: &Resource,
         refused: &Refused,
     ) -> Next {
+        // What was wrong, never the token's contents (proto's Display
+        // promises that); the missing scopes are from our own flags.
         let (status, code, why) = match refused {
             Refused::Token(err) => {
                 let code = if err.status() == 403 {
@@ -181,20 +187,17 @@ impl Front {
                 } else {
                     "invalid_token"
                 };
-                (err.status(), code, err.describe())
+                (err.status(), code, err.to_string())
             }
             Refused::Unavailable => (
                 503,
                 "",
-                "the authorization server's keys or introspection endpoint are unavailable",
+                "the authorization server's keys or introspection endpoint are unavailable"
+                    .to_owned(),
             ),
         };
-        let reason = match refused {
-            Refused::Token(err) => err.to_string(),
-            Refused::Unavailable => why.to_owned(),
-        };
         tracing::warn!(
-            "refused {} {} from {} ({status}): {reason}",
+            "refused {} {} from {} ({status}): {why}",
             head.method_str(),
             head.path(),
             conn.peer()
@@ -206,7 +209,7 @@ impl Front {
         };
         let mut body = Vec::with_capacity(128);
         encode_error(&mut body, None, codes::SERVER_ERROR, &message);
-        let challenge = resource.challenge(Some((code, why)));
+        let challenge = resource.challenge(Some((code, &why)));
         let mut response = Response::new(status);
         if status != 503 {
             response = response.header("www-authenticate", &challenge);
