@@ -72,9 +72,10 @@ pub(super) fn check(
         .ok_or(JwtError::MissingClaim("sub"))?;
     let scopes = scopes(payload)?;
     check_scopes(&scopes, expect)?;
-    let client_id = match string(payload, "client_id")? {
+    // An empty `client_id` names no client: fall back as if absent.
+    let client_id = match string(payload, "client_id")?.filter(|id| !id.is_empty()) {
         Some(id) => Some(id),
-        None => string(payload, "azp")?,
+        None => string(payload, "azp")?.filter(|id| !id.is_empty()),
     };
     Ok(Claims {
         issuer,

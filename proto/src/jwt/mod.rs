@@ -52,6 +52,8 @@ mod introspection;
 mod jwks;
 #[cfg(test)]
 mod tests;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) mod vectors;
 
 pub use self::claims::{env_value, Claims, ENV_CLAIMS, MAX_ENV_CLAIM_BYTES};
 pub use self::introspection::{check_introspection, parse_introspection, Introspection};
