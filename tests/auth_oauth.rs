@@ -273,7 +273,9 @@ fn sse_needs_an_access_token_and_sessions_keep_to_their_subject() {
 
     let log = gw.log();
     assert!(
-        log.contains("authenticated: subject \"alice\", client \"client-of-alice\""),
+        log.contains(
+            "request POST /message authenticated subject=\"alice\" client_id=\"client-of-alice\""
+        ),
         "{log}"
     );
     for token in [&alice, &bob, &refreshed] {

@@ -89,6 +89,13 @@ pub(super) fn settings(raw: &Raw) -> Result<(Option<Settings>, Vec<String>), Str
                         "--authIntrospectionUrl must be an https URL (http only on loopback) without fragment (got {url:?})"
                     )
                 })?;
+            // The fetcher allows plain http only for a plain-http issuer
+            // (auth::resource), so refuse here what could never be asked.
+            if !parsed.is_tls() && issuer.starts_with("https://") {
+                return Err(
+                    "--authIntrospectionUrl must be https when --authIssuer is".to_owned(),
+                );
+            }
             Some(client_file_credentials(parsed, path, &mut warnings)?)
         }
     };

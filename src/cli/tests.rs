@@ -2,6 +2,7 @@
 //! accept and reject tables and the `--help` and README checks are in `tests/`.
 
 mod accept;
+mod auth_flags;
 mod help_text;
 mod oauth;
 mod reject;

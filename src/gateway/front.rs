@@ -121,12 +121,14 @@ impl Front {
         };
         match resource.authenticate(token).await {
             Ok(principal) => {
+                // Fields, so JSON logs carry them as such; Debug quotes and
+                // escapes what the issuer put in them. Never the token.
                 tracing::debug!(
-                    "request {} {} authenticated: subject {:?}, client {:?}",
+                    subject = ?principal.subject,
+                    client_id = ?principal.client_id.as_deref().unwrap_or(""),
+                    "request {} {} authenticated",
                     head.method_str(),
                     head.path(),
-                    principal.subject,
-                    principal.client_id.as_deref().unwrap_or("")
                 );
                 Ok(Caller {
                     principal: Some(principal),
