@@ -708,3 +708,28 @@ fn an_unreachable_issuer_is_503_and_logged_once() {
     }
     assert_eq!(gw.log().matches(&warning).count(), 1, "{}", gw.log());
 }
+
+#[test]
+fn requests_waiting_for_the_first_keys_share_one_fetch() {
+    let key = Key::es256("ec-1");
+    let issuer = Issuer::start(&[&key]);
+    issuer.slow_jwks(std::time::Duration::from_millis(800));
+    // The start-up fetch has arrived (start waits for it) and is still
+    // being answered: every request below needs its keys.
+    let gw = start(&issuer, &["--outputTransport", "streamableHttp"]);
+    let clients: Vec<_> = (0..4)
+        .map(|n| {
+            let token = key.sign(&claims(&issuer, "alice", &format!("wait-{n}")));
+            let addr = gw.addr;
+            std::thread::spawn(move || {
+                let (head, events) = Streamable::at(addr).post_raw(PING, &bearer(&token));
+                assert_eq!(head.status, 200, "{}", head.text());
+                assert_eq!(events.unwrap().rest(), vec![pong(json!(1))]);
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    assert_eq!(issuer.jwks_fetches(), 1);
+}

@@ -56,7 +56,8 @@ struct State {
     jwks: Option<Rc<Jwks>>,
     /// The `jwks_uri` found, kept until a fetch from it fails.
     jwks_uri: Option<Url>,
-    /// Counts fetch attempts, so a waiter can tell one ran meanwhile.
+    /// Counts finished fetch attempts, so a waiter can tell one ran
+    /// meanwhile.
     generation: u64,
     /// The keys are used without a fetch until then.
     fresh_until: Option<Instant>,
@@ -122,13 +123,11 @@ impl Keys {
         }
     }
 
-    /// Fetches now unless another fetch already ran or runs: the start-up
-    /// fetch, so the first request finds the keys.
+    /// The start-up fetch, so that the first request finds the keys (a
+    /// request that comes first shares it: same generation).
     pub(crate) async fn prefetch(&self) {
         let generation = self.state.borrow().generation;
-        if generation == 0 {
-            self.fetch_once(generation).await;
-        }
+        self.fetch_once(generation).await;
     }
 
     /// A token named a key `seen` lacks: refetch, unless one was done for
@@ -157,10 +156,12 @@ impl Keys {
         if self.state.borrow().generation != generation {
             return;
         }
-        self.state.borrow_mut().generation = generation.wrapping_add(1);
         let outcome = self.fetch().await;
         let now = Instant::now();
         let mut state = self.state.borrow_mut();
+        // Counted when done: whoever read the number while this fetch ran
+        // and waited at the gate finds it changed and takes this result.
+        state.generation = generation.wrapping_add(1);
         match outcome {
             Ok((jwks, uri, max_age)) => {
                 if state.failing {

@@ -8,7 +8,8 @@
 //!   `jwks_uri` = BASE/jwks and `introspection_endpoint` = BASE/introspect.
 //! - `GET /jwks`: the current key set (switch with [`Issuer::rotate`]),
 //!   `Content-Type: application/jwk-set+json`, `Cache-Control: max-age=300`;
-//!   each fetch counted ([`Issuer::jwks_fetches`]).
+//!   each fetch counted ([`Issuer::jwks_fetches`]) when it arrives; it
+//!   answers after [`Issuer::slow_jwks`]'s delay.
 //! - `POST /introspect`: needs `Authorization: Basic` (recorded as sent:
 //!   [`Issuer::introspection_credentials`]); answers the claims registered
 //!   with [`Issuer::activate`] plus `"active": true`, else `{"active":
@@ -24,6 +25,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::Duration;
 
 use ring::rand::SystemRandom;
 use ring::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
@@ -153,6 +155,8 @@ struct State {
     active: HashMap<String, Value>,
     /// The decoded `Basic` credentials of each introspection request.
     introspection_credentials: Vec<String>,
+    /// How long /jwks takes to answer.
+    jwks_delay: Duration,
 }
 
 /// See the module documentation.
@@ -171,6 +175,7 @@ impl Issuer {
             jwks_fetches: 0,
             active: HashMap::new(),
             introspection_credentials: Vec::new(),
+            jwks_delay: Duration::ZERO,
         }));
         let shared = Arc::clone(&state);
         thread::spawn(move || {
@@ -191,6 +196,11 @@ impl Issuer {
     /// Publishes `keys` instead.
     pub fn rotate(&self, keys: &[&Key]) {
         self.state.lock().unwrap().published = keys.iter().map(|key| key.jwk()).collect();
+    }
+
+    /// Makes /jwks answer only after `delay` (counted on arrival).
+    pub fn slow_jwks(&self, delay: Duration) {
+        self.state.lock().unwrap().jwks_delay = delay;
     }
 
     pub fn jwks_fetches(&self) -> usize {
@@ -258,13 +268,18 @@ fn serve(stream: TcpStream, addr: SocketAddr, state: &Mutex<State>) {
             }),
         ),
         ("GET", "/jwks") => {
-            let mut state = state.lock().unwrap();
-            state.jwks_fetches += 1;
+            let (keys, delay) = {
+                let mut state = state.lock().unwrap();
+                state.jwks_fetches += 1;
+                (json!({"keys": state.published}), state.jwks_delay)
+            };
+            // A slow issuer: requests arriving meanwhile must share this fetch.
+            thread::sleep(delay);
             (
                 200,
                 "application/jwk-set+json",
                 "Cache-Control: public, max-age=300\r\n",
-                json!({"keys": state.published}),
+                keys,
             )
         }
         ("POST", "/introspect") => introspect(&headers, &body, state),
