@@ -182,18 +182,25 @@ impl Front {
     ) -> Next {
         // What was wrong, never the token's contents (proto's Display
         // promises that); the missing scopes are from our own flags.
-        let (status, code, why) = match refused {
+        let (status, challenge, why) = match refused {
             Refused::Token(err) => {
                 let code = if err.status() == 403 {
                     "insufficient_scope"
                 } else {
                     "invalid_token"
                 };
-                (err.status(), code, err.to_string())
+                let why = err.to_string();
+                (
+                    err.status(),
+                    Some(resource.challenge(Some((code, &why)))),
+                    why,
+                )
             }
+            // Not the caller's fault: no challenge, which would send a
+            // client after a new token it does not need.
             Refused::Unavailable => (
                 503,
-                "",
+                None,
                 "the authorization server's keys or introspection endpoint are unavailable"
                     .to_owned(),
             ),
@@ -211,10 +218,9 @@ impl Front {
         };
         let mut body = Vec::with_capacity(128);
         encode_error(&mut body, None, codes::SERVER_ERROR, &message);
-        let challenge = resource.challenge(Some((code, &why)));
         let mut response = Response::new(status);
-        if status != 503 {
-            response = response.header("www-authenticate", &challenge);
+        if let Some(challenge) = &challenge {
+            response = response.header("www-authenticate", challenge);
         }
         self.send(head, conn, response.json(&body)).await
     }
