@@ -305,6 +305,17 @@ fn every_algorithm_verifies() {
 }
 
 #[test]
+fn debug_shows_no_token_contents() {
+    let keys = Keys::new();
+    let token = keys.token(Alg::EdDsa, &claims());
+    let shown = format!("{:?}", decode(token.as_bytes(), Limits::DEFAULT).unwrap());
+    assert_eq!(
+        shown,
+        r#"Unverified { alg: EdDsa, kid: Some("ed-test"), .. }"#
+    );
+}
+
+#[test]
 fn without_kid_every_fitting_key_is_tried() {
     let keys = Keys::new();
     let jwks = keys.jwks();
