@@ -386,9 +386,10 @@ pub fn decode(token: &[u8], limits: Limits) -> Result<Unverified<'_>, JwtError> 
 /// Checks the signature of `token` against `keys`, then its claims against
 /// `expect` at `now` (Unix seconds), and returns them.
 ///
-/// Keys tried: those whose `kid` is the header's (every key when the header
-/// has none) and that fit the header's `alg`; none → [`JwtError::NoKey`],
-/// none verifies → [`JwtError::BadSignature`]. The claim checks are listed
+/// Keys tried: those that fit the header's `alg` and whose `kid` is the
+/// header's (when no key has it, those without a `kid`; every key when the
+/// header has none); none → [`JwtError::NoKey`], none verifies →
+/// [`JwtError::BadSignature`]. The claim checks are listed
 /// in the module documentation.
 pub fn verify(
     token: &Unverified<'_>,
