@@ -405,6 +405,23 @@ pub fn verify(
 
 /// The signature part of [`verify`] alone: `Ok` when a fitting key of
 /// `keys` verifies it. Does not look at the claims.
+///
+/// # Examples
+///
+/// ```
+/// use supergateway_proto::jwt::{decode, parse_jwks, verify_signature, JwtError, Limits};
+///
+/// // RFC 8037 Appendix A.2's public key and A.4's token.
+/// let keys = parse_jwks(
+///     br#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#,
+///     Limits::DEFAULT,
+/// )
+/// .unwrap();
+/// let token = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc.\
+///     hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
+/// let token = decode(token.as_bytes(), Limits::DEFAULT).unwrap();
+/// assert_eq!(verify_signature(&token, &keys), Ok(()));
+/// ```
 pub fn verify_signature(token: &Unverified<'_>, keys: &Jwks) -> Result<(), JwtError> {
     let mut tried = false;
     for key in keys.candidates(token.alg, token.kid.as_deref()) {
