@@ -34,17 +34,30 @@ impl Jwks {
         self.keys.iter().any(|key| key.kid.as_deref() == Some(kid))
     }
 
-    /// Keys that may verify a token signed with `alg` and naming `kid`
-    /// (every key fitting `alg` when the token names none). Duplicate kids
-    /// are all tried: an issuer rotating keys may reuse one.
+    /// Keys that may verify a token signed with `alg` and naming `kid`:
+    /// those fitting `alg` with that kid; when none has it, those fitting
+    /// `alg` that have no kid at all (a `kid` is only a hint, RFC 7515
+    /// §4.1.4, and some issuers publish keys without one); every key
+    /// fitting `alg` when the token names none. Duplicate kids are all
+    /// tried: an issuer rotating keys may reuse one.
     pub(super) fn candidates<'k>(
         &'k self,
         alg: Alg,
         kid: Option<&'k str>,
     ) -> impl Iterator<Item = &'k Jwk> + 'k {
-        self.keys
-            .iter()
-            .filter(move |key| key.fits(alg) && (kid.is_none() || key.kid.as_deref() == kid))
+        let named = kid.is_some()
+            && self
+                .keys
+                .iter()
+                .any(|key| key.fits(alg) && key.kid.as_deref() == kid);
+        self.keys.iter().filter(move |key| {
+            key.fits(alg)
+                && match kid {
+                    None => true,
+                    Some(_) if named => key.kid.as_deref() == kid,
+                    Some(_) => key.kid.is_none(),
+                }
+        })
     }
 }
 

@@ -21,25 +21,39 @@
 //!
 //! # What is refused, and why (RFC 8725 §3)
 //!
+//! Each item names the test in `jwt/tests.rs` that pins it.
+//!
 //! - Algorithms other than RS256, PS256, ES256 and EdDSA (Ed25519): `none`
 //!   and the HMAC family above all (§3.1, §3.2), since the verifying keys are
-//!   public. A key verifies only the algorithm its type fits (an RSA key
+//!   public (`unsupported_algorithms`, with the HS256-keyed-by-the-RSA-key
+//!   forgery). A key verifies only the algorithm its type fits (an RSA key
 //!   never checks an ES256 signature), and its `alg`, if stated, must be the
-//!   header's.
+//!   header's (`algorithm_must_fit_the_key`).
+//! - Any changed bit of header, payload or signature
+//!   (`signature_refusals`, and each published vector's test).
 //! - Keys named by the token itself (`jwk`, `jku`, `x5u`, `x5c` headers)
-//!   are never used: only the configured issuer's JWKS counts.
+//!   are never used: only the configured issuer's JWKS counts
+//!   (`header_refusals`).
 //! - `crit` headers (we understand no extension, RFC 7515 §4.1.11) and
 //!   `typ` values other than `at+jwt` / `application/at+jwt` / `JWT` (§3.11,
-//!   RFC 9068 §4: an ID token or another JWT kind is not an access token).
+//!   RFC 9068 §4: an ID token or another JWT kind is not an access token)
+//!   (`header_refusals`).
+//! - Anything but three parts of canonical base64url: padding, `+` `/`,
+//!   whitespace, impossible lengths, non-zero spare bits
+//!   (`compact_form_refusals`); more than [`Limits::token_bytes`]
+//!   (`size_limit`).
 //! - Claims: `iss` must be the configured issuer, `aud` must contain the
 //!   configured resource (RFC 8707 audience binding: a token minted for
 //!   another resource is not accepted here), `exp` is required, `nbf` and
 //!   `iat` may not be in the future (each with the leeway), `sub` is
-//!   required. `iat` is checked only when present: RFC 9068 requires it,
-//!   but some issuers omit it and `exp` already bounds the token's life.
+//!   required (`claim_refusals`, `time_edges`), and every required scope
+//!   must be granted (`scopes_and_client`). `iat` is checked only when
+//!   present: RFC 9068 requires it, but some issuers omit it and `exp`
+//!   already bounds the token's life.
 //!
 //! The JSON of the header and payload is read only after the size check,
-//! and the payload only after the signature verified.
+//! and the payload only after the signature verified. Nothing here logs, and
+//! no error or `Debug` output holds a token's contents.
 
 use core::fmt;
 
@@ -263,8 +277,9 @@ impl Expect<'_> {
 }
 
 /// A compact JWS whose header was read and whose signature is not yet
-/// checked. Nothing in it is to be trusted before [`verify`].
-#[derive(Clone, Debug)]
+/// checked. Nothing in it is to be trusted before [`verify`]. Its `Debug`
+/// shows only `alg` and `kid`: the rest is a bearer credential.
+#[derive(Clone)]
 pub struct Unverified<'a> {
     /// `BASE64URL(header) '.' BASE64URL(payload)`, what the signature covers.
     signing_input: &'a [u8],
@@ -273,6 +288,15 @@ pub struct Unverified<'a> {
     /// Decoded payload bytes, parsed as JSON only after the signature verified.
     payload: Vec<u8>,
     signature: Vec<u8>,
+}
+
+impl fmt::Debug for Unverified<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Unverified")
+            .field("alg", &self.alg)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Unverified<'_> {
@@ -362,9 +386,10 @@ pub fn decode(token: &[u8], limits: Limits) -> Result<Unverified<'_>, JwtError> 
 /// Checks the signature of `token` against `keys`, then its claims against
 /// `expect` at `now` (Unix seconds), and returns them.
 ///
-/// Keys tried: those whose `kid` is the header's (every key when the header
-/// has none) and that fit the header's `alg`; none → [`JwtError::NoKey`],
-/// none verifies → [`JwtError::BadSignature`]. The claim checks are listed
+/// Keys tried: those that fit the header's `alg` and whose `kid` is the
+/// header's (when no key has it, those without a `kid`; every key when the
+/// header has none); none → [`JwtError::NoKey`], none verifies →
+/// [`JwtError::BadSignature`]. The claim checks are listed
 /// in the module documentation.
 pub fn verify(
     token: &Unverified<'_>,
@@ -380,6 +405,23 @@ pub fn verify(
 
 /// The signature part of [`verify`] alone: `Ok` when a fitting key of
 /// `keys` verifies it. Does not look at the claims.
+///
+/// # Examples
+///
+/// ```
+/// use supergateway_proto::jwt::{decode, parse_jwks, verify_signature, JwtError, Limits};
+///
+/// // RFC 8037 Appendix A.2's public key and A.4's token.
+/// let keys = parse_jwks(
+///     br#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#,
+///     Limits::DEFAULT,
+/// )
+/// .unwrap();
+/// let token = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc.\
+///     hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
+/// let token = decode(token.as_bytes(), Limits::DEFAULT).unwrap();
+/// assert_eq!(verify_signature(&token, &keys), Ok(()));
+/// ```
 pub fn verify_signature(token: &Unverified<'_>, keys: &Jwks) -> Result<(), JwtError> {
     let mut tried = false;
     for key in keys.candidates(token.alg, token.kid.as_deref()) {

@@ -305,6 +305,17 @@ fn every_algorithm_verifies() {
 }
 
 #[test]
+fn debug_shows_no_token_contents() {
+    let keys = Keys::new();
+    let token = keys.token(Alg::EdDsa, &claims());
+    let shown = format!("{:?}", decode(token.as_bytes(), Limits::DEFAULT).unwrap());
+    assert_eq!(
+        shown,
+        r#"Unverified { alg: EdDsa, kid: Some("ed-test"), .. }"#
+    );
+}
+
+#[test]
 fn without_kid_every_fitting_key_is_tried() {
     let keys = Keys::new();
     let jwks = keys.jwks();
@@ -402,6 +413,42 @@ fn unknown_kid_is_no_key() {
     let token = keys.token_raw(Alg::EdDsa, &header, claims().to_string().as_bytes());
     assert_eq!(check(&token, &keys.jwks(), NOW), Err(JwtError::NoKey));
     assert_eq!(check(&token, &Jwks::default(), NOW), Err(JwtError::NoKey));
+}
+
+#[test]
+fn kid_falls_back_to_keys_without_kid() {
+    let keys = Keys::new();
+    let mut bare = keys.ed_jwk.clone();
+    bare.as_object_mut().unwrap().remove("kid");
+    let jwks = parse_jwks(
+        json!({ "keys": [keys.ec_jwk, bare] })
+            .to_string()
+            .as_bytes(),
+        Limits::DEFAULT,
+    )
+    .unwrap();
+    // The token names a kid no key has: the kid-less Ed25519 key is tried.
+    let token = keys.token(Alg::EdDsa, &claims());
+    assert!(check(&token, &jwks, NOW).is_ok());
+    // Another Ed25519 key under the token's kid: only that one is tried.
+    let other = Keys::new();
+    let jwks = parse_jwks(
+        json!({ "keys": [other.ed_jwk, bare] })
+            .to_string()
+            .as_bytes(),
+        Limits::DEFAULT,
+    )
+    .unwrap();
+    assert_eq!(check(&token, &jwks, NOW), Err(JwtError::BadSignature));
+    // A kid-less key of another type is no candidate.
+    let mut bare_ec = keys.ec_jwk.clone();
+    bare_ec.as_object_mut().unwrap().remove("kid");
+    let jwks = parse_jwks(
+        json!({ "keys": [bare_ec] }).to_string().as_bytes(),
+        Limits::DEFAULT,
+    )
+    .unwrap();
+    assert_eq!(check(&token, &jwks, NOW), Err(JwtError::NoKey));
 }
 
 #[test]
