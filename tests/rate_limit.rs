@@ -336,8 +336,8 @@ fn exposed_port_warning_at_start() {
     assert!(
         log.contains(
             "--host 0.0.0.0 without authentication: anyone who can reach this port may call \
-             every tool of the MCP server; protect it with --authTokenFile or \
-             SUPERGATEWAY_AUTH_TOKEN, or bind 127.0.0.1"
+             every tool of the MCP server; protect it with --authTokenFile, \
+             SUPERGATEWAY_AUTH_TOKEN or --authIssuer, or bind 127.0.0.1"
         ),
         "{log}"
     );

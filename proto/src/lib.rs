@@ -16,6 +16,7 @@
 pub mod http;
 pub mod int_map;
 pub mod jsonrpc;
+pub mod jwt;
 pub mod mcp;
 pub mod mux;
 pub mod oauth;

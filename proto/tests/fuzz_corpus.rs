@@ -135,6 +135,11 @@ fn oauth_documents() {
 }
 
 #[test]
+fn jwt() {
+    replay("jwt", supergateway_proto::fuzzing::jwt);
+}
+
+#[test]
 fn request_state() {
     replay("request_state", supergateway_proto::fuzzing::request_state);
 }
@@ -143,11 +148,12 @@ fn request_state() {
 /// above, and every corpus folder belongs to a target.
 #[test]
 fn every_target_has_a_corpus() {
-    const TARGETS: [&str; 15] = [
+    const TARGETS: [&str; 16] = [
         "canonical",
         "chunked_decode",
         "content_length",
         "header_value",
+        "jwt",
         "line_decode",
         "mux_sequence",
         "oauth_documents",

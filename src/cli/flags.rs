@@ -174,7 +174,7 @@ pub(super) enum Scope {
 pub(super) const SHORT_HELP: &str = "-h";
 
 /// Every flag, in `--help` order.
-pub(super) static FLAGS: [&Flag; 52] = [
+pub(super) static FLAGS: [&Flag; 57] = [
     &STDIO,
     &SSE,
     &STREAMABLE_HTTP,
@@ -204,6 +204,11 @@ pub(super) static FLAGS: [&Flag; 52] = [
     &REPLAY_BUFFER,
     &PROTOCOL_VERSION,
     &AUTH_TOKEN_FILE,
+    &AUTH_ISSUER,
+    &AUTH_RESOURCE,
+    &AUTH_SCOPES,
+    &AUTH_INTROSPECTION_URL,
+    &AUTH_INTROSPECTION_CLIENT_FILE,
     &AUTH_ENV,
     &RATE_LIMIT,
     &TRUSTED_PROXY,
@@ -577,6 +582,64 @@ pub(super) static AUTH_TOKEN_FILE: Flag = Flag {
     group: Group::Auth,
     help: "bearer tokens the MCP endpoints require, one per line (# comments);\n\
            re-read when it changes",
+    secret: false,
+};
+
+pub(super) static AUTH_ISSUER: Flag = Flag {
+    name: "authIssuer",
+    value: "URL",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::Network,
+    group: Group::Auth,
+    help: "OAuth: the authorization server whose JWT access tokens the MCP\n\
+           endpoints accept (keys from its metadata's jwks_uri)",
+    secret: false,
+};
+
+pub(super) static AUTH_RESOURCE: Flag = Flag {
+    name: "authResource",
+    value: "URL",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::Network,
+    group: Group::Auth,
+    help: "OAuth: this server's canonical URL, the audience tokens must name\n\
+           (needed with --authIssuer)",
+    secret: false,
+};
+
+pub(super) static AUTH_SCOPES: Flag = Flag {
+    name: "authScopes",
+    value: "A,B",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::Network,
+    group: Group::Auth,
+    help: "OAuth: scopes every token must hold",
+    secret: false,
+};
+
+pub(super) static AUTH_INTROSPECTION_URL: Flag = Flag {
+    name: "authIntrospectionUrl",
+    value: "URL",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::Network,
+    group: Group::Auth,
+    help: "OAuth: check every token at this RFC 7662 endpoint instead of as a JWT",
+    secret: false,
+};
+
+pub(super) static AUTH_INTROSPECTION_CLIENT_FILE: Flag = Flag {
+    name: "authIntrospectionClientFile",
+    value: "PATH",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::Network,
+    group: Group::Auth,
+    help: "the gateway's credentials for it: one line CLIENT_ID:CLIENT_SECRET\n\
+           (# comments), read at start",
     secret: false,
 };
 

@@ -28,6 +28,7 @@
 //! Flags that have no effect in the selected mode are accepted and reported in
 //! [`Config::warnings`] (the Node version ignores them silently), in table order.
 
+mod auth;
 mod flags;
 mod help;
 mod oauth;
@@ -206,6 +207,9 @@ pub(crate) struct Config {
     /// `--trustedProxy CIDR` (ours, repeatable): peers whose
     /// `X-Forwarded-For` names the client.
     pub(crate) trusted_proxies: Vec<supergateway_proto::http::Cidr>,
+    /// `--authIssuer` and the other `--auth*` OAuth flags: the served MCP
+    /// endpoints accept the issuer's access tokens. `None`: no OAuth.
+    pub(crate) auth_oauth: Option<crate::auth::resource::Settings>,
     /// Flags given that have no effect in this mode, one sentence each, for main to log.
     pub(crate) warnings: Vec<String>,
 }
@@ -300,15 +304,12 @@ pub(crate) fn from_env() -> Result<Config, Exit> {
 }
 
 /// Whether anything decides who may call the served endpoints.
-// TODO(issue 16 merge): also `--authIssuer`/`--authIntrospectionUrl` (the
-// OAuth resource server) and `--tlsClientCa` (mutual TLS) once their
-// `Config` fields exist, and name them in `PROTECTING`.
 pub(crate) fn has_inbound_auth(config: &Config) -> bool {
-    config.auth_tokens.is_some()
+    config.auth_tokens.is_some() || config.auth_oauth.is_some()
 }
 
 /// The settings [`has_inbound_auth`] looks for, as the warning names them.
-const PROTECTING: &str = "--authTokenFile or SUPERGATEWAY_AUTH_TOKEN";
+const PROTECTING: &str = "--authTokenFile, SUPERGATEWAY_AUTH_TOKEN or --authIssuer";
 
 /// A stdio server served on a non-loopback address without authentication:
 /// the one line saying so (issue 16, item 6).
@@ -442,6 +443,7 @@ impl fmt::Debug for Config {
             .field("auth_env", &self.auth_env)
             .field("rate_limit", &self.rate_limit)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("auth_oauth", &self.auth_oauth)
             .field("warnings", &self.warnings)
             .finish()
     }

@@ -2,6 +2,7 @@
 //! accept and reject tables and the `--help` and README checks are in `tests/`.
 
 mod accept;
+mod auth_flags;
 mod help_text;
 mod oauth;
 mod reject;
@@ -614,7 +615,7 @@ fn exposed_port_warning() {
     assert_eq!(
         warning,
         "--host 0.0.0.0 without authentication: anyone who can reach this port may call every \
-         tool of the MCP server; protect it with --authTokenFile or SUPERGATEWAY_AUTH_TOKEN, or \
+         tool of the MCP server; protect it with --authTokenFile, SUPERGATEWAY_AUTH_TOKEN or --authIssuer, or \
          bind 127.0.0.1"
     );
     assert!(exposed_warning(&config(&["--stdio", "x", "--host", "::"])).is_some());

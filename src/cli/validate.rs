@@ -166,6 +166,14 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         _ => None,
     };
 
+    // Like the token file: only where there are endpoints to protect.
+    let auth_oauth = if matches!(input, Input::Stdio(_)) {
+        let (settings, warnings) = super::auth::settings(raw)?;
+        auth_warnings.extend(warnings);
+        settings
+    } else {
+        None
+    };
     let rate_limit = match raw.value(&flags::RATE_LIMIT) {
         Some(text) => Some(Rate::parse(text).map_err(|why| {
             format!("--rateLimit must be N/s or N/m, N from 1 to 1000000: {why} (got {text:?})")
@@ -256,6 +264,7 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         request_timeout: nonzero(millis(&flags::REQUEST_TIMEOUT, raw)?),
         oauth,
         auth_tokens,
+        auth_oauth,
         auth_env,
         rate_limit,
         trusted_proxies,
@@ -338,13 +347,12 @@ struct ClaimSources {
     certificate: bool,
 }
 
-// TODO(issue 16 merge): `oauth` is `--authIssuer` or `--authIntrospectionUrl`
-// given (helper rs), `certificate` is `--tlsClientCa` given (helper tls);
-// neither flag exists on this branch, so every `--authEnv` is refused here
-// until they are connected.
-fn claim_sources(_raw: &Raw) -> ClaimSources {
+/// What can supply `--authEnv` claims: the OAuth resource server
+/// (`--authIssuer`, with or without introspection) and, once mutual TLS
+/// is served, `--tlsClientCa`.
+fn claim_sources(raw: &Raw) -> ClaimSources {
     ClaimSources {
-        oauth: false,
+        oauth: raw.value(&flags::AUTH_ISSUER).is_some(),
         certificate: false,
     }
 }

@@ -8,10 +8,11 @@ use supergateway_proto::http::{
     is_allowed_authority, is_allowed_origin, is_loopback_host, Cidr, Method, RequestHead,
 };
 use supergateway_proto::jsonrpc::{codes, encode_error};
-use supergateway_proto::rate_limit::Refused;
+use supergateway_proto::rate_limit::Refused as RateRefused;
 
-use crate::auth::{Caller, Denied, Tokens};
-use crate::cli::{Config, Cors};
+use crate::auth::resource::{Refused, Resource};
+use crate::auth::{bearer_token, Caller, Denied, Tokens};
+use crate::cli::{Config, Cors, Output};
 use crate::gateway::rate::{self, Client, MessageLimit, RateLimits};
 use crate::gateway::refusal::Refusal;
 use crate::http::response::Response;
@@ -38,6 +39,9 @@ pub(crate) struct Front {
     /// `--rateLimit`: the buckets every request past authentication (and
     /// every WebSocket message) takes a token from.
     rate: Option<Rc<RateLimits>>,
+    /// `--authIssuer`: OAuth access tokens pass too (with tokens, either
+    /// does).
+    resource: Option<Rc<Resource>>,
 }
 
 impl Front {
@@ -51,6 +55,15 @@ impl Front {
             tokens: config.auth_tokens.as_ref().map(Tokens::new),
             trusted: config.trusted_proxies.clone(),
             rate: config.rate_limit.map(RateLimits::new),
+            resource: config.auth_oauth.as_ref().map(|settings| {
+                let paths: &[&str] = match config.output {
+                    Output::Sse => &[&config.sse_path, &config.message_path],
+                    Output::Ws => &[&config.message_path],
+                    Output::StreamableHttp => &[&config.streamable_http_path],
+                    Output::Stdio => &[],
+                };
+                Resource::new(settings, paths)
+            }),
         }
     }
 
@@ -89,13 +102,17 @@ impl Front {
             };
             return Err(self.send(head, conn, response).await);
         }
-        let caller = match &self.tokens {
-            None => Caller::default(),
-            Some(tokens) => match tokens.authenticate(head.header_values("authorization")) {
-                Ok(caller) => caller,
-                Err(denied) => return Err(self.unauthorized(head, conn, denied).await),
-            },
-        };
+        if let Some(resource) = &self.resource {
+            // RFC 9728: open, so that a client without a token learns
+            // where to get one.
+            if matches!(head.method(), Method::Get | Method::Head) {
+                if let Some(document) = resource.metadata(head.path()) {
+                    let response = Response::new(200).json(document);
+                    return Err(self.send(head, conn, response).await);
+                }
+            }
+        }
+        let caller = self.authenticate(head, conn).await?;
         // Counted once authenticated: a caller is who it proved to be, and
         // refusals of the unauthenticated cost no bucket.
         if let Some(rate) = &self.rate {
@@ -105,6 +122,45 @@ impl Front {
             }
         }
         Ok(caller)
+    }
+
+    /// Who the caller is, by the configured mechanisms (a static token or an
+    /// OAuth access token), or the refusal already sent.
+    async fn authenticate(&self, head: &RequestHead, conn: &mut Conn) -> Result<Caller, Next> {
+        if self.tokens.is_none() && self.resource.is_none() {
+            return Ok(Caller::default());
+        }
+        let token = match bearer_token(head.header_values("authorization")) {
+            Ok(token) => token,
+            Err(denied) => return Err(self.unauthorized(head, conn, denied).await),
+        };
+        if let Some(digest) = self.tokens.as_ref().and_then(|tokens| tokens.check(token)) {
+            return Ok(Caller {
+                token: Some(digest),
+                ..Caller::default()
+            });
+        }
+        let Some(resource) = &self.resource else {
+            return Err(self.unauthorized(head, conn, Denied::UnknownToken).await);
+        };
+        match resource.authenticate(token).await {
+            Ok(principal) => {
+                // Fields, so JSON logs carry them as such; Debug quotes and
+                // escapes what the issuer put in them. Never the token.
+                tracing::debug!(
+                    subject = ?principal.subject,
+                    client_id = ?principal.client_id.as_deref().unwrap_or(""),
+                    "request {} {} authenticated",
+                    head.method_str(),
+                    head.path(),
+                );
+                Ok(Caller {
+                    principal: Some(principal),
+                    ..Caller::default()
+                })
+            }
+            Err(refused) => Err(self.refused(head, conn, resource, &refused).await),
+        }
     }
 
     /// Where the request came from: the peer, or behind a `--trustedProxy`
@@ -136,7 +192,7 @@ impl Front {
         head: &RequestHead,
         conn: &mut Conn,
         client: Client,
-        refused: Refused,
+        refused: RateRefused,
     ) -> Next {
         let retry_after = refused.retry_after_secs();
         if refused.first {
@@ -172,12 +228,78 @@ impl Front {
             head.path(),
             self.client(head, conn)
         );
+        let challenge = match &self.resource {
+            // The OAuth challenge tells a client where to get a token.
+            Some(resource) => {
+                // The description without the status word the body has.
+                let description = why.split_once(": ").map_or(why, |(_, rest)| rest);
+                std::borrow::Cow::Owned(
+                    resource.challenge(denied.error().map(|code| (code, description))),
+                )
+            }
+            None => std::borrow::Cow::Borrowed(denied.challenge()),
+        };
         let mut body = Vec::with_capacity(96);
         encode_error(&mut body, None, codes::SERVER_ERROR, why);
         let response = Response::new(status)
-            .header("www-authenticate", denied.challenge())
+            .header("www-authenticate", &challenge)
             .json(&body);
         self.send(head, conn, response).await
+    }
+
+    /// An OAuth token refused: 401 `invalid_token`, 403
+    /// `insufficient_scope` (MCP authorization, "Scope Challenge
+    /// Handling"), or 503 when the issuer could not be asked.
+    async fn refused(
+        &self,
+        head: &RequestHead,
+        conn: &mut Conn,
+        resource: &Resource,
+        refused: &Refused,
+    ) -> Next {
+        // What was wrong, never the token's contents (proto's Display
+        // promises that); the missing scopes are from our own flags.
+        let (status, challenge, why) = match refused {
+            Refused::Token(err) => {
+                let code = if err.status() == 403 {
+                    "insufficient_scope"
+                } else {
+                    "invalid_token"
+                };
+                let why = err.to_string();
+                (
+                    err.status(),
+                    Some(resource.challenge(Some((code, &why)))),
+                    why,
+                )
+            }
+            // Not the caller's fault: no challenge, which would send a
+            // client after a new token it does not need.
+            Refused::Unavailable => (
+                503,
+                None,
+                "the authorization server's keys or introspection endpoint are unavailable"
+                    .to_owned(),
+            ),
+        };
+        tracing::warn!(
+            "refused {} {} from {} ({status}): {why}",
+            head.method_str(),
+            head.path(),
+            conn.peer()
+        );
+        let message = match status {
+            403 => format!("Forbidden: {why}"),
+            503 => format!("Service Unavailable: {why}"),
+            _ => format!("Unauthorized: {why}"),
+        };
+        let mut body = Vec::with_capacity(128);
+        encode_error(&mut body, None, codes::SERVER_ERROR, &message);
+        let mut response = Response::new(status);
+        if let Some(challenge) = &challenge {
+            response = response.header("www-authenticate", challenge);
+        }
+        self.send(head, conn, response.json(&body)).await
     }
 
     /// Adds the user's headers and the CORS headers to `response`, writes it.
@@ -220,7 +342,7 @@ impl Front {
     /// What browsers may read: the session id, and the bearer challenge
     /// when tokens are required (a browser client needs it to know why).
     fn exposed_headers(&self) -> &'static [u8] {
-        if self.tokens.is_some() {
+        if self.tokens.is_some() || self.resource.is_some() {
             b"mcp-session-id, www-authenticate"
         } else {
             b"mcp-session-id"

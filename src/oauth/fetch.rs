@@ -49,6 +49,8 @@ pub(crate) struct Answer {
     pub(crate) status: u16,
     /// Whether its Content-Type is JSON (`application/json`, `…+json`).
     pub(crate) json: bool,
+    /// `Cache-Control: max-age` in seconds (0 for `no-cache`/`no-store`).
+    pub(crate) max_age: Option<u64>,
     pub(crate) body: Vec<u8>,
 }
 
@@ -111,14 +113,24 @@ impl Fetcher {
     ) -> Result<Vec<u8>, FetchError> {
         let mut all: Vec<(&str, &[u8])> = vec![("accept", b"application/json")];
         all.extend_from_slice(headers);
-        let answer = self.exchange(Method::Get, url, &all, None).await?;
+        Ok(self.get(url, &all).await?.body)
+    }
+
+    /// GETs `url` with exactly `headers` and returns a 200 JSON answer
+    /// (with its `max-age`, for the resource server's key cache).
+    pub(crate) async fn get(
+        &self,
+        url: &Url,
+        headers: &[(&str, &[u8])],
+    ) -> Result<Answer, FetchError> {
+        let answer = self.exchange(Method::Get, url, headers, None).await?;
         if answer.status != 200 {
             return Err(FetchError::Status(answer.status));
         }
         if !answer.json {
             return Err(FetchError::NotJson);
         }
-        Ok(answer.body)
+        Ok(answer)
     }
 
     /// POSTs `body` as `content_type` (with `Authorization: authorization`
@@ -161,11 +173,17 @@ impl Fetcher {
                 return Err(FetchError::Redirect(status));
             }
             let json = response.header_str("content-type").is_some_and(is_json);
+            let max_age = response.header_str("cache-control").and_then(max_age);
             let body = response
                 .body(MAX_JSON_BYTES)
                 .await
                 .map_err(FetchError::from_client)?;
-            Ok(Answer { status, json, body })
+            Ok(Answer {
+                status,
+                json,
+                max_age,
+                body,
+            })
         };
         exchange
             .or(async {
@@ -236,9 +254,46 @@ fn is_json(content_type: &str) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
+/// `max-age` of a `Cache-Control` value (RFC 9111 §5.2.2.1; digits only,
+/// large values saturate), 0 for `no-cache` or `no-store`.
+fn max_age(value: &str) -> Option<u64> {
+    let mut found = None;
+    for directive in value.split(',').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-cache" || lower == "no-store" {
+            return Some(0);
+        }
+        if let Some(digits) = lower.strip_prefix("max-age=") {
+            let digits = digits.trim_matches('"');
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            found = Some(digits.bytes().fold(0u64, |acc, b| {
+                acc.saturating_mul(10)
+                    .saturating_add(u64::from(b.saturating_sub(b'0')))
+            }));
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::is_json;
+    use super::{is_json, max_age};
+
+    #[test]
+    fn cache_control_max_age() {
+        assert_eq!(max_age("max-age=300"), Some(300));
+        assert_eq!(max_age("public, Max-Age=60, must-revalidate"), Some(60));
+        assert_eq!(max_age("max-age=\"12\""), Some(12));
+        assert_eq!(max_age("max-age=99999999999999999999999"), Some(u64::MAX));
+        assert_eq!(max_age("no-store"), Some(0));
+        assert_eq!(max_age("public, no-cache"), Some(0));
+        assert_eq!(max_age("max-age=-1"), None);
+        assert_eq!(max_age("max-age="), None);
+        assert_eq!(max_age("s-maxage=5"), None);
+        assert_eq!(max_age("private"), None);
+    }
 
     #[test]
     fn json_media_types() {

@@ -12,6 +12,7 @@
 mod chunks;
 mod http;
 mod jsonrpc;
+mod jwt;
 mod mcp;
 mod mux;
 mod oauth;
@@ -22,6 +23,7 @@ mod url;
 
 pub use self::http::{chunked_decode, content_length, parse_head, parse_response_head};
 pub use self::jsonrpc::{line_decode, parse_message};
+pub use self::jwt::jwt;
 pub use self::mcp::{canonical, header_value, request_state};
 pub use self::mux::mux_sequence;
 pub use self::oauth::oauth_documents;

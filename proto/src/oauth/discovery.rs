@@ -236,6 +236,9 @@ pub struct AuthorizationServer {
     token_endpoint: Url,
     registration_endpoint: Option<Url>,
     device_authorization_endpoint: Option<Url>,
+    /// `jwks_uri`: the keys a resource server verifies JWT access tokens
+    /// with.
+    jwks_uri: Option<Url>,
     /// Empty when absent.
     scopes_supported: Vec<String>,
     /// `None` when absent (RFC 8414 default: authorization_code, implicit).
@@ -290,6 +293,7 @@ impl AuthorizationServer {
                 "device_authorization_endpoint",
                 "device_authorization_endpoint",
             )?,
+            jwks_uri: endpoint("jwks_uri", "jwks_uri")?,
             scopes_supported: strings("scopes_supported", "scopes_supported")?.unwrap_or_default(),
             grant_types_supported: strings("grant_types_supported", "grant_types_supported")?,
             token_endpoint_auth_methods_supported: strings(
@@ -343,6 +347,7 @@ impl AuthorizationServer {
             token_endpoint: at("/token")?,
             registration_endpoint: Some(at("/register")?),
             device_authorization_endpoint: None,
+            jwks_uri: None,
             scopes_supported: Vec::new(),
             grant_types_supported: None,
             token_endpoint_auth_methods_supported: [
@@ -394,6 +399,12 @@ impl AuthorizationServer {
     #[must_use]
     pub fn scopes_supported(&self) -> &[String] {
         &self.scopes_supported
+    }
+
+    /// `jwks_uri` (RFC 8414 §2), if offered.
+    #[must_use]
+    pub const fn jwks_uri(&self) -> Option<&Url> {
+        self.jwks_uri.as_ref()
     }
 
     /// Whether the server lists grant type `grant` (RFC 8414 default when

@@ -176,21 +176,37 @@ impl Request {
                     .pair("client_secret", secret()?.expose());
                 None
             }
-            AuthMethod::ClientSecretBasic => {
-                let mut credentials = String::new();
-                form::encode(auth.client_id, &mut credentials);
-                credentials.push(':');
-                form::encode(secret()?.expose(), &mut credentials);
-                let mut header = String::from("Basic ");
-                base64::encode(credentials.as_bytes(), Alphabet::Standard, &mut header);
-                Some(Secret::new(header))
-            }
+            AuthMethod::ClientSecretBasic => Some(client_secret_basic(auth.client_id, secret()?)),
         };
         Ok(Self {
             body: Secret::new(body.finish()),
             authorization,
         })
     }
+}
+
+/// The `Authorization` value of `client_secret_basic` (RFC 6749 §2.3.1):
+/// `Basic` and the base64 of the form-encoded id, `:`, the form-encoded
+/// secret. Also what a resource server sends to an introspection endpoint
+/// (RFC 7662 §2.1).
+///
+/// # Examples
+///
+/// ```
+/// use supergateway_proto::oauth::{token::client_secret_basic, Secret};
+///
+/// let header = client_secret_basic("c 1", &Secret::new("s3".to_owned()));
+/// assert_eq!(header.expose(), "Basic YysxOnMz");
+/// ```
+#[must_use]
+pub fn client_secret_basic(client_id: &str, secret: &Secret) -> Secret {
+    let mut credentials = String::new();
+    form::encode(client_id, &mut credentials);
+    credentials.push(':');
+    form::encode(secret.expose(), &mut credentials);
+    let mut header = String::from("Basic ");
+    base64::encode(credentials.as_bytes(), Alphabet::Standard, &mut header);
+    Secret::new(header)
 }
 
 /// A successful token response.

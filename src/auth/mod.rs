@@ -12,6 +12,14 @@
 //! once a second when a request needs it (no task, no timer: an idle gateway
 //! does no work). A file that becomes unreadable, empty or invalid keeps the
 //! last good set, with one warning until it is good again.
+//!
+//! OAuth access tokens (item 2) are the business of [`resource`]: JWTs
+//! verified with the issuer's keys ([`jwks`]) or introspected
+//! ([`introspection`]).
+
+mod introspection;
+mod jwks;
+pub(crate) mod resource;
 
 use std::cell::RefCell;
 use std::fmt;
@@ -164,6 +172,15 @@ impl Denied {
         }
     }
 
+    /// The RFC 6750 §3.1 error code, none when no token was presented.
+    pub(crate) fn error(self) -> Option<&'static str> {
+        match self {
+            Self::NoToken => None,
+            Self::SeveralHeaders => Some("invalid_request"),
+            Self::Malformed | Self::UnknownToken => Some("invalid_token"),
+        }
+    }
+
     /// RFC 6750 §3.1: `invalid_request` is 400, the others 401.
     pub(crate) fn status(self) -> u16 {
         match self {
@@ -307,20 +324,23 @@ impl Tokens {
     }
 
     /// The caller of a request with these `Authorization` header values.
+    #[cfg(test)]
     pub(crate) fn authenticate<'a>(
         &self,
-        mut authorization: impl Iterator<Item = &'a [u8]>,
+        authorization: impl Iterator<Item = &'a [u8]>,
     ) -> Result<Caller, Denied> {
-        let Some(value) = authorization.next() else {
-            return Err(Denied::NoToken);
-        };
-        if authorization.next().is_some() {
-            return Err(Denied::SeveralHeaders);
+        let token = bearer_token(authorization)?;
+        match self.check(token) {
+            Some(presented) => Ok(Caller {
+                token: Some(presented),
+                ..Caller::default()
+            }),
+            None => Err(Denied::UnknownToken),
         }
-        let token = parse_bearer(value).map_err(|err| match err {
-            BearerError::NotBearer => Denied::NoToken,
-            _ => Denied::Malformed,
-        })?;
+    }
+
+    /// The digest of `token` when it is one of the set.
+    pub(crate) fn check(&self, token: &[u8]) -> Option<Digest> {
         let presented = Digest::of(token);
         // Every digest is compared, the result only looked at after.
         let mut found = self.env.as_ref().is_some_and(|env| env.matches(&presented));
@@ -330,15 +350,25 @@ impl Tokens {
                 found |= digest.matches(&presented);
             }
         }
-        if found {
-            Ok(Caller {
-                token: Some(presented),
-                ..Caller::default()
-            })
-        } else {
-            Err(Denied::UnknownToken)
-        }
+        found.then_some(presented)
     }
+}
+
+/// The bearer token of a request with these `Authorization` header values:
+/// exactly one header, scheme `Bearer`, a well-formed token.
+pub(crate) fn bearer_token<'a>(
+    mut authorization: impl Iterator<Item = &'a [u8]>,
+) -> Result<&'a [u8], Denied> {
+    let Some(value) = authorization.next() else {
+        return Err(Denied::NoToken);
+    };
+    if authorization.next().is_some() {
+        return Err(Denied::SeveralHeaders);
+    }
+    parse_bearer(value).map_err(|err| match err {
+        BearerError::NotBearer => Denied::NoToken,
+        _ => Denied::Malformed,
+    })
 }
 
 impl Watched {
