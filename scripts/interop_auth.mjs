@@ -54,7 +54,7 @@ fs.mkdirSync(PGID_DIR, { recursive: true });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const shq = (s) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
-if (process.env.NODE_EXTRA_CA_CERTS !== cert('ca.pem')) {
+if (path.resolve(process.env.NODE_EXTRA_CA_CERTS ?? '') !== path.resolve(cert('ca.pem'))) {
   console.error(`interop_auth.mjs: NODE_EXTRA_CA_CERTS must be ${cert('ca.pem')} (the test CA)`);
   process.exit(2);
 }
