@@ -262,7 +262,11 @@ pub(crate) async fn run_stdio<H: StdioMode>(
     let tls = config.tls.as_ref().map(Acceptor::new);
     let mut options = server_options(config);
     options.tls = tls.clone();
-    let server = rt::spawn(server::serve(listener, Rc::new(options), Rc::clone(&handler)));
+    let server = rt::spawn(server::serve(
+        listener,
+        Rc::new(options),
+        Rc::clone(&handler),
+    ));
 
     let stop = async { Stop::ChildExited(exited.recv().await.unwrap_or(1)) }
         .or(async {

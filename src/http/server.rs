@@ -354,7 +354,9 @@ async fn establish(
     let certificate = match peer_subject(session.get_ref().1) {
         Ok(subject) => subject,
         Err(why) => {
-            tracing::warn!("refused {peer}: its client certificate's subject cannot be read: {why}");
+            tracing::warn!(
+                "refused {peer}: its client certificate's subject cannot be read: {why}"
+            );
             return None;
         }
     };

@@ -149,7 +149,11 @@ impl AsyncRead for &Stream {
 }
 
 impl AsyncWrite for &Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match **self {
             Stream::Plain(ref tcp) => Pin::new(&mut &*tcp).poll_write(cx, buf),
             Stream::Tls(ref tls) => match tls.session.try_borrow_mut() {
@@ -197,7 +201,11 @@ impl AsyncRead for SharedTcp {
 }
 
 impl AsyncWrite for SharedTcp {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut &*self.0).poll_write(cx, buf)
     }
 

@@ -163,7 +163,9 @@ impl Acceptor {
                         .unwrap_or_default()
                 );
             }
-            Err(why) => tracing::warn!("TLS reload failed, keeping the previous certificate: {why}"),
+            Err(why) => {
+                tracing::warn!("TLS reload failed, keeping the previous certificate: {why}")
+            }
         }
     }
 }

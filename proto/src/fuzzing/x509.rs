@@ -14,7 +14,11 @@ pub fn x509_subject(data: &[u8]) {
     };
     assert!(subject.len() <= MAX_SUBJECT_BYTES, "subject too long");
     assert!(!subject.chars().any(char::is_control), "control character");
-    assert_eq!(subject_rfc4514(data).as_ref(), Ok(&subject), "deterministic");
+    assert_eq!(
+        subject_rfc4514(data).as_ref(),
+        Ok(&subject),
+        "deterministic"
+    );
     if let Some((_, shorter)) = data.split_last() {
         assert!(subject_rfc4514(shorter).is_err(), "a prefix was accepted");
     }

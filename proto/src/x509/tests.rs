@@ -45,10 +45,7 @@ const C: &[u8] = &[0x55, 0x04, 0x06];
 fn cert_with_name(subject: Vec<u8>) -> Vec<u8> {
     let algorithm = seq(&[tlv(OID, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02])]);
     let issuer = seq(&[set(&[atv(CN, utf8("Test CA"))])]);
-    let validity = seq(&[
-        tlv(0x17, b"250101000000Z"),
-        tlv(0x17, b"350101000000Z"),
-    ]);
+    let validity = seq(&[tlv(0x17, b"250101000000Z"), tlv(0x17, b"350101000000Z")]);
     let tbs = seq(&[
         tlv(VERSION, &tlv(INTEGER, &[2])),
         tlv(INTEGER, &[0x01, 0x23]),
@@ -70,7 +67,10 @@ fn accepts() {
     let table: Vec<(&str, Vec<u8>, &str)> = vec![
         (
             "two RDNs, written last first",
-            cert(&[set(&[atv(O, utf8("Example"))]), set(&[atv(CN, utf8("alice"))])]),
+            cert(&[
+                set(&[atv(O, utf8("Example"))]),
+                set(&[atv(CN, utf8("alice"))]),
+            ]),
             "CN=alice,O=Example",
         ),
         (
@@ -82,19 +82,31 @@ fn accepts() {
         (
             "every named type",
             cert(&[
-                set(&[atv(&[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x19], tlv(IA5_STRING, b"com"))]),
+                set(&[atv(
+                    &[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x19],
+                    tlv(IA5_STRING, b"com"),
+                )]),
                 set(&[atv(C, tlv(PRINTABLE_STRING, b"FR"))]),
                 set(&[atv(&[0x55, 0x04, 0x08], utf8("Rhone"))]),
                 set(&[atv(&[0x55, 0x04, 0x07], utf8("Lyon"))]),
                 set(&[atv(&[0x55, 0x04, 0x09], utf8("1 rue"))]),
-                set(&[atv(&[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x01], utf8("u1"))]),
-                set(&[atv(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01], tlv(IA5_STRING, b"a@b.c"))]),
+                set(&[atv(
+                    &[0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x01],
+                    utf8("u1"),
+                )]),
+                set(&[atv(
+                    &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01],
+                    tlv(IA5_STRING, b"a@b.c"),
+                )]),
             ]),
             "emailAddress=a@b.c,UID=u1,STREET=1 rue,L=Lyon,ST=Rhone,C=FR,DC=com",
         ),
         (
             "unknown type: dotted OID and hex of the value",
-            cert(&[set(&[atv(&[0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x01], utf8("x"))])]),
+            cert(&[set(&[atv(
+                &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x01],
+                utf8("x"),
+            )])]),
             "1.3.6.1.4.1.311.1=x",
         ),
         (
@@ -109,7 +121,10 @@ fn accepts() {
         ),
         (
             "BMPString",
-            cert(&[set(&[atv(CN, tlv(BMP_STRING, &[0x00, b'h', 0x00, 0xe9, 0x20, 0xac]))])]),
+            cert(&[set(&[atv(
+                CN,
+                tlv(BMP_STRING, &[0x00, b'h', 0x00, 0xe9, 0x20, 0xac]),
+            )])]),
             "CN=hé€",
         ),
         (
@@ -164,7 +179,10 @@ fn accepts() {
     // Long-form lengths: a 200-byte value makes every enclosing length long.
     let long = cert(&[set(&[atv(CN, utf8(&"x".repeat(200)))])]);
     assert!(long[1] & 0x80 != 0, "long form");
-    assert_eq!(subject_rfc4514(&long), Ok(format!("CN={}", "x".repeat(200))));
+    assert_eq!(
+        subject_rfc4514(&long),
+        Ok(format!("CN={}", "x".repeat(200)))
+    );
 }
 
 #[test]
@@ -181,21 +199,53 @@ fn rejects() {
     let table: Vec<(&str, Vec<u8>, X509Error)> = vec![
         ("empty input", vec![], X509Error::Truncated),
         ("tag only", vec![0x30], X509Error::Truncated),
-        ("truncated content", good[..good.len() - 1].to_vec(), X509Error::Truncated),
+        (
+            "truncated content",
+            good[..good.len() - 1].to_vec(),
+            X509Error::Truncated,
+        ),
         ("trailing byte", trailing, X509Error::TrailingBytes),
         ("indefinite length", indefinite, X509Error::IndefiniteLength),
-        ("long form for a short length", vec![0x30, 0x81, 0x05, 0, 0, 0, 0, 0], X509Error::BadLength),
-        ("leading zero length byte", vec![0x30, 0x82, 0x00, 0x80], X509Error::BadLength),
-        ("five length bytes", vec![0x30, 0x85, 1, 0, 0, 0, 0], X509Error::BadLength),
-        ("length bytes missing", vec![0x30, 0x82, 0x01], X509Error::Truncated),
-        ("high tag number", vec![0x3f, 0x01, 0x00], X509Error::HighTag),
-        ("not a SEQUENCE", tlv(SET, &[]), X509Error::Unexpected("Certificate")),
+        (
+            "long form for a short length",
+            vec![0x30, 0x81, 0x05, 0, 0, 0, 0, 0],
+            X509Error::BadLength,
+        ),
+        (
+            "leading zero length byte",
+            vec![0x30, 0x82, 0x00, 0x80],
+            X509Error::BadLength,
+        ),
+        (
+            "five length bytes",
+            vec![0x30, 0x85, 1, 0, 0, 0, 0],
+            X509Error::BadLength,
+        ),
+        (
+            "length bytes missing",
+            vec![0x30, 0x82, 0x01],
+            X509Error::Truncated,
+        ),
+        (
+            "high tag number",
+            vec![0x3f, 0x01, 0x00],
+            X509Error::HighTag,
+        ),
+        (
+            "not a SEQUENCE",
+            tlv(SET, &[]),
+            X509Error::Unexpected("Certificate"),
+        ),
         (
             "subject not a SEQUENCE",
             cert_with_name(tlv(SET, &[])),
             X509Error::Unexpected("subject"),
         ),
-        ("empty RDN", cert(&[set(&[])]), X509Error::Unexpected("RelativeDistinguishedName")),
+        (
+            "empty RDN",
+            cert(&[set(&[])]),
+            X509Error::Unexpected("RelativeDistinguishedName"),
+        ),
         (
             "RDN that is a SEQUENCE",
             cert(&[seq(&[atv(CN, utf8("a"))])]),
@@ -216,17 +266,42 @@ fn rejects() {
             cert(&[set(&[seq(&[tlv(OID, CN), utf8("a"), utf8("b")])])]),
             X509Error::TrailingBytes,
         ),
-        ("empty OID", cert(&[set(&[atv(&[], utf8("a"))])]), X509Error::BadOid),
-        ("OID ending mid-arc", cert(&[set(&[atv(&[0x2b, 0x86], utf8("a"))])]), X509Error::BadOid),
-        ("OID arc with 0x80 padding", cert(&[set(&[atv(&[0x2b, 0x80, 0x01], utf8("a"))])]), X509Error::BadOid),
+        (
+            "empty OID",
+            cert(&[set(&[atv(&[], utf8("a"))])]),
+            X509Error::BadOid,
+        ),
+        (
+            "OID ending mid-arc",
+            cert(&[set(&[atv(&[0x2b, 0x86], utf8("a"))])]),
+            X509Error::BadOid,
+        ),
+        (
+            "OID arc with 0x80 padding",
+            cert(&[set(&[atv(&[0x2b, 0x80, 0x01], utf8("a"))])]),
+            X509Error::BadOid,
+        ),
         (
             "OID arc beyond u64",
-            cert(&[set(&[atv(&[0x2b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], utf8("a"))])]),
+            cert(&[set(&[atv(
+                &[
+                    0x2b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+                ],
+                utf8("a"),
+            )])]),
             X509Error::BadOid,
         ),
         ("too many attributes", cert(&too_many), X509Error::TooLarge),
-        ("subject too long", cert(&[set(&[atv(CN, utf8(&long_value))])]), X509Error::TooLarge),
-        ("certificate too large", vec![0; MAX_CERTIFICATE_BYTES + 1], X509Error::TooLarge),
+        (
+            "subject too long",
+            cert(&[set(&[atv(CN, utf8(&long_value))])]),
+            X509Error::TooLarge,
+        ),
+        (
+            "certificate too large",
+            vec![0; MAX_CERTIFICATE_BYTES + 1],
+            X509Error::TooLarge,
+        ),
     ];
     for (name, der, expected) in table {
         assert_eq!(subject_rfc4514(&der), Err(expected), "{name}");
@@ -235,9 +310,15 @@ fn rejects() {
 
 #[test]
 fn no_prefix_of_a_certificate_is_accepted() {
-    let good = cert(&[set(&[atv(O, utf8("Example"))]), set(&[atv(CN, utf8("alice"))])]);
+    let good = cert(&[
+        set(&[atv(O, utf8("Example"))]),
+        set(&[atv(CN, utf8("alice"))]),
+    ]);
     for end in 0..good.len() {
-        assert!(subject_rfc4514(&good[..end]).is_err(), "prefix of {end} bytes");
+        assert!(
+            subject_rfc4514(&good[..end]).is_err(),
+            "prefix of {end} bytes"
+        );
     }
 }
 
