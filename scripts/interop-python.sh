@@ -8,7 +8,9 @@
 # "2026-07-28", "auto"}: mcp.Client lists the tools and calls one (scripts/interop_python.py);
 # and the same through our --streamableHttp bridge (the SDK over stdio, "bridge" cases), plus
 # the bridge to our conformance fixture as a 2026-07-28-only server (an elicitation round too;
-# the fixture is GATEWAY's sibling examples/conformance-server, or $CONFORMANCE_SERVER).
+# the fixture is GATEWAY's sibling examples/conformance-server, or $CONFORMANCE_SERVER); and
+# the served transports over TLS (tls-*: --tlsCert with a test CA from openssl, trusted by
+# the SDK through SSL_CERT_FILE).
 # Installs once into $PYINTEROP_CACHE (default $HOME/.cache/sg-python): a venv with the
 # pinned `mcp` and `mcp-server-time`, and the pinned server-everything from npm. One gateway
 # log per case in $PYINTEROP_LOGS (default $PYINTEROP_CACHE/logs).
@@ -40,7 +42,7 @@ bounded() { # bounded SECONDS CMD...
 }
 
 if [[ $# -lt 1 || "$1" == -h || "$1" == --help ]]; then
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   die "usage: interop-python.sh GATEWAY [CASE-FILTER ...]"
 fi
 GW="$1"
@@ -110,10 +112,28 @@ everything_cmd="$(printf '%q %q stdio' "$(command -v node)" "$EVERYTHING_JS")"
 conformance="${CONFORMANCE_SERVER:-$(dirname "$GW")/examples/conformance-server}"
 conformance_cmd=""
 [[ -x "$conformance" ]] && conformance_cmd="$(printf '%q' "$conformance")"
+# The TLS cases: a test CA and a certificate for localhost (none without openssl; those
+# cases then fail saying so).
+tls_dir=""
+if command -v openssl >/dev/null 2>&1; then
+  tls_dir="$LOGS/tls"
+  mkdir -p "$tls_dir"
+  if ! (cd "$tls_dir" &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+      -subj "/CN=interop test CA" -keyout ca.key -out ca.pem &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+      -keyout key.pem -out cert.csr &&
+    openssl x509 -req -in cert.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+      -extfile <(printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n') \
+      -out cert.pem) >"$LOGS/tls.log" 2>&1; then
+    echo "interop-python.sh: making the test certificate failed; see $LOGS/tls.log"
+    tls_dir=""
+  fi
+fi
 rc=0
 bounded "$DRIVER_S" "$VENV/bin/python" "$HERE/interop_python.py" --gateway "$GW" \
   --time-cmd "$time_cmd" --everything-cmd "$everything_cmd" --conformance-cmd "$conformance_cmd" \
-  --logs "$LOGS" "$@" || rc=$?
+  --logs "$LOGS" --tls-dir "$tls_dir" "$@" || rc=$?
 
 # The driver stops each gateway it starts; if it was killed first, stop the one it left.
 if [[ -f "$LOGS/gateway.pgid" ]]; then

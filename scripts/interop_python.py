@@ -47,6 +47,10 @@ SERVERS = ("time", "everything")
 MODERN_ONLY = "modern-only"
 MODES = ("legacy", "2026-07-28", "auto")
 MODERN = "2026-07-28"
+# Over TLS (`--tlsCert`/`--tlsKey`, a test CA the SDK trusts through SSL_CERT_FILE): the
+# served transports in front of both children, mode auto.
+TLS = "tls-"
+TLS_TRANSPORTS = ("tls-streamable-stateless", "tls-streamable-stateful", "tls-sse")
 
 # Bounds. A case that exceeds CASE_S fails; the SDK's own server/discover probe waits up to
 # 10 s, so a gateway that never answers it still leaves time for the fallback handshake.
@@ -80,7 +84,13 @@ class CaseError(Exception):
 
 def all_cases() -> list[Case]:
     cases = [Case(t, s, m) for t in TRANSPORTS for s in SERVERS for m in MODES]
-    return cases + [Case("bridge", MODERN_ONLY, m) for m in MODES]
+    cases += [Case("bridge", MODERN_ONLY, m) for m in MODES]
+    return cases + [Case(t, s, "auto") for t in TLS_TRANSPORTS for s in SERVERS]
+
+
+def plain(transport: str) -> str:
+    """The transport a TLS case runs over TLS."""
+    return transport.removeprefix(TLS)
 
 
 def free_port() -> int:
@@ -109,13 +119,19 @@ def describe(exc: BaseException) -> str:
 class Gateway:
     """One gateway process in its own process group, its output in a log file."""
 
-    def __init__(self, gw: str, case: Case, child: str, log: Path, pgid_file: Path) -> None:
+    def __init__(
+        self, gw: str, case: Case, child: str, log: Path, pgid_file: Path, tls_dir: str = ""
+    ) -> None:
         self.port = free_port()
+        self.scheme = "https" if case.transport.startswith(TLS) else "http"
+        transport = plain(case.transport)
         args = [gw, "--stdio", child]
-        if case.transport.startswith("streamable") or case.transport == "bridge":
+        if transport.startswith("streamable") or transport == "bridge":
             args += ["--outputTransport", "streamableHttp"]
-        if case.transport == "streamable-stateful":
+        if transport == "streamable-stateful":
             args.append("--stateful")
+        if self.scheme == "https":
+            args += ["--tlsCert", f"{tls_dir}/cert.pem", "--tlsKey", f"{tls_dir}/key.pem"]
         args += ["--port", str(self.port)]
         self.log = log
         with open(log, "wb") as out:
@@ -129,8 +145,10 @@ class Gateway:
         pgid_file.write_text(f"{self.proc.pid}\n")
 
     def url(self, transport: str) -> str:
-        path = "/sse" if transport == "sse" else "/mcp"
-        return f"http://127.0.0.1:{self.port}{path}"
+        path = "/sse" if plain(transport) == "sse" else "/mcp"
+        # `localhost`: the name the test certificate is for (and 127.0.0.1 is bound).
+        host = "localhost" if self.scheme == "https" else "127.0.0.1"
+        return f"{self.scheme}://{host}:{self.port}{path}"
 
     def wait_listening(self) -> None:
         deadline = time.monotonic() + LISTEN_S
@@ -198,7 +216,7 @@ async def exercise(case: Case, url: str, args: argparse.Namespace) -> str:
     from mcp.client.stdio import StdioServerParameters, stdio_client
     from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
-    if case.transport == "sse":
+    if plain(case.transport) == "sse":
         target = sse_client(url)
     elif case.transport == "bridge":
         bridge_log = open(Path(args.logs) / (case.name.replace("/", "_") + ".bridge.log"), "w")  # noqa: SIM115
@@ -282,8 +300,10 @@ def run_case(case: Case, args: argparse.Namespace) -> str:
         "everything": args.everything_cmd,
         MODERN_ONLY: f"env CONFORMANCE_FIXTURE_ERA=modern {args.conformance_cmd}",
     }[case.server]
+    if case.transport.startswith(TLS) and not args.tls_dir:
+        raise CaseError("no test certificate (interop-python.sh makes one with openssl)")
     log = Path(args.logs) / (case.name.replace("/", "_") + ".log")
-    gw = Gateway(args.gateway, case, child, log, Path(args.logs) / "gateway.pgid")
+    gw = Gateway(args.gateway, case, child, log, Path(args.logs) / "gateway.pgid", args.tls_dir)
     try:
         gw.wait_listening()
 
@@ -306,9 +326,15 @@ def main() -> int:
     p.add_argument("--everything-cmd", required=True, help="shell command of server-everything (stdio)")
     p.add_argument("--logs", required=True, help="folder for one gateway log per case")
     p.add_argument("--conformance-cmd", default="", help="our conformance-server example (stdio)")
+    p.add_argument(
+        "--tls-dir", default="", help="ca.pem, and cert.pem + key.pem for localhost (the TLS cases)"
+    )
     p.add_argument("cases", nargs="*", help="run only the cases whose name contains one of these")
     args = p.parse_args()
     Path(args.logs).mkdir(parents=True, exist_ok=True)
+    if args.tls_dir:
+        # httpx (through the SDK) trusts the test CA by this variable only.
+        os.environ["SSL_CERT_FILE"] = f"{args.tls_dir}/ca.pem"
 
     unknown = XFAIL - {c.name for c in all_cases()}
     if unknown:
