@@ -52,6 +52,7 @@ dict_for() {
     header_value) echo fuzz/dicts/header_value.dict ;;
     request_state) echo fuzz/dicts/request_state.dict ;;
     oauth_documents) echo fuzz/dicts/oauth.dict ;;
+    x509_subject) echo fuzz/dicts/x509.dict ;;
     *) return 1 ;;
     esac
 }

@@ -11,13 +11,14 @@ its era at the first request it sees, then drives `mcp.Client(..., mode=MODE)`: 
 tools, call one, compare the exact result text, and report the protocol version the SDK
 settled on. A CASE argument selects the cases whose name contains it.
 
+The tls cases run the served transports over TLS (`--tlsCert/--tlsKey`, certificates from
+scripts/interop-certs.sh in --certs DIR), the SDK trusting the test CA through SSL_CERT_FILE.
 The auth cases put `--authTokenFile` on a Streamable HTTP gateway in front of mcp-server-time:
 the SDK's Client over an `httpx2.AsyncClient` that sends `Authorization: Bearer TOKEN` (the SDK
 2.x way to add headers) lists and calls as above; without the header the SDK gets an error and
-every response was 401 `WWW-Authenticate: Bearer`. The tls cases do the same over https with
-`--tlsCert/--tlsKey` (certificates from scripts/interop-certs.sh in --certs DIR), the client
-trusting the test CA through SSL_CERT_FILE; and one whose gateway shows a certificate from
-another CA must fail certificate verification.
+every response was 401 `WWW-Authenticate: Bearer`. The auth-tls cases do the same over
+https; and a client whose gateway shows a certificate from another CA must fail certificate
+verification.
 
 One line per case, `PASS|FAIL|XFAIL|XPASS name: detail`, then `N passed, N failed`.
 Exit status 0 iff every case passed, or failed while listed in XFAIL below.
@@ -64,10 +65,16 @@ SERVERS = ("time", "everything")
 MODERN_ONLY = "modern-only"
 MODES = ("legacy", "2026-07-28", "auto")
 MODERN = "2026-07-28"
-# Bearer tokens (`--authTokenFile`) and TLS (`--tlsCert/--tlsKey`) on Streamable HTTP, with
+# Over TLS (`--tlsCert`/`--tlsKey`, a test CA the SDK trusts through SSL_CERT_FILE): the
+# served transports in front of both children, mode auto.
+TLS = "tls-"
+TLS_TRANSPORTS = ("tls-streamable-stateless", "tls-streamable-stateful", "tls-sse")
+# Bearer tokens (`--authTokenFile`) on Streamable HTTP, plain and over TLS, with
 # mcp-server-time, in the two pinned modes. "-untrusted": the gateway's certificate is from a
 # CA the client does not trust.
-AUTH_TRANSPORTS = ("auth-token", "auth-no-token", "tls-token", "tls-no-token", "tls-untrusted")
+AUTH_TLS = "auth-tls-"
+AUTH_TRANSPORTS = ("auth-token", "auth-no-token", "auth-tls-token", "auth-tls-no-token", "auth-tls-untrusted")
+AUTH_REFUSED = ("auth-no-token", "auth-tls-no-token", "auth-tls-untrusted")
 AUTH_MODES = ("legacy", MODERN)
 
 # Bounds. A case that exceeds CASE_S fails; the SDK's own server/discover probe waits up to
@@ -103,7 +110,17 @@ class CaseError(Exception):
 def all_cases() -> list[Case]:
     cases = [Case(t, s, m) for t in TRANSPORTS for s in SERVERS for m in MODES]
     cases += [Case("bridge", MODERN_ONLY, m) for m in MODES]
+    cases += [Case(t, s, "auto") for t in TLS_TRANSPORTS for s in SERVERS]
     return cases + [Case(t, "time", m) for t in AUTH_TRANSPORTS for m in AUTH_MODES]
+
+
+def plain(transport: str) -> str:
+    """The transport a TLS case runs over TLS."""
+    return transport.removeprefix(TLS)
+
+
+def uses_tls(transport: str) -> bool:
+    return transport.startswith((TLS, AUTH_TLS))
 
 
 def free_port() -> int:
@@ -134,11 +151,12 @@ class Gateway:
 
     def __init__(self, gw: str, case: Case, child: str, log: Path, pgid_file: Path, extra: list[str]) -> None:
         self.port = free_port()
-        self.scheme = "https" if case.transport.startswith("tls-") else "http"
+        self.scheme = "https" if uses_tls(case.transport) else "http"
+        transport = plain(case.transport)
         args = [gw, "--stdio", child]
-        if case.transport.startswith("streamable") or case.transport in ("bridge", *AUTH_TRANSPORTS):
+        if transport.startswith("streamable") or transport in ("bridge", *AUTH_TRANSPORTS):
             args += ["--outputTransport", "streamableHttp"]
-        if case.transport == "streamable-stateful":
+        if transport == "streamable-stateful":
             args.append("--stateful")
         args += ["--port", str(self.port), *extra]
         self.log = log
@@ -153,8 +171,10 @@ class Gateway:
         pgid_file.write_text(f"{self.proc.pid}\n")
 
     def url(self, transport: str) -> str:
-        path = "/sse" if transport == "sse" else "/mcp"
-        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
+        path = "/sse" if plain(transport) == "sse" else "/mcp"
+        # `localhost`: a name the test certificate is for (and 127.0.0.1 is bound).
+        host = "localhost" if self.scheme == "https" else "127.0.0.1"
+        return f"{self.scheme}://{host}:{self.port}{path}"
 
     def wait_listening(self) -> None:
         deadline = time.monotonic() + LISTEN_S
@@ -216,23 +236,6 @@ def only_text(result: object, what: str) -> str:
     return content[0].text
 
 
-@contextlib.contextmanager
-def ssl_cert_file(path: str | None) -> Iterator[None]:
-    """SSL_CERT_FILE set to `path` (unset when None) for what runs inside, then as it was."""
-    before = os.environ.get("SSL_CERT_FILE")
-    if path is None:
-        os.environ.pop("SSL_CERT_FILE", None)
-    else:
-        os.environ["SSL_CERT_FILE"] = path
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("SSL_CERT_FILE", None)
-        else:
-            os.environ["SSL_CERT_FILE"] = before
-
-
 Seen = list[tuple[str, int, str | None]]  # method, status, WWW-Authenticate
 
 
@@ -246,14 +249,12 @@ def auth_http_client(case: Case, args: argparse.Namespace, seen: Seen) -> httpx2
     async def note(response: httpx2.Response) -> None:
         seen.append((response.request.method, response.status_code, response.headers.get("www-authenticate")))
 
-    # httpx2 reads SSL_CERT_FILE when the client is made (its default context trusts that file
-    # alone): the tls cases trust the test CA the way a user would tell any SDK program to.
-    # The SDK's default timeouts (create_mcp_http_client), which takes no event hooks.
-    tls = case.transport.startswith("tls-")
-    with ssl_cert_file(str(Path(args.certs) / "ca.pem") if tls else os.environ.get("SSL_CERT_FILE")):
-        return httpx2.AsyncClient(
-            headers=headers, timeout=httpx2.Timeout(30.0, read=300.0), event_hooks={"response": [note]}
-        )
+    # The SDK's default timeouts (create_mcp_http_client, which takes no event hooks). Its TLS
+    # trust is httpx2's default: SSL_CERT_FILE (main sets it to the test CA), as for the SDK's
+    # own clients.
+    return httpx2.AsyncClient(
+        headers=headers, timeout=httpx2.Timeout(30.0, read=300.0), event_hooks={"response": [note]}
+    )
 
 
 def chain(exc: BaseException) -> Iterator[BaseException]:
@@ -289,7 +290,7 @@ async def exercise_refused(case: Case, url: str, args: argparse.Namespace) -> st
     else:
         raise CaseError(f"listed {len(tools)} tools: the {case.transport} client should have been refused")
 
-    if case.transport == "tls-untrusted":
+    if case.transport == "auth-tls-untrusted":
         errors = [e for e in chain(failure) if isinstance(e, ssl.SSLCertVerificationError)]
         if not errors:
             raise CaseError(f"{stage}: want a certificate verification error, got {describe(failure)}")
@@ -310,14 +311,14 @@ async def exercise(case: Case, url: str, args: argparse.Namespace) -> str:
     from mcp.client.streamable_http import streamable_http_client
     from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
-    if case.transport in ("auth-no-token", "tls-no-token", "tls-untrusted"):
+    if case.transport in AUTH_REFUSED:
         return await exercise_refused(case, url, args)
     stack = contextlib.AsyncExitStack()
     seen: Seen = []
     if case.transport in AUTH_TRANSPORTS:
         http = await stack.enter_async_context(auth_http_client(case, args, seen))
         target = streamable_http_client(url, http_client=http)
-    elif case.transport == "sse":
+    elif plain(case.transport) == "sse":
         target = sse_client(url)
     elif case.transport == "bridge":
         bridge_log = open(Path(args.logs) / (case.name.replace("/", "_") + ".bridge.log"), "w")  # noqa: SIM115
@@ -409,12 +410,13 @@ def run_case(case: Case, args: argparse.Namespace) -> str:
     extra: list[str] = []
     if case.transport in AUTH_TRANSPORTS:
         extra += ["--authTokenFile", args.token_file]
-    if case.transport.startswith("tls-"):
+    if uses_tls(case.transport):
         if not args.certs:
-            raise CaseError("no test certificates (interop-python.sh makes them with openssl)")
+            raise CaseError("no test certificate (interop-python.sh makes them with openssl)")
         if not args.gateway_has_tls:
             raise CaseError(f"{args.gateway} has no --tlsCert flag (TLS serving is not built in)")
-        pair = ("rogue-server.pem", "rogue-server.key") if case.transport == "tls-untrusted" else ("server.pem", "server.key")
+        untrusted = case.transport == "auth-tls-untrusted"
+        pair = ("rogue-server.pem", "rogue-server.key") if untrusted else ("server.pem", "server.key")
         extra += ["--tlsCert", str(Path(args.certs) / pair[0]), "--tlsKey", str(Path(args.certs) / pair[1])]
     log = Path(args.logs) / (case.name.replace("/", "_") + ".log")
     gw = Gateway(args.gateway, case, child, log, Path(args.logs) / "gateway.pgid", extra)
@@ -444,6 +446,9 @@ def main() -> int:
     p.add_argument("cases", nargs="*", help="run only the cases whose name contains one of these")
     args = p.parse_args()
     Path(args.logs).mkdir(parents=True, exist_ok=True)
+    if args.certs:
+        # httpx2 (through the SDK) trusts the test CA by this variable only.
+        os.environ["SSL_CERT_FILE"] = f"{args.certs}/ca.pem"
 
     unknown = XFAIL - {c.name for c in all_cases()}
     if unknown:

@@ -197,6 +197,10 @@ pub(crate) struct Config {
     /// `SUPERGATEWAY_AUTH_TOKEN` environment variable: the bearer tokens the
     /// served MCP endpoints require. `None`: no authentication.
     pub(crate) auth_tokens: Option<crate::auth::Source>,
+    /// `--tlsCert`, `--tlsKey`, `--tlsClientCa`, `--tlsClientAuth`: TLS (and
+    /// mutual TLS) on the MCP listener, the files read and checked. `None`:
+    /// plain HTTP.
+    pub(crate) tls: Option<crate::http::tls::TlsConfig>,
     /// Flags given that have no effect in this mode, one sentence each, for main to log.
     pub(crate) warnings: Vec<String>,
 }
@@ -400,6 +404,7 @@ impl fmt::Debug for Config {
             .field("request_timeout", &self.request_timeout)
             .field("oauth", &self.oauth)
             .field("auth_tokens", &self.auth_tokens)
+            .field("tls", &self.tls)
             .field("warnings", &self.warnings)
             .finish()
     }

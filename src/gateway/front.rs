@@ -80,13 +80,17 @@ impl Front {
             };
             return Err(self.send(head, conn, response).await);
         }
-        match &self.tokens {
-            None => Ok(Caller::default()),
+        let mut caller = match &self.tokens {
+            None => Caller::default(),
             Some(tokens) => match tokens.authenticate(head.header_values("authorization")) {
-                Ok(caller) => Ok(caller),
-                Err(denied) => Err(self.unauthorized(head, conn, denied).await),
+                Ok(caller) => caller,
+                Err(denied) => return Err(self.unauthorized(head, conn, denied).await),
             },
-        }
+        };
+        // Mutual TLS: the verified client certificate's subject, so a
+        // session opened with one certificate refuses another (403).
+        caller.certificate = conn.certificate().cloned();
+        Ok(caller)
     }
 
     /// 401 (400 for two `Authorization` headers) with the RFC 6750
