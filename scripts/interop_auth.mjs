@@ -207,8 +207,8 @@ async function runOne(ctx, { kind, tls, variant }) {
   if (t.stateful) args.push('--stateful');
   args.push('--authTokenFile', TOKEN_FILE);
   if (tls) {
-    const [certFile, keyFile] = variant === 'untrusted' ? ['rogue-server.pem', 'rogue-server.key'] : ['server.pem', 'server.key'];
-    args.push('--tlsCert', cert(certFile), '--tlsKey', cert(keyFile));
+    const pair = variant === 'untrusted' ? 'rogue-server' : 'server';
+    args.push('--tlsCert', cert(`${pair}.pem`), '--tlsKey', cert(`${pair}.key`));
   }
   ctx.stage = 'starting the gateway';
   const gw = startGateway(ctx, args);
@@ -292,8 +292,12 @@ async function runOne(ctx, { kind, tls, variant }) {
 // ---- runner ------------------------------------------------------------------------
 const CASES = [];
 for (const kind of Object.keys(TRANSPORTS)) {
-  for (const variant of ['token', 'no-token', 'bad-token']) CASES.push({ name: `${kind}/plain/${variant}`, kind, tls: false, variant });
-  for (const variant of ['token', 'no-token', 'untrusted']) CASES.push({ name: `${kind}/tls/${variant}`, kind, tls: true, variant });
+  for (const variant of ['token', 'no-token', 'bad-token']) {
+    CASES.push({ name: `${kind}/plain/${variant}`, kind, tls: false, variant });
+  }
+  for (const variant of ['token', 'no-token', 'untrusted']) {
+    CASES.push({ name: `${kind}/tls/${variant}`, kind, tls: true, variant });
+  }
 }
 
 const tail = (file, n = 6) => {
@@ -311,7 +315,8 @@ async function runCase(c, budget) {
   let verdict;
   try {
     const limit = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${(budget / 1000).toFixed(0)}s during ${ctx.stage}`)), budget);
+      const late = () => new Error(`timed out after ${(budget / 1000).toFixed(0)}s during ${ctx.stage}`);
+      timer = setTimeout(() => reject(late()), budget);
     });
     verdict = { ok: true, detail: await Promise.race([runOne(ctx, c), limit]) };
   } catch (err) {
