@@ -53,6 +53,7 @@ dict_for() {
     request_state) echo fuzz/dicts/request_state.dict ;;
     oauth_documents) echo fuzz/dicts/oauth.dict ;;
     jwt) echo fuzz/dicts/jwt.dict ;;
+    x509_subject) echo fuzz/dicts/x509.dict ;;
     *) return 1 ;;
     esac
 }

@@ -8,7 +8,11 @@
 # "2026-07-28", "auto"}: mcp.Client lists the tools and calls one (scripts/interop_python.py);
 # and the same through our --streamableHttp bridge (the SDK over stdio, "bridge" cases), plus
 # the bridge to our conformance fixture as a 2026-07-28-only server (an elicitation round too;
-# the fixture is GATEWAY's sibling examples/conformance-server, or $CONFORMANCE_SERVER).
+# the fixture is GATEWAY's sibling examples/conformance-server, or $CONFORMANCE_SERVER); the
+# served transports over TLS (tls-*: --tlsCert with a test CA made by scripts/interop-certs.sh
+# with openssl, trusted by the SDK through SSL_CERT_FILE); and auth-*: Streamable HTTP with
+# --authTokenFile (mcp-server-time, modes "legacy" and "2026-07-28"): with the bearer token,
+# without it (401), the same over TLS, and a certificate from a CA the client does not trust.
 # Installs once into $PYINTEROP_CACHE (default $HOME/.cache/sg-python): a venv with the
 # pinned `mcp` and `mcp-server-time`, and the pinned server-everything from npm. One gateway
 # log per case in $PYINTEROP_LOGS (default $PYINTEROP_CACHE/logs).
@@ -40,7 +44,7 @@ bounded() { # bounded SECONDS CMD...
 }
 
 if [[ $# -lt 1 || "$1" == -h || "$1" == --help ]]; then
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
   die "usage: interop-python.sh GATEWAY [CASE-FILTER ...]"
 fi
 GW="$1"
@@ -110,10 +114,17 @@ everything_cmd="$(printf '%q %q stdio' "$(command -v node)" "$EVERYTHING_JS")"
 conformance="${CONFORMANCE_SERVER:-$(dirname "$GW")/examples/conformance-server}"
 conformance_cmd=""
 [[ -x "$conformance" ]] && conformance_cmd="$(printf '%q' "$conformance")"
+# The tls cases' certificates (without openssl those cases fail, saying so).
+certs="$LOGS/certs"
+rm -rf "$certs" "$LOGS/tokens"
+if ! command -v openssl >/dev/null 2>&1 || ! bounded 60 "$HERE/interop-certs.sh" "$certs"; then
+  echo "interop-python.sh: could not make the test certificates (is openssl installed?)" >&2
+  certs=""
+fi
 rc=0
 bounded "$DRIVER_S" "$VENV/bin/python" "$HERE/interop_python.py" --gateway "$GW" \
   --time-cmd "$time_cmd" --everything-cmd "$everything_cmd" --conformance-cmd "$conformance_cmd" \
-  --logs "$LOGS" "$@" || rc=$?
+  --certs "$certs" --logs "$LOGS" "$@" || rc=$?
 
 # The driver stops each gateway it starts; if it was killed first, stop the one it left.
 if [[ -f "$LOGS/gateway.pgid" ]]; then

@@ -3,12 +3,22 @@
 Run by scripts/interop-python.sh inside the venv it prepares; not meant to be run by hand
 without that venv (it imports `mcp`).
 
-    interop_python.py --gateway GW --time-cmd CMD --everything-cmd CMD --logs DIR [CASE ...]
+    interop_python.py --gateway GW --time-cmd CMD --everything-cmd CMD --logs DIR
+                      [--certs DIR] [CASE ...]
 
 Every case starts its own gateway (`GW --stdio CHILD ...`), because a dual-era child locks
 its era at the first request it sees, then drives `mcp.Client(..., mode=MODE)`: list the
 tools, call one, compare the exact result text, and report the protocol version the SDK
 settled on. A CASE argument selects the cases whose name contains it.
+
+The tls cases run the served transports over TLS (`--tlsCert/--tlsKey`, certificates from
+scripts/interop-certs.sh in --certs DIR), the SDK trusting the test CA through SSL_CERT_FILE.
+The auth cases put `--authTokenFile` on a Streamable HTTP gateway in front of mcp-server-time:
+the SDK's Client over an `httpx2.AsyncClient` that sends `Authorization: Bearer TOKEN` (the SDK
+2.x way to add headers) lists and calls as above; without the header the SDK gets an error and
+every response was 401 `WWW-Authenticate: Bearer`. The auth-tls cases do the same over
+https; and a client whose gateway shows a certificate from another CA must fail certificate
+verification.
 
 One line per case, `PASS|FAIL|XFAIL|XPASS name: detail`, then `N passed, N failed`.
 Exit status 0 iff every case passed, or failed while listed in XFAIL below.
@@ -17,21 +27,29 @@ Exit status 0 iff every case passed, or failed while listed in XFAIL below.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
+import secrets
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import traceback
 import uuid
 import zoneinfo
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
+
+if TYPE_CHECKING:
+    import httpx2
 
 # Cases the gateway cannot serve (none today). An XFAIL case that passes is reported as
 # XPASS and counts as a failure, so this list only holds what is known to fail.
@@ -47,6 +65,17 @@ SERVERS = ("time", "everything")
 MODERN_ONLY = "modern-only"
 MODES = ("legacy", "2026-07-28", "auto")
 MODERN = "2026-07-28"
+# Over TLS (`--tlsCert`/`--tlsKey`, a test CA the SDK trusts through SSL_CERT_FILE): the
+# served transports in front of both children, mode auto.
+TLS = "tls-"
+TLS_TRANSPORTS = ("tls-streamable-stateless", "tls-streamable-stateful", "tls-sse")
+# Bearer tokens (`--authTokenFile`) on Streamable HTTP, plain and over TLS, with
+# mcp-server-time, in the two pinned modes. "-untrusted": the gateway's certificate is from a
+# CA the client does not trust.
+AUTH_TLS = "auth-tls-"
+AUTH_TRANSPORTS = ("auth-token", "auth-no-token", "auth-tls-token", "auth-tls-no-token", "auth-tls-untrusted")
+AUTH_REFUSED = ("auth-no-token", "auth-tls-no-token", "auth-tls-untrusted")
+AUTH_MODES = ("legacy", MODERN)
 
 # Bounds. A case that exceeds CASE_S fails; the SDK's own server/discover probe waits up to
 # 10 s, so a gateway that never answers it still leaves time for the fallback handshake.
@@ -80,7 +109,18 @@ class CaseError(Exception):
 
 def all_cases() -> list[Case]:
     cases = [Case(t, s, m) for t in TRANSPORTS for s in SERVERS for m in MODES]
-    return cases + [Case("bridge", MODERN_ONLY, m) for m in MODES]
+    cases += [Case("bridge", MODERN_ONLY, m) for m in MODES]
+    cases += [Case(t, s, "auto") for t in TLS_TRANSPORTS for s in SERVERS]
+    return cases + [Case(t, "time", m) for t in AUTH_TRANSPORTS for m in AUTH_MODES]
+
+
+def plain(transport: str) -> str:
+    """The transport a TLS case runs over TLS."""
+    return transport.removeprefix(TLS)
+
+
+def uses_tls(transport: str) -> bool:
+    return transport.startswith((TLS, AUTH_TLS))
 
 
 def free_port() -> int:
@@ -109,14 +149,16 @@ def describe(exc: BaseException) -> str:
 class Gateway:
     """One gateway process in its own process group, its output in a log file."""
 
-    def __init__(self, gw: str, case: Case, child: str, log: Path, pgid_file: Path) -> None:
+    def __init__(self, gw: str, case: Case, child: str, log: Path, pgid_file: Path, extra: list[str]) -> None:
         self.port = free_port()
+        self.scheme = "https" if uses_tls(case.transport) else "http"
+        transport = plain(case.transport)
         args = [gw, "--stdio", child]
-        if case.transport.startswith("streamable") or case.transport == "bridge":
+        if transport.startswith("streamable") or transport in ("bridge", *AUTH_TRANSPORTS):
             args += ["--outputTransport", "streamableHttp"]
-        if case.transport == "streamable-stateful":
+        if transport == "streamable-stateful":
             args.append("--stateful")
-        args += ["--port", str(self.port)]
+        args += ["--port", str(self.port), *extra]
         self.log = log
         with open(log, "wb") as out:
             out.write(("$ " + " ".join(args) + "\n").encode())
@@ -129,8 +171,10 @@ class Gateway:
         pgid_file.write_text(f"{self.proc.pid}\n")
 
     def url(self, transport: str) -> str:
-        path = "/sse" if transport == "sse" else "/mcp"
-        return f"http://127.0.0.1:{self.port}{path}"
+        path = "/sse" if plain(transport) == "sse" else "/mcp"
+        # `localhost`: a name the test certificate is for (and 127.0.0.1 is bound).
+        host = "localhost" if self.scheme == "https" else "127.0.0.1"
+        return f"{self.scheme}://{host}:{self.port}{path}"
 
     def wait_listening(self) -> None:
         deadline = time.monotonic() + LISTEN_S
@@ -192,13 +236,89 @@ def only_text(result: object, what: str) -> str:
     return content[0].text
 
 
+Seen = list[tuple[str, int, str | None]]  # method, status, WWW-Authenticate
+
+
+def auth_http_client(case: Case, args: argparse.Namespace, seen: Seen) -> httpx2.AsyncClient:
+    """The HTTP client an auth case hands the SDK: its headers carry the bearer token (but in
+    the -no-token cases), and every response's method, status and WWW-Authenticate is noted."""
+    import httpx2
+
+    headers = {} if case.transport.endswith("-no-token") else {"Authorization": f"Bearer {args.token}"}
+
+    async def note(response: httpx2.Response) -> None:
+        seen.append((response.request.method, response.status_code, response.headers.get("www-authenticate")))
+
+    # The SDK's default timeouts (create_mcp_http_client, which takes no event hooks). Its TLS
+    # trust is httpx2's default: SSL_CERT_FILE (main sets it to the test CA), as for the SDK's
+    # own clients.
+    return httpx2.AsyncClient(
+        headers=headers, timeout=httpx2.Timeout(30.0, read=300.0), event_hooks={"response": [note]}
+    )
+
+
+def chain(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, the errors of its groups, and their causes and contexts, each once."""
+    todo, done = [exc], set()
+    while todo:
+        e = todo.pop()
+        if id(e) in done:
+            continue
+        done.add(id(e))
+        yield e
+        if isinstance(e, BaseExceptionGroup):
+            todo.extend(e.exceptions)
+        todo.extend(x for x in (e.__cause__, e.__context__) if x is not None)
+
+
+async def exercise_refused(case: Case, url: str, args: argparse.Namespace) -> str:
+    """An auth case whose client must not get through: the SDK fails, and for the right reason."""
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    seen: Seen = []
+    stage = "connect"
+    try:
+        async with auth_http_client(case, args, seen) as http:
+            async with Client(
+                streamable_http_client(url, http_client=http), mode=case.mode, read_timeout_seconds=REQUEST_S
+            ) as client:
+                stage = "tools/list"
+                tools = (await client.list_tools()).tools
+    except Exception as exc:  # noqa: BLE001 - the failure is what this case wants; checked below
+        failure = exc
+    else:
+        raise CaseError(f"listed {len(tools)} tools: the {case.transport} client should have been refused")
+
+    if case.transport == "auth-tls-untrusted":
+        errors = [e for e in chain(failure) if isinstance(e, ssl.SSLCertVerificationError)]
+        if not errors:
+            raise CaseError(f"{stage}: want a certificate verification error, got {describe(failure)}")
+        if seen:
+            raise CaseError(f"{stage}: HTTP responses arrived over an untrusted connection: {seen}")
+        return f"refused by the client at {stage}: {errors[0].verify_message}"
+    # No token: the gateway answered every request 401 with a bare Bearer challenge (RFC 6750
+    # §3.1: no error attribute when no token was sent), and the SDK failed.
+    if not seen or any(status != 401 or www != "Bearer" for _, status, www in seen):
+        raise CaseError(f"{stage}: want only 401 `WWW-Authenticate: Bearer`, saw {seen}: {describe(failure)}")
+    return f"refused at {stage}: {len(seen)} x 401 Bearer; the SDK raised {describe(failure)}"
+
+
 async def exercise(case: Case, url: str, args: argparse.Namespace) -> str:
     from mcp import Client
     from mcp.client.sse import sse_client
     from mcp.client.stdio import StdioServerParameters, stdio_client
+    from mcp.client.streamable_http import streamable_http_client
     from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
-    if case.transport == "sse":
+    if case.transport in AUTH_REFUSED:
+        return await exercise_refused(case, url, args)
+    stack = contextlib.AsyncExitStack()
+    seen: Seen = []
+    if case.transport in AUTH_TRANSPORTS:
+        http = await stack.enter_async_context(auth_http_client(case, args, seen))
+        target = streamable_http_client(url, http_client=http)
+    elif plain(case.transport) == "sse":
         target = sse_client(url)
     elif case.transport == "bridge":
         bridge_log = open(Path(args.logs) / (case.name.replace("/", "_") + ".bridge.log"), "w")  # noqa: SIM115
@@ -216,7 +336,7 @@ async def exercise(case: Case, url: str, args: argparse.Namespace) -> str:
 
     stage = "connect"
     try:
-        async with Client(
+        async with stack, Client(
             target, mode=case.mode, read_timeout_seconds=REQUEST_S, elicitation_callback=elicit
         ) as client:
             era = client.protocol_version
@@ -271,7 +391,12 @@ async def exercise(case: Case, url: str, args: argparse.Namespace) -> str:
     # one), so `auto` must settle on it.
     if case.mode == "auto" and era != MODERN:
         raise CaseError(f"mode=auto settled on {era!r} (want {MODERN}: the gateway serves it)")
-    return f"era {era}, {len(tools)} tools, {called}"
+    # The token went on every request: none was refused (a GET answered 405 is a server
+    # without a standalone stream, which the SDK expects).
+    refused = [s for s in seen if s[1] >= 300 and not (s[0] == "GET" and s[1] == 405)]
+    if refused:
+        raise CaseError(f"a request was refused along the way: {refused}")
+    return f"era {era}, {len(tools)} tools, {called}" + (f", {len(seen)} requests with the token" if seen else "")
 
 
 def run_case(case: Case, args: argparse.Namespace) -> str:
@@ -282,8 +407,19 @@ def run_case(case: Case, args: argparse.Namespace) -> str:
         "everything": args.everything_cmd,
         MODERN_ONLY: f"env CONFORMANCE_FIXTURE_ERA=modern {args.conformance_cmd}",
     }[case.server]
+    extra: list[str] = []
+    if case.transport in AUTH_TRANSPORTS:
+        extra += ["--authTokenFile", args.token_file]
+    if uses_tls(case.transport):
+        if not args.certs:
+            raise CaseError("no test certificate (interop-python.sh makes them with openssl)")
+        if not args.gateway_has_tls:
+            raise CaseError(f"{args.gateway} has no --tlsCert flag (TLS serving is not built in)")
+        untrusted = case.transport == "auth-tls-untrusted"
+        pair = ("rogue-server.pem", "rogue-server.key") if untrusted else ("server.pem", "server.key")
+        extra += ["--tlsCert", str(Path(args.certs) / pair[0]), "--tlsKey", str(Path(args.certs) / pair[1])]
     log = Path(args.logs) / (case.name.replace("/", "_") + ".log")
-    gw = Gateway(args.gateway, case, child, log, Path(args.logs) / "gateway.pgid")
+    gw = Gateway(args.gateway, case, child, log, Path(args.logs) / "gateway.pgid", extra)
     try:
         gw.wait_listening()
 
@@ -306,9 +442,13 @@ def main() -> int:
     p.add_argument("--everything-cmd", required=True, help="shell command of server-everything (stdio)")
     p.add_argument("--logs", required=True, help="folder for one gateway log per case")
     p.add_argument("--conformance-cmd", default="", help="our conformance-server example (stdio)")
+    p.add_argument("--certs", default="", help="scripts/interop-certs.sh's folder (the tls cases)")
     p.add_argument("cases", nargs="*", help="run only the cases whose name contains one of these")
     args = p.parse_args()
     Path(args.logs).mkdir(parents=True, exist_ok=True)
+    if args.certs:
+        # httpx2 (through the SDK) trusts the test CA by this variable only.
+        os.environ["SSL_CERT_FILE"] = f"{args.certs}/ca.pem"
 
     unknown = XFAIL - {c.name for c in all_cases()}
     if unknown:
@@ -318,6 +458,19 @@ def main() -> int:
     if not cases:
         print("interop_python.py: no case matches", file=sys.stderr)
         return 2
+
+    # The auth cases' tokens: the one the clients send, after one they never send, in a file
+    # only this user can read (the gateway warns about any other).
+    args.token = secrets.token_urlsafe(32)
+    args.token_file = str(Path(args.logs) / "tokens")
+    fd = os.open(args.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"# interop_python.py, one run\n{secrets.token_urlsafe(32)}\n{args.token}\n")
+    try:
+        shown = subprocess.run([args.gateway, "--help"], capture_output=True, text=True, timeout=10)
+        args.gateway_has_tls = "--tlsCert" in shown.stdout + shown.stderr
+    except (OSError, subprocess.TimeoutExpired):
+        args.gateway_has_tls = False
 
     # `timeout` (interop-python.sh) sends SIGTERM: unwind, so that `finally` stops the gateway.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("interop_python.py: terminated"))

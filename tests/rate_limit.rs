@@ -337,7 +337,7 @@ fn exposed_port_warning_at_start() {
         log.contains(
             "--host 0.0.0.0 without authentication: anyone who can reach this port may call \
              every tool of the MCP server; protect it with --authTokenFile, \
-             SUPERGATEWAY_AUTH_TOKEN or --authIssuer, or bind 127.0.0.1"
+             SUPERGATEWAY_AUTH_TOKEN, --authIssuer or --tlsClientCa, or bind 127.0.0.1"
         ),
         "{log}"
     );

@@ -27,6 +27,7 @@ pub mod secrets;
 pub mod sse;
 pub mod url;
 pub mod ws;
+pub mod x509;
 
 // The fuzz harnesses: behind the `fuzzing` feature, and hidden from the docs
 // (not an API). Proto's own property tests call them too.

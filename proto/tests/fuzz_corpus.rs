@@ -144,11 +144,16 @@ fn request_state() {
     replay("request_state", supergateway_proto::fuzzing::request_state);
 }
 
+#[test]
+fn x509_subject() {
+    replay("x509_subject", supergateway_proto::fuzzing::x509_subject);
+}
+
 /// Every fuzz target (fuzz/fuzz_targets/*.rs) has a corpus folder and a test
 /// above, and every corpus folder belongs to a target.
 #[test]
 fn every_target_has_a_corpus() {
-    const TARGETS: [&str; 16] = [
+    const TARGETS: [&str; 17] = [
         "canonical",
         "chunked_decode",
         "content_length",
@@ -165,6 +170,7 @@ fn every_target_has_a_corpus() {
         "sse_decode",
         "traceparent",
         "url_parse",
+        "x509_subject",
     ];
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
     let names = |dir: &Path, suffix: &str| -> Vec<String> {

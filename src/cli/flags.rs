@@ -174,7 +174,7 @@ pub(super) enum Scope {
 pub(super) const SHORT_HELP: &str = "-h";
 
 /// Every flag, in `--help` order.
-pub(super) static FLAGS: [&Flag; 57] = [
+pub(super) static FLAGS: [&Flag; 61] = [
     &STDIO,
     &SSE,
     &STREAMABLE_HTTP,
@@ -212,6 +212,10 @@ pub(super) static FLAGS: [&Flag; 57] = [
     &AUTH_ENV,
     &RATE_LIMIT,
     &TRUSTED_PROXY,
+    &TLS_CERT,
+    &TLS_KEY,
+    &TLS_CLIENT_CA,
+    &TLS_CLIENT_AUTH,
     &REQUEST_TIMEOUT,
     &HEADER,
     &OAUTH2_BEARER,
@@ -675,6 +679,51 @@ pub(super) static TRUSTED_PROXY: Flag = Flag {
     modes: Scope::Network,
     group: Group::Auth,
     help: "a proxy whose X-Forwarded-For names the client address; repeatable",
+    secret: false,
+};
+
+pub(super) static TLS_CERT: Flag = Flag {
+    name: "tlsCert",
+    value: "PATH",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::Network,
+    group: Group::Auth,
+    help: "serve HTTPS (and wss://): PEM certificate chain (with --tlsKey);\n\
+           SIGHUP re-reads the TLS files instead of stopping",
+    secret: false,
+};
+
+pub(super) static TLS_KEY: Flag = Flag {
+    name: "tlsKey",
+    value: "PATH",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::Network,
+    group: Group::Auth,
+    help: "PEM private key of --tlsCert (PKCS#8, PKCS#1 or SEC1)",
+    secret: false,
+};
+
+pub(super) static TLS_CLIENT_CA: Flag = Flag {
+    name: "tlsClientCa",
+    value: "PATH",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::Network,
+    group: Group::Auth,
+    help: "mutual TLS: PEM CA certificates client certificates must chain to",
+    secret: false,
+};
+
+pub(super) static TLS_CLIENT_AUTH: Flag = Flag {
+    name: "tlsClientAuth",
+    value: "MODE",
+    kind: Kind::Single,
+    default: Absent::Value("required"),
+    modes: Scope::Network,
+    group: Group::Auth,
+    help: "with --tlsClientCa: required, or optional (no certificate = anonymous)",
     secret: false,
 };
 

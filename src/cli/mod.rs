@@ -210,6 +210,10 @@ pub(crate) struct Config {
     /// `--authIssuer` and the other `--auth*` OAuth flags: the served MCP
     /// endpoints accept the issuer's access tokens. `None`: no OAuth.
     pub(crate) auth_oauth: Option<crate::auth::resource::Settings>,
+    /// `--tlsCert`, `--tlsKey`, `--tlsClientCa`, `--tlsClientAuth`: TLS (and
+    /// mutual TLS) on the MCP listener, the files read and checked. `None`:
+    /// plain HTTP.
+    pub(crate) tls: Option<crate::http::tls::TlsConfig>,
     /// Flags given that have no effect in this mode, one sentence each, for main to log.
     pub(crate) warnings: Vec<String>,
 }
@@ -305,11 +309,18 @@ pub(crate) fn from_env() -> Result<Config, Exit> {
 
 /// Whether anything decides who may call the served endpoints.
 pub(crate) fn has_inbound_auth(config: &Config) -> bool {
-    config.auth_tokens.is_some() || config.auth_oauth.is_some()
+    config.auth_tokens.is_some()
+        || config.auth_oauth.is_some()
+        || config.tls.as_ref().is_some_and(|tls| {
+            matches!(
+                tls.files.client_ca,
+                Some((_, crate::http::tls::ClientAuth::Required))
+            )
+        })
 }
 
 /// The settings [`has_inbound_auth`] looks for, as the warning names them.
-const PROTECTING: &str = "--authTokenFile, SUPERGATEWAY_AUTH_TOKEN or --authIssuer";
+const PROTECTING: &str = "--authTokenFile, SUPERGATEWAY_AUTH_TOKEN, --authIssuer or --tlsClientCa";
 
 /// A stdio server served on a non-loopback address without authentication:
 /// the one line saying so (issue 16, item 6).
@@ -444,6 +455,7 @@ impl fmt::Debug for Config {
             .field("rate_limit", &self.rate_limit)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("auth_oauth", &self.auth_oauth)
+            .field("tls", &self.tls)
             .field("warnings", &self.warnings)
             .finish()
     }

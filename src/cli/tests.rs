@@ -615,7 +615,7 @@ fn exposed_port_warning() {
     assert_eq!(
         warning,
         "--host 0.0.0.0 without authentication: anyone who can reach this port may call every \
-         tool of the MCP server; protect it with --authTokenFile, SUPERGATEWAY_AUTH_TOKEN or --authIssuer, or \
+         tool of the MCP server; protect it with --authTokenFile, SUPERGATEWAY_AUTH_TOKEN, --authIssuer or --tlsClientCa, or \
          bind 127.0.0.1"
     );
     assert!(exposed_warning(&config(&["--stdio", "x", "--host", "::"])).is_some());

@@ -184,6 +184,12 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
     let child_per_session = raw.switch(&flags::CHILD_PER_SESSION);
     let runtime_allow_env = allow_env(raw)?;
     let auth_env = auth_env(raw, child_per_session, &runtime_allow_env)?;
+    // Read only where it has an effect (a reverse mode warns instead).
+    let tls = if matches!(input, Input::Stdio(_)) {
+        tls(raw)?
+    } else {
+        None
+    };
 
     let stateful = raw.switch(&flags::STATEFUL);
     let mode = Mode {
@@ -268,6 +274,7 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         auth_env,
         rate_limit,
         trusted_proxies,
+        tls,
         warnings,
     })
 }
@@ -348,13 +355,55 @@ struct ClaimSources {
 }
 
 /// What can supply `--authEnv` claims: the OAuth resource server
-/// (`--authIssuer`, with or without introspection) and, once mutual TLS
-/// is served, `--tlsClientCa`.
+/// (`--authIssuer`, with or without introspection) and mutual TLS
+/// (`--tlsClientCa`).
 fn claim_sources(raw: &Raw) -> ClaimSources {
     ClaimSources {
         oauth: raw.value(&flags::AUTH_ISSUER).is_some(),
-        certificate: false,
+        certificate: raw.value(&flags::TLS_CLIENT_CA).is_some(),
     }
+}
+
+/// `--tlsCert` and `--tlsKey` (both or neither), `--tlsClientCa` and
+/// `--tlsClientAuth` (only with a client CA): the files read and checked
+/// now, so a bad one stops the start with its name.
+fn tls(raw: &Raw) -> Result<Option<crate::http::tls::TlsConfig>, String> {
+    use crate::http::tls::{ClientAuth, TlsFiles};
+    let cert = raw.value(&flags::TLS_CERT);
+    let key = raw.value(&flags::TLS_KEY);
+    let client_ca = raw.value(&flags::TLS_CLIENT_CA);
+    let (cert, key) = match (cert, key) {
+        (Some(cert), Some(key)) => (cert, key),
+        (None, None) => {
+            if client_ca.is_some() {
+                return Err("--tlsClientCa needs --tlsCert and --tlsKey".to_owned());
+            }
+            if raw.given(&flags::TLS_CLIENT_AUTH) {
+                return Err("--tlsClientAuth needs --tlsClientCa".to_owned());
+            }
+            return Ok(None);
+        }
+        (Some(_), None) => return Err("--tlsCert needs --tlsKey".to_owned()),
+        (None, Some(_)) => return Err("--tlsKey needs --tlsCert".to_owned()),
+    };
+    let auth = match raw.value_or_default(&flags::TLS_CLIENT_AUTH) {
+        "required" => ClientAuth::Required,
+        "optional" => ClientAuth::Optional,
+        other => {
+            return Err(format!(
+                "--tlsClientAuth must be required or optional (got {other:?})"
+            ))
+        }
+    };
+    if client_ca.is_none() && raw.given(&flags::TLS_CLIENT_AUTH) {
+        return Err("--tlsClientAuth needs --tlsClientCa".to_owned());
+    }
+    let files = TlsFiles {
+        cert: cert.into(),
+        key: key.into(),
+        client_ca: client_ca.map(|ca| (ca.into(), auth)),
+    };
+    files.load().map(Some)
 }
 
 /// An admin API token: visible ASCII without spaces (it travels in an `Authorization`

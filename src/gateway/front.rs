@@ -112,7 +112,10 @@ impl Front {
                 }
             }
         }
-        let caller = self.authenticate(head, conn).await?;
+        let mut caller = self.authenticate(head, conn).await?;
+        // Mutual TLS: the verified client certificate's subject, so a
+        // session opened with one certificate refuses another (403).
+        caller.certificate = conn.certificate().cloned();
         // Counted once authenticated: a caller is who it proved to be, and
         // refusals of the unauthenticated cost no bucket.
         if let Some(rate) = &self.rate {

@@ -33,6 +33,7 @@ use crate::cli::Config;
 use crate::gateway::link::{outlet, Clients, Inbox, Link, SessionKey, RESTARTED};
 use crate::gateway::refusal::Refusal;
 use crate::http::server::{self, Handler, ServerOptions};
+use crate::http::tls::Acceptor;
 use crate::rt;
 use crate::runtime::{Runtime, ServedChild, ServedSession};
 
@@ -53,6 +54,9 @@ pub(crate) fn server_options(config: &Config) -> ServerOptions {
         queue_when_full: false,
         conn_span: |peer| tracing::info_span!("conn", %peer),
         budget: Some(link::budget()),
+        // The admin API starts from these options and stays plain: only
+        // `run_stdio` adds TLS, for the MCP listener.
+        tls: None,
     }
 }
 
@@ -270,17 +274,25 @@ pub(crate) async fn run_stdio<H: StdioMode>(
             .map(|link| Rc::new(LinkHandle(link)) as Rc<dyn ServedChild>),
     );
     let handler = make(shared);
+    let tls = config.tls.as_ref().map(Acceptor::new);
+    let mut options = server_options(config);
+    options.tls = tls.clone();
     let server = rt::spawn(server::serve(
         listener,
-        Rc::new(server_options(config)),
+        Rc::new(options),
         Rc::clone(&handler),
     ));
 
     let stop = async { Stop::ChildExited(exited.recv().await.unwrap_or(1)) }
         .or(async {
-            match signals.next().await {
-                Some(Ok(signal)) => Stop::Signal(signal),
-                _ => std::future::pending().await,
+            loop {
+                match (signals.next().await, &tls) {
+                    // With --tlsCert, SIGHUP re-reads the certificate, key
+                    // and client CA; without, it stops, as in Node.
+                    (Some(Ok(Signal::Hup)), Some(tls)) => tls.reload(),
+                    (Some(Ok(signal)), _) => return Stop::Signal(signal),
+                    _ => std::future::pending().await,
+                }
             }
         })
         .await;

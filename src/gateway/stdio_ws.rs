@@ -36,13 +36,12 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::TcpStream;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use async_io::{Async, Timer};
+use async_io::Timer;
 use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use async_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use async_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
@@ -67,6 +66,7 @@ use crate::gateway::{
 };
 use crate::http::response::Response;
 use crate::http::server::{Conn, Handler, Next, Request};
+use crate::http::stream::Stream;
 use crate::rt;
 use crate::runtime::Runtime;
 use crate::telemetry;
@@ -420,7 +420,7 @@ impl StdioWs {
     async fn close(
         &self,
         ws: &mut WebSocketStream<Socket>,
-        stream: &Async<TcpStream>,
+        stream: &Stream,
         frames: &Inbox,
         code: CloseCode,
         reason: &'static str,
@@ -435,7 +435,7 @@ impl StdioWs {
         {
             return;
         }
-        let _ = stream.get_ref().shutdown(std::net::Shutdown::Write);
+        stream.shutdown(self.write_timeout).await;
         let mut reader = stream;
         let mut scratch = [0u8; 4096];
         async { while let Ok(1..) = reader.read(&mut scratch).await {} }
@@ -538,8 +538,8 @@ impl Handler for StdioWs {
 }
 
 /// The upgraded connection as async-tungstenite wants it: an owned
-/// futures-io stream over the driver's socket.
-struct Socket(Rc<Async<TcpStream>>);
+/// futures-io stream over the driver's stream (plain or TLS).
+struct Socket(Rc<Stream>);
 
 impl AsyncRead for Socket {
     fn poll_read(

@@ -6,6 +6,8 @@ mod live_headers;
 mod read_buf;
 pub(crate) mod response;
 pub(crate) mod server;
+pub(crate) mod stream;
+pub(crate) mod tls;
 
 pub(crate) use live_headers::{HeaderSet, LiveHeaders};
 pub(crate) use read_buf::ReadBuf;

@@ -9,13 +9,13 @@
 
 use std::cell::Cell;
 use std::future::Future;
-use std::io::{self, Read};
+use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::rc::Rc;
 use std::time::Duration;
 
 use async_io::{Async, Timer};
-use futures_lite::{AsyncWriteExt, FutureExt};
+use futures_lite::FutureExt;
 use supergateway_proto::http::{
     BodyDecoder, BodyFraming, HeadDecoder, HttpError, Limits, Method, RequestHead,
 };
@@ -23,6 +23,8 @@ use supergateway_proto::jsonrpc::{codes, encode_error};
 use supergateway_proto::relay::Budget;
 
 use crate::http::response::Response;
+use crate::http::stream::{SharedTcp, Stream, Tls};
+use crate::http::tls::{peer_subject, Acceptor};
 use crate::http::ReadBuf;
 use crate::rt;
 
@@ -56,6 +58,9 @@ pub(crate) struct ServerOptions {
     /// they are read and handled (`None`: not charged). A body that does
     /// not fit is answered 503 and the connection closed.
     pub(crate) budget: Option<Budget>,
+    /// `--tlsCert`: connections start with a TLS handshake (bounded by
+    /// `head_timeout`), through this acceptor.
+    pub(crate) tls: Option<Rc<Acceptor>>,
 }
 
 /// One request with its whole body.
@@ -116,8 +121,10 @@ pub(crate) trait Handler: 'static {
 
 /// The client connection as handlers see it.
 pub(crate) struct Conn {
-    stream: Rc<Async<TcpStream>>,
+    stream: Rc<Stream>,
     peer: SocketAddr,
+    /// The subject of the client's verified TLS certificate (mutual TLS).
+    certificate: Option<Rc<str>>,
     write_timeout: Duration,
     /// Reused buffer for response heads and small bodies.
     out: Vec<u8>,
@@ -141,13 +148,19 @@ impl Conn {
         self.peer
     }
 
+    /// The subject of the client's verified certificate (RFC 4514), with
+    /// mutual TLS.
+    pub(crate) fn certificate(&self) -> Option<&Rc<str>> {
+        self.certificate.as_ref()
+    }
+
     /// Takes the connection over after a WebSocket upgrade request (the
     /// handler writes the `101` itself): the socket, and the bytes the client
     /// sent after the request, which belong to the new protocol. The driver
     /// closes the connection once the handler of an upgrade request returns,
     /// whatever it answered: bytes after an Upgrade request are never read
     /// as HTTP (a refused upgrade may be followed by frames).
-    pub(crate) fn upgrade(&mut self) -> (Rc<Async<TcpStream>>, Vec<u8>) {
+    pub(crate) fn upgrade(&mut self) -> (Rc<Stream>, Vec<u8>) {
         (
             Rc::clone(&self.stream),
             std::mem::take(&mut self.read_ahead),
@@ -172,7 +185,7 @@ impl Conn {
         let mut out = std::mem::take(&mut self.out);
         out.clear();
         let result = match self.encode(response, &mut out) {
-            Ok(()) => write_all(&self.stream, &out, self.write_timeout).await,
+            Ok(()) => self.stream.write_all(&out, self.write_timeout).await,
             Err(err) => Err(err),
         };
         self.out = out;
@@ -186,54 +199,19 @@ impl Conn {
         if self.head_only {
             return Ok(());
         }
-        write_all(&self.stream, bytes, self.write_timeout).await
+        self.stream.write_all(bytes, self.write_timeout).await
     }
 
     /// Resolves when the client closes its side (or sends bytes we will not
     /// read: pipelining over a stream is not supported, so that closes too).
-    ///
-    /// It waits for readiness and reads only then: a pending `read` future
-    /// retries the syscall each time it is polled, and a stream's task is
-    /// polled for every message it sends.
     pub(crate) async fn closed(&self) {
-        let mut scratch = [0u8; 512];
-        loop {
-            if self.stream.readable().await.is_err() {
-                return;
-            }
-            match self.stream.get_ref().read(&mut scratch) {
-                Ok(0) => return,
-                // A client may send nothing on a stream it reads; anything
-                // it sends is discarded, bounded by this small buffer.
-                Ok(_) => {}
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return,
-            }
-        }
+        self.stream.closed().await;
     }
 }
 
 /// The keep-alive heartbeat of a stream: a tick every `every`, or never.
 pub(crate) fn keep_alive_ticks(every: Option<Duration>) -> Timer {
     every.map_or_else(Timer::never, Timer::interval)
-}
-
-/// Writes all of `bytes`, or fails with `TimedOut` when a write stalls for
-/// `timeout` (a client that stopped reading).
-pub(crate) async fn write_all(
-    stream: &Async<TcpStream>,
-    bytes: &[u8],
-    timeout: Duration,
-) -> io::Result<()> {
-    let mut writer = stream;
-    writer
-        .write_all(bytes)
-        .or(async {
-            Timer::after(timeout).await;
-            Err(io::ErrorKind::TimedOut.into())
-        })
-        .await
 }
 
 /// Binds `host:port` and logs the bound address (tests start on port 0 and
@@ -296,30 +274,93 @@ pub(crate) async fn serve<H: Handler>(
         let handler = Rc::clone(&handler);
         rt::spawn(async move {
             let _guard = guard;
-            if _guard.count > options.max_connections {
-                tracing::warn!(
-                    "refused a connection from {peer}: over {} connections (503)",
-                    options.max_connections
-                );
-                let mut out = Vec::new();
-                error_response(&mut out, 503, "too many connections");
-                let _ = write_all(&stream, &out, options.write_timeout).await;
-                return;
-            }
-            let conn = Conn {
-                stream: Rc::new(stream),
-                peer,
-                write_timeout: options.write_timeout,
-                out: Vec::with_capacity(1024),
-                read_ahead: Vec::new(),
-                head_only: false,
-                upgrade_request: false,
-            };
             let span = (options.conn_span)(peer);
-            rt::in_span(span, serve_connection(conn, &options, handler)).await;
+            rt::in_span(span, async {
+                let Some((stream, certificate)) = establish(stream, peer, &options).await else {
+                    return;
+                };
+                if _guard.count > options.max_connections {
+                    tracing::warn!(
+                        "refused a connection from {peer}: over {} connections (503)",
+                        options.max_connections
+                    );
+                    let mut out = Vec::new();
+                    error_response(&mut out, 503, "too many connections");
+                    let _ = stream.write_all(&out, options.write_timeout).await;
+                    return;
+                }
+                let conn = Conn {
+                    stream: Rc::new(stream),
+                    peer,
+                    certificate,
+                    write_timeout: options.write_timeout,
+                    out: Vec::with_capacity(1024),
+                    read_ahead: Vec::new(),
+                    head_only: false,
+                    upgrade_request: false,
+                };
+                serve_connection(conn, &options, handler).await;
+            })
+            .await;
         })
         .detach();
     }
+}
+
+/// The connection's stream: the socket itself, or a TLS session over it once
+/// the handshake is done (within `head_timeout`, the deadline of a request
+/// head: a client that connects and says nothing is closed as soon). `None`
+/// when the handshake fails, which is logged once: a refused client
+/// certificate at info (an administrator wants to see those), anything else
+/// (a plain HTTP request, a scanner, a timeout) at debug.
+async fn establish(
+    tcp: Async<TcpStream>,
+    peer: SocketAddr,
+    options: &ServerOptions,
+) -> Option<(Stream, Option<Rc<str>>)> {
+    let Some(acceptor) = &options.tls else {
+        return Some((Stream::Plain(tcp), None));
+    };
+    let tcp = Rc::new(tcp);
+    let handshake = acceptor.current().accept(SharedTcp(Rc::clone(&tcp)));
+    let session = handshake
+        .or(async {
+            Timer::after(options.head_timeout).await;
+            Err(io::ErrorKind::TimedOut.into())
+        })
+        .await;
+    let session = match session {
+        Ok(session) => session,
+        Err(err) => {
+            let certificate = err
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .is_some_and(|inner| {
+                    matches!(
+                        inner,
+                        rustls::Error::NoCertificatesPresented
+                            | rustls::Error::InvalidCertificate(_)
+                    )
+                });
+            if certificate {
+                tracing::info!("TLS handshake with {peer} refused: {err}");
+            } else {
+                tracing::debug!("TLS handshake with {peer} failed: {err}");
+            }
+            let _ = tcp.get_ref().shutdown(std::net::Shutdown::Both);
+            return None;
+        }
+    };
+    let certificate = match peer_subject(session.get_ref().1) {
+        Ok(subject) => subject,
+        Err(why) => {
+            tracing::warn!(
+                "refused {peer}: its client certificate's subject cannot be read: {why}"
+            );
+            return None;
+        }
+    };
+    Some((Stream::Tls(Box::new(Tls::new(tcp, session))), certificate))
 }
 
 struct ConnectionGuard {
@@ -401,7 +442,7 @@ async fn serve_connection<H: Handler>(mut conn: Conn, options: &ServerOptions, h
                 }
                 let mut out = Vec::new();
                 error_response(&mut out, err.status(), &err.to_string());
-                let _ = write_all(&conn.stream, &out, conn.write_timeout).await;
+                let _ = conn.stream.write_all(&out, conn.write_timeout).await;
                 return;
             }
         };
@@ -421,7 +462,7 @@ async fn serve_connection<H: Handler>(mut conn: Conn, options: &ServerOptions, h
         }
         let next = Rc::clone(&handler).handle(request, &mut conn).await;
         if next == Next::Close || !keep_alive || upgrade {
-            let _ = conn.stream.get_ref().shutdown(std::net::Shutdown::Write);
+            conn.stream.shutdown(conn.write_timeout).await;
             return;
         }
     }

@@ -20,6 +20,7 @@ mod otlp;
 mod relay;
 mod sse;
 mod url;
+mod x509;
 
 pub use self::http::{chunked_decode, content_length, parse_head, parse_response_head};
 pub use self::jsonrpc::{line_decode, parse_message};
@@ -31,3 +32,4 @@ pub use self::otlp::traceparent;
 pub use self::relay::relay_sequence;
 pub use self::sse::sse_decode;
 pub use self::url::url_parse;
+pub use self::x509::x509_subject;
