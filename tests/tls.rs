@@ -655,3 +655,17 @@ fn bad_tls_flags_are_usage_errors() {
     }
     let _ = std::fs::remove_file(not_pem);
 }
+
+#[test]
+fn without_tls_sighup_still_stops_the_gateway() {
+    let fixture = fixture();
+    let mut gw = Gateway::start(&["--stdio", fixture.as_str()]);
+    gw.signal("HUP");
+    let status = gw.wait_exit();
+    assert_eq!(status.code(), Some(0), "{}", gw.log());
+    assert!(
+        gw.log().contains("received Hup; shutting down"),
+        "{}",
+        gw.log()
+    );
+}
