@@ -436,10 +436,13 @@ fn plain_http_and_silent_clients_are_closed_and_the_next_one_is_served() {
     silent.set_read_timeout(Some(WAIT)).unwrap();
     let started = Instant::now();
     let mut byte = [0u8; 1];
-    match silent.read(&mut byte) {
-        Ok(0) => {}
-        Err(err) if err.kind() == ErrorKind::ConnectionReset => {}
-        other => panic!("expected the connection to close, got {other:?}"),
+    loop {
+        match silent.read(&mut byte) {
+            Ok(0) => break,
+            Err(err) if err.kind() == ErrorKind::ConnectionReset => break,
+            Err(err) if err.kind() == ErrorKind::Interrupted => {}
+            other => panic!("expected the connection to close, got {other:?}"),
+        }
     }
     assert!(started.elapsed() < WAIT);
     assert_eq!(client.request(&gw, health), (200, "ok".to_owned()));
@@ -651,4 +654,18 @@ fn bad_tls_flags_are_usage_errors() {
         );
     }
     let _ = std::fs::remove_file(not_pem);
+}
+
+#[test]
+fn without_tls_sighup_still_stops_the_gateway() {
+    let fixture = fixture();
+    let mut gw = Gateway::start(&["--stdio", fixture.as_str()]);
+    gw.signal("HUP");
+    let status = gw.wait_exit();
+    assert_eq!(status.code(), Some(0), "{}", gw.log());
+    assert!(
+        gw.log().contains("received Hup; shutting down"),
+        "{}",
+        gw.log()
+    );
 }

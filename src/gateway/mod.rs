@@ -274,6 +274,9 @@ pub(crate) async fn run_stdio<H: StdioMode>(
             .map(|link| Rc::new(LinkHandle(link)) as Rc<dyn ServedChild>),
     );
     let handler = make(shared);
+    if let Some(tls) = &config.tls {
+        tracing::info!("TLS on: {}", tls.files);
+    }
     let tls = config.tls.as_ref().map(Acceptor::new);
     let mut options = server_options(config);
     options.tls = tls.clone();

@@ -6,6 +6,10 @@
 //! idle between requests, head (from its first byte), body. Protocol errors
 //! are answered once, with the status from `HttpError::status` and a JSON-RPC
 //! error body, and the connection is closed.
+//!
+//! With `--tlsCert` a connection starts with the TLS handshake, under the
+//! head deadline ([`establish`]); the handlers then see the same [`Conn`]
+//! over a [`Stream`] that is the socket or a TLS session over it.
 
 use std::cell::Cell;
 use std::future::Future;

@@ -57,6 +57,22 @@ impl fmt::Debug for TlsConfig {
     }
 }
 
+/// For the start-up log line: the files and what is asked of clients.
+impl fmt::Display for TlsFiles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "certificate {}", self.cert.display())?;
+        match &self.client_ca {
+            None => f.write_str(", no client certificates"),
+            Some((ca, ClientAuth::Required)) => {
+                write!(f, ", client certificates required (CA {})", ca.display())
+            }
+            Some((ca, ClientAuth::Optional)) => {
+                write!(f, ", client certificates optional (CA {})", ca.display())
+            }
+        }
+    }
+}
+
 impl TlsFiles {
     /// Reads and checks the files: a one-line error naming the flag and
     /// the file when one cannot be read, holds nothing usable, or the key
