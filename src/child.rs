@@ -44,6 +44,14 @@ pub(crate) const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 const MAX_STDERR_LINE_BYTES: usize = 64 * 1024;
 /// The shell that runs the `--stdio` command (POSIX puts it here).
 const SHELL: &str = "/bin/sh";
+
+/// The gateway's own credentials, read from its environment
+/// (`SUPERGATEWAY_AUTH_TOKEN`: the token callers present; the admin API's
+/// token). The child inherits the rest of the environment, never these: an
+/// MCP server is often third-party code, and the spec forbids passing a
+/// caller's credentials on.
+pub(crate) const GATEWAY_SECRETS: [&str; 2] =
+    ["SUPERGATEWAY_AUTH_TOKEN", "SUPERGATEWAY_ADMIN_TOKEN"];
 /// After stdin is closed, how long the child gets to exit by itself.
 const EXIT_GRACE: Duration = Duration::from_millis(1500);
 /// After SIGTERM, how long before SIGKILL.
@@ -98,9 +106,11 @@ impl Child {
         // child's PATH when the environment sets one, and a runtime update
         // (or the gateway's own PATH) would then choose the shell.
         let mut std_command = std::process::Command::new(SHELL);
+        std_command.arg("-c").arg(shell_script(command).as_ref());
+        for name in GATEWAY_SECRETS {
+            std_command.env_remove(name);
+        }
         std_command
-            .arg("-c")
-            .arg(shell_script(command).as_ref())
             .envs(spec.env.iter().map(|(name, value)| (name, value)))
             .envs(spec.identity.iter().map(|(name, value)| (name, value)))
             .process_group(0);

@@ -410,6 +410,40 @@ fn the_environment_token_alone_or_beside_the_file() {
     );
 }
 
+/// The token callers present (and the admin API's) stays with the gateway:
+/// the child inherits the environment without them.
+#[test]
+fn the_child_never_sees_the_gateways_tokens() {
+    let fixture = fixture();
+    let args = [
+        "--stdio",
+        fixture.as_str(),
+        "--outputTransport",
+        "streamableHttp",
+    ];
+    let env = [
+        ("SUPERGATEWAY_AUTH_TOKEN", "env-Zt5Kq8Rw2Lm"),
+        ("SUPERGATEWAY_ADMIN_TOKEN", "admin-Hx4Pq9Rw2Lm5Kq8Rw2Lm"),
+        ("SG_TEST_INHERITED", "kept"),
+    ];
+    let gw = Gateway::start_with_env(&args, &env);
+    let call = json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {
+        "name": "argv",
+        "arguments": {"env": ["SUPERGATEWAY_AUTH_TOKEN", "SUPERGATEWAY_ADMIN_TOKEN", "SG_TEST_INHERITED"]},
+    }});
+    let (head, events) =
+        Streamable::new(&gw).post_raw(&call.to_string(), &bearer("env-Zt5Kq8Rw2Lm"));
+    assert_eq!(head.status, 200, "{}", head.text());
+    let answers = events.unwrap().rest();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    let text = answers[0]["result"]["content"][0]["text"].as_str().unwrap();
+    let seen: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(
+        seen["env"],
+        json!({"SUPERGATEWAY_AUTH_TOKEN": null, "SUPERGATEWAY_ADMIN_TOKEN": null, "SG_TEST_INHERITED": "kept"})
+    );
+}
+
 #[test]
 fn tokens_never_reach_the_log() {
     let file = two_tokens("log");

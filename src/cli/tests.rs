@@ -641,3 +641,10 @@ fn exposed_port_warning() {
     assert!(has_inbound_auth(&protected));
     assert_eq!(exposed_warning(&protected), None);
 }
+
+#[test]
+fn the_gateways_own_secrets_are_kept_from_the_child() {
+    for name in [crate::auth::TOKEN_ENV, ADMIN_TOKEN_ENV] {
+        assert!(crate::child::GATEWAY_SECRETS.contains(&name), "{name}");
+    }
+}
