@@ -166,6 +166,21 @@ pub(crate) fn start_link(
     })
 }
 
+/// The `session` span of an SSE or WebSocket client session: its transport
+/// and id, and who opened it when authentication is on (the OAuth subject
+/// and client id, the client certificate's subject; never a token). Absent
+/// fields are not recorded, so without authentication nothing is added.
+pub(crate) fn session_span(transport: &'static str, id: &str, caller: &Caller) -> tracing::Span {
+    tracing::info_span!(
+        "session",
+        transport,
+        %id,
+        subject = caller.principal.as_deref().map(|p| p.subject.as_str()),
+        client_id = caller.client_id(),
+        tls_subject = caller.certificate.as_deref(),
+    )
+}
+
 /// A client session of a mode whose clients are separate (SSE, WebSocket):
 /// on the shared child's link, or on a new child of its own.
 pub(crate) struct ClientSession {

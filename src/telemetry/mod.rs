@@ -230,12 +230,16 @@ pub(crate) struct Carrier<'a> {
     pub(crate) session: Option<&'a str>,
     /// The request's `traceparent` header.
     pub(crate) traceparent: Option<&'a [u8]>,
+    /// `enduser.id`: who the caller authenticated as (`Caller::subject`),
+    /// never a token.
+    pub(crate) enduser: Option<&'a str>,
 }
 
 struct Current {
     transport: &'static str,
     session: Option<String>,
     parent: Option<TraceParent>,
+    enduser: Option<String>,
 }
 
 thread_local! {
@@ -255,6 +259,7 @@ pub(crate) fn with_carrier<R>(carrier: Carrier<'_>, handle: impl FnOnce() -> R) 
         parent: carrier
             .traceparent
             .and_then(|value| TraceParent::parse(value.trim_ascii()).ok()),
+        enduser: carrier.enduser.map(str::to_owned),
     };
     let previous = CURRENT.with(|slot| slot.replace(Some(current)));
     let result = handle();
@@ -290,6 +295,7 @@ pub(crate) fn rpc_span(method: &str, id: &[u8], pid: Option<i32>) -> Option<RpcS
         let current = slot.borrow();
         let transport = current.as_ref().map_or("stdio", |c| c.transport);
         let session = current.as_ref().and_then(|c| c.session.as_deref());
+        let enduser = current.as_ref().and_then(|c| c.enduser.as_deref());
         tracing::debug_span!(
             target: RPC_TARGET,
             parent: None,
@@ -300,6 +306,7 @@ pub(crate) fn rpc_span(method: &str, id: &[u8], pid: Option<i32>) -> Option<RpcS
             rpc.method = method,
             rpc.jsonrpc.request_id = %id,
             mcp.session.id = session,
+            enduser.id = enduser,
             supergateway.transport = transport,
             process.pid = pid,
             rpc.jsonrpc.error_code = tracing::field::Empty,
