@@ -517,3 +517,58 @@ mod mtls {
         }
     }
 }
+
+/// A 2026-07-28 `tools/call argv` (no session; the version, method and
+/// name in headers and `_meta`), as `token`'s holder: the answer.
+fn modern_argv(client: &Streamable, token: &str, id: u64) -> (Response, Option<Value>) {
+    let body = json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{
+        "name":"argv","arguments":{"env":["MCP_USER","MCP_EMAIL"]},
+        "_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities":{}}}});
+    let headers = format!(
+        "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: argv\r\n{}",
+        bearer(token)
+    );
+    let (head, events) = client.post_raw(&body.to_string(), &headers);
+    let answer = match events {
+        Some(mut events) => events.rest().pop(),
+        None if head.status == 200 => Some(head.json()),
+        None => None,
+    };
+    (head, answer)
+}
+
+#[test]
+fn modern_requests_get_a_child_of_their_own_with_their_callers_identity() {
+    let key = Key::ed25519("k1");
+    let issuer = Issuer::start(&[&key]);
+    for mode in [&[][..], &["--stateful"]] {
+        let mut flags = vec!["--outputTransport", "streamableHttp"];
+        flags.extend_from_slice(mode);
+        let gw = start(&issuer, &flags);
+        let client = Streamable::new(&gw);
+        let mut pids = Vec::new();
+        for (n, (user, email)) in [
+            ("alice", "alice@example.com"),
+            ("bob", "bob@example.com"),
+            ("alice", "alice@example.com"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let token = token(&key, &issuer, user, Some(email));
+            let (head, answer) = modern_argv(&client, &token, n as u64 + 1);
+            assert_eq!(head.status, 200, "{mode:?}: {}", head.text());
+            assert_eq!(head.header("mcp-session-id"), None);
+            let (env, pid) = seen(&answer.unwrap());
+            assert_eq!(env, env_of(user, email), "{mode:?}");
+            pids.push(pid);
+        }
+        // A child per request, whoever asks.
+        assert!(pids[0] != pids[1] && pids[1] != pids[2] && pids[0] != pids[2]);
+        assert_eq!(started(&gw), 3, "{mode:?}");
+        assert_no_child_without_identity(&gw, &key, &issuer, |token| {
+            modern_argv(&client, token, 9).0
+        });
+    }
+}
