@@ -672,13 +672,22 @@ fn the_authenticated_subject_is_the_request_spans_enduser_id_never_the_token() {
         events.unwrap().rest();
         client.session = head.header("mcp-session-id").map(str::to_owned);
         client.version = Some("2025-11-25".to_owned());
+        let session = client.session.clone().unwrap();
+        // The session's `initialize` waited for the new child's probe: its
+        // span still names the caller and the session.
+        let (span, _) = collector.wait_span("initialize server", |span| {
+            span["name"] == "initialize" && string_attribute(span, "enduser.id") == Some(subject)
+        });
+        assert_eq!(
+            string_attribute(&span, "mcp.session.id"),
+            Some(session.as_str())
+        );
         let id = 10 + n;
         let call = json!({"jsonrpc":"2.0","id":id,"method":"tools/call",
             "params":{"name":"echo","arguments":{"message":subject}}});
         let (head, events) = client.post_raw(&call.to_string(), &auth);
         assert_eq!(head.status, 200, "{}", head.text());
         assert_eq!(tool_text(&events.unwrap().rest().pop().unwrap()), subject);
-        let session = client.session.clone().unwrap();
         let (span, _) = collector.wait_span("tools/call server", |span| {
             span["name"] == "tools/call"
                 && span["kind"] == 2
@@ -715,6 +724,51 @@ fn the_authenticated_subject_is_the_request_spans_enduser_id_never_the_token() {
         let signature = token.rsplit('.').next().unwrap();
         assert!(!exported.contains(signature), "a token exported");
         assert!(!log.contains(signature), "a token in the log:\n{log}");
+    }
+}
+
+#[test]
+fn a_request_on_a_child_of_its_own_keeps_its_caller_and_trace() {
+    let collector = Collector::start(&[]);
+    let key = issuer::Key::ed25519("k1");
+    let issuer = issuer::Issuer::start(&[&key]);
+    // Stateless, a child per request: each request waits for its child to
+    // be initialised and probed before it reaches it.
+    let gw = start_oauth(
+        &issuer,
+        &["--outputTransport", "streamableHttp", "--childPerSession"],
+        &exporting(&collector, "100"),
+    );
+    let client = common::Streamable::new(&gw);
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    for (n, subject) in ["alice", "bob"].into_iter().enumerate() {
+        let token = oauth_token(&key, &issuer, subject);
+        let parent = format!("00f067aa0ba902b{n}");
+        let extra =
+            format!("Authorization: Bearer {token}\r\ntraceparent: 00-{trace_id}-{parent}-01\r\n");
+        let id = 20 + n;
+        let call = json!({"jsonrpc":"2.0","id":id,"method":"tools/call",
+            "params":{"name":"echo","arguments":{"message":subject}}});
+        let (head, events) = client.post_raw(&call.to_string(), &extra);
+        assert_eq!(head.status, 200, "{}", head.text());
+        assert_eq!(tool_text(&events.unwrap().rest().pop().unwrap()), subject);
+        let (span, _) = collector.wait_span("tools/call server", |span| {
+            span["name"] == "tools/call"
+                && span["kind"] == 2
+                && string_attribute(span, "rpc.jsonrpc.request_id") == Some(&id.to_string())
+        });
+        assert_eq!(
+            string_attribute(&span, "enduser.id"),
+            Some(subject),
+            "{span}"
+        );
+        assert_eq!(
+            string_attribute(&span, "supergateway.transport"),
+            Some("streamableHttp"),
+            "{span}"
+        );
+        assert_eq!(span["traceId"], trace_id, "{span}");
+        assert_eq!(span["parentSpanId"], parent.as_str(), "{span}");
     }
 }
 

@@ -133,6 +133,7 @@ impl ServedSession for RoutedSession {
         let shared = self.route.link();
         let replay = shared.borrow().replay_request();
         let own = Link::start_replaying(spec, Clients::Separate, replay, |_| {})?;
+        own.borrow_mut().serve_one_caller();
         let moved = shared.borrow_mut().detach_session(self.key, RESTARTED);
         let Some(moved) = moved else {
             if let Some(child) = own.borrow().child() {
@@ -160,10 +161,12 @@ pub(crate) fn start_link(
         tracing::warn!("no MCP server started for a caller (403): {refused}");
         Refusal::server_error(403, refused.message())
     })?;
-    Link::start(&spec, clients, |_| {}).map_err(|err| {
+    let link = Link::start(&spec, clients, |_| {}).map_err(|err| {
         tracing::error!("could not start the MCP server: {err}");
         Refusal::CHILD_START
-    })
+    })?;
+    link.borrow_mut().serve_one_caller();
+    Ok(link)
 }
 
 /// The `session` span of an SSE or WebSocket client session: its transport

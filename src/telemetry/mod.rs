@@ -235,6 +235,7 @@ pub(crate) struct Carrier<'a> {
     pub(crate) enduser: Option<&'a str>,
 }
 
+#[derive(Clone)]
 struct Current {
     transport: &'static str,
     session: Option<String>,
@@ -264,6 +265,34 @@ pub(crate) fn with_carrier<R>(carrier: Carrier<'_>, handle: impl FnOnce() -> R) 
     let previous = CURRENT.with(|slot| slot.replace(Some(current)));
     let result = handle();
     CURRENT.with(|slot| *slot.borrow_mut() = previous);
+    result
+}
+
+/// The carrier of a hand-off, kept for the requests of it that reach the child later (held
+/// while the child starts or is probed): see [`current_context`] and [`with_context`].
+#[derive(Clone)]
+pub(crate) struct HandOff(Current);
+
+/// The carrier `with_carrier` has set now, if any; `None` (one atomic load) when spans are off.
+pub(crate) fn current_context() -> Option<HandOff> {
+    if !SPANS.load(Ordering::Relaxed) {
+        return None;
+    }
+    CURRENT.with(|slot| slot.borrow().clone().map(HandOff))
+}
+
+/// Runs `handle` with `context` as the carrier when no carrier is set (a request the relay
+/// forwards outside any hand-off, on a child's line or timer); else as it is.
+pub(crate) fn with_context<R>(context: Option<&HandOff>, handle: impl FnOnce() -> R) -> R {
+    let Some(HandOff(context)) = context else {
+        return handle();
+    };
+    if CURRENT.with(|slot| slot.borrow().is_some()) {
+        return handle();
+    }
+    CURRENT.with(|slot| *slot.borrow_mut() = Some(context.clone()));
+    let result = handle();
+    CURRENT.with(|slot| *slot.borrow_mut() = None);
     result
 }
 
