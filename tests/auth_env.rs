@@ -448,8 +448,7 @@ mod mtls {
         let data = raw
             .lines()
             .filter_map(|line| line.strip_prefix("data: "))
-            .filter(|data| !data.trim().is_empty())
-            .last()
+            .rfind(|data| !data.trim().is_empty())
             .unwrap_or_else(|| panic!("no data in {raw:?}"));
         serde_json::from_str(data).unwrap()
     }
