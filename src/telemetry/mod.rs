@@ -491,6 +491,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_kept_hand_off_applies_only_outside_a_carrier() {
+        let kept = HandOff(Current {
+            transport: "streamableHttp",
+            session: Some("s-1".to_owned()),
+            parent: None,
+            enduser: Some("alice".to_owned()),
+        });
+        let enduser =
+            || CURRENT.with(|slot| slot.borrow().as_ref().and_then(|c| c.enduser.clone()));
+        // Outside any hand-off (a held request forwarded on a child's line):
+        // the kept one, and nothing once done.
+        assert_eq!(with_context(Some(&kept), enduser), Some("alice".to_owned()));
+        assert_eq!(enduser(), None);
+        assert_eq!(with_context(None, enduser), None);
+        // Inside a hand-off: that one wins.
+        CURRENT.with(|slot| {
+            *slot.borrow_mut() = Some(Current {
+                transport: "sse",
+                session: None,
+                parent: None,
+                enduser: Some("bob".to_owned()),
+            });
+        });
+        assert_eq!(with_context(Some(&kept), enduser), Some("bob".to_owned()));
+        assert_eq!(enduser(), Some("bob".to_owned()));
+        CURRENT.with(|slot| *slot.borrow_mut() = None);
+    }
+
+    #[test]
     fn directives_follow_level_then_rust_log() {
         let cases: &[(LogLevel, Option<&str>, Option<&str>)] = &[
             (LogLevel::None, None, None),
