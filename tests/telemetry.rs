@@ -10,6 +10,8 @@
 )]
 
 mod common;
+#[path = "oauth/issuer.rs"]
+mod issuer;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -20,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use common::{fixture, post, tool_text, Gateway, SseClient, WAIT};
 use serde_json::{json, Value};
+use tungstenite::client::IntoClientRequest;
 
 /// One request the collector received.
 #[derive(Clone, Debug)]
@@ -279,6 +282,8 @@ fn a_tools_call_through_sse_is_exported_as_a_server_span_with_its_child_span() {
         server.get("parentSpanId").is_none(),
         "a root span: {server}"
     );
+    // No authentication, no end user.
+    assert_eq!(attribute(&server, "enduser.id"), None, "{server}");
     assert!(server.get("status").is_none(), "{server}");
     let trace_id = server["traceId"].as_str().unwrap();
     assert_eq!(trace_id.len(), 32);
@@ -599,4 +604,232 @@ fn log_format_json_writes_one_object_per_line() {
     assert_eq!(listening["target"], "supergateway::http::server");
     let _ = gateway.kill();
     let _ = gateway.wait();
+}
+
+const RESOURCE: &str = "https://mcp.example.com/mcp";
+
+/// A token of the test issuer for `subject`, for [`RESOURCE`].
+fn oauth_token(key: &issuer::Key, issuer: &issuer::Issuer, subject: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    key.sign(&json!({
+        "iss": issuer.url(),
+        "sub": subject,
+        "aud": RESOURCE,
+        "client_id": format!("client-of-{}", subject.get(..3).unwrap_or(subject)),
+        "iat": now,
+        "exp": now + 600,
+    }))
+}
+
+/// `supergateway --stdio fixture --authIssuer … --authResource … EXTRA…`,
+/// once the issuer's keys are fetched.
+fn start_oauth(issuer: &issuer::Issuer, extra: &[&str], env: &[(&'static str, String)]) -> Gateway {
+    let fixture = fixture();
+    let url = issuer.url();
+    let mut args = vec![
+        "--stdio",
+        fixture.as_str(),
+        "--authIssuer",
+        url.as_str(),
+        "--authResource",
+        RESOURCE,
+    ];
+    args.extend_from_slice(extra);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let gw = Gateway::start_with_env(&args, &env);
+    common::eventually("the start-up JWKS fetch", || issuer.jwks_fetches() == 1);
+    gw
+}
+
+#[test]
+fn the_authenticated_subject_is_the_request_spans_enduser_id_never_the_token() {
+    let collector = Collector::start(&[]);
+    let key = issuer::Key::ed25519("k1");
+    let issuer = issuer::Issuer::start(&[&key]);
+    let gw = start_oauth(
+        &issuer,
+        &[
+            "--outputTransport",
+            "streamableHttp",
+            "--stateful",
+            "--logLevel",
+            "debug",
+        ],
+        &exporting(&collector, "100"),
+    );
+    let mut tokens = Vec::new();
+    for (n, subject) in ["alice", "bob"].into_iter().enumerate() {
+        let token = oauth_token(&key, &issuer, subject);
+        let auth = format!("Authorization: Bearer {token}\r\n");
+        let mut client = common::Streamable::new(&gw);
+        let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+            "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+        let (head, events) = client.post_raw(&init.to_string(), &auth);
+        assert_eq!(head.status, 200, "{}", head.text());
+        events.unwrap().rest();
+        client.session = head.header("mcp-session-id").map(str::to_owned);
+        client.version = Some("2025-11-25".to_owned());
+        let session = client.session.clone().unwrap();
+        // The session's `initialize` waited for the new child's probe: its
+        // span still names the caller and the session.
+        let (span, _) = collector.wait_span("initialize server", |span| {
+            span["name"] == "initialize" && string_attribute(span, "enduser.id") == Some(subject)
+        });
+        assert_eq!(
+            string_attribute(&span, "mcp.session.id"),
+            Some(session.as_str())
+        );
+        let id = 10 + n;
+        let call = json!({"jsonrpc":"2.0","id":id,"method":"tools/call",
+            "params":{"name":"echo","arguments":{"message":subject}}});
+        let (head, events) = client.post_raw(&call.to_string(), &auth);
+        assert_eq!(head.status, 200, "{}", head.text());
+        assert_eq!(tool_text(&events.unwrap().rest().pop().unwrap()), subject);
+        let (span, _) = collector.wait_span("tools/call server", |span| {
+            span["name"] == "tools/call"
+                && span["kind"] == 2
+                && string_attribute(span, "rpc.jsonrpc.request_id") == Some(&id.to_string())
+        });
+        assert_eq!(
+            string_attribute(&span, "enduser.id"),
+            Some(subject),
+            "{span}"
+        );
+        assert_eq!(
+            string_attribute(&span, "mcp.session.id"),
+            Some(session.as_str())
+        );
+        // The request's line in the log (debug) names the caller too.
+        let done = format!(
+            "rpc.jsonrpc.request_id={id} mcp.session.id=\"{session}\" enduser.id=\"{subject}\""
+        );
+        common::eventually("the request's log line", || {
+            gw.log()
+                .lines()
+                .any(|line| line.contains(&done) && line.ends_with("outcome=\"ok\""))
+        });
+        tokens.push(token);
+    }
+    // Neither token, nor a piece of one, reached the collector or the log.
+    let exported: String = collector
+        .received()
+        .iter()
+        .map(|r| r.body.to_string())
+        .collect();
+    let log = gw.log();
+    for token in &tokens {
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(!exported.contains(signature), "a token exported");
+        assert!(!log.contains(signature), "a token in the log:\n{log}");
+    }
+}
+
+#[test]
+fn a_request_on_a_child_of_its_own_keeps_its_caller_and_trace() {
+    let collector = Collector::start(&[]);
+    let key = issuer::Key::ed25519("k1");
+    let issuer = issuer::Issuer::start(&[&key]);
+    // Stateless, a child per request: each request waits for its child to
+    // be initialised and probed before it reaches it.
+    let gw = start_oauth(
+        &issuer,
+        &["--outputTransport", "streamableHttp", "--childPerSession"],
+        &exporting(&collector, "100"),
+    );
+    let client = common::Streamable::new(&gw);
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    for (n, subject) in ["alice", "bob"].into_iter().enumerate() {
+        let token = oauth_token(&key, &issuer, subject);
+        let parent = format!("00f067aa0ba902b{n}");
+        let extra =
+            format!("Authorization: Bearer {token}\r\ntraceparent: 00-{trace_id}-{parent}-01\r\n");
+        let id = 20 + n;
+        let call = json!({"jsonrpc":"2.0","id":id,"method":"tools/call",
+            "params":{"name":"echo","arguments":{"message":subject}}});
+        let (head, events) = client.post_raw(&call.to_string(), &extra);
+        assert_eq!(head.status, 200, "{}", head.text());
+        assert_eq!(tool_text(&events.unwrap().rest().pop().unwrap()), subject);
+        let (span, _) = collector.wait_span("tools/call server", |span| {
+            span["name"] == "tools/call"
+                && span["kind"] == 2
+                && string_attribute(span, "rpc.jsonrpc.request_id") == Some(&id.to_string())
+        });
+        assert_eq!(
+            string_attribute(&span, "enduser.id"),
+            Some(subject),
+            "{span}"
+        );
+        assert_eq!(
+            string_attribute(&span, "supergateway.transport"),
+            Some("streamableHttp"),
+            "{span}"
+        );
+        assert_eq!(span["traceId"], trace_id, "{span}");
+        assert_eq!(span["parentSpanId"], parent.as_str(), "{span}");
+    }
+}
+
+#[test]
+fn the_session_span_and_the_request_line_name_the_caller_in_the_log() {
+    let key = issuer::Key::es256("ec-1");
+    let issuer = issuer::Issuer::start(&[&key]);
+    let gw = start_oauth(
+        &issuer,
+        &[
+            "--outputTransport",
+            "ws",
+            "--rateLimit",
+            "1/m",
+            "--logLevel",
+            "debug",
+        ],
+        &[],
+    );
+    // The second subject tries to forge a log line and steer the terminal.
+    for subject in ["alice", "mallory\u{1b}[2J\nFORGED line"] {
+        let token = oauth_token(&key, &issuer, subject);
+        let mut request = format!("ws://{}/message", gw.addr)
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let (ws, response) = tungstenite::client(request, gw.connect()).unwrap();
+        assert_eq!(response.status(), 101);
+        let mut client = common::WsClient { ws, protocol: None };
+        // Over the limit at once (the upgrade took the minute's request):
+        // the warning is logged inside the session's span.
+        client.send(&json!({"jsonrpc":"2.0","id":1,"method":"ping"}));
+        let answer = client.next_message();
+        assert_eq!(answer["error"]["code"], json!(-32000), "{answer}");
+        let log = gw.log();
+        assert!(!log.contains(token.rsplit('.').next().unwrap()), "{log}");
+    }
+    common::eventually("both warnings", || {
+        gw.log().matches("over --rateLimit").count() == 2
+    });
+    let log = gw.log();
+    let warning = |who: &str| {
+        log.lines()
+            .find(|line| line.contains("over --rateLimit") && line.contains(who))
+            .unwrap_or_else(|| panic!("no warning for {who}:\n{log}"))
+            .to_owned()
+    };
+    let alice = warning("subject=\"alice\"");
+    assert!(
+        alice.contains("}:session{transport=\"ws\" id=")
+            && alice.contains(" subject=\"alice\" client_id=\"client-of-ali\"}"),
+        "{alice}"
+    );
+    // The issuer's words are escaped: no control character, no new line.
+    let mallory = warning("subject=\"mallory");
+    assert!(
+        mallory.contains(r#"subject="mallory\u{1b}[2J\nFORGED line" client_id="client-of-mal"}"#),
+        "{mallory}"
+    );
+    assert!(!log.contains('\u{1b}'), "{log}");
+    assert!(!log.lines().any(|line| line.starts_with("FORGED")), "{log}");
 }

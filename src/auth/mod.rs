@@ -97,6 +97,22 @@ pub(crate) struct Principal {
 }
 
 impl Caller {
+    /// Who the caller proved to be, for logs and spans (`enduser.id`): the
+    /// OAuth subject, else the client certificate's subject. Never a static
+    /// token, not even its digest: those name no one.
+    pub(crate) fn subject(&self) -> Option<&str> {
+        match (&self.principal, &self.certificate) {
+            (Some(principal), _) => Some(principal.subject.as_str()),
+            (None, Some(certificate)) => Some(certificate),
+            (None, None) => None,
+        }
+    }
+
+    /// The OAuth client the caller used (`client_id`, else `azp`), if any.
+    pub(crate) fn client_id(&self) -> Option<&str> {
+        self.principal.as_deref()?.client_id.as_deref()
+    }
+
     /// Whether `other` may use a session `self` opened: every part agrees
     /// (both absent, or both present and equal).
     pub(crate) fn is(&self, other: &Self) -> bool {

@@ -223,6 +223,13 @@ pub(crate) struct Link {
     /// The task that wakes the relay at its next deadline, and that
     /// deadline (ms since `epoch`).
     timer: Option<(u64, Task<()>)>,
+    /// A link of one caller's own child ([`Link::serve_one_caller`]).
+    one_caller: bool,
+    /// On such a link, the telemetry carrier of the latest hand-off: the
+    /// context of requests the relay forwards later, outside any hand-off
+    /// (held while the child is initialised or probed). A shared link
+    /// keeps none: the latest hand-off may be another caller's.
+    context: Option<telemetry::HandOff>,
 }
 
 impl Link {
@@ -301,6 +308,8 @@ impl Link {
                 epoch: Instant::now(),
                 pauses: None,
                 timer: None,
+                one_caller: false,
+                context: None,
             })
         })
     }
@@ -482,6 +491,14 @@ impl Link {
         self.pump(None);
     }
 
+    /// Marks the link as one caller's own (a per-session or per-request
+    /// child): requests the relay holds and forwards later keep the
+    /// telemetry context (transport, session, `traceparent`, `enduser.id`)
+    /// of the latest hand-off, which can only be that caller's.
+    pub(crate) fn serve_one_caller(&mut self) {
+        self.one_caller = true;
+    }
+
     /// Handles one message (or batch) a client sent. Returns how many
     /// answers it will get, each on the session's queue.
     pub(crate) fn handle_client_message(
@@ -489,6 +506,11 @@ impl Link {
         key: SessionKey,
         bytes: &[u8],
     ) -> Result<usize, ClientError> {
+        if self.one_caller {
+            if let Some(context) = telemetry::current_context() {
+                self.context = Some(context);
+            }
+        }
         let now = self.now_ms();
         self.relay.advance(now);
         let result = self.relay.handle_client_message(key, bytes);
@@ -643,7 +665,10 @@ impl Link {
                     ..
                 } => {
                     let pid = self.child.as_ref().and_then(Child::pid);
-                    if let Some(span) = telemetry::rpc_span(&method, client_id.as_bytes(), pid) {
+                    let span = telemetry::with_context(self.context.as_ref(), || {
+                        telemetry::rpc_span(&method, client_id.as_bytes(), pid)
+                    });
+                    if let Some(span) = span {
                         self.spans.insert(request, span);
                     }
                 }

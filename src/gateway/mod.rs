@@ -133,6 +133,7 @@ impl ServedSession for RoutedSession {
         let shared = self.route.link();
         let replay = shared.borrow().replay_request();
         let own = Link::start_replaying(spec, Clients::Separate, replay, |_| {})?;
+        own.borrow_mut().serve_one_caller();
         let moved = shared.borrow_mut().detach_session(self.key, RESTARTED);
         let Some(moved) = moved else {
             if let Some(child) = own.borrow().child() {
@@ -160,10 +161,27 @@ pub(crate) fn start_link(
         tracing::warn!("no MCP server started for a caller (403): {refused}");
         Refusal::server_error(403, refused.message())
     })?;
-    Link::start(&spec, clients, |_| {}).map_err(|err| {
+    let link = Link::start(&spec, clients, |_| {}).map_err(|err| {
         tracing::error!("could not start the MCP server: {err}");
         Refusal::CHILD_START
-    })
+    })?;
+    link.borrow_mut().serve_one_caller();
+    Ok(link)
+}
+
+/// The `session` span of an SSE or WebSocket client session: its transport
+/// and id, and who opened it when authentication is on (the OAuth subject
+/// and client id, the client certificate's subject; never a token). Absent
+/// fields are not recorded, so without authentication nothing is added.
+pub(crate) fn session_span(transport: &'static str, id: &str, caller: &Caller) -> tracing::Span {
+    tracing::info_span!(
+        "session",
+        transport,
+        %id,
+        subject = caller.principal.as_deref().map(|p| p.subject.as_str()),
+        client_id = caller.client_id(),
+        tls_subject = caller.certificate.as_deref(),
+    )
 }
 
 /// A client session of a mode whose clients are separate (SSE, WebSocket):

@@ -26,7 +26,7 @@ use crate::gateway::front::Front;
 use crate::gateway::link::{ClientError, Frame, Inbox, Link, SessionKey};
 use crate::gateway::refusal::Refusal;
 use crate::gateway::{
-    open_client_session, session_id, ClientSession, Route, RoutedSession, StdioMode,
+    open_client_session, session_id, session_span, ClientSession, Route, RoutedSession, StdioMode,
 };
 use crate::http::response::Response;
 use crate::http::server::{keep_alive_ticks, Conn, Handler, Next, Request};
@@ -107,6 +107,7 @@ impl StdioSse {
             Err(refusal) => return self.front.refuse(head, conn, refusal).await,
         };
         let id = session_id::new();
+        let span = session_span("sse", &id, &caller);
         self.sessions.borrow_mut().insert(
             id.clone(),
             Session {
@@ -140,7 +141,6 @@ impl StdioSse {
             endpoint.as_bytes(),
         );
         if written.is_ok() && conn.write(&out).await.is_ok() {
-            let span = tracing::info_span!("session", transport = "sse", %id);
             rt::in_span(span, self.pump(conn, &frames, &mut out)).await;
         }
 
@@ -246,6 +246,7 @@ impl StdioSse {
             transport: "sse",
             session: Some(&id),
             traceparent: head.header("traceparent"),
+            enduser: caller.subject(),
         };
         let result = telemetry::with_carrier(carrier, || {
             link.borrow_mut().handle_client_message(key, &request.body)

@@ -164,7 +164,8 @@ impl StdioStreamable {
 
         // Which link, and which session (stateful).
         let target = if self.stateful {
-            self.stateful_target(head, &peek, caller)
+            // A clone for the span below: cheap (a digest, two `Rc`s).
+            self.stateful_target(head, &peek, caller.clone())
                 .map(|session| (Rc::clone(&session.link), Some(session)))
         } else {
             self.stateless_link(&peek, &caller).map(|link| (link, None))
@@ -192,6 +193,7 @@ impl StdioStreamable {
             transport: "streamableHttp",
             session: session.as_ref().map(|session| session.id.as_str()),
             traceparent: head.header("traceparent"),
+            enduser: caller.subject(),
         };
         let result = telemetry::with_carrier(carrier, || {
             link.borrow_mut().handle_client_message(key, body)

@@ -62,7 +62,8 @@ use crate::gateway::front::Front;
 use crate::gateway::link::{ClientError, Frame, Inbox, Link, SessionKey};
 use crate::gateway::rate::{self, MessageLimit};
 use crate::gateway::{
-    open_client_session, server_options, session_id, ClientSession, Route, RoutedSession, StdioMode,
+    open_client_session, server_options, session_id, session_span, ClientSession, Route,
+    RoutedSession, StdioMode,
 };
 use crate::http::response::Response;
 use crate::http::server::{Conn, Handler, Next, Request};
@@ -219,8 +220,9 @@ impl StdioWs {
                 Some(self.ws_config),
             )
             .await;
-            let span = tracing::info_span!("session", transport = "ws", id = %id);
-            let pumped = self.pump(&mut ws, key, &route, &frames, limit.as_ref());
+            let span = session_span("ws", &id, caller);
+            let enduser = caller.subject();
+            let pumped = self.pump(&mut ws, key, &route, &frames, limit.as_ref(), enduser);
             end = rt::in_span(span, pumped).await;
             socket = Some(ws);
         }
@@ -250,6 +252,7 @@ impl StdioWs {
         route: &Route,
         frames: &Inbox,
         limit: Option<&MessageLimit>,
+        enduser: Option<&str>,
     ) -> End {
         enum Wake {
             Incoming(Option<Result<Message, WsError>>),
@@ -300,6 +303,7 @@ impl StdioWs {
                                 transport: "ws",
                                 session: None,
                                 traceparent: None,
+                                enduser,
                             };
                             let result = telemetry::with_carrier(carrier, || {
                                 route

@@ -230,12 +230,17 @@ pub(crate) struct Carrier<'a> {
     pub(crate) session: Option<&'a str>,
     /// The request's `traceparent` header.
     pub(crate) traceparent: Option<&'a [u8]>,
+    /// `enduser.id`: who the caller authenticated as (`Caller::subject`),
+    /// never a token.
+    pub(crate) enduser: Option<&'a str>,
 }
 
+#[derive(Clone)]
 struct Current {
     transport: &'static str,
     session: Option<String>,
     parent: Option<TraceParent>,
+    enduser: Option<String>,
 }
 
 thread_local! {
@@ -255,10 +260,39 @@ pub(crate) fn with_carrier<R>(carrier: Carrier<'_>, handle: impl FnOnce() -> R) 
         parent: carrier
             .traceparent
             .and_then(|value| TraceParent::parse(value.trim_ascii()).ok()),
+        enduser: carrier.enduser.map(str::to_owned),
     };
     let previous = CURRENT.with(|slot| slot.replace(Some(current)));
     let result = handle();
     CURRENT.with(|slot| *slot.borrow_mut() = previous);
+    result
+}
+
+/// The carrier of a hand-off, kept for the requests of it that reach the child later (held
+/// while the child starts or is probed): see [`current_context`] and [`with_context`].
+#[derive(Clone)]
+pub(crate) struct HandOff(Current);
+
+/// The carrier `with_carrier` has set now, if any; `None` (one atomic load) when spans are off.
+pub(crate) fn current_context() -> Option<HandOff> {
+    if !SPANS.load(Ordering::Relaxed) {
+        return None;
+    }
+    CURRENT.with(|slot| slot.borrow().clone().map(HandOff))
+}
+
+/// Runs `handle` with `context` as the carrier when no carrier is set (a request the relay
+/// forwards outside any hand-off, on a child's line or timer); else as it is.
+pub(crate) fn with_context<R>(context: Option<&HandOff>, handle: impl FnOnce() -> R) -> R {
+    let Some(HandOff(context)) = context else {
+        return handle();
+    };
+    if CURRENT.with(|slot| slot.borrow().is_some()) {
+        return handle();
+    }
+    CURRENT.with(|slot| *slot.borrow_mut() = Some(context.clone()));
+    let result = handle();
+    CURRENT.with(|slot| *slot.borrow_mut() = None);
     result
 }
 
@@ -290,6 +324,7 @@ pub(crate) fn rpc_span(method: &str, id: &[u8], pid: Option<i32>) -> Option<RpcS
         let current = slot.borrow();
         let transport = current.as_ref().map_or("stdio", |c| c.transport);
         let session = current.as_ref().and_then(|c| c.session.as_deref());
+        let enduser = current.as_ref().and_then(|c| c.enduser.as_deref());
         tracing::debug_span!(
             target: RPC_TARGET,
             parent: None,
@@ -300,6 +335,7 @@ pub(crate) fn rpc_span(method: &str, id: &[u8], pid: Option<i32>) -> Option<RpcS
             rpc.method = method,
             rpc.jsonrpc.request_id = %id,
             mcp.session.id = session,
+            enduser.id = enduser,
             supergateway.transport = transport,
             process.pid = pid,
             rpc.jsonrpc.error_code = tracing::field::Empty,
@@ -453,6 +489,35 @@ fn directives(level: LogLevel, rust_log: Option<&str>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kept_hand_off_applies_only_outside_a_carrier() {
+        let kept = HandOff(Current {
+            transport: "streamableHttp",
+            session: Some("s-1".to_owned()),
+            parent: None,
+            enduser: Some("alice".to_owned()),
+        });
+        let enduser =
+            || CURRENT.with(|slot| slot.borrow().as_ref().and_then(|c| c.enduser.clone()));
+        // Outside any hand-off (a held request forwarded on a child's line):
+        // the kept one, and nothing once done.
+        assert_eq!(with_context(Some(&kept), enduser), Some("alice".to_owned()));
+        assert_eq!(enduser(), None);
+        assert_eq!(with_context(None, enduser), None);
+        // Inside a hand-off: that one wins.
+        CURRENT.with(|slot| {
+            *slot.borrow_mut() = Some(Current {
+                transport: "sse",
+                session: None,
+                parent: None,
+                enduser: Some("bob".to_owned()),
+            });
+        });
+        assert_eq!(with_context(Some(&kept), enduser), Some("bob".to_owned()));
+        assert_eq!(enduser(), Some("bob".to_owned()));
+        CURRENT.with(|slot| *slot.borrow_mut() = None);
+    }
 
     #[test]
     fn directives_follow_level_then_rust_log() {

@@ -288,6 +288,7 @@ impl StdioStreamable {
             transport: "streamableHttp",
             session: None,
             traceparent: head.header("traceparent"),
+            enduser: caller.subject(),
         };
         let result = telemetry::with_carrier(carrier, || {
             link.borrow_mut().handle_client_message(key, body)
