@@ -75,6 +75,15 @@ impl Ca {
         self.issue(params)
     }
 
+    /// A client certificate with an empty subject (the name only in a
+    /// subjectAltName, as SPIFFE and service meshes issue them).
+    fn nameless_client(&self) -> Issued {
+        let mut params = CertificateParams::new(vec!["client.example".to_owned()]).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        self.issue(params)
+    }
+
     fn issue(&self, params: CertificateParams) -> Issued {
         let key = KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
@@ -492,6 +501,73 @@ fn mutual_tls_required_and_optional() {
     assert_eq!(anonymous.request(&gw, health), (200, "ok".to_owned()));
     assert!(impostor.exchange(&gw, health).is_err(), "another CA");
     assert_eq!(known.request(&gw, health), (200, "ok".to_owned()));
+    let _ = std::fs::remove_file(ca_file);
+}
+
+/// With client certificates, a browser page of a foreign origin cannot
+/// act as the user (browsers present certificates by themselves), even on a
+/// non-loopback bind where Host and Origin are otherwise not checked; and a
+/// certificate with an empty subject is refused (it would name no caller).
+#[test]
+fn client_certificates_refuse_foreign_origins_and_nameless_certificates() {
+    let ca = Ca::new("test CA");
+    let clients_ca = Ca::new("clients CA");
+    let files = Files::new(&ca.server("localhost", 1));
+    let ca_file = temp_file("clients.pem", &clients_ca.pem());
+    let alice = Client::trusting(&ca).with_certificate(&clients_ca.client("alice", "Example"));
+    let gw = start_mtls(
+        &files,
+        &ca_file,
+        None,
+        &[
+            "--outputTransport",
+            "streamableHttp",
+            "--host",
+            "0.0.0.0",
+            "--cors",
+            "https://app.example",
+        ],
+    );
+    let pong = json!({"jsonrpc":"2.0","id":1,"result":{}});
+    for origin in ["", "Origin: https://app.example\r\n"] {
+        let raw = alice.exchange(&gw, &post("/mcp", PING, origin)).unwrap();
+        assert_eq!(split(&raw).0, 200, "{origin:?}: {raw}");
+        assert_eq!(first_data(&raw), pong, "{origin:?}");
+    }
+    let (status, body) =
+        alice.request(&gw, &post("/mcp", PING, "Origin: https://evil.example\r\n"));
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"jsonrpc":"2.0","id":null,"error":{"code":-32000,
+            "message":"Forbidden: Origin is not allowed (client certificates are in use)"}})
+    );
+    // The WebSocket upgrade, which CORS does not guard, gets the same check.
+    let upgrade = "GET /message HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+                   Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+                   Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                   Origin: https://evil.example\r\n\r\n";
+    drop(gw);
+    let gw = start_mtls(
+        &files,
+        &ca_file,
+        None,
+        &["--outputTransport", "ws", "--host", "0.0.0.0"],
+    );
+    let raw = alice.exchange(&gw, upgrade).unwrap();
+    assert_eq!(split(&raw).0, 403, "{raw}");
+
+    let nameless = Client::trusting(&ca).with_certificate(&clients_ca.nameless_client());
+    // Refused after the handshake: an error or an end without a byte.
+    if let Ok(raw) = nameless.exchange(&gw, &post("/message", PING, "")) {
+        assert!(raw.is_empty(), "{raw}");
+    }
+    eventually("the nameless certificate's refusal is logged", || {
+        gw.log().contains(
+            "its client certificate's subject cannot be read: the subject is empty \
+             (callers are named by their certificate's subject)",
+        )
+    });
     let _ = std::fs::remove_file(ca_file);
 }
 

@@ -28,6 +28,9 @@ pub(crate) struct Front {
     /// be local or allowed by `--cors` (MCP transports: servers MUST validate
     /// Origin; this blocks DNS rebinding from web pages).
     local_only: bool,
+    /// `--tlsClientCa`: browsers send client certificates by themselves,
+    /// so Origins are checked on every bind address.
+    client_certificates: bool,
     /// `--allowedHost`: names that pass that check besides the local ones.
     allowed_hosts: Vec<String>,
     health: Vec<String>,
@@ -50,6 +53,10 @@ impl Front {
             runtime: Rc::clone(runtime),
             cors: config.cors.clone(),
             local_only: is_loopback_host(&config.host),
+            client_certificates: config
+                .tls
+                .as_ref()
+                .is_some_and(|tls| tls.files.client_ca.is_some()),
             allowed_hosts: config.allowed_hosts.clone(),
             health: config.health_endpoints.clone(),
             tokens: config.auth_tokens.as_ref().map(Tokens::new),
@@ -289,7 +296,7 @@ impl Front {
             "refused {} {} from {} ({status}): {why}",
             head.method_str(),
             head.path(),
-            conn.peer()
+            self.client(head, conn)
         );
         let message = match status {
             403 => format!("Forbidden: {why}"),
@@ -404,7 +411,21 @@ impl Front {
 
     fn check_origin(&self, head: &RequestHead) -> Result<(), &'static str> {
         if !self.local_only {
-            return Ok(());
+            // A browser presents a client certificate to any page that
+            // makes it connect, unlike a bearer token: with mutual TLS, a
+            // cross-site page (a WebSocket most of all, which CORS does not
+            // guard) would act as the user. So an Origin must be one the
+            // operator allowed, whatever the bind address.
+            return match head.header_str("origin") {
+                Some(origin)
+                    if self.client_certificates
+                        && !is_allowed_origin(origin, &self.allowed_hosts)
+                        && !self.cors.allows(origin) =>
+                {
+                    Err("Forbidden: Origin is not allowed (client certificates are in use)")
+                }
+                _ => Ok(()),
+            };
         }
         // HTTP/1.0 may omit Host; browsers (the DNS-rebinding threat) never do.
         if !head.host().is_empty() && !is_allowed_authority(head.host(), &self.allowed_hosts) {

@@ -195,13 +195,19 @@ impl fmt::Debug for Acceptor {
 }
 
 /// The subject of the client's verified certificate, as an RFC 4514 string:
-/// `Ok(None)` without one, `Err` when it cannot be read (the connection is
-/// then refused: the caller would have no name).
+/// `Ok(None)` without one, `Err` when it cannot be read or is empty (the
+/// connection is then refused: the caller would have no name, and every
+/// certificate with an empty subject — SAN-only ones — would be one caller,
+/// sharing sessions and rate buckets).
 pub(crate) fn peer_subject(session: &ServerConnection) -> Result<Option<Rc<str>>, String> {
     let Some(cert) = session.peer_certificates().and_then(<[_]>::first) else {
         return Ok(None);
     };
-    subject_rfc4514(cert.as_ref())
-        .map(|subject| Some(Rc::from(subject)))
-        .map_err(|err| err.to_string())
+    let subject = subject_rfc4514(cert.as_ref()).map_err(|err| err.to_string())?;
+    if subject.is_empty() {
+        return Err(
+            "the subject is empty (callers are named by their certificate's subject)".to_owned(),
+        );
+    }
+    Ok(Some(Rc::from(subject)))
 }
