@@ -259,8 +259,8 @@ impl Server {
                 "info",
             ])
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
         if let Some(pki) = tls {
             command
                 .arg("--tlsCert")
@@ -269,10 +269,12 @@ impl Server {
                 .arg(&pki.key);
         }
         let mut child = command.spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
+        // The log goes to stdout; it is read to the end so the gateway never
+        // blocks on a full pipe.
+        let log = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
+            for line in BufReader::new(log).lines() {
                 let Ok(line) = line else { break };
                 if let Some(rest) = line.split("Listening on ").nth(1) {
                     let _ = tx.send(rest.trim().to_owned());
