@@ -429,6 +429,19 @@ fn forward_response_headers_change_live_without_a_restart() {
     other.initialize();
     let response = other.send(&json!({"jsonrpc": "2.0", "method": "notifications/x"}));
     assert_eq!(response.header("x-mine"), None);
+    // A refused request naming the session (here a foreign page's) does not
+    // get them either.
+    let refused = gw.request(
+        format!(
+            "POST /message?sessionId={id} HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+             Origin: http://evil.example\r\nContent-Type: application/json\r\n\
+             Content-Length: 2\r\n\r\n{{}}"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert_eq!(refused.header("x-mine"), None);
+    assert_eq!(refused.header("x-rotated"), Some("v2"));
     // The header value is never logged.
     assert!(!gw.log().contains("yes\""), "{}", gw.log());
 }

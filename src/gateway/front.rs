@@ -332,7 +332,10 @@ impl Front {
         head: &'a RequestHead,
         response: Response<'a>,
     ) -> Response<'a> {
-        let session = if self.runtime.has_session_headers() {
+        // A refusal never carries a session's own headers: the request
+        // naming the session may be another caller's, or a foreign page's.
+        let refused = matches!(response.status(), 401 | 403 | 429);
+        let session = if self.runtime.has_session_headers() && !refused {
             head.query_param("sessionId")
                 .or_else(|| head.header_str("mcp-session-id").map(str::to_owned))
         } else {

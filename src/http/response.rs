@@ -32,6 +32,11 @@ impl<'a> Response<'a> {
         }
     }
 
+    /// The status code.
+    pub(crate) fn status(&self) -> u16 {
+        self.status
+    }
+
     /// A JSON body.
     pub(crate) fn json(self, body: &'a [u8]) -> Self {
         self.header("content-type", b"application/json").body(body)
