@@ -512,6 +512,18 @@ fn introspection_checks_opaque_tokens_with_the_gateways_credentials() {
         elsewhere,
         json!({"sub": "alice", "scope": "mcp:read mcp:write", "aud": "https://other.example"}),
     );
+    // An answer that does not say the token is for us proves nothing.
+    let nobodys = "opaque-Nobodys-7Rv1";
+    issuer.activate(
+        nobodys,
+        json!({"sub": "alice", "scope": "mcp:read mcp:write", "exp": now() + 600}),
+    );
+    let refresh = "opaque-Refresh-5Tc8";
+    issuer.activate(
+        refresh,
+        json!({"sub": "alice", "scope": "mcp:read mcp:write", "aud": RESOURCE,
+               "token_type": "refresh_token"}),
+    );
     let client = Streamable::new(&gw);
     let send = |token: &str| client.post_raw(PING, &bearer(token));
 
@@ -533,11 +545,18 @@ fn introspection_checks_opaque_tokens_with_the_gateways_credentials() {
         &send(elsewhere).0,
         "the token is not meant for this resource",
     );
-    assert_eq!(issuer.introspection_credentials().len(), 4);
+    assert_invalid(&send(nobodys).0, "the token is not meant for this resource");
+    assert_invalid(&send(refresh).0, "the token is not an access token");
+    assert_eq!(issuer.introspection_credentials().len(), 6);
+    // Refusals are remembered too: the same answers, no new requests.
+    assert_invalid(&send("opaque-Unknown-0").0, "the token is not active");
+    assert_insufficient_scope(&send(narrow).0);
+    assert_invalid(&send(nobodys).0, "the token is not meant for this resource");
+    assert_eq!(issuer.introspection_credentials().len(), 6);
     // No JWKS is fetched when every token is introspected.
     assert_eq!(issuer.jwks_fetches(), 0);
     let log = gw.log();
-    for secret in [active, narrow, "Sx9-Tq2-secret"] {
+    for secret in [active, narrow, nobodys, refresh, "Sx9-Tq2-secret"] {
         assert!(!log.contains(secret), "{secret} in the log:\n{log}");
     }
 }

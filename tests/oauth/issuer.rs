@@ -12,8 +12,10 @@
 //!   answers after [`Issuer::slow_jwks`]'s delay.
 //! - `POST /introspect`: needs `Authorization: Basic` (recorded as sent:
 //!   [`Issuer::introspection_credentials`]); answers the claims registered
-//!   with [`Issuer::activate`] plus `"active": true`, else `{"active":
-//!   false}`; 401 without Basic credentials.
+//!   with [`Issuer::activate`] plus `"active": true` (exactly those: a
+//!   test that wants an answer the gateway accepts registers `aud`), else
+//!   `{"active": false}`; 401 without Basic credentials. Each request with
+//!   credentials is counted: [`Issuer::introspection_credentials`]`.len()`.
 //!
 //! Signing keys are generated with ring: Ed25519 (`EdDSA`) and P-256
 //! (`ES256`). Include with `#[path = "oauth/issuer.rs"] mod issuer;`.

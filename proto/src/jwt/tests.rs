@@ -1122,9 +1122,15 @@ fn introspection_checks() {
         (json!({ "token_type": "bearer" }), Ok(())),
         (json!({ "token_type": "access_token" }), Ok(())),
         (json!({ "token_type": "Access_Token" }), Ok(())),
-        (json!({ "token_type": "refresh_token" }), Err(JwtError::Type)),
+        (
+            json!({ "token_type": "refresh_token" }),
+            Err(JwtError::Type),
+        ),
         (json!({ "token_type": "" }), Err(JwtError::Type)),
-        (json!({ "token_type": 1 }), Err(JwtError::MissingClaim("token_type"))),
+        (
+            json!({ "token_type": 1 }),
+            Err(JwtError::MissingClaim("token_type")),
+        ),
         (json!({ "iss": ISSUER }), Ok(())),
         (
             json!({ "iss": "https://other.example" }),
