@@ -562,6 +562,69 @@ fn introspection_checks_opaque_tokens_with_the_gateways_credentials() {
 }
 
 #[test]
+fn introspections_in_flight_are_capped() {
+    let issuer = Issuer::start(&[]);
+    let file = ClientFile::new("cap", "gateway-7:Sx9-Tq2-secret\n");
+    let fixture = fixture();
+    let (url, endpoint) = (issuer.url(), format!("{}/introspect", issuer.url()));
+    let gw = Gateway::start(&[
+        "--stdio",
+        fixture.as_str(),
+        "--outputTransport",
+        "streamableHttp",
+        "--authIssuer",
+        url.as_str(),
+        "--authResource",
+        RESOURCE,
+        "--authScopes",
+        SCOPES,
+        "--authIntrospectionUrl",
+        endpoint.as_str(),
+        "--authIntrospectionClientFile",
+        file.path(),
+    ]);
+    issuer.hold_introspections();
+    // 16 (MAX_INTROSPECTIONS, src/auth/resource.rs) unknown tokens, each
+    // waiting at the issuer.
+    let addr = gw.addr;
+    let waiting: Vec<_> = (0..16)
+        .map(|n| {
+            std::thread::spawn(move || {
+                Streamable::at(addr)
+                    .post_raw(PING, &bearer(&format!("opaque-Guess-{n:04}")))
+                    .0
+            })
+        })
+        .collect();
+    eventually("16 introspections in flight", || {
+        issuer.introspection_credentials().len() == 16
+    });
+    // One more: not asked, 503 without a challenge, come back in a second.
+    let client = Streamable::new(&gw);
+    let (busy, events) = client.post_raw(PING, &bearer("opaque-Guess-0016"));
+    assert!(events.is_none());
+    assert_eq!(busy.status, 503, "{}", busy.text());
+    assert_eq!(busy.header("retry-after"), Some("1"));
+    assert_eq!(busy.header("www-authenticate"), None);
+    assert_eq!(
+        busy.json(),
+        json!({"jsonrpc":"2.0","id":null,"error":{"code":-32000,
+            "message":"Service Unavailable: too many token introspections in flight"}})
+    );
+    assert_eq!(issuer.introspection_credentials().len(), 16);
+    issuer.release_introspections();
+    for request in waiting {
+        assert_invalid(&request.join().unwrap(), "the token is not active");
+    }
+    // Slots freed: the refused one is asked about now.
+    assert_invalid(
+        &client.post_raw(PING, &bearer("opaque-Guess-0016")).0,
+        "the token is not active",
+    );
+    assert_eq!(issuer.introspection_credentials().len(), 17);
+}
+
+#[test]
 fn bad_oauth_flags_are_usage_errors() {
     let file = ClientFile::new("bad", "no-colon-here\n");
     let cases: [(&[&str], &str); 8] = [
