@@ -512,6 +512,18 @@ fn introspection_checks_opaque_tokens_with_the_gateways_credentials() {
         elsewhere,
         json!({"sub": "alice", "scope": "mcp:read mcp:write", "aud": "https://other.example"}),
     );
+    // An answer that does not say the token is for us proves nothing.
+    let nobodys = "opaque-Nobodys-7Rv1";
+    issuer.activate(
+        nobodys,
+        json!({"sub": "alice", "scope": "mcp:read mcp:write", "exp": now() + 600}),
+    );
+    let refresh = "opaque-Refresh-5Tc8";
+    issuer.activate(
+        refresh,
+        json!({"sub": "alice", "scope": "mcp:read mcp:write", "aud": RESOURCE,
+               "token_type": "refresh_token"}),
+    );
     let client = Streamable::new(&gw);
     let send = |token: &str| client.post_raw(PING, &bearer(token));
 
@@ -533,13 +545,83 @@ fn introspection_checks_opaque_tokens_with_the_gateways_credentials() {
         &send(elsewhere).0,
         "the token is not meant for this resource",
     );
-    assert_eq!(issuer.introspection_credentials().len(), 4);
+    assert_invalid(&send(nobodys).0, "the token is not meant for this resource");
+    assert_invalid(&send(refresh).0, "the token is not an access token");
+    assert_eq!(issuer.introspection_credentials().len(), 6);
+    // Refusals are remembered too: the same answers, no new requests.
+    assert_invalid(&send("opaque-Unknown-0").0, "the token is not active");
+    assert_insufficient_scope(&send(narrow).0);
+    assert_invalid(&send(nobodys).0, "the token is not meant for this resource");
+    assert_eq!(issuer.introspection_credentials().len(), 6);
     // No JWKS is fetched when every token is introspected.
     assert_eq!(issuer.jwks_fetches(), 0);
     let log = gw.log();
-    for secret in [active, narrow, "Sx9-Tq2-secret"] {
+    for secret in [active, narrow, nobodys, refresh, "Sx9-Tq2-secret"] {
         assert!(!log.contains(secret), "{secret} in the log:\n{log}");
     }
+}
+
+#[test]
+fn introspections_in_flight_are_capped() {
+    let issuer = Issuer::start(&[]);
+    let file = ClientFile::new("cap", "gateway-7:Sx9-Tq2-secret\n");
+    let fixture = fixture();
+    let (url, endpoint) = (issuer.url(), format!("{}/introspect", issuer.url()));
+    let gw = Gateway::start(&[
+        "--stdio",
+        fixture.as_str(),
+        "--outputTransport",
+        "streamableHttp",
+        "--authIssuer",
+        url.as_str(),
+        "--authResource",
+        RESOURCE,
+        "--authScopes",
+        SCOPES,
+        "--authIntrospectionUrl",
+        endpoint.as_str(),
+        "--authIntrospectionClientFile",
+        file.path(),
+    ]);
+    issuer.hold_introspections();
+    // 16 (MAX_INTROSPECTIONS, src/auth/resource.rs) unknown tokens, each
+    // waiting at the issuer.
+    let addr = gw.addr;
+    let waiting: Vec<_> = (0..16)
+        .map(|n| {
+            std::thread::spawn(move || {
+                Streamable::at(addr)
+                    .post_raw(PING, &bearer(&format!("opaque-Guess-{n:04}")))
+                    .0
+            })
+        })
+        .collect();
+    eventually("16 introspections in flight", || {
+        issuer.introspection_credentials().len() == 16
+    });
+    // One more: not asked, 503 without a challenge, come back in a second.
+    let client = Streamable::new(&gw);
+    let (busy, events) = client.post_raw(PING, &bearer("opaque-Guess-0016"));
+    assert!(events.is_none());
+    assert_eq!(busy.status, 503, "{}", busy.text());
+    assert_eq!(busy.header("retry-after"), Some("1"));
+    assert_eq!(busy.header("www-authenticate"), None);
+    assert_eq!(
+        busy.json(),
+        json!({"jsonrpc":"2.0","id":null,"error":{"code":-32000,
+            "message":"Service Unavailable: too many token introspections in flight"}})
+    );
+    assert_eq!(issuer.introspection_credentials().len(), 16);
+    issuer.release_introspections();
+    for request in waiting {
+        assert_invalid(&request.join().unwrap(), "the token is not active");
+    }
+    // Slots freed: the refused one is asked about now.
+    assert_invalid(
+        &client.post_raw(PING, &bearer("opaque-Guess-0016")).0,
+        "the token is not active",
+    );
+    assert_eq!(issuer.introspection_credentials().len(), 17);
 }
 
 #[test]

@@ -29,6 +29,7 @@ use serde_json::{json, Value};
 const PING: &str = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
 const ALICE: &str = "alice-Rl8vXk9Lr4Tz8Wm";
 const BOB: &str = "bob-Rl3Nf6Yc1Gs5Jb0Q";
+const CAROL: &str = "carol-Rl7Dq2Hw9Ux4Kp6";
 
 fn pong(id: Value) -> Value {
     json!({"jsonrpc":"2.0","id":id,"result":{}})
@@ -190,20 +191,49 @@ fn bearer(token: &str) -> String {
 
 #[test]
 fn callers_have_separate_buckets() {
-    let file = TokenFile::new("two", &format!("{ALICE}\n{BOB}\n"));
+    let file = TokenFile::new("three", &format!("{ALICE}\n{BOB}\n{CAROL}\n"));
     let gw = start(&["--authTokenFile", file.path(), "--rateLimit", "1/m"]);
     assert_passed(&ping(&gw, &bearer(ALICE)));
     assert_too_many(ping(&gw, &bearer(ALICE)), 60);
     // Same address, another caller: its own bucket.
     assert_passed(&ping(&gw, &bearer(BOB)));
     assert_too_many(ping(&gw, &bearer(BOB)), 60);
-    // Authentication comes first: no token is a 401, not a 429, and costs
-    // nobody a token.
+    // Authentication comes first: no token is a 401, not a 429 (the
+    // callers' buckets are empty, the address's is not), and costs the
+    // address's bucket, not a caller's.
     let anonymous = ping(&gw, "").head;
     assert_eq!(anonymous.status, 401, "{}", anonymous.text());
-    let wrong = ping(&gw, &bearer("mallory-000000000000")).head;
-    assert_eq!(wrong.status, 401, "{}", wrong.text());
+    assert_too_many(ping(&gw, &bearer("mallory-000000000000")), 60);
     assert_too_many(ping(&gw, &bearer(ALICE)), 60);
+    // A caller is never limited by its address's bucket.
+    assert_passed(&ping(&gw, &bearer(CAROL)));
+}
+
+#[test]
+fn wrong_tokens_take_from_the_address_bucket() {
+    let file = TokenFile::new("guessed", &format!("{ALICE}\n"));
+    let gw = start(&["--authTokenFile", file.path(), "--rateLimit", "2/m"]);
+    for guess in ["guess-0000000001", "guess-0000000002"] {
+        let refused = ping(&gw, &bearer(guess));
+        assert!(refused.messages.is_empty(), "{:?}", refused.messages);
+        assert_eq!(refused.head.status, 401, "{}", refused.head.text());
+        assert_eq!(
+            refused.head.header("www-authenticate"),
+            Some("Bearer error=\"invalid_token\"")
+        );
+    }
+    // The address's bucket is empty: the third guess is slowed down.
+    assert_too_many(ping(&gw, &bearer("guess-0000000003")), 30);
+    // Two Authorization headers (400) and none at all (401) count too.
+    assert_too_many(
+        ping(&gw, &format!("{}{}", bearer(ALICE), bearer(ALICE))),
+        30,
+    );
+    assert_too_many(ping(&gw, ""), 30);
+    // The holder of a good token, from the same address, is not.
+    assert_passed(&ping(&gw, &bearer(ALICE)));
+    assert_passed(&ping(&gw, &bearer(ALICE)));
+    assert_too_many(ping(&gw, &bearer(ALICE)), 30);
 }
 
 /// `ping` with `X-Forwarded-For: value`.

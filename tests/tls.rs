@@ -460,6 +460,61 @@ fn plain_http_and_silent_clients_are_closed_and_the_next_one_is_served() {
     });
 }
 
+#[test]
+fn connections_over_the_limit_are_closed_before_the_handshake() {
+    let ca = Ca::new("test CA");
+    let files = Files::new(&ca.server("localhost", 1));
+    // `--maxSessions 1`: 2 × 1 + 64 connections (src/gateway/mod.rs). The
+    // head timeout, which bounds a handshake, is far longer than WAIT, so
+    // only the shedding can close a silent connection within WAIT.
+    let limit = 66;
+    let gw = start(
+        &files,
+        &[
+            "--maxSessions",
+            "1",
+            "--headTimeout",
+            "120000",
+            "--healthEndpoint",
+            "/healthz",
+        ],
+    );
+    // Accepted in order: these fill every slot and say nothing.
+    let held: Vec<TcpStream> = (0..limit).map(|_| gw.connect()).collect();
+    let over: Vec<TcpStream> = (0..3).map(|_| gw.connect()).collect();
+    for mut extra in over {
+        extra.set_read_timeout(Some(WAIT)).unwrap();
+        let mut got = Vec::new();
+        match extra.read_to_end(&mut got) {
+            Ok(_) => {}
+            Err(err) if err.kind() == ErrorKind::ConnectionReset => {}
+            Err(err) => panic!("expected the connection to close, got {err}"),
+        }
+        // Closed unanswered: no plaintext 503, no TLS record.
+        assert_eq!(got, b"", "{:?}", String::from_utf8_lossy(&got));
+    }
+    eventually("the refusals are logged", || {
+        gw.log()
+            .matches(&format!(
+                "over {limit} connections (closed before the TLS handshake)"
+            ))
+            .count()
+            == 3
+    });
+    // Slots freed, a TLS client is served again.
+    drop(held);
+    let client = Client::trusting(&ca);
+    let health = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    eventually(
+        "a client is served once the held connections are gone",
+        || {
+            client
+                .exchange(&gw, health)
+                .is_ok_and(|raw| split(&raw) == (200, "ok".to_owned()))
+        },
+    );
+}
+
 fn start_mtls(files: &Files, ca: &Path, mode: Option<&str>, extra: &[&str]) -> Gateway {
     let mut args = vec!["--tlsClientCa", ca.to_str().unwrap()];
     if let Some(mode) = mode {

@@ -11,14 +11,17 @@
 //! - Accepted tokens are remembered by SHA-256 digest (never the token)
 //!   until they expire or [`JWT_CACHE`] / [`INTROSPECTION_CACHE`] pass,
 //!   [`CACHE_ENTRIES`] at most, so a token is verified once, not on every
-//!   request.
+//!   request. With introspection, refused tokens are remembered too (for
+//!   [`REFUSAL_CACHE`]), and at most [`MAX_INTROSPECTIONS`] requests to
+//!   the endpoint are in flight: a client presenting bad tokens cannot
+//!   turn each of its requests into one to the issuer.
 //! - Refusals carry the RFC 6750 / RFC 9728 challenge: the metadata URL,
 //!   built from `--authResource` (a request's Host is the caller's to
 //!   choose), and the required scopes.
 //! - The protected-resource metadata (RFC 9728) is served at the root
 //!   well-known URL and at the path-suffixed ones of the MCP endpoints.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::time::SystemTime;
@@ -44,6 +47,15 @@ const JWT_CACHE: u64 = 300;
 const INTROSPECTION_CACHE: u64 = 60;
 /// Remembered tokens, at most; the oldest is forgotten first.
 const CACHE_ENTRIES: usize = 4096;
+/// A token the introspection endpoint refused (inactive, or failing our
+/// checks) is refused again without asking for this long: a guessed or
+/// revoked token repeated costs the issuer one request per 30 s, and a
+/// token activated since is accepted within it.
+const REFUSAL_CACHE: u64 = 30;
+/// Introspection requests in flight, at most; beyond, 503 with
+/// `Retry-After: 1` ([`Rejection::Busy`]). Each holds a connection to the
+/// issuer for up to the fetch timeout.
+const MAX_INTROSPECTIONS: usize = 16;
 
 /// The validated `--auth*` OAuth flags (a part of `Config`).
 #[derive(Clone, Debug)]
@@ -68,11 +80,31 @@ pub(crate) enum Refused {
     Unavailable,
 }
 
+/// Why [`Resource::authenticate`] gave no principal.
+#[derive(Debug)]
+pub(crate) enum Rejection {
+    /// The token, or the issuer, said no (see [`Refused`]).
+    Refused(Refused),
+    /// [`MAX_INTROSPECTIONS`] requests to the endpoint are already in
+    /// flight: 503 with `Retry-After: 1`, the token may be good.
+    Busy,
+}
+
+impl From<Refused> for Rejection {
+    fn from(refused: Refused) -> Self {
+        Self::Refused(refused)
+    }
+}
+
 /// See the module documentation.
 pub(crate) struct Resource {
     settings: Settings,
     verifier: Verifier,
-    cache: RefCell<TokenCache>,
+    cache: RefCell<TokenCache<Rc<Principal>>>,
+    /// Introspected tokens refused, by digest, with why.
+    refusals: RefCell<TokenCache<JwtError>>,
+    /// Introspection requests in flight ([`MAX_INTROSPECTIONS`] at most).
+    introspecting: Rc<Cell<usize>>,
     /// `resource_metadata="…"` and, with scopes, `, scope="…"`.
     challenge: String,
     /// The protected-resource metadata document.
@@ -136,6 +168,8 @@ impl Resource {
             settings: settings.clone(),
             verifier,
             cache: RefCell::new(TokenCache::default()),
+            refusals: RefCell::new(TokenCache::default()),
+            introspecting: Rc::new(Cell::new(0)),
             challenge,
             metadata_paths,
         });
@@ -185,11 +219,14 @@ impl Resource {
     }
 
     /// Who holds `token` (a well-formed bearer token), or why it is refused.
-    pub(crate) async fn authenticate(&self, token: &[u8]) -> Result<Rc<Principal>, Refused> {
+    pub(crate) async fn authenticate(&self, token: &[u8]) -> Result<Rc<Principal>, Rejection> {
         let digest = Digest::of(token);
         let now = unix_now();
         if let Some(principal) = self.cache.borrow().get(&digest, now) {
             return Ok(principal);
+        }
+        if let Some(refusal) = self.refusals.borrow().get(&digest, now) {
+            return Err(Refused::Token(refusal).into());
         }
         let expect = Expect {
             issuer: &self.settings.issuer,
@@ -198,12 +235,15 @@ impl Resource {
             leeway_secs: Expect::DEFAULT_LEEWAY_SECS,
         };
         let (claims, bound) = match &self.verifier {
-            Verifier::Broken => return Err(Refused::Unavailable),
+            Verifier::Broken => return Err(Refused::Unavailable.into()),
             Verifier::Jwt(keys) => (verify_jwt(keys, token, &expect).await?, JWT_CACHE),
             Verifier::Introspection(fetcher, client) => {
                 // A bearer token is ASCII (RFC 6750 b64token).
                 let text = std::str::from_utf8(token)
                     .map_err(|_| Refused::Token(JwtError::Malformed("token")))?;
+                let Some(_permit) = Permit::take(&self.introspecting) else {
+                    return Err(Rejection::Busy);
+                };
                 let answer = introspect(fetcher, client, text)
                     .await
                     .map_err(|err| match err {
@@ -216,9 +256,17 @@ impl Resource {
                             Refused::Unavailable
                         }
                     })?;
-                let claims =
-                    check_introspection(&answer, &expect, unix_now()).map_err(Refused::Token)?;
-                (claims, INTROSPECTION_CACHE)
+                let now = unix_now();
+                match check_introspection(&answer, &expect, now) {
+                    Ok(claims) => (claims, INTROSPECTION_CACHE),
+                    Err(err) => {
+                        let until = now.saturating_add(REFUSAL_CACHE);
+                        self.refusals
+                            .borrow_mut()
+                            .insert(digest, err.clone(), until);
+                        return Err(Refused::Token(err).into());
+                    }
+                }
             }
         };
         let until = claims.expires_at.min(now.saturating_add(bound));
@@ -283,30 +331,61 @@ fn unix_now() -> u64 {
         .map_or(0, |elapsed| elapsed.as_secs())
 }
 
-/// Accepted tokens by digest, oldest first out.
-#[derive(Default)]
-struct TokenCache {
-    entries: HashMap<[u8; 32], Cached>,
+/// One introspection request in flight, counted in the shared counter
+/// until dropped (also when the request's future is, the client gone).
+struct Permit(Rc<Cell<usize>>);
+
+impl Permit {
+    /// A permit, unless [`MAX_INTROSPECTIONS`] are out.
+    fn take(count: &Rc<Cell<usize>>) -> Option<Self> {
+        let taken = count.get();
+        if taken >= MAX_INTROSPECTIONS {
+            return None;
+        }
+        count.set(taken.saturating_add(1));
+        Some(Self(Rc::clone(count)))
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
+    }
+}
+
+/// Tokens' outcomes (a principal, or why refused) by digest, oldest first
+/// out.
+struct TokenCache<T> {
+    entries: HashMap<[u8; 32], Cached<T>>,
     /// Every key of `entries` once, in insertion order.
     order: VecDeque<[u8; 32]>,
 }
 
-struct Cached {
-    principal: Rc<Principal>,
+impl<T> Default for TokenCache<T> {
+    fn default() -> Self {
+        Self {
+            entries: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+struct Cached<T> {
+    value: T,
     /// Unix seconds; usable while now is before it.
     until: u64,
 }
 
-impl TokenCache {
-    fn get(&self, digest: &Digest, now: u64) -> Option<Rc<Principal>> {
+impl<T: Clone> TokenCache<T> {
+    fn get(&self, digest: &Digest, now: u64) -> Option<T> {
         let cached = self.entries.get(&digest.0)?;
-        (now < cached.until).then(|| Rc::clone(&cached.principal))
+        (now < cached.until).then(|| cached.value.clone())
     }
 
-    fn insert(&mut self, digest: Digest, principal: Rc<Principal>, until: u64) {
+    fn insert(&mut self, digest: Digest, value: T, until: u64) {
         if let Some(cached) = self.entries.get_mut(&digest.0) {
             // Expired and verified again: same place in the order.
-            *cached = Cached { principal, until };
+            *cached = Cached { value, until };
             return;
         }
         while self.entries.len() >= CACHE_ENTRIES {
@@ -315,7 +394,7 @@ impl TokenCache {
             };
             self.entries.remove(&oldest);
         }
-        self.entries.insert(digest.0, Cached { principal, until });
+        self.entries.insert(digest.0, Cached { value, until });
         self.order.push_back(digest.0);
     }
 }
@@ -348,6 +427,51 @@ mod tests {
         // "a" was the oldest.
         assert!(cache.get(&Digest::of(b"a"), 0).is_none());
         assert!(cache.get(&Digest::of(b"0"), 0).is_some());
+    }
+
+    #[test]
+    fn refusals_are_remembered_for_their_time_and_bounded() {
+        let mut refusals = TokenCache::default();
+        refusals.insert(Digest::of(b"guess"), JwtError::Inactive, 130);
+        assert_eq!(
+            refusals.get(&Digest::of(b"guess"), 129),
+            Some(JwtError::Inactive)
+        );
+        assert_eq!(refusals.get(&Digest::of(b"guess"), 130), None);
+        assert_eq!(refusals.get(&Digest::of(b"other"), 0), None);
+        for n in 0..CACHE_ENTRIES {
+            refusals.insert(
+                Digest::of(n.to_string().as_bytes()),
+                JwtError::Audience,
+                130,
+            );
+        }
+        assert_eq!(refusals.entries.len(), CACHE_ENTRIES);
+        assert_eq!(refusals.order.len(), CACHE_ENTRIES);
+        assert_eq!(refusals.get(&Digest::of(b"guess"), 0), None);
+        let last = (CACHE_ENTRIES - 1).to_string();
+        assert_eq!(
+            refusals.get(&Digest::of(last.as_bytes()), 0),
+            Some(JwtError::Audience)
+        );
+    }
+
+    #[test]
+    fn introspections_in_flight_are_capped() {
+        let count = Rc::new(Cell::new(0));
+        let mut permits: Vec<Permit> = (0..MAX_INTROSPECTIONS)
+            .map(|_| Permit::take(&count).unwrap())
+            .collect();
+        assert_eq!(count.get(), MAX_INTROSPECTIONS);
+        assert!(Permit::take(&count).is_none());
+        assert_eq!(count.get(), MAX_INTROSPECTIONS);
+        // One finishes (or its client goes away): one more may start.
+        drop(permits.pop());
+        assert_eq!(count.get(), MAX_INTROSPECTIONS - 1);
+        permits.push(Permit::take(&count).unwrap());
+        assert!(Permit::take(&count).is_none());
+        drop(permits);
+        assert_eq!(count.get(), 0);
     }
 
     fn settings(scopes: &[&str]) -> Settings {

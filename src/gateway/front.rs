@@ -10,7 +10,7 @@ use supergateway_proto::http::{
 use supergateway_proto::jsonrpc::{codes, encode_error};
 use supergateway_proto::rate_limit::Refused as RateRefused;
 
-use crate::auth::resource::{Refused, Resource};
+use crate::auth::resource::{Refused, Rejection, Resource};
 use crate::auth::{bearer_token, Caller, Denied, Tokens};
 use crate::cli::{Config, Cors, Output};
 use crate::gateway::rate::{self, Client, MessageLimit, RateLimits};
@@ -123,8 +123,9 @@ impl Front {
         // Mutual TLS: the verified client certificate's subject, so a
         // session opened with one certificate refuses another (403).
         caller.certificate = conn.certificate().cloned();
-        // Counted once authenticated: a caller is who it proved to be, and
-        // refusals of the unauthenticated cost no bucket.
+        // Counted once authenticated: a caller is who it proved to be.
+        // Refused authentications took from the address's bucket already
+        // (`slow_down`).
         if let Some(rate) = &self.rate {
             let client = self.client(head, conn);
             if let Err(refused) = rate.check(rate::key_of(&caller, client.address)) {
@@ -142,7 +143,12 @@ impl Front {
         }
         let token = match bearer_token(head.header_values("authorization")) {
             Ok(token) => token,
-            Err(denied) => return Err(self.unauthorized(head, conn, denied).await),
+            Err(denied) => {
+                if let Some(next) = self.slow_down(head, conn).await {
+                    return Err(next);
+                }
+                return Err(self.unauthorized(head, conn, denied).await);
+            }
         };
         if let Some(digest) = self.tokens.as_ref().and_then(|tokens| tokens.check(token)) {
             return Ok(Caller {
@@ -151,6 +157,9 @@ impl Front {
             });
         }
         let Some(resource) = &self.resource else {
+            if let Some(next) = self.slow_down(head, conn).await {
+                return Err(next);
+            }
             return Err(self.unauthorized(head, conn, Denied::UnknownToken).await);
         };
         match resource.authenticate(token).await {
@@ -169,8 +178,56 @@ impl Front {
                     ..Caller::default()
                 })
             }
-            Err(refused) => Err(self.refused(head, conn, resource, &refused).await),
+            Err(Rejection::Busy) => Err(self.introspection_busy(head, conn).await),
+            Err(Rejection::Refused(refused)) => {
+                // A bad token (401), not a missing scope (403, the caller
+                // is known) nor the issuer's trouble (503).
+                if matches!(&refused, Refused::Token(err) if err.status() == 401) {
+                    if let Some(next) = self.slow_down(head, conn).await {
+                        return Err(next);
+                    }
+                }
+                Err(self.refused(head, conn, resource, &refused).await)
+            }
         }
+    }
+
+    /// With `--rateLimit`, a refused authentication (401, or 400 for two
+    /// `Authorization` headers) takes a token from the bucket of the
+    /// client's address, the one unauthenticated requests would use: a
+    /// client guessing tokens is slowed like any other. `Some` (a 429
+    /// sent) once that bucket is empty. A caller that authenticates is
+    /// counted in its own bucket only, never its address's, so others
+    /// guessing from its address cannot lock it out.
+    async fn slow_down(&self, head: &RequestHead, conn: &mut Conn) -> Option<Next> {
+        let rate = self.rate.as_ref()?;
+        let client = self.client(head, conn);
+        let refused = rate
+            .check(rate::key_of(&Caller::default(), client.address))
+            .err()?;
+        Some(self.too_many_requests(head, conn, client, refused).await)
+    }
+
+    /// 503 with `Retry-After: 1` and a JSON-RPC error body: too many
+    /// introspection requests in flight. No challenge, the token may be
+    /// good.
+    async fn introspection_busy(&self, head: &RequestHead, conn: &mut Conn) -> Next {
+        let why = "too many token introspections in flight";
+        tracing::warn!(
+            "refused {} {} from {} (503): {why}",
+            head.method_str(),
+            head.path(),
+            self.client(head, conn)
+        );
+        let mut body = Vec::with_capacity(96);
+        encode_error(
+            &mut body,
+            None,
+            codes::SERVER_ERROR,
+            &format!("Service Unavailable: {why}"),
+        );
+        let response = Response::new(503).header("retry-after", b"1").json(&body);
+        self.send(head, conn, response).await
     }
 
     /// Where the request came from: the peer, or behind a `--trustedProxy`

@@ -280,19 +280,15 @@ pub(crate) async fn serve<H: Handler>(
             let _guard = guard;
             let span = (options.conn_span)(peer);
             rt::in_span(span, async {
+                // Before the handshake: a connection over the limit must not
+                // hold a slot's worth of TLS work (and time) first.
+                if _guard.count > options.max_connections {
+                    shed(stream, peer, &options).await;
+                    return;
+                }
                 let Some((stream, certificate)) = establish(stream, peer, &options).await else {
                     return;
                 };
-                if _guard.count > options.max_connections {
-                    tracing::warn!(
-                        "refused a connection from {peer}: over {} connections (503)",
-                        options.max_connections
-                    );
-                    let mut out = Vec::new();
-                    error_response(&mut out, 503, "too many connections");
-                    let _ = stream.write_all(&out, options.write_timeout).await;
-                    return;
-                }
                 let conn = Conn {
                     stream: Rc::new(stream),
                     peer,
@@ -309,6 +305,29 @@ pub(crate) async fn serve<H: Handler>(
         })
         .detach();
     }
+}
+
+/// A connection over `max_connections`, refused at once: plain HTTP gets a
+/// 503; a TLS connection is closed unanswered, before any handshake, since
+/// its client could not read a plaintext 503 (and a TLS alert would need
+/// the handshake's cost first).
+async fn shed(tcp: Async<TcpStream>, peer: SocketAddr, options: &ServerOptions) {
+    if options.tls.is_some() {
+        tracing::warn!(
+            "refused a connection from {peer}: over {} connections (closed before the TLS handshake)",
+            options.max_connections
+        );
+        return;
+    }
+    tracing::warn!(
+        "refused a connection from {peer}: over {} connections (503)",
+        options.max_connections
+    );
+    let mut out = Vec::new();
+    error_response(&mut out, 503, "too many connections");
+    let _ = Stream::Plain(tcp)
+        .write_all(&out, options.write_timeout)
+        .await;
 }
 
 /// The connection's stream: the socket itself, or a TLS session over it once

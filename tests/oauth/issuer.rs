@@ -12,8 +12,12 @@
 //!   answers after [`Issuer::slow_jwks`]'s delay.
 //! - `POST /introspect`: needs `Authorization: Basic` (recorded as sent:
 //!   [`Issuer::introspection_credentials`]); answers the claims registered
-//!   with [`Issuer::activate`] plus `"active": true`, else `{"active":
-//!   false}`; 401 without Basic credentials.
+//!   with [`Issuer::activate`] plus `"active": true` (exactly those: a
+//!   test that wants an answer the gateway accepts registers `aud`), else
+//!   `{"active": false}`; 401 without Basic credentials. Each request with
+//!   credentials is counted: [`Issuer::introspection_credentials`]`.len()`.
+//!   After [`Issuer::hold_introspections`] answers wait (counted on
+//!   arrival) until [`Issuer::release_introspections`].
 //!
 //! Signing keys are generated with ring: Ed25519 (`EdDSA`) and P-256
 //! (`ES256`). Include with `#[path = "oauth/issuer.rs"] mod issuer;`.
@@ -157,6 +161,8 @@ struct State {
     introspection_credentials: Vec<String>,
     /// How long /jwks takes to answer.
     jwks_delay: Duration,
+    /// Introspection answers wait while this is set.
+    hold_introspections: bool,
 }
 
 /// See the module documentation.
@@ -176,6 +182,7 @@ impl Issuer {
             active: HashMap::new(),
             introspection_credentials: Vec::new(),
             jwks_delay: Duration::ZERO,
+            hold_introspections: false,
         }));
         let shared = Arc::clone(&state);
         thread::spawn(move || {
@@ -214,6 +221,16 @@ impl Issuer {
             .unwrap()
             .active
             .insert(token.to_owned(), claims);
+    }
+
+    /// Introspection requests are counted, then wait unanswered...
+    pub fn hold_introspections(&self) {
+        self.state.lock().unwrap().hold_introspections = true;
+    }
+
+    /// ...until this.
+    pub fn release_introspections(&self) {
+        self.state.lock().unwrap().hold_introspections = false;
     }
 
     pub fn introspection_credentials(&self) -> Vec<String> {
@@ -313,8 +330,16 @@ fn introspect(
             json!({"error": "invalid_client"}),
         );
     };
-    let mut state = state.lock().unwrap();
-    state.introspection_credentials.push(credentials);
+    state
+        .lock()
+        .unwrap()
+        .introspection_credentials
+        .push(credentials);
+    // Held: the request stays in flight at the gateway meanwhile.
+    while state.lock().unwrap().hold_introspections {
+        thread::sleep(Duration::from_millis(10));
+    }
+    let state = state.lock().unwrap();
     let form = String::from_utf8_lossy(body).into_owned();
     let token = form
         .split('&')

@@ -29,8 +29,9 @@ const LEEWAY: u64 = 60;
 ///   and RFC 8037 A.2, whose private halves the harness does not hold):
 ///   a signature verifies only for the exact bytes of a published vector,
 ///   and `verify` never accepts (those vectors carry no audience);
-/// - introspection: an accepted answer is active, in date, for this
-///   resource and issuer when it says so, with the required scope;
+/// - introspection: an accepted answer is active, an access token when it
+///   says what it is, in date, names this resource in `aud`, is for this
+///   issuer when it says so, with the required scope;
 /// - claims: the input is a payload the harness signs itself (Ed25519, its
 ///   own key), so the signature always verifies; an accepted token's claims
 ///   agree with an independent read of the payload.
@@ -162,7 +163,10 @@ fn introspection(input: &[u8]) {
             assert!(answer.active);
             assert!(answer.issuer.as_deref().is_none_or(|iss| iss == ISSUER));
             assert_eq!(claims.issuer, ISSUER);
-            assert!(answer.audience.is_empty() || answer.audience.iter().any(|a| a == RESOURCE));
+            assert!(answer.audience.iter().any(|a| a == RESOURCE));
+            assert!(answer.token_type.as_deref().is_none_or(|t| {
+                t.eq_ignore_ascii_case("bearer") || t.eq_ignore_ascii_case("access_token")
+            }));
             assert_eq!(claims.expires_at, answer.expires_at.unwrap_or(u64::MAX));
         }
         Err(e) => jwt_error(&e),

@@ -24,6 +24,8 @@ pub struct Introspection {
     pub audience: Vec<String>,
     /// `username`.
     pub username: Option<String>,
+    /// `token_type` (RFC 7662 §2.2), as the issuer spelled it.
+    pub token_type: Option<String>,
     /// The claims of [`super::ENV_CLAIMS`] fit for a child's environment,
     /// as in [`Claims::env_claims`].
     pub env_claims: Vec<(&'static str, String)>,
@@ -69,13 +71,15 @@ pub fn parse_introspection(json: &[u8], limits: Limits) -> Result<Introspection,
         issuer: claims::string(&map, "iss")?,
         audience: claims::audience(&map)?.unwrap_or_default(),
         username: claims::string(&map, "username")?,
+        token_type: claims::string(&map, "token_type")?,
         env_claims: claims::env_claims(&map),
     })
 }
 
 /// Checks an introspection answer against `expect` at `now`: `active`,
-/// then `iss` (when present), `aud` contains the resource (when present),
-/// `exp` with the leeway (when present), `sub` present, the scopes.
+/// then `token_type` names an access token (when present), `iss` (when
+/// present), `aud` present and containing the resource, `exp` with the
+/// leeway (when present), `sub` present, the scopes.
 pub fn check_introspection(
     answer: &Introspection,
     expect: &Expect<'_>,
@@ -84,12 +88,23 @@ pub fn check_introspection(
     if !answer.active {
         return Err(JwtError::Inactive);
     }
+    // An issuer that introspects refresh tokens too would otherwise let
+    // one stand in for an access token.
+    if let Some(token_type) = &answer.token_type {
+        if !introspected_access_token(token_type) {
+            return Err(JwtError::Type);
+        }
+    }
     if let Some(issuer) = &answer.issuer {
         if issuer != expect.issuer {
             return Err(JwtError::Issuer);
         }
     }
-    if !answer.audience.is_empty() && !answer.audience.iter().any(|aud| aud == expect.audience) {
+    // The audience is required, as for a JWT: a token the issuer minted for
+    // another resource must not be accepted here (MCP authorization,
+    // security considerations, audience validation). An answer that does
+    // not say whom the token is for cannot show that it is for us.
+    if !answer.audience.iter().any(|aud| aud == expect.audience) {
         return Err(JwtError::Audience);
     }
     if let Some(expires_at) = answer.expires_at {
@@ -112,4 +127,11 @@ pub fn check_introspection(
         expires_at: answer.expires_at.unwrap_or(u64::MAX),
         env_claims: answer.env_claims.clone(),
     })
+}
+
+/// Whether an introspection `token_type` names an access token: `Bearer`
+/// (the RFC 6749 token type most issuers report) or `access_token` (the
+/// RFC 8693 token type identifier's short form), in any case.
+fn introspected_access_token(token_type: &str) -> bool {
+    token_type.eq_ignore_ascii_case("bearer") || token_type.eq_ignore_ascii_case("access_token")
 }

@@ -198,7 +198,8 @@ pub enum JwtError {
     /// Larger than [`Limits::token_bytes`] (or [`Limits::jwks_bytes`] for an
     /// introspection answer).
     Oversize,
-    /// `typ` is not an access-token type.
+    /// `typ` is not an access-token type (or an introspection answer's
+    /// `token_type` is neither `Bearer` nor `access_token`).
     Type,
     /// `alg` is not one we verify (`none`, HMAC, …).
     UnsupportedAlg,

@@ -1025,6 +1025,7 @@ fn introspection_parse() {
             issuer: Some(ISSUER.into()),
             audience: vec![RESOURCE.into()],
             username: Some("ann".into()),
+            token_type: Some("Bearer".into()),
             env_claims: vec![
                 ("iss", ISSUER.into()),
                 ("sub", "user-1".into()),
@@ -1113,7 +1114,23 @@ fn introspection_checks() {
             json!({ "aud": ["https://other.example"] }),
             Err(JwtError::Audience),
         ),
-        (json!({ "aud": null }), Ok(())),
+        // An answer that does not name this resource is refused, as a JWT is.
+        (json!({ "aud": null }), Err(JwtError::Audience)),
+        (json!({ "aud": [] }), Err(JwtError::Audience)),
+        (json!({ "aud": 7 }), Err(JwtError::MissingClaim("aud"))),
+        (json!({ "token_type": "Bearer" }), Ok(())),
+        (json!({ "token_type": "bearer" }), Ok(())),
+        (json!({ "token_type": "access_token" }), Ok(())),
+        (json!({ "token_type": "Access_Token" }), Ok(())),
+        (
+            json!({ "token_type": "refresh_token" }),
+            Err(JwtError::Type),
+        ),
+        (json!({ "token_type": "" }), Err(JwtError::Type)),
+        (
+            json!({ "token_type": 1 }),
+            Err(JwtError::MissingClaim("token_type")),
+        ),
         (json!({ "iss": ISSUER }), Ok(())),
         (
             json!({ "iss": "https://other.example" }),
