@@ -7,6 +7,7 @@ use core::fmt;
 pub(crate) mod base64;
 pub mod capabilities;
 pub mod errors;
+pub mod filter;
 pub mod header_value;
 pub mod log_level;
 pub mod request_state;
