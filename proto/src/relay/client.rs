@@ -160,6 +160,11 @@ impl Relay {
     /// Relays one admitted request or notification now, or holds it while
     /// `initialize` is at the child.
     pub(super) fn accept(&mut self, key: SessionKey, bytes: &[u8], message: &Message<'_>) {
+        // A denied target is refused before anything else: it is never
+        // held, never starts an initialisation, never reaches the child.
+        if message.kind == Kind::Request && self.refuse_filtered(key, message) {
+            return;
+        }
         let method = message.method.as_deref();
         let is_initialize = method == Some("initialize");
         if era::is_modern(message) {

@@ -67,6 +67,7 @@ mod client;
 mod deliver;
 mod endings;
 mod era;
+mod filter;
 mod legacy_client;
 mod listen;
 mod mrtr;
@@ -559,6 +560,8 @@ pub struct Relay {
     tool_params: params::ToolParams,
     /// Handshake-era clients of a 2026-07-28 child.
     legacy: legacy_client::LegacyClients,
+    /// Tool, prompt and resource filtering.
+    filtering: filter::Filtering,
 }
 
 struct Session {
@@ -655,6 +658,7 @@ impl Relay {
             mrtr: mrtr::Mrtr::new(),
             tool_params: params::ToolParams::default(),
             legacy: legacy_client::LegacyClients::new(),
+            filtering: filter::Filtering::new(),
         }
     }
 
@@ -773,6 +777,14 @@ impl Relay {
                 return;
             }
         };
+        if matches!(message.kind, Kind::Response | Kind::ErrorResponse) {
+            if let Some(filtered) = self.filtered_answer(line, &message) {
+                if let Ok(message) = parse_message(&filtered) {
+                    self.route_child_response(&filtered, &message);
+                }
+                return;
+            }
+        }
         match message.kind {
             Kind::Response | Kind::ErrorResponse => self.route_child_response(line, &message),
             Kind::Request => self.route_child_request(line, &message),
@@ -983,7 +995,11 @@ impl Relay {
     /// `tools/call` names one it has not seen); `first_page`: the listing
     /// had no cursor and replaces the table.
     pub fn handle_tool_list(&mut self, result: &[u8], first_page: bool) {
-        for report in self.tool_params.learn(result, first_page) {
+        // Only the tools clients may see are learned.
+        let Some(result) = self.filtered_tools(result) else {
+            return;
+        };
+        for report in self.tool_params.learn(&result, first_page) {
             self.report(report);
         }
     }

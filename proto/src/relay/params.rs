@@ -132,6 +132,7 @@ impl Relay {
     /// Hook for a client request relayed under `gateway_id`: a `tools/list`
     /// is remembered, so that its answer is learned from.
     pub(super) fn note_tools_list(&mut self, gateway_id: u64, bytes: &[u8], message: &Message<'_>) {
+        self.note_listing(gateway_id, message);
         if message.method.as_deref() != Some("tools/list") {
             return;
         }

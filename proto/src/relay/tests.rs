@@ -954,6 +954,7 @@ fn the_childs_requests_waiting_for_answers_are_bounded() {
 }
 
 mod era;
+mod filter;
 mod legacy_client;
 mod mrtr;
 mod params;
