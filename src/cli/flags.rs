@@ -174,7 +174,7 @@ pub(super) enum Scope {
 pub(super) const SHORT_HELP: &str = "-h";
 
 /// Every flag, in `--help` order.
-pub(super) static FLAGS: [&Flag; 61] = [
+pub(super) static FLAGS: [&Flag; 67] = [
     &STDIO,
     &SSE,
     &STREAMABLE_HTTP,
@@ -194,6 +194,12 @@ pub(super) static FLAGS: [&Flag; 61] = [
     &UPSTREAM_PROTOCOL,
     &PROBE_TIMEOUT,
     &INPUT_TIMEOUT,
+    &ALLOW_TOOL,
+    &DENY_TOOL,
+    &ALLOW_PROMPT,
+    &DENY_PROMPT,
+    &ALLOW_RESOURCE,
+    &DENY_RESOURCE,
     &KEEP_ALIVE,
     &SSE_PATH,
     &MESSAGE_PATH,
@@ -429,6 +435,78 @@ pub(super) static KEEP_ALIVE: Flag = Flag {
     modes: Scope::Network,
     group: Group::Serving,
     help: "SSE heartbeat and WebSocket ping interval, 0 = off",
+    secret: false,
+};
+
+// Filtering (issue 17): which tools, prompts and resources clients see.
+
+pub(super) static ALLOW_TOOL: Flag = Flag {
+    name: "allowTool",
+    value: "GLOB",
+    kind: Kind::Repeated,
+    default: Absent::Nothing,
+    modes: Scope::All,
+    group: Group::Serving,
+    help: "show and allow only the tools matching GLOB (* ?);\n\
+           repeatable",
+    secret: false,
+};
+
+pub(super) static DENY_TOOL: Flag = Flag {
+    name: "denyTool",
+    value: "GLOB",
+    kind: Kind::Repeated,
+    default: Absent::Nothing,
+    modes: Scope::All,
+    group: Group::Serving,
+    help: "hide and refuse the tools matching GLOB; wins\n\
+           over --allowTool; repeatable",
+    secret: false,
+};
+
+pub(super) static ALLOW_PROMPT: Flag = Flag {
+    name: "allowPrompt",
+    value: "GLOB",
+    kind: Kind::Repeated,
+    default: Absent::Nothing,
+    modes: Scope::All,
+    group: Group::Serving,
+    help: "--allowTool for prompts",
+    secret: false,
+};
+
+pub(super) static DENY_PROMPT: Flag = Flag {
+    name: "denyPrompt",
+    value: "GLOB",
+    kind: Kind::Repeated,
+    default: Absent::Nothing,
+    modes: Scope::All,
+    group: Group::Serving,
+    help: "--denyTool for prompts",
+    secret: false,
+};
+
+pub(super) static ALLOW_RESOURCE: Flag = Flag {
+    name: "allowResource",
+    value: "PREFIX",
+    kind: Kind::Repeated,
+    default: Absent::Nothing,
+    modes: Scope::All,
+    group: Group::Serving,
+    help: "show and allow only the resources whose URI starts\n\
+           with PREFIX; repeatable",
+    secret: false,
+};
+
+pub(super) static DENY_RESOURCE: Flag = Flag {
+    name: "denyResource",
+    value: "PREFIX",
+    kind: Kind::Repeated,
+    default: Absent::Nothing,
+    modes: Scope::All,
+    group: Group::Serving,
+    help: "hide and refuse resources whose URI starts with\n\
+           PREFIX; wins over --allowResource; repeatable",
     secret: false,
 };
 

@@ -214,6 +214,9 @@ pub(crate) struct Config {
     /// mutual TLS) on the MCP listener, the files read and checked. `None`:
     /// plain HTTP.
     pub(crate) tls: Option<crate::http::tls::TlsConfig>,
+    /// `--allowTool`/`--denyTool`, `--allowPrompt`/`--denyPrompt` (globs) and
+    /// `--allowResource`/`--denyResource` (URI prefixes): what clients may see and use.
+    pub(crate) filter: supergateway_proto::mcp::filter::Filter,
     /// Flags given that have no effect in this mode, one sentence each, for main to log.
     pub(crate) warnings: Vec<String>,
 }
@@ -456,6 +459,7 @@ impl fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("auth_oauth", &self.auth_oauth)
             .field("tls", &self.tls)
+            .field("filter", &self.filter)
             .field("warnings", &self.warnings)
             .finish()
     }

@@ -6,6 +6,9 @@ use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
 use supergateway_proto::http::{parse_header_line, Cidr, HeaderName, HeaderValue};
+use supergateway_proto::mcp::filter::{
+    Filter, PatternError, Rules, MAX_PATTERNS, MAX_PATTERN_BYTES,
+};
 use supergateway_proto::rate_limit::Rate;
 use supergateway_proto::relay::UpstreamMode;
 
@@ -275,7 +278,30 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         rate_limit,
         trusted_proxies,
         tls,
+        filter: filter(raw)?,
         warnings,
+    })
+}
+
+/// The filtering flags: globs for tools and prompts, URI prefixes for resources.
+fn filter(raw: &Raw) -> Result<Filter, String> {
+    let values = |flag: &Flag| raw.values(flag).collect::<Vec<&str>>();
+    let refused = |allow: &Flag, deny: &Flag, why: PatternError| {
+        format!("{allow} and {deny}: {why} (at most {MAX_PATTERNS} patterns of {MAX_PATTERN_BYTES} bytes, no control characters)")
+    };
+    let tools = Rules::globs(&values(&flags::ALLOW_TOOL), &values(&flags::DENY_TOOL))
+        .map_err(|why| refused(&flags::ALLOW_TOOL, &flags::DENY_TOOL, why))?;
+    let prompts = Rules::globs(&values(&flags::ALLOW_PROMPT), &values(&flags::DENY_PROMPT))
+        .map_err(|why| refused(&flags::ALLOW_PROMPT, &flags::DENY_PROMPT, why))?;
+    let resources = Rules::prefixes(
+        &values(&flags::ALLOW_RESOURCE),
+        &values(&flags::DENY_RESOURCE),
+    )
+    .map_err(|why| refused(&flags::ALLOW_RESOURCE, &flags::DENY_RESOURCE, why))?;
+    Ok(Filter {
+        tools,
+        prompts,
+        resources,
     })
 }
 

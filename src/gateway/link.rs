@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use smol::channel::{self, Receiver, Sender};
 use smol::Task;
 use supergateway_proto::int_map::{int_map, IntMap};
+use supergateway_proto::mcp::filter::Filter;
 use supergateway_proto::mcp::x_mcp_header::Param;
 use supergateway_proto::relay::{
     Budget, Config, Detached, Event, Limits, Relay, Report, UpstreamMode,
@@ -53,6 +54,16 @@ thread_local! {
     /// made on first use; and the last relay number given out.
     static SEALING: RefCell<Option<(Rc<HmacSeal>, [u8; 8])>> = const { RefCell::new(None) };
     static RELAYS: Cell<u32> = const { Cell::new(0) };
+    /// The tool, prompt and resource filter every relay applies
+    /// (`configure_filter`); `None`: no filtering.
+    static FILTER: RefCell<Option<Rc<Filter>>> = const { RefCell::new(None) };
+}
+
+/// Sets the filter the relays made from now on apply to their clients
+/// (`--allowTool`, `--denyTool`, ...); an empty one filters nothing.
+pub(crate) fn configure_filter(filter: &Filter) {
+    let filter = (!filter.is_empty()).then(|| Rc::new(filter.clone()));
+    FILTER.with(|cell| *cell.borrow_mut() = filter);
 }
 
 /// Sets which MCP era the children started from now on are taken to speak
@@ -293,9 +304,11 @@ impl Link {
             ..Config::new(clients)
         };
         let random = Box::new(rt::random_bytes);
+        let mut relay = Relay::new(config, budget, random);
+        relay.set_filter(FILTER.with(|filter| filter.borrow().clone()));
         Rc::new_cyclic(|this| {
             RefCell::new(Self {
-                relay: Relay::new(config, budget, random),
+                relay,
                 this: this.clone(),
                 child: None,
                 remote,

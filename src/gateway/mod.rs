@@ -250,6 +250,7 @@ pub(crate) async fn run_stdio<H: StdioMode>(
     make: impl FnOnce(Option<Rc<RefCell<Link>>>) -> Rc<H>,
 ) -> i32 {
     link::configure(config.max_session_buffered_bytes, config.max_buffered_bytes);
+    link::configure_filter(&config.filter);
     link::configure_upstream(
         config.upstream_protocol,
         u64::try_from(config.probe_timeout.as_millis()).unwrap_or(u64::MAX),

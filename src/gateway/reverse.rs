@@ -258,6 +258,7 @@ pub(crate) fn handle_stdin(link: &Rc<RefCell<Link>>, stdout: &Stdout, line: &[u8
 /// the command line (`upstream`: the era to take the server to speak).
 pub(crate) fn configure_link(config: &Config, upstream: UpstreamMode) {
     link::configure(config.max_session_buffered_bytes, config.max_buffered_bytes);
+    link::configure_filter(&config.filter);
     link::configure_upstream(
         upstream,
         u64::try_from(config.probe_timeout.as_millis()).unwrap_or(u64::MAX),

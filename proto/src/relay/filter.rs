@@ -86,7 +86,11 @@ impl Relay {
     /// Hook for a child answer, before it is routed: the answer to a
     /// remembered listing with the denied entries removed (`None`: route
     /// `line` as it is).
-    pub(super) fn filtered_answer(&mut self, line: &[u8], message: &Message<'_>) -> Option<Vec<u8>> {
+    pub(super) fn filtered_answer(
+        &mut self,
+        line: &[u8],
+        message: &Message<'_>,
+    ) -> Option<Vec<u8>> {
         if self.filtering.pending.is_empty() {
             return None;
         }
@@ -114,7 +118,10 @@ impl Relay {
 
     /// A `tools/list` result the driver fetched itself, filtered (`None`:
     /// unreadable with a filter set, learn nothing).
-    pub(super) fn filtered_tools<'r>(&self, result: &'r [u8]) -> Option<std::borrow::Cow<'r, [u8]>> {
+    pub(super) fn filtered_tools<'r>(
+        &self,
+        result: &'r [u8],
+    ) -> Option<std::borrow::Cow<'r, [u8]>> {
         let Some(filter) = &self.filtering.filter else {
             return Some(result.into());
         };

@@ -27,7 +27,11 @@ fn glob_table() {
         ("**a", "a", true),
         ("a?c", "abc", true),
         ("a?c", "ac", false),
-        ("*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false),
+        (
+            "*a*a*a*a*b",
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            false,
+        ),
     ];
     for (glob, name, want) in cases {
         assert_eq!(
@@ -69,7 +73,10 @@ fn rules_table() {
     assert!(!uris.allows("file:///pub/private/key"));
     assert!(!uris.allows("file:///etc/passwd"));
     assert!(uris.allows_template("file:///pub/{name}"));
-    assert!(uris.allows_template("file:///{path}"), "some expansions are allowed");
+    assert!(
+        uris.allows_template("file:///{path}"),
+        "some expansions are allowed"
+    );
     assert!(!uris.allows_template("file:///pub/private/{x}"));
     assert!(!uris.allows_template("db://{table}"));
 }
@@ -140,15 +147,22 @@ fn list_kinds() {
     };
     let prompts = br#"{"prompts":[{"name":"greeting"},{"name":"other"}]}"#;
     assert_eq!(
-        filter.rewrite_list(List::Prompts, prompts).unwrap().unwrap(),
+        filter
+            .rewrite_list(List::Prompts, prompts)
+            .unwrap()
+            .unwrap(),
         br#"{"prompts":[{"name":"greeting"}]}"#
     );
     let resources = br#"{"resources":[{"uri":"secret://k","name":"k"},{"uri":"file:///a","name":"secret://"}]}"#;
     assert_eq!(
-        filter.rewrite_list(List::Resources, resources).unwrap().unwrap(),
+        filter
+            .rewrite_list(List::Resources, resources)
+            .unwrap()
+            .unwrap(),
         br#"{"resources":[{"uri":"file:///a","name":"secret://"}]}"#
     );
-    let templates = br#"{"resourceTemplates":[{"uriTemplate":"secret://{id}"},{"uriTemplate":"file:///{p}"}]}"#;
+    let templates =
+        br#"{"resourceTemplates":[{"uriTemplate":"secret://{id}"},{"uriTemplate":"file:///{p}"}]}"#;
     assert_eq!(
         filter
             .rewrite_list(List::ResourceTemplates, templates)
@@ -156,7 +170,10 @@ fn list_kinds() {
             .unwrap(),
         br#"{"resourceTemplates":[{"uriTemplate":"file:///{p}"}]}"#
     );
-    assert_eq!(List::of("resources/templates/list"), Some(List::ResourceTemplates));
+    assert_eq!(
+        List::of("resources/templates/list"),
+        Some(List::ResourceTemplates)
+    );
     assert_eq!(List::of("tools/call"), None);
 }
 
@@ -169,7 +186,11 @@ fn requests_refused() {
     };
     let cases: &[(&str, Option<&str>, Option<&str>)] = &[
         ("tools/call", Some("read_file"), None),
-        ("tools/call", Some("read_secret"), Some("Unknown tool: read_secret")),
+        (
+            "tools/call",
+            Some("read_secret"),
+            Some("Unknown tool: read_secret"),
+        ),
         ("tools/call", Some("write"), Some("Unknown tool: write")),
         ("tools/call", None, None),
         ("prompts/get", Some("admin"), Some("Unknown prompt: admin")),
@@ -185,7 +206,11 @@ fn requests_refused() {
     ];
     for (method, target, want) in cases {
         let got = filter.check_request(method, *target);
-        assert_eq!(got.as_ref().map(|r| r.0.as_str()), *want, "{method} {target:?}");
+        assert_eq!(
+            got.as_ref().map(|r| r.0.as_str()),
+            *want,
+            "{method} {target:?}"
+        );
     }
     assert_eq!(Refusal::CODE, -32602);
     assert!(Filter::default().is_empty());

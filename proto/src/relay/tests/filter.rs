@@ -23,8 +23,7 @@ fn filtered(clients: Clients) -> Relay {
     relay
 }
 
-const CALL_DELETE: &str =
-    r#"{"jsonrpc":"2.0","id":"c1","method":"tools/call","params":{"name":"delete_all","arguments":{}}}"#;
+const CALL_DELETE: &str = r#"{"jsonrpc":"2.0","id":"c1","method":"tools/call","params":{"name":"delete_all","arguments":{}}}"#;
 
 #[test]
 fn denied_requests_are_answered_here_and_never_reach_the_child() {
@@ -52,22 +51,29 @@ fn denied_requests_are_answered_here_and_never_reach_the_child() {
         ]
     );
     // Allowed ones go through as they are.
-    let call = r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","arguments":{}}}"#;
+    let call =
+        r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","arguments":{}}}"#;
     send(&mut relay, A, call).unwrap();
     assert_eq!(
         to_child(&mut relay),
-        [r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{}}}"#]
+        [
+            r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{}}}"#
+        ]
     );
     // A batch: the denied element is answered, the other relayed.
     let batch = format!("[{CALL_DELETE},{}]", call.replace(":4,", ":5,"));
     assert_eq!(send(&mut relay, A, &batch), Ok(2));
     assert_eq!(
         to_child(&mut relay),
-        [r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{}}}"#]
+        [
+            r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{}}}"#
+        ]
     );
     assert_eq!(
         frames(&mut relay, A),
-        [r#"{"jsonrpc":"2.0","id":"c1","error":{"code":-32602,"message":"Unknown tool: delete_all"}}"#]
+        [
+            r#"{"jsonrpc":"2.0","id":"c1","error":{"code":-32602,"message":"Unknown tool: delete_all"}}"#
+        ]
     );
 }
 
@@ -140,7 +146,12 @@ fn listings_lose_denied_entries_and_keep_their_cursors() {
         )
         .unwrap();
         let sent = to_child(&mut relay);
-        let gateway_id = parse_message(sent[0].as_bytes()).unwrap().id.unwrap().as_bytes().to_vec();
+        let gateway_id = parse_message(sent[0].as_bytes())
+            .unwrap()
+            .id
+            .unwrap()
+            .as_bytes()
+            .to_vec();
         let gateway_id = String::from_utf8(gateway_id).unwrap();
         child(
             &mut relay,
@@ -156,8 +167,18 @@ fn listings_lose_denied_entries_and_keep_their_cursors() {
 #[test]
 fn an_unreadable_listing_is_not_shown_and_errors_pass() {
     let mut relay = filtered(Clients::Separate);
-    send(&mut relay, A, r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#).unwrap();
-    send(&mut relay, A, r#"{"jsonrpc":"2.0","id":8,"method":"tools/list"}"#).unwrap();
+    send(
+        &mut relay,
+        A,
+        r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#,
+    )
+    .unwrap();
+    send(
+        &mut relay,
+        A,
+        r#"{"jsonrpc":"2.0","id":8,"method":"tools/list"}"#,
+    )
+    .unwrap();
     to_child(&mut relay);
     child(
         &mut relay,
@@ -179,7 +200,12 @@ fn an_unreadable_listing_is_not_shown_and_errors_pass() {
 #[test]
 fn a_denied_tools_annotations_are_not_learned() {
     let mut relay = filtered(Clients::Separate);
-    send(&mut relay, A, r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#).unwrap();
+    send(
+        &mut relay,
+        A,
+        r#"{"jsonrpc":"2.0","id":7,"method":"tools/list"}"#,
+    )
+    .unwrap();
     to_child(&mut relay);
     let tool = |name: &str| {
         format!(
@@ -212,10 +238,18 @@ fn rules_for_one_kind_leave_the_others_unparsed_and_no_filter_changes_nothing() 
         tools: Rules::globs(NONE, &["delete_*"]).unwrap(),
         ..Filter::default()
     })));
-    send(&mut relay, A, r#"{"jsonrpc":"2.0","id":7,"method":"prompts/list"}"#).unwrap();
+    send(
+        &mut relay,
+        A,
+        r#"{"jsonrpc":"2.0","id":7,"method":"prompts/list"}"#,
+    )
+    .unwrap();
     to_child(&mut relay);
     // Not readable as a listing, but prompts are not filtered: it passes.
-    child(&mut relay, r#"{"jsonrpc":"2.0","id":2,"result":{"prompts":7}}"#);
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":2,"result":{"prompts":7}}"#,
+    );
     assert_eq!(
         frames(&mut relay, A),
         [r#"{"jsonrpc":"2.0","id":7,"result":{"prompts":7}}"#]
@@ -262,9 +296,15 @@ fn modern_clients_of_a_legacy_child_get_filtered_completed_listings() {
     assert_eq!(send(&mut relay, A, &call), Ok(1));
     assert_eq!(
         frames(&mut relay, A),
-        [r#"{"jsonrpc":"2.0","id":5,"error":{"code":-32602,"message":"Unknown tool: delete_all"}}"#]
+        [
+            r#"{"jsonrpc":"2.0","id":5,"error":{"code":-32602,"message":"Unknown tool: delete_all"}}"#
+        ]
     );
-    assert_eq!(to_child(&mut relay), Vec::<String>::new(), "not even the initialize");
+    assert_eq!(
+        to_child(&mut relay),
+        Vec::<String>::new(),
+        "not even the initialize"
+    );
     let list = format!(r#"{{"jsonrpc":"2.0","id":6,"method":"tools/list","params":{{{META}}}}}"#);
     send(&mut relay, A, &list).unwrap();
     let sent = to_child(&mut relay);
@@ -284,7 +324,9 @@ fn modern_clients_of_a_legacy_child_get_filtered_completed_listings() {
     );
     assert_eq!(
         frames(&mut relay, A),
-        [r#"{"jsonrpc":"2.0","id":6,"result":{"resultType":"complete","ttlMs":0,"cacheScope":"private","tools":[{"name":"echo"}],"nextCursor":"n"}}"#]
+        [
+            r#"{"jsonrpc":"2.0","id":6,"result":{"resultType":"complete","ttlMs":0,"cacheScope":"private","tools":[{"name":"echo"}],"nextCursor":"n"}}"#
+        ]
     );
 }
 
@@ -308,13 +350,25 @@ fn legacy_clients_of_a_modern_child_are_filtered_too() {
     assert_eq!(send(&mut relay, A, CALL_DELETE), Ok(1));
     assert_eq!(
         frames(&mut relay, A),
-        [r#"{"jsonrpc":"2.0","id":"c1","error":{"code":-32602,"message":"Unknown tool: delete_all"}}"#]
+        [
+            r#"{"jsonrpc":"2.0","id":"c1","error":{"code":-32602,"message":"Unknown tool: delete_all"}}"#
+        ]
     );
     assert_eq!(to_child(&mut relay), Vec::<String>::new());
-    send(&mut relay, A, r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#).unwrap();
+    send(
+        &mut relay,
+        A,
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}"#,
+    )
+    .unwrap();
     let sent = to_child(&mut relay);
     assert_eq!(sent.len(), 1, "{sent:?}");
-    let gateway_id = parse_message(sent[0].as_bytes()).unwrap().id.unwrap().as_bytes().to_vec();
+    let gateway_id = parse_message(sent[0].as_bytes())
+        .unwrap()
+        .id
+        .unwrap()
+        .as_bytes()
+        .to_vec();
     let gateway_id = String::from_utf8(gateway_id).unwrap();
     child(
         &mut relay,
@@ -324,6 +378,8 @@ fn legacy_clients_of_a_modern_child_are_filtered_too() {
     );
     assert_eq!(
         frames(&mut relay, A),
-        [r#"{"jsonrpc":"2.0","id":1,"result":{"resultType":"complete","tools":[{"name":"echo"}]}}"#]
+        [
+            r#"{"jsonrpc":"2.0","id":1,"result":{"resultType":"complete","tools":[{"name":"echo"}]}}"#
+        ]
     );
 }
