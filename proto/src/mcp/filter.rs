@@ -184,8 +184,8 @@ impl Rules<Box<str>> {
     /// Whether a `uriTemplate` is shown (see the module doc).
     fn allows_template(&self, template: &str) -> bool {
         let literal = template.split('{').next().unwrap_or_default();
-        let compatible = |p: &Box<str>| literal.starts_with(&**p) || p.starts_with(literal);
-        (self.allow.is_empty() || self.allow.iter().any(compatible))
+        let compatible = |p: &str| literal.starts_with(p) || p.starts_with(literal);
+        (self.allow.is_empty() || self.allow.iter().any(|p| compatible(p)))
             && !self.deny.iter().any(|p| literal.starts_with(&**p))
     }
 }
