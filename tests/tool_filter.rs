@@ -159,3 +159,56 @@ fn bad_patterns_are_refused_at_startup() {
          (at most 256 patterns of 512 bytes, no control characters)\n"
     );
 }
+
+/// The reverse bridge (Streamable HTTP→stdio) filters what it relays from
+/// the remote server: here an unfiltered forward gateway over the fixture.
+#[test]
+fn the_reverse_bridge_filters_too() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    use std::sync::mpsc;
+
+    let remote = gateway(&["--outputTransport", "streamableHttp"]);
+    let url = format!("http://{}/mcp", remote.addr);
+    let mut local = Command::new(common::binary())
+        .args(["--streamableHttp", &url, "--denyTool", "crash"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = local.stdin.take().unwrap();
+    let stdout = local.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel::<Value>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut call = |message: Value| {
+        writeln!(stdin, "{message}").unwrap();
+        lines.recv_timeout(common::WAIT).unwrap()
+    };
+    call(
+        json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":LATEST,"capabilities":{},"clientInfo":{"name":"t","version":"1"}}}),
+    );
+    let listed = call(json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}));
+    let listed = names(&listed, "tools", "name");
+    assert!(!listed.iter().any(|name| name == "crash"), "{listed:?}");
+    assert_eq!(listed.len(), TOOLS.len() - 1, "{listed:?}");
+    assert_eq!(
+        call(
+            json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"crash","arguments":{}}})
+        ),
+        json!({"jsonrpc":"2.0","id":2,"error":{"code":-32602,"message":"Unknown tool: crash"}})
+    );
+    let echoed = call(
+        json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"echo","arguments":{"message":"via bridge"}}}),
+    );
+    assert_eq!(tool_text(&echoed), "via bridge");
+    let _ = local.kill();
+    let _ = local.wait();
+}
