@@ -13,6 +13,7 @@ mod cli;
 mod env_policy;
 mod gateway;
 mod http;
+mod metrics;
 mod oauth;
 mod reaper;
 mod rt;
@@ -39,6 +40,14 @@ fn main() -> ExitCode {
         tracing::warn!("{warning}");
     }
     tracing::debug!(?config, "configuration");
+    if config.metrics_endpoint.is_some() {
+        metrics::enable(match config.output {
+            Output::Sse => metrics::Transport::Sse,
+            Output::Stdio => metrics::Transport::Stdio,
+            Output::StreamableHttp => metrics::Transport::StreamableHttp,
+            Output::Ws => metrics::Transport::Ws,
+        });
+    }
     let code = rt::block_on(async {
         let exporting = exporter.map(telemetry::Exporter::start);
         let code = run(Rc::new(config)).await;

@@ -174,7 +174,7 @@ pub(super) enum Scope {
 pub(super) const SHORT_HELP: &str = "-h";
 
 /// Every flag, in `--help` order.
-pub(super) static FLAGS: [&Flag; 61] = [
+pub(super) static FLAGS: [&Flag; 62] = [
     &STDIO,
     &SSE,
     &STREAMABLE_HTTP,
@@ -184,6 +184,7 @@ pub(super) static FLAGS: [&Flag; 61] = [
     &CORS,
     &ALLOWED_HOST,
     &HEALTH_ENDPOINT,
+    &METRICS_ENDPOINT,
     &CHILD_PER_SESSION,
     &MAX_BODY_BYTES,
     &MAX_SESSIONS,
@@ -341,6 +342,17 @@ pub(super) static HEALTH_ENDPOINT: Flag = Flag {
     modes: Scope::Network,
     group: Group::Serving,
     help: "GET answers 200 \"ok\" while the child runs; repeatable",
+    secret: false,
+};
+
+pub(super) static METRICS_ENDPOINT: Flag = Flag {
+    name: "metricsEndpoint",
+    value: "PATH",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "GET answers Prometheus metrics (behind the tokens, if any)",
     secret: false,
 };
 

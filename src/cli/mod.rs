@@ -149,6 +149,8 @@ pub(crate) struct Config {
     pub(crate) allowed_hosts: Vec<String>,
     /// `--healthEndpoint` paths, each starting with `/`.
     pub(crate) health_endpoints: Vec<String>,
+    /// `--metricsEndpoint` path, starting with `/`.
+    pub(crate) metrics_endpoint: Option<String>,
     /// `--runtimePrompt`.
     pub(crate) runtime_prompt: bool,
     /// `--runtimeAdminPort`.
@@ -427,6 +429,7 @@ impl fmt::Debug for Config {
             .field("cors", &self.cors)
             .field("allowed_hosts", &self.allowed_hosts)
             .field("health_endpoints", &self.health_endpoints)
+            .field("metrics_endpoint", &self.metrics_endpoint)
             .field("runtime_prompt", &self.runtime_prompt)
             .field("runtime_admin_port", &self.runtime_admin_port)
             .field(

@@ -103,6 +103,10 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
     for endpoint in raw.values(&flags::HEALTH_ENDPOINT) {
         health_endpoints.push(path(&flags::HEALTH_ENDPOINT, endpoint)?);
     }
+    let metrics_endpoint = raw
+        .value(&flags::METRICS_ENDPOINT)
+        .map(|endpoint| path(&flags::METRICS_ENDPOINT, endpoint))
+        .transpose()?;
 
     let session_timeout = millis(&flags::SESSION_TIMEOUT, raw)?;
     if session_timeout.is_zero() {
@@ -245,6 +249,7 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         cors,
         allowed_hosts,
         health_endpoints,
+        metrics_endpoint,
         runtime_prompt: raw.switch(&flags::RUNTIME_PROMPT),
         runtime_admin_port,
         runtime_admin_token,
