@@ -434,8 +434,16 @@ mod tests {
     #[test]
     fn renders_exact_lines() {
         enable(Transport::Ws);
-        request(method_index("tools/call"), Outcome::Ok, Duration::from_micros(70));
-        request(method_index("nope"), Outcome::Error, Duration::from_secs(60));
+        request(
+            method_index("tools/call"),
+            Outcome::Ok,
+            Duration::from_micros(70),
+        );
+        request(
+            method_index("nope"),
+            Outcome::Error,
+            Duration::from_secs(60),
+        );
         refused(Reason::Rate);
         session(true);
         session(true);

@@ -18,7 +18,7 @@
 //! sample(&mut out, name, "_total", &[(method, "tools/call")], 3);
 //! assert_eq!(
 //!     out,
-//!     b"# HELP sg_requests Requests.\n# TYPE sg_requests counter\n\
+//!     b"# HELP sg_requests_total Requests.\n# TYPE sg_requests_total counter\n\
 //!       sg_requests_total{method=\"tools/call\"} 3\n"
 //! );
 //! ```
@@ -92,14 +92,23 @@ pub enum Kind {
 }
 
 /// Appends the `# HELP` and `# TYPE` lines of a family (`help` escaped:
-/// `\` and line feeds).
+/// `\` and line feeds). The text format names a family as its samples, so
+/// a counter's lines say `name_total` (parsers that see `name` take the
+/// `_total` samples for another, untyped, family).
 pub fn family(out: &mut Vec<u8>, name: MetricName, help: &str, kind: Kind) {
+    let total: &[u8] = if kind == Kind::Counter {
+        b"_total"
+    } else {
+        b""
+    };
     out.extend_from_slice(b"# HELP ");
     out.extend_from_slice(name.0.as_bytes());
+    out.extend_from_slice(total);
     out.push(b' ');
     escape(out, help, false);
     out.extend_from_slice(b"\n# TYPE ");
     out.extend_from_slice(name.0.as_bytes());
+    out.extend_from_slice(total);
     out.extend_from_slice(match kind {
         Kind::Counter => b" counter\n",
         Kind::Gauge => b" gauge\n",
@@ -117,7 +126,7 @@ pub fn sample(
     value: u64,
 ) {
     series(out, name, suffix, labels, None);
-    let _ = write!(Sink(out), " {value}\n");
+    let _ = writeln!(Sink(out), " {value}");
 }
 
 /// One histogram's counts: `buckets[i]` observations fell at or below
@@ -147,16 +156,16 @@ pub fn histogram(
     for (bound, count) in histogram.bounds.iter().zip(histogram.buckets) {
         cumulative = cumulative.saturating_add(*count);
         series(out, name, "_bucket", labels, Some(Le::Bound(*bound)));
-        let _ = write!(Sink(out), " {cumulative}\n");
+        let _ = writeln!(Sink(out), " {cumulative}");
     }
     series(out, name, "_bucket", labels, Some(Le::Inf));
-    let _ = write!(Sink(out), " {}\n", histogram.count);
+    let _ = writeln!(Sink(out), " {}", histogram.count);
     series(out, name, "_sum", labels, None);
     out.push(b' ');
     float(out, histogram.sum);
     out.push(b'\n');
     series(out, name, "_count", labels, None);
-    let _ = write!(Sink(out), " {}\n", histogram.count);
+    let _ = writeln!(Sink(out), " {}", histogram.count);
 }
 
 enum Le {
@@ -279,9 +288,11 @@ mod tests {
         let mut out = Vec::new();
         family(&mut out, name("x"), "a \\ b\nc \"q\"", Kind::Gauge);
         family(&mut out, name("y"), "", Kind::Histogram);
+        family(&mut out, name("z"), "Z.", Kind::Counter);
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "# HELP x a \\\\ b\\nc \"q\"\n# TYPE x gauge\n# HELP y \n# TYPE y histogram\n"
+            "# HELP x a \\\\ b\\nc \"q\"\n# TYPE x gauge\n# HELP y \n# TYPE y histogram\n\
+             # HELP z_total Z.\n# TYPE z_total counter\n"
         );
     }
 

@@ -31,9 +31,9 @@ pub(crate) use supergateway_proto::relay::{ClientError, Clients, Frame, Replay, 
 
 use crate::child::{Child, ChildSpec};
 use crate::gateway::authorized::Pauses;
+use crate::metrics::{self, Outcome};
 use crate::rt;
 use crate::seal::HmacSeal;
-use crate::metrics::{self, Outcome};
 use crate::telemetry::{self, RpcSpan};
 
 pub(crate) use supergateway_proto::relay::RESTARTED;
