@@ -370,3 +370,68 @@ fn parsed_by_prometheus_client(exposition: &str) {
     let total = sample(histogram, &format!("{histogram}_sum"), transport);
     assert!(total > 0.0 && total < 150.0, "{total}");
 }
+
+#[test]
+fn metrics_port_serves_only_the_path_on_loopback_without_a_token() {
+    let fixture = fixture();
+    let dir = std::env::temp_dir().join(format!("sg-metrics-port-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("tokens");
+    std::fs::write(&file, format!("{TOKEN}\n")).unwrap();
+    let gw = Gateway::start(&[
+        "--stdio",
+        &fixture,
+        "--outputTransport",
+        "streamableHttp",
+        "--metricsEndpoint",
+        "/metrics",
+        "--metricsPort",
+        "0",
+        "--authTokenFile",
+        file.to_str().unwrap(),
+    ]);
+    let mut addr = None;
+    eventually("the metrics listener's log line", || {
+        addr = gw.log().lines().find_map(|line| {
+            let rest = line.split("Prometheus metrics on http://").nth(1)?;
+            rest.strip_suffix("/metrics")?
+                .parse::<std::net::SocketAddr>()
+                .ok()
+        });
+        addr.is_some()
+    });
+    let addr = addr.unwrap();
+    assert!(addr.ip().is_loopback(), "{addr}");
+    let get = |path: &str, extra: &str| {
+        request_to(
+            addr,
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Connection: close\r\n\r\n")
+                .as_bytes(),
+        )
+    };
+    let scraped = get("/metrics", "");
+    assert_eq!(scraped.status, 200, "{}", scraped.text());
+    assert_eq!(
+        value(
+            &scraped.text(),
+            "supergateway_sessions_open{server=\"default\",transport=\"streamableHttp\"}"
+        ),
+        Some(0),
+        "{}",
+        scraped.text()
+    );
+    assert_eq!(get("/other", "").status, 404);
+    assert_eq!(
+        get("/metrics", "Origin: http://evil.example\r\n").status,
+        403
+    );
+    let foreign = request_to(
+        addr,
+        b"GET /metrics HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(foreign.status, 403);
+    // The main port no longer serves the path: it is behind the tokens
+    // (401) like any other.
+    assert_eq!(scrape(&gw, "").status, 401);
+    let _ = std::fs::remove_dir_all(&dir);
+}

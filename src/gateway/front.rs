@@ -63,7 +63,11 @@ impl Front {
                 .is_some_and(|tls| tls.files.client_ca.is_some()),
             allowed_hosts: config.allowed_hosts.clone(),
             health: config.health_endpoints.clone(),
-            metrics: config.metrics_endpoint.clone(),
+            // With `--metricsPort` the metrics are served there only.
+            metrics: config
+                .metrics_endpoint
+                .clone()
+                .filter(|_| config.metrics_port.is_none()),
             tokens: config.auth_tokens.as_ref().map(Tokens::new),
             trusted: config.trusted_proxies.clone(),
             rate: config.rate_limit.map(RateLimits::new),
