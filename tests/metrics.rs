@@ -435,3 +435,24 @@ fn metrics_port_serves_only_the_path_on_loopback_without_a_token() {
     assert_eq!(scrape(&gw, "").status, 401);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_session_over_max_sessions_is_a_limits_refusal() {
+    let fixture = fixture();
+    let gw = Gateway::start(&[
+        "--stdio",
+        &fixture,
+        "--metricsEndpoint",
+        "/metrics",
+        "--maxSessions",
+        "1",
+    ]);
+    let _first = SseClient::connect(&gw);
+    let second = gw.request(
+        b"GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(second.status, 503, "{}", second.text());
+    let now = text(&gw);
+    assert_eq!(value(&now, &refused("limits")), Some(1), "{now}");
+    assert_eq!(value(&now, SESSIONS), Some(1), "{now}");
+}

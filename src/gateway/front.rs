@@ -469,6 +469,11 @@ impl Front {
         conn: &mut Conn,
         refusal: Refusal,
     ) -> Next {
+        if refusal == Refusal::TOO_MANY_SESSIONS {
+            metrics::refused(Reason::Limits);
+        } else if refusal == Refusal::OTHER_CALLER {
+            metrics::refused(Reason::Auth);
+        }
         if refusal == Refusal::OTHER_CALLER {
             // Logged as the 401s are: who was refused, without either token.
             tracing::warn!(
