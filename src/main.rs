@@ -13,6 +13,7 @@ mod cli;
 mod env_policy;
 mod gateway;
 mod http;
+mod metrics;
 mod oauth;
 mod reaper;
 mod rt;
@@ -39,6 +40,15 @@ fn main() -> ExitCode {
         tracing::warn!("{warning}");
     }
     tracing::debug!(?config, "configuration");
+    // Served by the network modes only (`Front`, `--metricsPort`).
+    if config.metrics_endpoint.is_some() {
+        match config.output {
+            Output::Sse => metrics::enable(metrics::Transport::Sse),
+            Output::StreamableHttp => metrics::enable(metrics::Transport::StreamableHttp),
+            Output::Ws => metrics::enable(metrics::Transport::Ws),
+            Output::Stdio => {}
+        }
+    }
     let code = rt::block_on(async {
         let exporting = exporter.map(telemetry::Exporter::start);
         let code = run(Rc::new(config)).await;
@@ -63,6 +73,16 @@ async fn run(config: Rc<Config>) -> i32 {
             return 1;
         }
     };
+    // The metrics listener serves while this is kept.
+    let _metrics_task =
+        match gateway::metrics_port::start(&config, gateway::server_options(&config)) {
+            Ok(task) => task,
+            Err(why) => {
+                tracing::error!("{why}");
+                eprintln!("supergateway: {why}");
+                return 1;
+            }
+        };
     let headers = runtime.live_headers();
     match (&config.input, config.output) {
         (Input::Stdio(_), Output::Sse) => {

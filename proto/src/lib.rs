@@ -18,6 +18,7 @@ pub mod int_map;
 pub mod jsonrpc;
 pub mod jwt;
 pub mod mcp;
+pub mod metrics;
 pub mod mux;
 pub mod oauth;
 pub mod otlp;

@@ -174,7 +174,7 @@ pub(super) enum Scope {
 pub(super) const SHORT_HELP: &str = "-h";
 
 /// Every flag, in `--help` order.
-pub(super) static FLAGS: [&Flag; 67] = [
+pub(super) static FLAGS: [&Flag; 69] = [
     &STDIO,
     &SSE,
     &STREAMABLE_HTTP,
@@ -184,6 +184,8 @@ pub(super) static FLAGS: [&Flag; 67] = [
     &CORS,
     &ALLOWED_HOST,
     &HEALTH_ENDPOINT,
+    &METRICS_ENDPOINT,
+    &METRICS_PORT,
     &CHILD_PER_SESSION,
     &MAX_BODY_BYTES,
     &MAX_SESSIONS,
@@ -347,6 +349,28 @@ pub(super) static HEALTH_ENDPOINT: Flag = Flag {
     modes: Scope::Network,
     group: Group::Serving,
     help: "GET answers 200 \"ok\" while the child runs; repeatable",
+    secret: false,
+};
+
+pub(super) static METRICS_ENDPOINT: Flag = Flag {
+    name: "metricsEndpoint",
+    value: "PATH",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "GET answers Prometheus metrics (behind the tokens, if any)",
+    secret: false,
+};
+
+pub(super) static METRICS_PORT: Flag = Flag {
+    name: "metricsPort",
+    value: "N",
+    kind: Kind::Single,
+    default: Absent::Off,
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "serve --metricsEndpoint on 127.0.0.1:N only (no token)",
     secret: false,
 };
 

@@ -149,6 +149,10 @@ pub(crate) struct Config {
     pub(crate) allowed_hosts: Vec<String>,
     /// `--healthEndpoint` paths, each starting with `/`.
     pub(crate) health_endpoints: Vec<String>,
+    /// `--metricsEndpoint` path, starting with `/`.
+    pub(crate) metrics_endpoint: Option<String>,
+    /// `--metricsPort`: the metrics on 127.0.0.1:N instead of the main port.
+    pub(crate) metrics_port: Option<u16>,
     /// `--runtimePrompt`.
     pub(crate) runtime_prompt: bool,
     /// `--runtimeAdminPort`.
@@ -430,6 +434,8 @@ impl fmt::Debug for Config {
             .field("cors", &self.cors)
             .field("allowed_hosts", &self.allowed_hosts)
             .field("health_endpoints", &self.health_endpoints)
+            .field("metrics_endpoint", &self.metrics_endpoint)
+            .field("metrics_port", &self.metrics_port)
             .field("runtime_prompt", &self.runtime_prompt)
             .field("runtime_admin_port", &self.runtime_admin_port)
             .field(

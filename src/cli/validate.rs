@@ -106,6 +106,17 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
     for endpoint in raw.values(&flags::HEALTH_ENDPOINT) {
         health_endpoints.push(path(&flags::HEALTH_ENDPOINT, endpoint)?);
     }
+    let metrics_endpoint = raw
+        .value(&flags::METRICS_ENDPOINT)
+        .map(|endpoint| path(&flags::METRICS_ENDPOINT, endpoint))
+        .transpose()?;
+    let metrics_port = match raw.value(&flags::METRICS_PORT) {
+        Some(port) => Some(port_number(&flags::METRICS_PORT, port)?),
+        None => None,
+    };
+    if metrics_port.is_some() && metrics_endpoint.is_none() {
+        return Err("--metricsPort needs --metricsEndpoint (the path to serve)".to_owned());
+    }
 
     let session_timeout = millis(&flags::SESSION_TIMEOUT, raw)?;
     if session_timeout.is_zero() {
@@ -248,6 +259,8 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         cors,
         allowed_hosts,
         health_endpoints,
+        metrics_endpoint,
+        metrics_port,
         runtime_prompt: raw.switch(&flags::RUNTIME_PROMPT),
         runtime_admin_port,
         runtime_admin_token,

@@ -17,6 +17,7 @@ use crate::gateway::rate::{self, Client, MessageLimit, RateLimits};
 use crate::gateway::refusal::Refusal;
 use crate::http::response::Response;
 use crate::http::server::{Conn, Next};
+use crate::metrics::{self, Reason};
 use crate::runtime::Runtime;
 
 /// See the module documentation.
@@ -34,6 +35,9 @@ pub(crate) struct Front {
     /// `--allowedHost`: names that pass that check besides the local ones.
     allowed_hosts: Vec<String>,
     health: Vec<String>,
+    /// `--metricsEndpoint`: the Prometheus exposition, behind the tokens
+    /// when there are any (it tells traffic volumes and who was refused).
+    metrics: Option<String>,
     /// `--authTokenFile`, `SUPERGATEWAY_AUTH_TOKEN`: the bearer tokens every
     /// request past the health endpoints and CORS preflights needs.
     tokens: Option<Tokens>,
@@ -59,6 +63,11 @@ impl Front {
                 .is_some_and(|tls| tls.files.client_ca.is_some()),
             allowed_hosts: config.allowed_hosts.clone(),
             health: config.health_endpoints.clone(),
+            // With `--metricsPort` the metrics are served there only.
+            metrics: config
+                .metrics_endpoint
+                .clone()
+                .filter(|_| config.metrics_port.is_none()),
             tokens: config.auth_tokens.as_ref().map(Tokens::new),
             trusted: config.trusted_proxies.clone(),
             rate: config.rate_limit.map(RateLimits::new),
@@ -84,10 +93,12 @@ impl Front {
         healthy: bool,
     ) -> Result<Caller, Next> {
         if let Err(why) = self.check_origin(head) {
+            metrics::refused(Reason::Origin);
             tracing::warn!("refused {} {} (403): {why}", head.method_str(), head.path());
             return Err(self.error(head, conn, 403, codes::SERVER_ERROR, why).await);
         }
         if let Err(why) = one_session_id(head) {
+            metrics::refused(Reason::Limits);
             tracing::info!("refused {} {} (400): {why}", head.method_str(), head.path());
             return Err(self.error(head, conn, 400, codes::SERVER_ERROR, why).await);
         }
@@ -120,6 +131,19 @@ impl Front {
             }
         }
         let mut caller = self.authenticate(head, conn).await?;
+        // Scrapes come after authentication but take no rate-limit token:
+        // a scraper polls on its own schedule and must not be throttled
+        // by, or throttle, the clients it measures.
+        if matches!(head.method(), Method::Get | Method::Head)
+            && self.metrics.as_deref() == Some(head.path())
+        {
+            let body = metrics::render();
+            let response = Response::new(200)
+                .header("content-type", b"text/plain; version=0.0.4; charset=utf-8")
+                .header("cache-control", b"no-store")
+                .body(&body);
+            return Err(self.send(head, conn, response).await);
+        }
         // Mutual TLS: the verified client certificate's subject, so a
         // session opened with one certificate refuses another (403).
         caller.certificate = conn.certificate().cloned();
@@ -212,6 +236,7 @@ impl Front {
     /// introspection requests in flight. No challenge, the token may be
     /// good.
     async fn introspection_busy(&self, head: &RequestHead, conn: &mut Conn) -> Next {
+        metrics::refused(Reason::Limits);
         let why = "too many token introspections in flight";
         tracing::warn!(
             "refused {} {} from {} (503): {why}",
@@ -261,6 +286,7 @@ impl Front {
         client: Client,
         refused: RateRefused,
     ) -> Next {
+        metrics::refused(Reason::Rate);
         let retry_after = refused.retry_after_secs();
         if refused.first {
             tracing::warn!(
@@ -287,6 +313,7 @@ impl Front {
     /// challenge and a JSON-RPC error body. The log line says why, never
     /// what was presented.
     async fn unauthorized(&self, head: &RequestHead, conn: &mut Conn, denied: Denied) -> Next {
+        metrics::refused(Reason::Auth);
         let why = denied.reason();
         let status = denied.status();
         tracing::warn!(
@@ -324,6 +351,7 @@ impl Front {
         resource: &Resource,
         refused: &Refused,
     ) -> Next {
+        metrics::refused(Reason::Auth);
         // What was wrong, never the token's contents (proto's Display
         // promises that); the missing scopes are from our own flags.
         let (status, challenge, why) = match refused {
@@ -441,6 +469,11 @@ impl Front {
         conn: &mut Conn,
         refusal: Refusal,
     ) -> Next {
+        if refusal == Refusal::TOO_MANY_SESSIONS {
+            metrics::refused(Reason::Limits);
+        } else if refusal == Refusal::OTHER_CALLER {
+            metrics::refused(Reason::Auth);
+        }
         if refusal == Refusal::OTHER_CALLER {
             // Logged as the 401s are: who was refused, without either token.
             tracing::warn!(

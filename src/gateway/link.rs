@@ -32,6 +32,7 @@ pub(crate) use supergateway_proto::relay::{ClientError, Clients, Frame, Replay, 
 
 use crate::child::{Child, ChildSpec};
 use crate::gateway::authorized::Pauses;
+use crate::metrics::{self, Outcome};
 use crate::rt;
 use crate::seal::HmacSeal;
 use crate::telemetry::{self, RpcSpan};
@@ -226,6 +227,9 @@ pub(crate) struct Link {
     /// The spans of the requests at the child, by gateway id (only while
     /// spans are on).
     spans: IntMap<u64, RpcSpan>,
+    /// With metrics on, the method slot and start of each request at the
+    /// child, by gateway id.
+    timings: IntMap<u64, (u8, Instant)>,
     /// The relay's clock starts here.
     epoch: Instant,
     /// Time the relay's clock leaves out (a reverse bridge waiting for an
@@ -297,7 +301,7 @@ impl Link {
         let (upstream, probe_timeout_ms, input_timeout_ms) = UPSTREAM.with(Cell::get);
         let config = Config {
             limits,
-            request_events: telemetry::spans_on(),
+            request_events: telemetry::spans_on() || metrics::on(),
             upstream,
             probe_timeout_ms,
             input_timeout_ms,
@@ -318,6 +322,7 @@ impl Link {
                 on_exit: Some(on_exit),
                 retiring: Vec::new(),
                 spans: int_map(),
+                timings: int_map(),
                 epoch: Instant::now(),
                 pauses: None,
                 timer: None,
@@ -370,6 +375,7 @@ impl Link {
             let now = this.now_ms();
             this.relay.advance(now);
             this.relay.handle_child_restart();
+            metrics::child_restart();
             this.pump(None);
             old
         };
@@ -454,6 +460,7 @@ impl Link {
         if !self.relay.open_session(key, standalone) {
             return false;
         }
+        metrics::session(true);
         self.attach(key, outlet.0);
         self.pump(None);
         true
@@ -466,6 +473,9 @@ impl Link {
     pub(crate) fn detach_session(&mut self, key: SessionKey, message: &str) -> Option<Moved> {
         let detached = self.relay.detach_session(key, message);
         let port = self.ports.remove(&key);
+        if port.is_some() {
+            metrics::session(false);
+        }
         self.pump(None);
         Some(Moved {
             detached: detached?,
@@ -479,6 +489,7 @@ impl Link {
             moved.port.wake();
             return false;
         }
+        metrics::session(true);
         self.attach(key, moved.port);
         self.pump(None);
         true
@@ -499,6 +510,7 @@ impl Link {
     pub(crate) fn close_session(&mut self, key: SessionKey) {
         self.relay.close_session(key);
         if let Some(port) = self.ports.remove(&key) {
+            metrics::session(false);
             port.wake();
         }
         self.pump(None);
@@ -677,6 +689,10 @@ impl Link {
                     client_id,
                     ..
                 } => {
+                    if metrics::on() {
+                        let slot = metrics::method_index(&method);
+                        self.timings.insert(request, (slot, Instant::now()));
+                    }
                     let pid = self.child.as_ref().and_then(Child::pid);
                     let span = telemetry::with_context(self.context.as_ref(), || {
                         telemetry::rpc_span(&method, client_id.as_bytes(), pid)
@@ -690,6 +706,14 @@ impl Link {
                     error,
                     child_error,
                 } => {
+                    if let Some((slot, started)) = self.timings.remove(&request) {
+                        let outcome = match (child_error, &error) {
+                            (true, _) => Outcome::Error,
+                            (false, Some(_)) => Outcome::GatewayError,
+                            (false, None) => Outcome::Ok,
+                        };
+                        metrics::request(slot, outcome, started.elapsed());
+                    }
                     let Some(span) = self.spans.remove(&request) else {
                         continue;
                     };
@@ -715,6 +739,13 @@ pub(crate) struct Moved {
 }
 
 fn log_report(report: &Report, line: Option<&[u8]>) {
+    match report {
+        Report::SlowClient(_) => metrics::slow_client(),
+        Report::ChildNotReading { .. }
+        | Report::ProcessBudget { .. }
+        | Report::SessionBudget(_) => metrics::queue_drop(),
+        _ => {}
+    }
     match report {
         Report::BadChildLine(_) => {
             let line = line.unwrap_or_default();
@@ -750,7 +781,8 @@ fn spawn_child(link: &Rc<RefCell<Link>>, spec: &ChildSpec, generation: u64) -> i
         link.generation == generation && link.relay.poll_child_transmit(batch, WRITE_BATCH)
     };
     let weak: Weak<RefCell<Link>> = Rc::downgrade(link);
-    Child::spawn(spec, on_line, input, move |code| {
+    let child = Child::spawn(spec, on_line, input, move |code| {
+        metrics::child_exit();
         let Some(strong) = weak.upgrade() else { return };
         let on_exit = {
             let mut link = strong.borrow_mut();
@@ -771,5 +803,7 @@ fn spawn_child(link: &Rc<RefCell<Link>>, spec: &ChildSpec, generation: u64) -> i
         if let Some(on_exit) = on_exit {
             on_exit(code);
         }
-    })
+    })?;
+    metrics::child_start();
+    Ok(child)
 }

@@ -5,6 +5,7 @@ pub(crate) mod event_stream;
 pub(crate) mod front;
 pub(crate) mod link;
 pub(crate) mod local;
+pub(crate) mod metrics_port;
 pub(crate) mod rate;
 pub(crate) mod refusal;
 pub(crate) mod remote;

@@ -457,6 +457,7 @@ async fn serve_connection<H: Handler>(mut conn: Conn, options: &ServerOptions, h
                 return;
             }
             Err(ReadError::Http(err)) => {
+                crate::metrics::refused(crate::metrics::Reason::Limits);
                 match err.status() {
                     status @ (413 | 414 | 431) => {
                         tracing::warn!("request over a limit ({status}): {err}");

@@ -21,6 +21,8 @@ use async_io::{Async, Timer};
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, FutureExt};
 use futures_rustls::server::TlsStream;
 
+use crate::metrics;
+
 /// See the module documentation.
 pub(crate) enum Stream {
     Plain(Async<TcpStream>),
@@ -138,13 +140,18 @@ impl AsyncRead for &Stream {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        match **self {
+        let poll = match **self {
             Stream::Plain(ref tcp) => Pin::new(&mut &*tcp).poll_read(cx, buf),
             Stream::Tls(ref tls) => match tls.session.try_borrow_mut() {
                 Ok(mut session) => Pin::new(&mut *session).poll_read(cx, buf),
                 Err(_) => Poll::Ready(Err(busy())),
             },
+        };
+        // Application bytes (decrypted under TLS).
+        if let Poll::Ready(Ok(n)) = poll {
+            metrics::bytes_in(n);
         }
+        poll
     }
 }
 
@@ -154,13 +161,17 @@ impl AsyncWrite for &Stream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match **self {
+        let poll = match **self {
             Stream::Plain(ref tcp) => Pin::new(&mut &*tcp).poll_write(cx, buf),
             Stream::Tls(ref tls) => match tls.session.try_borrow_mut() {
                 Ok(mut session) => Pin::new(&mut *session).poll_write(cx, buf),
                 Err(_) => Poll::Ready(Err(busy())),
             },
+        };
+        if let Poll::Ready(Ok(n)) = poll {
+            metrics::bytes_out(n);
         }
+        poll
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -138,6 +138,25 @@ fn reject() {
             "--runtimeAdminPort must be a port",
         ),
         (
+            &["--stdio", "x", "--metricsPort", "9100"],
+            "--metricsPort needs --metricsEndpoint",
+        ),
+        (
+            &[
+                "--stdio",
+                "x",
+                "--metricsEndpoint",
+                "/m",
+                "--metricsPort",
+                "65536",
+            ],
+            "--metricsPort must be a port",
+        ),
+        (
+            &["--stdio", "x", "--metricsEndpoint", "metrics"],
+            "--metricsEndpoint",
+        ),
+        (
             &["--stdio", "x", "--runtimeAdminToken", ""],
             "--runtimeAdminToken must be 1 to 4096 visible ASCII characters",
         ),
