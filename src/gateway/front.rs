@@ -34,6 +34,8 @@ pub(crate) struct Front {
     /// `--allowedHost`: names that pass that check besides the local ones.
     allowed_hosts: Vec<String>,
     health: Vec<String>,
+    /// `--readyEndpoint`: answered from `gateway::is_ready`.
+    ready: Vec<String>,
     /// `--authTokenFile`, `SUPERGATEWAY_AUTH_TOKEN`: the bearer tokens every
     /// request past the health endpoints and CORS preflights needs.
     tokens: Option<Tokens>,
@@ -59,6 +61,7 @@ impl Front {
                 .is_some_and(|tls| tls.files.client_ca.is_some()),
             allowed_hosts: config.allowed_hosts.clone(),
             health: config.health_endpoints.clone(),
+            ready: config.ready_endpoints.clone(),
             tokens: config.auth_tokens.as_ref().map(Tokens::new),
             trusted: config.trusted_proxies.clone(),
             rate: config.rate_limit.map(RateLimits::new),
@@ -106,6 +109,17 @@ impl Front {
                 Response::new(200).text("ok")
             } else {
                 Response::new(503).text("unhealthy")
+            };
+            return Err(self.send(head, conn, response).await);
+        }
+        // Readiness, open like health: a load balancer asks it.
+        if matches!(head.method(), Method::Get | Method::Head)
+            && self.ready.iter().any(|path| path == head.path())
+        {
+            let response = if crate::gateway::is_ready() {
+                Response::new(200).text("ready")
+            } else {
+                Response::new(503).text("not ready")
             };
             return Err(self.send(head, conn, response).await);
         }
