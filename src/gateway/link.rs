@@ -77,7 +77,9 @@ impl Restarts {
         let byte = random.first().copied().unwrap_or(0);
         // 80 % + byte/255 × 20 %, in thousandths.
         let per_mille = 800u32.saturating_add(u32::from(byte).saturating_mul(200) / 255);
-        full.saturating_mul(per_mille) / 1000
+        full.saturating_mul(per_mille)
+            .checked_div(1000)
+            .unwrap_or(full)
     }
 }
 
@@ -571,7 +573,7 @@ impl Link {
         let task = rt::spawn(async move {
             async_io::Timer::after(delay).await;
             if let Some(link) = weak.upgrade() {
-                Link::start_again(&link, generation);
+                Self::start_again(&link, generation);
             }
         });
         restarts.waiting = Some((Instant::now(), task));
