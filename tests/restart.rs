@@ -253,3 +253,33 @@ fn the_drain_is_bounded_by_drain_timeout() {
     assert!(took < Duration::from_secs(4), "took {took:?}");
     assert!(gateway.log().contains("drain timeout (300 ms) reached"));
 }
+
+#[test]
+fn sigterm_closes_idle_streams_at_once_and_busy_ones_after_their_answer() {
+    let mut gateway = Gateway::start(&[
+        "--stdio",
+        &fixture(),
+        "--upstreamProtocol",
+        "legacy",
+        "--drainTimeout",
+        "8000",
+    ]);
+    let mut busy = SseClient::connect(&gateway);
+    busy.initialize();
+    let mut idle = SseClient::connect(&gateway);
+    idle.initialize();
+    let sleep = json!({"jsonrpc":"2.0","id":9,"method":"tools/call",
+        "params":{"name":"sleep","arguments":{"ms":3000}}});
+    assert_eq!(busy.send(&sleep).status, 202);
+    let signalled = Instant::now();
+    gateway.signal("TERM");
+    // The idle stream ends well before the busy one's answer is due.
+    idle.expect_end();
+    let idle_ended = signalled.elapsed();
+    assert!(idle_ended < Duration::from_millis(2000), "{idle_ended:?}");
+    let answer = busy.next_message();
+    assert_eq!(answer["id"], 9, "{answer}");
+    assert_eq!(tool_text(&answer), "slept");
+    busy.expect_end();
+    assert_eq!(gateway.wait_exit().code(), Some(0));
+}

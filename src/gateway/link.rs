@@ -99,6 +99,30 @@ thread_local! {
     /// made on first use; and the last relay number given out.
     static SEALING: RefCell<Option<(Rc<HmacSeal>, [u8; 8])>> = const { RefCell::new(None) };
     static RELAYS: Cell<u32> = const { Cell::new(0) };
+    /// Every link of this process, for the drain on SIGTERM
+    /// (`close_idle_sessions`); gone ones are pruned as links are made.
+    static LINKS: RefCell<Vec<Weak<RefCell<Link>>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The drain on SIGTERM: ends every session of every link that has
+/// nothing in flight and nothing queued (an idle SSE or GET stream, a
+/// WebSocket), so long-lived streams close at once while sessions still
+/// waiting for an answer keep their stream until it arrives.
+pub(crate) fn close_idle_sessions() {
+    let links: Vec<Rc<RefCell<Link>>> =
+        LINKS.with(|links| links.borrow().iter().filter_map(Weak::upgrade).collect());
+    for link in links {
+        let mut link = link.borrow_mut();
+        let idle: Vec<SessionKey> = link
+            .ports
+            .keys()
+            .copied()
+            .filter(|key| link.relay.session_bytes(*key) == 0)
+            .collect();
+        for key in idle {
+            link.close_session(key);
+        }
+    }
 }
 
 /// Sets which MCP era the children started from now on are taken to speak
@@ -341,7 +365,7 @@ impl Link {
             ..Config::new(clients)
         };
         let random = Box::new(rt::random_bytes);
-        Rc::new_cyclic(|this| {
+        let link = Rc::new_cyclic(|this| {
             RefCell::new(Self {
                 relay: Relay::new(config, budget, random),
                 this: this.clone(),
@@ -360,7 +384,13 @@ impl Link {
                 context: None,
                 restarts: None,
             })
-        })
+        });
+        LINKS.with(|links| {
+            let mut links = links.borrow_mut();
+            links.retain(|link| link.strong_count() > 0);
+            links.push(Rc::downgrade(&link));
+        });
+        link
     }
 
     /// The relay starts serving the new child (the probe, a replay).

@@ -60,6 +60,11 @@ pub(crate) fn is_ready() -> bool {
     })
 }
 
+/// The gateway is draining (SIGTERM/SIGINT received).
+pub(crate) fn is_draining() -> bool {
+    READINESS.with(|readiness| readiness.borrow().1)
+}
+
 fn set_readiness(shared: Option<&Rc<RefCell<Link>>>, draining: bool) {
     READINESS.with(|readiness| {
         *readiness.borrow_mut() = (shared.map(Rc::downgrade), draining);
@@ -413,6 +418,8 @@ pub(crate) async fn run_stdio<H: StdioMode>(
 /// nobody when they empty.
 async fn drain(shared: Option<&Rc<RefCell<Link>>>) {
     loop {
+        // Sessions that become idle (their last answer delivered) end too.
+        link::close_idle_sessions();
         let busy = shared.is_some_and(|link| link.borrow().in_flight() > 0);
         if !busy && link::budget().used() == 0 {
             break;

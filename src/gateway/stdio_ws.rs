@@ -357,7 +357,9 @@ impl StdioWs {
                 }
                 Wake::Outgoing(None) => {
                     // The link closed the queue, after everything queued.
-                    return if route.link().borrow().is_live() {
+                    return if crate::gateway::is_draining() {
+                        End::Close(CloseCode::Away, "the gateway is shutting down")
+                    } else if route.link().borrow().is_live() {
                         End::Close(CloseCode::Policy, "client too slow")
                     } else {
                         End::Close(CloseCode::Away, "the MCP server exited")
