@@ -630,6 +630,11 @@ impl Link {
             if this.generation != generation || this.child.is_some() {
                 return; // a runtime restart came first
             }
+            if crate::gateway::is_draining() {
+                // The gateway is stopping: a child started now might
+                // outlive the list of children it stops.
+                return;
+            }
             this.end_wait();
             this.spec.clone()
         };
