@@ -440,3 +440,29 @@ mod tests {
         }
     }
 }
+
+/// `--restart`: whether a shared child that exited by itself is started
+/// again (with backoff) instead of the gateway exiting with its code.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum RestartPolicy {
+    /// The gateway exits with the child's code (the behaviour before
+    /// `--restart` existed).
+    #[default]
+    Never,
+    /// Restart after a non-zero exit or a signal (codes 128 + signal are
+    /// non-zero too); exit 0 still ends the gateway.
+    OnFailure,
+    /// Restart after any exit.
+    Always,
+}
+
+impl RestartPolicy {
+    /// Whether a child that exited with `code` is to be started again.
+    pub(crate) fn restarts(self, code: i32) -> bool {
+        match self {
+            Self::Never => false,
+            Self::OnFailure => code != 0,
+            Self::Always => true,
+        }
+    }
+}

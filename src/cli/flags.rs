@@ -174,7 +174,7 @@ pub(super) enum Scope {
 pub(super) const SHORT_HELP: &str = "-h";
 
 /// Every flag, in `--help` order.
-pub(super) static FLAGS: [&Flag; 69] = [
+pub(super) static FLAGS: [&Flag; 72] = [
     &STDIO,
     &SSE,
     &STREAMABLE_HTTP,
@@ -187,6 +187,9 @@ pub(super) static FLAGS: [&Flag; 69] = [
     &METRICS_ENDPOINT,
     &METRICS_PORT,
     &CHILD_PER_SESSION,
+    &RESTART,
+    &READY_ENDPOINT,
+    &DRAIN_TIMEOUT,
     &MAX_BODY_BYTES,
     &MAX_SESSIONS,
     &MAX_BUFFERED_BYTES,
@@ -382,6 +385,39 @@ pub(super) static CHILD_PER_SESSION: Flag = Flag {
     modes: Scope::Network,
     group: Group::Serving,
     help: "one child per connection or request instead of one shared child",
+    secret: false,
+};
+
+pub(super) static RESTART: Flag = Flag {
+    name: "restart",
+    value: "POLICY",
+    kind: Kind::Single,
+    default: Absent::Value("never"),
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "on-failure, always or never: start the shared child again\n(with backoff) when it exits, instead of exiting with its code",
+    secret: false,
+};
+
+pub(super) static READY_ENDPOINT: Flag = Flag {
+    name: "readyEndpoint",
+    value: "PATH",
+    kind: Kind::Repeated,
+    default: Absent::Nothing,
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "GET answers 200 \"ready\" while the child serves (503 while it\nrestarts or the gateway drains); repeatable",
+    secret: false,
+};
+
+pub(super) static DRAIN_TIMEOUT: Flag = Flag {
+    name: "drainTimeout",
+    value: "MS",
+    kind: Kind::Single,
+    default: Absent::Value("5000"),
+    modes: Scope::Network,
+    group: Group::Serving,
+    help: "on SIGTERM/SIGINT, how long requests in flight get to finish",
     secret: false,
 };
 

@@ -165,6 +165,14 @@ pub(crate) struct Config {
     pub(crate) runtime_allow_env: Vec<String>,
     /// `--childPerSession` (ours): one child per connection/request instead of a shared one.
     pub(crate) child_per_session: bool,
+    /// `--restart` (ours), default `never`: what happens when the shared
+    /// child exits by itself.
+    pub(crate) restart: crate::child::RestartPolicy,
+    /// `--readyEndpoint` paths (ours), each starting with `/`.
+    pub(crate) ready_endpoints: Vec<String>,
+    /// `--drainTimeout MS` (ours), default 5 s: how long requests in flight
+    /// get to finish after SIGTERM/SIGINT.
+    pub(crate) drain_timeout: Duration,
     /// `--headTimeout MS` (ours), default 10 s: the deadline for a whole
     /// request head (slowloris); must be > 0.
     pub(crate) head_timeout: Duration,
@@ -443,6 +451,9 @@ impl fmt::Debug for Config {
                 &self.runtime_admin_token.as_ref().map(|_| REDACTED),
             )
             .field("child_per_session", &self.child_per_session)
+            .field("restart", &self.restart)
+            .field("ready_endpoints", &self.ready_endpoints)
+            .field("drain_timeout", &self.drain_timeout)
             .field("head_timeout", &self.head_timeout)
             .field("body_timeout", &self.body_timeout)
             .field("replay_buffer", &self.replay_buffer)

@@ -102,6 +102,10 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         .values(&flags::ALLOWED_HOST)
         .map(allowed_host)
         .collect::<Result<Vec<_>, _>>()?;
+    let mut ready_endpoints = Vec::new();
+    for endpoint in raw.values(&flags::READY_ENDPOINT) {
+        ready_endpoints.push(path(&flags::READY_ENDPOINT, endpoint)?);
+    }
     let mut health_endpoints = Vec::new();
     for endpoint in raw.values(&flags::HEALTH_ENDPOINT) {
         health_endpoints.push(path(&flags::HEALTH_ENDPOINT, endpoint)?);
@@ -266,6 +270,9 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         runtime_admin_token,
         runtime_allow_env,
         child_per_session,
+        restart: restart_policy(raw.value_or_default(&flags::RESTART))?,
+        ready_endpoints,
+        drain_timeout: millis(&flags::DRAIN_TIMEOUT, raw)?,
         head_timeout: nonzero(millis(&flags::HEAD_TIMEOUT, raw)?)
             .ok_or_else(|| "--headTimeout must be greater than 0".to_owned())?,
         body_timeout: nonzero(millis(&flags::BODY_TIMEOUT, raw)?)
@@ -618,6 +625,18 @@ fn base_url(value: &str) -> Result<String, String> {
         return Err("--baseUrl must not contain spaces or control characters".to_owned());
     }
     Ok(value.to_owned())
+}
+
+fn restart_policy(value: &str) -> Result<crate::child::RestartPolicy, String> {
+    use crate::child::RestartPolicy;
+    match value {
+        "never" => Ok(RestartPolicy::Never),
+        "on-failure" => Ok(RestartPolicy::OnFailure),
+        "always" => Ok(RestartPolicy::Always),
+        _ => Err(format!(
+            "--restart must be on-failure, always or never (got {value:?})"
+        )),
+    }
 }
 
 fn upstream_protocol(value: &str) -> Result<UpstreamMode, String> {

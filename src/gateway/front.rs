@@ -38,6 +38,8 @@ pub(crate) struct Front {
     /// `--metricsEndpoint`: the Prometheus exposition, behind the tokens
     /// when there are any (it tells traffic volumes and who was refused).
     metrics: Option<String>,
+    /// `--readyEndpoint`: answered from `gateway::is_ready`.
+    ready: Vec<String>,
     /// `--authTokenFile`, `SUPERGATEWAY_AUTH_TOKEN`: the bearer tokens every
     /// request past the health endpoints and CORS preflights needs.
     tokens: Option<Tokens>,
@@ -68,6 +70,7 @@ impl Front {
                 .metrics_endpoint
                 .clone()
                 .filter(|_| config.metrics_port.is_none()),
+            ready: config.ready_endpoints.clone(),
             tokens: config.auth_tokens.as_ref().map(Tokens::new),
             trusted: config.trusted_proxies.clone(),
             rate: config.rate_limit.map(RateLimits::new),
@@ -117,6 +120,17 @@ impl Front {
                 Response::new(200).text("ok")
             } else {
                 Response::new(503).text("unhealthy")
+            };
+            return Err(self.send(head, conn, response).await);
+        }
+        // Readiness, open like health: a load balancer asks it.
+        if matches!(head.method(), Method::Get | Method::Head)
+            && self.ready.iter().any(|path| path == head.path())
+        {
+            let response = if crate::gateway::is_ready() {
+                Response::new(200).text("ready")
+            } else {
+                Response::new(503).text("not ready")
             };
             return Err(self.send(head, conn, response).await);
         }

@@ -30,7 +30,7 @@ use supergateway_proto::relay::{
 
 pub(crate) use supergateway_proto::relay::{ClientError, Clients, Frame, Replay, SessionKey};
 
-use crate::child::{Child, ChildSpec};
+use crate::child::{Child, ChildSpec, RestartPolicy};
 use crate::gateway::authorized::Pauses;
 use crate::metrics::{self, Outcome};
 use crate::rt;
@@ -38,6 +38,52 @@ use crate::seal::HmacSeal;
 use crate::telemetry::{self, RpcSpan};
 
 pub(crate) use supergateway_proto::relay::RESTARTED;
+
+/// `--restart`'s backoff: the first wait, and the most it grows to.
+const BACKOFF_FLOOR: Duration = Duration::from_millis(100);
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// A child that stays up this long ends its streak of failures: the next
+/// exit waits `BACKOFF_FLOOR` again.
+const HEALTHY_AFTER: Duration = Duration::from_secs(10);
+/// The exit of a streak that is reported as a warning (once per streak).
+const WARN_AT: u32 = 3;
+
+/// A shared child's restarts (`--restart`): the policy, the streak of
+/// exits the backoff grows with, and the wait in progress.
+struct Restarts {
+    policy: RestartPolicy,
+    /// Exits since the child last stayed up `HEALTHY_AFTER`.
+    streak: u32,
+    /// When the current child started.
+    started: Instant,
+    /// The wait before the next start: when it began and its task. The
+    /// relay's clock stops meanwhile, so a probe queued for the next child
+    /// does not time out while nobody is there to answer it.
+    waiting: Option<(Instant, Task<()>)>,
+    /// Time spent waiting, left out of the relay's clock.
+    waited: Duration,
+    /// Ends the streak once the child has stayed up `HEALTHY_AFTER`.
+    recovery: Option<Task<()>>,
+}
+
+impl Restarts {
+    /// The wait before start number `streak` of a streak: doubling from
+    /// the floor, at most the cap, then scaled by a random 80–100 % so that
+    /// gateways restarted together do not retry in step.
+    fn delay(streak: u32) -> Duration {
+        let doublings = streak.saturating_sub(1).min(20);
+        let full = BACKOFF_FLOOR
+            .saturating_mul(1u32 << doublings)
+            .min(BACKOFF_CAP);
+        let random = rt::random_bytes();
+        let byte = random.first().copied().unwrap_or(0);
+        // 80 % + byte/255 × 20 %, in thousandths.
+        let per_mille = 800u32.saturating_add(u32::from(byte).saturating_mul(200) / 255);
+        full.saturating_mul(per_mille)
+            .checked_div(1000)
+            .unwrap_or(full)
+    }
+}
 
 /// Most bytes handed to the child's stdin in one write.
 const WRITE_BATCH: usize = 256 * 1024;
@@ -58,6 +104,9 @@ thread_local! {
     /// The tool, prompt and resource filter every relay applies
     /// (`configure_filter`); `None`: no filtering.
     static FILTER: RefCell<Option<Rc<Filter>>> = const { RefCell::new(None) };
+    /// Every link of this process, for the drain on SIGTERM
+    /// (`close_idle_sessions`); gone ones are pruned as links are made.
+    static LINKS: RefCell<Vec<Weak<RefCell<Link>>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Sets the filter the relays made from now on apply to their clients
@@ -65,6 +114,27 @@ thread_local! {
 pub(crate) fn configure_filter(filter: &Filter) {
     let filter = (!filter.is_empty()).then(|| Rc::new(filter.clone()));
     FILTER.with(|cell| *cell.borrow_mut() = filter);
+}
+
+/// The drain on SIGTERM: ends every session of every link that has
+/// nothing in flight and nothing queued (an idle SSE or GET stream, a
+/// WebSocket), so long-lived streams close at once while sessions still
+/// waiting for an answer keep their stream until it arrives.
+pub(crate) fn close_idle_sessions() {
+    let links: Vec<Rc<RefCell<Link>>> =
+        LINKS.with(|links| links.borrow().iter().filter_map(Weak::upgrade).collect());
+    for link in links {
+        let mut link = link.borrow_mut();
+        let idle: Vec<SessionKey> = link
+            .ports
+            .keys()
+            .copied()
+            .filter(|key| link.relay.session_bytes(*key) == 0)
+            .collect();
+        for key in idle {
+            link.close_session(key);
+        }
+    }
 }
 
 /// Sets which MCP era the children started from now on are taken to speak
@@ -245,6 +315,8 @@ pub(crate) struct Link {
     /// (held while the child is initialised or probed). A shared link
     /// keeps none: the latest hand-off may be another caller's.
     context: Option<telemetry::HandOff>,
+    /// `--restart` on a shared child; `None`: an exit ends the link.
+    restarts: Option<Restarts>,
 }
 
 impl Link {
@@ -310,7 +382,7 @@ impl Link {
         let random = Box::new(rt::random_bytes);
         let mut relay = Relay::new(config, budget, random);
         relay.set_filter(FILTER.with(|filter| filter.borrow().clone()));
-        Rc::new_cyclic(|this| {
+        let link = Rc::new_cyclic(|this| {
             RefCell::new(Self {
                 relay,
                 this: this.clone(),
@@ -328,8 +400,15 @@ impl Link {
                 timer: None,
                 one_caller: false,
                 context: None,
+                restarts: None,
             })
-        })
+        });
+        LINKS.with(|links| {
+            let mut links = links.borrow_mut();
+            links.retain(|link| link.strong_count() > 0);
+            links.push(Rc::downgrade(&link));
+        });
+        link
     }
 
     /// The relay starts serving the new child (the probe, a replay).
@@ -372,6 +451,7 @@ impl Link {
                 this.retiring.push(old.clone());
             }
             this.spec = spec.clone();
+            this.end_wait();
             let now = this.now_ms();
             this.relay.advance(now);
             this.relay.handle_child_restart();
@@ -445,6 +525,181 @@ impl Link {
     /// True while the child runs.
     pub(crate) fn is_running(&self) -> bool {
         self.relay.exit_code().is_none() && self.child.as_ref().is_some_and(Child::is_running)
+    }
+
+    /// Client requests in flight at the child.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.relay.in_flight()
+    }
+
+    /// Liveness (`--healthEndpoint`): the child runs, or, with a restart
+    /// policy, the link is working through a restart (only an exit that
+    /// ends the gateway makes it false).
+    pub(crate) fn is_live(&self) -> bool {
+        if self.restarts.is_some() {
+            self.relay.exit_code().is_none()
+        } else {
+            self.is_running()
+        }
+    }
+
+    /// Readiness (`--readyEndpoint`): the child runs, is not being
+    /// probed or initialised, and no restart is waiting out its backoff.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.is_running()
+            && !self.relay.is_initializing()
+            && self
+                .restarts
+                .as_ref()
+                .is_none_or(|restarts| restarts.waiting.is_none())
+    }
+
+    /// Starts the child again, after a backoff, whenever it exits by itself
+    /// and `policy` says so (instead of ending the link and its sessions).
+    pub(crate) fn restart_on_exit(&mut self, policy: RestartPolicy) {
+        self.restarts = (policy != RestartPolicy::Never).then(|| Restarts {
+            policy,
+            streak: 0,
+            started: Instant::now(),
+            waiting: None,
+            waited: Duration::ZERO,
+            recovery: None,
+        });
+    }
+
+    /// Whether the exit of the current child with `code` is to be followed
+    /// by a new start.
+    fn restarts_after(&self, code: i32) -> bool {
+        self.relay.exit_code().is_none()
+            && self
+                .restarts
+                .as_ref()
+                .is_some_and(|restarts| restarts.policy.restarts(code))
+    }
+
+    /// The current child exited with `code` and is to be started again:
+    /// its requests in flight get -32000 now (their clients can retry), the
+    /// relay prepares the next child's initialisation (the kept
+    /// `initialize` or the probe, listens carried), and a task starts the
+    /// child once the backoff has passed. Sessions stay open; what clients
+    /// send meanwhile waits for the new child.
+    fn schedule_restart(&mut self, code: i32) {
+        let generation = self.generation.wrapping_add(1);
+        self.generation = generation;
+        self.child = None;
+        let now = self.now_ms();
+        self.relay.advance(now);
+        self.relay.handle_child_replaced(&format!(
+            "the MCP server exited (code {code}) and is being restarted; retry the request"
+        ));
+        for (_, span) in self.spans.drain() {
+            span.finish(Some((-32000, "the MCP server exited")));
+        }
+        let Some(restarts) = self.restarts.as_mut() else {
+            return;
+        };
+        restarts.recovery = None;
+        if restarts.started.elapsed() >= HEALTHY_AFTER {
+            restarts.streak = 0;
+        }
+        restarts.streak = restarts.streak.saturating_add(1);
+        let streak = restarts.streak;
+        let delay = Restarts::delay(streak);
+        let shown = delay.as_secs_f64();
+        match streak {
+            WARN_AT => tracing::warn!(
+                "the MCP server keeps exiting ({streak} times); next start in {shown:.1} s"
+            ),
+            s if s < WARN_AT => tracing::info!(
+                "the MCP server exited with code {code}; starting it again in {shown:.1} s"
+            ),
+            // Reported once per streak: the rest only at debug level.
+            _ => tracing::debug!(
+                "the MCP server exited with code {code} ({streak} times); next start in {shown:.1} s"
+            ),
+        }
+        let weak = self.this.clone();
+        let task = rt::spawn(async move {
+            async_io::Timer::after(delay).await;
+            if let Some(link) = weak.upgrade() {
+                Self::start_again(&link, generation);
+            }
+        });
+        restarts.waiting = Some((Instant::now(), task));
+        self.pump(None);
+    }
+
+    /// The backoff is over (or cut short by a runtime restart): the relay's
+    /// clock runs again. The waiting task is detached, not dropped, as it
+    /// may be the one running this.
+    fn end_wait(&mut self) {
+        if let Some(restarts) = self.restarts.as_mut() {
+            if let Some((since, task)) = restarts.waiting.take() {
+                restarts.waited = restarts.waited.saturating_add(since.elapsed());
+                task.detach();
+            }
+        }
+    }
+
+    /// Starts child number `generation` after a backoff; if it cannot be
+    /// spawned, that counts as one more exit of the streak.
+    fn start_again(link: &Rc<RefCell<Self>>, generation: u64) {
+        let spec = {
+            let mut this = link.borrow_mut();
+            if this.generation != generation || this.child.is_some() {
+                return; // a runtime restart came first
+            }
+            if crate::gateway::is_draining() {
+                // The gateway is stopping: a child started now might
+                // outlive the list of children it stops.
+                return;
+            }
+            this.end_wait();
+            this.spec.clone()
+        };
+        let child = spawn_child(link, &spec, generation);
+        let mut this = link.borrow_mut();
+        match child {
+            Ok(child) => {
+                // Lines the relay prepared for it (the replay) wait already.
+                child.input_ready();
+                this.child = Some(child);
+                let weak = this.this.clone();
+                if let Some(restarts) = this.restarts.as_mut() {
+                    restarts.started = Instant::now();
+                    restarts.recovery = Some(rt::spawn(async move {
+                        async_io::Timer::after(HEALTHY_AFTER).await;
+                        if let Some(link) = weak.upgrade() {
+                            link.borrow_mut().recovered(generation);
+                        }
+                    }));
+                }
+                this.pump(None);
+            }
+            Err(err) => {
+                tracing::error!("could not start the MCP server again: {err}");
+                this.schedule_restart(127);
+            }
+        }
+    }
+
+    /// Child `generation` has stayed up `HEALTHY_AFTER`: its streak ends.
+    fn recovered(&mut self, generation: u64) {
+        if self.generation != generation {
+            return;
+        }
+        if let Some(restarts) = self.restarts.as_mut() {
+            if let Some(task) = restarts.recovery.take() {
+                task.detach();
+            }
+            if restarts.streak > 0 {
+                tracing::info!(
+                    "the MCP server is up again (after {} exits in a row)",
+                    restarts.streak
+                );
+                restarts.streak = 0;
+            }
+        }
     }
 
     /// Registers a session and the port its transport takes frames from.
@@ -629,6 +884,14 @@ impl Link {
     /// out).
     fn now_ms(&self) -> u64 {
         let paused = self.pauses.as_ref().map_or(Duration::ZERO, |p| p.paused());
+        let waited = self.restarts.as_ref().map_or(Duration::ZERO, |restarts| {
+            let now = restarts
+                .waiting
+                .as_ref()
+                .map_or(Duration::ZERO, |(since, _)| since.elapsed());
+            restarts.waited.saturating_add(now)
+        });
+        let paused = paused.saturating_add(waited);
         let running = self.epoch.elapsed().saturating_sub(paused);
         u64::try_from(running.as_millis()).unwrap_or(u64::MAX)
     }
@@ -796,6 +1059,10 @@ fn spawn_child(link: &Rc<RefCell<Link>>, spec: &ChildSpec, generation: u64) -> i
                     return;
                 }
                 link = strong.borrow_mut();
+            }
+            if link.restarts_after(code) {
+                link.schedule_restart(code);
+                return;
             }
             link.handle_child_exit(code);
             link.on_exit.take()

@@ -19,8 +19,8 @@ pub(crate) mod streamable_stdio;
 
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::rc::Rc;
-use std::time::Duration;
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
 
 use async_io::Timer;
 use async_signal::{Signal, Signals};
@@ -41,6 +41,41 @@ use crate::runtime::{Runtime, ServedChild, ServedSession};
 /// How long streams get to deliver their last messages after the shared
 /// child exited, before the gateway exits with the child's code.
 const DRAIN: Duration = Duration::from_millis(1000);
+
+thread_local! {
+    /// What `--readyEndpoint` answers from: the shared child's link (none
+    /// when children are per session), and whether the gateway is draining.
+    static READINESS: RefCell<(Option<Weak<RefCell<Link>>>, bool)> =
+        const { RefCell::new((None, false)) };
+}
+
+/// Readiness (`--readyEndpoint`): not draining, and the shared child (if
+/// any) runs and is not waiting out a restart's backoff.
+pub(crate) fn is_ready() -> bool {
+    READINESS.with(|readiness| {
+        let (shared, draining) = &*readiness.borrow();
+        !draining
+            && shared
+                .as_ref()
+                .is_none_or(|link| link.upgrade().is_some_and(|link| link.borrow().is_ready()))
+    })
+}
+
+/// The gateway is draining (SIGTERM/SIGINT received).
+pub(crate) fn is_draining() -> bool {
+    READINESS.with(|readiness| readiness.borrow().1)
+}
+
+fn set_readiness(shared: Option<&Rc<RefCell<Link>>>, draining: bool) {
+    READINESS.with(|readiness| {
+        *readiness.borrow_mut() = (shared.map(Rc::downgrade), draining);
+    });
+}
+
+/// After a drain found nothing left queued, the time given to writes
+/// already handed to the sockets before children stop and the process
+/// exits.
+const FLUSH_GRACE: Duration = Duration::from_millis(50);
 
 /// The connection driver's settings for the stdio→network modes.
 pub(crate) fn server_options(config: &Config) -> ServerOptions {
@@ -281,7 +316,10 @@ pub(crate) async fn run_stdio<H: StdioMode>(
         Some(clients) => match Link::start(&runtime.child_spec(), clients, move |code| {
             let _ = exited_tx.try_send(code);
         }) {
-            Ok(link) => Some(link),
+            Ok(link) => {
+                link.borrow_mut().restart_on_exit(config.restart);
+                Some(link)
+            }
             Err(err) => {
                 eprintln!("supergateway: cannot start the MCP server: {err}");
                 return 1;
@@ -293,7 +331,8 @@ pub(crate) async fn run_stdio<H: StdioMode>(
             .clone()
             .map(|link| Rc::new(LinkHandle(link)) as Rc<dyn ServedChild>),
     );
-    let handler = make(shared);
+    set_readiness(shared.as_ref(), false);
+    let handler = make(shared.clone());
     if let Some(tls) = &config.tls {
         tracing::info!("TLS on: {}", tls.files);
     }
@@ -337,6 +376,30 @@ pub(crate) async fn run_stdio<H: StdioMode>(
         }
         Stop::Signal(signal) => {
             tracing::info!("received {signal:?}; shutting down");
+            // Readiness turns 503 at once (a load balancer stops sending),
+            // the listener is closed above, and what is in flight gets up
+            // to --drainTimeout; a second signal cuts it short.
+            set_readiness(shared.as_ref(), true);
+            let started = Instant::now();
+            drain(shared.as_ref())
+                .or(async {
+                    Timer::after(config.drain_timeout).await;
+                    tracing::warn!(
+                        "drain timeout ({} ms) reached with requests in flight",
+                        config.drain_timeout.as_millis()
+                    );
+                })
+                .or(async {
+                    while let Some(next) = signals.next().await {
+                        if matches!(next, Ok(Signal::Term | Signal::Int)) {
+                            tracing::info!("second signal: stopping without waiting");
+                            return;
+                        }
+                    }
+                    std::future::pending::<()>().await;
+                })
+                .await;
+            tracing::info!("drained in {} ms", started.elapsed().as_millis());
             let stopping: Vec<_> = handler
                 .children()
                 .into_iter()
@@ -348,4 +411,22 @@ pub(crate) async fn run_stdio<H: StdioMode>(
             0
         }
     }
+}
+
+/// Waits until nothing is in flight: no request at the shared child, and
+/// nothing charged to the process budget (requests in flight at any child,
+/// frames queued for clients, bodies being read); then a short grace for
+/// the last writes. Polled: the state lives in the relays, which wake
+/// nobody when they empty.
+async fn drain(shared: Option<&Rc<RefCell<Link>>>) {
+    loop {
+        // Sessions that become idle (their last answer delivered) end too.
+        link::close_idle_sessions();
+        let busy = shared.is_some_and(|link| link.borrow().in_flight() > 0);
+        if !busy && link::budget().used() == 0 {
+            break;
+        }
+        Timer::after(Duration::from_millis(10)).await;
+    }
+    Timer::after(FLUSH_GRACE).await;
 }

@@ -85,7 +85,7 @@ impl StdioSse {
     fn healthy(&self) -> bool {
         self.shared
             .as_ref()
-            .is_none_or(|link| link.borrow().is_running())
+            .is_none_or(|link| link.borrow().is_live())
     }
 
     async fn open_stream(

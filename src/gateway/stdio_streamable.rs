@@ -119,7 +119,7 @@ impl StdioStreamable {
     fn healthy(&self) -> bool {
         self.shared
             .as_ref()
-            .is_none_or(|link| link.borrow().is_running())
+            .is_none_or(|link| link.borrow().is_live())
     }
 
     async fn post(self: Rc<Self>, request: Request, conn: &mut Conn, caller: Caller) -> Next {

@@ -146,7 +146,7 @@ impl StdioWs {
     fn healthy(&self) -> bool {
         self.shared
             .as_ref()
-            .is_none_or(|link| link.borrow().is_running())
+            .is_none_or(|link| link.borrow().is_live())
     }
 
     /// Validates the opening handshake (RFC 6455 §4.2.1), opens a session
@@ -358,7 +358,9 @@ impl StdioWs {
                 }
                 Wake::Outgoing(None) => {
                     // The link closed the queue, after everything queued.
-                    return if route.link().borrow().is_running() {
+                    return if crate::gateway::is_draining() {
+                        End::Close(CloseCode::Away, "the gateway is shutting down")
+                    } else if route.link().borrow().is_live() {
                         End::Close(CloseCode::Policy, "client too slow")
                     } else {
                         End::Close(CloseCode::Away, "the MCP server exited")

@@ -958,6 +958,13 @@ impl Relay {
             .flatten()
     }
 
+    /// The child is being probed or initialised (by a client's
+    /// `initialize` or a replay after a restart): not ready to serve yet.
+    pub fn is_initializing(&self) -> bool {
+        matches!(self.init, Init::Pending { .. })
+            || matches!(self.child_era, ChildEra::Probing { .. })
+    }
+
     /// Sessions registered (closing ones included).
     pub fn session_count(&self) -> usize {
         self.sessions.len()
