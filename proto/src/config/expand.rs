@@ -10,7 +10,8 @@
 //!   the child as a literal path it cannot use.
 //! - Anything else is literal: a lone `$`, `$$`, `${HOME}` in a
 //!   `sh -c` script, `${` without a closing brace. VS Code defines no escape
-//!   for `${`, so neither do we.
+//!   for `${`, so neither do we. Every `${env:NAME}` is expanded wherever it
+//!   stands, also inside such literal text (`${HOME:-${env:B}}`).
 
 use super::{ConfigError, Path, Reason};
 
@@ -75,9 +76,10 @@ pub(super) fn expand(
         } else if let Some(refused) = editor_variable(inner) {
             return Err(ConfigError::new(path, refused));
         } else {
+            // Literal `${`: scanning resumes right after it, so a
+            // `${env:NAME}` inside (`${HOME:-${env:B}}`) is still expanded.
             out.push_str("${");
-            out.push_str(inner);
-            out.push('}');
+            rest = inner_and_after;
         }
         if out.len() > max_bytes {
             return Err(ConfigError::new(path, Reason::TooLong(max_bytes)));

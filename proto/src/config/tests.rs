@@ -263,6 +263,10 @@ fn expansion() {
         ("${env:HOME", "${env:HOME"),
         ("a}${env:HOME}}", "a}/home/ada}"),
         ("${}", "${}"),
+        // Inside literal `${…}` text, still expanded.
+        ("${HOME:-${env:HOME}}", "${HOME:-/home/ada}"),
+        ("${x${env:EMPTY}y}", "${xy}"),
+        ("${${env:HOME}", "${/home/ada"),
         ("é${env:HOME}é", "é/home/adaé"),
     ];
     for (arg, want) in cases {
@@ -297,6 +301,8 @@ fn expansion() {
         (r#"{"command": "x", "args": ["${config:editor.fontSize}"]}"#, "mcpServers.s.args[0]: ${config} is a VS Code variable only the editor can resolve; use ${env:NAME}"),
         (r#"{"command": "x", "args": ["${command:pick}"]}"#, "mcpServers.s.args[0]: ${command} is a VS Code variable only the editor can resolve; use ${env:NAME}"),
         (r#"{"command": "x", "args": ["${workspaceFolder:app}"]}"#, "mcpServers.s.args[0]: ${workspaceFolder} is a VS Code variable only the editor can resolve; use ${env:NAME}"),
+        (r#"{"command": "x", "args": ["${a${userHome}}"]}"#, "mcpServers.s.args[0]: ${userHome} is a VS Code variable only the editor can resolve; use ${env:NAME}"),
+        (r#"{"command": "x", "args": ["${a${env:NOPE}}"]}"#, "mcpServers.s.args[0]: ${env:NOPE} is not set"),
     ];
     for (entry, want) in rejects {
         let json = wrap(entry);
