@@ -45,26 +45,34 @@ const EDITOR_PREFIXES: [&str; 3] = ["input", "config", "command"];
 
 /// Expands `text` (the value at `path`), refusing a result longer than
 /// `max_bytes`.
+///
+/// Linear in `text`: the position only moves forward, and the closing brace
+/// found for one `${` is reused by the next while it still lies ahead, so
+/// `${${${…}` does not rescan the tail once per `${`.
 pub(super) fn expand(
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
     path: &Path,
     max_bytes: usize,
 ) -> Result<String, ConfigError> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        let (before, from_dollar) = rest.split_at(start);
-        out.push_str(before);
-        let inner_and_after = from_dollar.get(2..).unwrap_or_default();
-        let Some(close) = inner_and_after.find('}') else {
-            // No closing brace: literal to the end.
-            out.push_str(from_dollar);
-            rest = "";
+    let mut out = String::with_capacity(text.len().min(max_bytes));
+    // Invariant: `at` and every index below are char boundaries of `text`
+    // (they sit at or right after an ASCII `$`, `{` or `}`).
+    let mut at = 0;
+    let mut next_close: Option<usize> = None;
+    while let Some(start) = find_from(text, at, "${") {
+        out.push_str(text.get(at..start).unwrap_or_default());
+        let inner_start = start.saturating_add(2);
+        let close = match next_close {
+            Some(close) if close >= inner_start => Some(close),
+            _ => find_from(text, inner_start, "}"),
+        };
+        next_close = close;
+        let Some(close) = close else {
+            // No closing brace anywhere after: literal to the end.
             break;
         };
-        let (inner, after_close) = inner_and_after.split_at(close);
-        rest = after_close.get(1..).unwrap_or_default();
+        let inner = text.get(inner_start..close).unwrap_or_default();
         if let Some(name) = inner.strip_prefix("env:") {
             if !is_variable_name(name) {
                 return Err(ConfigError::new(path, Reason::VariableName));
@@ -73,35 +81,46 @@ pub(super) fn expand(
                 return Err(ConfigError::new(path, Reason::Unset(name.to_owned())));
             };
             out.push_str(&value);
+            at = close.saturating_add(1);
         } else if let Some(refused) = editor_variable(inner) {
             return Err(ConfigError::new(path, refused));
         } else {
             // Literal `${`: scanning resumes right after it, so a
             // `${env:NAME}` inside (`${HOME:-${env:B}}`) is still expanded.
             out.push_str("${");
-            rest = inner_and_after;
+            at = inner_start;
         }
         if out.len() > max_bytes {
             return Err(ConfigError::new(path, Reason::TooLong(max_bytes)));
         }
     }
-    out.push_str(rest);
+    out.push_str(text.get(at..).unwrap_or_default());
     if out.len() > max_bytes {
         return Err(ConfigError::new(path, Reason::TooLong(max_bytes)));
     }
     Ok(out)
 }
 
-/// The refusal for an editor-only variable, `None` for literal text.
+/// The index of the first `needle` at or after `from`.
+fn find_from(text: &str, from: usize, needle: &str) -> Option<usize> {
+    let found = text.get(from..)?.find(needle)?;
+    from.checked_add(found)
+}
+
+/// The refusal for an editor-only variable, `None` for literal text. Looks
+/// only at the start of `inner`, so the cost does not grow with its length.
 fn editor_variable(inner: &str) -> Option<Reason> {
     if inner.starts_with("input:") {
         return Some(Reason::Input);
     }
-    let head = inner.split_once(':').map_or(inner, |(head, _)| head);
     EDITOR_PREFIXES
         .iter()
         .chain(EDITOR_VARIABLES.iter())
-        .find(|known| **known == head)
+        .find(|known| {
+            inner
+                .strip_prefix(**known)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(':'))
+        })
         .map(|known| Reason::EditorVariable(known))
 }
 

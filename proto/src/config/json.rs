@@ -8,6 +8,8 @@
 //! strings and numbers, and hands each span back to serde_json to decode, so
 //! the two never disagree on what a string says.
 
+use std::collections::HashSet;
+
 use serde_json::Number;
 
 use super::{ConfigError, Path, Reason};
@@ -75,6 +77,9 @@ impl Walker<'_> {
     fn object(&mut self, path: &mut Path, depth: usize) -> Result<Json, ConfigError> {
         self.bump();
         let mut members: Vec<(String, Json)> = Vec::new();
+        // A set, not a scan of `members`: a 1 MiB object of short keys
+        // would make the scan quadratic.
+        let mut keys: HashSet<String> = HashSet::new();
         self.skip_space();
         if self.peek() == Some(b'}') {
             self.bump();
@@ -84,7 +89,7 @@ impl Walker<'_> {
             self.skip_space();
             let key = self.string(path)?;
             path.push_key(&key);
-            if members.iter().any(|(seen, _)| *seen == key) {
+            if !keys.insert(key.clone()) {
                 return Err(ConfigError::new(path, Reason::Duplicate));
             }
             self.skip_space();

@@ -104,6 +104,9 @@ pub fn parse_mcp_servers(
             Reason::FileTooLarge(limits.max_file_bytes),
         ));
     }
+    // Windows editors may start a UTF-8 file with a byte-order mark, which
+    // RFC 8259 §8.1 lets a parser ignore.
+    let json = json.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(json);
     let tree = json::parse(json)?;
     let mut path = Path::root();
     let Json::Object(top) = tree else {

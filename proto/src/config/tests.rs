@@ -550,6 +550,37 @@ fn settings() {
     }
 }
 
+#[test]
+fn byte_order_mark() {
+    let json = "\u{feff}{\"mcpServers\": {\"s\": {\"command\": \"x\"}}}";
+    assert_eq!(one(json).command, "x");
+    // Only at the start.
+    let json = "{\"mcpServers\": {\"s\": {\"command\": \"x\"}}}\u{feff}";
+    assert_eq!(
+        parse(json).unwrap_err().to_string(),
+        "(root): not valid JSON at line 1 column 40"
+    );
+}
+
+/// Inputs that would take quadratic time with a naive duplicate check or
+/// `${` scan finish (this test would run for minutes otherwise).
+#[test]
+fn no_quadratic_inputs() {
+    let keys: Vec<String> = (0..60_000).map(|i| format!(r#""k{i}": 0"#)).collect();
+    let json = wrap(&format!(
+        r#"{{"command": "x", "dev": {{{}}}}}"#,
+        keys.join(",")
+    ));
+    assert!(json.len() < Limits::DEFAULT.max_file_bytes);
+    assert_eq!(one(&json).command, "x");
+
+    let arg = format!("{}}}", "${".repeat(400_000));
+    let json = wrap(&format!(r#"{{"command": "x", "args": ["{arg}"]}}"#));
+    let limits = Limits::DEFAULT.max_string_bytes(1 << 20);
+    let servers = parse_mcp_servers(json.as_bytes(), &env, limits).unwrap();
+    assert_eq!(servers.servers[0].args, [arg]);
+}
+
 /// A Claude Desktop `claude_desktop_config.json` with the reference servers.
 #[test]
 fn claude_desktop_sample() {
