@@ -9,7 +9,8 @@ use crate::config::{parse_mcp_servers, Limits, Servers};
 /// limits and an environment where `A` expands to `${env:A}` and `B` to
 /// nothing. Asserts that the parser never panics and:
 /// - every error prints as one non-empty line starting with its path;
-/// - input serde_json refuses is refused;
+/// - input serde_json refuses (after a leading byte-order mark) is
+///   refused;
 /// - parsing is deterministic;
 /// - an accepted file has at most the limit of servers, with names in
 ///   `[A-Za-z0-9_-]{1,64}`, all distinct, exactly as many as serde_json
@@ -34,7 +35,9 @@ pub fn mcp_config(data: &[u8]) {
         parse_mcp_servers(data, &env, limits),
         "not deterministic"
     );
-    let reference = serde_json::from_slice::<serde_json::Value>(data);
+    // The parser skips a leading byte-order mark; serde_json does not.
+    let unmarked = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    let reference = serde_json::from_slice::<serde_json::Value>(unmarked);
     match result {
         Err(error) => {
             let shown = error.to_string();
