@@ -54,6 +54,7 @@ dict_for() {
     oauth_documents) echo fuzz/dicts/oauth.dict ;;
     jwt) echo fuzz/dicts/jwt.dict ;;
     x509_subject) echo fuzz/dicts/x509.dict ;;
+    mcp_config) echo fuzz/dicts/config.dict ;;
     *) return 1 ;;
     esac
 }

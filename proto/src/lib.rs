@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(not(fuzzing), warn(missing_docs))]
 
+pub mod config;
 pub mod http;
 pub mod int_map;
 pub mod jsonrpc;

@@ -149,17 +149,23 @@ fn x509_subject() {
     replay("x509_subject", supergateway_proto::fuzzing::x509_subject);
 }
 
+#[test]
+fn mcp_config() {
+    replay("mcp_config", supergateway_proto::fuzzing::mcp_config);
+}
+
 /// Every fuzz target (fuzz/fuzz_targets/*.rs) has a corpus folder and a test
 /// above, and every corpus folder belongs to a target.
 #[test]
 fn every_target_has_a_corpus() {
-    const TARGETS: [&str; 17] = [
+    const TARGETS: [&str; 18] = [
         "canonical",
         "chunked_decode",
         "content_length",
         "header_value",
         "jwt",
         "line_decode",
+        "mcp_config",
         "mux_sequence",
         "oauth_documents",
         "parse_head",

@@ -10,6 +10,7 @@
 //! `parse_message` compares against.
 
 mod chunks;
+mod config;
 mod http;
 mod jsonrpc;
 mod jwt;
@@ -22,6 +23,7 @@ mod sse;
 mod url;
 mod x509;
 
+pub use self::config::mcp_config;
 pub use self::http::{chunked_decode, content_length, parse_head, parse_response_head};
 pub use self::jsonrpc::{line_decode, parse_message};
 pub use self::jwt::jwt;
