@@ -79,8 +79,8 @@ pub enum UpstreamProtocol {
 pub enum Restart {
     /// `"always"`: restart on any exit.
     Always,
-    /// `"no"`: never restart.
-    No,
+    /// `"never"`: never restart (as `--restart never`).
+    Never,
     /// `"on-failure"`: restart after a non-zero exit or a signal.
     OnFailure,
 }
@@ -126,9 +126,9 @@ pub(super) fn parse(
             "restart" => {
                 settings.restart = Some(match string(value, limits, path)? {
                     "always" => Restart::Always,
-                    "no" => Restart::No,
+                    "never" => Restart::Never,
                     "on-failure" => Restart::OnFailure,
-                    _ => return Err(unknown(path, "no, on-failure, always")),
+                    _ => return Err(unknown(path, "never, on-failure, always")),
                 });
             }
             "maxBodyBytes" => settings.max_body_bytes = Some(positive(value, path)?),

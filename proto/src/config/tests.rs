@@ -418,10 +418,10 @@ fn settings() {
             },
         ),
         (
-            r#"{"upstreamProtocol": "legacy", "restart": "no"}"#,
+            r#"{"upstreamProtocol": "legacy", "restart": "never"}"#,
             Settings {
                 upstream_protocol: Some(UpstreamProtocol::Legacy),
-                restart: Some(Restart::No),
+                restart: Some(Restart::Never),
                 ..Settings::default()
             },
         ),
@@ -471,7 +471,7 @@ fn settings() {
         ),
         (
             r#"{"restart": "on-error"}"#,
-            format!("{p}.restart: must be one of no, on-failure, always"),
+            format!("{p}.restart: must be one of never, on-failure, always"),
         ),
         (
             r#"{"restart": ""}"#,
