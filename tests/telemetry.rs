@@ -524,8 +524,13 @@ fn the_reverse_bridge_sends_traceparent_and_the_trace_continues_upstream() {
     let (client_span, _) = collector.wait_span("bridge client span", |span| {
         span["name"] == "tools/call" && span["kind"] == 3
     });
+    // The bridge's own server span for the stdio request is a `tools/call`
+    // of kind 2 too (transport stdio), and may be exported first: the
+    // upstream's is the one received over SSE.
     let (server_span, _) = collector.wait_span("upstream server span", |span| {
-        span["name"] == "tools/call" && span["kind"] == 2
+        span["name"] == "tools/call"
+            && span["kind"] == 2
+            && string_attribute(span, "supergateway.transport") == Some("sse")
     });
     assert_eq!(server_span["traceId"], client_span["traceId"]);
     assert_eq!(server_span["parentSpanId"], client_span["spanId"]);
