@@ -18,15 +18,15 @@ mod common;
 #[path = "oauth/issuer.rs"]
 mod issuer;
 
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::{
-    eventually, fixture, post, read_response, tool_text, EventReader, Gateway, Response,
-    Streamable, WsClient, WAIT,
+    bearer, eventually, fixture, open_sse_as, post, tool_text, Gateway, Response, Streamable,
+    WsClient, WAIT,
 };
 use issuer::{Issuer, Key};
 use serde_json::{json, Value};
@@ -57,10 +57,6 @@ fn token(key: &Key, issuer: &Issuer, subject: &str, email: Option<&str>) -> Stri
         claims["email"] = json!(email);
     }
     key.sign(&claims)
-}
-
-fn bearer(token: &str) -> String {
-    format!("Authorization: Bearer {token}\r\n")
 }
 
 /// The gateway in `mode` (extra flags), one child per session, handing
@@ -170,23 +166,6 @@ fn assert_no_child_without_identity(
     assert!(!log.contains("@example.com"), "{log}");
 }
 
-fn open_sse(gw: &Gateway, token: &str) -> (EventReader, String) {
-    let mut stream = gw.connect();
-    write!(
-        stream,
-        "GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n{}\r\n",
-        bearer(token)
-    )
-    .unwrap();
-    let mut reader = BufReader::new(stream);
-    let head = read_response(&mut reader);
-    assert_eq!(head.status, 200, "{}", head.text());
-    let mut events = EventReader::new(reader, &head);
-    let endpoint = events.next_event().expect("endpoint event");
-    assert_eq!(endpoint.event, "endpoint");
-    (events, endpoint.data)
-}
-
 #[test]
 fn sse_callers_get_their_own_child_with_their_identity() {
     let key = Key::ed25519("k1");
@@ -196,7 +175,7 @@ fn sse_callers_get_their_own_child_with_their_identity() {
     let mut streams = Vec::new();
     for (user, email) in [("alice", "alice@example.com"), ("bob", "bob@example.com")] {
         let token = token(&key, &issuer, user, Some(email));
-        let (mut events, endpoint) = open_sse(&gw, &token);
+        let (mut events, endpoint) = open_sse_as(&gw, &token);
         let accepted = gw.request(&post(&endpoint, &argv_call(1).to_string(), &bearer(&token)));
         assert_eq!(accepted.status, 202, "{}", accepted.text());
         let (env, pid) = seen(&events.next_message().unwrap());

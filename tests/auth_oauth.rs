@@ -15,14 +15,13 @@ mod common;
 #[path = "oauth/issuer.rs"]
 mod issuer;
 
-use std::io::{BufReader, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::{
-    binary, eventually, fixture, post, read_response, EventReader, Gateway, Response, Streamable,
-    WsClient,
+    bearer, binary, eventually, fixture, open_sse_as, post, Gateway, Response, Streamable, WsClient,
 };
 use issuer::{Issuer, Key};
 use serde_json::{json, Value};
@@ -86,10 +85,6 @@ fn start(issuer: &Issuer, extra: &[&str]) -> Gateway {
     // The keys are fetched at start, before any request.
     eventually("the start-up JWKS fetch", || issuer.jwks_fetches() == 1);
     gw
-}
-
-fn bearer(token: &str) -> String {
-    format!("Authorization: Bearer {token}\r\n")
 }
 
 fn challenge(error: Option<(&str, &str)>) -> String {
@@ -216,23 +211,6 @@ fn assert_metadata(gw: &Gateway, issuer: &Issuer, paths: &[&str]) {
     assert_no_token(&get(gw, "/.well-known/oauth-protected-resource/other", ""));
 }
 
-fn open_sse(gw: &Gateway, token: &str) -> (EventReader, String) {
-    let mut stream = gw.connect();
-    write!(
-        stream,
-        "GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n{}\r\n",
-        bearer(token)
-    )
-    .unwrap();
-    let mut reader = BufReader::new(stream);
-    let head = read_response(&mut reader);
-    assert_eq!(head.status, 200);
-    let mut events = EventReader::new(reader, &head);
-    let endpoint = events.next_event().expect("endpoint event");
-    assert_eq!(endpoint.event, "endpoint");
-    (events, endpoint.data)
-}
-
 #[test]
 fn sse_needs_an_access_token_and_sessions_keep_to_their_subject() {
     let key = Key::ed25519("k1");
@@ -251,7 +229,7 @@ fn sse_needs_an_access_token_and_sessions_keep_to_their_subject() {
     assert_refusals(&issuer, &key, |extra| get(&gw, "/sse", extra));
 
     let alice = key.sign(&claims(&issuer, "alice", "a1"));
-    let (mut events, endpoint) = open_sse(&gw, &alice);
+    let (mut events, endpoint) = open_sse_as(&gw, &alice);
     assert_no_token(&gw.request(&post(&endpoint, PING, "")));
     let bob = key.sign(&claims(&issuer, "bob", "b1"));
     let other = gw.request(&post(&endpoint, PING, &bearer(&bob)));

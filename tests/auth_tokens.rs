@@ -13,14 +13,12 @@
 
 mod common;
 
-use std::io::{BufReader, Write};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{
-    binary, eventually, fixture, post, read_response, EventReader, Gateway, Response, Streamable,
-    WsClient,
+    bearer, binary, eventually, fixture, open_sse_as, post, Gateway, Response, Streamable, WsClient,
 };
 use serde_json::{json, Value};
 use tungstenite::client::IntoClientRequest;
@@ -91,10 +89,6 @@ fn start(file: &TokenFile, extra: &[&str]) -> Gateway {
     Gateway::start(&args)
 }
 
-fn bearer(token: &str) -> String {
-    format!("Authorization: Bearer {token}\r\n")
-}
-
 /// A 401: the exact challenge, a JSON-RPC error body with `id: null`.
 fn assert_unauthorized(response: &Response, challenge: &str, message: &str) {
     assert_eq!(response.status, 401, "{}", response.text());
@@ -156,22 +150,6 @@ fn assert_open_paths(gw: &Gateway, path: &str) {
 }
 
 /// An SSE stream opened with `token`: its events and its endpoint.
-fn open_sse(gw: &Gateway, token: &str) -> (EventReader, String) {
-    let mut stream = gw.connect();
-    write!(
-        stream,
-        "GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n{}\r\n",
-        bearer(token)
-    )
-    .unwrap();
-    let mut reader = BufReader::new(stream);
-    let head = read_response(&mut reader);
-    assert_eq!(head.status, 200);
-    let mut events = EventReader::new(reader, &head);
-    let endpoint = events.next_event().expect("endpoint event");
-    assert_eq!(endpoint.event, "endpoint");
-    (events, endpoint.data)
-}
 
 #[test]
 fn sse_stream_and_posts_need_a_token_and_keep_to_their_caller() {
@@ -201,7 +179,7 @@ fn sse_stream_and_posts_need_a_token_and_keep_to_their_caller() {
         Some("mcp-session-id, www-authenticate")
     );
 
-    let (mut events, endpoint) = open_sse(&gw, ALICE);
+    let (mut events, endpoint) = open_sse_as(&gw, ALICE);
     assert_no_token(&gw.request(&post(&endpoint, PING, "")));
     assert_wrong_token(&gw.request(&post(&endpoint, PING, &bearer(WRONG))));
     // Bob's token is valid, but the session is Alice's.

@@ -517,35 +517,31 @@ impl Front {
     }
 
     fn check_origin(&self, head: &RequestHead) -> Result<(), &'static str> {
-        if !self.local_only {
-            // A browser presents a client certificate to any page that
-            // makes it connect, unlike a bearer token: with mutual TLS, a
-            // cross-site page (a WebSocket most of all, which CORS does not
-            // guard) would act as the user. So an Origin must be one the
-            // operator allowed, whatever the bind address.
-            return match head.header_str("origin") {
-                Some(origin)
-                    if self.client_certificates
-                        && !is_allowed_origin(origin, &self.allowed_hosts)
-                        && !self.cors.allows(origin) =>
-                {
-                    Err("Forbidden: Origin is not allowed (client certificates are in use)")
-                }
-                _ => Ok(()),
-            };
-        }
-        // HTTP/1.0 may omit Host; browsers (the DNS-rebinding threat) never do.
-        if !head.host().is_empty() && !is_allowed_authority(head.host(), &self.allowed_hosts) {
+        if self.local_only
+            && !head.host().is_empty()
+            && !is_allowed_authority(head.host(), &self.allowed_hosts)
+        {
+            // HTTP/1.0 may omit Host; browsers (the DNS-rebinding threat) never do.
             return Err("Forbidden: Host is not a local address");
         }
+        // Off loopback an Origin is checked only with client certificates:
+        // a browser presents one to any page that makes it connect, unlike
+        // a bearer token, so a cross-site page (a WebSocket most of all,
+        // which CORS does not guard) would act as the user.
+        let checked = self.local_only || self.client_certificates;
         match head.header_str("origin") {
-            None => Ok(()),
             Some(origin)
-                if is_allowed_origin(origin, &self.allowed_hosts) || self.cors.allows(origin) =>
+                if checked
+                    && !is_allowed_origin(origin, &self.allowed_hosts)
+                    && !self.cors.allows(origin) =>
             {
-                Ok(())
+                Err(if self.local_only {
+                    "Forbidden: Origin is not allowed"
+                } else {
+                    "Forbidden: Origin is not allowed (client certificates are in use)"
+                })
             }
-            Some(_) => Err("Forbidden: Origin is not allowed"),
+            _ => Ok(()),
         }
     }
 

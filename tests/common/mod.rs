@@ -934,10 +934,19 @@ pub fn status_kib(pid: i32, field: &str) -> u64 {
 /// socket per session): the events and the `endpoint` URI, or the response
 /// when the GET is refused.
 pub fn open_sse(addr: SocketAddr, path: &str) -> Result<(EventReader, String), Response> {
+    open_sse_with(addr, path, "")
+}
+
+/// [`open_sse`] with `extra` header lines (each ending in CRLF).
+pub fn open_sse_with(
+    addr: SocketAddr,
+    path: &str,
+    extra: &str,
+) -> Result<(EventReader, String), Response> {
     let mut stream = connect_to(addr);
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n{extra}\r\n"
     )
     .unwrap();
     let mut reader = BufReader::new(stream);
@@ -949,4 +958,15 @@ pub fn open_sse(addr: SocketAddr, path: &str) -> Result<(EventReader, String), R
     let first = events.next_event().expect("endpoint event");
     assert_eq!(first.event, "endpoint", "{first:?}");
     Ok((events, first.data))
+}
+
+/// The `Authorization` header line for a bearer token (CRLF included).
+pub fn bearer(token: &str) -> String {
+    format!("Authorization: Bearer {token}\r\n")
+}
+
+/// [`open_sse`] on `/sse` with a bearer token, which must be accepted.
+pub fn open_sse_as(gw: &Gateway, token: &str) -> (EventReader, String) {
+    open_sse_with(gw.addr, "/sse", &bearer(token))
+        .unwrap_or_else(|head| panic!("the SSE stream was refused: {}", head.text()))
 }
