@@ -7,7 +7,7 @@
 //! token's claims, else the principal's issuer, subject and client id), and
 //! `tls_subject`, the subject of a verified client certificate. Values are
 //! checked again here whatever the verifier did (printable, no control
-//! characters, at most [`MAX_VALUE_BYTES`], not empty): they are someone
+//! characters, at most [`MAX_ENV_CLAIM_BYTES`](supergateway_proto::jwt::MAX_ENV_CLAIM_BYTES), not empty): they are someone
 //! else's words going into a process environment. Names are checked at
 //! start (`cli::validate`) against the runtime admin API's refusal list.
 //!
@@ -18,9 +18,6 @@
 use std::fmt;
 
 use crate::auth::Caller;
-
-/// The longest value put into a child's environment.
-pub(crate) const MAX_VALUE_BYTES: usize = 256;
 
 /// A claim `--authEnv` may hand to a child.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,10 +195,12 @@ pub(crate) fn env_for(
     Ok(env)
 }
 
-/// Not empty, at most [`MAX_VALUE_BYTES`], no control character (NUL, CR,
-/// LF, ESC, DEL and the C1 controls included).
+/// Not empty, at most [`MAX_ENV_CLAIM_BYTES`](supergateway_proto::jwt::MAX_ENV_CLAIM_BYTES), no control character (NUL, CR,
+/// LF, ESC, DEL and the C1 controls included): the rule the token verifier
+/// already applies to the claims it keeps, applied again here because a
+/// certificate subject comes from elsewhere.
 fn is_usable(value: &str) -> bool {
-    !value.is_empty() && value.len() <= MAX_VALUE_BYTES && !value.chars().any(char::is_control)
+    supergateway_proto::jwt::env_value(value)
 }
 
 #[cfg(test)]
@@ -340,8 +339,8 @@ mod tests {
 
     #[test]
     fn values_are_checked_again() {
-        let long = "a".repeat(MAX_VALUE_BYTES + 1);
-        let fits = "é".repeat(MAX_VALUE_BYTES / 2);
+        let long = "a".repeat(supergateway_proto::jwt::MAX_ENV_CLAIM_BYTES + 1);
+        let fits = "é".repeat(supergateway_proto::jwt::MAX_ENV_CLAIM_BYTES / 2);
         for (value, ok) in [
             ("alice", true),
             ("Alice Example <alice@example.com>", true),
