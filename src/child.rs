@@ -68,6 +68,9 @@ pub(crate) struct ChildSpec {
     /// when the child is first started and kept across runtime restarts
     /// (`Runtime::apply` carries it over); set after `env`, so it wins.
     pub(crate) identity: Vec<(String, String)>,
+    /// The working directory (a `--config` server's `cwd`); `None`: the
+    /// gateway's.
+    pub(crate) cwd: Option<std::path::PathBuf>,
 }
 
 /// A running (or exited) child process. Cheap to clone: all clones share it.
@@ -114,6 +117,9 @@ impl Child {
             .envs(spec.env.iter().map(|(name, value)| (name, value)))
             .envs(spec.identity.iter().map(|(name, value)| (name, value)))
             .process_group(0);
+        if let Some(cwd) = &spec.cwd {
+            std_command.current_dir(cwd);
+        }
         // The stdio settings go on the async command: its `From` conversion
         // resets them to "inherit".
         let mut process = smol::process::Command::from(std_command)

@@ -16,6 +16,7 @@ mod http;
 mod metrics;
 mod oauth;
 mod reaper;
+mod relay_settings;
 mod rt;
 mod runtime;
 mod seal;
@@ -63,6 +64,8 @@ fn main() -> ExitCode {
 /// Runs the configured mode; returns the process exit code.
 async fn run(config: Rc<Config>) -> i32 {
     reaper::start();
+    // Before any relay settings are made: they share it.
+    relay_settings::set_process_budget(config.max_buffered_bytes);
     let runtime = runtime::Runtime::new(&config);
     // The admin API and the terminal prompt run while these are kept.
     let _runtime_tasks = match runtime::start(&config, gateway::server_options(&config), &runtime) {
@@ -85,6 +88,7 @@ async fn run(config: Rc<Config>) -> i32 {
         };
     let headers = runtime.live_headers();
     match (&config.input, config.output) {
+        (Input::Servers(_), _) => gateway::servers::run(&config, &runtime).await,
         (Input::Stdio(_), Output::Sse) => {
             let shared = (!config.child_per_session).then_some(gateway::link::Clients::Separate);
             gateway::run_stdio(&config, &runtime, shared, |shared| {
@@ -126,6 +130,7 @@ async fn run(config: Rc<Config>) -> i32 {
                 Input::Stdio(_) => "stdio",
                 Input::Sse(_) => "sse",
                 Input::StreamableHttp(_) => "streamableHttp",
+                Input::Servers(_) => "config",
             };
             eprintln!("supergateway: {input} → {output:?} is not a supported mode");
             2

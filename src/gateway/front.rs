@@ -38,8 +38,10 @@ pub(crate) struct Front {
     /// `--metricsEndpoint`: the Prometheus exposition, behind the tokens
     /// when there are any (it tells traffic volumes and who was refused).
     metrics: Option<String>,
-    /// `--readyEndpoint`: answered from `gateway::is_ready`.
+    /// `--readyEndpoint`: 200 while not draining and this is true (the
+    /// server's shared child is ready, or every server is: `with_readiness`).
     ready: Vec<String>,
+    ready_check: Rc<dyn Fn() -> bool>,
     /// `--authTokenFile`, `SUPERGATEWAY_AUTH_TOKEN`: the bearer tokens every
     /// request past the health endpoints and CORS preflights needs.
     tokens: Option<Tokens>,
@@ -71,6 +73,10 @@ impl Front {
                 .clone()
                 .filter(|_| config.metrics_port.is_none()),
             ready: config.ready_endpoints.clone(),
+            ready_check: {
+                let runtime = Rc::clone(runtime);
+                Rc::new(move || runtime.is_ready())
+            },
             tokens: config.auth_tokens.as_ref().map(Tokens::new),
             trusted: config.trusted_proxies.clone(),
             rate: config.rate_limit.map(RateLimits::new),
@@ -84,6 +90,12 @@ impl Front {
                 Resource::new(settings, paths)
             }),
         }
+    }
+
+    /// Readiness from `check` instead of the runtime's shared child.
+    pub(crate) fn with_readiness(mut self, check: Rc<dyn Fn() -> bool>) -> Self {
+        self.ready_check = check;
+        self
     }
 
     /// Handles what comes before a mode's routes: the Host/Origin check, CORS
@@ -127,7 +139,7 @@ impl Front {
         if matches!(head.method(), Method::Get | Method::Head)
             && self.ready.iter().any(|path| path == head.path())
         {
-            let response = if crate::gateway::is_ready() {
+            let response = if !crate::gateway::is_draining() && (self.ready_check)() {
                 Response::new(200).text("ready")
             } else {
                 Response::new(503).text("not ready")

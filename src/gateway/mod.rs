@@ -10,6 +10,7 @@ pub(crate) mod rate;
 pub(crate) mod refusal;
 pub(crate) mod remote;
 pub(crate) mod reverse;
+pub(crate) mod servers;
 pub(crate) mod session_id;
 pub(crate) mod sse_stdio;
 pub(crate) mod stdio_sse;
@@ -19,7 +20,7 @@ pub(crate) mod streamable_stdio;
 
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
@@ -43,33 +44,18 @@ use crate::runtime::{Runtime, ServedChild, ServedSession};
 const DRAIN: Duration = Duration::from_millis(1000);
 
 thread_local! {
-    /// What `--readyEndpoint` answers from: the shared child's link (none
-    /// when children are per session), and whether the gateway is draining.
-    static READINESS: RefCell<(Option<Weak<RefCell<Link>>>, bool)> =
-        const { RefCell::new((None, false)) };
-}
-
-/// Readiness (`--readyEndpoint`): not draining, and the shared child (if
-/// any) runs and is not waiting out a restart's backoff.
-pub(crate) fn is_ready() -> bool {
-    READINESS.with(|readiness| {
-        let (shared, draining) = &*readiness.borrow();
-        !draining
-            && shared
-                .as_ref()
-                .is_none_or(|link| link.upgrade().is_some_and(|link| link.borrow().is_ready()))
-    })
+    /// The gateway is draining (SIGTERM/SIGINT received): every readiness
+    /// endpoint answers 503.
+    static DRAINING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The gateway is draining (SIGTERM/SIGINT received).
 pub(crate) fn is_draining() -> bool {
-    READINESS.with(|readiness| readiness.borrow().1)
+    DRAINING.with(Cell::get)
 }
 
-fn set_readiness(shared: Option<&Rc<RefCell<Link>>>, draining: bool) {
-    READINESS.with(|readiness| {
-        *readiness.borrow_mut() = (shared.map(Rc::downgrade), draining);
-    });
+fn set_draining() {
+    DRAINING.with(|draining| draining.set(true));
 }
 
 /// After a drain found nothing left queued, the time given to writes
@@ -89,7 +75,7 @@ pub(crate) fn server_options(config: &Config) -> ServerOptions {
         max_connections: config.max_sessions.saturating_mul(2).saturating_add(64),
         queue_when_full: false,
         conn_span: |peer| tracing::info_span!("conn", %peer),
-        budget: Some(link::budget()),
+        budget: Some(crate::relay_settings::process_budget()),
         // The admin API starts from these options and stays plain: only
         // `run_stdio` adds TLS, for the MCP listener.
         tls: None,
@@ -152,6 +138,10 @@ impl ServedChild for LinkHandle {
     fn identity(&self) -> usize {
         Rc::as_ptr(&self.0).cast::<()>() as usize
     }
+
+    fn is_ready(&self) -> bool {
+        self.0.borrow().is_ready()
+    }
 }
 
 /// The runtime's handle on a session: the route to its link and its key.
@@ -168,7 +158,8 @@ impl ServedSession for RoutedSession {
     fn move_to_own_child(&self, spec: &ChildSpec) -> io::Result<bool> {
         let shared = self.route.link();
         let replay = shared.borrow().replay_request();
-        let own = Link::start_replaying(spec, Clients::Separate, replay, |_| {})?;
+        let settings = Rc::clone(shared.borrow().settings());
+        let own = Link::start_replaying(spec, &settings, Clients::Separate, replay, |_| {})?;
         own.borrow_mut().serve_one_caller();
         let moved = shared.borrow_mut().detach_session(self.key, RESTARTED);
         let Some(moved) = moved else {
@@ -197,7 +188,7 @@ pub(crate) fn start_link(
         tracing::warn!("no MCP server started for a caller (403): {refused}");
         Refusal::server_error(403, refused.message())
     })?;
-    let link = Link::start(&spec, clients, |_| {}).map_err(|err| {
+    let link = Link::start(&spec, runtime.relay_settings(), clients, |_| {}).map_err(|err| {
         tracing::error!("could not start the MCP server: {err}");
         Refusal::CHILD_START
     })?;
@@ -285,13 +276,6 @@ pub(crate) async fn run_stdio<H: StdioMode>(
     shared: Option<Clients>,
     make: impl FnOnce(Option<Rc<RefCell<Link>>>) -> Rc<H>,
 ) -> i32 {
-    link::configure(config.max_session_buffered_bytes, config.max_buffered_bytes);
-    link::configure_filter(&config.filter);
-    link::configure_upstream(
-        config.upstream_protocol,
-        u64::try_from(config.probe_timeout.as_millis()).unwrap_or(u64::MAX),
-        u64::try_from(config.input_timeout.as_millis()).unwrap_or(u64::MAX),
-    );
     let mut signals = match Signals::new([Signal::Term, Signal::Int, Signal::Hup]) {
         Ok(signals) => signals,
         Err(err) => {
@@ -313,9 +297,14 @@ pub(crate) async fn run_stdio<H: StdioMode>(
     let (exited_tx, exited) = channel::bounded::<i32>(1);
     let shared = match shared {
         None => None,
-        Some(clients) => match Link::start(&runtime.child_spec(), clients, move |code| {
-            let _ = exited_tx.try_send(code);
-        }) {
+        Some(clients) => match Link::start(
+            &runtime.child_spec(),
+            runtime.relay_settings(),
+            clients,
+            move |code| {
+                let _ = exited_tx.try_send(code);
+            },
+        ) {
             Ok(link) => {
                 link.borrow_mut().restart_on_exit(config.restart);
                 Some(link)
@@ -331,7 +320,6 @@ pub(crate) async fn run_stdio<H: StdioMode>(
             .clone()
             .map(|link| Rc::new(LinkHandle(link)) as Rc<dyn ServedChild>),
     );
-    set_readiness(shared.as_ref(), false);
     let handler = make(shared.clone());
     if let Some(tls) = &config.tls {
         tracing::info!("TLS on: {}", tls.files);
@@ -379,9 +367,9 @@ pub(crate) async fn run_stdio<H: StdioMode>(
             // Readiness turns 503 at once (a load balancer stops sending),
             // the listener is closed above, and what is in flight gets up
             // to --drainTimeout; a second signal cuts it short.
-            set_readiness(shared.as_ref(), true);
+            set_draining();
             let started = Instant::now();
-            drain(shared.as_ref())
+            drain(shared.as_slice())
                 .or(async {
                     Timer::after(config.drain_timeout).await;
                     tracing::warn!(
@@ -418,12 +406,12 @@ pub(crate) async fn run_stdio<H: StdioMode>(
 /// frames queued for clients, bodies being read); then a short grace for
 /// the last writes. Polled: the state lives in the relays, which wake
 /// nobody when they empty.
-async fn drain(shared: Option<&Rc<RefCell<Link>>>) {
+async fn drain(shared: &[Rc<RefCell<Link>>]) {
     loop {
         // Sessions that become idle (their last answer delivered) end too.
         link::close_idle_sessions();
-        let busy = shared.is_some_and(|link| link.borrow().in_flight() > 0);
-        if !busy && link::budget().used() == 0 {
+        let busy = shared.iter().any(|link| link.borrow().in_flight() > 0);
+        if !busy && link::budgets_empty() {
             break;
         }
         Timer::after(Duration::from_millis(10)).await;
