@@ -10,7 +10,8 @@ use std::rc::Rc;
 use supergateway_proto::mcp::filter::Filter;
 use supergateway_proto::relay::{Budget, Limits, UpstreamMode};
 
-use crate::cli::Config;
+use crate::cli::{Config, Output};
+use crate::metrics::{self, Counters, Transport};
 
 /// Default of `--maxBufferedBytes`.
 pub(crate) const DEFAULT_BUDGET: usize = 64 * 1024 * 1024;
@@ -47,6 +48,30 @@ pub(crate) struct RelaySettings {
     pub(crate) input_timeout_ms: u64,
     /// The tool, prompt and resource filter; `None`: none.
     pub(crate) filter: Option<Rc<Filter>>,
+    /// The server's metrics (`None`: metrics are off).
+    pub(crate) metrics: Option<Rc<Counters>>,
+}
+
+/// The metrics a server served with `config` counts into: `default` for a
+/// single server, the name of a `--config` server, `*` for what the
+/// gateway-wide front door of `--config` sees.
+pub(crate) fn counters_for(config: &Config) -> Option<Rc<Counters>> {
+    let server = match &config.server_name {
+        Some(name) => name.as_str(),
+        None if config.servers.is_empty() => "default",
+        None => "*",
+    };
+    metrics::counters(server, transport(config.output))
+}
+
+/// The `transport` label of an output transport.
+pub(crate) fn transport(output: Output) -> Transport {
+    match output {
+        Output::Sse => Transport::Sse,
+        Output::StreamableHttp => Transport::StreamableHttp,
+        Output::Ws => Transport::Ws,
+        Output::Stdio => Transport::Stdio,
+    }
 }
 
 impl RelaySettings {
@@ -69,6 +94,7 @@ impl RelaySettings {
             probe_timeout_ms: millis(config.probe_timeout),
             input_timeout_ms: millis(config.input_timeout),
             filter: (!config.filter.is_empty()).then(|| Rc::new(config.filter.clone())),
+            metrics: counters_for(config),
         })
     }
 }

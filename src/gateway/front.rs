@@ -17,7 +17,7 @@ use crate::gateway::rate::{self, Client, MessageLimit, RateLimits};
 use crate::gateway::refusal::Refusal;
 use crate::http::response::Response;
 use crate::http::server::{Conn, Next};
-use crate::metrics::{self, Reason};
+use crate::metrics::{self, Counters, Reason};
 use crate::runtime::Runtime;
 
 /// See the module documentation.
@@ -53,6 +53,8 @@ pub(crate) struct Front {
     /// `--authIssuer`: OAuth access tokens pass too (with tokens, either
     /// does).
     resource: Option<Rc<Resource>>,
+    /// Where refusals are counted (`None`: metrics off).
+    counters: Option<Rc<Counters>>,
 }
 
 impl Front {
@@ -73,6 +75,7 @@ impl Front {
                 .clone()
                 .filter(|_| config.metrics_port.is_none()),
             ready: config.ready_endpoints.clone(),
+            counters: crate::relay_settings::counters_for(config),
             ready_check: {
                 let runtime = Rc::clone(runtime);
                 Rc::new(move || runtime.is_ready())
@@ -92,6 +95,14 @@ impl Front {
         }
     }
 
+    /// Counts a refusal in the metrics of the server this front door is
+    /// for.
+    pub(crate) fn count_refused(&self, reason: Reason) {
+        if let Some(counters) = &self.counters {
+            counters.refused(reason);
+        }
+    }
+
     /// Readiness from `check` instead of the runtime's shared child.
     pub(crate) fn with_readiness(mut self, check: Rc<dyn Fn() -> bool>) -> Self {
         self.ready_check = check;
@@ -108,12 +119,12 @@ impl Front {
         healthy: bool,
     ) -> Result<Caller, Next> {
         if let Err(why) = self.check_origin(head) {
-            metrics::refused(Reason::Origin);
+            self.count_refused(Reason::Origin);
             tracing::warn!("refused {} {} (403): {why}", head.method_str(), head.path());
             return Err(self.error(head, conn, 403, codes::SERVER_ERROR, why).await);
         }
         if let Err(why) = one_session_id(head) {
-            metrics::refused(Reason::Limits);
+            self.count_refused(Reason::Limits);
             tracing::info!("refused {} {} (400): {why}", head.method_str(), head.path());
             return Err(self.error(head, conn, 400, codes::SERVER_ERROR, why).await);
         }
@@ -262,7 +273,7 @@ impl Front {
     /// introspection requests in flight. No challenge, the token may be
     /// good.
     async fn introspection_busy(&self, head: &RequestHead, conn: &mut Conn) -> Next {
-        metrics::refused(Reason::Limits);
+        self.count_refused(Reason::Limits);
         let why = "too many token introspections in flight";
         tracing::warn!(
             "refused {} {} from {} (503): {why}",
@@ -312,7 +323,7 @@ impl Front {
         client: Client,
         refused: RateRefused,
     ) -> Next {
-        metrics::refused(Reason::Rate);
+        self.count_refused(Reason::Rate);
         let retry_after = refused.retry_after_secs();
         if refused.first {
             tracing::warn!(
@@ -339,7 +350,7 @@ impl Front {
     /// challenge and a JSON-RPC error body. The log line says why, never
     /// what was presented.
     async fn unauthorized(&self, head: &RequestHead, conn: &mut Conn, denied: Denied) -> Next {
-        metrics::refused(Reason::Auth);
+        self.count_refused(Reason::Auth);
         let why = denied.reason();
         let status = denied.status();
         tracing::warn!(
@@ -377,7 +388,7 @@ impl Front {
         resource: &Resource,
         refused: &Refused,
     ) -> Next {
-        metrics::refused(Reason::Auth);
+        self.count_refused(Reason::Auth);
         // What was wrong, never the token's contents (proto's Display
         // promises that); the missing scopes are from our own flags.
         let (status, challenge, why) = match refused {
@@ -496,9 +507,9 @@ impl Front {
         refusal: Refusal,
     ) -> Next {
         if refusal == Refusal::TOO_MANY_SESSIONS {
-            metrics::refused(Reason::Limits);
+            self.count_refused(Reason::Limits);
         } else if refusal == Refusal::OTHER_CALLER {
-            metrics::refused(Reason::Auth);
+            self.count_refused(Reason::Auth);
         }
         if refusal == Refusal::OTHER_CALLER {
             // Logged as the 401s are: who was refused, without either token.

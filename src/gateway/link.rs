@@ -30,6 +30,7 @@ pub(crate) use supergateway_proto::relay::{ClientError, Clients, Frame, Replay, 
 use crate::child::{Child, ChildSpec, RestartPolicy};
 use crate::gateway::authorized::Pauses;
 use crate::metrics::{self, Outcome};
+
 use crate::relay_settings::{process_budget, RelaySettings};
 use crate::rt;
 use crate::seal::HmacSeal;
@@ -346,7 +347,7 @@ impl Link {
     ) -> Rc<RefCell<Self>> {
         let config = Config {
             limits: settings.limits,
-            request_events: telemetry::spans_on() || metrics::on(),
+            request_events: telemetry::spans_on() || settings.metrics.is_some(),
             upstream: settings.upstream,
             probe_timeout_ms: settings.probe_timeout_ms,
             input_timeout_ms: settings.input_timeout_ms,
@@ -429,7 +430,7 @@ impl Link {
             let now = this.now_ms();
             this.relay.advance(now);
             this.relay.handle_child_restart();
-            metrics::child_restart();
+            this.count(metrics::Counters::child_restart);
             this.pump(None);
             old
         };
@@ -482,6 +483,13 @@ impl Link {
     /// What the relay was made with.
     pub(crate) fn settings(&self) -> &Rc<RelaySettings> {
         &self.settings
+    }
+
+    /// Counts into the server's metrics, when they are on.
+    fn count(&self, update: impl FnOnce(&metrics::Counters)) {
+        if let Some(counters) = &self.settings.metrics {
+            update(counters);
+        }
     }
 
     /// The `initialize` to replay to another child, once the child has
@@ -694,7 +702,7 @@ impl Link {
         if !self.relay.open_session(key, standalone) {
             return false;
         }
-        metrics::session(true);
+        self.count(|m| m.session(true));
         self.attach(key, outlet.0);
         self.pump(None);
         true
@@ -708,7 +716,7 @@ impl Link {
         let detached = self.relay.detach_session(key, message);
         let port = self.ports.remove(&key);
         if port.is_some() {
-            metrics::session(false);
+            self.count(|m| m.session(false));
         }
         self.pump(None);
         Some(Moved {
@@ -723,7 +731,7 @@ impl Link {
             moved.port.wake();
             return false;
         }
-        metrics::session(true);
+        self.count(|m| m.session(true));
         self.attach(key, moved.port);
         self.pump(None);
         true
@@ -744,7 +752,7 @@ impl Link {
     pub(crate) fn close_session(&mut self, key: SessionKey) {
         self.relay.close_session(key);
         if let Some(port) = self.ports.remove(&key) {
-            metrics::session(false);
+            self.count(|m| m.session(false));
             port.wake();
         }
         self.pump(None);
@@ -931,7 +939,7 @@ impl Link {
                     client_id,
                     ..
                 } => {
-                    if metrics::on() {
+                    if self.settings.metrics.is_some() {
                         let slot = metrics::method_index(&method);
                         self.timings.insert(request, (slot, Instant::now()));
                     }
@@ -954,7 +962,8 @@ impl Link {
                             (false, Some(_)) => Outcome::GatewayError,
                             (false, None) => Outcome::Ok,
                         };
-                        metrics::request(slot, outcome, started.elapsed());
+                        let latency = started.elapsed();
+                        self.count(|m| m.request(slot, outcome, latency));
                     }
                     let Some(span) = self.spans.remove(&request) else {
                         continue;
@@ -968,7 +977,10 @@ impl Link {
                         (None, None) => span.finish(None),
                     }
                 }
-                Event::Report(report) => log_report(&report, line),
+                Event::Report(report) => {
+                    self.count(|m| count_report(m, &report));
+                    log_report(&report, line);
+                }
             }
         }
     }
@@ -980,14 +992,17 @@ pub(crate) struct Moved {
     port: Rc<Port>,
 }
 
-fn log_report(report: &Report, line: Option<&[u8]>) {
+fn count_report(counters: &metrics::Counters, report: &Report) {
     match report {
-        Report::SlowClient(_) => metrics::slow_client(),
+        Report::SlowClient(_) => counters.slow_client(),
         Report::ChildNotReading { .. }
         | Report::ProcessBudget { .. }
-        | Report::SessionBudget(_) => metrics::queue_drop(),
+        | Report::SessionBudget(_) => counters.queue_drop(),
         _ => {}
     }
+}
+
+fn log_report(report: &Report, line: Option<&[u8]>) {
     match report {
         Report::BadChildLine(_) => {
             let line = line.unwrap_or_default();
@@ -1023,8 +1038,11 @@ fn spawn_child(link: &Rc<RefCell<Link>>, spec: &ChildSpec, generation: u64) -> i
         link.generation == generation && link.relay.poll_child_transmit(batch, WRITE_BATCH)
     };
     let weak: Weak<RefCell<Link>> = Rc::downgrade(link);
+    let counters = link.borrow().settings.metrics.clone();
     let child = Child::spawn(spec, on_line, input, move |code| {
-        metrics::child_exit();
+        if let Some(counters) = &counters {
+            counters.child_exit();
+        }
         let Some(strong) = weak.upgrade() else { return };
         let on_exit = {
             let mut link = strong.borrow_mut();
@@ -1050,6 +1068,6 @@ fn spawn_child(link: &Rc<RefCell<Link>>, spec: &ChildSpec, generation: u64) -> i
             on_exit(code);
         }
     })?;
-    metrics::child_start();
+    link.borrow().count(metrics::Counters::child_start);
     Ok(child)
 }

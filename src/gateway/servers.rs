@@ -36,7 +36,7 @@ use crate::http::response::Response;
 use crate::http::server::{self, Conn, Handler, Next, Request};
 use crate::http::tls::Acceptor;
 use crate::rt;
-use crate::runtime::{Runtime, ServedChild};
+use crate::runtime::{self, Runtime, Runtimes, ServedChild};
 
 /// One transport's handler of a server.
 enum Mode {
@@ -369,6 +369,22 @@ pub(crate) async fn run(config: &Config, top_runtime: &Rc<Runtime>) -> i32 {
             .map(|server| server.name.clone())
             .collect(),
         _ => Vec::new(),
+    };
+    let named = entries
+        .iter()
+        .map(|entry| (entry.served.name.clone(), Rc::clone(&entry.runtime)))
+        .collect();
+    // The admin API runs while this is kept.
+    let _admin = match runtime::start(config, server_options(config), Runtimes::Named(named)) {
+        Ok(started) => started,
+        Err(why) => {
+            tracing::error!("{why}");
+            eprintln!("supergateway: {why}");
+            for entry in &entries {
+                stop_children(entry).await;
+            }
+            return 1;
+        }
     };
     let runtimes: Vec<Rc<Runtime>> = entries.iter().map(|e| Rc::clone(&e.runtime)).collect();
     let all_ready: Rc<dyn Fn() -> bool> =

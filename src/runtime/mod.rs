@@ -34,6 +34,7 @@ use crate::http::server::ServerOptions;
 use crate::http::{HeaderSet, LiveHeaders};
 use crate::relay_settings::RelaySettings;
 
+pub(crate) use self::admin::Runtimes;
 pub(crate) use self::served::{ServedChild, ServedSession};
 
 pub(crate) use self::update::{FieldError, Overrides, Scope};
@@ -493,17 +494,18 @@ pub(crate) struct Started {
 pub(crate) fn start(
     config: &Config,
     options: ServerOptions,
-    runtime: &Rc<Runtime>,
+    runtimes: Runtimes,
 ) -> Result<Started, String> {
     let mut tasks = Vec::new();
     let mut token_file = None;
+    // `--runtimePrompt` is refused with `--config` (cli): one runtime.
+    if let (true, Runtimes::One(runtime)) = (config.runtime_prompt, &runtimes) {
+        tasks.push(prompt::start(Rc::clone(runtime))?);
+    }
     if let Some(port) = config.runtime_admin_port {
-        let (task, file) = admin::start(config, options, port, Rc::clone(runtime))?;
+        let (task, file) = admin::start(config, options, port, runtimes)?;
         tasks.push(task);
         token_file = file;
-    }
-    if config.runtime_prompt {
-        tasks.push(prompt::start(Rc::clone(runtime))?);
     }
     Ok(Started {
         _tasks: tasks,
