@@ -169,18 +169,25 @@ impl Child {
             exit_signal: RefCell::new(Some(exit_tx)),
         });
 
+        // The child's tasks log in the span it was started in (a
+        // `--config` server's `server{name}`), wherever they are polled.
+        let span = tracing::Span::current();
         if let Some(stdin) = process.stdin.take() {
-            rt::spawn(write_stdin(stdin, stdin_rx, input)).detach();
+            rt::spawn(rt::in_span(
+                span.clone(),
+                write_stdin(stdin, stdin_rx, input),
+            ))
+            .detach();
         }
         if let Some(stderr) = process.stderr.take() {
-            rt::spawn(forward_stderr(stderr)).detach();
+            rt::spawn(rt::in_span(span.clone(), forward_stderr(stderr))).detach();
         }
         let reading = process
             .stdout
             .take()
-            .map(|stdout| rt::spawn(read_stdout(stdout, on_line)));
+            .map(|stdout| rt::spawn(rt::in_span(span.clone(), read_stdout(stdout, on_line))));
         let weak = Rc::downgrade(&inner);
-        rt::spawn(async move {
+        rt::spawn(rt::in_span(span, async move {
             let code = match process.status().await {
                 Ok(status) => exit_code(status),
                 Err(err) => {
@@ -210,7 +217,7 @@ impl Child {
                 inner.exit_signal.borrow_mut().take();
             }
             on_exit(code);
-        })
+        }))
         .detach();
         Ok(Self { inner })
     }

@@ -50,6 +50,9 @@ pub(crate) struct RelaySettings {
     pub(crate) filter: Option<Rc<Filter>>,
     /// The server's metrics (`None`: metrics are off).
     pub(crate) metrics: Option<Rc<Counters>>,
+    /// A `--config` server's `server{name}` span, which its children's
+    /// log lines are in; none for a single server.
+    pub(crate) span: tracing::Span,
 }
 
 /// The metrics a server served with `config` counts into: `default` for a
@@ -95,6 +98,10 @@ impl RelaySettings {
             input_timeout_ms: millis(config.input_timeout),
             filter: (!config.filter.is_empty()).then(|| Rc::new(config.filter.clone())),
             metrics: counters_for(config),
+            span: match &config.server_name {
+                Some(name) => tracing::info_span!("server", %name),
+                None => tracing::Span::none(),
+            },
         })
     }
 }

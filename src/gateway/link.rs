@@ -1038,7 +1038,12 @@ fn spawn_child(link: &Rc<RefCell<Link>>, spec: &ChildSpec, generation: u64) -> i
         link.generation == generation && link.relay.poll_child_transmit(batch, WRITE_BATCH)
     };
     let weak: Weak<RefCell<Link>> = Rc::downgrade(link);
-    let counters = link.borrow().settings.metrics.clone();
+    let (counters, span) = {
+        let link = link.borrow();
+        (link.settings.metrics.clone(), link.settings.span.clone())
+    };
+    // The child's tasks log in its server's span (`Child::spawn`).
+    let _entered = span.enter();
     let child = Child::spawn(spec, on_line, input, move |code| {
         if let Some(counters) = &counters {
             counters.child_exit();

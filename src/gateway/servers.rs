@@ -220,7 +220,8 @@ impl Handler for Servers {
             let Some(mode) = entry.mode_for(request.head.path()) else {
                 return Next::Close;
             };
-            return mode.handle(request, conn).await;
+            let span = entry.runtime.relay_settings().span.clone();
+            return rt::in_span(span, mode.handle(request, conn)).await;
         }
         let head = &request.head;
         // Liveness: the gateway runs; a server that is down shows in its
@@ -265,6 +266,9 @@ fn start(served: Served) -> Result<Entry, String> {
                 runtime.relay_settings(),
                 clients,
                 move |code| {
+                    if crate::gateway::is_draining() {
+                        return; // stopped by the shutdown
+                    }
                     tracing::error!(
                         "server {down}: its MCP server exited with code {code}; {down} is down \
                          (no restart policy), the other servers keep serving"
