@@ -458,3 +458,59 @@ fn a_bad_file_is_one_line_naming_the_json_path_and_exit_2() {
         assert!(out.stdout.is_empty());
     }
 }
+
+#[test]
+fn a_server_can_have_its_own_token_file() {
+    let dir = Dir::new("tokens");
+    let private = dir.0.join("private.tokens");
+    std::fs::write(&private, "private-token-0123456789abcdef\n").unwrap();
+    let shared = dir.0.join("shared.tokens");
+    std::fs::write(&shared, "shared-token-0123456789abcdef\n").unwrap();
+    for file in [&private, &shared] {
+        std::fs::set_permissions(file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+    }
+    let config = dir.write(
+        "mcp.json",
+        &json!({"mcpServers": {
+            "private": server(json!({"authTokenFile": private.to_str().unwrap()})),
+            "team": server(json!({}))
+        }}),
+    );
+    let gateway = Gateway::start(&[
+        "--config",
+        &config,
+        "--authTokenFile",
+        shared.to_str().unwrap(),
+    ]);
+    let open = |path: &str, token: Option<&str>| {
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        let raw = format!(
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n{auth}\r\n"
+        );
+        let mut stream = gateway.connect();
+        std::io::Write::write_all(&mut stream, raw.as_bytes()).unwrap();
+        common::read_response(&mut std::io::BufReader::new(stream)).status
+    };
+    assert_eq!(open("/private/sse", None), 401);
+    assert_eq!(
+        open("/private/sse", Some("shared-token-0123456789abcdef")),
+        401
+    );
+    assert_eq!(
+        open("/private/sse", Some("private-token-0123456789abcdef")),
+        200
+    );
+    assert_eq!(
+        open("/team/sse", Some("private-token-0123456789abcdef")),
+        401
+    );
+    assert_eq!(
+        open("/team/sse", Some("shared-token-0123456789abcdef")),
+        200
+    );
+    // The listing is behind the gateway-wide tokens too.
+    assert_eq!(get(&gateway, "/").status, 401);
+}
