@@ -410,6 +410,23 @@ mod tests {
     }
 
     #[test]
+    fn a_flag_warns_only_when_no_server_is_served_in_a_mode_it_applies_to() {
+        let mixed = r#"{"mcpServers": {"a": {"command": "a"},
+            "b": {"command": "b", "supergateway": {"outputTransport": "streamableHttp"}}}}"#;
+        let config = run(mixed, &["--stateful", "--ssePath", "/events"]).unwrap();
+        assert_eq!(config.warnings, Vec::<String>::new());
+        let sse_only = r#"{"mcpServers": {"a": {"command": "a"}}}"#;
+        let config = run(sse_only, &["--stateful"]).unwrap();
+        assert_eq!(
+            config.warnings,
+            [
+                "--stateful has no effect with --config and --outputTransport sse (it applies to \
+              --outputTransport streamableHttp)"
+            ]
+        );
+    }
+
+    #[test]
     fn mistakes_are_one_line_errors_naming_the_json_path() {
         let cases: &[(&str, &[&str], &str)] = &[
             (

@@ -228,7 +228,38 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         stateful,
         admin_port: raw.given(&flags::RUNTIME_ADMIN_PORT),
     };
-    let mut warnings = warnings(raw, mode);
+    // With --config, a flag has an effect if it has one for any server
+    // (each may choose its transport and statefulness).
+    let mut modes = vec![mode];
+    if let Input::Servers(servers) = &input {
+        modes = servers
+            .iter()
+            .filter(|server| !server.disabled)
+            .flat_map(|server| {
+                let settings = &server.settings;
+                let outputs: Vec<Output> = if settings.output_transports.is_empty() {
+                    vec![output]
+                } else {
+                    settings
+                        .output_transports
+                        .iter()
+                        .map(|transport| match transport {
+                            supergateway_proto::config::OutputTransport::Sse => Output::Sse,
+                            supergateway_proto::config::OutputTransport::Ws => Output::Ws,
+                            _ => Output::StreamableHttp,
+                        })
+                        .collect()
+                };
+                let stateful = settings.stateful.unwrap_or(stateful);
+                outputs.into_iter().map(move |output| Mode {
+                    output,
+                    stateful,
+                    ..mode
+                })
+            })
+            .collect();
+    }
+    let mut warnings = warnings(raw, &modes);
     let (oauth, oauth_warnings) = super::oauth::config(raw)?;
     warnings.extend(oauth_warnings);
     warnings.extend(auth_warnings);
@@ -749,7 +780,10 @@ fn nonzero(duration: Duration) -> Option<Duration> {
 }
 
 /// One sentence per given flag that the selected mode ignores, in table order.
-fn warnings(raw: &Raw, mode: Mode) -> Vec<String> {
+fn warnings(raw: &Raw, modes: &[Mode]) -> Vec<String> {
+    let Some(mode) = modes.first() else {
+        return Vec::new();
+    };
     let current = format!(
         "{} and --outputTransport {}",
         mode.input,
@@ -757,7 +791,7 @@ fn warnings(raw: &Raw, mode: Mode) -> Vec<String> {
     );
     flags::FLAGS
         .iter()
-        .filter(|flag| raw.given(flag) && !flag.modes.applies(mode))
+        .filter(|flag| raw.given(flag) && !modes.iter().any(|mode| flag.modes.applies(*mode)))
         .map(|flag| match flag.modes {
             Scope::AdminPort => format!("{flag} has no effect without --runtimeAdminPort"),
             scope => format!(
