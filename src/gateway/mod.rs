@@ -363,31 +363,7 @@ pub(crate) async fn run_stdio<H: StdioMode>(
             code
         }
         Stop::Signal(signal) => {
-            tracing::info!("received {signal:?}; shutting down");
-            // Readiness turns 503 at once (a load balancer stops sending),
-            // the listener is closed above, and what is in flight gets up
-            // to --drainTimeout; a second signal cuts it short.
-            set_draining();
-            let started = Instant::now();
-            drain(shared.as_slice())
-                .or(async {
-                    Timer::after(config.drain_timeout).await;
-                    tracing::warn!(
-                        "drain timeout ({} ms) reached with requests in flight",
-                        config.drain_timeout.as_millis()
-                    );
-                })
-                .or(async {
-                    while let Some(next) = signals.next().await {
-                        if matches!(next, Ok(Signal::Term | Signal::Int)) {
-                            tracing::info!("second signal: stopping without waiting");
-                            return;
-                        }
-                    }
-                    std::future::pending::<()>().await;
-                })
-                .await;
-            tracing::info!("drained in {} ms", started.elapsed().as_millis());
+            shut_down(signal, shared.as_slice(), config, &mut signals).await;
             let stopping: Vec<_> = handler
                 .children()
                 .into_iter()
@@ -399,6 +375,40 @@ pub(crate) async fn run_stdio<H: StdioMode>(
             0
         }
     }
+}
+
+/// The drain on SIGTERM/SIGINT, before the children are stopped:
+/// readiness turns 503 at once (a load balancer stops sending; the caller
+/// has closed the listener), and what is in flight gets up to
+/// `--drainTimeout`; a second signal cuts it short.
+async fn shut_down(
+    signal: Signal,
+    shared: &[Rc<RefCell<Link>>],
+    config: &Config,
+    signals: &mut Signals,
+) {
+    tracing::info!("received {signal:?}; shutting down");
+    set_draining();
+    let started = Instant::now();
+    drain(shared)
+        .or(async {
+            Timer::after(config.drain_timeout).await;
+            tracing::warn!(
+                "drain timeout ({} ms) reached with requests in flight",
+                config.drain_timeout.as_millis()
+            );
+        })
+        .or(async {
+            while let Some(next) = signals.next().await {
+                if matches!(next, Ok(Signal::Term | Signal::Int)) {
+                    tracing::info!("second signal: stopping without waiting");
+                    return;
+                }
+            }
+            std::future::pending::<()>().await;
+        })
+        .await;
+    tracing::info!("drained in {} ms", started.elapsed().as_millis());
 }
 
 /// Waits until nothing is in flight: no request at the shared child, and

@@ -15,11 +15,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::Instant;
 
-use async_io::Timer;
 use async_signal::{Signal, Signals};
-use futures_lite::{FutureExt, StreamExt};
+use futures_lite::StreamExt;
 use serde_json::{json, Map, Value};
 use supergateway_proto::http::{Method, RequestHead};
 use supergateway_proto::jsonrpc::codes;
@@ -31,7 +29,7 @@ use crate::gateway::link::{Clients, Link};
 use crate::gateway::stdio_sse::StdioSse;
 use crate::gateway::stdio_streamable::StdioStreamable;
 use crate::gateway::stdio_ws::StdioWs;
-use crate::gateway::{drain, server_options, set_draining, LinkHandle, StdioMode};
+use crate::gateway::{server_options, shut_down, LinkHandle, StdioMode};
 use crate::http::response::Response;
 use crate::http::server::{self, Conn, Handler, Next, Request};
 use crate::http::tls::Acceptor;
@@ -351,14 +349,7 @@ pub(crate) async fn run(config: &Config, top_runtime: &Rc<Runtime>) -> i32 {
                 );
                 entries.push(entry);
             }
-            Err(why) => {
-                tracing::error!("{why}");
-                eprintln!("supergateway: {why}");
-                for entry in &entries {
-                    stop_children(entry).await;
-                }
-                return 1;
-            }
+            Err(why) => return fail(&why, &entries).await,
         }
     }
     let by_name = entries
@@ -381,14 +372,7 @@ pub(crate) async fn run(config: &Config, top_runtime: &Rc<Runtime>) -> i32 {
     // The admin API runs while this is kept.
     let _admin = match runtime::start(config, server_options(config), Runtimes::Named(named)) {
         Ok(started) => started,
-        Err(why) => {
-            tracing::error!("{why}");
-            eprintln!("supergateway: {why}");
-            for entry in &entries {
-                stop_children(entry).await;
-            }
-            return 1;
-        }
+        Err(why) => return fail(&why, &entries).await,
     };
     let runtimes: Vec<Rc<Runtime>> = entries.iter().map(|e| Rc::clone(&e.runtime)).collect();
     let all_ready: Rc<dyn Fn() -> bool> =
@@ -432,33 +416,12 @@ pub(crate) async fn run(config: &Config, top_runtime: &Rc<Runtime>) -> i32 {
         }
     };
     drop(server); // stop accepting
-    tracing::info!("received {signal:?}; shutting down");
-    set_draining();
-    let started = Instant::now();
     let shared: Vec<Rc<RefCell<Link>>> = handler
         .entries
         .iter()
         .filter_map(|entry| entry.shared.clone())
         .collect();
-    drain(&shared)
-        .or(async {
-            Timer::after(config.drain_timeout).await;
-            tracing::warn!(
-                "drain timeout ({} ms) reached with requests in flight",
-                config.drain_timeout.as_millis()
-            );
-        })
-        .or(async {
-            while let Some(next) = signals.next().await {
-                if matches!(next, Ok(Signal::Term | Signal::Int)) {
-                    tracing::info!("second signal: stopping without waiting");
-                    return;
-                }
-            }
-            std::future::pending::<()>().await;
-        })
-        .await;
-    tracing::info!("drained in {} ms", started.elapsed().as_millis());
+    shut_down(signal, &shared, config, &mut signals).await;
     let sessions: usize = handler
         .entries
         .iter()
@@ -470,6 +433,16 @@ pub(crate) async fn run(config: &Config, top_runtime: &Rc<Runtime>) -> i32 {
         stop_children(entry).await;
     }
     0
+}
+
+/// Start-up failed: says why, stops the children started so far; exit 1.
+async fn fail(why: &str, started: &[Entry]) -> i32 {
+    tracing::error!("{why}");
+    eprintln!("supergateway: {why}");
+    for entry in started {
+        stop_children(entry).await;
+    }
+    1
 }
 
 /// Stops every child of a server (its shared one, its sessions' own).
