@@ -13,6 +13,8 @@
 )]
 
 mod common;
+#[path = "oauth/issuer.rs"]
+mod issuer;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -513,4 +515,65 @@ fn a_server_can_have_its_own_token_file() {
     );
     // The listing is behind the gateway-wide tokens too.
     assert_eq!(get(&gateway, "/").status, 401);
+}
+
+#[test]
+fn oauth_scopes_per_server_and_metadata_for_every_endpoint() {
+    let key = issuer::Key::ed25519("k1");
+    let issuer = issuer::Issuer::start(&[&key]);
+    let dir = Dir::new("oauth");
+    let config = dir.write(
+        "mcp.json",
+        &json!({"mcpServers": {
+            "files": server(json!({"outputTransport": "streamableHttp",
+                                   "authScopes": ["files:read"]})),
+            "mail": server(json!({"outputTransport": "streamableHttp"}))
+        }}),
+    );
+    let url = issuer.url();
+    let resource = "https://mcp.example.com/mcp";
+    let gateway = Gateway::start(&[
+        "--config",
+        &config,
+        "--authIssuer",
+        &url,
+        "--authResource",
+        resource,
+        "--authScopes",
+        "mcp:read",
+    ]);
+    let metadata = get(&gateway, "/.well-known/oauth-protected-resource/files/mcp");
+    assert_eq!(metadata.status, 200, "{}", metadata.text());
+    assert_eq!(metadata.json()["resource"], json!(resource));
+    assert_eq!(
+        get(&gateway, "/.well-known/oauth-protected-resource/mail/mcp").status,
+        200
+    );
+    let token = |scope: &str| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        key.sign(
+            &json!({"iss": url, "sub": "ada", "aud": resource, "scope": scope,
+                         "iat": now, "exp": now + 600, "jti": scope}),
+        )
+    };
+    let ping = |path: &str, token: &str| {
+        let body = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+        let extra = format!(
+            "Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-11-25\r\n{}",
+            common::bearer(token)
+        );
+        request_to(gateway.addr, &common::post(path, body, &extra))
+    };
+    let general = token("mcp:read");
+    let refused = ping("/files/mcp", &general);
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert!(refused
+        .header("www-authenticate")
+        .is_some_and(|c| c.contains("insufficient_scope") && c.contains("scope=\"files:read\"")));
+    assert_eq!(ping("/files/mcp", &token("files:read")).status, 200);
+    assert_eq!(ping("/mail/mcp", &general).status, 200);
+    assert_eq!(ping("/mail/mcp", &token("files:read")).status, 403);
 }

@@ -57,6 +57,34 @@ pub(crate) struct Front {
     counters: Option<Rc<Counters>>,
 }
 
+/// The MCP endpoints `config` serves (their protected-resource metadata
+/// is served at `/.well-known/oauth-protected-resource` + the path): with
+/// `--config`, every server's, since the gateway-wide front door answers
+/// the well-known paths.
+fn endpoint_paths(config: &Config) -> Vec<String> {
+    if !config.servers.is_empty() {
+        return config
+            .servers
+            .iter()
+            .flat_map(|served| {
+                let config = &served.config;
+                served.outputs.iter().flat_map(move |output| match output {
+                    Output::Sse => vec![config.sse_path.clone(), config.message_path.clone()],
+                    Output::Ws => vec![served.ws_path()],
+                    Output::StreamableHttp => vec![config.streamable_http_path.clone()],
+                    Output::Stdio => Vec::new(),
+                })
+            })
+            .collect();
+    }
+    match config.output {
+        Output::Sse => vec![config.sse_path.clone(), config.message_path.clone()],
+        Output::Ws => vec![config.message_path.clone()],
+        Output::StreamableHttp => vec![config.streamable_http_path.clone()],
+        Output::Stdio => Vec::new(),
+    }
+}
+
 impl Front {
     pub(crate) fn new(config: &Config, runtime: &Rc<Runtime>) -> Self {
         Self {
@@ -84,13 +112,9 @@ impl Front {
             trusted: config.trusted_proxies.clone(),
             rate: config.rate_limit.map(RateLimits::new),
             resource: config.auth_oauth.as_ref().map(|settings| {
-                let paths: &[&str] = match config.output {
-                    Output::Sse => &[&config.sse_path, &config.message_path],
-                    Output::Ws => &[&config.message_path],
-                    Output::StreamableHttp => &[&config.streamable_http_path],
-                    Output::Stdio => &[],
-                };
-                Resource::new(settings, paths)
+                let paths = endpoint_paths(config);
+                let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+                Resource::new(settings, &paths)
             }),
         }
     }
