@@ -12,7 +12,8 @@
 # served transports over TLS (tls-*: --tlsCert with a test CA made by scripts/interop-certs.sh
 # with openssl, trusted by the SDK through SSL_CERT_FILE); and auth-*: Streamable HTTP with
 # --authTokenFile (mcp-server-time, modes "legacy" and "2026-07-28"): with the bearer token,
-# without it (401), the same over TLS, and a certificate from a CA the client does not trust.
+# without it (401), the same over TLS, and a certificate from a CA the client does not trust;
+# and config-*: the server as one of two in a --config file, reached under /svc/.
 # Installs once into $PYINTEROP_CACHE (default $HOME/.cache/sg-python): a venv with the
 # pinned `mcp` and `mcp-server-time`, and the pinned server-everything from npm. One gateway
 # log per case in $PYINTEROP_LOGS (default $PYINTEROP_CACHE/logs).

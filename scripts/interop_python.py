@@ -76,6 +76,11 @@ AUTH_TLS = "auth-tls-"
 AUTH_TRANSPORTS = ("auth-token", "auth-no-token", "auth-tls-token", "auth-tls-no-token", "auth-tls-untrusted")
 AUTH_REFUSED = ("auth-no-token", "auth-tls-no-token", "auth-tls-untrusted")
 AUTH_MODES = ("legacy", MODERN)
+# `--config`: the case's server as "svc" in an mcpServers file beside a second server, reached
+# under /svc/ (stateless Streamable HTTP, or SSE: its `supergateway.outputTransport`).
+CONFIG = "config-"
+CONFIG_TRANSPORTS = ("config-streamable-stateless", "config-sse")
+CONFIG_MODES = ("legacy", "auto")
 
 # Bounds. A case that exceeds CASE_S fails; the SDK's own server/discover probe waits up to
 # 10 s, so a gateway that never answers it still leaves time for the fallback handshake.
@@ -111,12 +116,13 @@ def all_cases() -> list[Case]:
     cases = [Case(t, s, m) for t in TRANSPORTS for s in SERVERS for m in MODES]
     cases += [Case("bridge", MODERN_ONLY, m) for m in MODES]
     cases += [Case(t, s, "auto") for t in TLS_TRANSPORTS for s in SERVERS]
+    cases += [Case(t, s, m) for t in CONFIG_TRANSPORTS for s in SERVERS for m in CONFIG_MODES]
     return cases + [Case(t, "time", m) for t in AUTH_TRANSPORTS for m in AUTH_MODES]
 
 
 def plain(transport: str) -> str:
-    """The transport a TLS case runs over TLS."""
-    return transport.removeprefix(TLS)
+    """The transport a TLS case runs over TLS, or a config case serves its server over."""
+    return transport.removeprefix(TLS).removeprefix(CONFIG)
 
 
 def uses_tls(transport: str) -> bool:
@@ -153,7 +159,20 @@ class Gateway:
         self.port = free_port()
         self.scheme = "https" if uses_tls(case.transport) else "http"
         transport = plain(case.transport)
-        args = [gw, "--stdio", child]
+        self.prefix = ""
+        if case.transport.startswith(CONFIG):
+            # The command line's output transport is the default; "svc" chooses its own.
+            own = "sse" if transport == "sse" else "streamableHttp"
+            servers = {
+                "svc": {"command": "sh", "args": ["-c", child], "supergateway": {"outputTransport": own}},
+                "spare": {"command": "sh", "args": ["-c", child]},
+            }
+            config = log.with_suffix(".json")
+            config.write_text(json.dumps({"mcpServers": servers}))
+            args = [gw, "--config", str(config)]
+            self.prefix = "/svc"
+        else:
+            args = [gw, "--stdio", child]
         if transport.startswith("streamable") or transport in ("bridge", *AUTH_TRANSPORTS):
             args += ["--outputTransport", "streamableHttp"]
         if transport == "streamable-stateful":
@@ -174,7 +193,7 @@ class Gateway:
         path = "/sse" if plain(transport) == "sse" else "/mcp"
         # `localhost`: a name the test certificate is for (and 127.0.0.1 is bound).
         host = "localhost" if self.scheme == "https" else "127.0.0.1"
-        return f"{self.scheme}://{host}:{self.port}{path}"
+        return f"{self.scheme}://{host}:{self.port}{self.prefix}{path}"
 
     def wait_listening(self) -> None:
         deadline = time.monotonic() + LISTEN_S
