@@ -37,6 +37,9 @@
 # --fixtureEra legacy: exports CONFORMANCE_FIXTURE_ERA=legacy, so the fixture (inheriting the
 #   gateway's environment) is a handshake-era server only; dual (default) unsets it: a dual-era
 #   fixture. --upstreamProtocol X: passed to each gateway that runs a stdio child.
+# --viaConfig (stateless, stateful and their -2026 modes): the gateway serves FIXTURE as the
+#   server "svc" of a `--config` file (beside a second server, "spare") and the suite talks to
+#   http://localhost:P/svc/mcp.
 #
 # Installs Node 22 and the suite from npm once into $CONFORMANCE_CACHE (default
 # $HOME/.cache/sg-conformance); logs and per-scenario results go to $CONFORMANCE_LOGS (default
@@ -99,6 +102,7 @@ suite=""
 verbose=0
 fixture_era=""
 upstream_protocol=""
+via_config=0
 positional=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -110,6 +114,7 @@ while [[ $# -gt 0 ]]; do
     --suite) [[ $# -ge 2 ]] || usage; suite=$2; shift 2 ;;
     --suite=*) suite=${1#*=}; shift ;;
     --verbose) verbose=1; shift ;;
+    --viaConfig) via_config=1; shift ;;
     --fixtureEra) [[ $# -ge 2 ]] || usage; fixture_era=$2; shift 2 ;;
     --fixtureEra=*) fixture_era=${1#*=}; shift ;;
     --upstreamProtocol) [[ $# -ge 2 ]] || usage; upstream_protocol=$2; shift 2 ;;
@@ -138,6 +143,10 @@ case "$fixture_era" in
   "" | dual) unset CONFORMANCE_FIXTURE_ERA ;;
   legacy) export CONFORMANCE_FIXTURE_ERA=legacy ;;
   *) die "unknown --fixtureEra: $fixture_era (dual, legacy)" ;;
+esac
+case "$mode" in
+  stateless | stateful | stateless-2026 | stateful-2026) ;;
+  *) ((via_config == 0)) || die "--viaConfig applies to stateless, stateful and their -2026 modes" ;;
 esac
 [[ -z "$upstream_protocol" || "$upstream_protocol" =~ ^[A-Za-z0-9._-]+$ ]] ||
   die "bad --upstreamProtocol: $upstream_protocol"
@@ -279,7 +288,17 @@ start_gateway() { # start_gateway LOG STDIO_CMD: a gateway on a free port; sets 
   for attempt in 1 2 3; do
     port="$(free_port)" || die "cannot find a free port"
     [[ "$port" =~ ^[0-9]+$ ]] || die "cannot find a free port (got '$port')"
-    local cmd=("$GW" --stdio "$stdio_cmd" --outputTransport streamableHttp "${mode_flags[@]}"
+    local input=(--stdio "$stdio_cmd")
+    if ((via_config)); then
+      # The fixture as one server of two in an mcpServers file (argv through `sh -c`).
+      local file="$LOGS/conformance-config.json"
+      "$NODE" -e 'const [file, cmd] = process.argv.slice(1);
+        const server = {command: "sh", args: ["-c", cmd]};
+        require("fs").writeFileSync(file, JSON.stringify({mcpServers: {svc: server, spare: server}}));' \
+        "$file" "$stdio_cmd" || die "cannot write $file"
+      input=(--config "$file")
+    fi
+    local cmd=("$GW" "${input[@]}" --outputTransport streamableHttp "${mode_flags[@]}"
       --port "$port" --logLevel info)
     echo "conformance: starting ${cmd[*]}" | tee -a "$log"
     # Own session and process group (setsid: the background child is not a group leader, so
@@ -449,7 +468,9 @@ if [[ "$mode" == client-2026 ]]; then
   suite_args=(client --command "$(printf '%q' "$FIXTURE") $(printf '%q' "$GW")"
     --timeout "$CLIENT_MS" -o "$RESULTS")
 else
-  suite_args=(server --url "http://localhost:$started_port/mcp" -o "$RESULTS")
+  prefix=""
+  ((via_config == 0)) || prefix="/svc"
+  suite_args=(server --url "http://localhost:$started_port$prefix/mcp" -o "$RESULTS")
 fi
 if ((modern)) && [[ -n "$scenario$scenario_list" ]]; then
   # The suite refuses --requirements with --scenario; --spec-version runs it at the same wire.
