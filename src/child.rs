@@ -71,6 +71,9 @@ pub(crate) struct ChildSpec {
     /// The working directory (a `--config` server's `cwd`); `None`: the
     /// gateway's.
     pub(crate) cwd: Option<std::path::PathBuf>,
+    /// What the log shows instead of `command` (a `--config` server's
+    /// words before `${env:…}` expansion); `None`: `command`.
+    pub(crate) shown: Option<String>,
 }
 
 /// A running (or exited) child process. Cheap to clone: all clones share it.
@@ -100,11 +103,16 @@ impl Child {
     /// read to the end.
     pub(crate) fn spawn(
         spec: &ChildSpec,
+        span: &tracing::Span,
         on_line: impl FnMut(&[u8]) + 'static,
         input: impl FnMut(&mut Vec<u8>) -> bool + 'static,
         on_exit: impl FnOnce(i32) + 'static,
     ) -> io::Result<Self> {
         let command = spec.command.as_str();
+        // The child's log lines are in `span` (a `--config` server's
+        // `server{name}`; none for a single server), wherever they are
+        // written from.
+        let _entered = span.enter();
         // By absolute path: `Command::new("sh")` looks `sh` up on the
         // child's PATH when the environment sets one, and a runtime update
         // (or the gateway's own PATH) would then choose the shell.
@@ -136,24 +144,27 @@ impl Child {
             let names: Vec<&str> = env.iter().map(|(name, _)| name.as_str()).collect();
             names.join(", ")
         };
+        // A `--config` server's command as the file writes it: its
+        // `${env:…}` values may be tokens.
+        let shown = spec.shown.as_deref().unwrap_or(command);
         match (spec.env.is_empty(), spec.identity.is_empty()) {
-            (true, true) => tracing::info!("child started (pid {}): {}", process.id(), command),
+            (true, true) => tracing::info!("child started (pid {}): {}", process.id(), shown),
             (false, true) => tracing::info!(
-                "child started (pid {}): {} (runtime env: {})",
+                "child started (pid {}): {} (env: {})",
                 process.id(),
-                command,
+                shown,
                 names(&spec.env)
             ),
             (true, false) => tracing::info!(
                 "child started (pid {}): {} (caller env: {})",
                 process.id(),
-                command,
+                shown,
                 names(&spec.identity)
             ),
             (false, false) => tracing::info!(
-                "child started (pid {}): {} (runtime env: {}; caller env: {})",
+                "child started (pid {}): {} (env: {}; caller env: {})",
                 process.id(),
-                command,
+                shown,
                 names(&spec.env),
                 names(&spec.identity)
             ),
@@ -169,9 +180,6 @@ impl Child {
             exit_signal: RefCell::new(Some(exit_tx)),
         });
 
-        // The child's tasks log in the span it was started in (a
-        // `--config` server's `server{name}`), wherever they are polled.
-        let span = tracing::Span::current();
         if let Some(stdin) = process.stdin.take() {
             rt::spawn(rt::in_span(
                 span.clone(),
@@ -187,7 +195,7 @@ impl Child {
             .take()
             .map(|stdout| rt::spawn(rt::in_span(span.clone(), read_stdout(stdout, on_line))));
         let weak = Rc::downgrade(&inner);
-        rt::spawn(rt::in_span(span, async move {
+        rt::spawn(rt::in_span(span.clone(), async move {
             let code = match process.status().await {
                 Ok(status) => exit_code(status),
                 Err(err) => {

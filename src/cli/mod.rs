@@ -247,6 +247,9 @@ pub(crate) struct Config {
     pub(crate) child_env: Vec<(String, String)>,
     /// A `--config` server's `cwd`: its child's working directory.
     pub(crate) child_cwd: Option<std::path::PathBuf>,
+    /// A `--config` server's command line as the file writes it (before
+    /// `${env:…}` expansion), for the logs.
+    pub(crate) child_shown: Option<String>,
     /// A `--config` server with its own `maxBufferedBytes`: its relays get
     /// a budget of their own instead of sharing the process's.
     pub(crate) own_budget: bool,

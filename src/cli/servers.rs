@@ -118,6 +118,10 @@ fn served(base: &Config, server: &Server) -> Result<Served, String> {
     let mut config = base.clone();
     config.input = Input::Stdio(shell_command(&server.command, &server.args));
     config.child_env.clone_from(&server.env);
+    config.child_shown = server
+        .written
+        .split_first()
+        .map(|(command, args)| shell_command(command, args));
     config.child_cwd = match &server.cwd {
         Some(cwd) => {
             let path = PathBuf::from(cwd);

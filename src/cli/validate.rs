@@ -347,6 +347,7 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         server_name: None,
         child_env: Vec::new(),
         child_cwd: None,
+        child_shown: None,
         own_budget: false,
     })
 }

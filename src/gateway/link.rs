@@ -1042,9 +1042,7 @@ fn spawn_child(link: &Rc<RefCell<Link>>, spec: &ChildSpec, generation: u64) -> i
         let link = link.borrow();
         (link.settings.metrics.clone(), link.settings.span.clone())
     };
-    // The child's tasks log in its server's span (`Child::spawn`).
-    let _entered = span.enter();
-    let child = Child::spawn(spec, on_line, input, move |code| {
+    let child = Child::spawn(spec, &span, on_line, input, move |code| {
         if let Some(counters) = &counters {
             counters.child_exit();
         }

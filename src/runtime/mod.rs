@@ -112,6 +112,8 @@ pub(crate) struct Runtime {
     base_env: Vec<(String, String)>,
     /// A `--config` server's `cwd`.
     cwd: Option<std::path::PathBuf>,
+    /// A `--config` server's command as its file writes it, for the logs.
+    base_shown: Option<String>,
     /// What this server's relays are made with.
     relay: Rc<RelaySettings>,
 }
@@ -136,6 +138,7 @@ impl Runtime {
             auth_env: config.auth_env.clone(),
             base_env: config.child_env.clone(),
             cwd: config.child_cwd.clone(),
+            base_shown: config.child_shown.clone(),
             relay: RelaySettings::of(config, config.upstream_protocol),
         })
     }
@@ -395,10 +398,12 @@ impl Runtime {
             .and_then(|o| o.extra_cli_args.as_ref())
             .or(defaults.extra_cli_args.as_ref());
         let command = self.base_command.as_deref().unwrap_or_default();
-        let command = match args {
+        let with_args = |command: &str| match args {
             Some(args) => update::command_with_args(command, args),
             None => command.to_owned(),
         };
+        let shown = self.base_shown.as_deref().map(with_args);
+        let command = with_args(command);
         let mut env: BTreeMap<String, String> = self.base_env.iter().cloned().collect();
         env.extend(defaults.env.clone().unwrap_or_default());
         if let Some(own) = overrides.and_then(|o| o.env.as_ref()) {
@@ -409,6 +414,7 @@ impl Runtime {
             env: env.into_iter().collect(),
             identity: Vec::new(),
             cwd: self.cwd.clone(),
+            shown,
         }
     }
 

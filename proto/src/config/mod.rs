@@ -151,6 +151,10 @@ pub struct Server {
     pub command: String,
     /// Its arguments, no NUL.
     pub args: Vec<String>,
+    /// The command and its arguments as the file writes them, before
+    /// `${env:…}` expansion: what logs may show (an expanded value is often
+    /// a token).
+    pub written: Vec<String>,
     /// Variables set for the child on top of the ones it inherits, in file
     /// order. Names are non-empty without `=` or NUL.
     pub env: Vec<(String, String)>,
@@ -503,12 +507,14 @@ fn server(
         name: name.to_owned(),
         command: String::new(),
         args: Vec::new(),
+        written: Vec::new(),
         env: Vec::new(),
         cwd: None,
         disabled: false,
         settings: Settings::default(),
     };
     let mut command = false;
+    let mut written_args: Vec<String> = Vec::new();
     for (key, value) in members {
         path.push_key(key);
         match key.as_str() {
@@ -519,7 +525,18 @@ fn server(
                 }
                 command = true;
             }
-            "args" => server.args = args(value, env, limits, path)?,
+            "args" => {
+                server.args = args(value, env, limits, path)?;
+                if let Json::Array(items) = value {
+                    written_args = items
+                        .iter()
+                        .filter_map(|item| match item {
+                            Json::String(text) => Some(text.clone()),
+                            _ => None,
+                        })
+                        .collect();
+                }
+            }
             "env" => server.env = env_map(value, env, limits, path)?,
             "cwd" => {
                 let cwd = expanded(value, env, limits, path)?;
@@ -543,6 +560,16 @@ fn server(
     if !command {
         return Err(ConfigError::new(path, Reason::MissingCommand));
     }
+    let written_command = members
+        .iter()
+        .find_map(|(key, value)| match (key.as_str(), value) {
+            ("command", Json::String(text)) => Some(text.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    server.written = std::iter::once(written_command)
+        .chain(written_args)
+        .collect();
     Ok(server)
 }
 

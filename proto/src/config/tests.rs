@@ -32,6 +32,10 @@ fn server(command: &str, args: &[&str], env: &[(&str, &str)], cwd: Option<&str>)
         name: "s".to_owned(),
         command: command.to_owned(),
         args: args.iter().map(|a| (*a).to_owned()).collect(),
+        written: std::iter::once(command)
+            .chain(args.iter().copied())
+            .map(str::to_owned)
+            .collect(),
         env: env
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -279,6 +283,8 @@ fn expansion() {
         assert_eq!(s.args, [*want], "args {arg}");
         assert_eq!(s.env, [("V".to_owned(), (*want).to_owned())], "env {arg}");
         assert_eq!(s.cwd.as_deref(), Some(*want), "cwd {arg}");
+        // What logs show: the file's words, never an expanded value.
+        assert_eq!(s.written, [*arg, *arg], "written {arg}");
     }
     // Names and keys are not expanded, nor are the supergateway strings.
     let s = one(&wrap(
