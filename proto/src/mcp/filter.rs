@@ -389,9 +389,7 @@ impl Filter {
         let Ok(members) = object_members(request) else {
             return Some(unreadable());
         };
-        let Some(params) = members.iter().find(|m| m.key == "params") else {
-            return None;
-        };
+        let params = members.iter().find(|m| m.key == "params")?;
         if params.kind != ValueKind::Object {
             return None;
         }
@@ -407,9 +405,7 @@ impl Filter {
         let Ok(members) = object_members(params) else {
             return Some(unreadable());
         };
-        let Some(reference) = members.iter().find(|m| m.key == "ref") else {
-            return None;
-        };
+        let reference = members.iter().find(|m| m.key == "ref")?;
         let reference = params
             .get(reference.span.clone())
             .filter(|_| reference.kind == ValueKind::Object)?;
