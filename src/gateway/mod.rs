@@ -76,6 +76,8 @@ fn set_readiness(shared: Option<&Rc<RefCell<Link>>>, draining: bool) {
 /// already handed to the sockets before children stop and the process
 /// exits.
 const FLUSH_GRACE: Duration = Duration::from_millis(50);
+/// The drain's safety net: how often it looks again without a wake.
+const DRAIN_TICK: Duration = Duration::from_millis(250);
 
 /// The connection driver's settings for the stdio→network modes.
 pub(crate) fn server_options(config: &Config) -> ServerOptions {
@@ -416,17 +418,41 @@ pub(crate) async fn run_stdio<H: StdioMode>(
 /// Waits until nothing is in flight: no request at the shared child, and
 /// nothing charged to the process budget (requests in flight at any child,
 /// frames queued for clients, bodies being read); then a short grace for
-/// the last writes. Polled: the state lives in the relays, which wake
-/// nobody when they empty.
+/// the last writes. Woken by the budget: everything that can end the wait
+/// (an answer, a frame delivered, a body read, a session ended) gives
+/// bytes back to it. A slow tick stays as a safety net, for a state change
+/// that would give none back.
 async fn drain(shared: Option<&Rc<RefCell<Link>>>) {
+    /// Takes the hook off the budget however the drain ends (it is
+    /// dropped when --drainTimeout or a second signal cuts it short).
+    struct Hooked(supergateway_proto::relay::Budget);
+    impl Drop for Hooked {
+        fn drop(&mut self) {
+            self.0.on_release(None);
+        }
+    }
+    let budget = Hooked(link::budget());
+    let (wake, woken) = channel::bounded::<()>(1);
+    budget.0.on_release(Some(Rc::new(move || {
+        let _ = wake.try_send(());
+    })));
     loop {
         // Sessions that become idle (their last answer delivered) end too.
         link::close_idle_sessions();
         let busy = shared.is_some_and(|link| link.borrow().in_flight() > 0);
-        if !busy && link::budget().used() == 0 {
+        if !busy && budget.0.used() == 0 {
             break;
         }
-        Timer::after(Duration::from_millis(10)).await;
+        // A release since the check above left its signal in the channel:
+        // none is lost.
+        let _ = woken
+            .recv()
+            .or(async {
+                Timer::after(DRAIN_TICK).await;
+                Ok(())
+            })
+            .await;
     }
+    drop(budget);
     Timer::after(FLUSH_GRACE).await;
 }
