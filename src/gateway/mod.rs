@@ -456,3 +456,36 @@ async fn drain(shared: Option<&Rc<RefCell<Link>>>) {
     drop(budget);
     Timer::after(FLUSH_GRACE).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The drain ends as soon as the budget empties: woken by the release,
+    /// not by its safety-net tick (it would take `DRAIN_TICK` at least).
+    #[test]
+    fn the_drain_is_woken_by_the_budget() {
+        rt::block_on(async {
+            let budget = link::budget();
+            budget.charge(100);
+            let releaser = {
+                let budget = budget.clone();
+                rt::spawn(async move {
+                    Timer::after(Duration::from_millis(20)).await;
+                    budget.release(40);
+                    Timer::after(Duration::from_millis(20)).await;
+                    budget.release(60);
+                })
+            };
+            let started = Instant::now();
+            drain(None).await;
+            let took = started.elapsed();
+            releaser.await;
+            assert!(
+                took >= Duration::from_millis(40).saturating_add(FLUSH_GRACE),
+                "{took:?}"
+            );
+            assert!(took < DRAIN_TICK, "{took:?}");
+        });
+    }
+}
