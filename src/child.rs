@@ -68,6 +68,9 @@ pub(crate) struct ChildSpec {
     /// when the child is first started and kept across runtime restarts
     /// (`Runtime::apply` carries it over); set after `env`, so it wins.
     pub(crate) identity: Vec<(String, String)>,
+    /// The working directory (a `--config` server's `cwd`); `None`: the
+    /// gateway's.
+    pub(crate) cwd: Option<std::path::PathBuf>,
 }
 
 /// A running (or exited) child process. Cheap to clone: all clones share it.
@@ -114,6 +117,9 @@ impl Child {
             .envs(spec.env.iter().map(|(name, value)| (name, value)))
             .envs(spec.identity.iter().map(|(name, value)| (name, value)))
             .process_group(0);
+        if let Some(cwd) = &spec.cwd {
+            std_command.current_dir(cwd);
+        }
         // The stdio settings go on the async command: its `From` conversion
         // resets them to "inherit".
         let mut process = smol::process::Command::from(std_command)
@@ -163,18 +169,25 @@ impl Child {
             exit_signal: RefCell::new(Some(exit_tx)),
         });
 
+        // The child's tasks log in the span it was started in (a
+        // `--config` server's `server{name}`), wherever they are polled.
+        let span = tracing::Span::current();
         if let Some(stdin) = process.stdin.take() {
-            rt::spawn(write_stdin(stdin, stdin_rx, input)).detach();
+            rt::spawn(rt::in_span(
+                span.clone(),
+                write_stdin(stdin, stdin_rx, input),
+            ))
+            .detach();
         }
         if let Some(stderr) = process.stderr.take() {
-            rt::spawn(forward_stderr(stderr)).detach();
+            rt::spawn(rt::in_span(span.clone(), forward_stderr(stderr))).detach();
         }
         let reading = process
             .stdout
             .take()
-            .map(|stdout| rt::spawn(read_stdout(stdout, on_line)));
+            .map(|stdout| rt::spawn(rt::in_span(span.clone(), read_stdout(stdout, on_line))));
         let weak = Rc::downgrade(&inner);
-        rt::spawn(async move {
+        rt::spawn(rt::in_span(span, async move {
             let code = match process.status().await {
                 Ok(status) => exit_code(status),
                 Err(err) => {
@@ -204,7 +217,7 @@ impl Child {
                 inner.exit_signal.borrow_mut().take();
             }
             on_exit(code);
-        })
+        }))
         .detach();
         Ok(Self { inner })
     }

@@ -16,6 +16,7 @@ mod http;
 mod metrics;
 mod oauth;
 mod reaper;
+mod relay_settings;
 mod rt;
 mod runtime;
 mod seal;
@@ -40,14 +41,16 @@ fn main() -> ExitCode {
         tracing::warn!("{warning}");
     }
     tracing::debug!(?config, "configuration");
-    // Served by the network modes only (`Front`, `--metricsPort`).
-    if config.metrics_endpoint.is_some() {
-        match config.output {
-            Output::Sse => metrics::enable(metrics::Transport::Sse),
-            Output::StreamableHttp => metrics::enable(metrics::Transport::StreamableHttp),
-            Output::Ws => metrics::enable(metrics::Transport::Ws),
-            Output::Stdio => {}
-        }
+    // Served by the network modes only (`Front`, `--metricsPort`). What
+    // no server is known for is counted under `default` (one server) or
+    // `*` (`--config`).
+    if config.metrics_endpoint.is_some() && config.output != Output::Stdio {
+        let process = if config.servers.is_empty() {
+            "default"
+        } else {
+            "*"
+        };
+        metrics::enable(process, relay_settings::transport(config.output));
     }
     let code = rt::block_on(async {
         let exporting = exporter.map(telemetry::Exporter::start);
@@ -63,9 +66,17 @@ fn main() -> ExitCode {
 /// Runs the configured mode; returns the process exit code.
 async fn run(config: Rc<Config>) -> i32 {
     reaper::start();
+    // Before any relay settings are made: they share it.
+    relay_settings::set_process_budget(config.max_buffered_bytes);
     let runtime = runtime::Runtime::new(&config);
-    // The admin API and the terminal prompt run while these are kept.
-    let _runtime_tasks = match runtime::start(&config, gateway::server_options(&config), &runtime) {
+    // The admin API and the terminal prompt run while these are kept
+    // (with `--config`, `gateway::servers` starts them over its servers).
+    let single = !matches!(config.input, Input::Servers(_));
+    let runtimes = runtime::Runtimes::One(Rc::clone(&runtime));
+    let _runtime_tasks = match single
+        .then(|| runtime::start(&config, gateway::server_options(&config), runtimes))
+        .transpose()
+    {
         Ok(tasks) => tasks,
         Err(why) => {
             tracing::error!("{why}");
@@ -85,6 +96,7 @@ async fn run(config: Rc<Config>) -> i32 {
         };
     let headers = runtime.live_headers();
     match (&config.input, config.output) {
+        (Input::Servers(_), _) => gateway::servers::run(&config, &runtime).await,
         (Input::Stdio(_), Output::Sse) => {
             let shared = (!config.child_per_session).then_some(gateway::link::Clients::Separate);
             gateway::run_stdio(&config, &runtime, shared, |shared| {
@@ -126,6 +138,7 @@ async fn run(config: Rc<Config>) -> i32 {
                 Input::Stdio(_) => "stdio",
                 Input::Sse(_) => "sse",
                 Input::StreamableHttp(_) => "streamableHttp",
+                Input::Servers(_) => "config",
             };
             eprintln!("supergateway: {input} → {output:?} is not a supported mode");
             2

@@ -3,14 +3,17 @@
 //! in `Cell`s, and rendered with `proto::metrics` on a scrape.
 //!
 //! Every label value comes from a closed set, so a client cannot grow the
-//! exposition: `server` is `default` (one server per process until the
-//! `mcpServers` config lands), `transport` is the process's output
+//! exposition: `server` is `default` for a single server, a `--config`
+//! server's name (from the file, not from clients), or `*` for what is
+//! counted before a request reaches a server; `transport` is the output
 //! transport, `method` one of the MCP methods the spec defines or `other`,
 //! `outcome` and `reason` small enums. Off (the default) every hook is one
 //! `Cell<bool>` read; on, a request costs a few `Cell` updates and no
 //! allocation here.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::rc::Rc;
 use std::time::Duration;
 
 use supergateway_proto::metrics::{
@@ -130,9 +133,14 @@ const BOUNDS: [f64; 18] = [
 
 const REQUEST_SLOTS: usize = (METHODS.len() + 1) * OUTCOMES.len();
 
-struct Metrics {
-    on: Cell<bool>,
-    transport: Cell<Transport>,
+/// The counters of one server over one transport (`server` and
+/// `transport` labels). A single server is `default`; a `--config` server
+/// its name; what happens before a request is routed to a `--config`
+/// server (bytes on the connection, refusals at the gateway-wide front
+/// door) is counted under `*`, which no server name can be.
+pub(crate) struct Counters {
+    server: Box<str>,
+    transport: Transport,
     /// By method slot × outcome.
     requests: [Cell<u64>; REQUEST_SLOTS],
     latency_buckets: [Cell<u64>; BOUNDS.len()],
@@ -149,135 +157,179 @@ struct Metrics {
     refused: [Cell<u64>; REASONS.len()],
 }
 
+impl fmt::Debug for Counters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Counters")
+            .field("server", &self.server)
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every counter set, and the one for hooks that know no server.
+struct Registry {
+    on: bool,
+    sets: Vec<Rc<Counters>>,
+    process: Option<Rc<Counters>>,
+}
+
 thread_local! {
-    static METRICS: Metrics = Metrics {
-        on: Cell::new(false),
-        transport: Cell::new(Transport::Stdio),
-        requests: std::array::from_fn(|_| Cell::new(0)),
-        latency_buckets: std::array::from_fn(|_| Cell::new(0)),
-        latency_count: Cell::new(0),
-        latency_sum_ns: Cell::new(0),
-        sessions: Cell::new(0),
-        child_starts: Cell::new(0),
-        child_exits: Cell::new(0),
-        child_restarts: Cell::new(0),
-        bytes_in: Cell::new(0),
-        bytes_out: Cell::new(0),
-        queue_drops: Cell::new(0),
-        slow_clients: Cell::new(0),
-        refused: std::array::from_fn(|_| Cell::new(0)),
+    static REGISTRY: RefCell<Registry> = const {
+        RefCell::new(Registry {
+            on: false,
+            sets: Vec::new(),
+            process: None,
+        })
     };
 }
 
-/// Turns the metrics on (`--metricsEndpoint`) for a process serving
-/// `transport`.
-pub(crate) fn enable(transport: Transport) {
-    METRICS.with(|metrics| {
-        metrics.on.set(true);
-        metrics.transport.set(transport);
-    });
+/// Turns the metrics on (`--metricsEndpoint`); `process` (server, transport)
+/// is the set of the hooks that know no server (bytes on connections, the
+/// connection limit).
+pub(crate) fn enable(process: &str, transport: Transport) {
+    REGISTRY.with(|registry| registry.borrow_mut().on = true);
+    let set = counters(process, transport);
+    REGISTRY.with(|registry| registry.borrow_mut().process = set);
 }
 
-/// Whether anything is being counted.
-pub(crate) fn on() -> bool {
-    METRICS.with(|metrics| metrics.on.get())
+/// The counters of `server` over `transport` (made on first use), or
+/// `None` when metrics are off: holders then count nothing.
+pub(crate) fn counters(server: &str, transport: Transport) -> Option<Rc<Counters>> {
+    REGISTRY.with(|registry| {
+        let mut registry = registry.borrow_mut();
+        if !registry.on {
+            return None;
+        }
+        if let Some(set) = registry
+            .sets
+            .iter()
+            .find(|set| &*set.server == server && set.transport == transport)
+        {
+            return Some(Rc::clone(set));
+        }
+        let set = Rc::new(Counters::new(server, transport));
+        registry.sets.push(Rc::clone(&set));
+        Some(set)
+    })
 }
 
 fn bump(cell: &Cell<u64>, by: u64) {
     cell.set(cell.get().saturating_add(by));
 }
 
-fn with_on(update: impl FnOnce(&Metrics)) {
-    METRICS.with(|metrics| {
-        if metrics.on.get() {
-            update(metrics);
-        }
-    });
-}
-
-/// A request the server answered (or never will): counted by method and
-/// outcome, its latency in the histogram.
-pub(crate) fn request(method: u8, outcome: Outcome, latency: Duration) {
-    with_on(|metrics| {
-        let slot = usize::from(method)
-            .min(METHODS.len())
-            .saturating_mul(OUTCOMES.len())
-            .saturating_add(outcome.index());
-        if let Some(cell) = metrics.requests.get(slot) {
-            bump(cell, 1);
-        }
-        let seconds = latency.as_secs_f64();
-        if let Some(bucket) = BOUNDS.iter().position(|bound| seconds <= *bound) {
-            if let Some(cell) = metrics.latency_buckets.get(bucket) {
-                bump(cell, 1);
-            }
-        }
-        bump(&metrics.latency_count, 1);
-        let nanos = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
-        bump(&metrics.latency_sum_ns, nanos);
-    });
-}
-
-/// A session opened (`true`) or closed.
-pub(crate) fn session(open: bool) {
-    with_on(|metrics| {
-        let sessions = metrics.sessions.get();
-        metrics.sessions.set(if open {
-            sessions.saturating_add(1)
-        } else {
-            sessions.saturating_sub(1)
-        });
-    });
-}
-
-/// A child process started.
-pub(crate) fn child_start() {
-    with_on(|metrics| bump(&metrics.child_starts, 1));
-}
-
-/// A child process exited.
-pub(crate) fn child_exit() {
-    with_on(|metrics| bump(&metrics.child_exits, 1));
-}
-
-/// A child was replaced by a new one.
-pub(crate) fn child_restart() {
-    with_on(|metrics| bump(&metrics.child_restarts, 1));
+fn with_process(update: impl FnOnce(&Counters)) {
+    let set = REGISTRY.with(|registry| registry.borrow().process.clone());
+    if let Some(set) = set {
+        update(&set);
+    }
 }
 
 /// Bytes read from a client connection.
 pub(crate) fn bytes_in(bytes: usize) {
-    with_on(|metrics| bump(&metrics.bytes_in, u64::try_from(bytes).unwrap_or(u64::MAX)));
+    with_process(|set| bump(&set.bytes_in, u64::try_from(bytes).unwrap_or(u64::MAX)));
 }
 
 /// Bytes written to a client connection.
 pub(crate) fn bytes_out(bytes: usize) {
-    with_on(|metrics| bump(&metrics.bytes_out, u64::try_from(bytes).unwrap_or(u64::MAX)));
+    with_process(|set| bump(&set.bytes_out, u64::try_from(bytes).unwrap_or(u64::MAX)));
 }
 
-/// The relay dropped or refused queued messages (a budget report).
-pub(crate) fn queue_drop() {
-    with_on(|metrics| bump(&metrics.queue_drops, 1));
-}
-
-/// A client too slow to read its stream was disconnected.
-pub(crate) fn slow_client() {
-    with_on(|metrics| bump(&metrics.slow_clients, 1));
-}
-
-/// The front door refused a request.
+/// A refusal before any server is known (the connection limit).
 pub(crate) fn refused(reason: Reason) {
-    with_on(|metrics| {
-        if let Some(cell) = metrics.refused.get(reason.index()) {
+    with_process(|set| set.refused(reason));
+}
+
+impl Counters {
+    fn new(server: &str, transport: Transport) -> Self {
+        Self {
+            server: server.into(),
+            transport,
+            requests: std::array::from_fn(|_| Cell::new(0)),
+            latency_buckets: std::array::from_fn(|_| Cell::new(0)),
+            latency_count: Cell::new(0),
+            latency_sum_ns: Cell::new(0),
+            sessions: Cell::new(0),
+            child_starts: Cell::new(0),
+            child_exits: Cell::new(0),
+            child_restarts: Cell::new(0),
+            bytes_in: Cell::new(0),
+            bytes_out: Cell::new(0),
+            queue_drops: Cell::new(0),
+            slow_clients: Cell::new(0),
+            refused: std::array::from_fn(|_| Cell::new(0)),
+        }
+    }
+
+    /// A request the server answered (or never will): counted by method
+    /// and outcome, its latency in the histogram.
+    pub(crate) fn request(&self, method: u8, outcome: Outcome, latency: Duration) {
+        let slot = usize::from(method)
+            .min(METHODS.len())
+            .saturating_mul(OUTCOMES.len())
+            .saturating_add(outcome.index());
+        if let Some(cell) = self.requests.get(slot) {
             bump(cell, 1);
         }
-    });
+        let seconds = latency.as_secs_f64();
+        if let Some(bucket) = BOUNDS.iter().position(|bound| seconds <= *bound) {
+            if let Some(cell) = self.latency_buckets.get(bucket) {
+                bump(cell, 1);
+            }
+        }
+        bump(&self.latency_count, 1);
+        let nanos = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+        bump(&self.latency_sum_ns, nanos);
+    }
+
+    /// A session opened (`true`) or closed.
+    pub(crate) fn session(&self, open: bool) {
+        let sessions = self.sessions.get();
+        self.sessions.set(if open {
+            sessions.saturating_add(1)
+        } else {
+            sessions.saturating_sub(1)
+        });
+    }
+
+    /// A child process started.
+    pub(crate) fn child_start(&self) {
+        bump(&self.child_starts, 1);
+    }
+
+    /// A child process exited.
+    pub(crate) fn child_exit(&self) {
+        bump(&self.child_exits, 1);
+    }
+
+    /// A child was replaced by a new one.
+    pub(crate) fn child_restart(&self) {
+        bump(&self.child_restarts, 1);
+    }
+
+    /// The relay dropped or refused queued messages (a budget report).
+    pub(crate) fn queue_drop(&self) {
+        bump(&self.queue_drops, 1);
+    }
+
+    /// A client too slow to read its stream was disconnected.
+    pub(crate) fn slow_client(&self) {
+        bump(&self.slow_clients, 1);
+    }
+
+    /// The front door refused a request.
+    pub(crate) fn refused(&self, reason: Reason) {
+        if let Some(cell) = self.refused.get(reason.index()) {
+            bump(cell, 1);
+        }
+    }
 }
 
-/// The exposition (`text/plain; version=0.0.4`).
+/// The exposition (`text/plain; version=0.0.4`): each family once, with a
+/// sample per counter set.
 pub(crate) fn render() -> Vec<u8> {
     let mut out = Vec::with_capacity(8192);
-    METRICS.with(|metrics| write_all(&mut out, metrics));
+    let sets = REGISTRY.with(|registry| registry.borrow().sets.clone());
+    write_all(&mut out, &sets);
     out
 }
 
@@ -290,7 +342,61 @@ struct Names {
     reason: LabelName,
 }
 
-fn write_all(out: &mut Vec<u8>, metrics: &Metrics) {
+/// The per-set families: name, help, kind, and the value of a set.
+type Simple = (&'static str, &'static str, Kind, fn(&Counters) -> u64);
+
+const SIMPLE: [Simple; 8] = [
+    (
+        "supergateway_sessions_open",
+        "Client sessions open.",
+        Kind::Gauge,
+        |c| c.sessions.get(),
+    ),
+    (
+        "supergateway_child_starts",
+        "MCP server processes started.",
+        Kind::Counter,
+        |c| c.child_starts.get(),
+    ),
+    (
+        "supergateway_child_exits",
+        "MCP server processes that exited.",
+        Kind::Counter,
+        |c| c.child_exits.get(),
+    ),
+    (
+        "supergateway_child_restarts",
+        "MCP server processes replaced by a new one.",
+        Kind::Counter,
+        |c| c.child_restarts.get(),
+    ),
+    (
+        "supergateway_received_bytes",
+        "Bytes read from client connections.",
+        Kind::Counter,
+        |c| c.bytes_in.get(),
+    ),
+    (
+        "supergateway_sent_bytes",
+        "Bytes written to client connections.",
+        Kind::Counter,
+        |c| c.bytes_out.get(),
+    ),
+    (
+        "supergateway_queue_drops",
+        "Budget refusals and dropped lines the relay reported (once per burst).",
+        Kind::Counter,
+        |c| c.queue_drops.get(),
+    ),
+    (
+        "supergateway_slow_client_disconnects",
+        "Clients disconnected for not reading their stream.",
+        Kind::Counter,
+        |c| c.slow_clients.get(),
+    ),
+];
+
+fn write_all(out: &mut Vec<u8>, sets: &[Rc<Counters>]) {
     let (Ok(server), Ok(transport), Ok(method), Ok(outcome), Ok(reason)) = (
         LabelName::new("server"),
         LabelName::new("transport"),
@@ -307,8 +413,12 @@ fn write_all(out: &mut Vec<u8>, metrics: &Metrics) {
         outcome,
         reason,
     };
-    let t = metrics.transport.get().as_str();
-    let base = [(names.server, "default"), (names.transport, t)];
+    fn base<'a>(names: &Names, set: &'a Counters) -> [(LabelName, &'a str); 2] {
+        [
+            (names.server, &*set.server),
+            (names.transport, set.transport.as_str()),
+        ]
+    }
 
     if let Ok(name) = MetricName::new("supergateway_requests") {
         family(
@@ -317,13 +427,16 @@ fn write_all(out: &mut Vec<u8>, metrics: &Metrics) {
             "Requests that reached the MCP server, by method and outcome.",
             Kind::Counter,
         );
-        let methods = METHODS.iter().copied().chain(std::iter::once("other"));
-        let mut cells = metrics.requests.iter();
-        for m in methods {
-            for o in OUTCOMES {
-                let value = cells.next().map_or(0, Cell::get);
-                let labels = [base[0], base[1], (names.method, m), (names.outcome, o)];
-                sample(out, name, "_total", &labels, value);
+        for set in sets {
+            let [server, transport] = base(&names, set);
+            let methods = METHODS.iter().copied().chain(std::iter::once("other"));
+            let mut cells = set.requests.iter();
+            for m in methods {
+                for o in OUTCOMES {
+                    let value = cells.next().map_or(0, Cell::get);
+                    let labels = [server, transport, (names.method, m), (names.outcome, o)];
+                    sample(out, name, "_total", &labels, value);
+                }
             }
         }
     }
@@ -334,82 +447,49 @@ fn write_all(out: &mut Vec<u8>, metrics: &Metrics) {
             "Time from a request reaching the MCP server to its answer.",
             Kind::Histogram,
         );
-        let buckets: [u64; BOUNDS.len()] =
-            std::array::from_fn(|i| metrics.latency_buckets.get(i).map_or(0, Cell::get));
-        #[allow(clippy::cast_precision_loss)] // a sum of latencies, not an id
-        let sum = metrics.latency_sum_ns.get() as f64 / 1e9;
-        histogram(
-            out,
-            name,
-            &[(names.transport, t)],
-            &Histogram {
-                bounds: &BOUNDS,
-                buckets: &buckets,
-                count: metrics.latency_count.get(),
-                sum,
-            },
-        );
+        // One histogram per transport, over every server.
+        let mut transports: Vec<Transport> = Vec::with_capacity(4);
+        for set in sets {
+            if !transports.contains(&set.transport) {
+                transports.push(set.transport);
+            }
+        }
+        for transport in transports {
+            let of = || sets.iter().filter(move |set| set.transport == transport);
+            let buckets: [u64; BOUNDS.len()] = std::array::from_fn(|i| {
+                of().map(|set| set.latency_buckets.get(i).map_or(0, Cell::get))
+                    .fold(0, u64::saturating_add)
+            });
+            let count = of()
+                .map(|set| set.latency_count.get())
+                .fold(0, u64::saturating_add);
+            let sum_ns = of()
+                .map(|set| set.latency_sum_ns.get())
+                .fold(0, u64::saturating_add);
+            #[allow(clippy::cast_precision_loss)] // a sum of latencies, not an id
+            let sum = sum_ns as f64 / 1e9;
+            histogram(
+                out,
+                name,
+                &[(names.transport, transport.as_str())],
+                &Histogram {
+                    bounds: &BOUNDS,
+                    buckets: &buckets,
+                    count,
+                    sum,
+                },
+            );
+        }
     }
-    let gauge = |out: &mut Vec<u8>, name: &'static str, help: &str, value: u64| {
-        if let Ok(name) = MetricName::new(name) {
-            family(out, name, help, Kind::Gauge);
-            sample(out, name, "", &base, value);
+    for (metric, help, kind, value) in SIMPLE {
+        if let Ok(name) = MetricName::new(metric) {
+            family(out, name, help, kind);
+            let suffix = if kind == Kind::Counter { "_total" } else { "" };
+            for set in sets {
+                sample(out, name, suffix, &base(&names, set), value(set));
+            }
         }
-    };
-    gauge(
-        out,
-        "supergateway_sessions_open",
-        "Client sessions open.",
-        metrics.sessions.get(),
-    );
-    let counter = |out: &mut Vec<u8>, name: &'static str, help: &str, value: u64| {
-        if let Ok(name) = MetricName::new(name) {
-            family(out, name, help, Kind::Counter);
-            sample(out, name, "_total", &base, value);
-        }
-    };
-    counter(
-        out,
-        "supergateway_child_starts",
-        "MCP server processes started.",
-        metrics.child_starts.get(),
-    );
-    counter(
-        out,
-        "supergateway_child_exits",
-        "MCP server processes that exited.",
-        metrics.child_exits.get(),
-    );
-    counter(
-        out,
-        "supergateway_child_restarts",
-        "MCP server processes replaced by a new one.",
-        metrics.child_restarts.get(),
-    );
-    counter(
-        out,
-        "supergateway_received_bytes",
-        "Bytes read from client connections.",
-        metrics.bytes_in.get(),
-    );
-    counter(
-        out,
-        "supergateway_sent_bytes",
-        "Bytes written to client connections.",
-        metrics.bytes_out.get(),
-    );
-    counter(
-        out,
-        "supergateway_queue_drops",
-        "Budget refusals and dropped lines the relay reported (once per burst).",
-        metrics.queue_drops.get(),
-    );
-    counter(
-        out,
-        "supergateway_slow_client_disconnects",
-        "Clients disconnected for not reading their stream.",
-        metrics.slow_clients.get(),
-    );
+    }
     if let Ok(name) = MetricName::new("supergateway_refused_requests") {
         family(
             out,
@@ -417,9 +497,12 @@ fn write_all(out: &mut Vec<u8>, metrics: &Metrics) {
             "Requests the gateway refused before the MCP server saw them, by reason.",
             Kind::Counter,
         );
-        for (r, cell) in REASONS.iter().zip(&metrics.refused) {
-            let labels = [base[0], base[1], (names.reason, r)];
-            sample(out, name, "_total", &labels, cell.get());
+        for set in sets {
+            let [server, transport] = base(&names, set);
+            for (r, cell) in REASONS.iter().zip(&set.refused) {
+                let labels = [server, transport, (names.reason, r)];
+                sample(out, name, "_total", &labels, cell.get());
+            }
         }
     }
 }
@@ -437,32 +520,39 @@ mod tests {
 
     #[test]
     fn renders_exact_lines() {
-        enable(Transport::Ws);
-        request(
+        enable("default", Transport::Ws);
+        let set = counters("default", Transport::Ws).unwrap();
+        set.request(
             method_index("tools/call"),
             Outcome::Ok,
             Duration::from_micros(70),
         );
-        request(
+        set.request(
             method_index("nope"),
             Outcome::Error,
             Duration::from_secs(60),
         );
         refused(Reason::Rate);
-        session(true);
-        session(true);
-        session(false);
+        set.session(true);
+        set.session(true);
+        set.session(false);
+        // A second server's set: its own samples, the histogram shared.
+        let other = counters("files", Transport::Ws).unwrap();
+        other.session(true);
+        other.request(method_index("ping"), Outcome::Ok, Duration::from_secs(1));
         let text = String::from_utf8(render()).unwrap();
         for line in [
             "supergateway_requests_total{server=\"default\",transport=\"ws\",method=\"tools/call\",outcome=\"ok\"} 1",
             "supergateway_requests_total{server=\"default\",transport=\"ws\",method=\"other\",outcome=\"error\"} 1",
             "supergateway_request_duration_seconds_bucket{transport=\"ws\",le=\"0.00005\"} 0",
             "supergateway_request_duration_seconds_bucket{transport=\"ws\",le=\"0.0001\"} 1",
-            "supergateway_request_duration_seconds_bucket{transport=\"ws\",le=\"30\"} 1",
-            "supergateway_request_duration_seconds_bucket{transport=\"ws\",le=\"+Inf\"} 2",
-            "supergateway_request_duration_seconds_sum{transport=\"ws\"} 60.00007",
-            "supergateway_request_duration_seconds_count{transport=\"ws\"} 2",
+            "supergateway_request_duration_seconds_bucket{transport=\"ws\",le=\"30\"} 2",
+            "supergateway_request_duration_seconds_bucket{transport=\"ws\",le=\"+Inf\"} 3",
+            "supergateway_request_duration_seconds_sum{transport=\"ws\"} 61.00007",
+            "supergateway_request_duration_seconds_count{transport=\"ws\"} 3",
             "supergateway_sessions_open{server=\"default\",transport=\"ws\"} 1",
+            "supergateway_sessions_open{server=\"files\",transport=\"ws\"} 1",
+            "supergateway_requests_total{server=\"files\",transport=\"ws\",method=\"ping\",outcome=\"ok\"} 1",
             "supergateway_refused_requests_total{server=\"default\",transport=\"ws\",reason=\"rate\"} 1",
             "supergateway_refused_requests_total{server=\"default\",transport=\"ws\",reason=\"auth\"} 0",
         ] {
@@ -472,7 +562,13 @@ mod tests {
             text.lines()
                 .filter(|l| l.starts_with("supergateway_requests_total"))
                 .count(),
-            (METHODS.len() + 1) * OUTCOMES.len()
+            2 * (METHODS.len() + 1) * OUTCOMES.len()
+        );
+        assert_eq!(
+            text.lines()
+                .filter(|l| l.starts_with("# TYPE supergateway_sessions_open "))
+                .count(),
+            1
         );
     }
 }

@@ -174,10 +174,11 @@ pub(super) enum Scope {
 pub(super) const SHORT_HELP: &str = "-h";
 
 /// Every flag, in `--help` order.
-pub(super) static FLAGS: [&Flag; 72] = [
+pub(super) static FLAGS: [&Flag; 73] = [
     &STDIO,
     &SSE,
     &STREAMABLE_HTTP,
+    &CONFIG,
     &OUTPUT_TRANSPORT,
     &PORT,
     &HOST,
@@ -281,6 +282,17 @@ pub(super) static STREAMABLE_HTTP: Flag = Flag {
     modes: Scope::All,
     group: Group::Input,
     help: "remote Streamable HTTP server (e.g. https://host/mcp)",
+    secret: false,
+};
+
+pub(super) static CONFIG: Flag = Flag {
+    name: "config",
+    value: "PATH",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::All,
+    group: Group::Input,
+    help: "many stdio servers from an mcpServers JSON file, each under /NAME/",
     secret: false,
 };
 

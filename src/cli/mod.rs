@@ -33,7 +33,9 @@ mod flags;
 mod help;
 mod oauth;
 mod parse;
+mod servers;
 mod validate;
+pub(crate) use servers::Served;
 pub(crate) use validate::{is_env_name, MAX_ENV_NAME_BYTES};
 
 use std::ffi::OsString;
@@ -54,6 +56,9 @@ pub(crate) enum Input {
     Stdio(String),
     /// Remote Streamable HTTP server: its MCP endpoint URL.
     StreamableHttp(String),
+    /// `--config`: the servers of an `mcpServers` file, disabled ones
+    /// included; [`Config::servers`] has the enabled ones ready to serve.
+    Servers(Vec<supergateway_proto::config::Server>),
 }
 
 /// The transport the gateway offers (`--outputTransport`).
@@ -112,6 +117,7 @@ impl Cors {
 ///
 /// `Debug` redacts secrets: header values (including `--oauth2Bearer`), URL credentials and
 /// URL queries.
+#[derive(Clone)]
 pub(crate) struct Config {
     /// `--stdio`, `--sse` or `--streamableHttp`: exactly one.
     pub(crate) input: Input,
@@ -231,6 +237,19 @@ pub(crate) struct Config {
     pub(crate) filter: supergateway_proto::mcp::filter::Filter,
     /// Flags given that have no effect in this mode, one sentence each, for main to log.
     pub(crate) warnings: Vec<String>,
+    /// `--config`: each enabled server as its own configuration; empty
+    /// otherwise.
+    pub(crate) servers: Vec<Served>,
+    /// A `--config` server's name (its routes' prefix and metric label);
+    /// `None` for a single server.
+    pub(crate) server_name: Option<String>,
+    /// A `--config` server's `env`: set for its child under the runtime's.
+    pub(crate) child_env: Vec<(String, String)>,
+    /// A `--config` server's `cwd`: its child's working directory.
+    pub(crate) child_cwd: Option<std::path::PathBuf>,
+    /// A `--config` server with its own `maxBufferedBytes`: its relays get
+    /// a budget of their own instead of sharing the process's.
+    pub(crate) own_budget: bool,
 }
 
 /// What to print instead of running: help or version text, or a usage error.
@@ -300,7 +319,7 @@ pub(crate) fn from_env() -> Result<Config, Exit> {
     }
     // Only a served stdio server has endpoints to protect.
     let env_token = std::env::var_os(crate::auth::TOKEN_ENV)
-        .filter(|token| !token.is_empty() && matches!(config.input, Input::Stdio(_)));
+        .filter(|token| !token.is_empty() && validate::serves(&config.input));
     if let Some(token) = env_token {
         let token = token.into_string().map_err(|_| {
             Exit::usage(format_args!(
@@ -319,6 +338,8 @@ pub(crate) fn from_env() -> Result<Config, Exit> {
     if let Some(warning) = exposed_warning(&config) {
         config.warnings.push(warning);
     }
+    // After SUPERGATEWAY_AUTH_TOKEN: every server takes it.
+    config.servers = servers::derive(&config).map_err(Exit::usage)?;
     Ok(config)
 }
 
@@ -340,7 +361,7 @@ const PROTECTING: &str = "--authTokenFile, SUPERGATEWAY_AUTH_TOKEN, --authIssuer
 /// A stdio server served on a non-loopback address without authentication:
 /// the one line saying so (issue 16, item 6).
 fn exposed_warning(config: &Config) -> Option<String> {
-    let exposed = matches!(config.input, Input::Stdio(_))
+    let exposed = validate::serves(&config.input)
         && !supergateway_proto::http::is_loopback_host(&config.host)
         && !has_inbound_auth(config);
     exposed.then(|| {
@@ -357,7 +378,9 @@ fn exposed_warning(config: &Config) -> Option<String> {
 /// "supergateway: unknown flag --foo (see --help)").
 #[cfg(test)]
 pub(crate) fn parse(args: &[String]) -> Result<Config, Exit> {
-    parse_with_host_default(args, None)
+    let mut config = parse_with_host_default(args, None)?;
+    config.servers = servers::derive(&config).map_err(Exit::usage)?;
+    Ok(config)
 }
 
 /// [`parse`], with the bind address to use when `--host` is not given (from
@@ -418,6 +441,11 @@ impl fmt::Debug for Input {
                 .debug_tuple("StreamableHttp")
                 .field(&redact_url(url))
                 .finish(),
+            // Names only: a server's `env` often holds its tokens.
+            Self::Servers(servers) => f
+                .debug_list()
+                .entries(servers.iter().map(|server| &server.name))
+                .finish(),
         }
     }
 }
@@ -477,6 +505,16 @@ impl fmt::Debug for Config {
             .field("auth_oauth", &self.auth_oauth)
             .field("tls", &self.tls)
             .field("filter", &self.filter)
+            .field("server_name", &self.server_name)
+            .field(
+                "child_env",
+                &self
+                    .child_env
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
+            )
+            .field("child_cwd", &self.child_cwd)
             .field("warnings", &self.warnings)
             .finish()
     }

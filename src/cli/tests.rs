@@ -58,6 +58,14 @@ fn summary(config: &Config) -> Summary {
         Input::Sse(url) => ("sse", url.clone()),
         Input::Stdio(command) => ("stdio", command.clone()),
         Input::StreamableHttp(url) => ("streamableHttp", url.clone()),
+        Input::Servers(servers) => (
+            "config",
+            servers
+                .iter()
+                .map(|server| server.name.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
     };
     let cors = match &config.cors {
         Cors::Any => vec!["any".to_owned()],

@@ -36,22 +36,37 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         let url = remote_url(&flags::STREAMABLE_HTTP, url)?;
         inputs.push((&flags::STREAMABLE_HTTP, Input::StreamableHttp(url)));
     }
+    if let Some(path) = raw.value(&flags::CONFIG) {
+        inputs.push((&flags::CONFIG, Input::Servers(super::servers::read(path)?)));
+    }
     let (input_flag, input) = match inputs.len() {
-        0 => return Err("one of --stdio, --sse or --streamableHttp is required".to_owned()),
+        0 => {
+            return Err(
+                "one of --stdio, --sse, --streamableHttp or --config is required".to_owned(),
+            )
+        }
         1 => inputs
             .pop()
-            .ok_or("one of --stdio, --sse or --streamableHttp is required")?,
+            .ok_or("one of --stdio, --sse, --streamableHttp or --config is required")?,
         _ => {
             let names: Vec<String> = inputs.iter().map(|(flag, _)| flag.to_string()).collect();
             return Err(format!(
-                "{} cannot be combined: give exactly one of --stdio, --sse or --streamableHttp",
+                "{} cannot be combined: give exactly one of --stdio, --sse, --streamableHttp or \
+                 --config",
                 names.join(" and ")
             ));
         }
     };
 
+    if matches!(input, Input::Servers(_)) && raw.switch(&flags::RUNTIME_PROMPT) {
+        return Err(
+            "--runtimePrompt cannot be used with --config (it changes one server); \
+                    use --runtimeAdminPort and /runtime/server/NAME/..."
+                .to_owned(),
+        );
+    }
     let output = match raw.value(&flags::OUTPUT_TRANSPORT) {
-        None if matches!(input, Input::Stdio(_)) => Output::Sse,
+        None if serves(&input) => Output::Sse,
         None => Output::Stdio,
         Some("sse") => Output::Sse,
         Some("stdio") => Output::Stdio,
@@ -64,13 +79,14 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         }
     };
     let supported = match input {
-        Input::Stdio(_) => output != Output::Stdio,
+        Input::Stdio(_) | Input::Servers(_) => output != Output::Stdio,
         Input::Sse(_) | Input::StreamableHttp(_) => output == Output::Stdio,
     };
     if !supported {
         return Err(format!(
             "{input_flag} with --outputTransport {} is not supported; the supported pairs are \
-             --stdio → sse|ws|streamableHttp, --sse → stdio and --streamableHttp → stdio",
+             --stdio or --config → sse|ws|streamableHttp, --sse → stdio and --streamableHttp → \
+             stdio",
             output_name(output)
         ));
     }
@@ -166,7 +182,7 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
     let mut auth_warnings = Vec::new();
     // Read only where it has an effect (a reverse mode warns instead).
     let auth_tokens = match raw.value(&flags::AUTH_TOKEN_FILE) {
-        Some(path) if matches!(input, Input::Stdio(_)) => {
+        Some(path) if serves(&input) => {
             let path = std::path::PathBuf::from(path);
             let loaded =
                 crate::auth::load(&path).map_err(|why| format!("--authTokenFile {why}"))?;
@@ -185,7 +201,7 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
     };
 
     // Like the token file: only where there are endpoints to protect.
-    let auth_oauth = if matches!(input, Input::Stdio(_)) {
+    let auth_oauth = if serves(&input) {
         let (settings, warnings) = super::auth::settings(raw)?;
         auth_warnings.extend(warnings);
         settings
@@ -203,11 +219,7 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
     let runtime_allow_env = allow_env(raw)?;
     let auth_env = auth_env(raw, child_per_session, &runtime_allow_env)?;
     // Read only where it has an effect (a reverse mode warns instead).
-    let tls = if matches!(input, Input::Stdio(_)) {
-        tls(raw)?
-    } else {
-        None
-    };
+    let tls = if serves(&input) { tls(raw)? } else { None };
 
     let stateful = raw.switch(&flags::STATEFUL);
     let mode = Mode {
@@ -216,11 +228,42 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         stateful,
         admin_port: raw.given(&flags::RUNTIME_ADMIN_PORT),
     };
-    let mut warnings = warnings(raw, mode);
+    // With --config, a flag has an effect if it has one for any server
+    // (each may choose its transport and statefulness).
+    let mut modes = vec![mode];
+    if let Input::Servers(servers) = &input {
+        modes = servers
+            .iter()
+            .filter(|server| !server.disabled)
+            .flat_map(|server| {
+                let settings = &server.settings;
+                let outputs: Vec<Output> = if settings.output_transports.is_empty() {
+                    vec![output]
+                } else {
+                    settings
+                        .output_transports
+                        .iter()
+                        .map(|transport| match transport {
+                            supergateway_proto::config::OutputTransport::Sse => Output::Sse,
+                            supergateway_proto::config::OutputTransport::Ws => Output::Ws,
+                            _ => Output::StreamableHttp,
+                        })
+                        .collect()
+                };
+                let stateful = settings.stateful.unwrap_or(stateful);
+                outputs.into_iter().map(move |output| Mode {
+                    output,
+                    stateful,
+                    ..mode
+                })
+            })
+            .collect();
+    }
+    let mut warnings = warnings(raw, &modes);
     let (oauth, oauth_warnings) = super::oauth::config(raw)?;
     warnings.extend(oauth_warnings);
     warnings.extend(auth_warnings);
-    if matches!(input, Input::Stdio(_)) && raw.given(&flags::OAUTH2_BEARER) {
+    if serves(&input) && raw.given(&flags::OAUTH2_BEARER) {
         warnings.push(
             "--oauth2Bearer sets a response header when serving a stdio server and protects \
              nothing; use --authTokenFile or SUPERGATEWAY_AUTH_TOKEN to require a token"
@@ -300,7 +343,18 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         tls,
         filter: filter(raw)?,
         warnings,
+        servers: Vec::new(),
+        server_name: None,
+        child_env: Vec::new(),
+        child_cwd: None,
+        own_budget: false,
     })
+}
+
+/// The input is stdio servers the gateway serves over the network
+/// (`--stdio`, `--config`), rather than a remote server it bridges.
+pub(super) fn serves(input: &Input) -> bool {
+    matches!(input, Input::Stdio(_) | Input::Servers(_))
 }
 
 /// The filtering flags: globs for tools and prompts, URI prefixes for resources.
@@ -726,7 +780,10 @@ fn nonzero(duration: Duration) -> Option<Duration> {
 }
 
 /// One sentence per given flag that the selected mode ignores, in table order.
-fn warnings(raw: &Raw, mode: Mode) -> Vec<String> {
+fn warnings(raw: &Raw, modes: &[Mode]) -> Vec<String> {
+    let Some(mode) = modes.first() else {
+        return Vec::new();
+    };
     let current = format!(
         "{} and --outputTransport {}",
         mode.input,
@@ -734,7 +791,7 @@ fn warnings(raw: &Raw, mode: Mode) -> Vec<String> {
     );
     flags::FLAGS
         .iter()
-        .filter(|flag| raw.given(flag) && !flag.modes.applies(mode))
+        .filter(|flag| raw.given(flag) && !modes.iter().any(|mode| flag.modes.applies(*mode)))
         .map(|flag| match flag.modes {
             Scope::AdminPort => format!("{flag} has no effect without --runtimeAdminPort"),
             scope => format!(
@@ -758,7 +815,7 @@ pub(super) struct Mode {
 
 impl Scope {
     pub(super) fn applies(self, mode: Mode) -> bool {
-        let network = mode.input.name == flags::STDIO.name;
+        let network = mode.input.name == flags::STDIO.name || mode.input.name == flags::CONFIG.name;
         let (sse, ws) = (mode.output == Output::Sse, mode.output == Output::Ws);
         let streamable = mode.output == Output::StreamableHttp;
         match self {

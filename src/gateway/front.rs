@@ -17,7 +17,7 @@ use crate::gateway::rate::{self, Client, MessageLimit, RateLimits};
 use crate::gateway::refusal::Refusal;
 use crate::http::response::Response;
 use crate::http::server::{Conn, Next};
-use crate::metrics::{self, Reason};
+use crate::metrics::{self, Counters, Reason};
 use crate::runtime::Runtime;
 
 /// See the module documentation.
@@ -38,8 +38,10 @@ pub(crate) struct Front {
     /// `--metricsEndpoint`: the Prometheus exposition, behind the tokens
     /// when there are any (it tells traffic volumes and who was refused).
     metrics: Option<String>,
-    /// `--readyEndpoint`: answered from `gateway::is_ready`.
+    /// `--readyEndpoint`: 200 while not draining and this is true (the
+    /// server's shared child is ready, or every server is: `with_readiness`).
     ready: Vec<String>,
+    ready_check: Rc<dyn Fn() -> bool>,
     /// `--authTokenFile`, `SUPERGATEWAY_AUTH_TOKEN`: the bearer tokens every
     /// request past the health endpoints and CORS preflights needs.
     tokens: Option<Tokens>,
@@ -51,6 +53,36 @@ pub(crate) struct Front {
     /// `--authIssuer`: OAuth access tokens pass too (with tokens, either
     /// does).
     resource: Option<Rc<Resource>>,
+    /// Where refusals are counted (`None`: metrics off).
+    counters: Option<Rc<Counters>>,
+}
+
+/// The MCP endpoints `config` serves (their protected-resource metadata
+/// is served at `/.well-known/oauth-protected-resource` + the path): with
+/// `--config`, every server's, since the gateway-wide front door answers
+/// the well-known paths.
+fn endpoint_paths(config: &Config) -> Vec<String> {
+    if !config.servers.is_empty() {
+        return config
+            .servers
+            .iter()
+            .flat_map(|served| {
+                let config = &served.config;
+                served.outputs.iter().flat_map(move |output| match output {
+                    Output::Sse => vec![config.sse_path.clone(), config.message_path.clone()],
+                    Output::Ws => vec![served.ws_path()],
+                    Output::StreamableHttp => vec![config.streamable_http_path.clone()],
+                    Output::Stdio => Vec::new(),
+                })
+            })
+            .collect();
+    }
+    match config.output {
+        Output::Sse => vec![config.sse_path.clone(), config.message_path.clone()],
+        Output::Ws => vec![config.message_path.clone()],
+        Output::StreamableHttp => vec![config.streamable_http_path.clone()],
+        Output::Stdio => Vec::new(),
+    }
 }
 
 impl Front {
@@ -71,19 +103,34 @@ impl Front {
                 .clone()
                 .filter(|_| config.metrics_port.is_none()),
             ready: config.ready_endpoints.clone(),
+            counters: crate::relay_settings::counters_for(config),
+            ready_check: {
+                let runtime = Rc::clone(runtime);
+                Rc::new(move || runtime.is_ready())
+            },
             tokens: config.auth_tokens.as_ref().map(Tokens::new),
             trusted: config.trusted_proxies.clone(),
             rate: config.rate_limit.map(RateLimits::new),
             resource: config.auth_oauth.as_ref().map(|settings| {
-                let paths: &[&str] = match config.output {
-                    Output::Sse => &[&config.sse_path, &config.message_path],
-                    Output::Ws => &[&config.message_path],
-                    Output::StreamableHttp => &[&config.streamable_http_path],
-                    Output::Stdio => &[],
-                };
-                Resource::new(settings, paths)
+                let paths = endpoint_paths(config);
+                let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+                Resource::new(settings, &paths)
             }),
         }
+    }
+
+    /// Counts a refusal in the metrics of the server this front door is
+    /// for.
+    pub(crate) fn count_refused(&self, reason: Reason) {
+        if let Some(counters) = &self.counters {
+            counters.refused(reason);
+        }
+    }
+
+    /// Readiness from `check` instead of the runtime's shared child.
+    pub(crate) fn with_readiness(mut self, check: Rc<dyn Fn() -> bool>) -> Self {
+        self.ready_check = check;
+        self
     }
 
     /// Handles what comes before a mode's routes: the Host/Origin check, CORS
@@ -96,12 +143,12 @@ impl Front {
         healthy: bool,
     ) -> Result<Caller, Next> {
         if let Err(why) = self.check_origin(head) {
-            metrics::refused(Reason::Origin);
+            self.count_refused(Reason::Origin);
             tracing::warn!("refused {} {} (403): {why}", head.method_str(), head.path());
             return Err(self.error(head, conn, 403, codes::SERVER_ERROR, why).await);
         }
         if let Err(why) = one_session_id(head) {
-            metrics::refused(Reason::Limits);
+            self.count_refused(Reason::Limits);
             tracing::info!("refused {} {} (400): {why}", head.method_str(), head.path());
             return Err(self.error(head, conn, 400, codes::SERVER_ERROR, why).await);
         }
@@ -127,7 +174,7 @@ impl Front {
         if matches!(head.method(), Method::Get | Method::Head)
             && self.ready.iter().any(|path| path == head.path())
         {
-            let response = if crate::gateway::is_ready() {
+            let response = if !crate::gateway::is_draining() && (self.ready_check)() {
                 Response::new(200).text("ready")
             } else {
                 Response::new(503).text("not ready")
@@ -250,7 +297,7 @@ impl Front {
     /// introspection requests in flight. No challenge, the token may be
     /// good.
     async fn introspection_busy(&self, head: &RequestHead, conn: &mut Conn) -> Next {
-        metrics::refused(Reason::Limits);
+        self.count_refused(Reason::Limits);
         let why = "too many token introspections in flight";
         tracing::warn!(
             "refused {} {} from {} (503): {why}",
@@ -300,7 +347,7 @@ impl Front {
         client: Client,
         refused: RateRefused,
     ) -> Next {
-        metrics::refused(Reason::Rate);
+        self.count_refused(Reason::Rate);
         let retry_after = refused.retry_after_secs();
         if refused.first {
             tracing::warn!(
@@ -327,7 +374,7 @@ impl Front {
     /// challenge and a JSON-RPC error body. The log line says why, never
     /// what was presented.
     async fn unauthorized(&self, head: &RequestHead, conn: &mut Conn, denied: Denied) -> Next {
-        metrics::refused(Reason::Auth);
+        self.count_refused(Reason::Auth);
         let why = denied.reason();
         let status = denied.status();
         tracing::warn!(
@@ -365,7 +412,7 @@ impl Front {
         resource: &Resource,
         refused: &Refused,
     ) -> Next {
-        metrics::refused(Reason::Auth);
+        self.count_refused(Reason::Auth);
         // What was wrong, never the token's contents (proto's Display
         // promises that); the missing scopes are from our own flags.
         let (status, challenge, why) = match refused {
@@ -484,9 +531,9 @@ impl Front {
         refusal: Refusal,
     ) -> Next {
         if refusal == Refusal::TOO_MANY_SESSIONS {
-            metrics::refused(Reason::Limits);
+            self.count_refused(Reason::Limits);
         } else if refusal == Refusal::OTHER_CALLER {
-            metrics::refused(Reason::Auth);
+            self.count_refused(Reason::Auth);
         }
         if refusal == Refusal::OTHER_CALLER {
             // Logged as the 401s are: who was refused, without either token.

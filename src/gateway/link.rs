@@ -22,17 +22,16 @@ use std::time::{Duration, Instant};
 use smol::channel::{self, Receiver, Sender};
 use smol::Task;
 use supergateway_proto::int_map::{int_map, IntMap};
-use supergateway_proto::mcp::filter::Filter;
 use supergateway_proto::mcp::x_mcp_header::Param;
-use supergateway_proto::relay::{
-    Budget, Config, Detached, Event, Limits, Relay, Report, UpstreamMode,
-};
+use supergateway_proto::relay::{Config, Detached, Event, Relay, Report};
 
 pub(crate) use supergateway_proto::relay::{ClientError, Clients, Frame, Replay, SessionKey};
 
 use crate::child::{Child, ChildSpec, RestartPolicy};
 use crate::gateway::authorized::Pauses;
 use crate::metrics::{self, Outcome};
+
+use crate::relay_settings::{process_budget, RelaySettings};
 use crate::rt;
 use crate::seal::HmacSeal;
 use crate::telemetry::{self, RpcSpan};
@@ -89,31 +88,37 @@ impl Restarts {
 const WRITE_BATCH: usize = 256 * 1024;
 
 thread_local! {
-    /// Bounds of every relay of this process, and the process-wide budget
-    /// they share (set once from the command line, `configure`).
-    static SETTINGS: RefCell<(Limits, Budget)> =
-        RefCell::new((Limits::DEFAULT, Budget::new(DEFAULT_BUDGET)));
-    /// `--upstreamProtocol`, `--probeTimeout` and `--inputTimeout`
-    /// (`configure_upstream`).
-    static UPSTREAM: Cell<(UpstreamMode, u64, u64)> =
-        const { Cell::new((UpstreamMode::Legacy, 10_000, 300_000)) };
     /// The process's key for `requestState` tokens and its instance name,
     /// made on first use; and the last relay number given out.
     static SEALING: RefCell<Option<(Rc<HmacSeal>, [u8; 8])>> = const { RefCell::new(None) };
     static RELAYS: Cell<u32> = const { Cell::new(0) };
-    /// The tool, prompt and resource filter every relay applies
-    /// (`configure_filter`); `None`: no filtering.
-    static FILTER: RefCell<Option<Rc<Filter>>> = const { RefCell::new(None) };
     /// Every link of this process, for the drain on SIGTERM
     /// (`close_idle_sessions`); gone ones are pruned as links are made.
     static LINKS: RefCell<Vec<Weak<RefCell<Link>>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Sets the filter the relays made from now on apply to their clients
-/// (`--allowTool`, `--denyTool`, ...); an empty one filters nothing.
-pub(crate) fn configure_filter(filter: &Filter) {
-    let filter = (!filter.is_empty()).then(|| Rc::new(filter.clone()));
-    FILTER.with(|cell| *cell.borrow_mut() = filter);
+/// Nothing is charged to any budget: the process's (request bodies being
+/// read, the relays that share it) or a `--config` server's own.
+pub(crate) fn budgets_empty() -> bool {
+    process_budget().used() == 0
+        && LINKS.with(|links| {
+            links
+                .borrow()
+                .iter()
+                .filter_map(Weak::upgrade)
+                .all(|link| link.borrow().settings.budget.used() == 0)
+        })
+}
+
+/// Calls `hook` after every release of bytes to the process budget or a
+/// link's (`None`: takes it off them): what wakes the drain on SIGTERM.
+pub(crate) fn on_budget_release(hook: Option<Rc<dyn Fn()>>) {
+    process_budget().on_release(hook.clone());
+    LINKS.with(|links| {
+        for link in links.borrow().iter().filter_map(Weak::upgrade) {
+            link.borrow().settings.budget.on_release(hook.clone());
+        }
+    });
 }
 
 /// The drain on SIGTERM: ends every session of every link that has
@@ -142,13 +147,6 @@ pub(crate) fn close_idle_sessions() {
     }
 }
 
-/// Sets which MCP era the children started from now on are taken to speak
-/// (or whether to ask them), how long to wait for their answer, and how
-/// long a request that asked its client for input waits for the retry.
-pub(crate) fn configure_upstream(mode: UpstreamMode, probe_timeout_ms: u64, input_timeout_ms: u64) {
-    UPSTREAM.with(|upstream| upstream.set((mode, probe_timeout_ms, input_timeout_ms)));
-}
-
 /// The process's seal and instance name, and a fresh relay number.
 fn sealing() -> (Rc<HmacSeal>, [u8; 8], u32) {
     let (seal, instance) = SEALING.with(|sealing| {
@@ -172,28 +170,6 @@ fn sealing() -> (Rc<HmacSeal>, [u8; 8], u32) {
         next
     });
     (seal, instance, relay)
-}
-
-/// Default of `--maxBufferedBytes`.
-pub(crate) const DEFAULT_BUDGET: usize = 64 * 1024 * 1024;
-
-/// Sets the bounds of the relays started from now on: `session_bytes` per
-/// session, `budget` bytes for the whole process.
-pub(crate) fn configure(session_bytes: usize, budget: usize) {
-    SETTINGS.with(|settings| {
-        *settings.borrow_mut() = (
-            Limits {
-                session_bytes,
-                ..Limits::DEFAULT
-            },
-            Budget::new(budget),
-        );
-    });
-}
-
-/// The process-wide budget (the HTTP driver charges request bodies to it).
-pub(crate) fn budget() -> Budget {
-    SETTINGS.with(|settings| settings.borrow().1.clone())
 }
 
 /// The queue is closed (session ended) and empty.
@@ -290,6 +266,9 @@ pub(crate) struct Link {
     ports: IntMap<SessionKey, Rc<Port>>,
     /// What the current child was started with.
     spec: ChildSpec,
+    /// What the relay was made with (a session moved to a child of its
+    /// own gets a relay made the same way).
+    settings: Rc<RelaySettings>,
     /// Counts children: callbacks of a child replaced by a restart carry an
     /// older number and are ignored.
     generation: u64,
@@ -329,10 +308,11 @@ impl Link {
     /// child has exited by itself and every session has been told.
     pub(crate) fn start(
         spec: &ChildSpec,
+        settings: &Rc<RelaySettings>,
         clients: Clients,
         on_exit: impl FnOnce(i32) + 'static,
     ) -> io::Result<Rc<RefCell<Self>>> {
-        Self::start_replaying(spec, clients, None, on_exit)
+        Self::start_replaying(spec, settings, clients, None, on_exit)
     }
 
     /// `start`, then the child is initialised with `replay` (the
@@ -340,11 +320,12 @@ impl Link {
     /// that sessions moved here find it initialised.
     pub(crate) fn start_replaying(
         spec: &ChildSpec,
+        settings: &Rc<RelaySettings>,
         clients: Clients,
         replay: Option<Replay>,
         on_exit: impl FnOnce(i32) + 'static,
     ) -> io::Result<Rc<RefCell<Self>>> {
-        let link = Self::new(spec, clients, None, Box::new(on_exit));
+        let link = Self::new(spec, settings, clients, None, Box::new(on_exit));
         let child = spawn_child(&link, spec, 0)?;
         let mut this = link.borrow_mut();
         this.child = Some(child);
@@ -357,9 +338,14 @@ impl Link {
     /// runs whenever lines wait for it (`poll_child_transmit`); the remote
     /// hands back what the server sends with `handle_child_line`. Under
     /// `--upstreamProtocol auto` the first line waiting is the probe.
-    pub(crate) fn start_remote(clients: Clients, wake: impl Fn() + 'static) -> Rc<RefCell<Self>> {
+    pub(crate) fn start_remote(
+        settings: &Rc<RelaySettings>,
+        clients: Clients,
+        wake: impl Fn() + 'static,
+    ) -> Rc<RefCell<Self>> {
         let link = Self::new(
             &ChildSpec::default(),
+            settings,
             clients,
             Some(Box::new(wake)),
             Box::new(|_| {}),
@@ -370,23 +356,22 @@ impl Link {
 
     fn new(
         spec: &ChildSpec,
+        settings: &Rc<RelaySettings>,
         clients: Clients,
         remote: Option<Box<dyn Fn()>>,
         on_exit: Box<dyn FnOnce(i32)>,
     ) -> Rc<RefCell<Self>> {
-        let (limits, budget) = SETTINGS.with(|settings| settings.borrow().clone());
-        let (upstream, probe_timeout_ms, input_timeout_ms) = UPSTREAM.with(Cell::get);
         let config = Config {
-            limits,
-            request_events: telemetry::spans_on() || metrics::on(),
-            upstream,
-            probe_timeout_ms,
-            input_timeout_ms,
+            limits: settings.limits,
+            request_events: telemetry::spans_on() || settings.metrics.is_some(),
+            upstream: settings.upstream,
+            probe_timeout_ms: settings.probe_timeout_ms,
+            input_timeout_ms: settings.input_timeout_ms,
             ..Config::new(clients)
         };
         let random = Box::new(rt::random_bytes);
-        let mut relay = Relay::new(config, budget, random);
-        relay.set_filter(FILTER.with(|filter| filter.borrow().clone()));
+        let mut relay = Relay::new(config, settings.budget.clone(), random);
+        relay.set_filter(settings.filter.clone());
         let link = Rc::new_cyclic(|this| {
             RefCell::new(Self {
                 relay,
@@ -395,6 +380,7 @@ impl Link {
                 remote,
                 ports: int_map(),
                 spec: spec.clone(),
+                settings: Rc::clone(settings),
                 generation: 0,
                 on_exit: Some(on_exit),
                 retiring: Vec::new(),
@@ -460,7 +446,7 @@ impl Link {
             let now = this.now_ms();
             this.relay.advance(now);
             this.relay.handle_child_restart();
-            metrics::child_restart();
+            this.count(metrics::Counters::child_restart);
             this.pump(None);
             old
         };
@@ -508,6 +494,18 @@ impl Link {
     /// What the current child was started with.
     pub(crate) fn spec(&self) -> &ChildSpec {
         &self.spec
+    }
+
+    /// What the relay was made with.
+    pub(crate) fn settings(&self) -> &Rc<RelaySettings> {
+        &self.settings
+    }
+
+    /// Counts into the server's metrics, when they are on.
+    fn count(&self, update: impl FnOnce(&metrics::Counters)) {
+        if let Some(counters) = &self.settings.metrics {
+            update(counters);
+        }
     }
 
     /// The `initialize` to replay to another child, once the child has
@@ -720,7 +718,7 @@ impl Link {
         if !self.relay.open_session(key, standalone) {
             return false;
         }
-        metrics::session(true);
+        self.count(|m| m.session(true));
         self.attach(key, outlet.0);
         self.pump(None);
         true
@@ -734,7 +732,7 @@ impl Link {
         let detached = self.relay.detach_session(key, message);
         let port = self.ports.remove(&key);
         if port.is_some() {
-            metrics::session(false);
+            self.count(|m| m.session(false));
         }
         self.pump(None);
         Some(Moved {
@@ -749,7 +747,7 @@ impl Link {
             moved.port.wake();
             return false;
         }
-        metrics::session(true);
+        self.count(|m| m.session(true));
         self.attach(key, moved.port);
         self.pump(None);
         true
@@ -770,7 +768,7 @@ impl Link {
     pub(crate) fn close_session(&mut self, key: SessionKey) {
         self.relay.close_session(key);
         if let Some(port) = self.ports.remove(&key) {
-            metrics::session(false);
+            self.count(|m| m.session(false));
             port.wake();
         }
         self.pump(None);
@@ -957,7 +955,7 @@ impl Link {
                     client_id,
                     ..
                 } => {
-                    if metrics::on() {
+                    if self.settings.metrics.is_some() {
                         let slot = metrics::method_index(&method);
                         self.timings.insert(request, (slot, Instant::now()));
                     }
@@ -980,7 +978,8 @@ impl Link {
                             (false, Some(_)) => Outcome::GatewayError,
                             (false, None) => Outcome::Ok,
                         };
-                        metrics::request(slot, outcome, started.elapsed());
+                        let latency = started.elapsed();
+                        self.count(|m| m.request(slot, outcome, latency));
                     }
                     let Some(span) = self.spans.remove(&request) else {
                         continue;
@@ -994,7 +993,10 @@ impl Link {
                         (None, None) => span.finish(None),
                     }
                 }
-                Event::Report(report) => log_report(&report, line),
+                Event::Report(report) => {
+                    self.count(|m| count_report(m, &report));
+                    log_report(&report, line);
+                }
             }
         }
     }
@@ -1006,14 +1008,17 @@ pub(crate) struct Moved {
     port: Rc<Port>,
 }
 
-fn log_report(report: &Report, line: Option<&[u8]>) {
+fn count_report(counters: &metrics::Counters, report: &Report) {
     match report {
-        Report::SlowClient(_) => metrics::slow_client(),
+        Report::SlowClient(_) => counters.slow_client(),
         Report::ChildNotReading { .. }
         | Report::ProcessBudget { .. }
-        | Report::SessionBudget(_) => metrics::queue_drop(),
+        | Report::SessionBudget(_) => counters.queue_drop(),
         _ => {}
     }
+}
+
+fn log_report(report: &Report, line: Option<&[u8]>) {
     match report {
         Report::BadChildLine(_) => {
             let line = line.unwrap_or_default();
@@ -1049,8 +1054,16 @@ fn spawn_child(link: &Rc<RefCell<Link>>, spec: &ChildSpec, generation: u64) -> i
         link.generation == generation && link.relay.poll_child_transmit(batch, WRITE_BATCH)
     };
     let weak: Weak<RefCell<Link>> = Rc::downgrade(link);
+    let (counters, span) = {
+        let link = link.borrow();
+        (link.settings.metrics.clone(), link.settings.span.clone())
+    };
+    // The child's tasks log in its server's span (`Child::spawn`).
+    let _entered = span.enter();
     let child = Child::spawn(spec, on_line, input, move |code| {
-        metrics::child_exit();
+        if let Some(counters) = &counters {
+            counters.child_exit();
+        }
         let Some(strong) = weak.upgrade() else { return };
         let on_exit = {
             let mut link = strong.borrow_mut();
@@ -1076,6 +1089,6 @@ fn spawn_child(link: &Rc<RefCell<Link>>, spec: &ChildSpec, generation: u64) -> i
             on_exit(code);
         }
     })?;
-    metrics::child_start();
+    link.borrow().count(metrics::Counters::child_start);
     Ok(child)
 }

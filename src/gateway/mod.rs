@@ -10,6 +10,7 @@ pub(crate) mod rate;
 pub(crate) mod refusal;
 pub(crate) mod remote;
 pub(crate) mod reverse;
+pub(crate) mod servers;
 pub(crate) mod session_id;
 pub(crate) mod sse_stdio;
 pub(crate) mod stdio_sse;
@@ -19,7 +20,7 @@ pub(crate) mod streamable_stdio;
 
 use std::cell::{Cell, RefCell};
 use std::io;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
@@ -43,33 +44,18 @@ use crate::runtime::{Runtime, ServedChild, ServedSession};
 const DRAIN: Duration = Duration::from_millis(1000);
 
 thread_local! {
-    /// What `--readyEndpoint` answers from: the shared child's link (none
-    /// when children are per session), and whether the gateway is draining.
-    static READINESS: RefCell<(Option<Weak<RefCell<Link>>>, bool)> =
-        const { RefCell::new((None, false)) };
-}
-
-/// Readiness (`--readyEndpoint`): not draining, and the shared child (if
-/// any) runs and is not waiting out a restart's backoff.
-pub(crate) fn is_ready() -> bool {
-    READINESS.with(|readiness| {
-        let (shared, draining) = &*readiness.borrow();
-        !draining
-            && shared
-                .as_ref()
-                .is_none_or(|link| link.upgrade().is_some_and(|link| link.borrow().is_ready()))
-    })
+    /// The gateway is draining (SIGTERM/SIGINT received): every readiness
+    /// endpoint answers 503.
+    static DRAINING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The gateway is draining (SIGTERM/SIGINT received).
 pub(crate) fn is_draining() -> bool {
-    READINESS.with(|readiness| readiness.borrow().1)
+    DRAINING.with(Cell::get)
 }
 
-fn set_readiness(shared: Option<&Rc<RefCell<Link>>>, draining: bool) {
-    READINESS.with(|readiness| {
-        *readiness.borrow_mut() = (shared.map(Rc::downgrade), draining);
-    });
+fn set_draining() {
+    DRAINING.with(|draining| draining.set(true));
 }
 
 /// After a drain found nothing left queued, the time given to writes
@@ -96,7 +82,7 @@ pub(crate) fn server_options(config: &Config) -> ServerOptions {
         max_connections: config.max_sessions.saturating_mul(2).saturating_add(64),
         queue_when_full: false,
         conn_span: |peer| tracing::info_span!("conn", %peer),
-        budget: Some(link::budget()),
+        budget: Some(crate::relay_settings::process_budget()),
         // The admin API starts from these options and stays plain: only
         // `run_stdio` adds TLS, for the MCP listener.
         tls: None,
@@ -159,6 +145,10 @@ impl ServedChild for LinkHandle {
     fn identity(&self) -> usize {
         Rc::as_ptr(&self.0).cast::<()>() as usize
     }
+
+    fn is_ready(&self) -> bool {
+        self.0.borrow().is_ready()
+    }
 }
 
 /// The runtime's handle on a session: the route to its link and its key.
@@ -175,7 +165,8 @@ impl ServedSession for RoutedSession {
     fn move_to_own_child(&self, spec: &ChildSpec) -> io::Result<bool> {
         let shared = self.route.link();
         let replay = shared.borrow().replay_request();
-        let own = Link::start_replaying(spec, Clients::Separate, replay, |_| {})?;
+        let settings = Rc::clone(shared.borrow().settings());
+        let own = Link::start_replaying(spec, &settings, Clients::Separate, replay, |_| {})?;
         own.borrow_mut().serve_one_caller();
         let moved = shared.borrow_mut().detach_session(self.key, RESTARTED);
         let Some(moved) = moved else {
@@ -204,7 +195,7 @@ pub(crate) fn start_link(
         tracing::warn!("no MCP server started for a caller (403): {refused}");
         Refusal::server_error(403, refused.message())
     })?;
-    let link = Link::start(&spec, clients, |_| {}).map_err(|err| {
+    let link = Link::start(&spec, runtime.relay_settings(), clients, |_| {}).map_err(|err| {
         tracing::error!("could not start the MCP server: {err}");
         Refusal::CHILD_START
     })?;
@@ -292,13 +283,6 @@ pub(crate) async fn run_stdio<H: StdioMode>(
     shared: Option<Clients>,
     make: impl FnOnce(Option<Rc<RefCell<Link>>>) -> Rc<H>,
 ) -> i32 {
-    link::configure(config.max_session_buffered_bytes, config.max_buffered_bytes);
-    link::configure_filter(&config.filter);
-    link::configure_upstream(
-        config.upstream_protocol,
-        u64::try_from(config.probe_timeout.as_millis()).unwrap_or(u64::MAX),
-        u64::try_from(config.input_timeout.as_millis()).unwrap_or(u64::MAX),
-    );
     let mut signals = match Signals::new([Signal::Term, Signal::Int, Signal::Hup]) {
         Ok(signals) => signals,
         Err(err) => {
@@ -320,9 +304,14 @@ pub(crate) async fn run_stdio<H: StdioMode>(
     let (exited_tx, exited) = channel::bounded::<i32>(1);
     let shared = match shared {
         None => None,
-        Some(clients) => match Link::start(&runtime.child_spec(), clients, move |code| {
-            let _ = exited_tx.try_send(code);
-        }) {
+        Some(clients) => match Link::start(
+            &runtime.child_spec(),
+            runtime.relay_settings(),
+            clients,
+            move |code| {
+                let _ = exited_tx.try_send(code);
+            },
+        ) {
             Ok(link) => {
                 link.borrow_mut().restart_on_exit(config.restart);
                 Some(link)
@@ -338,7 +327,6 @@ pub(crate) async fn run_stdio<H: StdioMode>(
             .clone()
             .map(|link| Rc::new(LinkHandle(link)) as Rc<dyn ServedChild>),
     );
-    set_readiness(shared.as_ref(), false);
     let handler = make(shared.clone());
     if let Some(tls) = &config.tls {
         tracing::info!("TLS on: {}", tls.files);
@@ -382,31 +370,7 @@ pub(crate) async fn run_stdio<H: StdioMode>(
             code
         }
         Stop::Signal(signal) => {
-            tracing::info!("received {signal:?}; shutting down");
-            // Readiness turns 503 at once (a load balancer stops sending),
-            // the listener is closed above, and what is in flight gets up
-            // to --drainTimeout; a second signal cuts it short.
-            set_readiness(shared.as_ref(), true);
-            let started = Instant::now();
-            drain(shared.as_ref())
-                .or(async {
-                    Timer::after(config.drain_timeout).await;
-                    tracing::warn!(
-                        "drain timeout ({} ms) reached with requests in flight",
-                        config.drain_timeout.as_millis()
-                    );
-                })
-                .or(async {
-                    while let Some(next) = signals.next().await {
-                        if matches!(next, Ok(Signal::Term | Signal::Int)) {
-                            tracing::info!("second signal: stopping without waiting");
-                            return;
-                        }
-                    }
-                    std::future::pending::<()>().await;
-                })
-                .await;
-            tracing::info!("drained in {} ms", started.elapsed().as_millis());
+            shut_down(signal, shared.as_slice(), config, &mut signals).await;
             let stopping: Vec<_> = handler
                 .children()
                 .into_iter()
@@ -420,32 +384,66 @@ pub(crate) async fn run_stdio<H: StdioMode>(
     }
 }
 
+/// The drain on SIGTERM/SIGINT, before the children are stopped:
+/// readiness turns 503 at once (a load balancer stops sending; the caller
+/// has closed the listener), and what is in flight gets up to
+/// `--drainTimeout`; a second signal cuts it short.
+async fn shut_down(
+    signal: Signal,
+    shared: &[Rc<RefCell<Link>>],
+    config: &Config,
+    signals: &mut Signals,
+) {
+    tracing::info!("received {signal:?}; shutting down");
+    set_draining();
+    let started = Instant::now();
+    drain(shared)
+        .or(async {
+            Timer::after(config.drain_timeout).await;
+            tracing::warn!(
+                "drain timeout ({} ms) reached with requests in flight",
+                config.drain_timeout.as_millis()
+            );
+        })
+        .or(async {
+            while let Some(next) = signals.next().await {
+                if matches!(next, Ok(Signal::Term | Signal::Int)) {
+                    tracing::info!("second signal: stopping without waiting");
+                    return;
+                }
+            }
+            std::future::pending::<()>().await;
+        })
+        .await;
+    tracing::info!("drained in {} ms", started.elapsed().as_millis());
+}
+
 /// Waits until nothing is in flight: no request at the shared child, and
 /// nothing charged to the process budget (requests in flight at any child,
 /// frames queued for clients, bodies being read); then a short grace for
-/// the last writes. Woken by the budget: everything that can end the wait
+/// the last writes. Woken by the budgets: everything that can end the wait
 /// (an answer, a frame delivered, a body read, a session ended) gives
-/// bytes back to it. A slow tick stays as a safety net, for a state change
-/// that would give none back.
-async fn drain(shared: Option<&Rc<RefCell<Link>>>) {
-    /// Takes the hook off the budget however the drain ends (it is
+/// bytes back to one. A slow tick stays as a safety net, for a state change
+/// that would give none back (or a budget made after the drain began).
+async fn drain(shared: &[Rc<RefCell<Link>>]) {
+    /// Takes the hooks off the budgets however the drain ends (it is
     /// dropped when --drainTimeout or a second signal cuts it short).
-    struct Hooked(supergateway_proto::relay::Budget);
+    struct Hooked;
     impl Drop for Hooked {
         fn drop(&mut self) {
-            self.0.on_release(None);
+            link::on_budget_release(None);
         }
     }
-    let budget = Hooked(link::budget());
     let (wake, woken) = channel::bounded::<()>(1);
-    budget.0.on_release(Some(Rc::new(move || {
+    link::on_budget_release(Some(Rc::new(move || {
         let _ = wake.try_send(());
     })));
+    let hooked = Hooked;
     loop {
         // Sessions that become idle (their last answer delivered) end too.
         link::close_idle_sessions();
-        let busy = shared.is_some_and(|link| link.borrow().in_flight() > 0);
-        if !busy && budget.0.used() == 0 {
+        let busy = shared.iter().any(|link| link.borrow().in_flight() > 0);
+        if !busy && link::budgets_empty() {
             break;
         }
         // A release since the check above left its signal in the channel:
@@ -458,7 +456,7 @@ async fn drain(shared: Option<&Rc<RefCell<Link>>>) {
             })
             .await;
     }
-    drop(budget);
+    drop(hooked);
     Timer::after(FLUSH_GRACE).await;
 }
 
@@ -466,12 +464,12 @@ async fn drain(shared: Option<&Rc<RefCell<Link>>>) {
 mod tests {
     use super::*;
 
-    /// The drain ends as soon as the budget empties: woken by the release,
+    /// The drain ends as soon as the budgets empty: woken by the release,
     /// not by its safety-net tick (it would take `DRAIN_TICK` at least).
     #[test]
     fn the_drain_is_woken_by_the_budget() {
         rt::block_on(async {
-            let budget = link::budget();
+            let budget = crate::relay_settings::process_budget();
             budget.charge(100);
             let releaser = {
                 let budget = budget.clone();
@@ -483,7 +481,7 @@ mod tests {
                 })
             };
             let started = Instant::now();
-            drain(None).await;
+            drain(&[]).await;
             let took = started.elapsed();
             releaser.await;
             assert!(

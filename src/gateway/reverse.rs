@@ -18,6 +18,7 @@ use crate::gateway::local::Stdout;
 use crate::http::client::{Client, ClientOptions};
 use crate::http::LiveHeaders;
 use crate::oauth::Authorizer;
+use crate::relay_settings::RelaySettings;
 use crate::rt;
 
 /// Bound on one SSE event from the server.
@@ -254,16 +255,10 @@ pub(crate) fn handle_stdin(link: &Rc<RefCell<Link>>, stdout: &Stdout, line: &[u8
     }
 }
 
-/// Sets the relay bounds and the upstream era of the bridge's link from
-/// the command line (`upstream`: the era to take the server to speak).
-pub(crate) fn configure_link(config: &Config, upstream: UpstreamMode) {
-    link::configure(config.max_session_buffered_bytes, config.max_buffered_bytes);
-    link::configure_filter(&config.filter);
-    link::configure_upstream(
-        upstream,
-        u64::try_from(config.probe_timeout.as_millis()).unwrap_or(u64::MAX),
-        u64::try_from(config.input_timeout.as_millis()).unwrap_or(u64::MAX),
-    );
+/// The relay bounds and the upstream era of the bridge's link, from the
+/// command line (`upstream`: the era to take the server to speak).
+pub(crate) fn link_settings(config: &Config, upstream: UpstreamMode) -> Rc<RelaySettings> {
+    RelaySettings::of(config, upstream)
 }
 
 /// `notifications/cancelled` for request `id`, sent upstream when the

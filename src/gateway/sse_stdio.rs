@@ -48,7 +48,7 @@ use crate::gateway::link::{Clients, Link};
 use crate::gateway::local::{Stdin, Stdout};
 use crate::gateway::reverse;
 use crate::gateway::reverse::{
-    cancel_notification, configure_link, connect, handle_stdin, jitter_seed, open_stdio_session,
+    cancel_notification, connect, handle_stdin, jitter_seed, link_settings, open_stdio_session,
     wait_for_signal, Backoff, MAX_EVENT_BYTES,
 };
 use crate::http::LiveHeaders;
@@ -117,9 +117,9 @@ pub(crate) async fn run(
     };
     tracing::info!("SSE→stdio: connecting to {}", stream_url.redacted());
     // HTTP+SSE is the handshake era's transport: no probe.
-    configure_link(config, UpstreamMode::Legacy);
+    let settings = link_settings(config, UpstreamMode::Legacy);
     let (wake, woken) = channel::bounded::<()>(1);
-    let link = Link::start_remote(Clients::Separate, move || {
+    let link = Link::start_remote(&settings, Clients::Separate, move || {
         let _ = wake.try_send(());
     });
     link.borrow_mut().set_pauses(Rc::clone(upstream.pauses()));

@@ -175,7 +175,7 @@ impl StdioWs {
             }
         };
         if self.sessions.borrow().len() >= self.max_sessions {
-            crate::metrics::refused(crate::metrics::Reason::Limits);
+            self.front.count_refused(crate::metrics::Reason::Limits);
             return self
                 .front
                 .error(head, conn, 503, codes::SERVER_ERROR, "too many sessions")

@@ -28,7 +28,7 @@ use crate::gateway::link::{Clients, Link};
 use crate::gateway::local::{Stdin, Stdout};
 use crate::gateway::remote::Remote;
 use crate::gateway::reverse::{
-    configure_link, connect, handle_stdin, open_stdio_session, upstream, wait_for_signal,
+    connect, handle_stdin, link_settings, open_stdio_session, upstream, wait_for_signal,
 };
 use crate::gateway::sse_stdio;
 use crate::http::LiveHeaders;
@@ -49,9 +49,9 @@ pub(crate) async fn run(config: &Config, url: &str, headers: &LiveHeaders) -> i3
         Err(code) => return code,
     };
     tracing::info!("Streamable HTTP→stdio: {}", parsed.redacted());
-    configure_link(config, config.upstream_protocol);
+    let settings = link_settings(config, config.upstream_protocol);
     let (wake, woken) = channel::bounded::<()>(1);
-    let link = Link::start_remote(Clients::Separate, move || {
+    let link = Link::start_remote(&settings, Clients::Separate, move || {
         let _ = wake.try_send(());
     });
     link.borrow_mut().set_pauses(Rc::clone(upstream.pauses()));

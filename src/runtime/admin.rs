@@ -8,6 +8,10 @@
 //! | `POST /runtime/session/{id}` | the same; 404 for an unknown session |
 //! | `GET /runtime/sessions` | the defaults and the live sessions |
 //!
+//! With `--config`, each server has these under `/runtime/server/NAME`
+//! (`POST /runtime/server/files/defaults`, …): an update changes that
+//! server's children only. The unprefixed paths are then 404.
+//!
 //! Every request needs `Authorization: Bearer TOKEN` (compared in constant
 //! time), else 401: the token of `--runtimeAdminToken` (or
 //! `SUPERGATEWAY_ADMIN_TOKEN`), or else one generated at start and written
@@ -56,7 +60,7 @@ pub(crate) fn start(
     config: &Config,
     mut options: ServerOptions,
     port: u16,
-    runtime: Rc<Runtime>,
+    runtimes: Runtimes,
 ) -> Result<(Task<()>, Option<TokenFile>), String> {
     let listener = server::bind_quiet("127.0.0.1", port).map_err(|err| {
         format!("cannot listen on 127.0.0.1:{port} for --runtimeAdminPort: {err}")
@@ -89,15 +93,39 @@ pub(crate) fn start(
     // Its bodies are small (64 KiB) and few: the administrator is never
     // refused because clients filled the main budget.
     options.budget = None;
-    let admin = Rc::new(Admin { runtime, token });
+    let admin = Rc::new(Admin { runtimes, token });
     let task = rt::spawn(async move {
         let _ = server::serve(listener, Rc::new(options), admin).await;
     });
     Ok((task, file))
 }
 
+/// Whose runtime the API changes.
+pub(crate) enum Runtimes {
+    /// The one server of a single-server command line.
+    One(Rc<Runtime>),
+    /// `--config`: each server's, by name.
+    Named(Vec<(String, Rc<Runtime>)>),
+}
+
+impl Runtimes {
+    /// The runtime `path` addresses and the path as a single server's API
+    /// would see it (`/runtime/server/NAME/defaults` → `/runtime/defaults`).
+    fn find<'a>(&'a self, path: &'a str) -> Option<(&'a Rc<Runtime>, std::borrow::Cow<'a, str>)> {
+        match self {
+            Self::One(runtime) => Some((runtime, std::borrow::Cow::Borrowed(path))),
+            Self::Named(named) => {
+                let rest = path.strip_prefix("/runtime/server/")?;
+                let (name, rest) = rest.split_once('/')?;
+                let (_, runtime) = named.iter().find(|(n, _)| n == name)?;
+                Some((runtime, std::borrow::Cow::Owned(format!("/runtime/{rest}"))))
+            }
+        }
+    }
+}
+
 struct Admin {
-    runtime: Rc<Runtime>,
+    runtimes: Runtimes,
     token: String,
 }
 
@@ -109,7 +137,7 @@ impl Handler for Admin {
             response = response.header("www-authenticate", b"Bearer");
         }
         if status == 405 {
-            let allow: &[u8] = if request.head.path() == "/runtime/sessions" {
+            let allow: &[u8] = if request.head.path().ends_with("/sessions") {
                 b"GET, HEAD"
             } else {
                 b"POST"
@@ -139,13 +167,16 @@ impl Admin {
             );
             return (401, error("missing or wrong Authorization: Bearer token"));
         }
-        let path = head.path();
+        let Some((runtime, path)) = self.runtimes.find(head.path()) else {
+            return (404, error("not found"));
+        };
+        let path = path.as_ref();
         if path == "/runtime/sessions" {
             // HEAD gets GET's head (the driver drops the body).
             if !matches!(head.method(), Method::Get | Method::Head) {
                 return (405, error("use GET"));
             }
-            return (200, self.runtime.sessions_json());
+            return (200, runtime.sessions_json());
         }
         let scope = if path == "/runtime/defaults" {
             Scope::Defaults
@@ -167,7 +198,7 @@ impl Admin {
                 return (400, err.to_json());
             }
         };
-        match self.runtime.apply(&scope, &update) {
+        match runtime.apply(&scope, &update) {
             Ok(restart) => (200, ok_reply(restart)),
             Err(err) => {
                 tracing::info!("runtime admin API: refused an update ({err:?})");

@@ -32,7 +32,9 @@ use crate::child::ChildSpec;
 use crate::cli::{Config, Input};
 use crate::http::server::ServerOptions;
 use crate::http::{HeaderSet, LiveHeaders};
+use crate::relay_settings::RelaySettings;
 
+pub(crate) use self::admin::Runtimes;
 pub(crate) use self::served::{ServedChild, ServedSession};
 
 pub(crate) use self::update::{FieldError, Overrides, Scope};
@@ -106,13 +108,19 @@ pub(crate) struct Runtime {
     allow_env: Vec<String>,
     /// `--authEnv`: what of a caller's identity its own child gets.
     auth_env: Vec<auth_env::Mapping>,
+    /// A `--config` server's `env`, under the runtime's.
+    base_env: Vec<(String, String)>,
+    /// A `--config` server's `cwd`.
+    cwd: Option<std::path::PathBuf>,
+    /// What this server's relays are made with.
+    relay: Rc<RelaySettings>,
 }
 
 impl Runtime {
     pub(crate) fn new(config: &Config) -> Rc<Self> {
         let base_command = match &config.input {
             Input::Stdio(command) => Some(command.clone()),
-            Input::Sse(_) | Input::StreamableHttp(_) => None,
+            Input::Sse(_) | Input::StreamableHttp(_) | Input::Servers(_) => None,
         };
         let headers = LiveHeaders::default();
         headers.set(config.headers.clone());
@@ -126,7 +134,24 @@ impl Runtime {
             configured: config.headers.clone(),
             allow_env: config.runtime_allow_env.clone(),
             auth_env: config.auth_env.clone(),
+            base_env: config.child_env.clone(),
+            cwd: config.child_cwd.clone(),
+            relay: RelaySettings::of(config, config.upstream_protocol),
         })
+    }
+
+    /// Readiness of this server (`--readyEndpoint`, draining aside): its
+    /// shared child, if it has one, is ready.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.shared
+            .borrow()
+            .as_ref()
+            .is_none_or(|child| child.is_ready())
+    }
+
+    /// What the relays of this server's links are made with.
+    pub(crate) fn relay_settings(&self) -> &Rc<RelaySettings> {
+        &self.relay
     }
 
     /// What a new child is started with: the command and the defaults.
@@ -374,7 +399,8 @@ impl Runtime {
             Some(args) => update::command_with_args(command, args),
             None => command.to_owned(),
         };
-        let mut env: BTreeMap<String, String> = defaults.env.clone().unwrap_or_default();
+        let mut env: BTreeMap<String, String> = self.base_env.iter().cloned().collect();
+        env.extend(defaults.env.clone().unwrap_or_default());
         if let Some(own) = overrides.and_then(|o| o.env.as_ref()) {
             env.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
@@ -382,6 +408,7 @@ impl Runtime {
             command,
             env: env.into_iter().collect(),
             identity: Vec::new(),
+            cwd: self.cwd.clone(),
         }
     }
 
@@ -467,17 +494,18 @@ pub(crate) struct Started {
 pub(crate) fn start(
     config: &Config,
     options: ServerOptions,
-    runtime: &Rc<Runtime>,
+    runtimes: Runtimes,
 ) -> Result<Started, String> {
     let mut tasks = Vec::new();
     let mut token_file = None;
+    // `--runtimePrompt` is refused with `--config` (cli): one runtime.
+    if let (true, Runtimes::One(runtime)) = (config.runtime_prompt, &runtimes) {
+        tasks.push(prompt::start(Rc::clone(runtime))?);
+    }
     if let Some(port) = config.runtime_admin_port {
-        let (task, file) = admin::start(config, options, port, Rc::clone(runtime))?;
+        let (task, file) = admin::start(config, options, port, runtimes)?;
         tasks.push(task);
         token_file = file;
-    }
-    if config.runtime_prompt {
-        tasks.push(prompt::start(Rc::clone(runtime))?);
     }
     Ok(Started {
         _tasks: tasks,
@@ -543,6 +571,9 @@ mod tests {
         }
         fn identity(&self) -> usize {
             std::ptr::from_ref(&self.1).cast::<()>() as usize
+        }
+        fn is_ready(&self) -> bool {
+            true
         }
     }
 

@@ -23,6 +23,9 @@ pub(crate) trait ServedChild {
     }
     /// What `is` compares: stable for the child's lifetime.
     fn identity(&self) -> usize;
+    /// Readiness: it runs, is initialised, and no restart is waiting out
+    /// its backoff.
+    fn is_ready(&self) -> bool;
 }
 
 /// A client session of a forward mode.

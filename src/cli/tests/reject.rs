@@ -5,10 +5,13 @@ use super::*;
 #[test]
 fn reject() {
     let cases: &[(&[&str], &str)] = &[
-        (&[], "one of --stdio, --sse or --streamableHttp is required"),
+        (
+            &[],
+            "one of --stdio, --sse, --streamableHttp or --config is required",
+        ),
         (
             &["--port", "1"],
-            "one of --stdio, --sse or --streamableHttp is required",
+            "one of --stdio, --sse, --streamableHttp or --config is required",
         ),
         (&["--foo"], "unknown flag --foo (see --help)"),
         (&["--stdio", "x", "--foo=1"], "unknown flag --foo"),
