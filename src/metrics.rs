@@ -73,9 +73,12 @@ pub(crate) enum Reason {
     Origin,
     /// 429: `--rateLimit`.
     Rate,
+    /// 503: the process-wide `--maxBufferedBytes` budget is full (a load
+    /// signal an operator scales on, not a client at fault).
+    Budget,
 }
 
-const REASONS: [&str; 4] = ["auth", "limits", "origin", "rate"];
+const REASONS: [&str; 5] = ["auth", "limits", "origin", "rate", "budget"];
 
 impl Reason {
     fn index(self) -> usize {
@@ -84,6 +87,7 @@ impl Reason {
             Self::Limits => 1,
             Self::Origin => 2,
             Self::Rate => 3,
+            Self::Budget => 4,
         }
     }
 }

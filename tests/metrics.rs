@@ -456,3 +456,56 @@ fn a_session_over_max_sessions_is_a_limits_refusal() {
     assert_eq!(value(&now, &refused("limits")), Some(1), "{now}");
     assert_eq!(value(&now, SESSIONS), Some(1), "{now}");
 }
+
+/// A request body refused because the process-wide `--maxBufferedBytes`
+/// budget is full (the 503 of tests/budget.rs) is counted under its own
+/// reason, and nothing else is.
+#[test]
+fn a_body_over_the_shared_budget_is_a_budget_refusal() {
+    const BODY: usize = 900_000;
+    let gw = Gateway::start(&[
+        "--stdio",
+        &fixture(),
+        "--outputTransport",
+        "streamableHttp",
+        "--metricsEndpoint",
+        "/metrics",
+        "--maxBufferedBytes",
+        "2000000",
+        "--maxSessionBytes",
+        "1000000",
+    ]);
+    let refused = |reason: &str| {
+        format!(
+            "supergateway_refused_requests_total{{server=\"default\",\
+             transport=\"streamableHttp\",reason=\"{reason}\"}}"
+        )
+    };
+    let before = text(&gw);
+    assert_eq!(value(&before, &refused("budget")), Some(0), "{before}");
+    let start_post = || {
+        let mut stream = gw.connect();
+        let head = format!(
+            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nContent-Length: {BODY}\r\n\r\n["
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream
+    };
+    // Two bodies being read hold 1,800,000 of the 2,000,000 bytes.
+    let _first = start_post();
+    let _second = start_post();
+    let third = start_post();
+    let refusal = common::read_response(&mut std::io::BufReader::new(third));
+    assert_eq!(refusal.status, 503, "{}", refusal.text());
+    let now = text(&gw);
+    for (reason, want) in [
+        ("budget", 1),
+        ("limits", 0),
+        ("auth", 0),
+        ("origin", 0),
+        ("rate", 0),
+    ] {
+        assert_eq!(value(&now, &refused(reason)), Some(want), "{reason}: {now}");
+    }
+}

@@ -283,3 +283,109 @@ fn sigterm_closes_idle_streams_at_once_and_busy_ones_after_their_answer() {
     busy.expect_end();
     assert_eq!(gateway.wait_exit().code(), Some(0));
 }
+
+/// A 2026-07-28 request: its `_meta` and the routing headers.
+fn modern_post(
+    http: &common::Streamable,
+    id: Value,
+    method: &str,
+    mut params: Value,
+) -> (common::Response, Option<common::EventReader>) {
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    let mut headers = format!("MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: {method}\r\n");
+    if let Some(name) = params["name"].as_str() {
+        headers.push_str(&format!("Mcp-Name: {name}\r\n"));
+    }
+    let body = json!({"jsonrpc":"2.0","id":id,"method":method,"params":params});
+    http.post_raw(&body.to_string(), &headers)
+}
+
+/// The JSON answer of a 2026-07-28 request.
+fn modern_call(http: &common::Streamable, id: Value, method: &str, params: Value) -> Value {
+    let (head, events) = modern_post(http, id, method, params);
+    assert!(events.is_none(), "a stream: {head:?}");
+    assert_eq!(head.status, 200, "{}", head.text());
+    serde_json::from_str(&head.text()).unwrap()
+}
+
+/// With `--stateful`, 2026-07-28 requests (sessionless) go to a child of
+/// their own kind, started on first use: `--restart` restarts it like the
+/// shared child. The request in flight gets -32000, a later request
+/// succeeds on the next child, and an open `subscriptions/listen` stays
+/// open across the restart (it hears the new child's list changes).
+#[test]
+fn the_stateful_modern_child_follows_the_restart_policy() {
+    let gateway = Gateway::start(&[
+        "--stdio",
+        &fixture(),
+        "--outputTransport",
+        "streamableHttp",
+        "--stateful",
+        "--restart",
+        "on-failure",
+        "--upstreamProtocol",
+        "legacy",
+    ]);
+    let http = common::Streamable::new(&gateway);
+    let echo = |id: u32, message: &str| {
+        let answer = modern_call(
+            &http,
+            json!(id),
+            "tools/call",
+            json!({"name":"echo","arguments":{"message":message}}),
+        );
+        assert_eq!(tool_text(&answer), message, "{answer}");
+    };
+    echo(1, "before");
+    let (head, listen) = modern_post(
+        &http,
+        json!("L"),
+        "subscriptions/listen",
+        json!({"notifications":{"toolsListChanged":true}}),
+    );
+    assert_eq!(head.status, 200, "{}", head.text());
+    let mut listen = listen.unwrap();
+    let ack: Value = serde_json::from_str(&listen.next_event().unwrap().data).unwrap();
+    assert_eq!(
+        ack["method"], "notifications/subscriptions/acknowledged",
+        "{ack}"
+    );
+
+    let crashed = modern_call(
+        &http,
+        json!(2),
+        "tools/call",
+        json!({"name":"crash","arguments":{"code":3}}),
+    );
+    assert_eq!(
+        crashed,
+        json!({"jsonrpc":"2.0","id":2,"error":{"code":-32000,
+            "message":"the MCP server exited (code 3) and is being restarted; retry the request"}})
+    );
+    // Sent during the backoff, it waits for the next child.
+    echo(3, "after");
+    let announced = modern_call(
+        &http,
+        json!(4),
+        "tools/call",
+        json!({"name":"announce","arguments":{"ms":10}}),
+    );
+    assert_eq!(tool_text(&announced), "announcing");
+    let changed: Value = serde_json::from_str(&listen.next_event().unwrap().data).unwrap();
+    assert_eq!(
+        changed,
+        json!({"jsonrpc":"2.0","method":"notifications/tools/list_changed",
+            "params":{"_meta":{"io.modelcontextprotocol/subscriptionId":"L"}}})
+    );
+    listen.expect_nothing();
+    let log = gateway.log();
+    assert_eq!(
+        log.matches("the MCP server exited with code 3; starting it again in 0.")
+            .count(),
+        1,
+        "{log}"
+    );
+}

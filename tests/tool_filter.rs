@@ -212,3 +212,62 @@ fn the_reverse_bridge_filters_too() {
     let _ = local.kill();
     let _ = local.wait();
 }
+
+/// `resources/subscribe` and `completion/complete` naming denied targets
+/// are answered like the reads and gets of them; allowed ones reach the
+/// fixture, which knows neither method (-32601 shows they got there).
+#[test]
+fn subscribe_and_completion_of_denied_targets_are_refused() {
+    let gw = gateway(&[
+        "--outputTransport",
+        "streamableHttp",
+        "--denyResource",
+        "test://",
+        "--denyPrompt",
+        "admin*",
+    ]);
+    let mut client = Streamable::new(&gw);
+    client.initialize(LATEST);
+    let refused = |id: u32, message: &str| {
+        vec![json!({"jsonrpc":"2.0","id":id,"error":{"code":-32602,"message":message}})]
+    };
+    let unknown = |id: u32| {
+        vec![json!({"jsonrpc":"2.0","id":id,"error":{"code":-32601,"message":"Method not found"}})]
+    };
+    assert_eq!(
+        client.call(
+            json!(1),
+            "resources/subscribe",
+            json!({"uri":"test://static"})
+        ),
+        refused(1, "Resource not found: test://static")
+    );
+    assert_eq!(
+        client.call(
+            json!(2),
+            "completion/complete",
+            json!({"ref":{"type":"ref/prompt","name":"admin_panel"},"argument":{"name":"a","value":""}})
+        ),
+        refused(2, "Unknown prompt: admin_panel")
+    );
+    assert_eq!(
+        client.call(
+            json!(3),
+            "completion/complete",
+            json!({"ref":{"type":"ref/resource","uri":"test://{name}"},"argument":{"name":"name","value":""}})
+        ),
+        refused(3, "Resource not found: test://{name}")
+    );
+    assert_eq!(
+        client.call(json!(4), "resources/subscribe", json!({"uri":"file:///a"})),
+        unknown(4)
+    );
+    assert_eq!(
+        client.call(
+            json!(5),
+            "completion/complete",
+            json!({"ref":{"type":"ref/prompt","name":"greet"},"argument":{"name":"a","value":""}})
+        ),
+        unknown(5)
+    );
+}

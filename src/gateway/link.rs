@@ -110,15 +110,31 @@ pub(crate) fn budgets_empty() -> bool {
         })
 }
 
+/// Calls `hook` after every release of bytes to the process budget or a
+/// link's (`None`: takes it off them): what wakes the drain on SIGTERM.
+pub(crate) fn on_budget_release(hook: Option<Rc<dyn Fn()>>) {
+    process_budget().on_release(hook.clone());
+    LINKS.with(|links| {
+        for link in links.borrow().iter().filter_map(Weak::upgrade) {
+            link.borrow().settings.budget.on_release(hook.clone());
+        }
+    });
+}
+
 /// The drain on SIGTERM: ends every session of every link that has
 /// nothing in flight and nothing queued (an idle SSE or GET stream, a
 /// WebSocket), so long-lived streams close at once while sessions still
-/// waiting for an answer keep their stream until it arrives.
+/// waiting for an answer keep their stream until it arrives. Listens
+/// (`subscriptions/listen`) end first, with their final result.
 pub(crate) fn close_idle_sessions() {
     let links: Vec<Rc<RefCell<Link>>> =
         LINKS.with(|links| links.borrow().iter().filter_map(Weak::upgrade).collect());
     for link in links {
         let mut link = link.borrow_mut();
+        // A listen is never idle by itself: it ends now, with its final
+        // result, and its session once that is delivered.
+        link.relay.end_listens();
+        link.pump(None);
         let idle: Vec<SessionKey> = link
             .ports
             .keys()

@@ -62,6 +62,13 @@ fn set_draining() {
 /// already handed to the sockets before children stop and the process
 /// exits.
 const FLUSH_GRACE: Duration = Duration::from_millis(50);
+/// The drain's safety net: how often it looks again without a wake (long
+/// in unit tests, so that a missing wake shows).
+const DRAIN_TICK: Duration = if cfg!(test) {
+    Duration::from_secs(5)
+} else {
+    Duration::from_millis(250)
+};
 
 /// The connection driver's settings for the stdio→network modes.
 pub(crate) fn server_options(config: &Config) -> ServerOptions {
@@ -414,9 +421,24 @@ async fn shut_down(
 /// Waits until nothing is in flight: no request at the shared child, and
 /// nothing charged to the process budget (requests in flight at any child,
 /// frames queued for clients, bodies being read); then a short grace for
-/// the last writes. Polled: the state lives in the relays, which wake
-/// nobody when they empty.
+/// the last writes. Woken by the budgets: everything that can end the wait
+/// (an answer, a frame delivered, a body read, a session ended) gives
+/// bytes back to one. A slow tick stays as a safety net, for a state change
+/// that would give none back (or a budget made after the drain began).
 async fn drain(shared: &[Rc<RefCell<Link>>]) {
+    /// Takes the hooks off the budgets however the drain ends (it is
+    /// dropped when --drainTimeout or a second signal cuts it short).
+    struct Hooked;
+    impl Drop for Hooked {
+        fn drop(&mut self) {
+            link::on_budget_release(None);
+        }
+    }
+    let (wake, woken) = channel::bounded::<()>(1);
+    link::on_budget_release(Some(Rc::new(move || {
+        let _ = wake.try_send(());
+    })));
+    let hooked = Hooked;
     loop {
         // Sessions that become idle (their last answer delivered) end too.
         link::close_idle_sessions();
@@ -424,7 +446,49 @@ async fn drain(shared: &[Rc<RefCell<Link>>]) {
         if !busy && link::budgets_empty() {
             break;
         }
-        Timer::after(Duration::from_millis(10)).await;
+        // A release since the check above left its signal in the channel:
+        // none is lost.
+        let _ = woken
+            .recv()
+            .or(async {
+                Timer::after(DRAIN_TICK).await;
+                Ok(())
+            })
+            .await;
     }
+    drop(hooked);
     Timer::after(FLUSH_GRACE).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The drain ends as soon as the budgets empty: woken by the release,
+    /// not by its safety-net tick (it would take `DRAIN_TICK` at least).
+    #[test]
+    fn the_drain_is_woken_by_the_budget() {
+        rt::block_on(async {
+            let budget = crate::relay_settings::process_budget();
+            budget.charge(100);
+            let releaser = {
+                let budget = budget.clone();
+                rt::spawn(async move {
+                    Timer::after(Duration::from_millis(20)).await;
+                    budget.release(40);
+                    Timer::after(Duration::from_millis(20)).await;
+                    budget.release(60);
+                })
+            };
+            let started = Instant::now();
+            drain(&[]).await;
+            let took = started.elapsed();
+            releaser.await;
+            assert!(
+                took >= Duration::from_millis(40).saturating_add(FLUSH_GRACE),
+                "{took:?}"
+            );
+            assert!(took < Duration::from_secs(2), "{took:?}");
+        });
+    }
 }

@@ -30,7 +30,7 @@ use supergateway_proto::jsonrpc::{codes, parse_message, Kind, MessageError};
 use supergateway_proto::mcp::ProtocolVersion;
 
 use crate::auth::Caller;
-use crate::child::Child;
+use crate::child::{Child, RestartPolicy};
 use crate::cli::Config;
 use crate::gateway::event_stream::{parse_event_id, EventStream, PumpEnd};
 use crate::gateway::front::Front;
@@ -71,6 +71,9 @@ pub(crate) struct StdioStreamable {
     /// Stateful: the child that serves 2026-07-28 requests (they have no
     /// session), started on first use.
     modern_shared: RefCell<Option<Rc<RefCell<Link>>>>,
+    /// `--restart`: what `modern_shared` does when its child exits, as the
+    /// shared child does.
+    restart: RestartPolicy,
     /// Stateless streams and 2026-07-28 requests open now (and their
     /// children with `--childPerSession`).
     open_requests: RefCell<HashMap<SessionKey, Option<Child>>>,
@@ -105,6 +108,7 @@ impl StdioStreamable {
             shared,
             sessions: Sessions::new(runtime, config.max_sessions, timeout),
             modern_shared: RefCell::new(None),
+            restart: config.restart,
             open_requests: RefCell::new(HashMap::new()),
             next_key: Cell::new(1),
         })

@@ -435,6 +435,7 @@ async fn serve_connection<H: Handler>(mut conn: Conn, options: &ServerOptions, h
             Ok(request) => request,
             Err(ReadError::Closed) => return,
             Err(ReadError::OverBudget { first }) => {
+                crate::metrics::refused(crate::metrics::Reason::Budget);
                 if first {
                     tracing::warn!(
                         "request body refused: the gateway's memory budget (--maxBufferedBytes) is full (503)"

@@ -15,7 +15,12 @@
 //!   `prompts/get` and `resources/read` naming it are
 //!   answered with -32602 and the same message an absent one gets from
 //!   the SDKs ("Unknown tool: NAME", [`Filter::check_request`]), so a
-//!   denied tool looks like an absent one.
+//!   denied tool looks like an absent one. So are `resources/subscribe`
+//!   of a denied URI and `completion/complete` of a denied prompt or a
+//!   hidden template ([`Filter::check_request_params`]); a
+//!   `subscriptions/listen` loses its denied `resourceSubscriptions`
+//!   ([`Filter::rewrite_listen`]) and `notifications/resources/updated`
+//!   of a denied URI is dropped ([`Filter::passes_notification`]).
 //! - A `resources/templates/list` entry is judged by the literal text of
 //!   its `uriTemplate` before the first `{`: hidden when that text starts
 //!   with a denied prefix (every expansion would be denied), or, with an
@@ -29,7 +34,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use crate::jsonrpc::{array_elements, member_string, object_members, ValueKind};
+use crate::jsonrpc::{array_elements, member_string, object_members, string_token, ValueKind};
 
 /// Longest glob or prefix accepted, bytes.
 pub const MAX_PATTERN_BYTES: usize = 512;
@@ -346,6 +351,175 @@ impl Filter {
         };
         Some(Refusal(message))
     }
+}
+
+impl Filter {
+    /// The refusal for a request whose target sits deeper in its params
+    /// than [`crate::jsonrpc::Message::target`] reads: `resources/subscribe`
+    /// (`params.uri`, refused like `resources/read`) and
+    /// `completion/complete` (`params.ref`: a `ref/prompt`'s `name`,
+    /// refused like `prompts/get`; a `ref/resource`'s `uri`, a template,
+    /// refused like `resources/read` when `resources/templates/list` would
+    /// hide it). `request` is the whole message. Params that cannot be
+    /// read unambiguously (a repeated key) are refused too: the server
+    /// might read the other copy. A missing or non-string target passes:
+    /// the server answers it as malformed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use supergateway_proto::mcp::filter::{Filter, Rules};
+    ///
+    /// let filter = Filter { prompts: Rules::globs(&[] as &[&str], &["admin"])?, ..Filter::default() };
+    /// let request = br#"{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"admin"},"argument":{"name":"a","value":""}}}"#;
+    /// let refusal = filter.check_request_params("completion/complete", request).unwrap();
+    /// assert_eq!(refusal.0, "Unknown prompt: admin");
+    /// # Ok::<(), supergateway_proto::mcp::filter::PatternError>(())
+    /// ```
+    pub fn check_request_params(&self, method: &str, request: &[u8]) -> Option<Refusal> {
+        let judged = match method {
+            "resources/subscribe" => !self.resources.is_empty(),
+            "completion/complete" => !self.prompts.is_empty() || !self.resources.is_empty(),
+            _ => false,
+        };
+        if !judged {
+            return None;
+        }
+        let unreadable = || Refusal("the request's params cannot be read".to_owned());
+        let Ok(members) = object_members(request) else {
+            return Some(unreadable());
+        };
+        let params = members.iter().find(|m| m.key == "params")?;
+        if params.kind != ValueKind::Object {
+            return None;
+        }
+        let params = request.get(params.span.clone())?;
+        if method == "resources/subscribe" {
+            let Ok(uri) = string_member(params, "uri") else {
+                return Some(unreadable());
+            };
+            return uri
+                .filter(|uri| !self.resources.allows(uri))
+                .map(|uri| Refusal(format!("Resource not found: {uri}")));
+        }
+        let Ok(members) = object_members(params) else {
+            return Some(unreadable());
+        };
+        let reference = members.iter().find(|m| m.key == "ref")?;
+        let reference = params
+            .get(reference.span.clone())
+            .filter(|_| reference.kind == ValueKind::Object)?;
+        let (Ok(kind), Ok(name), Ok(uri)) = (
+            string_member(reference, "type"),
+            string_member(reference, "name"),
+            string_member(reference, "uri"),
+        ) else {
+            return Some(unreadable());
+        };
+        match kind.as_deref() {
+            Some("ref/prompt") => name
+                .filter(|name| !self.prompts.allows(name))
+                .map(|name| Refusal(format!("Unknown prompt: {name}"))),
+            Some("ref/resource") => uri
+                .filter(|uri| !self.resources.allows_template(uri))
+                .map(|uri| Refusal(format!("Resource not found: {uri}"))),
+            _ => None,
+        }
+    }
+
+    /// A `subscriptions/listen` request (the whole message) with the
+    /// denied URIs taken out of `params.notifications.resourceSubscriptions`,
+    /// so that the server is never subscribed to them: `Ok(None)` when
+    /// nothing was taken out. Every other byte is kept. A listen whose
+    /// params cannot be read unambiguously is [`Unreadable`] (refuse it);
+    /// a malformed filter that is not ambiguous (the array not an array,
+    /// an element not a string) passes for the server to refuse.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use supergateway_proto::mcp::filter::{Filter, Rules};
+    ///
+    /// let filter = Filter { resources: Rules::prefixes(&[] as &[&str], &["secret://"])?, ..Filter::default() };
+    /// let listen = br#"{"id":1,"params":{"notifications":{"resourceSubscriptions":["secret://k","file:///a"]}}}"#;
+    /// let out = filter.rewrite_listen(listen).unwrap().unwrap();
+    /// assert_eq!(out, br#"{"id":1,"params":{"notifications":{"resourceSubscriptions":["file:///a"]}}}"#);
+    /// # Ok::<(), supergateway_proto::mcp::filter::PatternError>(())
+    /// ```
+    pub fn rewrite_listen(&self, request: &[u8]) -> Result<Option<Vec<u8>>, Unreadable> {
+        if self.resources.is_empty() {
+            return Ok(None);
+        }
+        // The span of the array, found object by object.
+        let mut span = 0..request.len();
+        for key in ["params", "notifications", "resourceSubscriptions"] {
+            let object = request.get(span.clone()).ok_or(Unreadable)?;
+            let members = object_members(object).map_err(|_| Unreadable)?;
+            let Some(found) = members.iter().find(|m| m.key == key) else {
+                return Ok(None);
+            };
+            let wanted = if key == "resourceSubscriptions" {
+                ValueKind::Array
+            } else {
+                ValueKind::Object
+            };
+            if found.kind != wanted {
+                return Ok(None);
+            }
+            let start = span.start.checked_add(found.span.start).ok_or(Unreadable)?;
+            let end = span.start.checked_add(found.span.end).ok_or(Unreadable)?;
+            span = start..end;
+        }
+        let raw = request.get(span.clone()).ok_or(Unreadable)?;
+        let elements = array_elements(raw).map_err(|_| Unreadable)?;
+        let mut kept: Vec<&[u8]> = Vec::with_capacity(elements.len());
+        for element in &elements {
+            let bytes = raw.get(element.clone()).ok_or(Unreadable)?;
+            let Some(uri) = string_token(bytes) else {
+                return Ok(None);
+            };
+            if self.resources.allows(&uri) {
+                kept.push(bytes);
+            }
+        }
+        if kept.len() == elements.len() {
+            return Ok(None);
+        }
+        let mut out = Vec::with_capacity(request.len());
+        out.extend_from_slice(request.get(..span.start).ok_or(Unreadable)?);
+        out.push(b'[');
+        out.extend_from_slice(&kept.join(&b","[..]));
+        out.push(b']');
+        out.extend_from_slice(request.get(span.end..).ok_or(Unreadable)?);
+        Ok(Some(out))
+    }
+
+    /// Whether a server notification (`line`, the whole message) may reach
+    /// clients: a `notifications/resources/updated` about a denied URI may
+    /// not, nor one whose `params.uri` cannot be read unambiguously while
+    /// resources are filtered. Every other notification may.
+    pub fn passes_notification(&self, method: &str, line: &[u8]) -> bool {
+        if method != "notifications/resources/updated" || self.resources.is_empty() {
+            return true;
+        }
+        let uri = object_members(line).ok().and_then(|members| {
+            let params = members
+                .iter()
+                .find(|m| m.key == "params" && m.kind == ValueKind::Object)?;
+            string_member(line.get(params.span.clone())?, "uri").ok()?
+        });
+        uri.is_some_and(|uri| self.resources.allows(&uri))
+    }
+}
+
+/// The string member `key` of the object `object`: `Ok(None)` when absent
+/// or not a string, `Err` when `object` cannot be read (a repeated key).
+fn string_member<'a>(object: &'a [u8], key: &str) -> Result<Option<Cow<'a, str>>, Unreadable> {
+    let members = object_members(object).map_err(|_| Unreadable)?;
+    Ok(members
+        .iter()
+        .find(|m| m.key == key)
+        .and_then(|m| member_string(object, m)))
 }
 
 /// The string member `key` of the JSON object `object`.

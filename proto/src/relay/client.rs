@@ -162,9 +162,34 @@ impl Relay {
     pub(super) fn accept(&mut self, key: SessionKey, bytes: &[u8], message: &Message<'_>) {
         // A denied target is refused before anything else: it is never
         // held, never starts an initialisation, never reaches the child.
-        if message.kind == Kind::Request && self.refuse_filtered(key, message) {
+        if message.kind == Kind::Request && self.refuse_filtered(key, bytes, message) {
             return;
         }
+        if message.kind == Kind::Request {
+            match self.filtered_listen(key, bytes, message) {
+                Some(Some(rewritten)) => {
+                    match parse_message(&rewritten) {
+                        Ok(message) => self.accept_admitted(key, &rewritten, &message),
+                        // Cannot happen (only array elements were taken
+                        // out), but a request is never left unanswered.
+                        Err(_) => {
+                            if let Some(id) = &message.id {
+                                let why = "the request's params cannot be read";
+                                self.answer_error(key, &id.to_owned(), codes::INVALID_PARAMS, why);
+                            }
+                        }
+                    }
+                    return;
+                }
+                Some(None) => return,
+                None => {}
+            }
+        }
+        self.accept_admitted(key, bytes, message);
+    }
+
+    /// [`Relay::accept`] past the filter.
+    fn accept_admitted(&mut self, key: SessionKey, bytes: &[u8], message: &Message<'_>) {
         let method = message.method.as_deref();
         let is_initialize = method == Some("initialize");
         if era::is_modern(message) {

@@ -4,7 +4,12 @@
 //! - A `tools/call`, `prompts/get` or `resources/read` naming a denied
 //!   target is answered here with -32602 ("Unknown tool: NAME") and never
 //!   reaches the child, whatever the client's era (checked before the
-//!   legacy-client translation and before 2026-07-28 routing).
+//!   legacy-client translation and before 2026-07-28 routing). So are a
+//!   `resources/subscribe` of a denied URI and a `completion/complete`
+//!   whose `ref` is a denied prompt or a hidden resource template.
+//! - A `subscriptions/listen` loses the denied URIs of its
+//!   `resourceSubscriptions` before it is routed, and a
+//!   `notifications/resources/updated` about a denied URI reaches nobody.
 //! - The child's answer to a listing a client asked for is rewritten
 //!   before anything else reads it: the era completion for modern
 //!   clients, the legacy-client path, and the `x-mcp-header` learning
@@ -49,18 +54,64 @@ impl Relay {
 
     /// Hook for a client request about to be routed: true when the filter
     /// refused it and it was answered here.
-    pub(super) fn refuse_filtered(&mut self, key: SessionKey, message: &Message<'_>) -> bool {
+    pub(super) fn refuse_filtered(
+        &mut self,
+        key: SessionKey,
+        bytes: &[u8],
+        message: &Message<'_>,
+    ) -> bool {
         let Some(filter) = &self.filtering.filter else {
             return false;
         };
         let (Some(method), Some(id)) = (message.method.as_deref(), &message.id) else {
             return false;
         };
-        let Some(Refusal(why)) = filter.check_request(method, message.target.as_deref()) else {
+        let refusal = filter
+            .check_request(method, message.target.as_deref())
+            .or_else(|| filter.check_request_params(method, bytes));
+        let Some(Refusal(why)) = refusal else {
             return false;
         };
         self.answer_error(key, &id.to_owned(), Refusal::CODE, &why);
         true
+    }
+
+    /// Hook for a client request about to be routed, after
+    /// [`Relay::refuse_filtered`]: a `subscriptions/listen` naming denied
+    /// resources, without them (`None`: route it as it is). Both eras see
+    /// the same: the relay serving a handshake-era child's listens reads
+    /// the rewritten filter, a 2026-07-28 child gets it. A listen that
+    /// cannot be read is answered here (`Some(None)`).
+    pub(super) fn filtered_listen(
+        &mut self,
+        key: SessionKey,
+        bytes: &[u8],
+        message: &Message<'_>,
+    ) -> Option<Option<Vec<u8>>> {
+        let filter = self.filtering.filter.as_ref()?;
+        if message.method.as_deref() != Some("subscriptions/listen") {
+            return None;
+        }
+        match filter.rewrite_listen(bytes) {
+            Ok(rewritten) => rewritten.map(Some),
+            Err(_) => {
+                let id = message.id.as_ref()?.to_owned();
+                let why = "the request's params cannot be read";
+                self.answer_error(key, &id, Refusal::CODE, why);
+                Some(None)
+            }
+        }
+    }
+
+    /// Hook for a child notification: false when the filter keeps it from
+    /// every client (`notifications/resources/updated` of a denied URI,
+    /// whether a listen or a `resources/subscribe` asked for it).
+    pub(super) fn passes_filter(&self, line: &[u8], message: &Message<'_>) -> bool {
+        let (Some(filter), Some(method)) = (&self.filtering.filter, message.method.as_deref())
+        else {
+            return true;
+        };
+        filter.passes_notification(method, line)
     }
 
     /// Hook for a client request relayed under `gateway_id`: a listing the

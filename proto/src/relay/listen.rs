@@ -246,18 +246,38 @@ impl Relay {
                 continue;
             };
             self.settle_owed(key);
-            let id = listen.client_id.as_bytes();
-            let mut result = Vec::with_capacity(96);
-            result.extend_from_slice(b"{\"resultType\":\"complete\",\"_meta\":{");
-            encode_string(&mut result, meta::SUBSCRIPTION_ID);
-            result.push(b':');
-            result.extend_from_slice(id);
-            result.extend_from_slice(b"}}");
-            let mut frame = Vec::with_capacity(result.len().saturating_add(48));
-            encode_result(&mut frame, id, &result);
-            self.push_own(key, Frame::response(frame));
+            self.push_own(
+                key,
+                Frame::response(final_result(listen.client_id.as_bytes())),
+            );
         }
         self.uri_counts.clear();
+    }
+
+    /// The gateway is stopping (its drain): every listen ends now with the
+    /// graceful final result (subscriptions.mdx §Graceful Closure), those
+    /// the relay serves and those the child does. One at the child is
+    /// cancelled there and leaves the id table at once, so that it holds
+    /// up no drain (a listen is never done by itself); its stream then
+    /// ends after the result, as a request's does.
+    pub fn end_listens(&mut self) {
+        self.close_listens();
+        let at_child: Vec<u64> = self.listens.keys().copied().collect();
+        for gateway_id in at_child {
+            self.listens.remove(&gateway_id);
+            let Some((key, client_id)) = self
+                .mux
+                .request_of(gateway_id)
+                .map(|(key, id)| (key, id.clone()))
+            else {
+                continue;
+            };
+            self.mux.handle_abandoned(gateway_id);
+            self.finish_request(gateway_id, None, false);
+            self.cancel_at_child(gateway_id, Some("the gateway is shutting down"));
+            self.push_own(key, Frame::response(final_result(client_id.as_bytes())));
+        }
+        self.sync_mux_budget();
     }
 
     /// Before a restart: the listens open at the 2026-07-28 child leave the
@@ -355,6 +375,19 @@ impl Relay {
         splice(&mut frame, line, &replacements).ok()?;
         Some(frame)
     }
+}
+
+/// The graceful final result of the listen whose client id is `id`.
+fn final_result(id: &[u8]) -> Vec<u8> {
+    let mut result = Vec::with_capacity(96);
+    result.extend_from_slice(b"{\"resultType\":\"complete\",\"_meta\":{");
+    encode_string(&mut result, meta::SUBSCRIPTION_ID);
+    result.push(b':');
+    result.extend_from_slice(id);
+    result.extend_from_slice(b"}}");
+    let mut frame = Vec::with_capacity(result.len().saturating_add(48));
+    encode_result(&mut frame, id, &result);
+    frame
 }
 
 /// The member `key` of the object `input`, if it has that kind.

@@ -788,6 +788,7 @@ impl Relay {
         match message.kind {
             Kind::Response | Kind::ErrorResponse => self.route_child_response(line, &message),
             Kind::Request => self.route_child_request(line, &message),
+            Kind::Notification if !self.passes_filter(line, &message) => {}
             Kind::Notification => self.route_child_notification(line, &message),
         }
     }

@@ -1,7 +1,7 @@
 //! The relay's memory accounting: the process-wide byte budget, the frames
 //! queued for a session, and the frames themselves.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::ops::Deref;
 use std::rc::Rc;
@@ -15,13 +15,25 @@ use std::rc::Rc;
 #[derive(Clone, Debug)]
 pub struct Budget(Rc<BudgetState>);
 
-#[derive(Debug)]
 struct BudgetState {
     limit: usize,
     used: Cell<usize>,
     /// Set when a charge was refused; cleared once usage falls below half
     /// the limit. Makes the refusal reported once, not once per message.
     exhausted: Cell<bool>,
+    /// Called after every release of bytes ([`Budget::on_release`]).
+    on_release: RefCell<Option<Rc<dyn Fn()>>>,
+}
+
+impl core::fmt::Debug for BudgetState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("BudgetState")
+            .field("limit", &self.limit)
+            .field("used", &self.used)
+            .field("exhausted", &self.exhausted)
+            .field("on_release", &self.on_release.borrow().is_some())
+            .finish()
+    }
 }
 
 impl Budget {
@@ -31,7 +43,18 @@ impl Budget {
             limit,
             used: Cell::new(0),
             exhausted: Cell::new(false),
+            on_release: RefCell::new(None),
         }))
+    }
+
+    /// Calls `hook` after every release of bytes from now on (`None`:
+    /// none). A driver waiting for the budget to empty (the gateway's
+    /// drain) is woken by it instead of polling: whatever ends a request,
+    /// delivers a frame or finishes reading a body gives bytes back. The
+    /// hook runs inside the relay's calls: it must only signal, not call
+    /// back into a relay.
+    pub fn on_release(&self, hook: Option<Rc<dyn Fn()>>) {
+        *self.0.on_release.borrow_mut() = hook;
     }
 
     /// Charges `bytes` if they fit. On refusal, returns `Err(first)`:
@@ -60,6 +83,13 @@ impl Budget {
         self.0.used.set(used);
         if used <= self.0.limit / 2 {
             self.0.exhausted.set(false);
+        }
+        if bytes > 0 {
+            // Cloned out first: the hook may not find the cell borrowed.
+            let hook = self.0.on_release.borrow().clone();
+            if let Some(hook) = hook {
+                hook();
+            }
         }
     }
 
@@ -216,5 +246,35 @@ impl Outbox {
     pub(crate) fn take(&mut self) -> VecDeque<Frame> {
         self.bytes = 0;
         std::mem::take(&mut self.frames)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_release_hook_is_called_on_every_release_until_taken_off() {
+        let budget = Budget::new(100);
+        let calls = Rc::new(Cell::new(0u32));
+        let seen = Rc::clone(&calls);
+        budget.on_release(Some(Rc::new(move || seen.set(seen.get() + 1))));
+        budget.charge(10);
+        assert_eq!(budget.try_charge(20), Ok(()));
+        assert_eq!(calls.get(), 0, "charges call nothing");
+        budget.release(0);
+        assert_eq!(calls.get(), 0, "nothing given back");
+        budget.release(5);
+        budget.release(25);
+        assert_eq!((calls.get(), budget.used()), (2, 0));
+        // A shared buffer gives its bytes back when its last holder drops it.
+        let shared = SharedBytes::charged(b"abc", &budget);
+        budget.charge(3);
+        drop(shared);
+        assert_eq!((calls.get(), budget.used()), (3, 0));
+        budget.on_release(None);
+        budget.charge(1);
+        budget.release(1);
+        assert_eq!(calls.get(), 3);
     }
 }

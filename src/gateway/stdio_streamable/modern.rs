@@ -382,7 +382,9 @@ impl StdioStreamable {
 
     /// The link a modern request goes to: with `--childPerSession`, a child
     /// for this request; else stateless, the shared child; stateful, a
-    /// shared child started on first use, outside every session.
+    /// shared child started on first use, outside every session, and
+    /// restarted by `--restart`'s policy like the shared child (its open
+    /// listens carried to the next child).
     fn modern_link(&self, caller: &Caller) -> Result<Rc<RefCell<Link>>, Refusal> {
         let start = || start_link(&self.runtime, Clients::Anonymous, caller);
         if self.modern_child_per_request {
@@ -396,9 +398,12 @@ impl StdioStreamable {
         }
         let mut shared = self.modern_shared.borrow_mut();
         match &*shared {
-            Some(link) if link.borrow().is_running() => Ok(Rc::clone(link)),
+            // Live: running, or (with `--restart`) waiting out a backoff,
+            // what is sent meanwhile waiting for the next child.
+            Some(link) if link.borrow().is_live() => Ok(Rc::clone(link)),
             _ => {
                 let link = start()?;
+                link.borrow_mut().restart_on_exit(self.restart);
                 *shared = Some(Rc::clone(&link));
                 Ok(link)
             }

@@ -216,3 +216,140 @@ fn requests_refused() {
     assert!(Filter::default().is_empty());
     assert!(!filter.is_empty());
 }
+
+#[test]
+fn deeper_targets_table() {
+    let filter = Filter {
+        prompts: Rules::globs(NONE, &["admin"]).unwrap(),
+        resources: Rules::prefixes(&["file:///pub/"], &["file:///pub/secret"]).unwrap(),
+        ..Filter::default()
+    };
+    let request = |method: &str, params: &str| {
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}","params":{params}}}"#)
+    };
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        ("resources/subscribe", r#"{"uri":"file:///pub/a"}"#, None),
+        (
+            "resources/subscribe",
+            r#"{"uri":"file:///etc/x"}"#,
+            Some("Resource not found: file:///etc/x"),
+        ),
+        (
+            "resources/subscribe",
+            r#"{"uri":"file:\/\/\/pub\/secret\/k"}"#,
+            Some("Resource not found: file:///pub/secret/k"),
+        ),
+        ("resources/subscribe", r#"{"uri":7}"#, None),
+        ("resources/subscribe", r#"{}"#, None),
+        (
+            "resources/subscribe",
+            r#"{"uri":"file:///pub/a","uri":"file:///etc/x"}"#,
+            Some("the request's params cannot be read"),
+        ),
+        (
+            "completion/complete",
+            r#"{"ref":{"type":"ref/prompt","name":"admin"}}"#,
+            Some("Unknown prompt: admin"),
+        ),
+        (
+            "completion/complete",
+            r#"{"ref":{"type":"ref/prompt","name":"hi"}}"#,
+            None,
+        ),
+        (
+            "completion/complete",
+            r#"{"ref":{"type":"ref/resource","uri":"file:///etc/{x}"}}"#,
+            Some("Resource not found: file:///etc/{x}"),
+        ),
+        (
+            "completion/complete",
+            r#"{"ref":{"type":"ref/resource","uri":"file:///pub/secret/{x}"}}"#,
+            Some("Resource not found: file:///pub/secret/{x}"),
+        ),
+        // Compatible with the allowed prefix: shown in the listing.
+        (
+            "completion/complete",
+            r#"{"ref":{"type":"ref/resource","uri":"file:///{path}"}}"#,
+            None,
+        ),
+        (
+            "completion/complete",
+            r#"{"ref":{"type":"ref/other","name":"admin"}}"#,
+            None,
+        ),
+        (
+            "completion/complete",
+            r#"{"ref":{"type":"ref/prompt","name":"hi","name":"admin"}}"#,
+            Some("the request's params cannot be read"),
+        ),
+        ("tools/call", r#"{"name":"admin"}"#, None),
+    ];
+    for (method, params, want) in cases {
+        let got = filter.check_request_params(method, request(method, params).as_bytes());
+        assert_eq!(
+            got.as_ref().map(|r| r.0.as_str()),
+            *want,
+            "{method} {params}"
+        );
+    }
+    // Rules for neither kind: nothing is parsed, nothing refused.
+    let tools_only = tools_filter(NONE, &["x"]);
+    let garbled = br#"{"params":{"uri":"a","uri":"b"}}"#;
+    assert_eq!(
+        tools_only.check_request_params("resources/subscribe", garbled),
+        None
+    );
+}
+
+#[test]
+fn listens_and_updates() {
+    let filter = Filter {
+        resources: Rules::prefixes(NONE, &["secret://"]).unwrap(),
+        ..Filter::default()
+    };
+    let listen = |uris: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{{"notifications":{{"toolsListChanged":true,"resourceSubscriptions":{uris}}},"_meta":{{}}}}}}"#
+        )
+    };
+    let cases: &[(&str, Result<Option<&str>, Unreadable>)] = &[
+        (r#"["file:///a"]"#, Ok(None)),
+        (r#"[]"#, Ok(None)),
+        (r#"["secret://k"]"#, Ok(Some("[]"))),
+        (
+            r#"[ "secret://k" , "file:///a","secret:\/\/j", "file:///b" ]"#,
+            Ok(Some(r#"["file:///a","file:///b"]"#)),
+        ),
+        (r#"[1,"secret://k"]"#, Ok(None)),
+        (r#""secret://k""#, Ok(None)),
+    ];
+    for (uris, want) in cases {
+        let got = filter.rewrite_listen(listen(uris).as_bytes());
+        let want = want.map(|w| w.map(|w| listen(w).into_bytes()));
+        assert_eq!(got, want, "{uris}");
+    }
+    let ambiguous = br#"{"params":{"notifications":{"resourceSubscriptions":[],"resourceSubscriptions":["secret://k"]}}}"#;
+    assert_eq!(filter.rewrite_listen(ambiguous), Err(Unreadable));
+    assert_eq!(
+        tools_filter(NONE, &["x"]).rewrite_listen(ambiguous),
+        Ok(None)
+    );
+
+    let update = |params: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{params}}}"#
+        )
+    };
+    let updated = "notifications/resources/updated";
+    assert!(filter.passes_notification(updated, update(r#"{"uri":"file:///a"}"#).as_bytes()));
+    assert!(!filter.passes_notification(updated, update(r#"{"uri":"secret://k"}"#).as_bytes()));
+    assert!(!filter.passes_notification(
+        updated,
+        update(r#"{"uri":"a","uri":"secret://k"}"#).as_bytes()
+    ));
+    assert!(!filter.passes_notification(updated, update(r#"{}"#).as_bytes()));
+    let listed = "notifications/resources/list_changed";
+    assert!(filter.passes_notification(listed, update(r#"{"uri":"secret://k"}"#).as_bytes()));
+    assert!(tools_filter(NONE, &["x"])
+        .passes_notification(updated, update(r#"{"uri":"secret://k"}"#).as_bytes()));
+}

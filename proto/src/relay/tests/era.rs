@@ -6,7 +6,7 @@ use super::*;
 
 const META: &str = r#""_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}"#;
 
-fn modern(id: u32, method: &str, extra: &str) -> String {
+fn modern(id: impl std::fmt::Display, method: &str, extra: &str) -> String {
     format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"{method}","params":{{{extra}{META}}}}}"#)
 }
 
@@ -712,4 +712,72 @@ fn a_probe_refused_with_a_modern_error_does_not_fall_back() {
     );
     assert!(to_child(&mut relay).is_empty());
     assert!(frames(&mut relay, A).is_empty());
+}
+
+#[test]
+fn draining_ends_every_listen_with_its_final_result() {
+    // A listen at a 2026-07-28 child: cancelled there, out of the id
+    // table, its client told; a call in flight beside it is left alone.
+    let mut relay = relay_era(UpstreamMode::Auto);
+    to_child(&mut relay);
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2026-07-28"],"capabilities":{}}}"#,
+    );
+    reports(&mut relay);
+    relay.open_session(A, false);
+    relay.open_session(B, false);
+    let listen = modern(
+        5,
+        "subscriptions/listen",
+        r#""notifications":{"toolsListChanged":true},"#,
+    );
+    send(&mut relay, A, &listen).unwrap();
+    send(&mut relay, B, &modern(6, "tools/call", "")).unwrap();
+    assert_eq!(to_child(&mut relay).len(), 2);
+    assert_eq!(relay.in_flight(), 2);
+    relay.end_listens();
+    assert_eq!(relay.in_flight(), 1);
+    assert_eq!(
+        to_child(&mut relay),
+        [
+            r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2,"reason":"the gateway is shutting down"}}"#
+        ]
+    );
+    assert_eq!(
+        frames(&mut relay, A),
+        [
+            r#"{"jsonrpc":"2.0","id":5,"result":{"resultType":"complete","_meta":{"io.modelcontextprotocol/subscriptionId":5}}}"#
+        ]
+    );
+    assert!(frames(&mut relay, B).is_empty());
+    // The child's late notifications for it reach nobody.
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/tools/list_changed","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":2}}}"#,
+    );
+    assert!(frames(&mut relay, A).is_empty());
+    // Ending them again does nothing.
+    relay.end_listens();
+    assert!(to_child(&mut relay).is_empty());
+    assert!(frames(&mut relay, A).is_empty());
+
+    // A listen the relay serves for a handshake-era child.
+    let mut relay = legacy_child(r#"{"tools":{"listChanged":true}}"#);
+    relay.open_session(A, false);
+    let listen = modern(
+        "\"l\"",
+        "subscriptions/listen",
+        r#""notifications":{"toolsListChanged":true},"#,
+    );
+    send(&mut relay, A, &listen).unwrap();
+    assert_eq!(frames(&mut relay, A).len(), 1, "the acknowledgement");
+    relay.end_listens();
+    assert_eq!(
+        frames(&mut relay, A),
+        [
+            r#"{"jsonrpc":"2.0","id":"l","result":{"resultType":"complete","_meta":{"io.modelcontextprotocol/subscriptionId":"l"}}}"#
+        ]
+    );
+    assert!(to_child(&mut relay).is_empty());
 }

@@ -383,3 +383,152 @@ fn legacy_clients_of_a_modern_child_are_filtered_too() {
         ]
     );
 }
+
+#[test]
+fn subscribe_and_completion_of_denied_targets_are_refused_like_reads() {
+    let mut relay = filtered(Clients::Separate);
+    for request in [
+        r#"{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{"uri":"secret://key"}}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"admin"},"argument":{"name":"a","value":"x"}}}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"completion/complete","params":{"ref":{"type":"ref/resource","uri":"secret://{k}"},"argument":{"name":"k","value":""}}}"#,
+        // A repeated key could hide a denied target from one reader.
+        r#"{"jsonrpc":"2.0","id":4,"method":"resources/subscribe","params":{"uri":"file:///a","uri":"secret://key"}}"#,
+    ] {
+        assert_eq!(send(&mut relay, A, request), Ok(1), "{request}");
+    }
+    assert_eq!(to_child(&mut relay), Vec::<String>::new());
+    assert_eq!(
+        frames(&mut relay, A),
+        [
+            r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"Resource not found: secret://key"}}"#,
+            r#"{"jsonrpc":"2.0","id":2,"error":{"code":-32602,"message":"Unknown prompt: admin"}}"#,
+            r#"{"jsonrpc":"2.0","id":3,"error":{"code":-32602,"message":"Resource not found: secret://{k}"}}"#,
+            r#"{"jsonrpc":"2.0","id":4,"error":{"code":-32602,"message":"the request's params cannot be read"}}"#,
+        ]
+    );
+    // Allowed targets reach the child as sent.
+    send(
+        &mut relay,
+        A,
+        r#"{"jsonrpc":"2.0","id":5,"method":"resources/subscribe","params":{"uri":"file:///a"}}"#,
+    )
+    .unwrap();
+    send(
+        &mut relay,
+        A,
+        r#"{"jsonrpc":"2.0","id":6,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"greeting"},"argument":{"name":"a","value":"x"}}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        to_child(&mut relay),
+        [
+            r#"{"jsonrpc":"2.0","id":2,"method":"resources/subscribe","params":{"uri":"file:///a"}}"#,
+            r#"{"jsonrpc":"2.0","id":3,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"greeting"},"argument":{"name":"a","value":"x"}}}"#,
+        ]
+    );
+}
+
+#[test]
+fn updates_about_denied_resources_reach_nobody() {
+    let mut relay = filtered(Clients::Separate);
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"secret://key"}}"#,
+    );
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"file:///a","uri":"secret://key"}}"#,
+    );
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"file:///a"}}"#,
+    );
+    assert_eq!(
+        frames(&mut relay, A),
+        [
+            r#"{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"uri":"file:///a"}}"#
+        ]
+    );
+}
+
+fn listen_request(id: u32, uris: &str) -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","id":{id},"method":"subscriptions/listen","params":{{"notifications":{{"toolsListChanged":true,"resourceSubscriptions":{uris}}},{META}}}}}"#
+    )
+}
+
+#[test]
+fn a_listen_served_for_a_legacy_child_never_subscribes_to_denied_resources() {
+    let mut relay = era_relay(Clients::Anonymous);
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"Method not found"}}"#,
+    );
+    relay.open_session(A, false);
+    relay.initialize_child("2025-11-25");
+    to_child(&mut relay);
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":2,"result":{"capabilities":{"resources":{"subscribe":true}}}}"#,
+    );
+    to_child(&mut relay);
+    send(
+        &mut relay,
+        A,
+        &listen_request(9, r#"["secret://k","file:///a"]"#),
+    )
+    .unwrap();
+    assert_eq!(
+        frames(&mut relay, A),
+        [
+            r#"{"jsonrpc":"2.0","method":"notifications/subscriptions/acknowledged","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":9},"notifications":{"resourceSubscriptions":["file:///a"]}}}"#
+        ]
+    );
+    assert_eq!(
+        to_child(&mut relay),
+        [r#"{"jsonrpc":"2.0","id":3,"method":"resources/subscribe","params":{"uri":"file:///a"}}"#]
+    );
+}
+
+#[test]
+fn a_listen_reaches_a_modern_child_without_denied_resources() {
+    let mut relay = era_relay(Clients::Anonymous);
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","id":1,"result":{"supportedVersions":["2026-07-28"],"capabilities":{"resources":{"subscribe":true}}}}"#,
+    );
+    reports(&mut relay);
+    relay.open_session(A, false);
+    send(
+        &mut relay,
+        A,
+        &listen_request(9, r#"["secret://k","file:///a","secret://j"]"#),
+    )
+    .unwrap();
+    assert_eq!(
+        to_child(&mut relay),
+        [listen_request(2, r#"["file:///a"]"#)]
+    );
+    // Nothing denied: the listen is not rewritten.
+    relay.open_session(B, false);
+    send(&mut relay, B, &listen_request(4, r#"["file:///b"]"#)).unwrap();
+    assert_eq!(
+        to_child(&mut relay),
+        [listen_request(3, r#"["file:///b"]"#)]
+    );
+    // An update the child sends anyway for a denied URI is dropped.
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":2},"uri":"secret://k"}}"#,
+    );
+    child(
+        &mut relay,
+        r#"{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":2},"uri":"file:///a"}}"#,
+    );
+    assert_eq!(
+        frames(&mut relay, A),
+        [
+            r#"{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{"_meta":{"io.modelcontextprotocol/subscriptionId":9},"uri":"file:///a"}}"#
+        ]
+    );
+}
