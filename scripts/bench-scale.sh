@@ -104,7 +104,8 @@ start_haproxy() {
   "$LOAD" wait-port --port "$HP_PORT" --pid "$HP_PID" >/dev/null
 }
 
-echo "bench-scale: $(date -u +%FT%TZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+START="$(date -u +%FT%TZ), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start, $("$SG" --version 2>/dev/null | head -1)"
+echo "bench-scale: $START" >&2
 start_gateway solo; SOLO_PID=$GW_PID; SOLO_PORT=$GW_PORT
 start_gateway a; A_PID=$GW_PID; A_PORT=$GW_PORT
 start_gateway b; B_PID=$GW_PID; B_PORT=$GW_PORT
@@ -147,9 +148,9 @@ for round in $(seq 1 "$ROUNDS"); do
   measure "one gateway behind HAProxy" "$HP1_PORT" "$HP1_PID" "$ONE_PORT" "$ONE_PID"
 done
 
-python3 - "$RESULTS" "$TICK" "$CLIENTS" "$REQUESTS" "$PAYLOAD" "$ROUNDS" >"$OUT" <<'EOF'
+python3 - "$RESULTS" "$TICK" "$CLIENTS" "$REQUESTS" "$PAYLOAD" "$ROUNDS" "$START" >"$OUT" <<'EOF'
 import json, statistics, sys, subprocess
-path, tick, clients, requests, payload, rounds = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
+path, tick, clients, requests, payload, rounds, start = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
 rows = []
 for raw in open(path):
     name, line, gw, hp, counts = raw.rstrip("\n").split("\t")
@@ -159,12 +160,15 @@ for raw in open(path):
                      p50=d["p50_us"], p99=d["p99_us"], other=d.get("other_busy_cores"),
                      gw=int(gw) * 1e6 / tick / ok, hp=int(hp) * 1e6 / tick / ok, counts=counts))
 print(f"# Scale-out: three instances behind HAProxy against one alone\n")
+print(f"Run: {start}.\n")
 print(f"`scripts/bench-scale.sh --rounds {rounds} --clients {clients} --requests {requests}` "
       f"(MCP 2026-07-28 clients, `mcpload streamable --era modern`, stateless Streamable HTTP, "
       f"C{clients} × {requests} × {payload} B, the bench's echo-server as each gateway's child, "
       f"HAProxy running docker/haproxy.cfg). Gateway CPU: utime+stime of the gateway processes "
-      f"per answered request (children excluded); HAProxy's likewise.\n")
-print("| round | setup | answered | errors | req/s | p50 µs | p99 µs | gateway CPU µs/req | HAProxy CPU µs/req | calls per instance | other cores busy |")
+      f"per answered request (children excluded); HAProxy's likewise. \"Cores busy besides the "
+      f"client\": the machine's CPU use during the load minus the load client's (gateways, "
+      f"HAProxy, the echo-servers and any other work on the machine).\n")
+print("| round | setup | answered | errors | req/s | p50 µs | p99 µs | gateway CPU µs/req | HAProxy CPU µs/req | calls per instance | cores busy besides the client |")
 print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 per = {}
 for i, r in enumerate(rows):
