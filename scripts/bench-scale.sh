@@ -10,8 +10,9 @@
 # child. The setups take turns for N rounds (default 3; one run's 64-client figures move by
 # 10-20 % on a shared machine); each line gives throughput, p50/p99, the gateways' CPU µs per
 # request (utime+stime of the gateway processes, from /proc, children excluded), HAProxy's, and
-# how many calls each instance answered (its --metricsEndpoint). The median of each setup ends
-# the report. Needs the release binary (cargo build --release), haproxy and mcpload.
+# how many calls each instance answered (its --metricsEndpoint). Before each load it waits (at
+# most QUIET_WAIT s, default 15) for the machine to be nearly idle. The median of each setup
+# ends the report. Needs the release binary (cargo build --release), haproxy and mcpload.
 #
 # Environment: MCPLOAD, ECHO_SERVER (default: the bench's build, wherever run-anchors.sh put
 # it), HAPROXY, SG_BIN (default target/release/supergateway).
@@ -123,6 +124,10 @@ measure() {
   local before_counts=()
   "$LOAD" streamable --era modern --base "http://127.0.0.1:$port" --path /mcp \
     --clients 4 --requests 50 --payload "$PAYLOAD" >/dev/null   # warm-up
+  # other work on a shared machine skews the figures: wait (bounded) for it to settle
+  local quiet
+  quiet="$("$LOAD" wait-quiet --timeout "${QUIET_WAIT:-15}" 2>/dev/null |
+    python3 -c 'import json,sys; print(json.load(sys.stdin).get("busy_cores"))' 2>/dev/null || echo null)"
   for p in $ports; do before_counts+=("$(served "$p")"); done
   before_gw="$(cpu_ticks "$@")"
   before_hp=0; [ "$hp" = - ] || before_hp="$(cpu_ticks "$hp")"
@@ -135,8 +140,8 @@ measure() {
     counts="$counts$(( $(served "$p") - ${before_counts[$i]} ))/"
     i=$((i + 1))
   done
-  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$line" "$((after_gw - before_gw))" \
-    "$((after_hp - before_hp))" "${counts%/}" >>"$RESULTS"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$line" "$((after_gw - before_gw))" \
+    "$((after_hp - before_hp))" "${counts%/}" "$quiet" >>"$RESULTS"
   echo "  $name: $(printf '%s' "$line" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["requests_ok"], "ok,", d["errors"], "errors,", d["throughput_rps"], "req/s, p50", d["p50_us"], "µs")')" >&2
 }
 
@@ -153,12 +158,13 @@ import json, statistics, sys, subprocess
 path, tick, clients, requests, payload, rounds, start = sys.argv[1], int(sys.argv[2]), *sys.argv[3:]
 rows = []
 for raw in open(path):
-    name, line, gw, hp, counts = raw.rstrip("\n").split("\t")
+    name, line, gw, hp, counts, quiet = raw.rstrip("\n").split("\t")
     d = json.loads(line)
     ok = d["requests_ok"] or 1
     rows.append(dict(name=name, ok=d["requests_ok"], errors=d["errors"], rps=d["throughput_rps"],
                      p50=d["p50_us"], p99=d["p99_us"], other=d.get("other_busy_cores"),
-                     gw=int(gw) * 1e6 / tick / ok, hp=int(hp) * 1e6 / tick / ok, counts=counts))
+                     gw=int(gw) * 1e6 / tick / ok, hp=int(hp) * 1e6 / tick / ok, counts=counts,
+                     quiet=quiet))
 print(f"# Scale-out: three instances behind HAProxy against one alone\n")
 print(f"Run: {start}.\n")
 print(f"`scripts/bench-scale.sh --rounds {rounds} --clients {clients} --requests {requests}` "
@@ -167,14 +173,15 @@ print(f"`scripts/bench-scale.sh --rounds {rounds} --clients {clients} --requests
       f"HAProxy running docker/haproxy.cfg). Gateway CPU: utime+stime of the gateway processes "
       f"per answered request (children excluded); HAProxy's likewise. \"Cores busy besides the "
       f"client\": the machine's CPU use during the load minus the load client's (gateways, "
-      f"HAProxy, the echo-servers and any other work on the machine).\n")
-print("| round | setup | answered | errors | req/s | p50 µs | p99 µs | gateway CPU µs/req | HAProxy CPU µs/req | calls per instance | cores busy besides the client |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+      f"HAProxy, the echo-servers and any other work on the machine); \"before\": the machine's "
+      f"busy cores when the load started, after waiting up to 15 s for quiet (`QUIET_WAIT`).\n")
+print("| round | setup | answered | errors | req/s | p50 µs | p99 µs | gateway CPU µs/req | HAProxy CPU µs/req | calls per instance | cores busy before | cores busy besides the client |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 per = {}
 for i, r in enumerate(rows):
     per.setdefault(r["name"], []).append(r)
     print(f"| {i // 3 + 1} | {r['name']} | {r['ok']} | {r['errors']} | {r['rps']:.0f} | {r['p50']} | {r['p99']} | "
-          f"{r['gw']:.1f} | {r['hp']:.1f} | {r['counts']} | {r['other']} |")
+          f"{r['gw']:.1f} | {r['hp']:.1f} | {r['counts']} | {r['quiet']} | {r['other']} |")
 print("\nMedians over the rounds:\n")
 print("| setup | req/s | p50 µs | gateway CPU µs/req | HAProxy CPU µs/req |")
 print("| --- | --- | --- | --- | --- |")
