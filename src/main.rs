@@ -68,6 +68,8 @@ async fn run(config: Rc<Config>) -> i32 {
     reaper::start();
     // Before any relay settings are made: they share it.
     relay_settings::set_process_budget(config.max_buffered_bytes);
+    // One instance per process: every server's session ids carry its id.
+    gateway::session_id::configure(config.instance_id.as_deref());
     let runtime = runtime::Runtime::new(&config);
     // The admin API and the terminal prompt run while these are kept
     // (with `--config`, `gateway::servers` starts them over its servers).

@@ -174,7 +174,7 @@ pub(super) enum Scope {
 pub(super) const SHORT_HELP: &str = "-h";
 
 /// Every flag, in `--help` order.
-pub(super) static FLAGS: [&Flag; 73] = [
+pub(super) static FLAGS: [&Flag; 74] = [
     &STDIO,
     &SSE,
     &STREAMABLE_HTTP,
@@ -215,6 +215,7 @@ pub(super) static FLAGS: [&Flag; 73] = [
     &SESSION_TIMEOUT,
     &REPLAY_BUFFER,
     &PROTOCOL_VERSION,
+    &INSTANCE_ID,
     &AUTH_TOKEN_FILE,
     &AUTH_ISSUER,
     &AUTH_RESOURCE,
@@ -674,6 +675,18 @@ pub(super) static PROTOCOL_VERSION: Flag = Flag {
     modes: Scope::Stateless,
     group: Group::StreamableOutput,
     help: "version used to initialise the child in stateless mode",
+    secret: false,
+};
+
+pub(super) static INSTANCE_ID: Flag = Flag {
+    name: "instanceId",
+    value: "ID",
+    kind: Kind::Single,
+    default: Absent::Nothing,
+    modes: Scope::Network,
+    group: Group::StreamableOutput,
+    help: "ID. starts every session id and requestState this instance\n\
+           mints, for a load balancer to route by ([A-Za-z0-9_-]{1,32})",
     secret: false,
 };
 

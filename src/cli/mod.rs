@@ -235,6 +235,9 @@ pub(crate) struct Config {
     /// `--allowTool`/`--denyTool`, `--allowPrompt`/`--denyPrompt` (globs) and
     /// `--allowResource`/`--denyResource` (URI prefixes): what clients may see and use.
     pub(crate) filter: supergateway_proto::mcp::filter::Filter,
+    /// `--instanceId ID` (ours): the prefix (`ID.`) of every session id and
+    /// sealed `requestState` this instance mints, for a load balancer.
+    pub(crate) instance_id: Option<String>,
     /// Flags given that have no effect in this mode, one sentence each, for main to log.
     pub(crate) warnings: Vec<String>,
     /// `--config`: each enabled server as its own configuration; empty
@@ -518,6 +521,7 @@ impl fmt::Debug for Config {
                     .collect::<Vec<_>>(),
             )
             .field("child_cwd", &self.child_cwd)
+            .field("instance_id", &self.instance_id)
             .field("warnings", &self.warnings)
             .finish()
     }

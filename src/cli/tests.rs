@@ -656,3 +656,36 @@ fn the_gateways_own_secrets_are_kept_from_the_child() {
         assert!(crate::child::GATEWAY_SECRETS.contains(&name), "{name}");
     }
 }
+
+#[test]
+fn instance_id_is_1_to_32_of_a_z_digits_underscore_and_dash() {
+    let parse_args = |list: &[&str]| parse(&args(list));
+    let config = parse_args(&["--stdio", "x"]).unwrap();
+    assert_eq!(config.instance_id, None);
+    let config = parse_args(&["--stdio", "x", "--instanceId", "gw-0_A"]).unwrap();
+    assert_eq!(config.instance_id.as_deref(), Some("gw-0_A"));
+    let longest = "n".repeat(32);
+    let config = parse_args(&["--stdio", "x", "--instance-id", &longest]).unwrap();
+    assert_eq!(config.instance_id.as_deref(), Some(longest.as_str()));
+    let too_long = "n".repeat(33);
+    for (value, error) in [
+        ("", "--instanceId is empty (got \"\")"),
+        (
+            too_long.as_str(),
+            "--instanceId is longer than 32 characters",
+        ),
+        (
+            "a.b",
+            "--instanceId may hold only A-Z, a-z, 0-9, _ and - (got \"a.b\")",
+        ),
+        ("pod 1", "--instanceId may hold only"),
+        ("é", "--instanceId may hold only"),
+    ] {
+        let exit = parse_args(&["--stdio", "x", "--instanceId", value])
+            .err()
+            .unwrap_or_else(|| panic!("{value:?} parsed"));
+        assert_eq!(exit.code, 2, "{value:?}");
+        assert!(exit.message.contains(error), "{value:?}: {}", exit.message);
+        assert!(!exit.message.contains('\n'));
+    }
+}

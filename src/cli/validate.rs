@@ -342,6 +342,7 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
         trusted_proxies,
         tls,
         filter: filter(raw)?,
+        instance_id: instance_id(raw)?,
         warnings,
         servers: Vec::new(),
         server_name: None,
@@ -356,6 +357,17 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
 /// (`--stdio`, `--config`), rather than a remote server it bridges.
 pub(super) fn serves(input: &Input) -> bool {
     matches!(input, Input::Stdio(_) | Input::Servers(_))
+}
+
+/// `--instanceId`: `[A-Za-z0-9_-]{1,32}`, so that `ID.` is an unambiguous
+/// prefix of the session ids and tokens (see `gateway::session_id`).
+fn instance_id(raw: &Raw) -> Result<Option<String>, String> {
+    let Some(id) = raw.value(&flags::INSTANCE_ID) else {
+        return Ok(None);
+    };
+    supergateway_proto::mcp::request_state::check_instance_id(id)
+        .map_err(|why| format!("--instanceId {why} (got {id:?})"))?;
+    Ok(Some(id.to_owned()))
 }
 
 /// The filtering flags: globs for tools and prompts, URI prefixes for resources.

@@ -406,6 +406,8 @@ impl Link {
     fn start_relay(&mut self, replay: Option<Replay>) {
         let (seal, instance, relay) = sealing();
         self.relay.set_seal(seal, instance, relay);
+        self.relay
+            .set_instance_id(crate::gateway::session_id::instance_id());
         self.relay.start_child();
         if let Some(replay) = replay {
             self.relay.replay_from(replay);

@@ -5,7 +5,9 @@
 
 use crate::jsonrpc::{canonical as canonical_text, CanonicalError};
 use crate::mcp::header_value::{decode, encode};
-use crate::mcp::request_state::{dangerous_peek, open, seal, Seal, StatePayload, TOKEN_LEN};
+use crate::mcp::request_state::{
+    check_instance_id, dangerous_peek, open, seal, split_instance, Seal, StatePayload, TOKEN_LEN,
+};
 
 /// Fuzz target `header_value`: the input is a received header value.
 /// `decode` never panics; a plain value decodes to itself; an accepted
@@ -97,7 +99,9 @@ pub fn canonical(data: &[u8]) {
 /// - even: the rest (lossily as UTF-8) is a token: `open` and
 ///   `dangerous_peek` never panic, agree on the syntax, and a token `open`
 ///   accepts is exactly the one `seal` writes for its payload (one text per
-///   payload: the codec is canonical);
+///   payload: the codec is canonical); `split_instance` never panics, and
+///   what it splits is an instance id, `.` and a token-shaped rest, and
+///   never a bare token;
 /// - odd: the next 40 bytes are a payload, the rest splits at its first
 ///   NUL into method and target (lossily UTF-8): `seal` → `open` gives the
 ///   payload back, the token has the fixed length, and changing any one
@@ -123,6 +127,12 @@ pub fn request_state(data: &[u8]) {
         }
         if peeked.is_err() {
             assert!(opened.is_err(), "open accepts what peek refuses");
+        }
+        if let Some((id, bare)) = split_instance(&token) {
+            assert_eq!(format!("{id}.{bare}"), token);
+            assert_eq!(check_instance_id(id), Ok(()));
+            assert_eq!(bare.len(), TOKEN_LEN);
+            assert!(opened.is_err(), "a prefixed token opened as a bare one");
         }
         return;
     }

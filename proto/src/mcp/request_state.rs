@@ -204,6 +204,87 @@ pub fn dangerous_peek(token: &str) -> Result<StatePayload, StateError> {
     parse(token).map(|(p, _)| StatePayload::from_bytes(&p))
 }
 
+/// Most bytes of an instance id (`--instanceId`).
+pub const MAX_INSTANCE_ID: usize = 32;
+
+/// Ends the instance id a prefixed token (or session id) starts with:
+/// visible ASCII, unreserved in a URL query and valid in a header value,
+/// and outside the id's alphabet, so the id ends at the first `.` and a
+/// load balancer matching `ID.` never takes another id's tokens for its own.
+pub const INSTANCE_SEPARATOR: char = '.';
+
+/// Why an instance id was refused.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstanceIdError {
+    /// No byte at all.
+    Empty,
+    /// More than [`MAX_INSTANCE_ID`] bytes.
+    TooLong,
+    /// A byte outside `[A-Za-z0-9_-]`.
+    Character,
+}
+
+impl fmt::Display for InstanceIdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Empty => "is empty",
+            Self::TooLong => "is longer than 32 characters",
+            Self::Character => "may hold only A-Z, a-z, 0-9, _ and -",
+        })
+    }
+}
+
+impl std::error::Error for InstanceIdError {}
+
+/// Checks an instance id: `[A-Za-z0-9_-]{1,32}`.
+///
+/// # Errors
+///
+/// Which rule it breaks.
+pub fn check_instance_id(id: &str) -> Result<(), InstanceIdError> {
+    if id.is_empty() {
+        Err(InstanceIdError::Empty)
+    } else if id.len() > MAX_INSTANCE_ID {
+        Err(InstanceIdError::TooLong)
+    } else if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        Err(InstanceIdError::Character)
+    } else {
+        Ok(())
+    }
+}
+
+/// A token sealed by an instance that has an id is `ID.` + the token
+/// [`seal`] makes (the prefix is for routing and is not under the MAC: the
+/// MAC's key is the process's anyway). Splits such a token into the id and
+/// the bare token; `None` for a bare token, or when what comes before the
+/// first `.` is no instance id, or what comes after it is not shaped like a
+/// bare token (`sg1.…` of [`TOKEN_LEN`] bytes; its syntax is `open`'s to check).
+///
+/// ```
+/// use supergateway_proto::mcp::request_state::{split_instance, TOKEN_LEN};
+///
+/// let bare = format!("sg1.{}", "A".repeat(TOKEN_LEN - 4));
+/// assert_eq!(split_instance(&bare), None);
+/// let prefixed = format!("gw-2.{bare}");
+/// assert_eq!(split_instance(&prefixed), Some(("gw-2", bare.as_str())));
+/// assert_eq!(split_instance("not a token"), None);
+/// assert_eq!(split_instance("gw-2.sg1.short"), None);
+/// assert_eq!(split_instance(&format!("gw.2.{bare}")), None);
+/// ```
+#[must_use]
+pub fn split_instance(token: &str) -> Option<(&str, &str)> {
+    if token.len() == TOKEN_LEN && token.starts_with(PREFIX) {
+        return None;
+    }
+    let (id, rest) = token.split_once(INSTANCE_SEPARATOR)?;
+    check_instance_id(id).ok()?;
+    (rest.len() == TOKEN_LEN && rest.starts_with(PREFIX)).then_some((id, rest))
+}
+
 const PREFIX: &str = "sg1.";
 /// Domain separation: a tag made for anything else never opens a token.
 const CONTEXT: &[u8] = b"supergateway requestState v1\0";

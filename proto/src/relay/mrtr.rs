@@ -25,7 +25,9 @@ use super::*;
 use crate::jsonrpc::{
     canonical, encode_error_with_data, member_string, object_members, string_token, ValueKind,
 };
-use crate::mcp::request_state::{open, seal, Seal, StatePayload};
+use crate::mcp::request_state::{
+    open, seal, split_instance, Seal, StatePayload, INSTANCE_SEPARATOR,
+};
 use crate::mcp::Capabilities;
 
 /// How long the relay gathers a child's back-to-back requests into one
@@ -58,6 +60,9 @@ pub(super) struct Sealing {
 /// The relay's MRTR state.
 pub(super) struct Mrtr {
     sealing: Option<Sealing>,
+    /// `--instanceId`: what the states this relay mints start with (`ID.`),
+    /// so that a load balancer can route a retry by its first bytes.
+    instance_id: Option<Rc<str>>,
     /// Counts child restarts: a state outlives no restart.
     generation: u32,
     /// Modern interactive requests at the legacy child, by gateway id: the
@@ -71,6 +76,7 @@ impl Mrtr {
     pub(super) fn new() -> Self {
         Self {
             sealing: None,
+            instance_id: None,
             generation: 0,
             requests: int_map(),
             entries: int_map(),
@@ -128,6 +134,14 @@ impl Relay {
             instance,
             relay,
         });
+    }
+
+    /// Prefixes the states this relay mints with `id` and a `.`, and refuses
+    /// a retry whose state lacks that prefix (another instance's, or a bare
+    /// one). `id` must pass `request_state::check_instance_id`; `None`: bare
+    /// states, as without it.
+    pub fn set_instance_id(&mut self, id: Option<Rc<str>>) {
+        self.mrtr.instance_id = id;
     }
 
     /// Remembers a modern interactive request routed to a legacy child as
@@ -454,7 +468,11 @@ impl Relay {
             nonce,
             expires_ms: expires,
         };
-        let token = seal(&*sealing.seal, &payload, &entry.method, &entry.target);
+        let mut token = seal(&*sealing.seal, &payload, &entry.method, &entry.target);
+        if let Some(id) = &self.mrtr.instance_id {
+            token.insert(0, INSTANCE_SEPARATOR);
+            token.insert_str(0, id);
+        }
         let mut result = Vec::with_capacity(256);
         result.extend_from_slice(b"{\"resultType\":\"input_required\",\"inputRequests\":{");
         for (i, pending) in entry.pending.iter().enumerate() {
@@ -613,6 +631,24 @@ impl Relay {
         bytes: &[u8],
     ) -> Result<u64, &'static str> {
         let sealing = self.mrtr.sealing.as_ref().ok_or("no seal")?;
+        // The instance prefix is only a routing hint (outside the MAC), but
+        // a state must carry exactly this instance's: a misrouted retry is
+        // told apart from a forgery in the log.
+        let ours = self.mrtr.instance_id.as_deref().and_then(|id| {
+            token
+                .strip_prefix(id)
+                .and_then(|rest| rest.strip_prefix(INSTANCE_SEPARATOR))
+        });
+        let token = match ours {
+            Some(bare) => bare,
+            None if split_instance(token).is_some() => {
+                return Err("sealed by another gateway instance")
+            }
+            None if self.mrtr.instance_id.is_some() => {
+                return Err("without this gateway instance's prefix")
+            }
+            None => token,
+        };
         let payload = open(&*sealing.seal, token, method, target).map_err(|err| match err {
             crate::mcp::request_state::StateError::Syntax => "malformed",
             _ => "not sealed for this request by this process",

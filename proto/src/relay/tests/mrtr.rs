@@ -346,3 +346,67 @@ fn an_abandoned_question_does_not_block_the_next_client() {
     );
     assert!(to_child(&mut relay).is_empty());
 }
+
+#[test]
+fn an_instance_id_prefixes_the_state_and_only_that_prefix_opens_it() {
+    let mut relay = mrtr_relay();
+    relay.set_instance_id(Some(Rc::from("gw-b")));
+    relay.open_session(A, false);
+    send(&mut relay, A, &call(5, "t", CAPS, "")).unwrap();
+    to_child(&mut relay);
+    child(&mut relay, ELICIT);
+    relay.advance(GATHER);
+    relay.handle_timeout();
+    let state = state_of(&frames(&mut relay, A)[0]);
+    relay.close_session(A);
+    let bare = state.strip_prefix("gw-b.").unwrap();
+    assert_eq!(
+        crate::mcp::request_state::split_instance(&state),
+        Some(("gw-b", bare))
+    );
+    assert!(crate::mcp::request_state::dangerous_peek(bare).is_ok());
+    let answer = r#""inputResponses":{"user_name":{"action":"decline"}},"#;
+    let refused = |id: u32| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32602,"message":"Invalid or expired requestState","data":{{"reason":"invalid_request_state"}}}}}}"#
+        )
+    };
+    // Another instance's prefix, a prefix that only starts like ours, and
+    // the bare token (valid MAC, but not as this instance mints it): refused
+    // as every invalid state is, and the child hears nothing.
+    for (n, presented) in [
+        format!("gw-a.{bare}"),
+        format!("gw-bb.{bare}"),
+        format!("gw.{bare}"),
+        bare.to_owned(),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let key = 100 + n as u64;
+        let id = 10 + n as u32;
+        relay.open_session(key, false);
+        let retry = call(
+            id,
+            "t",
+            CAPS,
+            &format!(r#"{answer}"requestState":"{presented}","#),
+        );
+        send(&mut relay, key, &retry).unwrap();
+        assert_eq!(frames(&mut relay, key), [refused(id)], "{presented}");
+    }
+    assert!(to_child(&mut relay).is_empty());
+    // Its own prefixed state opens.
+    relay.open_session(B, false);
+    let retry = call(
+        6,
+        "t",
+        CAPS,
+        &format!(r#"{answer}"requestState":"{state}","#),
+    );
+    assert_eq!(send(&mut relay, B, &retry), Ok(1));
+    assert_eq!(
+        to_child(&mut relay),
+        [r#"{"jsonrpc":"2.0","id":"user_name","result":{"action":"decline"}}"#]
+    );
+}
