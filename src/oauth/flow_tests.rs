@@ -862,3 +862,58 @@ fn the_clocks_stop_while_a_request_refreshes_the_token() {
     // One 401 (the first request), one refresh, no 401 after it.
     assert_eq!((counts.mcp_401, counts.token_ok("refresh_token")), (1, 1));
 }
+
+#[test]
+fn a_cancelled_request_does_not_lose_a_rotated_refresh_token() {
+    let test_as = TestAs::start(AsConfig::default());
+    let dir = TempDir::new("rotate");
+    rt::block_on(async {
+        let (opener, opened) = headless();
+        let auth = authorizer(&test_as, Config::default(), dir.store(), opener);
+        assert_eq!(call(&auth, &test_as.mcp_url(), LIST).await.unwrap().0, 200);
+        if let Some(current) = auth.inner.held.borrow_mut().current.as_mut() {
+            current.tokens.expires_at = super::flow::now();
+        }
+        // The AS rotates the refresh token, then holds its answer until the
+        // request that asked for it is gone.
+        let (held_tx, held) = smol::channel::unbounded::<()>();
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        test_as.before_next_token_answer(move || {
+            held_tx.try_send(()).unwrap();
+            // Err once the test drops `release`.
+            let _ = gate.recv();
+        });
+        let mcp = test_as.mcp_url();
+        let mut first = Box::pin(call(&auth, &mcp, LIST));
+        future::or(async { held.recv().await.unwrap() }, async {
+            let result = first.as_mut().await;
+            panic!("the request ended before the refresh was answered: {result:?}")
+        })
+        .await;
+        drop(first);
+        drop(release);
+        // The new refresh token reached the driver: the next request needs
+        // neither another refresh nor the browser.
+        assert_eq!(call(&auth, &test_as.mcp_url(), LIST).await.unwrap().0, 200);
+        assert_eq!(opened.borrow().len(), 1);
+    });
+    let counts = test_as.counts();
+    assert_eq!(
+        (
+            counts.token("refresh_token"),
+            counts.token_ok("refresh_token"),
+            counts.authorize
+        ),
+        (1, 1, 1)
+    );
+    // And the store: a second driver takes the rotated token as it is.
+    let stored = rt::block_on(async {
+        let (opener, opened) = headless();
+        let second = authorizer(&test_as, Config::default(), dir.store(), opener);
+        let result = call(&second, &test_as.mcp_url(), LIST).await;
+        assert!(opened.borrow().is_empty());
+        result
+    });
+    assert_eq!(stored.unwrap().0, 200);
+    assert_eq!(test_as.counts().token("refresh_token"), 1);
+}
