@@ -51,7 +51,7 @@ pub(crate) enum OAuthError {
     ScopeRefused,
     /// An authorization's failure, as each request that waited for it gets
     /// it.
-    Shared(Rc<OAuthError>),
+    Shared(Rc<Self>),
     /// The token store failed.
     Store(StoreError),
     /// The token endpoint refused.

@@ -114,7 +114,7 @@ struct Inner {
 /// One authorization or refresh, and its outcome for every request that
 /// waited for it (a failure included: they do not each start another one).
 struct Flight {
-    step: Step,
+    kind: Kind,
     outcome: smol::lock::OnceCell<Outcome>,
 }
 
@@ -123,7 +123,7 @@ type Outcome = Result<Obtained, Rc<OAuthError>>;
 
 /// What a [`Flight`] does.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Step {
+enum Kind {
     /// Gets a token after a 401.
     Authorize,
     /// Asks for more scope after a 403 `insufficient_scope`.
@@ -281,7 +281,7 @@ impl Authorizer {
             }
             if let Some(generation) = self.inner.needs_refresh() {
                 let flight = self.running().unwrap_or_else(|| {
-                    self.start(Step::Refresh, |inner| async move {
+                    self.start(Kind::Refresh, |inner| async move {
                         match inner.refresh_held(generation).await {
                             Ok(()) => Ok(Obtained::Issued),
                             Err(err) => {
@@ -333,7 +333,7 @@ impl Authorizer {
             let outcome = flight.outcome.wait().await;
             // An authorization answers every 401 that met it, failed or not;
             // after a refresh or a step-up, look again.
-            if !step_up && flight.step == Step::Authorize {
+            if !step_up && flight.kind == Kind::Authorize {
                 return attempt.after(status, outcome);
             }
         }
@@ -344,12 +344,12 @@ impl Authorizer {
                 return Verdict::Retry;
             }
         }
-        let step = if step_up {
-            Step::StepUp
+        let kind = if step_up {
+            Kind::StepUp
         } else {
-            Step::Authorize
+            Kind::Authorize
         };
-        let flight = self.start(step, |inner| async move {
+        let flight = self.start(kind, |inner| async move {
             inner.authorize(&bearer, step_up).await.map_err(Rc::new)
         });
         let outcome = flight.outcome.wait().await;
@@ -363,12 +363,12 @@ impl Authorizer {
 
     /// Starts a flight (none runs) as a task of this authorizer's, in the
     /// caller's span.
-    fn start<F>(&self, step: Step, work: impl FnOnce(Rc<Inner>) -> F) -> Rc<Flight>
+    fn start<F>(&self, kind: Kind, work: impl FnOnce(Rc<Inner>) -> F) -> Rc<Flight>
     where
         F: Future<Output = Outcome> + 'static,
     {
         let flight = Rc::new(Flight {
-            step,
+            kind,
             outcome: smol::lock::OnceCell::new(),
         });
         let inner = Rc::clone(&self.inner);
