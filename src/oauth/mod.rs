@@ -276,7 +276,7 @@ impl Authorizer {
     pub(crate) async fn credential(&self) -> Option<Credential> {
         if self.inner.needs_refresh().is_some() {
             if let Some(flight) = self.running() {
-                // Its failure was logged by its task; the old token stays.
+                // Whatever it gave, look again: it may have left a fresh token.
                 let _ = flight.outcome.wait().await;
             }
             if let Some(generation) = self.inner.needs_refresh() {
@@ -291,6 +291,7 @@ impl Authorizer {
                         }
                     })
                 });
+                // A failed refresh was logged by its task; the old token stays.
                 let _ = flight.outcome.wait().await;
             }
         }
