@@ -4,8 +4,8 @@
 //! and probe — goes through [`Upstream::send`], which adds the
 //! `Authorization` the [`Authorizer`] holds and hands it a 401 or 403.
 //!
-//! While an authorization runs (the user in the browser, device polling,
-//! another process's lock), and while the local client answers the
+//! While an authorization or a refresh runs (the user in the browser,
+//! device polling, another process's lock), and while the local client answers the
 //! server's elicitation or sampling request ([`Asking`]), the bridge's
 //! clocks stop ([`Pauses`]): a `--requestTimeout` budget and the relay's
 //! own deadlines (the probe's) only count time nobody waits for a person.
@@ -25,7 +25,7 @@ use supergateway_proto::url::Url;
 
 use crate::cli::Config;
 use crate::http::client::{Client, ClientError, ClientResponse};
-use crate::oauth::{Attempt, Authorizer, OAuthError, Verdict};
+use crate::oauth::{Attempt, Authorizer, Credential, OAuthError, Verdict};
 use crate::rt;
 
 /// Bound on a 401/403 body read before the request is sent again (the
@@ -128,7 +128,7 @@ impl Upstream {
         head_timeout: Option<Duration>,
     ) -> Result<ClientResponse, ClientError> {
         let credential = match &self.auth {
-            Some(auth) => auth.credential().await,
+            Some(auth) => self.credential(auth).await,
             None => None,
         };
         let mut all = headers.to_vec();
@@ -161,7 +161,7 @@ impl Upstream {
         };
         let mut attempt = Attempt::default();
         loop {
-            let credential = auth.credential().await;
+            let credential = self.credential(auth).await;
             attempt.sent(credential.as_ref());
             let mut all = headers.to_vec();
             if let Some(credential) = &credential {
@@ -204,6 +204,13 @@ impl Upstream {
                 Verdict::Fail(error) => return Err(SendError::Auth { status, error }),
             }
         }
+    }
+
+    /// The authorizer's credential; the clocks stop while it refreshes the
+    /// token first (or waits for the flight under way).
+    async fn credential(&self, auth: &Authorizer) -> Option<Credential> {
+        let _paused = auth.refresh_due().then(|| self.pauses.pause());
+        auth.credential().await
     }
 }
 

@@ -4,6 +4,7 @@
 //! text arrives already made printable and cut by proto).
 
 use std::fmt;
+use std::rc::Rc;
 
 use supergateway_proto::oauth::authorize::CallbackError;
 use supergateway_proto::oauth::token::TokenError;
@@ -48,6 +49,9 @@ pub(crate) enum OAuthError {
     /// The server asks again for scopes already granted, or a second
     /// step-up for one request.
     ScopeRefused,
+    /// An authorization's failure, as each request that waited for it gets
+    /// it.
+    Shared(Rc<Self>),
     /// The token store failed.
     Store(StoreError),
     /// The token endpoint refused.
@@ -93,6 +97,7 @@ impl fmt::Display for OAuthError {
             Self::ScopeRefused => f.write_str(
                 "the MCP server asks for scopes already requested (insufficient_scope again)",
             ),
+            Self::Shared(err) => err.fmt(f),
             Self::Store(err) => write!(f, "token store: {err}"),
             Self::Token(err) => err.fmt(f),
             Self::Unauthorized => f.write_str("the MCP server refused the new access token"),
@@ -101,3 +106,14 @@ impl fmt::Display for OAuthError {
 }
 
 impl std::error::Error for OAuthError {}
+
+impl OAuthError {
+    /// The error itself, out of any [`Self::Shared`].
+    #[cfg(test)]
+    pub(crate) fn root(&self) -> &Self {
+        match self {
+            Self::Shared(err) => err.root(),
+            other => other,
+        }
+    }
+}

@@ -20,6 +20,7 @@ use supergateway_proto::url::Url;
 use super::fetch::Fetcher;
 use super::store::Store;
 use super::{Attempt, Authorizer, Config, Flow, OAuthError, Opener, Verdict};
+use crate::gateway::authorized::{Answer, Upstream};
 use crate::http::client::{Client, ClientOptions};
 use crate::rt;
 
@@ -93,9 +94,14 @@ fn headless() -> (Opener, Rc<RefCell<Vec<String>>>) {
 
 /// A blocking `GET url` (plain http): status and Location.
 fn get(url: &str) -> (u16, Option<String>) {
+    try_get(url).unwrap()
+}
+
+/// The same, `None` when nothing listens.
+fn try_get(url: &str) -> Option<(u16, Option<String>)> {
     let rest = url.strip_prefix("http://").unwrap();
     let (authority, target) = rest.split_at(rest.find('/').unwrap());
-    let mut stream = TcpStream::connect(authority).unwrap();
+    let mut stream = TcpStream::connect(authority).ok()?;
     write!(
         stream,
         "GET {target} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
@@ -109,7 +115,7 @@ fn get(url: &str) -> (u16, Option<String>) {
         name.eq_ignore_ascii_case("location")
             .then(|| value.trim().to_owned())
     });
-    (status, location)
+    Some((status, location))
 }
 
 fn authorizer(test_as: &TestAs, config: Config, store: Store, opener: Opener) -> Authorizer {
@@ -304,7 +310,7 @@ fn iss_is_checked_before_the_code_is_redeemed() {
         } else {
             assert!(
                 matches!(
-                    result,
+                    result.as_ref().map_err(OAuthError::root),
                     Err(OAuthError::Callback(CallbackError::Invalid(
                         ProtoError::IssMismatch | ProtoError::IssMissing
                     )))
@@ -403,7 +409,13 @@ fn authorizations_are_capped_at_three_per_window() {
             test_as.revoke_refresh_tokens();
         }
         let result = call(&auth, &test_as.mcp_url(), LIST).await;
-        assert!(matches!(result, Err(OAuthError::AttemptCap)), "{result:?}");
+        assert!(
+            matches!(
+                result.as_ref().map_err(OAuthError::root),
+                Err(OAuthError::AttemptCap)
+            ),
+            "{result:?}"
+        );
         assert_eq!(opened.borrow().len(), 3);
     });
     assert_eq!(test_as.counts().authorize, 3);
@@ -434,7 +446,7 @@ fn a_second_insufficient_scope_for_one_request_fails() {
         attempt.sent(auth.credential().await.as_ref());
         assert!(matches!(
             auth.challenge(403, &[challenge], &mut attempt).await,
-            Verdict::Fail(OAuthError::ScopeRefused)
+            Verdict::Fail(err) if matches!(err.root(), OAuthError::ScopeRefused)
         ));
         // A 403 that is not about scope is the server's answer.
         assert!(matches!(
@@ -523,7 +535,7 @@ fn metadata_naming_another_issuer_is_refused_before_any_endpoint_is_used() {
     });
     assert!(
         matches!(
-            result,
+            result.as_ref().map_err(OAuthError::root),
             Err(OAuthError::Proto(_, ProtoError::IssuerMismatch))
         ),
         "{result:?}"
@@ -702,4 +714,206 @@ fn the_token_endpoint_is_authenticated_as_registered() {
         );
         assert_eq!(token.form["resource"], test_as.mcp_url(), "{method}");
     }
+}
+
+/// The `WWW-Authenticate` values of the MCP server's 401 to a request
+/// without a token.
+async fn challenge_of(mcp: &str) -> Vec<String> {
+    let client = Client::new(ClientOptions::default()).unwrap();
+    let response = client
+        .send(
+            Method::Post,
+            &Url::parse(mcp).unwrap(),
+            &[("content-type", b"application/json")],
+            Some(LIST.as_bytes()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    response
+        .head()
+        .header_values("www-authenticate")
+        .map(|value| String::from_utf8(value.to_vec()).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_cancelled_request_does_not_stop_its_authorization() {
+    let test_as = TestAs::start(AsConfig::default());
+    let dir = TempDir::new("cancel");
+    rt::block_on(async {
+        // A browser that tells the test of each URL, waits until the test
+        // lets it go, then follows it and says whether the redirect was
+        // delivered to the loopback listener.
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let gate = Arc::new(Mutex::new(gate));
+        let (opened_tx, opened) = smol::channel::unbounded::<String>();
+        let (delivered_tx, delivered) = smol::channel::unbounded::<bool>();
+        let opener: Opener = Rc::new(move |url: &str| {
+            opened_tx.try_send(url.to_owned()).unwrap();
+            let (url, gate, delivered) = (url.to_owned(), Arc::clone(&gate), delivered_tx.clone());
+            std::thread::spawn(move || {
+                // Err once the test drops `release`.
+                let _ = gate.lock().unwrap().recv();
+                let redirect = match get(&url) {
+                    (302, Some(location)) => try_get(&location).is_some(),
+                    _ => false,
+                };
+                delivered.try_send(redirect).unwrap();
+            });
+        });
+        let auth = authorizer(&test_as, Config::default(), dir.store(), opener);
+        let values = challenge_of(&test_as.mcp_url()).await;
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
+        let mut attempt = Attempt::default();
+        let mut first = Box::pin(auth.challenge(401, &values, &mut attempt));
+        // The request is cancelled (a local notifications/cancelled, its
+        // timeout) while the user is in the browser.
+        let url = future::or(async { opened.recv().await.unwrap() }, async {
+            let verdict = first.as_mut().await;
+            panic!("the request ended before the browser opened: {verdict:?}")
+        })
+        .await;
+        drop(first);
+        drop(release);
+        assert!(
+            delivered.recv().await.unwrap(),
+            "the redirect found no listener: {url}"
+        );
+        // The authorization finished on its own: the next request uses its
+        // token (or waits for it), with no second browser window.
+        assert_eq!(call(&auth, &test_as.mcp_url(), LIST).await.unwrap().0, 200);
+        assert!(opened.is_empty());
+    });
+    let counts = test_as.counts();
+    assert_eq!(
+        (counts.authorize, counts.token_ok("authorization_code")),
+        (1, 1)
+    );
+}
+
+#[test]
+fn a_failed_authorization_is_shared_with_the_requests_that_waited() {
+    let test_as = TestAs::start(AsConfig {
+        deny: true,
+        ..AsConfig::default()
+    });
+    let dir = TempDir::new("shared");
+    let verdicts = rt::block_on(async {
+        let (opener, opened) = headless();
+        let auth = authorizer(&test_as, Config::default(), dir.store(), opener);
+        let values = challenge_of(&test_as.mcp_url()).await;
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
+        // Two requests met the 401 at once: the second waits for the
+        // authorization the first started.
+        let (mut first, mut second) = (Attempt::default(), Attempt::default());
+        let verdicts = future::zip(
+            auth.challenge(401, &values, &mut first),
+            auth.challenge(401, &values, &mut second),
+        )
+        .await;
+        assert_eq!(opened.borrow().len(), 1);
+        verdicts
+    });
+    for verdict in [verdicts.0, verdicts.1] {
+        let Verdict::Fail(err) = verdict else {
+            panic!("{verdict:?}");
+        };
+        assert_eq!(err.to_string(), "authorization refused: access_denied");
+    }
+    assert_eq!(test_as.counts().authorize, 1);
+}
+
+#[test]
+fn the_clocks_stop_while_a_request_refreshes_the_token() {
+    let test_as = TestAs::start(AsConfig::default());
+    let dir = TempDir::new("pause");
+    rt::block_on(async {
+        let (opener, _) = headless();
+        let auth = authorizer(&test_as, Config::default(), dir.store(), opener);
+        assert_eq!(call(&auth, &test_as.mcp_url(), LIST).await.unwrap().0, 200);
+        // The token is due for a refresh (to the driver; the server still
+        // takes it).
+        if let Some(current) = auth.inner.held.borrow_mut().current.as_mut() {
+            current.tokens.expires_at = super::flow::now();
+        }
+        let upstream = Upstream::new(
+            Client::new(ClientOptions::default()).unwrap(),
+            Some(auth),
+            std::time::Duration::from_secs(60),
+        );
+        let headers: [(&str, &[u8]); 2] = [
+            ("content-type", b"application/json"),
+            ("accept", b"application/json, text/event-stream"),
+        ];
+        let url = Url::parse(&test_as.mcp_url()).unwrap();
+        let answer = upstream
+            .send(Method::Post, &url, &headers, Some(LIST.as_bytes()), None)
+            .await
+            .unwrap();
+        let Answer::Head(response) = answer else {
+            panic!("not a head");
+        };
+        assert_eq!(response.status(), 200);
+        assert!(upstream.pauses().paused() > std::time::Duration::ZERO);
+    });
+    let counts = test_as.counts();
+    // One 401 (the first request), one refresh, no 401 after it.
+    assert_eq!((counts.mcp_401, counts.token_ok("refresh_token")), (1, 1));
+}
+
+#[test]
+fn a_cancelled_request_does_not_lose_a_rotated_refresh_token() {
+    let test_as = TestAs::start(AsConfig::default());
+    let dir = TempDir::new("rotate");
+    rt::block_on(async {
+        let (opener, opened) = headless();
+        let auth = authorizer(&test_as, Config::default(), dir.store(), opener);
+        assert_eq!(call(&auth, &test_as.mcp_url(), LIST).await.unwrap().0, 200);
+        if let Some(current) = auth.inner.held.borrow_mut().current.as_mut() {
+            current.tokens.expires_at = super::flow::now();
+        }
+        // The AS rotates the refresh token, then holds its answer until the
+        // request that asked for it is gone.
+        let (held_tx, held) = smol::channel::unbounded::<()>();
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        test_as.before_next_token_answer(move || {
+            held_tx.try_send(()).unwrap();
+            // Err once the test drops `release`.
+            let _ = gate.recv();
+        });
+        let mcp = test_as.mcp_url();
+        let mut first = Box::pin(call(&auth, &mcp, LIST));
+        future::or(async { held.recv().await.unwrap() }, async {
+            let result = first.as_mut().await;
+            panic!("the request ended before the refresh was answered: {result:?}")
+        })
+        .await;
+        drop(first);
+        drop(release);
+        // The new refresh token reached the driver: the next request needs
+        // neither another refresh nor the browser.
+        assert_eq!(call(&auth, &test_as.mcp_url(), LIST).await.unwrap().0, 200);
+        assert_eq!(opened.borrow().len(), 1);
+    });
+    let counts = test_as.counts();
+    assert_eq!(
+        (
+            counts.token("refresh_token"),
+            counts.token_ok("refresh_token"),
+            counts.authorize
+        ),
+        (1, 1, 1)
+    );
+    // And the store: a second driver takes the rotated token as it is.
+    let stored = rt::block_on(async {
+        let (opener, opened) = headless();
+        let second = authorizer(&test_as, Config::default(), dir.store(), opener);
+        let result = call(&second, &test_as.mcp_url(), LIST).await;
+        assert!(opened.borrow().is_empty());
+        result
+    });
+    assert_eq!(stored.unwrap().0, 200);
+    assert_eq!(test_as.counts().token("refresh_token"), 1);
 }

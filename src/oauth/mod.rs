@@ -28,9 +28,11 @@
 //! with the `WWW-Authenticate` values: [`Verdict::Retry`] (send the request
 //! again with the new credential), [`Verdict::Fail`] (answer the local
 //! client with the error) or [`Verdict::PassOn`] (a 403 that is not about
-//! scope: the server's own answer). One authorization runs at a time; a
-//! request that met a 401 while another one authorised retries with its
-//! result.
+//! scope: the server's own answer). One authorization or refresh (a
+//! flight) runs at a time, as a task of the [`Authorizer`]'s: a request that
+//! is cancelled or times out meanwhile does not stop it. The requests that
+//! met a 401 while an authorization ran take its outcome: they retry with
+//! its token, or fail with its error (no second browser window).
 //!
 //! Nothing secret is logged: access and refresh tokens, codes, verifiers,
 //! client secrets and device codes are [`Secret`]s (whose `Debug` hides
@@ -51,10 +53,11 @@ mod tests;
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::VecDeque;
+use std::future::Future;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use smol::lock::Mutex;
+use smol::Task;
 use supergateway_proto::oauth::challenge::{self, Bearer};
 use supergateway_proto::oauth::discovery::AuthorizationServer;
 use supergateway_proto::oauth::scope;
@@ -67,6 +70,7 @@ pub(crate) use error::OAuthError;
 use self::fetch::Fetcher;
 use self::flow::Discovered;
 use self::store::{ClientKind, Record, Store, Tokens};
+use crate::rt;
 
 /// A credential (a token, a client secret): proto's, whose `Debug` shows
 /// no byte of it and which has no `Display`.
@@ -85,6 +89,15 @@ pub(crate) type Opener = Rc<dyn Fn(&str)>;
 
 /// The reverse bridge's OAuth client: one per bridge.
 pub(crate) struct Authorizer {
+    inner: Rc<Inner>,
+    /// The task of the latest flight: it runs on when the request that
+    /// started it is cancelled or times out (the loopback listener stays up,
+    /// a rotated refresh token reaches the store), and ends with the bridge.
+    task: RefCell<Option<Task<()>>>,
+}
+
+/// What the flights share with the [`Authorizer`].
+struct Inner {
     config: Config,
     /// The MCP endpoint (what the PRM must name).
     mcp: Url,
@@ -93,9 +106,30 @@ pub(crate) struct Authorizer {
     /// for one creates no directory.
     store: OnceCell<Store>,
     opener: Opener,
-    /// One authorization or refresh at a time.
-    flight: Mutex<()>,
+    /// The authorization or refresh running now: one at a time.
+    flight: RefCell<Option<Rc<Flight>>>,
     held: RefCell<Held>,
+}
+
+/// One authorization or refresh, and its outcome for every request that
+/// waited for it (a failure included: they do not each start another one).
+struct Flight {
+    kind: Kind,
+    outcome: smol::lock::OnceCell<Outcome>,
+}
+
+/// The outcome of a flight; its error is shared by the requests that waited.
+type Outcome = Result<Obtained, Rc<OAuthError>>;
+
+/// What a [`Flight`] does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Gets a token after a 401.
+    Authorize,
+    /// Asks for more scope after a 403 `insufficient_scope`.
+    StepUp,
+    /// Refreshes the held token before it expires.
+    Refresh,
 }
 
 /// The `Authorization` value for one request, and which token it is.
@@ -123,7 +157,7 @@ pub(crate) struct Attempt {
 /// another process wrote since the last one).
 const MAX_ADOPTED: u8 = 2;
 
-/// How [`Authorizer::authorize`] got the token it holds now.
+/// How [`Inner::authorize`] got the token it holds now.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Obtained {
     /// Taken from the store as it was (not checked by anyone yet).
@@ -147,6 +181,21 @@ impl Attempt {
     /// The request is (re)sent with `credential`.
     pub(crate) fn sent(&mut self, credential: Option<&Credential>) {
         self.generation = credential.map(|credential| credential.generation);
+    }
+
+    /// The verdict on a 401 or 403 (`status`) once `outcome` is in.
+    fn after(&mut self, status: u16, outcome: &Outcome) -> Verdict {
+        match outcome {
+            Ok(Obtained::Stored) if status == 401 && self.adopted < MAX_ADOPTED => {
+                // The server may refuse it too: that 401 is not the retry's.
+                self.adopted = self.adopted.saturating_add(1);
+                self.retried = false;
+                Verdict::Retry
+            }
+            Ok(_) => Verdict::Retry,
+            // The bridge logs the failure once per request, as the local client sees it.
+            Err(err) => Verdict::Fail(OAuthError::Shared(Rc::clone(err))),
+        }
     }
 }
 
@@ -176,15 +225,15 @@ impl Authorizer {
         let fetcher = Fetcher::new()
             .map_err(|err| OAuthError::Fetch("HTTP client", fetch::FetchError::Http(err)))?
             .for_server(&mcp);
-        Ok(Self {
+        Ok(Self::from_inner(Inner {
             config,
             mcp,
             fetcher,
             store: OnceCell::new(),
             opener: Rc::new(browser::open),
-            flight: Mutex::new(()),
+            flight: RefCell::default(),
             held: RefCell::default(),
-        })
+        }))
     }
 
     /// The same from its parts (tests: a store in a temp dir, a browser
@@ -197,30 +246,56 @@ impl Authorizer {
         store: Store,
         opener: Opener,
     ) -> Self {
-        Self {
+        Self::from_inner(Inner {
             config,
             mcp,
             fetcher,
             store: OnceCell::from(store),
             opener,
-            flight: Mutex::new(()),
+            flight: RefCell::default(),
             held: RefCell::default(),
+        })
+    }
+
+    fn from_inner(inner: Inner) -> Self {
+        Self {
+            inner: Rc::new(inner),
+            task: RefCell::default(),
         }
+    }
+
+    /// Whether [`Self::credential`] will refresh (or wait for a flight)
+    /// first: the bridge stops its clocks meanwhile.
+    pub(crate) fn refresh_due(&self) -> bool {
+        self.inner.needs_refresh().is_some()
     }
 
     /// The `Authorization` value to send, if a token is held; refreshed
     /// first when it expires within the margin (a failed refresh keeps the
     /// old token: the server's 401 then decides).
     pub(crate) async fn credential(&self) -> Option<Credential> {
-        if self.needs_refresh().is_some() {
-            let _flight = self.flight.lock().await;
-            if let Some(generation) = self.needs_refresh() {
-                if let Err(err) = self.refresh_held(generation).await {
-                    tracing::warn!("oauth: refreshing the access token failed: {err}");
-                }
+        if self.inner.needs_refresh().is_some() {
+            if let Some(flight) = self.running() {
+                // Whatever it gave, look again: it may have left a fresh token.
+                let _ = flight.outcome.wait().await;
+            }
+            if let Some(generation) = self.inner.needs_refresh() {
+                let flight = self.running().unwrap_or_else(|| {
+                    self.start(Kind::Refresh, |inner| async move {
+                        match inner.refresh_held(generation).await {
+                            Ok(()) => Ok(Obtained::Issued),
+                            Err(err) => {
+                                tracing::warn!("oauth: refreshing the access token failed: {err}");
+                                Err(Rc::new(err))
+                            }
+                        }
+                    })
+                });
+                // A failed refresh was logged by its task; the old token stays.
+                let _ = flight.outcome.wait().await;
             }
         }
-        let held = self.held.borrow();
+        let held = self.inner.held.borrow();
         let current = held.current.as_ref()?;
         Some(Credential {
             header: Secret::new(format!("Bearer {}", current.tokens.access_token.expose())),
@@ -255,27 +330,66 @@ impl Authorizer {
             }
             _ => return Verdict::PassOn,
         };
-        let _flight = self.flight.lock().await;
+        while let Some(flight) = self.running() {
+            let outcome = flight.outcome.wait().await;
+            // An authorization answers every 401 that met it, failed or not;
+            // after a refresh or a step-up, look again.
+            if !step_up && flight.kind == Kind::Authorize {
+                return attempt.after(status, outcome);
+            }
+        }
         {
-            let held = self.held.borrow();
+            let held = self.inner.held.borrow();
             // Another request authorised while this one waited: use that.
             if !step_up && held.current.is_some() && attempt.generation != Some(held.generation) {
                 return Verdict::Retry;
             }
         }
-        match self.authorize(&bearer, step_up).await {
-            Ok(Obtained::Stored) if status == 401 && attempt.adopted < MAX_ADOPTED => {
-                // The server may refuse it too: that 401 is not the retry's.
-                attempt.adopted = attempt.adopted.saturating_add(1);
-                attempt.retried = false;
-                Verdict::Retry
-            }
-            Ok(_) => Verdict::Retry,
-            // The bridge logs the failure once, as the local client sees it.
-            Err(err) => Verdict::Fail(err),
-        }
+        let kind = if step_up {
+            Kind::StepUp
+        } else {
+            Kind::Authorize
+        };
+        let flight = self.start(kind, |inner| async move {
+            inner.authorize(&bearer, step_up).await.map_err(Rc::new)
+        });
+        let outcome = flight.outcome.wait().await;
+        attempt.after(status, outcome)
     }
 
+    /// The flight running now, if any.
+    fn running(&self) -> Option<Rc<Flight>> {
+        self.inner.flight.borrow().clone()
+    }
+
+    /// Starts a flight (none runs) as a task of this authorizer's, in the
+    /// caller's span.
+    fn start<F>(&self, kind: Kind, work: impl FnOnce(Rc<Inner>) -> F) -> Rc<Flight>
+    where
+        F: Future<Output = Outcome> + 'static,
+    {
+        let flight = Rc::new(Flight {
+            kind,
+            outcome: smol::lock::OnceCell::new(),
+        });
+        let inner = Rc::clone(&self.inner);
+        let work = work(Rc::clone(&inner));
+        let done = Rc::clone(&flight);
+        let span = tracing::Span::current();
+        let task = rt::spawn(rt::in_span(span, async move {
+            let outcome = work.await;
+            // Set once, here: nobody else sets it.
+            let _ = done.outcome.try_set(outcome);
+            inner.flight.borrow_mut().take();
+        }));
+        *self.inner.flight.borrow_mut() = Some(Rc::clone(&flight));
+        // The previous flight's task has ended (it cleared `flight` last).
+        *self.task.borrow_mut() = Some(task);
+        flight
+    }
+}
+
+impl Inner {
     /// Discovery, then stored tokens, a refresh, or a new authorization.
     async fn authorize(&self, bearer: &Bearer, step_up: bool) -> Result<Obtained, OAuthError> {
         let found = flow::discover(&self.fetcher, &self.mcp, bearer).await?;

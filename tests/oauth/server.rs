@@ -237,6 +237,8 @@ struct Shared {
     secrets: Vec<String>,
     next: u64,
     stopped: bool,
+    /// Runs (once) before the next token endpoint answer is written.
+    token_hook: Option<Box<dyn FnOnce() + Send>>,
 }
 
 struct Code {
@@ -290,6 +292,7 @@ impl TestAs {
             secrets: Vec::new(),
             next: 0,
             stopped: false,
+            token_hook: None,
         }));
         let accepting = Arc::clone(&shared);
         thread::spawn(move || {
@@ -353,6 +356,14 @@ impl TestAs {
         for refresh in self.lock().refresh.values_mut() {
             refresh.revoked = true;
         }
+    }
+
+    /// Runs `hook` on the serving thread once the next token request is
+    /// handled (its effects made: a rotated refresh token is revoked) and
+    /// before its answer is written.
+    #[allow(dead_code)] // Not every test crate including this module uses it.
+    pub fn before_next_token_answer(&self, hook: impl FnOnce() + Send + 'static) {
+        self.lock().token_hook = Some(Box::new(hook));
     }
 
     fn lock(&self) -> MutexGuard<'_, Shared> {
@@ -442,6 +453,12 @@ fn serve(stream: TcpStream, addr: SocketAddr, shared: &Mutex<Shared>) {
             .header("connection")
             .is_some_and(|v| v.eq_ignore_ascii_case("close"));
         let answer = route(&request, addr, &mut shared.lock().unwrap());
+        if request.method == "POST" && request.path.ends_with("/token") {
+            let hook = shared.lock().unwrap().token_hook.take();
+            if let Some(hook) = hook {
+                hook();
+            }
+        }
         let mut head = format!(
             "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\n",
             answer.status,
