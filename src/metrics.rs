@@ -7,9 +7,9 @@
 //! server's name (from the file, not from clients), or `*` for what is
 //! counted before a request reaches a server; `transport` is the output
 //! transport, `method` one of the MCP methods the spec defines or `other`,
-//! `outcome` and `reason` small enums. Off (the default) every hook is one
-//! `Cell<bool>` read; on, a request costs a few `Cell` updates and no
-//! allocation here.
+//! `outcome` and `reason` small enums. Off (the default) holders have no
+//! `Counters` and count nothing (one `Option` test per hook); on, a request
+//! costs a few `Cell` updates and no allocation here.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -328,8 +328,11 @@ impl Counters {
 /// sample per counter set.
 pub(crate) fn render() -> Vec<u8> {
     let mut out = Vec::with_capacity(8192);
-    let sets = REGISTRY.with(|registry| registry.borrow().sets.clone());
-    write_all(&mut out, &sets);
+    let (sets, process) = REGISTRY.with(|registry| {
+        let registry = registry.borrow();
+        (registry.sets.clone(), registry.process.clone())
+    });
+    write_all(&mut out, &sets, process.as_ref());
     out
 }
 
@@ -342,61 +345,71 @@ struct Names {
     reason: LabelName,
 }
 
-/// The per-set families: name, help, kind, and the value of a set.
-type Simple = (&'static str, &'static str, Kind, fn(&Counters) -> u64);
+/// The per-set families: name, help, kind, whether it is counted per
+/// connection (so only in the process's set: a `--config` server's set
+/// never sees a connection's bytes), and the value of a set.
+type Simple = (&'static str, &'static str, Kind, bool, fn(&Counters) -> u64);
 
 const SIMPLE: [Simple; 8] = [
     (
         "supergateway_sessions_open",
         "Client sessions open.",
         Kind::Gauge,
+        false,
         |c| c.sessions.get(),
     ),
     (
         "supergateway_child_starts",
         "MCP server processes started.",
         Kind::Counter,
+        false,
         |c| c.child_starts.get(),
     ),
     (
         "supergateway_child_exits",
         "MCP server processes that exited.",
         Kind::Counter,
+        false,
         |c| c.child_exits.get(),
     ),
     (
         "supergateway_child_restarts",
         "MCP server processes replaced by a new one.",
         Kind::Counter,
+        false,
         |c| c.child_restarts.get(),
     ),
     (
         "supergateway_received_bytes",
         "Bytes read from client connections.",
         Kind::Counter,
+        true,
         |c| c.bytes_in.get(),
     ),
     (
         "supergateway_sent_bytes",
         "Bytes written to client connections.",
         Kind::Counter,
+        true,
         |c| c.bytes_out.get(),
     ),
     (
         "supergateway_queue_drops",
         "Budget refusals and dropped lines the relay reported (once per burst).",
         Kind::Counter,
+        false,
         |c| c.queue_drops.get(),
     ),
     (
         "supergateway_slow_client_disconnects",
         "Clients disconnected for not reading their stream.",
         Kind::Counter,
+        false,
         |c| c.slow_clients.get(),
     ),
 ];
 
-fn write_all(out: &mut Vec<u8>, sets: &[Rc<Counters>]) {
+fn write_all(out: &mut Vec<u8>, sets: &[Rc<Counters>], process: Option<&Rc<Counters>>) {
     let (Ok(server), Ok(transport), Ok(method), Ok(outcome), Ok(reason)) = (
         LabelName::new("server"),
         LabelName::new("transport"),
@@ -481,12 +494,15 @@ fn write_all(out: &mut Vec<u8>, sets: &[Rc<Counters>]) {
             );
         }
     }
-    for (metric, help, kind, value) in SIMPLE {
+    for (metric, help, kind, per_connection, value) in SIMPLE {
         if let Ok(name) = MetricName::new(metric) {
             family(out, name, help, kind);
             let suffix = if kind == Kind::Counter { "_total" } else { "" };
             for set in sets {
-                sample(out, name, suffix, &base(&names, set), value(set));
+                let counted = !per_connection || process.is_some_and(|p| Rc::ptr_eq(p, set));
+                if counted {
+                    sample(out, name, suffix, &base(&names, set), value(set));
+                }
             }
         }
     }

@@ -135,6 +135,14 @@ fn each_server_answers_under_its_name_and_get_root_lists_them() {
     assert_eq!(messages[0]["id"], json!(7));
     assert_eq!(tool_text(&messages[0]), "5");
 
+    // HTTP/1.0 without Host: the listing gives paths.
+    let bare = request_to(gateway.addr, b"GET / HTTP/1.0\r\n\r\n");
+    assert_eq!(bare.status, 200);
+    assert_eq!(
+        bare.json()["servers"][1]["endpoints"],
+        json!({"sse": "/mail/sse", "message": "/mail/message", "ws": "/mail/ws"})
+    );
+
     // A path of another transport, or of no server, is 404; the paths of the
     // single-server mode are not served.
     for path in [
@@ -185,11 +193,9 @@ fn a_server_whose_child_dies_is_down_and_the_others_keep_serving() {
     a.expect_end();
     eventually("a is down", || get(&gateway, "/a/ready").status == 503);
     assert_eq!(get(&gateway, "/a/health").status, 503);
-    assert_eq!(
-        get(&gateway, "/ready").status,
-        503,
-        "one server down: not ready"
-    );
+    // A server down for good does not take the instance out of a load
+    // balancer: the others still serve.
+    assert_eq!(get(&gateway, "/ready").status, 200, "the others are ready");
     assert_eq!(
         get(&gateway, "/health").status,
         200,
@@ -342,6 +348,38 @@ fn the_admin_api_changes_one_server_at_a_time() {
     let a_after = shared_pid(addr, "a");
     assert_ne!(a_after, a_before, "a's child was restarted");
     assert_eq!(shared_pid(addr, "b"), b_before, "b's child was not");
+    // A server whose child exited for good cannot be changed (409), and
+    // reports no pid; the other can.
+    let mut a = SseClient::connect_path(&gateway, "/a/sse");
+    a.initialize();
+    let crashed = call(&mut a, 2, "crash", json!({}));
+    assert_eq!(crashed["error"]["code"], json!(-32000), "{crashed}");
+    eventually("a is down", || {
+        admin(addr, "GET", "/runtime/server/a/sessions", "").json()["shared_child_pid"].is_null()
+    });
+    let refused = admin(
+        addr,
+        "POST",
+        "/runtime/server/a/defaults",
+        r#"{"env": {"SG_MARK": "y"}}"#,
+    );
+    assert_eq!(refused.status, 409, "{}", refused.text());
+    assert_eq!(refused.json()["status"], json!("error"));
+    let other = admin(
+        addr,
+        "POST",
+        "/runtime/server/b/defaults",
+        r#"{"env": {"SG_MARK": "y"}}"#,
+    );
+    assert_eq!(other.status, 200, "{}", other.text());
+    // 405 names the methods of the path the request was routed to.
+    let wrong = admin(addr, "POST", "/runtime/server/b/sessions", "");
+    assert_eq!(wrong.status, 405);
+    assert_eq!(wrong.header("allow"), Some("GET, HEAD"));
+    let wrong = admin(addr, "GET", "/runtime/server/b/session/sessions", "");
+    assert_eq!(wrong.status, 405);
+    assert_eq!(wrong.header("allow"), Some("POST"));
+
     // The single-server paths and unknown servers are 404.
     for path in [
         "/runtime/defaults",
@@ -545,9 +583,15 @@ fn oauth_scopes_per_server_and_metadata_for_every_endpoint() {
     let metadata = get(&gateway, "/.well-known/oauth-protected-resource/files/mcp");
     assert_eq!(metadata.status, 200, "{}", metadata.text());
     assert_eq!(metadata.json()["resource"], json!(resource));
+    assert_eq!(metadata.json()["scopes_supported"], json!(["files:read"]));
+    let mail = get(&gateway, "/.well-known/oauth-protected-resource/mail/mcp");
+    assert_eq!(mail.status, 200);
+    assert_eq!(mail.json()["scopes_supported"], json!(["mcp:read"]));
+    // No server of that name: the gateway-wide front door, which asks for
+    // a token before it says "not found".
     assert_eq!(
-        get(&gateway, "/.well-known/oauth-protected-resource/mail/mcp").status,
-        200
+        get(&gateway, "/.well-known/oauth-protected-resource/nobody/mcp").status,
+        401
     );
     let token = |scope: &str| {
         let now = std::time::SystemTime::now()

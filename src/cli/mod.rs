@@ -35,7 +35,7 @@ mod oauth;
 mod parse;
 mod servers;
 mod validate;
-pub(crate) use servers::Served;
+pub(crate) use servers::{Served, ServersFile};
 pub(crate) use validate::{is_env_name, MAX_ENV_NAME_BYTES};
 
 use std::ffi::OsString;
@@ -58,7 +58,7 @@ pub(crate) enum Input {
     StreamableHttp(String),
     /// `--config`: the servers of an `mcpServers` file, disabled ones
     /// included; [`Config::servers`] has the enabled ones ready to serve.
-    Servers(Vec<supergateway_proto::config::Server>),
+    Servers(ServersFile),
 }
 
 /// The transport the gateway offers (`--outputTransport`).
@@ -448,9 +448,9 @@ impl fmt::Debug for Input {
                 .field(&redact_url(url))
                 .finish(),
             // Names only: a server's `env` often holds its tokens.
-            Self::Servers(servers) => f
+            Self::Servers(file) => f
                 .debug_list()
-                .entries(servers.iter().map(|server| &server.name))
+                .entries(file.servers.iter().map(|server| &server.name))
                 .finish(),
         }
     }

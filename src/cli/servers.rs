@@ -17,11 +17,20 @@ use supergateway_proto::mcp::filter::{Filter, Rules, MAX_PATTERNS, MAX_PATTERN_B
 use supergateway_proto::relay::UpstreamMode;
 
 use super::{Config, Input, Output};
+
 use crate::child::RestartPolicy;
+
+/// A `--config` file: its path (for messages) and its servers, disabled
+/// ones included.
+#[derive(Clone)]
+pub(crate) struct ServersFile {
+    pub(crate) path: String,
+    pub(crate) servers: Vec<Server>,
+}
 
 /// Reads and parses the file; the one-line error names the file and the
 /// JSON path.
-pub(super) fn read(path: &str) -> Result<Vec<Server>, String> {
+pub(super) fn read(path: &str) -> Result<ServersFile, String> {
     let limits = Limits::DEFAULT;
     let bytes = read_bounded(Path::new(path), limits.max_file_bytes)
         .map_err(|why| format!("--config {path}: {why}"))?;
@@ -33,7 +42,10 @@ pub(super) fn read(path: &str) -> Result<Vec<Server>, String> {
             "--config {path}: no server to serve (every one is disabled, or there are none)"
         ));
     }
-    Ok(servers.servers)
+    Ok(ServersFile {
+        path: path.to_owned(),
+        servers: servers.servers,
+    })
 }
 
 /// The file, refused past `max` bytes without reading more than one byte
@@ -72,19 +84,56 @@ impl Served {
     pub(crate) fn ws_path(&self) -> String {
         format!("/{}/ws", self.name)
     }
+
+    /// Each transport it is served over and the paths that transport
+    /// answers.
+    pub(crate) fn routes(&self) -> Vec<(Output, Vec<String>)> {
+        let config = &self.config;
+        self.outputs
+            .iter()
+            .map(|output| {
+                let paths = match output {
+                    Output::Sse => vec![config.sse_path.clone(), config.message_path.clone()],
+                    Output::Ws => vec![self.ws_path()],
+                    Output::StreamableHttp => vec![config.streamable_http_path.clone()],
+                    Output::Stdio => Vec::new(),
+                };
+                (*output, paths)
+            })
+            .collect()
+    }
+}
+
+/// The transports a server is served over: its `outputTransport`, else
+/// `default` (the command line's).
+pub(super) fn outputs_of(settings: &file::Settings, default: Output) -> Vec<Output> {
+    if settings.output_transports.is_empty() {
+        return vec![default];
+    }
+    settings
+        .output_transports
+        .iter()
+        .map(|transport| match transport {
+            OutputTransport::Sse => Output::Sse,
+            OutputTransport::Ws => Output::Ws,
+            // `OutputTransport` is non-exhaustive; a transport added to the
+            // parser is a streamable one until taught otherwise here.
+            OutputTransport::StreamableHttp | _ => Output::StreamableHttp,
+        })
+        .collect()
 }
 
 /// Each enabled server of `Input::Servers` as its own [`Config`] (see the
 /// module doc); empty for the other inputs. One-line errors name the
 /// server's JSON path.
 pub(super) fn derive(base: &Config) -> Result<Vec<Served>, String> {
-    let Input::Servers(servers) = &base.input else {
+    let Input::Servers(file) = &base.input else {
         return Ok(Vec::new());
     };
-    servers
+    file.servers
         .iter()
         .filter(|server| !server.disabled)
-        .map(|server| served(base, server))
+        .map(|server| served(base, server).map_err(|why| format!("--config {}: {why}", file.path)))
         .collect()
 }
 
@@ -92,19 +141,23 @@ fn served(base: &Config, server: &Server) -> Result<Served, String> {
     let name = &server.name;
     let at = |key: &str| format!("mcpServers.{name}.supergateway.{key}");
     let settings = &server.settings;
-    let outputs: Vec<Output> = if settings.output_transports.is_empty() {
-        vec![base.output]
-    } else {
-        settings
-            .output_transports
-            .iter()
-            .map(|transport| match transport {
-                OutputTransport::Sse => Output::Sse,
-                OutputTransport::Ws => Output::Ws,
-                _ => Output::StreamableHttp,
-            })
-            .collect()
-    };
+    // The gateway-wide endpoints are answered before a server is chosen by
+    // its name: a server may not take their first path segment.
+    let gateway_wide = base
+        .health_endpoints
+        .iter()
+        .chain(&base.ready_endpoints)
+        .chain(&base.metrics_endpoint);
+    for endpoint in gateway_wide {
+        let first = endpoint.trim_start_matches('/').split('/').next();
+        if first == Some(name.as_str()) {
+            return Err(format!(
+                "mcpServers.{name}: the name is taken by the gateway-wide endpoint {endpoint}; \
+                 rename the server or the endpoint"
+            ));
+        }
+    }
+    let outputs = outputs_of(settings, base.output);
     if outputs.contains(&Output::StreamableHttp) && outputs.len() > 1 {
         // One child serves one kind of client: SSE and WebSocket clients
         // each get every notification, Streamable HTTP ones only their
@@ -177,12 +230,42 @@ fn served(base: &Config, server: &Server) -> Result<Served, String> {
         config.own_budget = true;
     }
     if config.max_session_buffered_bytes > config.max_buffered_bytes {
-        return Err(format!(
-            "{}: must be at least maxSessionBytes ({})",
-            at("maxBufferedBytes"),
-            config.max_session_buffered_bytes
-        ));
+        return Err(if settings.max_buffered_bytes.is_some() {
+            format!(
+                "{}: must be at least maxSessionBytes ({})",
+                at("maxBufferedBytes"),
+                config.max_session_buffered_bytes
+            )
+        } else {
+            format!(
+                "{}: must be at most --maxBufferedBytes ({})",
+                at("maxSessionBytes"),
+                config.max_buffered_bytes
+            )
+        });
     }
+    let served = Served {
+        name: name.clone(),
+        outputs,
+        config,
+    };
+    // SSE's paths end in what the flags say; WebSocket's is `/NAME/ws`.
+    let routes = served.routes();
+    let mut seen: Vec<&String> = Vec::new();
+    for path in routes.iter().flat_map(|(_, paths)| paths) {
+        if seen.contains(&path) {
+            return Err(format!(
+                "mcpServers.{name}: two of its transports would answer {path} (--ssePath, \
+                 --messagePath and /ws must differ)"
+            ));
+        }
+        seen.push(path);
+    }
+    let Served {
+        outputs,
+        mut config,
+        ..
+    } = served;
     config.filter = filter(base, server)?;
     if let Some(path) = &settings.auth_token_file {
         let path = PathBuf::from(path);
@@ -345,7 +428,7 @@ mod tests {
             &["--healthEndpoint", "/healthz", "--readyEndpoint", "/ready"],
         )
         .unwrap();
-        assert!(matches!(&config.input, Input::Servers(all) if all.len() == 4));
+        assert!(matches!(&config.input, Input::Servers(file) if file.servers.len() == 4));
         let names: Vec<&str> = config.servers.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["files", "mail", "web"]);
         let [files, mail, web] = &config.servers[..] else {
@@ -467,6 +550,26 @@ mod tests {
                 r#"{"mcpServers": {"f": {"command": "x"}}}"#,
                 &["--runtimePrompt"],
                 "--runtimePrompt cannot be used with --config",
+            ),
+            (
+                r#"{"mcpServers": {"metrics": {"command": "x"}}}"#,
+                &["--metricsEndpoint", "/metrics/prom"],
+                "mcpServers.metrics: the name is taken by the gateway-wide endpoint /metrics/prom",
+            ),
+            (
+                r#"{"mcpServers": {"ready": {"command": "x"}}}"#,
+                &["--readyEndpoint", "/ready"],
+                "mcpServers.ready: the name is taken",
+            ),
+            (
+                r#"{"mcpServers": {"m": {"command": "x", "supergateway": {"outputTransport": ["sse", "ws"]}}}}"#,
+                &["--messagePath", "/ws"],
+                "mcpServers.m: two of its transports would answer /m/ws",
+            ),
+            (
+                r#"{"mcpServers": {"m": {"command": "x", "supergateway": {"maxSessionBytes": 99999999999}}}}"#,
+                &[],
+                "mcpServers.m.supergateway.maxSessionBytes: must be at most --maxBufferedBytes",
             ),
             (
                 r#"{"mcpServers": {"f": {"command": "x"}}}"#,

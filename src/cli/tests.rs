@@ -58,9 +58,9 @@ fn summary(config: &Config) -> Summary {
         Input::Sse(url) => ("sse", url.clone()),
         Input::Stdio(command) => ("stdio", command.clone()),
         Input::StreamableHttp(url) => ("streamableHttp", url.clone()),
-        Input::Servers(servers) => (
+        Input::Servers(file) => (
             "config",
-            servers
+            file.servers
                 .iter()
                 .map(|server| server.name.as_str())
                 .collect::<Vec<_>>()

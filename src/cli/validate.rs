@@ -231,31 +231,20 @@ pub(super) fn validate(raw: &Raw, host_default: Option<String>) -> Result<Config
     // With --config, a flag has an effect if it has one for any server
     // (each may choose its transport and statefulness).
     let mut modes = vec![mode];
-    if let Input::Servers(servers) = &input {
-        modes = servers
+    if let Input::Servers(file) = &input {
+        modes = file
+            .servers
             .iter()
             .filter(|server| !server.disabled)
             .flat_map(|server| {
-                let settings = &server.settings;
-                let outputs: Vec<Output> = if settings.output_transports.is_empty() {
-                    vec![output]
-                } else {
-                    settings
-                        .output_transports
-                        .iter()
-                        .map(|transport| match transport {
-                            supergateway_proto::config::OutputTransport::Sse => Output::Sse,
-                            supergateway_proto::config::OutputTransport::Ws => Output::Ws,
-                            _ => Output::StreamableHttp,
-                        })
-                        .collect()
-                };
-                let stateful = settings.stateful.unwrap_or(stateful);
-                outputs.into_iter().map(move |output| Mode {
-                    output,
-                    stateful,
-                    ..mode
-                })
+                let stateful = server.settings.stateful.unwrap_or(stateful);
+                super::servers::outputs_of(&server.settings, output)
+                    .into_iter()
+                    .map(move |output| Mode {
+                        output,
+                        stateful,
+                        ..mode
+                    })
             })
             .collect();
     }

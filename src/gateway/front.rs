@@ -58,24 +58,12 @@ pub(crate) struct Front {
 }
 
 /// The MCP endpoints `config` serves (their protected-resource metadata
-/// is served at `/.well-known/oauth-protected-resource` + the path): with
-/// `--config`, every server's, since the gateway-wide front door answers
-/// the well-known paths.
+/// is served at `/.well-known/oauth-protected-resource` + the path). The
+/// gateway-wide front door of `--config` serves none: each server's own
+/// front door answers for its endpoints (`gateway::servers`).
 fn endpoint_paths(config: &Config) -> Vec<String> {
     if !config.servers.is_empty() {
-        return config
-            .servers
-            .iter()
-            .flat_map(|served| {
-                let config = &served.config;
-                served.outputs.iter().flat_map(move |output| match output {
-                    Output::Sse => vec![config.sse_path.clone(), config.message_path.clone()],
-                    Output::Ws => vec![served.ws_path()],
-                    Output::StreamableHttp => vec![config.streamable_http_path.clone()],
-                    Output::Stdio => Vec::new(),
-                })
-            })
-            .collect();
+        return Vec::new();
     }
     match config.output {
         Output::Sse => vec![config.sse_path.clone(), config.message_path.clone()],

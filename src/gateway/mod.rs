@@ -139,7 +139,13 @@ impl ServedChild for LinkHandle {
     }
 
     fn pid(&self) -> Option<i32> {
-        self.0.borrow().child().and_then(Child::pid)
+        // None once it has exited: a dead child's pid may be another
+        // process's by now.
+        self.0
+            .borrow()
+            .child()
+            .filter(|child| child.is_running())
+            .and_then(Child::pid)
     }
 
     fn identity(&self) -> usize {
@@ -148,6 +154,10 @@ impl ServedChild for LinkHandle {
 
     fn is_ready(&self) -> bool {
         self.0.borrow().is_ready()
+    }
+
+    fn is_live(&self) -> bool {
+        self.0.borrow().is_live()
     }
 }
 

@@ -3,8 +3,10 @@
 //! Each server is served as a single server would be (`cli::Served` has
 //! its configuration, routes under `/NAME/`): its own runtime, its own
 //! child (or children per session), its own handlers, front door, limits
-//! and relay budget. [`Servers`] only picks the server by the first path
-//! segment and hands the request over untouched; what is not under a
+//! and relay budget. [`Servers`] picks the server by the first path segment
+//! (or the one after `/.well-known/oauth-protected-resource`), refuses a
+//! body over that server's `maxBodyBytes`, and hands the request over
+//! as it came; what is not under a
 //! server name (`GET /`, the gateway-wide health, readiness and metrics
 //! endpoints) goes through a front door of its own.
 //!
@@ -35,6 +37,10 @@ use crate::http::server::{self, Conn, Handler, Next, Request};
 use crate::http::tls::Acceptor;
 use crate::rt;
 use crate::runtime::{self, Runtime, Runtimes, ServedChild};
+
+/// Where RFC 9728 puts protected-resource metadata; a server's documents
+/// are this + its endpoint's path.
+const PRM_PREFIX: &str = "/.well-known/oauth-protected-resource";
 
 /// One transport's handler of a server.
 enum Mode {
@@ -135,50 +141,49 @@ impl Servers {
 
     /// `GET /`: every server, its status and its endpoints' URLs.
     fn listing(&self, head: &RequestHead) -> Vec<u8> {
-        let base = if self.base_url.is_empty() {
-            let scheme = if self.tls { "https" } else { "http" };
+        let (base, ws_base) = if !self.base_url.is_empty() {
+            let base = self.base_url.trim_end_matches('/').to_owned();
+            let ws = base
+                .strip_prefix("https://")
+                .map(|rest| format!("wss://{rest}"))
+                .or_else(|| {
+                    base.strip_prefix("http://")
+                        .map(|rest| format!("ws://{rest}"))
+                })
+                .unwrap_or_else(|| base.clone());
+            (base, ws)
+        } else if head.host().is_empty() {
+            // HTTP/1.0 without Host: paths only.
+            (String::new(), String::new())
+        } else {
             // The Host the client used (checked by the front door on
             // loopback); the answer goes back to that client only.
+            let (http, ws) = if self.tls {
+                ("https", "wss")
+            } else {
+                ("http", "ws")
+            };
             let host = head.host();
-            format!("{scheme}://{host}")
-        } else {
-            self.base_url.trim_end_matches('/').to_owned()
+            (format!("{http}://{host}"), format!("{ws}://{host}"))
         };
-        let ws_base = base
-            .strip_prefix("https://")
-            .map(|rest| format!("wss://{rest}"))
-            .or_else(|| {
-                base.strip_prefix("http://")
-                    .map(|rest| format!("ws://{rest}"))
-            })
-            .unwrap_or_else(|| base.clone());
         let mut servers =
             Vec::with_capacity(self.entries.len().saturating_add(self.disabled.len()));
         for entry in &self.entries {
-            let config = &entry.served.config;
             let mut endpoints = Map::new();
-            for output in &entry.served.outputs {
-                match output {
-                    Output::Sse => {
-                        endpoints.insert("sse".into(), format!("{base}{}", config.sse_path).into());
-                        endpoints.insert(
-                            "message".into(),
-                            format!("{base}{}", config.message_path).into(),
-                        );
-                    }
-                    Output::Ws => {
-                        endpoints.insert(
-                            "ws".into(),
-                            format!("{ws_base}{}", entry.served.ws_path()).into(),
-                        );
-                    }
-                    Output::StreamableHttp => {
-                        endpoints.insert(
-                            "streamableHttp".into(),
-                            format!("{base}{}", config.streamable_http_path).into(),
-                        );
-                    }
-                    Output::Stdio => {}
+            for (output, paths) in entry.served.routes() {
+                let names: &[&str] = match output {
+                    Output::Sse => &["sse", "message"],
+                    Output::Ws => &["ws"],
+                    Output::StreamableHttp => &["streamableHttp"],
+                    Output::Stdio => &[],
+                };
+                let base = if output == Output::Ws {
+                    &ws_base
+                } else {
+                    &base
+                };
+                for (name, path) in names.iter().zip(paths) {
+                    endpoints.insert((*name).to_owned(), format!("{base}{path}").into());
                 }
             }
             servers.push(json!({
@@ -196,8 +201,17 @@ impl Servers {
 
 impl Handler for Servers {
     async fn handle(self: Rc<Self>, request: Request, conn: &mut Conn) -> Next {
-        if let Some(entry) = self.entry(request.head.path()) {
+        // A server's protected-resource metadata (RFC 9728, the path
+        // suffixed with its endpoint's) comes from its own front door: its
+        // `authScopes` are its own.
+        let path = request.head.path();
+        let routed = path
+            .strip_prefix(PRM_PREFIX)
+            .filter(|endpoint| endpoint.starts_with('/'))
+            .unwrap_or(path);
+        if let Some(entry) = self.entry(routed) {
             if u64::try_from(request.body.len()).unwrap_or(u64::MAX) > entry.max_body_bytes {
+                crate::metrics::refused(crate::metrics::Reason::Limits);
                 let head = &request.head;
                 tracing::info!(
                     "refused {} {} (413): body over the server's maxBodyBytes",
@@ -215,7 +229,7 @@ impl Handler for Servers {
                     )
                     .await;
             }
-            let Some(mode) = entry.mode_for(request.head.path()) else {
+            let Some(mode) = entry.mode_for(routed) else {
                 return Next::Close;
             };
             let span = entry.runtime.relay_settings().span.clone();
@@ -284,26 +298,21 @@ fn start(served: Served) -> Result<Entry, String> {
             .map(|link| Rc::new(LinkHandle(link)) as Rc<dyn ServedChild>),
     );
     let mut modes = Vec::with_capacity(served.outputs.len());
-    for output in &served.outputs {
+    for (output, paths) in served.routes() {
         let mode = match output {
-            Output::Sse => (
-                vec![config.sse_path.clone(), config.message_path.clone()],
-                Mode::Sse(Rc::new(StdioSse::new(config, &runtime, shared.clone()))),
-            ),
+            Output::Sse => Mode::Sse(Rc::new(StdioSse::new(config, &runtime, shared.clone()))),
             Output::Ws => {
+                // The single-server WebSocket mode answers at --messagePath.
                 let mut ws = config.clone();
                 ws.message_path = served.ws_path();
-                (
-                    vec![ws.message_path.clone()],
-                    Mode::Ws(Rc::new(StdioWs::new(&ws, &runtime, shared.clone()))),
-                )
+                ws.output = Output::Ws;
+                Mode::Ws(Rc::new(StdioWs::new(&ws, &runtime, shared.clone())))
             }
-            Output::StreamableHttp | Output::Stdio => (
-                vec![config.streamable_http_path.clone()],
-                Mode::Streamable(StdioStreamable::new(config, &runtime, shared.clone())),
-            ),
+            Output::StreamableHttp | Output::Stdio => {
+                Mode::Streamable(StdioStreamable::new(config, &runtime, shared.clone()))
+            }
         };
-        modes.push(mode);
+        modes.push((paths, mode));
     }
     let max_body_bytes = config.max_body_bytes;
     Ok(Entry {
@@ -358,7 +367,8 @@ pub(crate) async fn run(config: &Config, top_runtime: &Rc<Runtime>) -> i32 {
         .map(|(index, entry)| (entry.served.name.clone(), index))
         .collect();
     let disabled = match &config.input {
-        crate::cli::Input::Servers(all) => all
+        crate::cli::Input::Servers(file) => file
+            .servers
             .iter()
             .filter(|server| server.disabled)
             .map(|server| server.name.clone())
@@ -374,9 +384,18 @@ pub(crate) async fn run(config: &Config, top_runtime: &Rc<Runtime>) -> i32 {
         Ok(started) => started,
         Err(why) => return fail(&why, &entries).await,
     };
-    let runtimes: Vec<Rc<Runtime>> = entries.iter().map(|e| Rc::clone(&e.runtime)).collect();
-    let all_ready: Rc<dyn Fn() -> bool> =
-        Rc::new(move || runtimes.iter().all(|runtime| runtime.is_ready()));
+    // Gateway-wide readiness: no server is starting (being started,
+    // probed, or waiting out a restart's backoff). A server that is down
+    // for good does not hold the others hostage: its own endpoints and
+    // `/NAME/ready` answer 503, and the instance keeps taking traffic for
+    // the rest.
+    let links: Vec<Rc<RefCell<Link>>> = entries.iter().filter_map(|e| e.shared.clone()).collect();
+    let all_ready: Rc<dyn Fn() -> bool> = Rc::new(move || {
+        links.iter().all(|link| {
+            let link = link.borrow();
+            link.is_ready() || !link.is_live()
+        })
+    });
     let front = Front::new(config, top_runtime).with_readiness(all_ready);
     let tls = config.tls.as_ref().map(Acceptor::new);
     if let Some(tls) = &config.tls {

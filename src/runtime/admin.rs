@@ -137,11 +137,11 @@ impl Handler for Admin {
             response = response.header("www-authenticate", b"Bearer");
         }
         if status == 405 {
-            let allow: &[u8] = if request.head.path().ends_with("/sessions") {
-                b"GET, HEAD"
-            } else {
-                b"POST"
-            };
+            let listing = self
+                .runtimes
+                .find(request.head.path())
+                .is_some_and(|(_, path)| path == "/runtime/sessions");
+            let allow: &[u8] = if listing { b"GET, HEAD" } else { b"POST" };
             response = response.header("allow", allow);
         }
         // A refused client gets no second try on the same connection: its

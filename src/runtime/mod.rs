@@ -48,6 +48,9 @@ pub(crate) enum UpdateError {
     UnknownSession,
     /// 500: a new child could not be started.
     Spawn(String),
+    /// 409: the shared child exited for good (no restart policy), so there
+    /// is nothing to restart with the new settings.
+    Down,
 }
 
 impl UpdateError {
@@ -64,6 +67,12 @@ impl UpdateError {
             Self::Spawn(why) => (
                 500,
                 json!({"status": "error", "error": format!("could not start the MCP server: {why}")})
+                    .to_string()
+                    .into_bytes(),
+            ),
+            Self::Down => (
+                409,
+                json!({"status": "error", "error": "the MCP server is down (it exited and has no restart policy); nothing was changed"})
                     .to_string()
                     .into_bytes(),
             ),
@@ -264,6 +273,14 @@ impl Runtime {
     }
 
     fn apply_defaults(&self, update: &Overrides) -> Result<bool, UpdateError> {
+        let down = self
+            .shared
+            .borrow()
+            .as_ref()
+            .is_some_and(|child| !child.is_live());
+        if down && update.touches_child() {
+            return Err(UpdateError::Down);
+        }
         self.defaults.borrow_mut().apply(update);
         tracing::info!(
             "runtime update of the defaults: {} (now {})",
@@ -579,6 +596,9 @@ mod tests {
             std::ptr::from_ref(&self.1).cast::<()>() as usize
         }
         fn is_ready(&self) -> bool {
+            true
+        }
+        fn is_live(&self) -> bool {
             true
         }
     }

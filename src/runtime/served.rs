@@ -26,6 +26,9 @@ pub(crate) trait ServedChild {
     /// Readiness: it runs, is initialised, and no restart is waiting out
     /// its backoff.
     fn is_ready(&self) -> bool;
+    /// It runs, or will again (a restart is waiting out its backoff);
+    /// false once it exited for good.
+    fn is_live(&self) -> bool;
 }
 
 /// A client session of a forward mode.
