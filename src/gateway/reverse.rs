@@ -8,7 +8,6 @@ use async_signal::{Signal, Signals};
 use futures_lite::StreamExt;
 use smol::Task;
 use supergateway_proto::jsonrpc::{encode_error, parse_message, Id, Kind};
-use supergateway_proto::relay::UpstreamMode;
 use supergateway_proto::url::Url;
 
 use crate::cli::Config;
@@ -18,7 +17,6 @@ use crate::gateway::local::Stdout;
 use crate::http::client::{Client, ClientOptions};
 use crate::http::LiveHeaders;
 use crate::oauth::Authorizer;
-use crate::relay_settings::RelaySettings;
 use crate::rt;
 
 /// Bound on one SSE event from the server.
@@ -253,12 +251,6 @@ pub(crate) fn handle_stdin(link: &Rc<RefCell<Link>>, stdout: &Stdout, line: &[u8
         encode_error(&mut out, id.as_deref(), err.code(), &err.to_string());
         stdout.send(&out);
     }
-}
-
-/// The relay bounds and the upstream era of the bridge's link, from the
-/// command line (`upstream`: the era to take the server to speak).
-pub(crate) fn link_settings(config: &Config, upstream: UpstreamMode) -> Rc<RelaySettings> {
-    RelaySettings::of(config, upstream)
 }
 
 /// `notifications/cancelled` for request `id`, sent upstream when the

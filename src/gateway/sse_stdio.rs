@@ -48,10 +48,11 @@ use crate::gateway::link::{Clients, Link};
 use crate::gateway::local::{Stdin, Stdout};
 use crate::gateway::reverse;
 use crate::gateway::reverse::{
-    cancel_notification, connect, handle_stdin, jitter_seed, link_settings, open_stdio_session,
-    wait_for_signal, Backoff, MAX_EVENT_BYTES,
+    cancel_notification, connect, handle_stdin, jitter_seed, open_stdio_session, wait_for_signal,
+    Backoff, MAX_EVENT_BYTES,
 };
 use crate::http::LiveHeaders;
+use crate::relay_settings::RelaySettings;
 use crate::rt;
 use crate::telemetry;
 
@@ -117,7 +118,7 @@ pub(crate) async fn run(
     };
     tracing::info!("SSE→stdio: connecting to {}", stream_url.redacted());
     // HTTP+SSE is the handshake era's transport: no probe.
-    let settings = link_settings(config, UpstreamMode::Legacy);
+    let settings = RelaySettings::of(config, UpstreamMode::Legacy);
     let (wake, woken) = channel::bounded::<()>(1);
     let link = Link::start_remote(&settings, Clients::Separate, move || {
         let _ = wake.try_send(());

@@ -28,10 +28,11 @@ use crate::gateway::link::{Clients, Link};
 use crate::gateway::local::{Stdin, Stdout};
 use crate::gateway::remote::Remote;
 use crate::gateway::reverse::{
-    connect, handle_stdin, link_settings, open_stdio_session, upstream, wait_for_signal,
+    connect, handle_stdin, open_stdio_session, upstream, wait_for_signal,
 };
 use crate::gateway::sse_stdio;
 use crate::http::LiveHeaders;
+use crate::relay_settings::RelaySettings;
 use crate::rt;
 
 /// Lines kept for an HTTP+SSE fallback, at most (a client waits for its
@@ -49,7 +50,7 @@ pub(crate) async fn run(config: &Config, url: &str, headers: &LiveHeaders) -> i3
         Err(code) => return code,
     };
     tracing::info!("Streamable HTTP→stdio: {}", parsed.redacted());
-    let settings = link_settings(config, config.upstream_protocol);
+    let settings = RelaySettings::of(config, config.upstream_protocol);
     let (wake, woken) = channel::bounded::<()>(1);
     let link = Link::start_remote(&settings, Clients::Separate, move || {
         let _ = wake.try_send(());
