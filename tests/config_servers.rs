@@ -621,3 +621,35 @@ fn oauth_scopes_per_server_and_metadata_for_every_endpoint() {
     assert_eq!(ping("/mail/mcp", &general).status, 200);
     assert_eq!(ping("/mail/mcp", &token("files:read")).status, 403);
 }
+
+#[test]
+fn a_servers_transports_share_its_rate_limit_and_other_servers_have_their_own() {
+    let dir = Dir::new("rate");
+    let config = dir.write(
+        "mcp.json",
+        &json!({"mcpServers": {
+            "m": server(json!({"outputTransport": ["sse", "ws"]})),
+            "o": server(json!({}))
+        }}),
+    );
+    let gateway = Gateway::start(&["--config", &config, "--rateLimit", "2/m"]);
+    let status = |path: &str, upgrade: bool| {
+        let extra = if upgrade {
+            "Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        } else {
+            "Accept: text/event-stream\r\n"
+        };
+        let raw = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}\r\n");
+        let mut stream = gateway.connect();
+        std::io::Write::write_all(&mut stream, raw.as_bytes()).unwrap();
+        common::read_response(&mut std::io::BufReader::new(stream)).status
+    };
+    assert_eq!(status("/m/sse", false), 200);
+    assert_eq!(status("/m/ws", true), 101);
+    // The bucket of m is empty, whichever transport asks.
+    assert_eq!(status("/m/sse", false), 429);
+    assert_eq!(status("/m/ws", true), 429);
+    // o has buckets of its own.
+    assert_eq!(status("/o/sse", false), 200);
+}

@@ -98,7 +98,9 @@ impl Front {
             },
             tokens: config.auth_tokens.as_ref().map(Tokens::new),
             trusted: config.trusted_proxies.clone(),
-            rate: config.rate_limit.map(RateLimits::new),
+            rate: config
+                .rate_limit
+                .map(|rate| RateLimits::for_server(config.server_name.as_deref(), rate)),
             resource: config.auth_oauth.as_ref().map(|settings| {
                 let paths = endpoint_paths(config);
                 let paths: Vec<&str> = paths.iter().map(String::as_str).collect();

@@ -30,7 +30,30 @@ pub(crate) struct RateLimits {
     origin: Instant,
 }
 
+thread_local! {
+    /// The buckets of each `--config` server, by name: its SSE and
+    /// WebSocket front doors count into the same ones.
+    static BY_SERVER: RefCell<Vec<(String, Rc<RateLimits>)>> = const { RefCell::new(Vec::new()) };
+}
+
 impl RateLimits {
+    /// The buckets of `server` (a `--config` server's name: made once,
+    /// shared by its transports), or new ones (`None`: a single server).
+    pub(crate) fn for_server(server: Option<&str>, rate: Rate) -> Rc<Self> {
+        let Some(server) = server else {
+            return Self::new(rate);
+        };
+        BY_SERVER.with(|by_server| {
+            let mut by_server = by_server.borrow_mut();
+            if let Some((_, limits)) = by_server.iter().find(|(name, _)| name == server) {
+                return Rc::clone(limits);
+            }
+            let limits = Self::new(rate);
+            by_server.push((server.to_owned(), Rc::clone(&limits)));
+            limits
+        })
+    }
+
     pub(crate) fn new(rate: Rate) -> Rc<Self> {
         Rc::new(Self {
             limiter: RefCell::new(RateLimiter::new(rate, DEFAULT_MAX_KEYS)),
