@@ -396,7 +396,10 @@ fn metrics_are_labelled_by_server() {
     let dir = Dir::new("metrics");
     let config = dir.write(
         "mcp.json",
-        &json!({"mcpServers": {"a": server(json!({})), "b": server(json!({}))}}),
+        &json!({"mcpServers": {
+            "a": server(json!({})),
+            "b": server(json!({"outputTransport": ["sse", "ws"]}))
+        }}),
     );
     let gateway = Gateway::start(&["--config", &config, "--metricsEndpoint", "/metrics"]);
     let mut a = SseClient::connect_path(&gateway, "/a/sse");
@@ -406,6 +409,17 @@ fn metrics_are_labelled_by_server() {
     let mut b = SseClient::connect_path(&gateway, "/b/sse");
     b.initialize();
     call(&mut b, 2, "echo", json!({"message": "1"}));
+    // b's WebSocket shares b's child; its requests count as ws.
+    let mut ws = common::WsClient::connect_with(&gateway, "/b/ws", None);
+    ws.initialize();
+    for id in 2..5 {
+        let answer = ws.call(
+            json!(id),
+            "tools/call",
+            json!({"name": "echo", "arguments": {"message": "w"}}),
+        );
+        assert_eq!(answer["id"], json!(id));
+    }
     let text = get(&gateway, "/metrics").text();
     let value = |series: &str| {
         text.lines()
@@ -419,6 +433,13 @@ fn metrics_are_labelled_by_server() {
     };
     assert_eq!(value(&calls("a")).as_deref(), Some("2"), "{text}");
     assert_eq!(value(&calls("b")).as_deref(), Some("1"), "{text}");
+    let ws_calls = "supergateway_requests_total{server=\"b\",transport=\"ws\",method=\"tools/call\",outcome=\"ok\"}";
+    assert_eq!(value(ws_calls).as_deref(), Some("3"), "{text}");
+    assert_eq!(
+        value("supergateway_sessions_open{server=\"b\",transport=\"ws\"}").as_deref(),
+        Some("1"),
+        "{text}"
+    );
     let sessions = |server: &str| {
         format!("supergateway_sessions_open{{server=\"{server}\",transport=\"sse\"}}")
     };

@@ -109,6 +109,11 @@ impl Front {
         }
     }
 
+    /// The metrics of the server and transport this front door is for.
+    pub(crate) fn counters(&self) -> Option<Rc<Counters>> {
+        self.counters.clone()
+    }
+
     /// Counts a refusal in the metrics of the server this front door is
     /// for.
     pub(crate) fn count_refused(&self, reason: Reason) {

@@ -182,6 +182,10 @@ pub(crate) struct Closed;
 struct Port {
     link: RefCell<Weak<RefCell<Link>>>,
     key: Cell<SessionKey>,
+    /// The metrics of the transport the session came over, when it is
+    /// not the link's (the SSE and WebSocket of a `--config` server share
+    /// one link); `None`: the link's.
+    counters: RefCell<Option<Rc<metrics::Counters>>>,
     wake: Sender<()>,
     woken: Receiver<()>,
 }
@@ -204,10 +208,20 @@ pub(crate) fn outlet() -> (Outlet, Inbox) {
     let port = Rc::new(Port {
         link: RefCell::new(Weak::new()),
         key: Cell::new(0),
+        counters: RefCell::new(None),
         wake,
         woken,
     });
     (Outlet(Rc::clone(&port)), Inbox(port))
+}
+
+impl Outlet {
+    /// The session's requests and its opening count into `counters` (its
+    /// transport's) instead of the link's.
+    pub(crate) fn count_into(self, counters: Option<Rc<metrics::Counters>>) -> Self {
+        *self.0.counters.borrow_mut() = counters;
+        self
+    }
 }
 
 impl Inbox {
@@ -283,7 +297,7 @@ pub(crate) struct Link {
     spans: IntMap<u64, RpcSpan>,
     /// With metrics on, the method slot and start of each request at the
     /// child, by gateway id.
-    timings: IntMap<u64, (u8, Instant)>,
+    timings: IntMap<u64, (u8, Instant, Rc<metrics::Counters>)>,
     /// The relay's clock starts here.
     epoch: Instant,
     /// Time the relay's clock leaves out (a reverse bridge waiting for an
@@ -503,6 +517,24 @@ impl Link {
         &self.settings
     }
 
+    /// The metrics a session's requests count into: its transport's, else
+    /// the link's; `None` when metrics are off.
+    fn counters_of(&self, session: SessionKey) -> Option<Rc<metrics::Counters>> {
+        let own = self
+            .ports
+            .get(&session)
+            .and_then(|port| port.counters.borrow().clone());
+        own.or_else(|| self.settings.metrics.clone())
+    }
+
+    /// Counts a session opening or closing in its transport's metrics.
+    fn count_session(&self, port: &Port, open: bool) {
+        let own = port.counters.borrow().clone();
+        if let Some(counters) = own.or_else(|| self.settings.metrics.clone()) {
+            counters.session(open);
+        }
+    }
+
     /// Counts into the server's metrics, when they are on.
     fn count(&self, update: impl FnOnce(&metrics::Counters)) {
         if let Some(counters) = &self.settings.metrics {
@@ -720,7 +752,7 @@ impl Link {
         if !self.relay.open_session(key, standalone) {
             return false;
         }
-        self.count(|m| m.session(true));
+        self.count_session(&outlet.0, true);
         self.attach(key, outlet.0);
         self.pump(None);
         true
@@ -733,8 +765,8 @@ impl Link {
     pub(crate) fn detach_session(&mut self, key: SessionKey, message: &str) -> Option<Moved> {
         let detached = self.relay.detach_session(key, message);
         let port = self.ports.remove(&key);
-        if port.is_some() {
-            self.count(|m| m.session(false));
+        if let Some(port) = &port {
+            self.count_session(port, false);
         }
         self.pump(None);
         Some(Moved {
@@ -749,7 +781,7 @@ impl Link {
             moved.port.wake();
             return false;
         }
-        self.count(|m| m.session(true));
+        self.count_session(&moved.port, true);
         self.attach(key, moved.port);
         self.pump(None);
         true
@@ -770,7 +802,7 @@ impl Link {
     pub(crate) fn close_session(&mut self, key: SessionKey) {
         self.relay.close_session(key);
         if let Some(port) = self.ports.remove(&key) {
-            self.count(|m| m.session(false));
+            self.count_session(&port, false);
             port.wake();
         }
         self.pump(None);
@@ -953,13 +985,15 @@ impl Link {
                 }
                 Event::RequestStarted {
                     request,
+                    session,
                     method,
                     client_id,
                     ..
                 } => {
-                    if self.settings.metrics.is_some() {
+                    if let Some(counters) = self.counters_of(session) {
                         let slot = metrics::method_index(&method);
-                        self.timings.insert(request, (slot, Instant::now()));
+                        self.timings
+                            .insert(request, (slot, Instant::now(), counters));
                     }
                     let pid = self.child.as_ref().and_then(Child::pid);
                     let span = telemetry::with_context(self.context.as_ref(), || {
@@ -974,14 +1008,13 @@ impl Link {
                     error,
                     child_error,
                 } => {
-                    if let Some((slot, started)) = self.timings.remove(&request) {
+                    if let Some((slot, started, counters)) = self.timings.remove(&request) {
                         let outcome = match (child_error, &error) {
                             (true, _) => Outcome::Error,
                             (false, Some(_)) => Outcome::GatewayError,
                             (false, None) => Outcome::Ok,
                         };
-                        let latency = started.elapsed();
-                        self.count(|m| m.request(slot, outcome, latency));
+                        counters.request(slot, outcome, started.elapsed());
                     }
                     let Some(span) = self.spans.remove(&request) else {
                         continue;

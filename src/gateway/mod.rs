@@ -236,24 +236,38 @@ pub(crate) struct ClientSession {
     pub(crate) frames: Inbox,
 }
 
-/// Opens a `ClientSession` (keys from `next_key`), or says what to answer:
+thread_local! {
+    /// The last key given to an SSE or WebSocket session: unique in the
+    /// process, since the SSE and WebSocket handlers of a `--config` server
+    /// open sessions on one link.
+    static CLIENT_KEYS: Cell<SessionKey> = const { Cell::new(0) };
+}
+
+/// Opens a `ClientSession` (a new process-wide key), or says what to answer:
 /// 403 or 500 when a per-session child cannot start ([`start_link`]), 503
 /// when the child has exited (a per-session child is then stopped, not
-/// left behind).
+/// left behind). Its requests count into `counters` (its transport's
+/// metrics; the link's may be another transport's).
 pub(crate) fn open_client_session(
     shared: Option<&Rc<RefCell<Link>>>,
     runtime: &Runtime,
-    next_key: &Cell<SessionKey>,
     caller: &Caller,
+    counters: Option<Rc<crate::metrics::Counters>>,
 ) -> Result<ClientSession, Refusal> {
     let link = match shared {
         Some(link) => Rc::clone(link),
         None => start_link(runtime, Clients::Separate, caller)?,
     };
-    let key = next_key.get();
-    next_key.set(key.wrapping_add(1));
+    let key = CLIENT_KEYS.with(|keys| {
+        let key = keys.get().wrapping_add(1);
+        keys.set(key);
+        key
+    });
     let (sender, frames) = outlet();
-    if !link.borrow_mut().open_session(key, sender, true) {
+    if !link
+        .borrow_mut()
+        .open_session(key, sender.count_into(counters), true)
+    {
         if shared.is_none() {
             if let Some(child) = link.borrow().child() {
                 child.stop_in_background();

@@ -8,7 +8,7 @@
 //! each client's responses its own; `--childPerSession` gives every stream
 //! a child of its own, stopped when the stream ends.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::pin::pin;
 use std::rc::Rc;
@@ -50,7 +50,6 @@ pub(crate) struct StdioSse {
     /// The shared child's link; `None` with `--childPerSession`.
     shared: Option<Rc<RefCell<Link>>>,
     sessions: RefCell<HashMap<String, Session>>,
-    next_key: Cell<SessionKey>,
 }
 
 struct Session {
@@ -78,7 +77,6 @@ impl StdioSse {
             max_sessions: config.max_sessions,
             shared,
             sessions: RefCell::new(HashMap::new()),
-            next_key: Cell::new(1),
         }
     }
 
@@ -101,8 +99,12 @@ impl StdioSse {
                 .error(head, conn, 503, codes::SERVER_ERROR, "too many sessions")
                 .await;
         }
-        let opened =
-            open_client_session(self.shared.as_ref(), &self.runtime, &self.next_key, &caller);
+        let opened = open_client_session(
+            self.shared.as_ref(),
+            &self.runtime,
+            &caller,
+            self.front.counters(),
+        );
         let ClientSession { route, key, frames } = match opened {
             Ok(session) => session,
             Err(refusal) => return self.front.refuse(head, conn, refusal).await,

@@ -32,7 +32,7 @@
 //! with a JSON-RPC error (`id: null`, -32700 or -32600) and the socket stays
 //! open. Pings go out every `--keepAlive`; pings from the client are answered.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
@@ -101,7 +101,6 @@ pub(crate) struct StdioWs {
     /// The shared child's link; `None` with `--childPerSession`.
     shared: Option<Rc<RefCell<Link>>>,
     sessions: RefCell<HashMap<SessionKey, Rc<Route>>>,
-    next_key: Cell<SessionKey>,
 }
 
 /// How a socket's session ended.
@@ -139,7 +138,6 @@ impl StdioWs {
             write_timeout: server_options(config).write_timeout,
             shared,
             sessions: RefCell::new(HashMap::new()),
-            next_key: Cell::new(1),
         }
     }
 
@@ -181,8 +179,12 @@ impl StdioWs {
                 .error(head, conn, 503, codes::SERVER_ERROR, "too many sessions")
                 .await;
         }
-        let opened =
-            open_client_session(self.shared.as_ref(), &self.runtime, &self.next_key, caller);
+        let opened = open_client_session(
+            self.shared.as_ref(),
+            &self.runtime,
+            caller,
+            self.front.counters(),
+        );
         let ClientSession { route, key, frames } = match opened {
             Ok(session) => session,
             Err(refusal) => return self.front.refuse(head, conn, refusal).await,

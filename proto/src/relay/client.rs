@@ -382,6 +382,7 @@ impl Relay {
         if self.config.request_events {
             self.events.push_back(Event::RequestStarted {
                 request: outbound.id,
+                session: key,
                 method: message.method.as_deref().unwrap_or_default().into(),
                 client_id,
                 era: if modern { Era::Modern } else { Era::Handshake },

@@ -257,6 +257,8 @@ pub enum Event {
     RequestStarted {
         /// The gateway id it travels under.
         request: u64,
+        /// The session it came from.
+        session: SessionKey,
         /// Its method.
         method: Box<str>,
         /// The client's id, as the client wrote it.
