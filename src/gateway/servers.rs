@@ -5,10 +5,9 @@
 //! child (or children per session), its own handlers, front door, limits
 //! and relay budget. [`Servers`] picks the server by the first path segment
 //! (or the one after `/.well-known/oauth-protected-resource`), refuses a
-//! body over that server's `maxBodyBytes`, and hands the request over
-//! as it came; what is not under a
-//! server name (`GET /`, the gateway-wide health, readiness and metrics
-//! endpoints) goes through a front door of its own.
+//! body over that server's `maxBodyBytes`, and hands the request over as it
+//! came; what is not under a server name (`GET /`, the gateway-wide health,
+//! readiness and metrics endpoints) goes through a front door of its own.
 //!
 //! A server whose child exits without a restart policy is down (its
 //! endpoints answer 503, its readiness 503); the others keep serving and
