@@ -12,6 +12,9 @@
 //! - A failed fetch keeps the last good keys, and the next attempt waits
 //!   [`RETRY_AFTER`], so an unreachable issuer costs a request no more than
 //!   one wait per [`RETRY_AFTER`]. It is logged once until a fetch succeeds.
+//!   The last good keys serve at most [`MAX_STALE`] past their freshness:
+//!   a key the issuer has withdrawn (rotated out after a leak) must not be
+//!   trusted for ever by a gateway that can no longer reach it (503 then).
 //! - A token whose key is unknown (rotation) triggers a refetch at most once
 //!   per [`NO_KEY_REFETCH`], so tokens with made-up `kid`s cannot make the
 //!   gateway hammer the issuer.
@@ -38,6 +41,9 @@ const DEFAULT_MAX_AGE: Duration = Duration::from_secs(15 * 60);
 const RETRY_AFTER: Duration = Duration::from_secs(10);
 /// An unknown `kid` refetches the keys at most this often.
 const NO_KEY_REFETCH: Duration = Duration::from_secs(60);
+/// Keys whose refresh keeps failing are used at most this long past their
+/// freshness, then dropped.
+const MAX_STALE: Duration = Duration::from_secs(24 * 3600);
 
 /// See the module documentation.
 pub(crate) struct Keys {
@@ -97,11 +103,12 @@ impl Keys {
     /// (shared) fetch.
     pub(crate) async fn current(self: &Rc<Self>) -> Result<Rc<Jwks>, Unavailable> {
         let now = Instant::now();
-        let (generation, jwks, due) = {
+        let jwks = self.usable(now);
+        let (generation, due) = {
             let state = self.state.borrow();
             let fresh = state.fresh_until.is_some_and(|until| now < until);
             let waiting = state.retry_at.is_some_and(|at| now < at);
-            (state.generation, state.jwks.clone(), !fresh && !waiting)
+            (state.generation, !fresh && !waiting)
         };
         match jwks {
             Some(jwks) => {
@@ -117,10 +124,29 @@ impl Keys {
             }
             None if due => {
                 self.fetch_once(generation).await;
-                self.state.borrow().jwks.clone().ok_or(Unavailable)
+                self.usable(Instant::now()).ok_or(Unavailable)
             }
             None => Err(Unavailable),
         }
+    }
+
+    /// The keys, unless they are more than [`MAX_STALE`] past their
+    /// freshness (dropped then, with one warning).
+    fn usable(&self, now: Instant) -> Option<Rc<Jwks>> {
+        let mut state = self.state.borrow_mut();
+        let expired = state
+            .fresh_until
+            .is_some_and(|until| now.saturating_duration_since(until) > MAX_STALE);
+        if expired && state.jwks.take().is_some() {
+            tracing::warn!(
+                "--authIssuer {}: the last good signing keys are more than {} h past their \
+                 max-age and the issuer still cannot be reached: tokens are refused (503) \
+                 until a fetch succeeds",
+                self.issuer,
+                MAX_STALE.as_secs() / 3600
+            );
+        }
+        state.jwks.clone()
     }
 
     /// The start-up fetch, so that the first request finds the keys (a
@@ -145,7 +171,7 @@ impl Keys {
         }
         // Also when no refetch was allowed: one that ran since `seen` was
         // taken may have the key.
-        let latest = self.state.borrow().jwks.clone()?;
+        let latest = self.usable(Instant::now())?;
         (!Rc::ptr_eq(&latest, seen)).then_some(latest)
     }
 
@@ -244,5 +270,33 @@ impl Keys {
                 .ok_or_else(|| format!("{}: the metadata has no jwks_uri", url.redacted()));
         }
         Err(last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys_fresh_until(fresh_until: Instant) -> Keys {
+        let keys = Keys::new("https://issuer.example", Fetcher::new().unwrap());
+        let jwks = parse_jwks(br#"{"keys": []}"#, Limits::DEFAULT).unwrap();
+        let mut state = keys.state.borrow_mut();
+        state.jwks = Some(Rc::new(jwks));
+        state.fresh_until = Some(fresh_until);
+        drop(state);
+        keys
+    }
+
+    #[test]
+    fn stale_keys_serve_a_day_past_their_freshness_then_are_dropped() {
+        let now = Instant::now();
+        let keys = keys_fresh_until(now);
+        assert!(keys.usable(now).is_some());
+        assert!(keys.usable(now + MAX_STALE).is_some());
+        assert!(keys
+            .usable(now + MAX_STALE + Duration::from_secs(1))
+            .is_none());
+        // Dropped, not hidden: a later look (any time) finds none either.
+        assert!(keys.usable(now).is_none());
     }
 }
