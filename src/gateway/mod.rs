@@ -20,10 +20,11 @@ pub(crate) mod streamable_stdio;
 
 use std::cell::{Cell, RefCell};
 use std::io;
+use std::net::TcpListener;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use async_io::Timer;
+use async_io::{Async, Timer};
 use async_signal::{Signal, Signals};
 use futures_lite::{FutureExt, StreamExt};
 use smol::channel;
@@ -307,50 +308,23 @@ pub(crate) async fn run_stdio<H: StdioMode>(
     shared: Option<Clients>,
     make: impl FnOnce(Option<Rc<RefCell<Link>>>) -> Rc<H>,
 ) -> i32 {
-    let mut signals = match Signals::new([Signal::Term, Signal::Int, Signal::Hup]) {
-        Ok(signals) => signals,
-        Err(err) => {
-            tracing::error!("cannot install signal handlers: {err}");
-            return 1;
-        }
-    };
-    let listener = match server::bind(&config.host, config.port) {
-        Ok(listener) => listener,
-        Err(err) => {
-            tracing::error!("cannot listen on {}:{}: {err}", config.host, config.port);
-            eprintln!(
-                "supergateway: cannot listen on {}:{}: {err}",
-                config.host, config.port
-            );
-            return 1;
-        }
+    let (mut signals, listener) = match listen(config) {
+        Ok(opened) => opened,
+        Err(code) => return code,
     };
     let (exited_tx, exited) = channel::bounded::<i32>(1);
     let shared = match shared {
         None => None,
-        Some(clients) => match Link::start(
-            &runtime.child_spec(),
-            runtime.relay_settings(),
-            clients,
-            move |code| {
-                let _ = exited_tx.try_send(code);
-            },
-        ) {
-            Ok(link) => {
-                link.borrow_mut().restart_on_exit(config.restart);
-                Some(link)
-            }
+        Some(clients) => match start_shared(runtime, clients, config.restart, move |code| {
+            let _ = exited_tx.try_send(code);
+        }) {
+            Ok(link) => Some(link),
             Err(err) => {
                 eprintln!("supergateway: cannot start the MCP server: {err}");
                 return 1;
             }
         },
     };
-    runtime.set_shared(
-        shared
-            .clone()
-            .map(|link| Rc::new(LinkHandle(link)) as Rc<dyn ServedChild>),
-    );
     let handler = make(shared.clone());
     if let Some(tls) = &config.tls {
         tracing::info!("TLS on: {}", tls.files);
@@ -365,17 +339,7 @@ pub(crate) async fn run_stdio<H: StdioMode>(
     ));
 
     let stop = async { Stop::ChildExited(exited.recv().await.unwrap_or(1)) }
-        .or(async {
-            loop {
-                match (signals.next().await, &tls) {
-                    // With --tlsCert, SIGHUP re-reads the certificate, key
-                    // and client CA; without, it stops, as in Node.
-                    (Some(Ok(Signal::Hup)), Some(tls)) => tls.reload(),
-                    (Some(Ok(signal)), _) => return Stop::Signal(signal),
-                    _ => std::future::pending().await,
-                }
-            }
-        })
+        .or(async { Stop::Signal(stop_signal(&mut signals, tls.as_deref()).await) })
         .await;
     drop(server); // stop accepting
     match stop {
@@ -404,6 +368,59 @@ pub(crate) async fn run_stdio<H: StdioMode>(
                 task.await;
             }
             0
+        }
+    }
+}
+
+/// Starts the shared child of a served server, with its `--restart`
+/// policy, and hands it to the runtime (which restarts it when the runtime
+/// defaults change). `on_exit` runs when it exits for good.
+pub(crate) fn start_shared(
+    runtime: &Runtime,
+    clients: Clients,
+    restart: crate::child::RestartPolicy,
+    on_exit: impl FnOnce(i32) + 'static,
+) -> io::Result<Rc<RefCell<Link>>> {
+    let link = Link::start(
+        &runtime.child_spec(),
+        runtime.relay_settings(),
+        clients,
+        on_exit,
+    )?;
+    link.borrow_mut().restart_on_exit(restart);
+    runtime.set_shared(Some(
+        Rc::new(LinkHandle(Rc::clone(&link))) as Rc<dyn ServedChild>
+    ));
+    Ok(link)
+}
+
+/// The signals a serving gateway answers, and its listener on
+/// `--host`:`--port`; or, having said why, the exit code.
+fn listen(config: &Config) -> Result<(Signals, Async<TcpListener>), i32> {
+    let signals = Signals::new([Signal::Term, Signal::Int, Signal::Hup]).map_err(|err| {
+        tracing::error!("cannot install signal handlers: {err}");
+        1
+    })?;
+    let listener = server::bind(&config.host, config.port).map_err(|err| {
+        tracing::error!("cannot listen on {}:{}: {err}", config.host, config.port);
+        eprintln!(
+            "supergateway: cannot listen on {}:{}: {err}",
+            config.host, config.port
+        );
+        1
+    })?;
+    Ok((signals, listener))
+}
+
+/// The signal that stops the gateway. With `--tlsCert`, SIGHUP re-reads
+/// the certificate, key and client CA instead; without, it stops, as in
+/// Node.
+async fn stop_signal(signals: &mut Signals, tls: Option<&Acceptor>) -> Signal {
+    loop {
+        match (signals.next().await, tls) {
+            (Some(Ok(Signal::Hup)), Some(tls)) => tls.reload(),
+            (Some(Ok(signal)), _) => return signal,
+            _ => std::future::pending().await,
         }
     }
 }

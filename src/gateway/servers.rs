@@ -17,8 +17,6 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use async_signal::{Signal, Signals};
-use futures_lite::StreamExt;
 use serde_json::{json, Map, Value};
 use supergateway_proto::http::{Method, RequestHead};
 use supergateway_proto::jsonrpc::codes;
@@ -30,12 +28,12 @@ use crate::gateway::link::{Clients, Link};
 use crate::gateway::stdio_sse::StdioSse;
 use crate::gateway::stdio_streamable::StdioStreamable;
 use crate::gateway::stdio_ws::StdioWs;
-use crate::gateway::{server_options, shut_down, LinkHandle, StdioMode};
+use crate::gateway::{listen, server_options, shut_down, start_shared, stop_signal, StdioMode};
 use crate::http::response::Response;
 use crate::http::server::{self, Conn, Handler, Next, Request};
 use crate::http::tls::Acceptor;
 use crate::rt;
-use crate::runtime::{self, Runtime, Runtimes, ServedChild};
+use crate::runtime::{self, Runtime, Runtimes};
 
 /// Where RFC 9728 puts protected-resource metadata; a server's documents
 /// are this + its endpoint's path.
@@ -272,30 +270,20 @@ fn start(served: Served) -> Result<Entry, String> {
         None => None,
         Some(clients) => {
             let down = name.clone();
-            let link = Link::start(
-                &runtime.child_spec(),
-                runtime.relay_settings(),
-                clients,
-                move |code| {
-                    if crate::gateway::is_draining() {
-                        return; // stopped by the shutdown
-                    }
-                    tracing::error!(
-                        "server {down}: its MCP server exited with code {code}; {down} is down \
-                         (no restart policy), the other servers keep serving"
-                    );
-                },
-            )
-            .map_err(|err| format!("server {name}: cannot start its MCP server: {err}"))?;
-            link.borrow_mut().restart_on_exit(config.restart);
+            let on_exit = move |code| {
+                if crate::gateway::is_draining() {
+                    return; // stopped by the shutdown
+                }
+                tracing::error!(
+                    "server {down}: its MCP server exited with code {code}; {down} is down \
+                     (no restart policy), the other servers keep serving"
+                );
+            };
+            let link = start_shared(&runtime, clients, config.restart, on_exit)
+                .map_err(|err| format!("server {name}: cannot start its MCP server: {err}"))?;
             Some(link)
         }
     };
-    runtime.set_shared(
-        shared
-            .clone()
-            .map(|link| Rc::new(LinkHandle(link)) as Rc<dyn ServedChild>),
-    );
     let mut modes = Vec::with_capacity(served.outputs.len());
     for (output, paths) in served.routes() {
         let mode = match output {
@@ -327,23 +315,9 @@ fn start(served: Served) -> Result<Entry, String> {
 /// shutdown (then drained as a single server is: readiness 503, listener
 /// closed, requests in flight given `--drainTimeout`, children stopped).
 pub(crate) async fn run(config: &Config, top_runtime: &Rc<Runtime>) -> i32 {
-    let mut signals = match Signals::new([Signal::Term, Signal::Int, Signal::Hup]) {
-        Ok(signals) => signals,
-        Err(err) => {
-            tracing::error!("cannot install signal handlers: {err}");
-            return 1;
-        }
-    };
-    let listener = match server::bind(&config.host, config.port) {
-        Ok(listener) => listener,
-        Err(err) => {
-            tracing::error!("cannot listen on {}:{}: {err}", config.host, config.port);
-            eprintln!(
-                "supergateway: cannot listen on {}:{}: {err}",
-                config.host, config.port
-            );
-            return 1;
-        }
+    let (mut signals, listener) = match listen(config) {
+        Ok(opened) => opened,
+        Err(code) => return code,
     };
     let mut entries = Vec::with_capacity(config.servers.len());
     for served in &config.servers {
@@ -426,13 +400,7 @@ pub(crate) async fn run(config: &Config, top_runtime: &Rc<Runtime>) -> i32 {
         Rc::new(options),
         Rc::clone(&handler),
     ));
-    let signal = loop {
-        match (signals.next().await, &tls) {
-            (Some(Ok(Signal::Hup)), Some(tls)) => tls.reload(),
-            (Some(Ok(signal)), _) => break signal,
-            _ => std::future::pending::<()>().await,
-        }
-    };
+    let signal = stop_signal(&mut signals, tls.as_deref()).await;
     drop(server); // stop accepting
     let shared: Vec<Rc<RefCell<Link>>> = handler
         .entries
